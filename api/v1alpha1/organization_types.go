@@ -1,0 +1,117 @@
+/*
+Copyright 2026 The Rekomi Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package v1alpha1
+
+import (
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// OrganizationSpec is the desired state of one tenant.
+type OrganizationSpec struct {
+	// displayName is the organization's human-readable name, shown in the admin
+	// pages and in exports.
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=200
+	DisplayName string `json:"displayName"`
+
+	// region is the name of the Region whose database holds this
+	// organization's data. It cannot be changed once set: moving an
+	// organization between jurisdictions is an export and a new organization.
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=63
+	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="region is immutable"
+	Region string `json:"region"`
+
+	// plan is the organization's subscription plan: trial, starter, pro or
+	// enterprise. It must be one of its Region's allowedPlans; otherwise the
+	// organization is not provisioned (or, once provisioned, keeps its data)
+	// and reports Ready=False with reason PlanNotAllowed.
+	// +required
+	Plan Plan `json:"plan"`
+
+	// cancelled starts the grace period of the Region's retention: the app turns
+	// the organization read-only (export still works) and its tenant rows are
+	// purged at status.purgeAt. Its audit log is kept.
+	// +optional
+	Cancelled bool `json:"cancelled,omitempty"`
+}
+
+// OrganizationStatus is the observed state of an Organization.
+type OrganizationStatus struct {
+	// observedGeneration is the metadata.generation that the status reports on.
+	// +optional
+	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
+
+	// conditions: Ready, and Purged once a cancelled organization's tenant rows
+	// have been deleted.
+	// +optional
+	// +listType=map
+	// +listMapKey=type
+	Conditions []metav1.Condition `json:"conditions,omitempty"`
+
+	// id is the organization's id (a UUID) in its Region's database.
+	// +optional
+	ID string `json:"id,omitempty"`
+
+	// purgeAt is when a cancelled organization's tenant rows will be deleted.
+	// +optional
+	PurgeAt *metav1.Time `json:"purgeAt,omitempty"`
+}
+
+// Organization is one tenant of a Region: a merchant whose campaigns,
+// affiliates, clicks, commissions and payouts are isolated from every other
+// organization's by row-level security.
+//
+// +kubebuilder:object:root=true
+// +kubebuilder:subresource:status
+// +kubebuilder:resource:scope=Cluster,shortName=org,categories=rekomi
+// +kubebuilder:printcolumn:name="Region",type=string,JSONPath=`.spec.region`
+// +kubebuilder:printcolumn:name="Plan",type=string,JSONPath=`.spec.plan`
+// +kubebuilder:printcolumn:name="ID",type=string,JSONPath=`.status.id`,priority=1
+// +kubebuilder:printcolumn:name="Cancelled",type=boolean,JSONPath=`.spec.cancelled`,priority=1
+// +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`
+// +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
+type Organization struct {
+	metav1.TypeMeta `json:",inline"`
+
+	// metadata is the standard object metadata.
+	// +optional
+	metav1.ObjectMeta `json:"metadata,omitempty"`
+
+	// spec is the desired state of the organization.
+	// +required
+	Spec OrganizationSpec `json:"spec"`
+
+	// status is the observed state of the organization.
+	// +optional
+	Status OrganizationStatus `json:"status,omitzero"`
+}
+
+// OrganizationList is a list of Organizations.
+//
+// +kubebuilder:object:root=true
+type OrganizationList struct {
+	metav1.TypeMeta `json:",inline"`
+	metav1.ListMeta `json:"metadata,omitempty"`
+	Items           []Organization `json:"items"`
+}
+
+func init() {
+	SchemeBuilder.Register(&Organization{}, &OrganizationList{})
+}

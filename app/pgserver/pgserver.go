@@ -1,0 +1,333 @@
+/*
+Copyright 2026 The Rekomi Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+// Package pgserver runs a throwaway PostgreSQL server from the operating
+// system's server binaries (initdb, postgres), listening on loopback only and
+// protected by a generated superuser password. Tests and `rekomi dev` use it;
+// it never touches a server it did not start.
+package pgserver
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// DefaultBinGlob is where Debian and Ubuntu install the server binaries of
+// each PostgreSQL major version.
+const DefaultBinGlob = "/usr/lib/postgresql/*/bin"
+
+// superuser is the name of the bootstrap superuser that initdb creates.
+const superuser = "postgres"
+
+// ErrNoBinaries means no PostgreSQL server binaries were found.
+var ErrNoBinaries = errors.New("PostgreSQL server binaries (initdb, postgres) not found")
+
+// Options configure a server. The zero value is ready to use.
+type Options struct {
+	// BinDir holds initdb and postgres. Empty means the newest version found
+	// under DefaultBinGlob.
+	BinDir string
+	// Settings are extra server settings passed as `-c name=value`.
+	Settings map[string]string
+	// Log receives the server's own log. Nil discards it (the tail is still
+	// kept for error messages).
+	Log io.Writer
+	// StartTimeout bounds the wait for the server to accept connections.
+	// Zero means 60 seconds.
+	StartTimeout time.Duration
+}
+
+// Server is a running PostgreSQL server. Stop it when done.
+type Server struct {
+	url     string
+	baseDir string
+	cmd     *exec.Cmd
+	exited  chan struct{}
+	waitErr error
+	logTail *tailBuffer
+}
+
+// URL is the superuser's connection URL to the `postgres` database.
+func (s *Server) URL() string { return s.url }
+
+// Start creates a fresh cluster in a temporary directory and starts a server
+// on a free loopback port. When the caller is root, initdb and postgres run as
+// the `postgres` user, since both refuse to run as root.
+func Start(ctx context.Context, opts Options) (*Server, error) {
+	binDir, err := findBinDir(opts.BinDir)
+	if err != nil {
+		return nil, err
+	}
+	cred, err := serverCredential()
+	if err != nil {
+		return nil, err
+	}
+	baseDir, err := makeBaseDir(cred)
+	if err != nil {
+		return nil, err
+	}
+	password, err := initCluster(ctx, binDir, baseDir, cred)
+	if err != nil {
+		_ = os.RemoveAll(baseDir)
+		return nil, err
+	}
+	// A free port can be taken between our probe and the server's bind:
+	// try a few ports before giving up.
+	for attempt := 1; ; attempt++ {
+		srv, err := launch(ctx, binDir, baseDir, password, cred, opts)
+		if err == nil {
+			return srv, nil
+		}
+		if attempt == 3 || !errors.Is(err, errPortInUse) {
+			_ = os.RemoveAll(baseDir)
+			return nil, err
+		}
+	}
+}
+
+// Stop shuts the server down (fast shutdown, then a kill after ctx is done)
+// and deletes its data.
+func (s *Server) Stop(ctx context.Context) error {
+	if s.cmd.Process != nil {
+		_ = s.cmd.Process.Signal(syscall.SIGINT)
+	}
+	select {
+	case <-s.exited:
+	case <-ctx.Done():
+		_ = s.cmd.Process.Kill()
+		<-s.exited
+	}
+	if err := os.RemoveAll(s.baseDir); err != nil {
+		return fmt.Errorf("removing PostgreSQL data in %s: %w", s.baseDir, err)
+	}
+	return nil
+}
+
+func findBinDir(dir string) (string, error) {
+	if dir != "" {
+		if !hasServerBinaries(dir) {
+			return "", fmt.Errorf("%w in %s: %s", ErrNoBinaries, dir, fixHint)
+		}
+		return dir, nil
+	}
+	dirs, _ := filepath.Glob(DefaultBinGlob)
+	// Newest major version first.
+	sort.Slice(dirs, func(i, j int) bool { return majorVersion(dirs[i]) > majorVersion(dirs[j]) })
+	for _, d := range dirs {
+		if hasServerBinaries(d) {
+			return d, nil
+		}
+	}
+	return "", fmt.Errorf("%w under %s: %s", ErrNoBinaries, DefaultBinGlob, fixHint)
+}
+
+const fixHint = "run `make postgres` (hack/install-postgres.sh installs the OS package) " +
+	"or point REKOMI_TEST_DATABASE_URL at a server where you are superuser"
+
+func hasServerBinaries(dir string) bool {
+	for _, name := range []string{"initdb", "postgres"} {
+		info, err := os.Stat(filepath.Join(dir, name))
+		if err != nil || info.IsDir() || info.Mode()&0o111 == 0 {
+			return false
+		}
+	}
+	return true
+}
+
+func majorVersion(binDir string) int {
+	v, _ := strconv.Atoi(filepath.Base(filepath.Dir(binDir)))
+	return v
+}
+
+// makeBaseDir creates the directory that holds the cluster's data, socket and
+// log, owned by the user the server runs as.
+func makeBaseDir(cred *syscall.Credential) (string, error) {
+	dir, err := os.MkdirTemp("", "rekomi-pg-")
+	if err != nil {
+		return "", fmt.Errorf("creating PostgreSQL directory: %w", err)
+	}
+	if cred != nil {
+		if err := os.Chown(dir, int(cred.Uid), int(cred.Gid)); err != nil {
+			_ = os.RemoveAll(dir)
+			return "", fmt.Errorf("handing %s to the postgres user: %w", dir, err)
+		}
+	}
+	return dir, nil
+}
+
+// initCluster runs initdb with a generated superuser password and password
+// authentication for every connection, and returns the password.
+func initCluster(ctx context.Context, binDir, baseDir string, cred *syscall.Credential) (string, error) {
+	password, err := randomHex(24)
+	if err != nil {
+		return "", err
+	}
+	pwFile := filepath.Join(baseDir, "pwfile")
+	if err := os.WriteFile(pwFile, []byte(password+"\n"), 0o600); err != nil {
+		return "", fmt.Errorf("writing initdb password file: %w", err)
+	}
+	defer os.Remove(pwFile)
+	if cred != nil {
+		if err := os.Chown(pwFile, int(cred.Uid), int(cred.Gid)); err != nil {
+			return "", fmt.Errorf("handing the password file to the postgres user: %w", err)
+		}
+	}
+	cmd := exec.CommandContext(ctx, filepath.Join(binDir, "initdb"),
+		"--pgdata", filepath.Join(baseDir, "data"),
+		"--username", superuser,
+		"--pwfile", pwFile,
+		"--auth", "scram-sha-256",
+		"--encoding", "UTF8",
+		"--no-locale",
+		"--no-sync",
+	)
+	cmd.Dir = baseDir
+	cmd.SysProcAttr = procAttr(cred)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("initdb: %w: %s", err, bytes.TrimSpace(out))
+	}
+	return password, nil
+}
+
+var errPortInUse = errors.New("port already in use")
+
+func launch(ctx context.Context, binDir, baseDir, password string, cred *syscall.Credential, opts Options) (*Server, error) {
+	port, err := freePort()
+	if err != nil {
+		return nil, err
+	}
+	args := []string{
+		"-D", filepath.Join(baseDir, "data"),
+		"-p", strconv.Itoa(port),
+		"-c", "listen_addresses=127.0.0.1",
+		"-c", "unix_socket_directories=" + baseDir,
+	}
+	for _, name := range sortedKeys(opts.Settings) {
+		args = append(args, "-c", name+"="+opts.Settings[name])
+	}
+	tail := &tailBuffer{max: 8 << 10}
+	var log io.Writer = tail
+	if opts.Log != nil {
+		log = io.MultiWriter(tail, opts.Log)
+	}
+	// Not CommandContext: the server outlives ctx, which only bounds the start.
+	cmd := exec.Command(filepath.Join(binDir, "postgres"), args...)
+	cmd.Dir = baseDir
+	cmd.Stdout, cmd.Stderr = log, log
+	cmd.SysProcAttr = procAttr(cred)
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("starting postgres: %w", err)
+	}
+	s := &Server{
+		url:     connURL(port, password),
+		baseDir: baseDir,
+		cmd:     cmd,
+		exited:  make(chan struct{}),
+		logTail: tail,
+	}
+	go func() {
+		s.waitErr = cmd.Wait()
+		close(s.exited)
+	}()
+	if err := s.waitReady(ctx, opts.StartTimeout); err != nil {
+		_ = cmd.Process.Kill()
+		<-s.exited
+		if strings.Contains(tail.String(), "could not bind") || strings.Contains(tail.String(), "Address already in use") {
+			return nil, fmt.Errorf("%w: %d", errPortInUse, port)
+		}
+		return nil, err
+	}
+	return s, nil
+}
+
+func (s *Server) waitReady(ctx context.Context, timeout time.Duration) error {
+	if timeout == 0 {
+		timeout = 60 * time.Second
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	tick := time.NewTicker(50 * time.Millisecond)
+	defer tick.Stop()
+	var lastErr error
+	for {
+		conn, err := pgx.Connect(ctx, s.url)
+		if err == nil {
+			return conn.Close(ctx)
+		}
+		lastErr = err
+		select {
+		case <-s.exited:
+			return fmt.Errorf("postgres exited during start (%v): %s", s.waitErr, s.logTail.String())
+		case <-ctx.Done():
+			return fmt.Errorf("postgres did not accept connections within %s (last error: %w): %s", timeout, lastErr, s.logTail.String())
+		case <-tick.C:
+		}
+	}
+}
+
+func connURL(port int, password string) string {
+	u := url.URL{
+		Scheme:   "postgres",
+		User:     url.UserPassword(superuser, password),
+		Host:     net.JoinHostPort("127.0.0.1", strconv.Itoa(port)),
+		Path:     "/postgres",
+		RawQuery: "sslmode=disable",
+	}
+	return u.String()
+}
+
+func freePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, fmt.Errorf("finding a free loopback port: %w", err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+func randomHex(n int) (string, error) {
+	b := make([]byte, n)
+	if _, err := rand.Read(b); err != nil {
+		return "", fmt.Errorf("generating a password: %w", err)
+	}
+	return hex.EncodeToString(b), nil
+}
+
+func sortedKeys(m map[string]string) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}

@@ -1,0 +1,57 @@
+/*
+Copyright 2026 The Rekomi Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package pgserver_test
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/stretchr/testify/require"
+
+	"github.com/rekomi/rekomi/app/pgserver"
+)
+
+func TestStartAndStop(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	srv, err := pgserver.Start(ctx, pgserver.Options{})
+	require.NoError(t, err, "the OS's PostgreSQL binaries are needed: run `make postgres`")
+
+	conn, err := pgx.Connect(ctx, srv.URL())
+	require.NoError(t, err)
+	var listen string
+	require.NoError(t, conn.QueryRow(ctx, "SHOW listen_addresses").Scan(&listen))
+	require.Equal(t, "127.0.0.1", listen, "the server must listen on loopback only")
+	require.NoError(t, conn.Close(ctx))
+
+	stopCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	require.NoError(t, srv.Stop(stopCtx))
+
+	_, err = pgx.Connect(ctx, srv.URL())
+	require.Error(t, err, "a stopped server must not accept connections")
+}
+
+func TestStartFailsClearlyWithoutBinaries(t *testing.T) {
+	t.Parallel()
+	_, err := pgserver.Start(context.Background(), pgserver.Options{BinDir: t.TempDir()})
+	require.True(t, errors.Is(err, pgserver.ErrNoBinaries), "got %v", err)
+	require.ErrorContains(t, err, "make postgres")
+}

@@ -1,0 +1,34 @@
+/*
+Copyright 2026 The Rekomi Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+// Package controllers holds the reconcilers of the rekomi.io kinds: Region
+// (database, roles, schema, isolation check, app Deployment), Organization
+// (the tenant row and its first API key) and WebhookEndpoint (signing secrets
+// stored encrypted in the region database). Reconcilers gather facts, decide
+// with pure functions and then act; they never hold tenant data themselves.
+package controllers
+
+// The permissions of the manager, generated into config/rbac/role.yaml.
+//
+// +kubebuilder:rbac:groups=rekomi.io,resources=regions;organizations;webhookendpoints,verbs=get;list;watch;update;patch
+// +kubebuilder:rbac:groups=rekomi.io,resources=regions/status;organizations/status;webhookendpoints/status,verbs=get;update;patch
+// +kubebuilder:rbac:groups=rekomi.io,resources=regions/finalizers;organizations/finalizers;webhookendpoints/finalizers,verbs=update
+// +kubebuilder:rbac:groups="",resources=namespaces,verbs=get;list;watch;create
+// +kubebuilder:rbac:groups="",resources=secrets;serviceaccounts;services,verbs=get;list;watch;create;update;patch;delete
+// +kubebuilder:rbac:groups="",resources=events,verbs=create;patch
+// +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
+// +kubebuilder:rbac:groups=apps,resources=deployments,verbs=get;list;watch;create;update;patch;delete
+// +kubebuilder:rbac:groups=policy,resources=poddisruptionbudgets,verbs=get;list;watch;create;update;patch;delete

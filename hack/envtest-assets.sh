@@ -1,0 +1,90 @@
+#!/usr/bin/env bash
+# Builds the control-plane binaries that envtest needs (kube-apiserver and etcd)
+# from the Go module proxy and caches them outside the work tree, keyed by version.
+# Prints the assets directory (for KUBEBUILDER_ASSETS) on stdout; progress goes to stderr.
+#
+# The first build of kube-apiserver takes several minutes on a small machine;
+# later runs find the cached binaries and return at once.
+set -euo pipefail
+
+K8S_VERSION="${K8S_VERSION:-1.37.2}"
+ETCD_VERSION="${ETCD_VERSION:-3.6.16}"
+CACHE_ROOT="${REKOMI_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/rekomi}"
+ASSETS="${CACHE_ROOT}/envtest/k8s-${K8S_VERSION}-etcd-${ETCD_VERSION}"
+GO="${GO:-go}"
+
+log() { printf 'envtest-assets: %s\n' "$*" >&2; }
+
+if [[ -x "${ASSETS}/kube-apiserver" && -x "${ASSETS}/etcd" ]]; then
+	echo "${ASSETS}"
+	exit 0
+fi
+
+mkdir -p "${ASSETS}"
+work="$(mktemp -d "${CACHE_ROOT}/build.XXXXXX")"
+trap 'rm -rf "${work}"' EXIT
+
+export GOFLAGS="-mod=mod"
+export CGO_ENABLED=0
+staging_minor="0.${K8S_VERSION#1.}"
+
+build_apiserver() {
+	local dir="${work}/kube-apiserver"
+	mkdir -p "${dir}"
+	log "building kube-apiserver v${K8S_VERSION} (several minutes the first time)"
+	# k8s.io/kubernetes requires its staging modules at v0.0.0 and replaces them
+	# with local paths, which a consumer does not inherit: pin each one to the
+	# published staging release of the same minor.
+	local gomod
+	gomod="$(cd "${dir}" && "${GO}" mod download -json "k8s.io/kubernetes@v${K8S_VERSION}" | sed -n 's/.*"GoMod": "\(.*\)".*/\1/p')"
+	[[ -f "${gomod}" ]] || { log "cannot read go.mod of k8s.io/kubernetes v${K8S_VERSION}"; return 1; }
+	{
+		echo "module rekomi.local/envtest-apiserver"
+		echo
+		echo "go $(sed -n 's/^go \([0-9.]*\).*/\1/p' "${gomod}")"
+		echo
+		echo "require k8s.io/kubernetes v${K8S_VERSION}"
+		echo
+		sed -n 's#^[[:space:]]*\(k8s.io/[a-z0-9-]*\) => ./staging/src/.*#replace \1 => \1 v'"${staging_minor}"'#p' "${gomod}"
+	} >"${dir}/go.mod"
+	cat >"${dir}/tools.go" <<'GO'
+//go:build tools
+
+package tools
+
+import _ "k8s.io/kubernetes/cmd/kube-apiserver"
+GO
+	(cd "${dir}" && "${GO}" mod tidy >&2 && "${GO}" build -trimpath -o "${ASSETS}/kube-apiserver.tmp" k8s.io/kubernetes/cmd/kube-apiserver)
+	mv "${ASSETS}/kube-apiserver.tmp" "${ASSETS}/kube-apiserver"
+}
+
+build_etcd() {
+	local dir="${work}/etcd"
+	mkdir -p "${dir}"
+	log "building etcd v${ETCD_VERSION}"
+	cat >"${dir}/go.mod" <<GOMOD
+module rekomi.local/envtest-etcd
+
+go 1.24
+
+require go.etcd.io/etcd/server/v3 v${ETCD_VERSION}
+GOMOD
+	cat >"${dir}/main.go" <<'GO'
+package main
+
+import (
+	"os"
+
+	"go.etcd.io/etcd/server/v3/etcdmain"
+)
+
+func main() { etcdmain.Main(os.Args) }
+GO
+	(cd "${dir}" && "${GO}" mod tidy >&2 && "${GO}" build -trimpath -o "${ASSETS}/etcd.tmp" .)
+	mv "${ASSETS}/etcd.tmp" "${ASSETS}/etcd"
+}
+
+[[ -x "${ASSETS}/etcd" ]] || build_etcd
+[[ -x "${ASSETS}/kube-apiserver" ]] || build_apiserver
+log "assets ready in ${ASSETS}"
+echo "${ASSETS}"

@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Renders a kustomize directory with the manager image set to IMG, without
+# editing any tracked file. Usage: hack/render.sh DIR IMG
+set -euo pipefail
+
+dir="$(cd "${1:?usage: hack/render.sh DIR IMG}" && pwd)"
+img="${2:?usage: hack/render.sh DIR IMG}"
+# IMG may be name, name:tag or name@sha256:digest; a ':' inside the registry
+# host (host:port/name) is not a tag.
+if [[ "${img}" == *@* ]]; then
+	ref="  newName: ${img%@*}
+  digest: ${img#*@}"
+elif [[ "${img##*/}" == *:* ]]; then
+	ref="  newName: ${img%:*}
+  newTag: ${img##*:}"
+else
+	ref="  newName: ${img}
+  newTag: latest"
+fi
+
+overlay="$(mktemp -d)"
+trap 'rm -rf "${overlay}"' EXIT
+cat >"${overlay}/kustomization.yaml" <<YAML
+apiVersion: kustomize.config.k8s.io/v1beta1
+kind: Kustomization
+resources:
+- ${dir}
+images:
+- name: rekomi
+${ref}
+YAML
+kubectl kustomize "${overlay}"

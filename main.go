@@ -1,0 +1,209 @@
+/*
+Copyright 2026 The Rekomi Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+// Command rekomi is the one binary of Rekomi. Its subcommands run the
+// operator (manager), the application of one Region (app), the schema
+// migrations (migrate) and the whole platform on one machine (dev). Flags and
+// environment are read here and nowhere else.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"runtime"
+	"syscall"
+	"time"
+)
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "devel"
+
+// errNotImplemented marks a subcommand that this version does not implement.
+var errNotImplemented = errors.New("not implemented in this version")
+
+// command is one subcommand: its flags are registered on fs, and the
+// returned function runs it once the flags are parsed.
+type command struct {
+	name    string
+	summary string
+	details string
+	setup   func(fs *flag.FlagSet, stdout io.Writer) func(ctx context.Context) error
+}
+
+func commands() []command {
+	return []command{
+		{
+			name:    "manager",
+			summary: "run the operator (Region, Organization and WebhookEndpoint controllers)",
+			details: "Runs the controller-runtime manager against the cluster of the current kubeconfig\n" +
+				"(or the in-cluster config), with leader election, metrics and health probes.",
+			setup: managerCommand,
+		},
+		{
+			name:    "app",
+			summary: "run the HTTP application of one Region",
+			details: "Serves the merchant API (/v1), referral redirects (/r/{code}), provider webhooks\n" +
+				"(/webhooks/{provider}/{id}) and the admin pages, as the Region's runtime role.",
+			setup: appCommand,
+		},
+		{
+			name:    "migrate",
+			summary: "apply the embedded schema migrations as the owner role",
+			details: "Applies the migrations embedded in this binary to the database in --database-url,\n" +
+				"connecting as the role in that URL (the Region's owner role).",
+			setup: migrateCommand,
+		},
+		{
+			name:    "dev",
+			summary: "run the whole platform on this machine, no cluster needed",
+			details: "Starts a throwaway PostgreSQL and a local Kubernetes control plane, runs the operator\n" +
+				"against them, applies config/samples and serves each Region's app on localhost.",
+			setup: devCommand,
+		},
+		{
+			name:    "version",
+			summary: "print the version of this binary",
+			details: "Prints the version, the Go version and the platform of this binary.",
+			setup:   versionCommand,
+		},
+	}
+}
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+// run executes one subcommand and returns the process exit code: 0 on
+// success, 1 when the command failed, 2 on a usage error.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		usage(stderr)
+		return 2
+	}
+	if isHelp(args[0]) || args[0] == "help" {
+		usage(stdout)
+		return 0
+	}
+	var cmd *command
+	for _, c := range commands() {
+		if c.name == args[0] {
+			cmd = &c
+			break
+		}
+	}
+	if cmd == nil {
+		fmt.Fprintf(stderr, "rekomi: unknown command %q\n\n", args[0])
+		usage(stderr)
+		return 2
+	}
+
+	fs := flag.NewFlagSet("rekomi "+cmd.name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	if len(args) > 1 && isHelp(args[1]) {
+		fs.SetOutput(stdout)
+	}
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), "Usage: rekomi %s [flags]\n\n%s\n", cmd.name, cmd.details)
+		if hasFlags(fs) {
+			fmt.Fprintf(fs.Output(), "\nFlags:\n")
+			fs.PrintDefaults()
+		}
+	}
+	runCmd := cmd.setup(fs, stdout)
+	if err := fs.Parse(args[1:]); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		return 2
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "rekomi %s: unexpected argument %q\n", cmd.name, fs.Arg(0))
+		return 2
+	}
+	if err := runCmd(ctx); err != nil {
+		fmt.Fprintf(stderr, "rekomi %s: %v\n", cmd.name, err)
+		return 1
+	}
+	return 0
+}
+
+func usage(w io.Writer) {
+	fmt.Fprintf(w, "Rekomi: the multi-tenant affiliate platform operator and its application.\n\n")
+	fmt.Fprintf(w, "Usage: rekomi <command> [flags]\n\nCommands:\n")
+	for _, c := range commands() {
+		fmt.Fprintf(w, "  %-8s %s\n", c.name, c.summary)
+	}
+	fmt.Fprintf(w, "\nRun 'rekomi <command> -h' for the flags of a command.\n")
+}
+
+func isHelp(arg string) bool {
+	return arg == "-h" || arg == "-help" || arg == "--help"
+}
+
+func hasFlags(fs *flag.FlagSet) bool {
+	n := 0
+	fs.VisitAll(func(*flag.Flag) { n++ })
+	return n > 0
+}
+
+func managerCommand(fs *flag.FlagSet, _ io.Writer) func(context.Context) error {
+	fs.String("metrics-bind-address", ":8443", "address of the metrics endpoint (served over HTTPS with authentication); \"0\" disables it")
+	fs.String("health-probe-bind-address", ":8081", "address of the /healthz and /readyz probes")
+	fs.Bool("leader-elect", false, "elect a leader so that only one manager replica reconciles at a time")
+	fs.Duration("resync-period", 5*time.Minute, "how often every object is reconciled even when nothing changed (drift repair)")
+	return func(context.Context) error {
+		return fmt.Errorf("%w: the Region, Organization and WebhookEndpoint controllers are not built yet", errNotImplemented)
+	}
+}
+
+func appCommand(fs *flag.FlagSet, _ io.Writer) func(context.Context) error {
+	fs.String("database-url", "", "connection URL of the Region database as the runtime role (default: env DATABASE_URL)")
+	return func(context.Context) error {
+		return fmt.Errorf("%w: the HTTP application is not built yet", errNotImplemented)
+	}
+}
+
+func migrateCommand(fs *flag.FlagSet, _ io.Writer) func(context.Context) error {
+	fs.String("database-url", "", "connection URL of the Region database as the owner role (default: env DATABASE_URL)")
+	fs.Int("down", 0, "roll back this many migrations instead of applying them")
+	fs.Bool("version", false, "print the current schema version and exit")
+	return func(context.Context) error {
+		return fmt.Errorf("%w: the schema migrations are not built yet", errNotImplemented)
+	}
+}
+
+func devCommand(fs *flag.FlagSet, _ io.Writer) func(context.Context) error {
+	fs.Bool("fresh", false, "discard the data kept in .dev/ and start from scratch")
+	fs.Bool("demo", false, "seed a campaign, an affiliate, a link, a click and a paid invoice")
+	return func(context.Context) error {
+		return fmt.Errorf("%w: the one-machine platform is not built yet", errNotImplemented)
+	}
+}
+
+func versionCommand(_ *flag.FlagSet, stdout io.Writer) func(context.Context) error {
+	return func(context.Context) error {
+		_, err := fmt.Fprintf(stdout, "rekomi %s (%s %s/%s)\n", version, runtime.Version(), runtime.GOOS, runtime.GOARCH)
+		return err
+	}
+}
