@@ -223,7 +223,7 @@ type Retention struct {
 	// +optional
 	// +kubebuilder:default="720h"
 	// +kubebuilder:validation:XValidation:rule="duration(self) >= duration('1h')",message="gracePeriod must be at least 1h"
-	GracePeriod metav1.Duration `json:"gracePeriod,omitempty"`
+	GracePeriod metav1.Duration `json:"gracePeriod,omitzero"`
 }
 
 // RegionStatus is the observed state of a Region.

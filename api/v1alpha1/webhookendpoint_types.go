@@ -60,7 +60,7 @@ type WebhookEndpointSpec struct {
 	// +optional
 	// +kubebuilder:default="300s"
 	// +kubebuilder:validation:XValidation:rule="duration(self) >= duration('60s') && duration(self) <= duration('600s')",message="tolerance must be between 60s and 600s"
-	Tolerance metav1.Duration `json:"tolerance,omitempty"`
+	Tolerance metav1.Duration `json:"tolerance,omitzero"`
 }
 
 // LocalSecretReference names a Secret in the referring object's namespace.
