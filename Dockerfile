@@ -1,0 +1,23 @@
+# One image for both the operator (`rekomi manager`) and the app (`rekomi app`).
+FROM golang:1.26 AS build
+ARG TARGETOS=linux
+ARG TARGETARCH
+ARG VERSION=devel
+WORKDIR /src
+
+# Dependencies first, so that a source change does not download them again.
+COPY go.mod go.sum ./
+RUN go mod download
+
+COPY main.go ./
+COPY api/ api/
+COPY app/ app/
+COPY controllers/ controllers/
+COPY migrations/ migrations/
+RUN CGO_ENABLED=0 GOOS=${TARGETOS} GOARCH=${TARGETARCH} \
+    go build -trimpath -ldflags "-s -w -X main.version=${VERSION}" -o /out/rekomi .
+
+FROM gcr.io/distroless/static-debian12:nonroot
+COPY --from=build /out/rekomi /rekomi
+USER 65532:65532
+ENTRYPOINT ["/rekomi"]
