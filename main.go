@@ -31,6 +31,8 @@ import (
 	"runtime"
 	"syscall"
 	"time"
+
+	"github.com/rekomi/rekomi/migrations"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
@@ -143,9 +145,38 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	if err := runCmd(ctx); err != nil {
 		fmt.Fprintf(stderr, "rekomi %s: %v\n", cmd.name, err)
+		var coded interface{ ExitCode() int }
+		if errors.As(err, &coded) {
+			return coded.ExitCode()
+		}
 		return 1
 	}
 	return 0
+}
+
+// exitError makes a command exit with a code of its own.
+type exitError struct {
+	code int
+	err  error
+}
+
+func (e exitError) Error() string { return e.err.Error() }
+func (e exitError) Unwrap() error { return e.err }
+func (e exitError) ExitCode() int { return e.code }
+
+// usageError is a mistake in the command line: exit code 2.
+type usageError struct{ err error }
+
+func (e usageError) Error() string { return e.err.Error() }
+func (e usageError) Unwrap() error { return e.err }
+func (e usageError) ExitCode() int { return 2 }
+
+// withFooter appends text to a flag set's usage.
+func withFooter(usage func(), fs *flag.FlagSet, footer string) func() {
+	return func() {
+		usage()
+		fmt.Fprint(fs.Output(), footer)
+	}
 }
 
 func usage(w io.Writer) {
@@ -184,13 +215,80 @@ func appCommand(fs *flag.FlagSet, _ io.Writer) func(context.Context) error {
 	}
 }
 
-func migrateCommand(fs *flag.FlagSet, _ io.Writer) func(context.Context) error {
-	fs.String("database-url", "", "connection URL of the Region database as the owner role (default: env DATABASE_URL)")
-	fs.Int("down", 0, "roll back this many migrations instead of applying them")
-	fs.Bool("version", false, "print the current schema version and exit")
-	return func(context.Context) error {
-		return fmt.Errorf("%w: the schema migrations are not built yet", errNotImplemented)
+// Exit codes of `rekomi migrate` beyond 0, 1 and 2.
+const (
+	exitDirtySchema = 3
+	exitNewerSchema = 4
+)
+
+func migrateCommand(fs *flag.FlagSet, stdout io.Writer) func(context.Context) error {
+	databaseURL := fs.String("database-url", "", "connection URL of the Region database as the owner role (default: env DATABASE_URL)")
+	down := fs.Int("down", 0, "roll back this many migrations instead of applying them")
+	showVersion := fs.Bool("version", false, "print the current schema version and exit")
+	fs.Usage = withFooter(fs.Usage, fs, "\nExit codes: 0 done, 1 failed, 2 bad usage, 3 schema dirty (a migration failed part-way),\n"+
+		"4 schema newer than this binary.\n")
+	return func(ctx context.Context) error {
+		url := *databaseURL
+		if url == "" {
+			url = os.Getenv("DATABASE_URL")
+		}
+		switch {
+		case url == "":
+			return usageError{errors.New("no database: pass --database-url or set DATABASE_URL")}
+		case *down < 0:
+			return usageError{fmt.Errorf("--down must be positive, got %d", *down)}
+		case *down > 0 && *showVersion:
+			return usageError{errors.New("--down and --version exclude each other")}
+		}
+		return runMigrate(ctx, stdout, url, *down, *showVersion)
 	}
+}
+
+func runMigrate(ctx context.Context, stdout io.Writer, url string, down int, showVersion bool) (err error) {
+	m, err := migrations.Open(ctx, url)
+	if err != nil {
+		return err
+	}
+	defer func() { err = errors.Join(err, m.Close()) }()
+
+	var st migrations.Status
+	switch {
+	case showVersion:
+		st, err = m.Status()
+	case down > 0:
+		st, err = m.Down(ctx, down)
+	default:
+		st, err = m.Up(ctx)
+	}
+	if err == nil && showVersion {
+		err = checkSchemaStatus(st)
+	}
+	if err != nil {
+		return migrateExitError(err)
+	}
+	_, err = fmt.Fprintf(stdout, "schema at version %d (this binary knows up to %d)\n", st.Version, st.Latest)
+	return err
+}
+
+// checkSchemaStatus turns a dirty or newer schema into the matching error.
+func checkSchemaStatus(st migrations.Status) error {
+	switch {
+	case st.Dirty:
+		return fmt.Errorf("%w at version %d", migrations.ErrDirty, st.Version)
+	case st.Version > st.Latest:
+		return fmt.Errorf("%w: database at version %d, binary knows up to %d", migrations.ErrSchemaNewer, st.Version, st.Latest)
+	}
+	return nil
+}
+
+func migrateExitError(err error) error {
+	switch {
+	case errors.Is(err, migrations.ErrDirty):
+		return exitError{code: exitDirtySchema, err: err}
+	case errors.Is(err, migrations.ErrSchemaNewer):
+		return exitError{code: exitNewerSchema, err: err}
+	}
+	return err
 }
 
 func devCommand(fs *flag.FlagSet, _ io.Writer) func(context.Context) error {

@@ -19,10 +19,15 @@ package main
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/stretchr/testify/require"
+
+	"github.com/rekomi/rekomi/app/dbtest"
+	"github.com/rekomi/rekomi/migrations"
 )
 
 func runArgs(t *testing.T, args ...string) (code int, stdout, stderr string) {
@@ -83,7 +88,7 @@ func TestRun(t *testing.T) {
 	})
 
 	t.Run("UnimplementedCommandsFailWithOneLine", func(t *testing.T) {
-		for _, name := range []string{"manager", "app", "migrate", "dev"} {
+		for _, name := range []string{"manager", "app", "dev"} {
 			code, stdout, stderr := runArgs(t, name)
 			require.Equal(t, 1, code, name)
 			require.Empty(t, stdout, name)
@@ -105,4 +110,70 @@ func TestHelpNeverPrintsTheDatabaseURL(t *testing.T) {
 		_, stdout, stderr := runArgs(t, name, "-h")
 		require.NotContains(t, stdout+stderr, "s3cret-password", name)
 	}
+}
+
+func TestMigrateCommand(t *testing.T) {
+	srv := dbtest.Start(t)
+	url := srv.NewDatabase(t)
+	latest, err := migrations.Latest()
+	require.NoError(t, err)
+	want := func(v uint) string {
+		return fmt.Sprintf("schema at version %d (this binary knows up to %d)\n", v, latest)
+	}
+
+	code, stdout, stderr := runArgs(t, "migrate", "--database-url", url, "--version")
+	require.Equal(t, 0, code, stderr)
+	require.Equal(t, want(0), stdout)
+
+	code, stdout, stderr = runArgs(t, "migrate", "--database-url", url)
+	require.Equal(t, 0, code, stderr)
+	require.Equal(t, want(latest), stdout)
+
+	code, stdout, stderr = runArgs(t, "migrate", "--database-url", url, "--down", "1")
+	require.Equal(t, 0, code, stderr)
+	require.Equal(t, want(latest-1), stdout)
+
+	t.Setenv("DATABASE_URL", url)
+	code, stdout, stderr = runArgs(t, "migrate")
+	require.Equal(t, 0, code, stderr)
+	require.Equal(t, want(latest), stdout, "DATABASE_URL is used when the flag is absent")
+
+	code, _, stderr = runArgs(t, "migrate", "--down", "-1")
+	require.Equal(t, 2, code)
+	require.Contains(t, stderr, "--down must be positive")
+
+	code, _, stderr = runArgs(t, "migrate", "--down", "1", "--version")
+	require.Equal(t, 2, code)
+	require.Contains(t, stderr, "exclude each other")
+
+	execSQL(t, url, "UPDATE schema_migrations SET version = version + 1")
+	code, _, stderr = runArgs(t, "migrate")
+	require.Equal(t, exitNewerSchema, code)
+	require.Contains(t, stderr, "schema is newer than this binary")
+	code, _, _ = runArgs(t, "migrate", "--version")
+	require.Equal(t, exitNewerSchema, code)
+
+	execSQL(t, url, "UPDATE schema_migrations SET version = version - 1, dirty = true")
+	code, _, stderr = runArgs(t, "migrate")
+	require.Equal(t, exitDirtySchema, code)
+	require.Contains(t, stderr, "schema is dirty at version")
+	code, _, _ = runArgs(t, "migrate", "--version")
+	require.Equal(t, exitDirtySchema, code)
+}
+
+func TestMigrateCommandWithoutDatabase(t *testing.T) {
+	t.Setenv("DATABASE_URL", "")
+	code, _, stderr := runArgs(t, "migrate")
+	require.Equal(t, 2, code)
+	require.Equal(t, "rekomi migrate: no database: pass --database-url or set DATABASE_URL\n", stderr)
+}
+
+func execSQL(t *testing.T, url, sql string) {
+	t.Helper()
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, url)
+	require.NoError(t, err)
+	defer conn.Close(ctx)
+	_, err = conn.Exec(ctx, sql)
+	require.NoError(t, err)
 }

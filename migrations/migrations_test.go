@@ -1,0 +1,199 @@
+/*
+Copyright 2026 The Rekomi Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package migrations_test
+
+import (
+	"context"
+	"fmt"
+	"testing"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/stretchr/testify/require"
+
+	"github.com/rekomi/rekomi/app/dbtest"
+	"github.com/rekomi/rekomi/migrations"
+)
+
+// ownerDatabase creates a database owned by a new NOSUPERUSER role, as the
+// operator provisions it, and returns that role's URL to it.
+func ownerDatabase(t *testing.T, srv *dbtest.Server) string {
+	t.Helper()
+	role, password, name := dbtest.UniqueName("owner"), dbtest.UniqueName("pw"), dbtest.UniqueName("region")
+	ident := pgx.Identifier{role}.Sanitize()
+	srv.Exec(t, "CREATE ROLE "+ident+" LOGIN NOSUPERUSER NOBYPASSRLS NOCREATEDB NOCREATEROLE PASSWORD '"+password+"'")
+	srv.Exec(t, "CREATE DATABASE "+pgx.Identifier{name}.Sanitize()+" OWNER "+ident)
+	t.Cleanup(func() {
+		srv.Exec(t, "DROP DATABASE IF EXISTS "+pgx.Identifier{name}.Sanitize()+" WITH (FORCE)")
+		srv.Exec(t, "DROP ROLE IF EXISTS "+ident)
+	})
+	return dbtest.WithUser(t, dbtest.WithDatabase(t, srv.AdminURL(), name), role, password)
+}
+
+func openMigrator(t *testing.T, url string) *migrations.Migrator {
+	t.Helper()
+	m, err := migrations.Open(context.Background(), url)
+	require.NoError(t, err)
+	t.Cleanup(func() { require.NoError(t, m.Close()) })
+	return m
+}
+
+// catalog describes the schema: tables and columns, constraints, indexes,
+// policies, triggers and functions, one line each, sorted.
+func catalog(t *testing.T, url string) []string {
+	t.Helper()
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, url)
+	require.NoError(t, err)
+	defer conn.Close(ctx)
+	rows, err := conn.Query(ctx, `
+		SELECT 'column ' || table_name || '.' || column_name || ' ' || data_type || ' ' || is_nullable || ' ' || coalesce(column_default, '')
+		  FROM information_schema.columns WHERE table_schema = 'public'
+		UNION ALL
+		SELECT 'constraint ' || conrelid::regclass || ' ' || conname || ' ' || pg_get_constraintdef(oid)
+		  FROM pg_constraint WHERE connamespace = 'public'::regnamespace
+		UNION ALL
+		SELECT 'index ' || indexdef FROM pg_indexes WHERE schemaname = 'public'
+		UNION ALL
+		SELECT 'policy ' || tablename || '.' || policyname || ' ' || cmd || ' ' || coalesce(qual, '') || ' ' || coalesce(with_check, '')
+		  FROM pg_policies WHERE schemaname = 'public'
+		UNION ALL
+		SELECT 'rls ' || relname || ' ' || relrowsecurity || ' ' || relforcerowsecurity
+		  FROM pg_class WHERE relnamespace = 'public'::regnamespace AND relkind = 'r'
+		UNION ALL
+		SELECT 'trigger ' || tgrelid::regclass || ' ' || pg_get_triggerdef(oid)
+		  FROM pg_trigger WHERE NOT tgisinternal
+		UNION ALL
+		SELECT 'function ' || p.oid::regprocedure || ' ' || md5(p.prosrc)
+		  FROM pg_proc p WHERE p.pronamespace = 'public'::regnamespace
+		ORDER BY 1`)
+	require.NoError(t, err)
+	lines, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	require.NoError(t, err)
+	return lines
+}
+
+func TestMigrations(t *testing.T) {
+	t.Parallel()
+	srv := dbtest.Start(t)
+	ctx := context.Background()
+
+	latest, err := migrations.Latest()
+	require.NoError(t, err)
+	require.GreaterOrEqual(t, latest, uint(4))
+
+	t.Run("UpAppliesEveryMigrationAsTheOwner", func(t *testing.T) {
+		t.Parallel()
+		m := openMigrator(t, ownerDatabase(t, srv))
+		st, err := m.Up(ctx)
+		require.NoError(t, err)
+		require.Equal(t, migrations.Status{Version: latest, Latest: latest}, st)
+
+		again, err := m.Up(ctx)
+		require.NoError(t, err, "a second up is a no-op")
+		require.Equal(t, st, again)
+	})
+
+	t.Run("UpDownUpLeavesTheSameCatalog", func(t *testing.T) {
+		t.Parallel()
+		url := ownerDatabase(t, srv)
+		m := openMigrator(t, url)
+		_, err := m.Up(ctx)
+		require.NoError(t, err)
+		first := catalog(t, url)
+		require.NotEmpty(t, first)
+
+		st, err := m.Down(ctx, int(latest))
+		require.NoError(t, err)
+		require.Equal(t, uint(0), st.Version)
+		require.Equal(t, []string{
+			"column schema_migrations.dirty boolean NO ",
+			"column schema_migrations.version bigint NO ",
+			"constraint schema_migrations schema_migrations_pkey PRIMARY KEY (version)",
+			"index CREATE UNIQUE INDEX schema_migrations_pkey ON public.schema_migrations USING btree (version)",
+			"rls schema_migrations false false",
+		}, catalog(t, url), "down to zero removes everything but the version table")
+
+		_, err = m.Up(ctx)
+		require.NoError(t, err)
+		require.Equal(t, first, catalog(t, url))
+	})
+
+	t.Run("DownStepsBackOneVersion", func(t *testing.T) {
+		t.Parallel()
+		m := openMigrator(t, ownerDatabase(t, srv))
+		_, err := m.Up(ctx)
+		require.NoError(t, err)
+		st, err := m.Down(ctx, 1)
+		require.NoError(t, err)
+		require.Equal(t, latest-1, st.Version)
+	})
+
+	t.Run("DownPastTheFirstMigrationFails", func(t *testing.T) {
+		t.Parallel()
+		m := openMigrator(t, ownerDatabase(t, srv))
+		_, err := m.Up(ctx)
+		require.NoError(t, err)
+		st, err := m.Down(ctx, int(latest)+1)
+		require.ErrorContains(t, err, fmt.Sprintf("rolling back %d migrations: only", latest+1))
+		require.Equal(t, latest, st.Version, "nothing was rolled back")
+	})
+
+	t.Run("RefusesADirtySchema", func(t *testing.T) {
+		t.Parallel()
+		url := ownerDatabase(t, srv)
+		m := openMigrator(t, url)
+		_, err := m.Up(ctx)
+		require.NoError(t, err)
+		exec(t, url, "UPDATE schema_migrations SET dirty = true")
+
+		_, err = m.Up(ctx)
+		require.ErrorIs(t, err, migrations.ErrDirty)
+		require.ErrorContains(t, err, "dirty at version")
+	})
+
+	t.Run("RefusesASchemaNewerThanTheBinary", func(t *testing.T) {
+		t.Parallel()
+		url := ownerDatabase(t, srv)
+		m := openMigrator(t, url)
+		_, err := m.Up(ctx)
+		require.NoError(t, err)
+		exec(t, url, "UPDATE schema_migrations SET version = version + 1")
+
+		_, err = m.Up(ctx)
+		require.ErrorIs(t, err, migrations.ErrSchemaNewer)
+		st, err := m.Status()
+		require.NoError(t, err)
+		require.Equal(t, latest+1, st.Version)
+	})
+
+	t.Run("RefusesABadURL", func(t *testing.T) {
+		t.Parallel()
+		_, err := migrations.Open(ctx, "postgres://nobody:wrong@127.0.0.1:1/none?connect_timeout=2")
+		require.Error(t, err)
+		require.NotContains(t, err.Error(), "wrong", "the password never appears in an error")
+	})
+}
+
+func exec(t *testing.T, url, sql string) {
+	t.Helper()
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, url)
+	require.NoError(t, err)
+	defer conn.Close(ctx)
+	_, err = conn.Exec(ctx, sql)
+	require.NoError(t, err)
+}
