@@ -1,0 +1,407 @@
+/*
+Copyright 2026 The Rekomi Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package isolation
+
+import (
+	"cmp"
+	"fmt"
+	"slices"
+	"strings"
+)
+
+// catalog holds the facts Verify reads; the rules below look at nothing else.
+type catalog struct {
+	tables   []table
+	role     *role  // nil when the runtime role does not exist
+	memberOf []role // roles the runtime role belongs to, directly or not
+	definers []string
+	views    []view
+}
+
+type table struct {
+	name       string
+	rlsEnabled bool
+	rlsForced  bool
+	owner      string
+	policies   []policy
+	indexLeads []string // the first column of every valid index
+}
+
+type policy struct {
+	name       string
+	command    string // ALL, SELECT, INSERT, UPDATE or DELETE
+	permissive bool
+	using      string // deparsed; empty when absent
+	withCheck  string // deparsed; empty when absent
+}
+
+type role struct {
+	name       string
+	superuser  bool
+	bypassRLS  bool
+	createRole bool
+	createDB   bool
+}
+
+type view struct {
+	name            string
+	materialized    bool
+	securityInvoker bool
+}
+
+// evaluate applies every rule to cat.
+func evaluate(cat catalog, opts Options) Report {
+	var r Report
+	for _, t := range cat.tables {
+		r.TenantTables = append(r.TenantTables, t.name)
+		r.Violations = append(r.Violations, tableViolations(t, opts)...)
+	}
+	slices.Sort(r.TenantTables)
+	if !slices.Contains(r.TenantTables, organizationsTable) {
+		r.Violations = append(r.Violations, Violation{Table: organizationsTable, Kind: OrganizationsMissing,
+			Detail: fmt.Sprintf("schema %q has no %s table, so it holds no rekomi tenant data to verify", opts.Schema, organizationsTable)})
+	}
+	r.Violations = append(r.Violations, roleViolations(cat, opts.RuntimeRole)...)
+	r.Violations = append(r.Violations, definerViolations(cat.definers, opts.Schema)...)
+	r.Violations = append(r.Violations, viewViolations(cat.views, opts.Schema)...)
+	slices.SortFunc(r.Violations, func(a, b Violation) int {
+		return cmp.Or(cmp.Compare(a.Table, b.Table), cmp.Compare(a.Kind, b.Kind), cmp.Compare(a.Detail, b.Detail))
+	})
+	return r
+}
+
+// tenantKey is the column a table's rows are scoped by.
+func tenantKey(tableName string) string {
+	if tableName == organizationsTable {
+		return organizationsKey
+	}
+	return tenantColumn
+}
+
+// tableViolations checks one tenant table.
+func tableViolations(t table, opts Options) []Violation {
+	var vs []Violation
+	add := func(kind Kind, format string, args ...any) {
+		vs = append(vs, Violation{Table: t.name, Kind: kind, Detail: fmt.Sprintf(format, args...)})
+	}
+	key := tenantKey(t.name)
+
+	// Without RLS every role granted the table reads every row.
+	if !t.rlsEnabled {
+		add(RLSDisabled, "table %q does not have row level security enabled", t.name)
+	}
+	// Unforced RLS does not apply to the owner.
+	if !t.rlsForced {
+		add(RLSNotForced, "table %q does not force row level security, so its owner bypasses the policies", t.name)
+	}
+	// The owner can switch RLS off and drop policies.
+	if t.owner == opts.RuntimeRole {
+		add(OwnedByRuntimeRole, "table %q is owned by the runtime role %q, which could switch row level security off", t.name, t.owner)
+	}
+	// Tenant queries filter on the key first.
+	if !slices.Contains(t.indexLeads, key) {
+		add(MissingTenantIndex, "table %q has no index whose first column is %s", t.name, key)
+	}
+
+	// Only permissive policies grant rows; restrictive ones only narrow what
+	// the permissive ones grant, so they cannot widen access to another
+	// tenant and are not checked further.
+	permissive := slices.DeleteFunc(slices.Clone(t.policies), func(p policy) bool { return !p.permissive })
+	if len(permissive) == 0 {
+		if len(t.policies) == 0 {
+			add(NoPolicy, "table %q has no row level security policy", t.name)
+		} else {
+			add(NoPolicy, "table %q has only restrictive policies; it needs a permissive tenant policy", t.name)
+		}
+	}
+	publicLookup := slices.Contains(opts.PublicLookupTables, t.name)
+	for _, p := range permissive {
+		// Written rows must be checked explicitly, even where PostgreSQL
+		// would fall back to USING.
+		if writes(p.command) && p.withCheck == "" {
+			add(PolicyWithoutCheck, "policy %q on table %q (FOR %s) has no WITH CHECK expression", p.name, t.name, p.command)
+		}
+		// A public lookup table may let everyone read every row.
+		if publicLookup && p.command == "SELECT" {
+			continue
+		}
+		var loose []string
+		if p.using != "" && !tenantScoped(p.using, key, opts.Schema) {
+			loose = append(loose, "USING "+shorten(p.using))
+		}
+		if p.withCheck != "" && !tenantScoped(p.withCheck, key, opts.Schema) {
+			loose = append(loose, "WITH CHECK "+shorten(p.withCheck))
+		}
+		if len(loose) > 0 {
+			add(PolicyNotTenantScoped, "policy %q on table %q does not require %s = %s(): %s",
+				p.name, t.name, key, tenantFunction, strings.Join(loose, ", "))
+		}
+	}
+	return vs
+}
+
+// writes reports whether a policy for command applies to new or changed rows.
+func writes(command string) bool {
+	return command == "ALL" || command == "INSERT" || command == "UPDATE"
+}
+
+// roleViolations checks the runtime role and the roles it belongs to.
+func roleViolations(cat catalog, runtimeRole string) []Violation {
+	var vs []Violation
+	add := func(kind Kind, format string, args ...any) {
+		vs = append(vs, Violation{Kind: kind, Detail: fmt.Sprintf(format, args...)})
+	}
+	r := cat.role
+	if r == nil {
+		add(RuntimeRoleMissing, "runtime role %q does not exist", runtimeRole)
+		return vs
+	}
+	if r.superuser {
+		add(RuntimeRoleSuperuser, "runtime role %q is a superuser, which bypasses row level security", r.name)
+	}
+	if r.bypassRLS {
+		add(RuntimeRoleBypassRLS, "runtime role %q has BYPASSRLS", r.name)
+	}
+	if r.createRole {
+		add(RuntimeRoleCreateRole, "runtime role %q has CREATEROLE, so it could grant itself other roles", r.name)
+	}
+	if r.createDB {
+		add(RuntimeRoleCreateDB, "runtime role %q has CREATEDB", r.name)
+	}
+
+	owned := map[string][]string{}
+	for _, t := range cat.tables {
+		owned[t.owner] = append(owned[t.owner], t.name)
+	}
+	for _, m := range cat.memberOf {
+		if tables := owned[m.name]; len(tables) > 0 {
+			add(RuntimeRoleMemberOfOwner, "runtime role %q is a member of %q, which owns %s; it could SET ROLE and switch row level security off",
+				r.name, m.name, listTables(tables))
+		}
+		if attrs := privileges(m); len(attrs) > 0 {
+			add(RuntimeRoleMemberOfPrivileged, "runtime role %q is a member of %q, which has %s; it could SET ROLE and bypass row level security",
+				r.name, m.name, strings.Join(attrs, " and "))
+		}
+	}
+	return vs
+}
+
+// privileges lists the attributes of r that defeat row level security when
+// the runtime role switches to r.
+func privileges(r role) []string {
+	var attrs []string
+	if r.superuser {
+		attrs = append(attrs, "SUPERUSER")
+	}
+	if r.bypassRLS {
+		attrs = append(attrs, "BYPASSRLS")
+	}
+	if r.createRole {
+		attrs = append(attrs, "CREATEROLE")
+	}
+	return attrs
+}
+
+// listTables names up to three tables, sorted, for a one-line detail.
+func listTables(tables []string) string {
+	tables = slices.Sorted(slices.Values(tables))
+	const shown = 3
+	if len(tables) == 1 {
+		return fmt.Sprintf("tenant table %q", tables[0])
+	}
+	quoted := make([]string, 0, shown)
+	for _, t := range tables[:min(shown, len(tables))] {
+		quoted = append(quoted, fmt.Sprintf("%q", t))
+	}
+	if len(tables) > shown {
+		return fmt.Sprintf("tenant tables %s and %d more", strings.Join(quoted, ", "), len(tables)-shown)
+	}
+	return "tenant tables " + strings.Join(quoted, ", ")
+}
+
+// definerViolations reports SECURITY DEFINER functions, which run with their
+// owner's rights.
+func definerViolations(signatures []string, schema string) []Violation {
+	var vs []Violation
+	for _, sig := range signatures {
+		vs = append(vs, Violation{Kind: SecurityDefinerFunction,
+			Detail: fmt.Sprintf("function %s in schema %q is SECURITY DEFINER, so it runs with its owner's rights", sig, schema)})
+	}
+	return vs
+}
+
+// viewViolations reports views that read their tables with their owner's
+// rights and materialized views, whose rows no policy filters.
+func viewViolations(views []view, schema string) []Violation {
+	var vs []Violation
+	for _, v := range views {
+		switch {
+		case v.materialized:
+			vs = append(vs, Violation{Table: v.name, Kind: ViewWithoutSecurityInvoker,
+				Detail: fmt.Sprintf("materialized view %q in schema %q stores rows that no row level security policy filters", v.name, schema)})
+		case !v.securityInvoker:
+			vs = append(vs, Violation{Table: v.name, Kind: ViewWithoutSecurityInvoker,
+				Detail: fmt.Sprintf("view %q in schema %q does not set security_invoker=true, so it reads with its owner's rights", v.name, schema)})
+		}
+	}
+	return vs
+}
+
+// tenantScoped reports whether expr, as pg_get_expr deparses it, requires key
+// to equal the tenant function: the comparison must be the whole expression
+// or one of its top-level AND terms, so that no OR can widen it.
+func tenantScoped(expr, key, schema string) bool {
+	for _, term := range conjuncts(expr) {
+		if tenantComparison(term, key, schema) {
+			return true
+		}
+	}
+	return false
+}
+
+// tenantComparison reports whether term is "key = f()" or "f() = key", where
+// f() is the tenant function, possibly schema-qualified, possibly wrapped in
+// a scalar sub-select "( SELECT f() AS f)".
+func tenantComparison(term, key, schema string) bool {
+	lhs, rhs, ok := strings.Cut(term, " = ")
+	if !ok {
+		return false
+	}
+	lhs, rhs = stripParens(lhs), stripParens(rhs)
+	isKey := func(s string) bool { return s == key || s == `"`+key+`"` }
+	return (isKey(lhs) && tenantCall(rhs, schema)) || (tenantCall(lhs, schema) && isKey(rhs))
+}
+
+// tenantCall reports whether s calls the tenant function.
+func tenantCall(s, schema string) bool {
+	if rest, ok := cutPrefixFold(s, "SELECT "); ok {
+		s = strings.TrimSpace(rest)
+		if i := strings.LastIndex(strings.ToUpper(s), " AS "); i >= 0 && !strings.Contains(s[i+len(" AS "):], " ") {
+			s = strings.TrimSpace(s[:i])
+		}
+	}
+	call := tenantFunction + "()"
+	for _, qualifier := range []string{"", schema + ".", `"` + schema + `".`} {
+		if s == qualifier+call {
+			return true
+		}
+	}
+	return false
+}
+
+func cutPrefixFold(s, prefix string) (string, bool) {
+	if len(s) >= len(prefix) && strings.EqualFold(s[:len(prefix)], prefix) {
+		return s[len(prefix):], true
+	}
+	return s, false
+}
+
+// conjuncts splits expr into its top-level AND terms, each without its outer
+// parentheses. An expression with a top-level OR is one term.
+func conjuncts(expr string) []string {
+	s := stripParens(strings.Join(strings.Fields(expr), " "))
+	var terms []string
+	start := 0
+	for i := range topLevel(s) {
+		switch {
+		case hasFoldAt(s, i, " OR "):
+			return []string{s}
+		case hasFoldAt(s, i, " AND "):
+			terms = append(terms, stripParens(s[start:i]))
+			start = i + len(" AND ")
+		}
+	}
+	return append(terms, stripParens(s[start:]))
+}
+
+// topLevel yields the byte offsets of s outside parentheses and quotes.
+func topLevel(s string) func(yield func(int) bool) {
+	return func(yield func(int) bool) {
+		depth := 0
+		var quote byte
+		for i := 0; i < len(s); i++ {
+			c := s[i]
+			switch {
+			case quote != 0:
+				if c == quote {
+					quote = 0
+				}
+			case c == '\'' || c == '"':
+				quote = c
+			case c == '(':
+				depth++
+			case c == ')':
+				depth--
+			case depth == 0:
+				if !yield(i) {
+					return
+				}
+			}
+		}
+	}
+}
+
+func hasFoldAt(s string, i int, word string) bool {
+	return len(s)-i >= len(word) && strings.EqualFold(s[i:i+len(word)], word)
+}
+
+// stripParens removes surrounding spaces and any parentheses that enclose
+// all of s.
+func stripParens(s string) string {
+	for {
+		s = strings.TrimSpace(s)
+		if len(s) < 2 || s[0] != '(' || closing(s) != len(s)-1 {
+			return s
+		}
+		s = s[1 : len(s)-1]
+	}
+}
+
+// closing returns the offset of the parenthesis closing s[0], or -1.
+func closing(s string) int {
+	depth := 0
+	var quote byte
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case quote != 0:
+			if c == quote {
+				quote = 0
+			}
+		case c == '\'' || c == '"':
+			quote = c
+		case c == '(':
+			depth++
+		case c == ')':
+			depth--
+			if depth == 0 {
+				return i
+			}
+		}
+	}
+	return -1
+}
+
+// shorten keeps an expression short enough for a one-line detail.
+func shorten(expr string) string {
+	const limit = 60
+	s := []rune(strings.Join(strings.Fields(expr), " "))
+	if len(s) <= limit {
+		return string(s)
+	}
+	return string(s[:limit]) + "..."
+}
