@@ -16,46 +16,36 @@ limitations under the License.
 
 package migrations
 
-// Privilege is a table privilege the runtime role may hold.
-type Privilege string
-
-// The DML privileges. The runtime role never gets TRUNCATE, REFERENCES or
-// TRIGGER, and owns nothing.
-const (
-	Select Privilege = "SELECT"
-	Insert Privilege = "INSERT"
-	Update Privilege = "UPDATE"
-	Delete Privilege = "DELETE"
-)
+import "github.com/rekomi/rekomi/controllers/pgroles"
 
 // RuntimeGrants is exactly what the runtime role may do to each table of the
 // schema; a table that is not listed gets nothing. The operator makes the
 // catalog match it after every migration, and a test fails when a migration
 // adds a table without an entry here.
-func RuntimeGrants() map[string][]Privilege {
-	return map[string][]Privilege{
+func RuntimeGrants() map[string][]pgroles.Privilege {
+	return map[string][]pgroles.Privilege{
 		// Written by the operator only.
-		"organizations":     {Select},
-		"webhook_endpoints": {Select},
+		"organizations":     {pgroles.Select},
+		"webhook_endpoints": {pgroles.Select},
 		// Public lookup keys come and go with their links, endpoints and keys.
-		"route_keys": {Select, Insert, Delete},
+		"route_keys": {pgroles.Select, pgroles.Insert, pgroles.Delete},
 
-		"members":           {Select, Insert, Update, Delete},
-		"api_keys":          {Select, Insert, Update},
-		"campaigns":         {Select, Insert, Update},
-		"affiliates":        {Select, Insert, Update},
-		"affiliate_invites": {Select, Insert, Update, Delete},
-		"referral_links":    {Select, Insert, Update},
-		"customers":         {Select, Insert, Update},
-		"conversions":       {Select, Insert, Update},
-		"commissions":       {Select, Insert, Update},
-		"payouts":           {Select, Insert, Update},
+		"members":           {pgroles.Select, pgroles.Insert, pgroles.Update, pgroles.Delete},
+		"api_keys":          {pgroles.Select, pgroles.Insert, pgroles.Update},
+		"campaigns":         {pgroles.Select, pgroles.Insert, pgroles.Update},
+		"affiliates":        {pgroles.Select, pgroles.Insert, pgroles.Update},
+		"affiliate_invites": {pgroles.Select, pgroles.Insert, pgroles.Update, pgroles.Delete},
+		"referral_links":    {pgroles.Select, pgroles.Insert, pgroles.Update},
+		"customers":         {pgroles.Select, pgroles.Insert, pgroles.Update},
+		"conversions":       {pgroles.Select, pgroles.Insert, pgroles.Update},
+		"commissions":       {pgroles.Select, pgroles.Insert, pgroles.Update},
+		"payouts":           {pgroles.Select, pgroles.Insert, pgroles.Update},
 
 		// Append-only facts.
-		"clicks":         {Select, Insert},
-		"payout_items":   {Select, Insert},
-		"billing_events": {Select, Insert},
-		"audit_log":      {Select, Insert},
+		"clicks":         {pgroles.Select, pgroles.Insert},
+		"payout_items":   {pgroles.Select, pgroles.Insert},
+		"billing_events": {pgroles.Select, pgroles.Insert},
+		"audit_log":      {pgroles.Select, pgroles.Insert},
 
 		// golang-migrate's bookkeeping: the owner's alone.
 		"schema_migrations": {},

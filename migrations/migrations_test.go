@@ -180,6 +180,26 @@ func TestMigrations(t *testing.T) {
 		require.Equal(t, latest+1, st.Version)
 	})
 
+	t.Run("EveryTableHasAGrantsEntry", func(t *testing.T) {
+		t.Parallel()
+		url := ownerDatabase(t, srv)
+		_, err := openMigrator(t, url).Up(ctx)
+		require.NoError(t, err)
+		conn, err := pgx.Connect(ctx, url)
+		require.NoError(t, err)
+		defer conn.Close(ctx)
+		rows, err := conn.Query(ctx, `SELECT relname FROM pg_class
+			WHERE relnamespace = 'public'::regnamespace AND relkind IN ('r', 'p') ORDER BY 1`)
+		require.NoError(t, err)
+		tables, err := pgx.CollectRows(rows, pgx.RowTo[string])
+		require.NoError(t, err)
+		var listed []string
+		for name := range migrations.RuntimeGrants() {
+			listed = append(listed, name)
+		}
+		require.ElementsMatch(t, tables, listed, "RuntimeGrants must name every table of the schema, and only those")
+	})
+
 	t.Run("RefusesABadURL", func(t *testing.T) {
 		t.Parallel()
 		_, err := migrations.Open(ctx, "postgres://nobody:wrong@127.0.0.1:1/none?connect_timeout=2")

@@ -1,0 +1,125 @@
+/*
+Copyright 2026 The Rekomi Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+// Package db is the app's only path to PostgreSQL. Tenant data is reached
+// through TenantTx alone, which sets the organization transaction-locally so
+// row-level security filters every statement; handlers never see the pool.
+// It also translates driver errors into the sentinels stores return, and
+// runs the startup check that refuses a role able to bypass row-level
+// security.
+package db
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+)
+
+// DBTX is what store functions take, so that a caller can compose them inside
+// one transaction (the audit entry and the change it records). pgx.Tx
+// satisfies it.
+type DBTX interface {
+	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+}
+
+// DB is a pool of connections as the Region's runtime role.
+type DB struct {
+	pool *pgxpool.Pool
+}
+
+// Open connects to databaseURL and checks the server answers.
+func Open(ctx context.Context, databaseURL string) (*DB, error) {
+	cfg, err := pgxpool.ParseConfig(databaseURL)
+	if err != nil {
+		return nil, fmt.Errorf("parsing database URL: %w", err)
+	}
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("creating connection pool: %w", err)
+	}
+	if err := pool.Ping(ctx); err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("connecting to %s/%s as %s: %w",
+			cfg.ConnConfig.Host, cfg.ConnConfig.Database, cfg.ConnConfig.User, err)
+	}
+	return &DB{pool: pool}, nil
+}
+
+// Close waits for connections in use and closes the pool.
+func (d *DB) Close() { d.pool.Close() }
+
+// Ping checks that the database answers (readiness).
+func (d *DB) Ping(ctx context.Context) error { return d.pool.Ping(ctx) }
+
+// Stat reports the pool's counters (for metrics).
+func (d *DB) Stat() *pgxpool.Stat { return d.pool.Stat() }
+
+// ErrNoTenant is returned when a tenant transaction is asked for without an
+// organization.
+var ErrNoTenant = errors.New("no organization given for a tenant transaction")
+
+// TenantTx runs fn in a transaction whose every statement sees only orgID's
+// rows. The organization is set with set_config(..., true), so it ends with
+// the transaction and never leaks to the next user of the connection. fn's
+// error, or a failed commit, rolls everything back.
+func (d *DB) TenantTx(ctx context.Context, orgID uuid.UUID, fn func(pgx.Tx) error) error {
+	if orgID == uuid.Nil {
+		return ErrNoTenant
+	}
+	return d.tx(ctx, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, "SELECT set_config('rekomi.org_id', $1, true)", orgID.String()); err != nil {
+			return fmt.Errorf("setting the organization: %w", err)
+		}
+		return fn(tx)
+	})
+}
+
+// PublicTx runs fn in a transaction with no organization set: row-level
+// security then shows only public lookup rows (the routing table). It is
+// for lookups made before the tenant is known.
+func (d *DB) PublicTx(ctx context.Context, fn func(pgx.Tx) error) error {
+	return d.tx(ctx, fn)
+}
+
+func (d *DB) tx(ctx context.Context, fn func(pgx.Tx) error) (err error) {
+	tx, err := d.pool.Begin(ctx)
+	if err != nil {
+		return fmt.Errorf("beginning transaction: %w", err)
+	}
+	defer func() {
+		if err == nil {
+			return
+		}
+		// The rollback must run even when ctx is what failed.
+		if rbErr := tx.Rollback(context.WithoutCancel(ctx)); rbErr != nil && !errors.Is(rbErr, pgx.ErrTxClosed) {
+			err = errors.Join(err, fmt.Errorf("rolling back: %w", rbErr))
+		}
+	}()
+	if err := fn(tx); err != nil {
+		return err
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return fmt.Errorf("committing: %w", err)
+	}
+	return nil
+}
