@@ -25,6 +25,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strconv"
 
 	"golang.org/x/perf/benchfmt"
 )
@@ -52,7 +53,7 @@ func run(in io.Reader, stdout io.Writer, outPath string) error {
 		return err
 	}
 	for _, m := range ms {
-		if _, err := fmt.Fprintf(stdout, "%s %g %s\n", m.Name, m.Value, m.Unit); err != nil {
+		if _, err := fmt.Fprintf(stdout, "%s %s %s\n", m.Name, strconv.FormatFloat(m.Value, 'f', -1, 64), m.Unit); err != nil {
 			return err
 		}
 	}
