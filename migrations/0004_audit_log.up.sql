@@ -1,8 +1,10 @@
 -- The append-only, tamper-evident audit log. Each organization's entries form
--- a hash chain: hash = SHA-256 over the entry and prev_hash, seq counts up
--- from 1 without gaps. A trigger refuses UPDATE, DELETE and TRUNCATE for
--- every role, the owner included; the runtime role is granted only INSERT
--- and SELECT on top of that. Entries survive an organization's purge.
+-- a hash chain: hash = SHA-256 over prev_hash and the entry, seq counts up
+-- from 1 without gaps. The database computes the chain on INSERT, whatever
+-- the client sent for seq, prev_hash and hash, so no caller can get it wrong.
+-- A trigger refuses UPDATE, DELETE and TRUNCATE for every role, the owner
+-- included; the runtime role is granted only INSERT and SELECT on top of
+-- that. Entries survive an organization's purge.
 BEGIN;
 
 CREATE TABLE audit_log (
@@ -44,6 +46,72 @@ CREATE TRIGGER audit_log_no_update_delete
 CREATE TRIGGER audit_log_no_truncate
     BEFORE TRUNCATE ON audit_log
     FOR EACH STATEMENT EXECUTE FUNCTION rekomi_audit_log_append_only();
+
+-- The hash of entry e chained to prev: SHA-256 over prev followed by the
+-- UTF-8 text of a JSON array of e's columns in a fixed order. The text
+-- depends on no session setting: occurred_at is integer microseconds since
+-- the Unix epoch (not a formatted timestamp, which TimeZone and DateStyle
+-- change), ip is its full text with the mask, and jsonb prints its keys in
+-- one order. The INSERT trigger and the verification both call this one
+-- function, so they cannot drift apart. Changing it invalidates every
+-- stored chain.
+CREATE FUNCTION rekomi_audit_entry_hash(prev bytea, e audit_log) RETURNS bytea
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    AS $$
+SELECT sha256(prev || convert_to(jsonb_build_array(
+    e.org_id::text,
+    e.seq,
+    e.id::text,
+    (extract(epoch FROM e.occurred_at) * 1000000)::bigint,
+    e.actor_type,
+    e.actor_id,
+    e.action,
+    e.target_type,
+    e.target_id,
+    text(e.ip),
+    e.user_agent,
+    e.request_id,
+    e.metadata
+)::text, 'UTF8'))
+$$;
+
+-- Links each new entry to its organization's chain. The transaction-scoped
+-- advisory lock on the organization serializes concurrent appends until
+-- commit, so the next one reads this entry as the previous. The two-key
+-- form keeps these locks apart from bigint-keyed ones (golang-migrate's);
+-- a hash collision between two organizations only serializes them. It runs
+-- as the invoker, under row-level security: the inserter must have set the
+-- tenant, and a row for another organization finds no chain and is then
+-- refused by the policy's WITH CHECK. Under REPEATABLE READ or SERIALIZABLE
+-- the snapshot may predate a concurrent append; the primary key on
+-- (org_id, seq) then fails the insert instead of letting the chain fork.
+CREATE FUNCTION rekomi_audit_log_chain() RETURNS trigger
+    LANGUAGE plpgsql
+    AS $$
+DECLARE
+    last_seq  bigint;
+    last_hash bytea;
+BEGIN
+    PERFORM pg_advisory_xact_lock(hashtext('audit_log'), hashtext(NEW.org_id::text));
+    SELECT a.seq, a.hash INTO last_seq, last_hash
+      FROM audit_log a
+     WHERE a.org_id = NEW.org_id
+     ORDER BY a.seq DESC
+     LIMIT 1;
+    NEW.seq := coalesce(last_seq, 0) + 1;
+    NEW.prev_hash := coalesce(last_hash, decode(repeat('00', 32), 'hex'));
+    NEW.id := coalesce(NEW.id, gen_random_uuid());
+    NEW.occurred_at := coalesce(NEW.occurred_at, now());
+    NEW.hash := rekomi_audit_entry_hash(NEW.prev_hash, NEW);
+    RETURN NEW;
+END
+$$;
+
+-- The only BEFORE INSERT trigger: another one firing after it could change
+-- the row after its hash was computed.
+CREATE TRIGGER audit_log_chain
+    BEFORE INSERT ON audit_log
+    FOR EACH ROW EXECUTE FUNCTION rekomi_audit_log_chain();
 
 ALTER TABLE audit_log ENABLE ROW LEVEL SECURITY;
 ALTER TABLE audit_log FORCE ROW LEVEL SECURITY;

@@ -81,9 +81,9 @@ func seedOrg(t *testing.T, admin *pgx.Conn, name string) uuid.UUID {
 		{`INSERT INTO billing_events (org_id, id, endpoint_id, provider, event_id, type, payload)
 		  VALUES ($1, $2, $3, 'stripe', 'evt_' || $4, 'invoice.paid', '{}')`,
 			[]any{org, ids["event"], ids["endpoint"], name}},
-		{`INSERT INTO audit_log (org_id, seq, id, actor_type, actor_id, action, target_type, target_id, prev_hash, hash)
-		  VALUES ($1, 1, $2, 'system', 'seed', 'organization.created', 'organization', $3, sha256(''), sha256($4))`,
-			[]any{org, ids["audit"], org.String(), []byte(org.String())}},
+		{`INSERT INTO audit_log (org_id, id, actor_type, actor_id, action, target_type, target_id)
+		  VALUES ($1, $2, 'system', 'seed', 'organization.created', 'organization', $3)`,
+			[]any{org, ids["audit"], org.String()}},
 	}
 	for _, s := range stmts {
 		_, err := admin.Exec(ctx, s.sql, s.args...)

@@ -1,0 +1,26 @@
+/*
+Copyright 2026 The Rekomi Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+// Package audit appends to and verifies each organization's audit log, the
+// append-only, hash-chained record of who did what. Append validates an entry
+// and inserts it through the caller's transaction, so it commits or rolls
+// back with the change it records; the database assigns seq, prev_hash and
+// hash. Verify recomputes the chain with the database's own hash function.
+//
+// The package never opens a transaction, never updates or deletes an entry
+// (the database refuses both), and never computes a hash itself: the SQL
+// function rekomi_audit_entry_hash is the single definition of the chain.
+package audit
