@@ -199,12 +199,23 @@ func hasFlags(fs *flag.FlagSet) bool {
 }
 
 func managerCommand(fs *flag.FlagSet, _ io.Writer) func(context.Context) error {
-	fs.String("metrics-bind-address", ":8443", "address of the metrics endpoint (served over HTTPS with authentication); \"0\" disables it")
-	fs.String("health-probe-bind-address", ":8081", "address of the /healthz and /readyz probes")
-	fs.Bool("leader-elect", false, "elect a leader so that only one manager replica reconciles at a time")
-	fs.Duration("resync-period", 5*time.Minute, "how often every object is reconciled even when nothing changed (drift repair)")
-	return func(context.Context) error {
-		return fmt.Errorf("%w: the Region, Organization and WebhookEndpoint controllers are not built yet", errNotImplemented)
+	var opts managerOptions
+	fs.StringVar(&opts.metricsAddr, "metrics-bind-address", ":8443", "address of the metrics endpoint (served over HTTPS with authentication); \"0\" disables it")
+	fs.StringVar(&opts.probeAddr, "health-probe-bind-address", ":8081", "address of the /healthz and /readyz probes")
+	fs.BoolVar(&opts.leaderElect, "leader-elect", false, "elect a leader so that only one manager replica reconciles at a time")
+	fs.DurationVar(&opts.resync, "resync-period", 5*time.Minute, "how often every object is reconciled even when nothing changed (drift repair)")
+	fs.StringVar(&opts.appImage, "app-image", "", "image of the Region apps when a Region names none (default: env REKOMI_APP_IMAGE)")
+	return func(ctx context.Context) error {
+		if opts.appImage == "" {
+			opts.appImage = os.Getenv("REKOMI_APP_IMAGE")
+		}
+		if opts.appImage == "" {
+			return usageError{errors.New("no app image: pass --app-image or set REKOMI_APP_IMAGE")}
+		}
+		if opts.resync <= 0 {
+			return usageError{fmt.Errorf("--resync-period must be positive, got %s", opts.resync)}
+		}
+		return runManager(ctx, opts)
 	}
 }
 

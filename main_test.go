@@ -88,7 +88,7 @@ func TestRun(t *testing.T) {
 	})
 
 	t.Run("UnimplementedCommandsFailWithOneLine", func(t *testing.T) {
-		for _, name := range []string{"manager", "app", "dev"} {
+		for _, name := range []string{"app", "dev"} {
 			code, stdout, stderr := runArgs(t, name)
 			require.Equal(t, 1, code, name)
 			require.Empty(t, stdout, name)

@@ -24,6 +24,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"k8s.io/apimachinery/pkg/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
@@ -32,6 +33,8 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
 	rekomiv1alpha1 "github.com/rekomi/rekomi/api/v1alpha1"
+	"github.com/rekomi/rekomi/app/dbtest"
+	"github.com/rekomi/rekomi/app/pgserver"
 )
 
 // env is the control plane shared by the tests of this package: a real
@@ -40,6 +43,9 @@ type env struct {
 	cfg    *rest.Config
 	client client.Client
 	scheme *runtime.Scheme
+	// adminURL is a superuser URL of a throwaway PostgreSQL server, or of the
+	// server at REKOMI_TEST_DATABASE_URL.
+	adminURL string
 }
 
 var testEnv *env
@@ -84,8 +90,35 @@ func runSuite(m *testing.M) int {
 		fmt.Fprintf(os.Stderr, "envtest: %v\n", err)
 		return 1
 	}
-	testEnv = &env{cfg: cfg, client: c, scheme: scheme}
+	adminURL, stopPG, err := startPostgres()
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "postgres: %v\nfix: run `make postgres`, or set %s\n", err, dbtest.EnvURL)
+		return 1
+	}
+	defer stopPG()
+	testEnv = &env{cfg: cfg, client: c, scheme: scheme, adminURL: adminURL}
 	return m.Run()
+}
+
+// startPostgres returns the server at REKOMI_TEST_DATABASE_URL, or starts a
+// throwaway one and a function that stops it.
+func startPostgres() (string, func(), error) {
+	if u := os.Getenv(dbtest.EnvURL); u != "" {
+		return u, func() {}, nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	srv, err := pgserver.Start(ctx, pgserver.Options{Settings: map[string]string{"fsync": "off", "max_connections": "300"}})
+	if err != nil {
+		return "", nil, err
+	}
+	return srv.URL(), func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		if err := srv.Stop(ctx); err != nil {
+			fmt.Fprintf(os.Stderr, "postgres: stopping: %v\n", err)
+		}
+	}, nil
 }
 
 // assetsDir finds kube-apiserver and etcd: KUBEBUILDER_ASSETS when set (make

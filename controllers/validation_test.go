@@ -94,8 +94,8 @@ func uniqueName(t *testing.T, prefix string) string {
 		return '-'
 	}, name)
 	suffix := "-" + utilrand.String(6)
-	if len(name) > 63-len(suffix) {
-		name = name[:63-len(suffix)]
+	if len(name) > 59-len(suffix) {
+		name = name[:59-len(suffix)]
 	}
 	return strings.TrimRight(name, "-") + suffix
 }
@@ -161,7 +161,15 @@ func TestRegionCreateValidation(t *testing.T) {
 		},
 		"refuses a name that is not a DNS label": {
 			mutate:  func(r *v1.Region) { r.Name = "eu.west" },
-			wantErr: "a Region's name must be a DNS label",
+			wantErr: "a Region's name must be at most 59",
+		},
+		"refuses a name starting with a digit": {
+			mutate:  func(r *v1.Region) { r.Name = "1eu" },
+			wantErr: "a Region's name must be at most 59",
+		},
+		"refuses a name over 59 characters": {
+			mutate:  func(r *v1.Region) { r.Name = strings.Repeat("e", 60) },
+			wantErr: "a Region's name must be at most 59",
 		},
 		"refuses the same owner and runtime role": {
 			mutate:  func(r *v1.Region) { r.Spec.Database.OwnerRole, r.Spec.Database.RuntimeRole = "rekomi", "rekomi" },

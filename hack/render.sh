@@ -20,13 +20,30 @@ fi
 
 overlay="$(mktemp -d)"
 trap 'rm -rf "${overlay}"' EXIT
+# kustomize takes a base only as a relative path.
+base="$(realpath --relative-to="${overlay}" "${dir}")"
 cat >"${overlay}/kustomization.yaml" <<YAML
 apiVersion: kustomize.config.k8s.io/v1beta1
 kind: Kustomization
 resources:
-- ${dir}
+- ${base}
 images:
 - name: rekomi
 ${ref}
+patches:
+- patch: |-
+    apiVersion: apps/v1
+    kind: Deployment
+    metadata:
+      name: rekomi-manager
+      namespace: rekomi-system
+    spec:
+      template:
+        spec:
+          containers:
+          - name: manager
+            env:
+            - name: REKOMI_APP_IMAGE
+              value: ${img}
 YAML
 kubectl kustomize "${overlay}"

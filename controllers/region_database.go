@@ -1,0 +1,200 @@
+/*
+Copyright 2026 The Rekomi Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package controllers
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/go-logr/logr"
+	"github.com/jackc/pgx/v5"
+	"sigs.k8s.io/controller-runtime/pkg/log"
+
+	rekomiv1 "github.com/rekomi/rekomi/api/v1alpha1"
+	"github.com/rekomi/rekomi/controllers/isolation"
+	"github.com/rekomi/rekomi/controllers/pgroles"
+	"github.com/rekomi/rekomi/migrations"
+)
+
+// dbTimeout bounds one pass of database work, so an unreachable server
+// fails the pass instead of hanging it.
+const dbTimeout = 2 * time.Minute
+
+// reconcileDatabase provisions roles and database, migrates the schema as
+// the owner, grants the runtime role, and verifies isolation, repairing what
+// drifted. Each condition reports its own step.
+func (r *RegionReconciler) reconcileDatabase(ctx context.Context, region *rekomiv1.Region, adminURL string, creds credentials, conds *conditionSet, flush func() error) error {
+	ctx, cancel := context.WithTimeout(ctx, dbTimeout)
+	defer cancel()
+	logger := log.FromContext(ctx)
+	spec := pgroles.Spec{
+		Database: region.Spec.Database.Name,
+		Owner:    pgroles.Role{Name: region.Spec.Database.OwnerRole, Password: creds.owner},
+		Runtime:  pgroles.Role{Name: region.Spec.Database.RuntimeRole, Password: creds.runtime},
+	}
+
+	maint, err := pgx.Connect(ctx, adminURL)
+	if err != nil {
+		conds.set(rekomiv1.ConditionDatabaseReady, false, rekomiv1.ReasonDatabaseUnreachable, describeConnError(err))
+		return fmt.Errorf("connecting to the admin database of region %s: %w", region.Name, err)
+	}
+	defer maint.Close(context.WithoutCancel(ctx))
+	// Check before repairing, so that drift is reported, not silently undone.
+	if err := r.reportDrift(ctx, region, adminURL, spec, conds, flush); err != nil {
+		return err
+	}
+	if _, err := pgroles.EnsureRoles(ctx, maint, spec, logger); err != nil {
+		conds.set(rekomiv1.ConditionRolesReady, false, rekomiv1.ReasonProgressing, oneLine(err))
+		return fmt.Errorf("provisioning roles of region %s: %w", region.Name, err)
+	}
+	conds.set(rekomiv1.ConditionRolesReady, true, rekomiv1.ReasonReconciled,
+		fmt.Sprintf("roles %s (owner) and %s (runtime) match their Secrets", spec.Owner.Name, spec.Runtime.Name))
+
+	admin, err := connectDatabase(ctx, adminURL, spec.Database)
+	if err != nil {
+		conds.set(rekomiv1.ConditionDatabaseReady, false, rekomiv1.ReasonDatabaseUnreachable, describeConnError(err))
+		return fmt.Errorf("connecting to database %s of region %s: %w", spec.Database, region.Name, err)
+	}
+	defer admin.Close(context.WithoutCancel(ctx))
+	conds.set(rekomiv1.ConditionDatabaseReady, true, rekomiv1.ReasonReconciled, fmt.Sprintf("database %s is reachable", spec.Database))
+
+	if err := r.migrate(ctx, region, admin, adminURL, spec, conds, logger); err != nil {
+		return err
+	}
+	return r.verifyIsolation(ctx, region, admin, spec, conds, logger)
+}
+
+// migrate hands the schema to the owner, applies the migrations as the
+// owner, then makes the runtime role's grants exact.
+func (r *RegionReconciler) migrate(ctx context.Context, region *rekomiv1.Region, admin *pgx.Conn, adminURL string, spec pgroles.Spec, conds *conditionSet, logger logr.Logger) error {
+	if _, err := pgroles.EnsureSchema(ctx, admin, spec, logger); err != nil {
+		conds.set(rekomiv1.ConditionSchemaReady, false, rekomiv1.ReasonMigrationFailed, oneLine(err))
+		return fmt.Errorf("preparing schema of region %s: %w", region.Name, err)
+	}
+	ownerURL, err := credentialData(adminURL, spec.Database, spec.Owner.Name, spec.Owner.Password)
+	if err != nil {
+		return err
+	}
+	m, err := migrations.Open(ctx, string(ownerURL[secretKeyURL]))
+	if err != nil {
+		conds.set(rekomiv1.ConditionSchemaReady, false, rekomiv1.ReasonMigrationFailed, oneLine(err))
+		return fmt.Errorf("opening migrations of region %s: %w", region.Name, err)
+	}
+	defer m.Close()
+	st, err := m.Up(ctx)
+	if err != nil {
+		conds.set(rekomiv1.ConditionSchemaReady, false, rekomiv1.ReasonMigrationFailed, oneLine(err))
+		return fmt.Errorf("migrating region %s: %w", region.Name, err)
+	}
+	region.Status.SchemaVersion = int64(st.Version)
+	if _, err := pgroles.EnsureTableGrants(ctx, admin, spec, migrations.RuntimeGrants(), logger); err != nil {
+		conds.set(rekomiv1.ConditionSchemaReady, false, rekomiv1.ReasonMigrationFailed, oneLine(err))
+		return fmt.Errorf("granting the runtime role of region %s: %w", region.Name, err)
+	}
+	conds.set(rekomiv1.ConditionSchemaReady, true, rekomiv1.ReasonReconciled, fmt.Sprintf("schema version %d", st.Version))
+	return nil
+}
+
+// reportDrift verifies isolation of an already provisioned database before
+// anything is repaired. Violations are reported at once (IsolationVerified
+// False, a Warning event, the status written) so that drift is visible even
+// when this pass repairs it.
+func (r *RegionReconciler) reportDrift(ctx context.Context, region *rekomiv1.Region, adminURL string, spec pgroles.Spec, conds *conditionSet, flush func() error) error {
+	admin, err := connectDatabase(ctx, adminURL, spec.Database)
+	if err != nil {
+		return nil // not created yet, or unreachable: the steps below say which
+	}
+	defer admin.Close(context.WithoutCancel(ctx))
+	report, err := isolation.Verify(ctx, admin, isolation.Options{
+		RuntimeRole: spec.Runtime.Name, PublicLookupTables: migrations.PublicLookupTables(),
+	})
+	if err != nil || len(report.TenantTables) == 0 || report.OK() {
+		return nil // nothing migrated yet, or nothing to report
+	}
+	conds.set(rekomiv1.ConditionIsolationVerified, false, rekomiv1.ReasonIsolationViolated, report.Summary())
+	return flush()
+}
+
+// verifyIsolation checks the catalog after provisioning. Drift it can repair
+// (row-level security switched off or unforced on a tenant table) is
+// repaired and checked again; the rest stays reported.
+func (r *RegionReconciler) verifyIsolation(ctx context.Context, region *rekomiv1.Region, admin *pgx.Conn, spec pgroles.Spec, conds *conditionSet, logger logr.Logger) error {
+	opts := isolation.Options{RuntimeRole: spec.Runtime.Name, PublicLookupTables: migrations.PublicLookupTables()}
+	report, err := isolation.Verify(ctx, admin, opts)
+	if err != nil {
+		return fmt.Errorf("verifying isolation of region %s: %w", region.Name, err)
+	}
+	if !report.OK() {
+		if err := repairRLS(ctx, admin, spec.Owner.Name, report, logger); err != nil {
+			conds.set(rekomiv1.ConditionIsolationVerified, false, rekomiv1.ReasonIsolationViolated, report.Summary())
+			return err
+		}
+		if report, err = isolation.Verify(ctx, admin, opts); err != nil {
+			return fmt.Errorf("verifying isolation of region %s: %w", region.Name, err)
+		}
+	}
+	region.Status.TenantTables = int32(len(report.TenantTables))
+	if !report.OK() {
+		conds.set(rekomiv1.ConditionIsolationVerified, false, rekomiv1.ReasonIsolationViolated, report.Summary())
+		return nil
+	}
+	conds.set(rekomiv1.ConditionIsolationVerified, true, rekomiv1.ReasonReconciled, report.Summary())
+	return nil
+}
+
+// repairRLS switches row-level security back on and forces it on the tenant
+// tables the report names. Other violations need a human and stay reported.
+func repairRLS(ctx context.Context, admin *pgx.Conn, owner string, report isolation.Report, logger logr.Logger) error {
+	for _, v := range report.Violations {
+		var stmt string
+		switch v.Kind {
+		case isolation.RLSDisabled:
+			stmt = "ENABLE"
+		case isolation.RLSNotForced:
+			stmt = "FORCE"
+		default:
+			continue
+		}
+		table := pgx.Identifier{v.Table}.Sanitize()
+		logger.Info("Repairing row-level security", "table", v.Table, "change", stmt)
+		// As the owner, so the table's owner is what decides, as in a migration.
+		sql := fmt.Sprintf("SET LOCAL ROLE %s; ALTER TABLE %s %s ROW LEVEL SECURITY", pgx.Identifier{owner}.Sanitize(), table, stmt)
+		if err := pgx.BeginFunc(ctx, admin, func(tx pgx.Tx) error {
+			_, err := tx.Exec(ctx, sql)
+			return err
+		}); err != nil {
+			return fmt.Errorf("repairing row-level security of %s: %w", v.Table, err)
+		}
+	}
+	return nil
+}
+
+func connectDatabase(ctx context.Context, adminURL, database string) (*pgx.Conn, error) {
+	cfg, err := pgx.ParseConfig(adminURL)
+	if err != nil {
+		return nil, fmt.Errorf("parsing admin URL: %w", err)
+	}
+	cfg.Database = database
+	return pgx.ConnectConfig(ctx, cfg)
+}
+
+// describeConnError says in a line why a connection failed. pgx's message
+// names the host and user, never the password.
+func describeConnError(err error) string {
+	return "cannot connect to the PostgreSQL server: " + oneLine(err)
+}

@@ -1,0 +1,111 @@
+/*
+Copyright 2026 The Rekomi Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package controllers
+
+import (
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/intstr"
+	"k8s.io/utils/ptr"
+
+	rekomiv1 "github.com/rekomi/rekomi/api/v1alpha1"
+	"github.com/rekomi/rekomi/app/keyring"
+)
+
+// appDeployment runs `rekomi app` as the runtime role, with the key ring
+// mounted read-only, hardened, and placed as the Region asks.
+func (r *RegionReconciler) appDeployment(region *rekomiv1.Region) *appsv1.Deployment {
+	image := region.Spec.App.Image
+	if image == "" {
+		image = r.AppImage
+	}
+	pod := corev1.PodSpec{
+		ServiceAccountName:           appName(region.Name),
+		AutomountServiceAccountToken: ptr.To(false),
+		SecurityContext: &corev1.PodSecurityContext{
+			RunAsNonRoot:   ptr.To(true),
+			RunAsUser:      ptr.To[int64](65532),
+			RunAsGroup:     ptr.To[int64](65532),
+			SeccompProfile: &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault},
+		},
+		Containers: []corev1.Container{appContainer(region, image)},
+		Volumes: []corev1.Volume{
+			{Name: "keyring", VolumeSource: corev1.VolumeSource{Secret: &corev1.SecretVolumeSource{
+				SecretName: KeyRingSecretName(region.Name), DefaultMode: ptr.To[int32](0o440),
+			}}},
+			{Name: "tmp", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}},
+		},
+	}
+	if p := region.Spec.Placement; p != nil {
+		pod.NodeSelector = p.NodeSelector
+		pod.Tolerations = p.Tolerations
+		pod.Affinity = p.Affinity
+		pod.TopologySpreadConstraints = p.TopologySpreadConstraints
+	}
+	return &appsv1.Deployment{
+		TypeMeta:   metav1.TypeMeta{APIVersion: "apps/v1", Kind: "Deployment"},
+		ObjectMeta: appMeta(region),
+		Spec: appsv1.DeploymentSpec{
+			Replicas: region.Spec.App.Replicas,
+			Selector: &metav1.LabelSelector{MatchLabels: appLabels(region)},
+			Template: corev1.PodTemplateSpec{
+				ObjectMeta: metav1.ObjectMeta{Labels: appLabels(region)},
+				Spec:       pod,
+			},
+		},
+	}
+}
+
+func appContainer(region *rekomiv1.Region, image string) corev1.Container {
+	probe := func(path string) *corev1.Probe {
+		return &corev1.Probe{ProbeHandler: corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{
+			Path: path, Port: intstr.FromString("http"),
+		}}}
+	}
+	c := corev1.Container{
+		Name:  "app",
+		Image: image,
+		Args:  []string{"app"},
+		Ports: []corev1.ContainerPort{{Name: "http", ContainerPort: appPort, Protocol: corev1.ProtocolTCP}},
+		Env: []corev1.EnvVar{
+			{Name: "DATABASE_URL", ValueFrom: &corev1.EnvVarSource{SecretKeyRef: &corev1.SecretKeySelector{
+				LocalObjectReference: corev1.LocalObjectReference{Name: RuntimeSecretName(region.Name)},
+				Key:                  secretKeyURL,
+			}}},
+			{Name: "REKOMI_REGION", Value: region.Name},
+			{Name: "REKOMI_LOCATION", Value: string(region.Spec.Location)},
+			{Name: "REKOMI_PUBLIC_BASE_URL", Value: region.Spec.App.PublicBaseURL},
+			{Name: "REKOMI_KEYRING_FILE", Value: keyRingDir + "/" + keyring.SecretKey},
+		},
+		VolumeMounts: []corev1.VolumeMount{
+			{Name: "keyring", MountPath: keyRingDir, ReadOnly: true},
+			{Name: "tmp", MountPath: "/tmp"},
+		},
+		LivenessProbe:  probe("/healthz"),
+		ReadinessProbe: probe("/readyz"),
+		SecurityContext: &corev1.SecurityContext{
+			AllowPrivilegeEscalation: ptr.To(false),
+			ReadOnlyRootFilesystem:   ptr.To(true),
+			Capabilities:             &corev1.Capabilities{Drop: []corev1.Capability{"ALL"}},
+		},
+	}
+	if res := region.Spec.App.Resources; res != nil {
+		c.Resources = *res
+	}
+	return c
+}
