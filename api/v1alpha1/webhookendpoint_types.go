@@ -85,10 +85,10 @@ type WebhookEndpointStatus struct {
 	// +listMapKey=type
 	Conditions []metav1.Condition `json:"conditions,omitempty"`
 
-	// id is the endpoint's id in its Region's database; it is the last segment
-	// of url.
+	// endpointID is the endpoint's id in its Region's database; it is the
+	// last segment of url.
 	// +optional
-	ID string `json:"id,omitempty"`
+	EndpointID string `json:"endpointID,omitempty"`
 
 	// url is where the provider must send its webhooks:
 	// `<region publicBaseURL>/webhooks/<provider>/<id>`.
