@@ -86,7 +86,7 @@ build: generate ## Build the rekomi binary into bin/.
 
 .PHONY: run
 run: manifests generate ## Run the operator from your host against the current kubeconfig.
-	$(GO) run -ldflags "$(LDFLAGS)" . manager
+	$(GO) run -ldflags "$(LDFLAGS)" . manager --app-image=$(IMG)
 
 .PHONY: dev
 dev: build envtest-assets postgres ## Run the whole platform on this machine, no cluster needed.

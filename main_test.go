@@ -104,6 +104,17 @@ func TestRun(t *testing.T) {
 	})
 }
 
+func TestManagerRefusesBadFlags(t *testing.T) {
+	t.Setenv("REKOMI_APP_IMAGE", "")
+	code, _, stderr := runArgs(t, "manager")
+	require.Equal(t, 2, code)
+	require.Contains(t, stderr, "no app image")
+
+	code, _, stderr = runArgs(t, "manager", "--app-image", "rekomi:1", "--resync-period", "0s")
+	require.Equal(t, 2, code)
+	require.Contains(t, stderr, "--resync-period must be positive")
+}
+
 func TestHelpNeverPrintsTheDatabaseURL(t *testing.T) {
 	t.Setenv("DATABASE_URL", "postgres://rekomi:s3cret-password@db:5432/rekomi")
 	for _, name := range []string{"app", "migrate"} {
