@@ -23,7 +23,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/stretchr/testify/require"
 
 	"github.com/rekomi/rekomi/app/dbtest"
@@ -157,14 +156,14 @@ func TestMigrateCommand(t *testing.T) {
 	require.Equal(t, 2, code)
 	require.Contains(t, stderr, "exclude each other")
 
-	execSQL(t, url, "UPDATE schema_migrations SET version = version + 1")
+	dbtest.Exec(t, url, "UPDATE schema_migrations SET version = version + 1")
 	code, _, stderr = runArgs(t, "migrate")
 	require.Equal(t, exitNewerSchema, code)
 	require.Contains(t, stderr, "schema is newer than this binary")
 	code, _, _ = runArgs(t, "migrate", "--version")
 	require.Equal(t, exitNewerSchema, code)
 
-	execSQL(t, url, "UPDATE schema_migrations SET version = version - 1, dirty = true")
+	dbtest.Exec(t, url, "UPDATE schema_migrations SET version = version - 1, dirty = true")
 	code, _, stderr = runArgs(t, "migrate")
 	require.Equal(t, exitDirtySchema, code)
 	require.Contains(t, stderr, "schema is dirty at version")
@@ -177,14 +176,4 @@ func TestMigrateCommandWithoutDatabase(t *testing.T) {
 	code, _, stderr := runArgs(t, "migrate")
 	require.Equal(t, 2, code)
 	require.Equal(t, "rekomi migrate: no database: pass --database-url or set DATABASE_URL\n", stderr)
-}
-
-func execSQL(t *testing.T, url, sql string) {
-	t.Helper()
-	ctx := context.Background()
-	conn, err := pgx.Connect(ctx, url)
-	require.NoError(t, err)
-	defer conn.Close(ctx)
-	_, err = conn.Exec(ctx, sql)
-	require.NoError(t, err)
 }

@@ -158,7 +158,7 @@ func TestMigrations(t *testing.T) {
 		m := openMigrator(t, url)
 		_, err := m.Up(ctx)
 		require.NoError(t, err)
-		exec(t, url, "UPDATE schema_migrations SET dirty = true")
+		dbtest.Exec(t, url, "UPDATE schema_migrations SET dirty = true")
 
 		_, err = m.Up(ctx)
 		require.ErrorIs(t, err, migrations.ErrDirty)
@@ -171,7 +171,7 @@ func TestMigrations(t *testing.T) {
 		m := openMigrator(t, url)
 		_, err := m.Up(ctx)
 		require.NoError(t, err)
-		exec(t, url, "UPDATE schema_migrations SET version = version + 1")
+		dbtest.Exec(t, url, "UPDATE schema_migrations SET version = version + 1")
 
 		_, err = m.Up(ctx)
 		require.ErrorIs(t, err, migrations.ErrSchemaNewer)
@@ -206,14 +206,4 @@ func TestMigrations(t *testing.T) {
 		require.Error(t, err)
 		require.NotContains(t, err.Error(), "wrong", "the password never appears in an error")
 	})
-}
-
-func exec(t *testing.T, url, sql string) {
-	t.Helper()
-	ctx := context.Background()
-	conn, err := pgx.Connect(ctx, url)
-	require.NoError(t, err)
-	defer conn.Close(ctx)
-	_, err = conn.Exec(ctx, sql)
-	require.NoError(t, err)
 }

@@ -97,11 +97,17 @@ func (s *Server) NewDatabase(tb testing.TB) string {
 // Exec runs one statement as the admin on the maintenance database.
 func (s *Server) Exec(tb testing.TB, sql string, args ...any) {
 	tb.Helper()
+	Exec(tb, s.adminURL, sql, args...)
+}
+
+// Exec runs one statement on a new connection to connURL.
+func Exec(tb testing.TB, connURL, sql string, args ...any) {
+	tb.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	conn, err := pgx.Connect(ctx, s.adminURL)
+	conn, err := pgx.Connect(ctx, connURL)
 	if err != nil {
-		tb.Fatalf("connecting to the test PostgreSQL as admin: %v", err)
+		tb.Fatalf("connecting to the test PostgreSQL: %v", err)
 	}
 	defer conn.Close(ctx)
 	if _, err := conn.Exec(ctx, sql, args...); err != nil {
