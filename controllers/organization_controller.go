@@ -176,6 +176,8 @@ func (r *OrganizationReconciler) provision(ctx context.Context, org *rekomiv1.Or
 			return ctrl.Result{}, err
 		}
 		want.Status, want.PurgeAt = orgPurged, &now
+	}
+	if want.Status == orgPurged {
 		if err := r.deleteAdminKeySecret(ctx, org, region); err != nil {
 			return ctrl.Result{}, err
 		}

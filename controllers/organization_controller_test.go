@@ -571,10 +571,13 @@ func TestOrganizationPurgeNow(t *testing.T) {
 		require.Zero(t, tenantRowCounts(t, conn, id)["clicks"])
 		actions := auditActions(t, conn, id)
 		require.Equal(t, []string{"operator organization.cancelled", "admin admin.override", "operator organization.purged"}, actions[2:])
-		var annotation string
-		queryRow(t, conn, "SELECT metadata->>'annotation' FROM audit_log WHERE org_id = $1 AND action = 'admin.override'",
-			[]any{id}, &annotation)
+		var annotation, manager string
+		queryRow(t, conn, "SELECT metadata->>'annotation', metadata->>'field_manager' FROM audit_log WHERE org_id = $1 AND action = 'admin.override'",
+			[]any{id}, &annotation, &manager)
 		require.Equal(t, controllers.PurgeNowAnnotation, annotation)
+		require.NotEqual(t, "unknown", manager, "names who set the annotation")
+		_, err := f.adminKeySecret(t, org)
+		require.True(t, apierrors.IsNotFound(err))
 		requireAuditChainOK(t, conn, id)
 	})
 

@@ -162,7 +162,7 @@ func (r *OrganizationReconciler) purge(ctx context.Context, org *rekomiv1.Organi
 				ActorType: audit.ActorAdmin, ActorID: "kubernetes", Action: actionAdminOverride,
 				TargetType: "organization", TargetID: id.String(),
 				Metadata: map[string]any{"annotation": PurgeNowAnnotation, "override": "purge before the end of the grace period",
-					"organization": org.Name},
+					"organization": org.Name, "field_manager": annotationManager(org, PurgeNowAnnotation)},
 			}); err != nil {
 				return err
 			}
@@ -175,4 +175,16 @@ func (r *OrganizationReconciler) purge(ctx context.Context, org *rekomiv1.Organi
 		return fmt.Errorf("purging organization %s: %w", org.Name, err)
 	}
 	return nil
+}
+
+// annotationManager names the field manager that set annotation on org (such
+// as kubectl-annotate), as the API server recorded it; "unknown" when none did.
+func annotationManager(org *rekomiv1.Organization, annotation string) string {
+	field := `"f:` + annotation + `"`
+	for _, mf := range org.ManagedFields {
+		if mf.FieldsV1 != nil && strings.Contains(string(mf.FieldsV1.Raw), field) {
+			return mf.Manager
+		}
+	}
+	return "unknown"
 }
