@@ -24,6 +24,7 @@ import (
 
 	"k8s.io/apimachinery/pkg/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/utils/clock"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
@@ -79,6 +80,17 @@ func runManager(ctx context.Context, opts managerOptions) error {
 		Rand:         rand.Reader,
 	}).SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("setting up the region controller: %w", err)
+	}
+	dbs := controllers.NewRegionDatabases()
+	defer dbs.Close()
+	if err := (&controllers.OrganizationReconciler{
+		Client:   mgr.GetClient(),
+		Recorder: mgr.GetEventRecorder("rekomi-organization"),
+		DBs:      dbs,
+		Clock:    clock.RealClock{},
+		Rand:     rand.Reader,
+	}).SetupWithManager(mgr); err != nil {
+		return fmt.Errorf("setting up the organization controller: %w", err)
 	}
 	if err := mgr.AddHealthzCheck("healthz", healthz.Ping); err != nil {
 		return err

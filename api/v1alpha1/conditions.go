@@ -89,6 +89,9 @@ const (
 	ReasonRegionNotFound ConditionReason = "RegionNotFound"
 	// ReasonPlanNotAllowed: spec.plan is not in the Region's allowedPlans.
 	ReasonPlanNotAllowed ConditionReason = "PlanNotAllowed"
+	// ReasonPurged: the organization's tenant rows have been deleted (its
+	// audit log is kept); it is not Ready and never will be again.
+	ReasonPurged ConditionReason = "Purged"
 )
 
 // WebhookEndpoint condition reasons.
