@@ -39,6 +39,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	rekomiv1 "github.com/rekomi/rekomi/api/v1alpha1"
+	"github.com/rekomi/rekomi/controllers/webhooksecret"
 )
 
 // WebhookEndpointReconciler stores a WebhookEndpoint's signing secrets,
@@ -152,7 +153,7 @@ func (r *WebhookEndpointReconciler) readSecrets(ctx context.Context, ep *rekomiv
 		}
 		return nil, fmt.Errorf("reading Secret %s: %w", key, err)
 	}
-	secrets, err := signingSecrets(ep.Spec.Provider, secret.Data)
+	secrets, err := webhooksecret.Parse(ep.Spec.Provider, secret.Data)
 	if err != nil {
 		conds.set(rekomiv1.ConditionSecretValid, false, rekomiv1.ReasonSecretInvalid,
 			fmt.Sprintf("Secret %s: %s", key, err))

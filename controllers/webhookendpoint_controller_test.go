@@ -175,11 +175,11 @@ func (f *endpointFixture) reconcile(t *testing.T, ep *v1.WebhookEndpoint) (*v1.W
 	ctx := context.Background()
 	res, err := f.reconciler.Reconcile(ctx, ctrl.Request{NamespacedName: client.ObjectKeyFromObject(ep)})
 	got := &v1.WebhookEndpoint{}
-	if getErr := testEnv.client.Get(ctx, client.ObjectKeyFromObject(ep), got); apierrors.IsNotFound(getErr) {
+	getErr := testEnv.client.Get(ctx, client.ObjectKeyFromObject(ep), got)
+	if apierrors.IsNotFound(getErr) {
 		return nil, res, err
-	} else {
-		require.NoError(t, getErr)
 	}
+	require.NoError(t, getErr)
 	return got, res, err
 }
 

@@ -14,7 +14,12 @@ See the License for the specific language governing permissions and
 limitations under the License.
 */
 
-package controllers
+// Package webhooksecret checks the signing secrets of webhook providers
+// (Stripe, and Clerk through Svix / Standard Webhooks) before the operator
+// stores them: the format check behind a WebhookEndpoint's SecretValid
+// condition. It is pure: it reads no Secret and stores nothing, and its
+// errors name a Secret's key, never a value.
+package webhooksecret
 
 import (
 	"encoding/base64"
@@ -26,8 +31,8 @@ import (
 	rekomiv1 "github.com/rekomi/rekomi/api/v1alpha1"
 )
 
-// signingSecretPrefix starts every signing secret of the supported providers.
-const signingSecretPrefix = "whsec_"
+// prefix starts every signing secret of the supported providers.
+const prefix = "whsec_"
 
 // Bounds of a signing secret's body (what follows the prefix).
 const (
@@ -36,12 +41,12 @@ const (
 	svixMaxSecretBytes   = 64
 )
 
-// signingSecrets returns the signing secrets held in a Secret's data, sorted
-// and without duplicates: one per key, so a rotation holds two. It refuses
-// an empty Secret and any value that is not a signing secret of provider.
-// Its error names the offending key, never a value, so it may go into a
+// Parse returns the signing secrets held in a Secret's data, sorted and
+// without duplicates: one per key, so a rotation holds two. It refuses an
+// empty Secret and any value that is not a signing secret of provider. Its
+// error names the offending key, never a value, so it may go into a
 // condition message.
-func signingSecrets(provider rekomiv1.Provider, data map[string][]byte) ([]string, error) {
+func Parse(provider rekomiv1.Provider, data map[string][]byte) ([]string, error) {
 	if len(data) == 0 {
 		return nil, errors.New("holds no signing secret")
 	}
@@ -65,17 +70,17 @@ func signingSecrets(provider rekomiv1.Provider, data map[string][]byte) ([]strin
 // checkSigningSecret reports why v is not a signing secret of provider. Its
 // message depends on the provider only, never on v.
 func checkSigningSecret(provider rekomiv1.Provider, v string) error {
-	body, ok := strings.CutPrefix(v, signingSecretPrefix)
+	body, ok := strings.CutPrefix(v, prefix)
 	switch provider {
 	case rekomiv1.ProviderStripe:
 		if !ok || len(body) < stripeMinSecretChars || !isAlphanumeric(body) {
 			return fmt.Errorf("is not a Stripe signing secret: want %s followed by at least %d letters or digits",
-				signingSecretPrefix, stripeMinSecretChars)
+				prefix, stripeMinSecretChars)
 		}
 	case rekomiv1.ProviderClerk:
 		if !ok || !isSvixKey(body) {
 			return fmt.Errorf("is not a Clerk (Svix) signing secret: want %s followed by standard base64 of %d to %d bytes",
-				signingSecretPrefix, svixMinSecretBytes, svixMaxSecretBytes)
+				prefix, svixMinSecretBytes, svixMaxSecretBytes)
 		}
 	default:
 		return fmt.Errorf("cannot be checked: unknown provider %q", provider)

@@ -14,7 +14,7 @@ See the License for the specific language governing permissions and
 limitations under the License.
 */
 
-package controllers
+package webhooksecret
 
 import (
 	"encoding/base64"
@@ -36,7 +36,7 @@ func svixOf(n int) string {
 	return "whsec_" + base64.StdEncoding.EncodeToString([]byte(strings.Repeat("k", n)))
 }
 
-func TestSigningSecrets(t *testing.T) {
+func TestParse(t *testing.T) {
 	t.Parallel()
 	stripe, clerk := rekomiv1.ProviderStripe, rekomiv1.ProviderClerk
 	cases := map[string]struct {
@@ -129,7 +129,7 @@ func TestSigningSecrets(t *testing.T) {
 			for k, v := range tc.data {
 				data[k] = []byte(v)
 			}
-			got, err := signingSecrets(tc.provider, data)
+			got, err := Parse(tc.provider, data)
 			if tc.wantErr == "" {
 				require.NoError(t, err)
 				require.Equal(t, tc.want, got)
@@ -146,10 +146,10 @@ func TestSigningSecrets(t *testing.T) {
 	}
 }
 
-// FuzzSigningSecrets checks that what is accepted has the provider's format
+// FuzzParse checks that what is accepted has the provider's format
 // and that a refusal's message depends on the key alone, so it can never
 // carry any part of a secret.
-func FuzzSigningSecrets(f *testing.F) {
+func FuzzParse(f *testing.F) {
 	for _, v := range []string{stripeSecret, svixSecret, svixOf(64), svixOf(65), "whsec_", "", "whsec_\n" + svixSecret[6:], "whsec_===="} {
 		f.Add("current", v, true)
 		f.Add("current", v, false)
@@ -159,7 +159,7 @@ func FuzzSigningSecrets(f *testing.F) {
 		if stripe {
 			provider = rekomiv1.ProviderStripe
 		}
-		got, err := signingSecrets(provider, map[string][]byte{key: []byte(value)})
+		got, err := Parse(provider, map[string][]byte{key: []byte(value)})
 		if err == nil {
 			require.Equal(t, []string{value}, got)
 			body, ok := strings.CutPrefix(value, "whsec_")
@@ -176,7 +176,7 @@ func FuzzSigningSecrets(f *testing.F) {
 			}
 			return
 		}
-		_, probe := signingSecrets(provider, map[string][]byte{key: []byte("!")})
+		_, probe := Parse(provider, map[string][]byte{key: []byte("!")})
 		require.Error(t, probe)
 		require.Equal(t, probe.Error(), err.Error(), "the message must not depend on the value")
 	})
