@@ -72,6 +72,10 @@ func runManager(ctx context.Context, opts managerOptions) error {
 	if err != nil {
 		return fmt.Errorf("creating the manager: %w", err)
 	}
+	// The pools to the region databases, shared by the controllers that write
+	// tenant rows, live as long as the manager.
+	dbs := controllers.NewRegionDatabases()
+	defer dbs.Close()
 	if err := (&controllers.RegionReconciler{
 		Client:       mgr.GetClient(),
 		Recorder:     mgr.GetEventRecorder("rekomi-region"),
@@ -81,8 +85,6 @@ func runManager(ctx context.Context, opts managerOptions) error {
 	}).SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("setting up the region controller: %w", err)
 	}
-	dbs := controllers.NewRegionDatabases()
-	defer dbs.Close()
 	if err := (&controllers.OrganizationReconciler{
 		Client:   mgr.GetClient(),
 		Recorder: mgr.GetEventRecorder("rekomi-organization"),
@@ -91,6 +93,13 @@ func runManager(ctx context.Context, opts managerOptions) error {
 		Rand:     rand.Reader,
 	}).SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("setting up the organization controller: %w", err)
+	}
+	if err := (&controllers.WebhookEndpointReconciler{
+		Client:   mgr.GetClient(),
+		Recorder: mgr.GetEventRecorder("rekomi-webhookendpoint"),
+		DBs:      dbs,
+	}).SetupWithManager(mgr); err != nil {
+		return fmt.Errorf("setting up the webhook endpoint controller: %w", err)
 	}
 	if err := mgr.AddHealthzCheck("healthz", healthz.Ping); err != nil {
 		return err

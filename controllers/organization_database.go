@@ -89,7 +89,7 @@ INSERT INTO api_keys (org_id, name, prefix, hash, scopes, created_by)
 VALUES ($1, $2, $3, $4, $5, $6)
 RETURNING id`
 
-const insertRouteKeySQL = `
+const insertAPIKeyRouteSQL = `
 INSERT INTO route_keys (kind, key, org_id, target_id) VALUES ('api_key_prefix', $1, $2, $3)`
 
 // adminKeyName and adminKeyScopes describe the first admin API key.
@@ -138,7 +138,7 @@ func insertAdminKey(ctx context.Context, tx pgx.Tx, id uuid.UUID, key string, wh
 	if err := tx.QueryRow(ctx, insertAPIKeySQL, id, adminKeyName, prefix, hash[:], adminKeyScopes, operatorCreatedBy).Scan(&keyID); err != nil {
 		return fmt.Errorf("storing the admin API key: %w", db.MapError(err))
 	}
-	if _, err := tx.Exec(ctx, insertRouteKeySQL, prefix, id, keyID); err != nil {
+	if _, err := tx.Exec(ctx, insertAPIKeyRouteSQL, prefix, id, keyID); err != nil {
 		return fmt.Errorf("routing the admin API key's prefix: %w", db.MapError(err))
 	}
 	_, err = audit.Append(ctx, tx, id, operatorEntry(actionAPIKeyCreated, "api_key", keyID.String(), map[string]any{

@@ -1,0 +1,267 @@
+/*
+Copyright 2026 The Rekomi Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package controllers
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/google/uuid"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/tools/events"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/log"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+
+	rekomiv1 "github.com/rekomi/rekomi/api/v1alpha1"
+	"github.com/rekomi/rekomi/controllers/webhooksecret"
+)
+
+// WebhookEndpointReconciler stores a WebhookEndpoint's signing secrets,
+// encrypted with its Region's key ring, in the region database, and
+// publishes the URL the provider must call.
+type WebhookEndpointReconciler struct {
+	Client   client.Client
+	Recorder events.EventRecorder
+	// DBs gives the pools to the region databases, as their owner roles.
+	DBs *RegionDatabases
+}
+
+// endpointFinalizer holds a WebhookEndpoint's deletion until its row is
+// disabled and its route key removed.
+const endpointFinalizer = "rekomi.io/endpoint"
+
+// dependencyRetry is how soon an endpoint waiting on its Region is checked
+// again; the Region's progress is not watched.
+const dependencyRetry = 30 * time.Second
+
+// +kubebuilder:rbac:groups=rekomi.io,resources=webhookendpoints,verbs=get;list;watch;update;patch
+// +kubebuilder:rbac:groups=rekomi.io,resources=webhookendpoints/status,verbs=get;update;patch
+// +kubebuilder:rbac:groups=rekomi.io,resources=webhookendpoints/finalizers,verbs=update
+// +kubebuilder:rbac:groups=rekomi.io,resources=organizations;regions,verbs=get;list;watch
+// +kubebuilder:rbac:groups="",resources=secrets,verbs=get;list;watch
+// +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
+
+// Reconcile stores one WebhookEndpoint in its region database, or disables
+// it there once the object is deleted, and reports what it found.
+func (r *WebhookEndpointReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
+	ep := &rekomiv1.WebhookEndpoint{}
+	if err := r.Client.Get(ctx, req.NamespacedName, ep); err != nil {
+		return ctrl.Result{}, client.IgnoreNotFound(err)
+	}
+	if !ep.DeletionTimestamp.IsZero() {
+		return r.reconcileDelete(ctx, ep)
+	}
+	before := ep.Status.DeepCopy()
+	conds := newConditionSet(&ep.Status.Conditions, ep.Generation)
+	// flush reports what is known so far: events for the conditions that
+	// moved, and the status when it changed.
+	flush := func() error {
+		ep.Status.ObservedGeneration = ep.Generation
+		r.emit(ep, conds.changed)
+		conds.changed = nil
+		err := r.patchStatus(ctx, ep, before)
+		before = ep.Status.DeepCopy()
+		return err
+	}
+
+	result, err := r.reconcile(ctx, ep, conds, flush)
+	if patchErr := flush(); patchErr != nil {
+		return ctrl.Result{}, errors.Join(err, patchErr)
+	}
+	if err != nil {
+		return ctrl.Result{}, err
+	}
+	return result, nil
+}
+
+// reconcile gathers the facts in order (the Secret, then the Organization,
+// its Region and the Region's database and key ring), then stores the
+// endpoint. A fact that is not there yet stops the pass with a condition
+// saying why; the watches or a requeue bring it back.
+func (r *WebhookEndpointReconciler) reconcile(ctx context.Context, ep *rekomiv1.WebhookEndpoint, conds *conditionSet, flush func() error) (ctrl.Result, error) {
+	secrets, err := r.readSecrets(ctx, ep, conds)
+	if err != nil {
+		return ctrl.Result{}, err
+	}
+	target, w, err := r.target(ctx, ep, true)
+	if w != nil {
+		conds.set(rekomiv1.ConditionReady, false, w.reason, w.message)
+	}
+	if err != nil {
+		return ctrl.Result{}, err
+	}
+	if w != nil {
+		return ctrl.Result{RequeueAfter: w.retry}, nil
+	}
+	if secrets == nil {
+		conds.setReady(rekomiv1.ConditionSecretValid)
+		return ctrl.Result{}, nil // the Secret's watch brings us back
+	}
+
+	if err := r.ensureFinalizer(ctx, ep); err != nil {
+		return ctrl.Result{}, err
+	}
+	id, err := ensureEndpointID(ep, flush)
+	if err != nil {
+		return ctrl.Result{}, err
+	}
+	if err := r.store(ctx, target, ep, id, secrets); err != nil {
+		return ctrl.Result{}, err
+	}
+	ep.Status.URL = webhookURL(target.region.Spec.App.PublicBaseURL, ep.Spec.Provider, id)
+	conds.setReady(rekomiv1.ConditionSecretValid)
+	return ctrl.Result{}, nil
+}
+
+// readSecrets reads and validates the endpoint's Secret and sets SecretValid.
+// It returns nil secrets when the Secret is missing or invalid, and an error
+// only for API failures.
+func (r *WebhookEndpointReconciler) readSecrets(ctx context.Context, ep *rekomiv1.WebhookEndpoint, conds *conditionSet) ([]string, error) {
+	key := types.NamespacedName{Namespace: ep.Namespace, Name: ep.Spec.SecretRef.Name}
+	secret := &corev1.Secret{}
+	if err := r.Client.Get(ctx, key, secret); err != nil {
+		if apierrors.IsNotFound(err) {
+			conds.set(rekomiv1.ConditionSecretValid, false, rekomiv1.ReasonSecretNotFound,
+				fmt.Sprintf("Secret %s does not exist", key))
+			return nil, nil
+		}
+		return nil, fmt.Errorf("reading Secret %s: %w", key, err)
+	}
+	secrets, err := webhooksecret.Parse(ep.Spec.Provider, secret.Data)
+	if err != nil {
+		conds.set(rekomiv1.ConditionSecretValid, false, rekomiv1.ReasonSecretInvalid,
+			fmt.Sprintf("Secret %s: %s", key, err))
+		return nil, nil
+	}
+	conds.set(rekomiv1.ConditionSecretValid, true, rekomiv1.ReasonReconciled,
+		fmt.Sprintf("Secret %s holds %d %s signing secret(s)", key, len(secrets), ep.Spec.Provider))
+	return secrets, nil
+}
+
+// ensureFinalizer adds the finalizer before any row exists, so that the
+// row is disabled when the endpoint is deleted. Only the metadata is
+// patched: ep's status keeps the conditions decided so far.
+func (r *WebhookEndpointReconciler) ensureFinalizer(ctx context.Context, ep *rekomiv1.WebhookEndpoint) error {
+	if controllerutil.ContainsFinalizer(ep, endpointFinalizer) {
+		return nil
+	}
+	patched := ep.DeepCopy()
+	controllerutil.AddFinalizer(patched, endpointFinalizer)
+	if err := r.Client.Patch(ctx, patched, client.MergeFromWithOptions(ep, client.MergeFromWithOptimisticLock{})); err != nil {
+		return fmt.Errorf("adding finalizer to webhook endpoint %s/%s: %w", ep.Namespace, ep.Name, err)
+	}
+	ep.Finalizers = patched.Finalizers
+	ep.ResourceVersion = patched.ResourceVersion
+	return nil
+}
+
+// ensureEndpointID returns the endpoint's id, drawing a new one and writing
+// it to the status first when there is none, so that no row is ever written
+// under an id the status does not hold.
+func ensureEndpointID(ep *rekomiv1.WebhookEndpoint, flush func() error) (uuid.UUID, error) {
+	if ep.Status.EndpointID != "" {
+		id, err := uuid.Parse(ep.Status.EndpointID)
+		if err != nil {
+			return uuid.Nil, fmt.Errorf("status.endpointID of webhook endpoint %s/%s is not a UUID", ep.Namespace, ep.Name)
+		}
+		return id, nil
+	}
+	id := uuid.New()
+	ep.Status.EndpointID = id.String()
+	if err := flush(); err != nil {
+		return uuid.Nil, err
+	}
+	return id, nil
+}
+
+// patchStatus writes the status when it differs from before.
+func (r *WebhookEndpointReconciler) patchStatus(ctx context.Context, ep *rekomiv1.WebhookEndpoint, before *rekomiv1.WebhookEndpointStatus) error {
+	if equality.Semantic.DeepEqual(*before, ep.Status) {
+		return nil
+	}
+	patched := ep.DeepCopy()
+	patched.Status = *before
+	if err := r.Client.Status().Patch(ctx, ep, client.MergeFrom(patched)); err != nil {
+		return fmt.Errorf("patching status of webhook endpoint %s/%s: %w", ep.Namespace, ep.Name, err)
+	}
+	return nil
+}
+
+// emit records an event for each condition that moved: Warning when it
+// turned False, Normal when True.
+func (r *WebhookEndpointReconciler) emit(ep *rekomiv1.WebhookEndpoint, changed []metav1.Condition) {
+	for _, c := range changed {
+		kind := corev1.EventTypeNormal
+		if c.Status != metav1.ConditionTrue {
+			kind = corev1.EventTypeWarning
+		}
+		r.Recorder.Eventf(ep, nil, kind, c.Reason, "Reconcile", "%s: %s", c.Type, c.Message)
+	}
+}
+
+// SetupWithManager registers the controller: WebhookEndpoints, the Secrets
+// that hold their signing secrets, and their Organizations.
+func (r *WebhookEndpointReconciler) SetupWithManager(mgr ctrl.Manager) error {
+	return ctrl.NewControllerManagedBy(mgr).
+		For(&rekomiv1.WebhookEndpoint{}, builder.WithPredicates(predicate.GenerationChangedPredicate{})).
+		Watches(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(r.endpointsForSecret)).
+		Watches(&rekomiv1.Organization{}, handler.EnqueueRequestsFromMapFunc(r.endpointsForOrganization)).
+		Named("webhookendpoint").
+		Complete(r)
+}
+
+// endpointsForSecret maps a Secret to the endpoints of its namespace whose
+// secretRef names it, so that a rotation is stored at once.
+func (r *WebhookEndpointReconciler) endpointsForSecret(ctx context.Context, obj client.Object) []reconcile.Request {
+	return r.endpointsMatching(ctx, []client.ListOption{client.InNamespace(obj.GetNamespace())}, func(ep *rekomiv1.WebhookEndpoint) bool {
+		return ep.Spec.SecretRef.Name == obj.GetName()
+	})
+}
+
+// endpointsForOrganization maps an Organization to its endpoints.
+func (r *WebhookEndpointReconciler) endpointsForOrganization(ctx context.Context, obj client.Object) []reconcile.Request {
+	return r.endpointsMatching(ctx, nil, func(ep *rekomiv1.WebhookEndpoint) bool {
+		return ep.Spec.Organization == obj.GetName()
+	})
+}
+
+func (r *WebhookEndpointReconciler) endpointsMatching(ctx context.Context, opts []client.ListOption, match func(*rekomiv1.WebhookEndpoint) bool) []reconcile.Request {
+	var list rekomiv1.WebhookEndpointList
+	if err := r.Client.List(ctx, &list, opts...); err != nil {
+		log.FromContext(ctx).Error(err, "Listing webhook endpoints")
+		return nil
+	}
+	var reqs []reconcile.Request
+	for i := range list.Items {
+		if match(&list.Items[i]) {
+			reqs = append(reqs, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(&list.Items[i])})
+		}
+	}
+	return reqs
+}
