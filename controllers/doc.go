@@ -20,15 +20,3 @@ limitations under the License.
 // stored encrypted in the region database). Reconcilers gather facts, decide
 // with pure functions and then act; they never hold tenant data themselves.
 package controllers
-
-// The permissions of the manager, generated into config/rbac/role.yaml.
-//
-// +kubebuilder:rbac:groups=rekomi.io,resources=regions;organizations;webhookendpoints,verbs=get;list;watch;update;patch
-// +kubebuilder:rbac:groups=rekomi.io,resources=regions/status;organizations/status;webhookendpoints/status,verbs=get;update;patch
-// +kubebuilder:rbac:groups=rekomi.io,resources=regions/finalizers;organizations/finalizers;webhookendpoints/finalizers,verbs=update
-// +kubebuilder:rbac:groups="",resources=namespaces,verbs=get;list;watch;create
-// +kubebuilder:rbac:groups="",resources=secrets;serviceaccounts;services,verbs=get;list;watch;create;update;patch;delete
-// +kubebuilder:rbac:groups="",resources=events,verbs=create;patch
-// +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
-// +kubebuilder:rbac:groups=apps,resources=deployments,verbs=get;list;watch;create;update;patch;delete
-// +kubebuilder:rbac:groups=policy,resources=poddisruptionbudgets,verbs=get;list;watch;create;update;patch;delete
