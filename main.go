@@ -201,9 +201,11 @@ func hasFlags(fs *flag.FlagSet) bool {
 func managerCommand(fs *flag.FlagSet, _ io.Writer) func(context.Context) error {
 	var opts managerOptions
 	fs.StringVar(&opts.metricsAddr, "metrics-bind-address", ":8443", "address of the metrics endpoint (served over HTTPS with authentication); \"0\" disables it")
+	fs.BoolVar(&opts.metricsSecure, "metrics-secure", true, "serve metrics over HTTPS with authentication and authorization; false serves plain HTTP (only for a loopback address)")
 	fs.StringVar(&opts.probeAddr, "health-probe-bind-address", ":8081", "address of the /healthz and /readyz probes")
 	fs.BoolVar(&opts.leaderElect, "leader-elect", false, "elect a leader so that only one manager replica reconciles at a time")
 	fs.DurationVar(&opts.resync, "resync-period", 5*time.Minute, "how often every object is reconciled even when nothing changed (drift repair)")
+	fs.IntVar(&opts.concurrency, "max-concurrent-reconciles", 8, "how many objects of one kind are reconciled at once")
 	fs.StringVar(&opts.appImage, "app-image", "", "image of the Region apps when a Region names none (default: env REKOMI_APP_IMAGE)")
 	return func(ctx context.Context) error {
 		if opts.appImage == "" {
@@ -211,6 +213,9 @@ func managerCommand(fs *flag.FlagSet, _ io.Writer) func(context.Context) error {
 		}
 		if opts.appImage == "" {
 			return usageError{errors.New("no app image: pass --app-image or set REKOMI_APP_IMAGE")}
+		}
+		if opts.concurrency < 1 {
+			return usageError{fmt.Errorf("--max-concurrent-reconciles must be at least 1, got %d", opts.concurrency)}
 		}
 		if opts.resync <= 0 {
 			return usageError{fmt.Errorf("--resync-period must be positive, got %s", opts.resync)}

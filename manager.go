@@ -26,6 +26,7 @@ import (
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/utils/clock"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/config"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 	"sigs.k8s.io/controller-runtime/pkg/metrics/filters"
@@ -37,11 +38,13 @@ import (
 
 // managerOptions are the flags of `rekomi manager`.
 type managerOptions struct {
-	metricsAddr string
-	probeAddr   string
-	leaderElect bool
-	resync      time.Duration
-	appImage    string
+	metricsAddr   string
+	metricsSecure bool
+	probeAddr     string
+	leaderElect   bool
+	resync        time.Duration
+	concurrency   int
+	appImage      string
 }
 
 // runManager runs the operator until ctx is done.
@@ -59,13 +62,10 @@ func runManager(ctx context.Context, opts managerOptions) error {
 		return fmt.Errorf("finding the cluster: %w", err)
 	}
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
-		Scheme: scheme,
-		Metrics: metricsserver.Options{
-			BindAddress:    opts.metricsAddr,
-			SecureServing:  true,
-			FilterProvider: filters.WithAuthenticationAndAuthorization,
-		},
+		Scheme:                 scheme,
+		Metrics:                metricsOptions(opts),
 		HealthProbeBindAddress: opts.probeAddr,
+		Controller:             config.Controller{MaxConcurrentReconciles: opts.concurrency},
 		LeaderElection:         opts.leaderElect,
 		LeaderElectionID:       "manager.rekomi.io",
 	})
@@ -108,4 +108,17 @@ func runManager(ctx context.Context, opts managerOptions) error {
 		return err
 	}
 	return mgr.Start(ctx)
+}
+
+// metricsOptions serves metrics over HTTPS with Kubernetes authentication
+// and authorization, unless plain HTTP was asked for.
+func metricsOptions(opts managerOptions) metricsserver.Options {
+	if !opts.metricsSecure {
+		return metricsserver.Options{BindAddress: opts.metricsAddr}
+	}
+	return metricsserver.Options{
+		BindAddress:    opts.metricsAddr,
+		SecureServing:  true,
+		FilterProvider: filters.WithAuthenticationAndAuthorization,
+	}
 }

@@ -36,6 +36,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
@@ -156,7 +157,7 @@ func (r *OrganizationReconciler) reconcile(ctx context.Context, org *rekomiv1.Or
 // due, and reports the outcome.
 func (r *OrganizationReconciler) provision(ctx context.Context, org *rekomiv1.Organization, region *rekomiv1.Region, pool *db.DB,
 	facts orgFacts, allowed bool, conds *conditionSet, flush func() error) (ctrl.Result, error) {
-	id, err := r.ensureID(org, flush)
+	id, err := r.ensureID(org)
 	if err != nil {
 		return ctrl.Result{}, err
 	}
@@ -189,19 +190,19 @@ func (r *OrganizationReconciler) provision(ctx context.Context, org *rekomiv1.Or
 	return ctrl.Result{RequeueAfter: requeueAfter(want, now)}, nil
 }
 
-// ensureID returns the organization's id, generating one and writing it to
-// the status first when it has none, so that a row never exists that the
-// next pass cannot find.
-func (r *OrganizationReconciler) ensureID(org *rekomiv1.Organization, flush func() error) (uuid.UUID, error) {
+// ensureID returns the organization's id: the Organization's own UID, so it
+// is known before any row exists and a crash can never leave a row the next
+// pass cannot find. A recreated Organization is a new tenant.
+func (r *OrganizationReconciler) ensureID(org *rekomiv1.Organization) (uuid.UUID, error) {
 	if org.Status.ID != "" {
 		return uuid.Parse(org.Status.ID)
 	}
-	id, err := uuid.NewRandomFromReader(r.Rand)
+	id, err := uuid.Parse(string(org.UID))
 	if err != nil {
-		return uuid.Nil, fmt.Errorf("generating an organization id: %w", err)
+		return uuid.Nil, fmt.Errorf("organization %s has no UUID uid: %w", org.Name, err)
 	}
 	org.Status.ID = id.String()
-	return id, flush()
+	return id, nil
 }
 
 // report sets the status from the row as it now is.
@@ -316,7 +317,11 @@ func (r *OrganizationReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	return ctrl.NewControllerManagedBy(mgr).
 		For(&rekomiv1.Organization{}, builder.WithPredicates(
 			predicate.Or[client.Object](predicate.GenerationChangedPredicate{}, predicate.AnnotationChangedPredicate{}))).
-		Owns(&corev1.Secret{}).
+		// The key Secret is written by the reconcile itself: its creation
+		// needs no second pass; a change or deletion does.
+		Owns(&corev1.Secret{}, builder.WithPredicates(predicate.Funcs{
+			CreateFunc: func(event.CreateEvent) bool { return false },
+		})).
 		Watches(&rekomiv1.Region{}, handler.EnqueueRequestsFromMapFunc(r.organizationsForRegion)).
 		Named("organization").
 		Complete(r)

@@ -1,0 +1,163 @@
+/*
+Copyright 2026 The Rekomi Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package e2e_test
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"net/http"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	rekomiv1 "github.com/rekomi/rekomi/api/v1alpha1"
+)
+
+// scaleOrgs is how many Organizations the scale benchmark creates at once,
+// spread over the two sample Regions.
+const scaleOrgs = 1000
+
+// BenchmarkOrganizationsAtScale creates 1,000 Organizations across two
+// Regions at once and measures, on the manager running as its own process:
+// the seconds until all are Ready, organizations and reconciles per second,
+// and the manager's peak resident memory. Goals: at least 50 orgs/s, under
+// 150 MiB.
+func BenchmarkOrganizationsAtScale(b *testing.B) {
+	mgr := startManager(b)
+	setupRegions(b, mgr)
+	run := 0
+	for b.Loop() {
+		run++
+		before := reconcileCount(b, mgr, "organization")
+		start := time.Now()
+		label := fmt.Sprintf("scale-%d", run)
+		createOrgs(b, label)
+		waitAllReady(b, mgr, label)
+		elapsed := time.Since(start)
+		reconciles := reconcileCount(b, mgr, "organization") - before
+		b.ReportMetric(elapsed.Seconds(), "s/1000-orgs")
+		b.ReportMetric(scaleOrgs/elapsed.Seconds(), "orgs/s")
+		b.ReportMetric(reconciles/elapsed.Seconds(), "reconciles/s")
+	}
+	b.ReportMetric(peakRSSMiB(b, mgr), "peak-MiB")
+}
+
+func createOrgs(b *testing.B, label string) {
+	b.Helper()
+	ctx := context.Background()
+	var wg sync.WaitGroup
+	errs := make(chan error, scaleOrgs)
+	next := make(chan int)
+	for range 16 {
+		wg.Go(func() {
+			for i := range next {
+				region := []string{"us", "eu"}[i%2]
+				org := &rekomiv1.Organization{
+					ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("%s-%04d", label, i), Labels: map[string]string{"rekomi.io/bench": label}},
+					Spec:       rekomiv1.OrganizationSpec{DisplayName: fmt.Sprintf("Org %d", i), Region: region, Plan: rekomiv1.PlanPro},
+				}
+				if err := env.client.Create(ctx, org); err != nil {
+					errs <- err
+				}
+			}
+		})
+	}
+	for i := range scaleOrgs {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		b.Fatalf("creating organizations: %v", err)
+	}
+}
+
+func waitAllReady(b *testing.B, mgr *managerProcess, label string) {
+	b.Helper()
+	waitFor(b, mgr, 10*time.Minute, "all organizations Ready", func() (bool, string) {
+		var orgs rekomiv1.OrganizationList
+		if err := env.client.List(context.Background(), &orgs, client.MatchingLabels{"rekomi.io/bench": label}); err != nil {
+			return false, err.Error()
+		}
+		ready := 0
+		for _, o := range orgs.Items {
+			if meta.IsStatusConditionTrue(o.Status.Conditions, string(rekomiv1.ConditionReady)) {
+				ready++
+			}
+		}
+		return ready == scaleOrgs, fmt.Sprintf("%d of %d Ready", ready, scaleOrgs)
+	})
+}
+
+// reconcileCount reads controller-runtime's reconcile counter for one
+// controller from the manager's metrics.
+func reconcileCount(b *testing.B, mgr *managerProcess, controller string) float64 {
+	b.Helper()
+	resp, err := http.Get(mgr.metricsURL)
+	if err != nil {
+		b.Fatalf("reading manager metrics: %v", err)
+	}
+	defer resp.Body.Close()
+	var total float64
+	prefix := `controller_runtime_reconcile_total{controller="` + controller + `"`
+	sc := bufio.NewScanner(resp.Body)
+	for sc.Scan() {
+		line := sc.Text()
+		if !strings.HasPrefix(line, prefix) {
+			continue
+		}
+		fields := strings.Fields(line)
+		v, err := strconv.ParseFloat(fields[len(fields)-1], 64)
+		if err != nil {
+			b.Fatalf("parsing %q: %v", line, err)
+		}
+		total += v
+	}
+	if err := sc.Err(); err != nil {
+		b.Fatal(err)
+	}
+	return total
+}
+
+// peakRSSMiB is the manager process's peak resident set (VmHWM).
+func peakRSSMiB(b *testing.B, mgr *managerProcess) float64 {
+	b.Helper()
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", mgr.cmd.Process.Pid))
+	if err != nil {
+		b.Fatalf("reading the manager's memory: %v", err)
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		if kb, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			v, err := strconv.ParseFloat(strings.TrimSuffix(strings.TrimSpace(kb), " kB"), 64)
+			if err != nil {
+				b.Fatalf("parsing %q: %v", line, err)
+			}
+			return v / 1024
+		}
+	}
+	b.Fatal("no VmHWM in /proc status")
+	return 0
+}
