@@ -426,3 +426,26 @@ func TestRegionReportsDatabaseFaults(t *testing.T) {
 		require.NoError(t, conn.Close(ctx))
 	})
 }
+
+func TestRegionRecoversFromDatabaseOutage(t *testing.T) {
+	t.Parallel()
+	f := newRegionFixture(t, testEnv.adminURL)
+	f.provision(t)
+	db := pgx.Identifier{f.region.Spec.Database.Name}.Sanitize()
+	superExec(t, "", "ALTER DATABASE "+db+" ALLOW_CONNECTIONS false")
+	superExec(t, "", "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '"+f.region.Spec.Database.Name+"'")
+	t.Cleanup(func() { superExec(t, "", "ALTER DATABASE "+db+" ALLOW_CONNECTIONS true") })
+
+	got, err := f.reconcile(t)
+	require.Error(t, err, "an outage backs off")
+	c := requireCondition(t, got, v1.ConditionDatabaseReady, metav1.ConditionFalse, v1.ReasonDatabaseUnreachable)
+	require.Contains(t, c.Message, "cannot connect")
+	requireCondition(t, got, v1.ConditionReady, metav1.ConditionFalse, v1.ReasonDependencyNotReady)
+	require.Contains(t, strings.Join(f.drainEvents(), "\n"), "Warning DatabaseUnreachable")
+
+	superExec(t, "", "ALTER DATABASE "+db+" ALLOW_CONNECTIONS true")
+	got, err = f.reconcile(t)
+	require.NoError(t, err)
+	requireCondition(t, got, v1.ConditionDatabaseReady, metav1.ConditionTrue, v1.ReasonReconciled)
+	requireCondition(t, got, v1.ConditionReady, metav1.ConditionTrue, v1.ReasonReconciled)
+}

@@ -51,6 +51,7 @@ func BenchmarkOrganizationsAtScale(b *testing.B) {
 	for b.Loop() {
 		run++
 		before := reconcileCount(b, mgr, "organization")
+		cpuBefore := cpuSeconds(b, mgr)
 		start := time.Now()
 		label := fmt.Sprintf("scale-%d", run)
 		createOrgs(b, label)
@@ -60,6 +61,7 @@ func BenchmarkOrganizationsAtScale(b *testing.B) {
 		b.ReportMetric(elapsed.Seconds(), "s/1000-orgs")
 		b.ReportMetric(scaleOrgs/elapsed.Seconds(), "orgs/s")
 		b.ReportMetric(reconciles/elapsed.Seconds(), "reconciles/s")
+		b.ReportMetric(cpuSeconds(b, mgr)-cpuBefore, "manager-cpu-s")
 	}
 	b.ReportMetric(peakRSSMiB(b, mgr), "peak-MiB")
 }
@@ -160,4 +162,23 @@ func peakRSSMiB(b *testing.B, mgr *managerProcess) float64 {
 	}
 	b.Fatal("no VmHWM in /proc status")
 	return 0
+}
+
+// cpuSeconds is the CPU time the manager process has used so far (user and
+// system), from /proc/<pid>/stat.
+func cpuSeconds(b *testing.B, mgr *managerProcess) float64 {
+	b.Helper()
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", mgr.cmd.Process.Pid))
+	if err != nil {
+		b.Fatalf("reading the manager's CPU time: %v", err)
+	}
+	// Fields after the parenthesised command name: utime is the 12th, stime the 13th.
+	fields := strings.Fields(string(data[strings.LastIndexByte(string(data), ')')+1:]))
+	utime, err1 := strconv.ParseFloat(fields[11], 64)
+	stime, err2 := strconv.ParseFloat(fields[12], 64)
+	if err1 != nil || err2 != nil {
+		b.Fatalf("parsing /proc stat: %v %v", err1, err2)
+	}
+	const clockTicks = 100 // USER_HZ on Linux
+	return (utime + stime) / clockTicks
 }
