@@ -95,9 +95,10 @@ func runManager(ctx context.Context, opts managerOptions) error {
 		return fmt.Errorf("setting up the organization controller: %w", err)
 	}
 	if err := (&controllers.WebhookEndpointReconciler{
-		Client:   mgr.GetClient(),
-		Recorder: mgr.GetEventRecorder("rekomi-webhookendpoint"),
-		DBs:      dbs,
+		Client:       mgr.GetClient(),
+		Recorder:     mgr.GetEventRecorder("rekomi-webhookendpoint"),
+		DBs:          dbs,
+		ResyncPeriod: opts.resync,
 	}).SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("setting up the webhook endpoint controller: %w", err)
 	}

@@ -37,12 +37,23 @@ func newConditionSet(conditions *[]metav1.Condition, generation int64) *conditio
 	return &conditionSet{conditions: conditions, generation: generation}
 }
 
-// set records a condition and reports whether its status or reason changed.
+// set records a condition as True or False.
 func (c *conditionSet) set(t rekomiv1.ConditionType, ok bool, reason rekomiv1.ConditionReason, message string) {
 	status := metav1.ConditionFalse
 	if ok {
 		status = metav1.ConditionTrue
 	}
+	c.setStatus(t, status, reason, message)
+}
+
+// unknown records that condition t could not be checked this time, so an
+// earlier True is not left standing as if it were current.
+func (c *conditionSet) unknown(t rekomiv1.ConditionType, reason rekomiv1.ConditionReason, message string) {
+	c.setStatus(t, metav1.ConditionUnknown, reason, message)
+}
+
+// setStatus records a condition and notes it when its status or reason moved.
+func (c *conditionSet) setStatus(t rekomiv1.ConditionType, status metav1.ConditionStatus, reason rekomiv1.ConditionReason, message string) {
 	// A copy: SetStatusCondition updates the stored condition in place.
 	var prev *metav1.Condition
 	if found := meta.FindStatusCondition(*c.conditions, string(t)); found != nil {

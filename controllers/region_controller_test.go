@@ -441,6 +441,8 @@ func TestRegionRecoversFromDatabaseOutage(t *testing.T) {
 	c := requireCondition(t, got, v1.ConditionDatabaseReady, metav1.ConditionFalse, v1.ReasonDatabaseUnreachable)
 	require.Contains(t, c.Message, "cannot connect")
 	requireCondition(t, got, v1.ConditionReady, metav1.ConditionFalse, v1.ReasonDependencyNotReady)
+	requireCondition(t, got, v1.ConditionIsolationVerified, metav1.ConditionUnknown, v1.ReasonDependencyNotReady)
+	requireCondition(t, got, v1.ConditionSchemaReady, metav1.ConditionUnknown, v1.ReasonDependencyNotReady)
 	require.Contains(t, strings.Join(f.drainEvents(), "\n"), "Warning DatabaseUnreachable")
 
 	superExec(t, "", "ALTER DATABASE "+db+" ALLOW_CONNECTIONS true")

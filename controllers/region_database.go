@@ -51,6 +51,7 @@ func (r *RegionReconciler) reconcileDatabase(ctx context.Context, region *rekomi
 	maint, err := pgx.Connect(ctx, adminURL)
 	if err != nil {
 		conds.set(rekomiv1.ConditionDatabaseReady, false, rekomiv1.ReasonDatabaseUnreachable, describeConnError(err))
+		markUnchecked(conds, rekomiv1.ConditionRolesReady, rekomiv1.ConditionSchemaReady, rekomiv1.ConditionIsolationVerified)
 		return fmt.Errorf("connecting to the admin database of region %s: %w", region.Name, err)
 	}
 	defer maint.Close(context.WithoutCancel(ctx))
@@ -68,6 +69,7 @@ func (r *RegionReconciler) reconcileDatabase(ctx context.Context, region *rekomi
 	admin, err := connectDatabase(ctx, adminURL, spec.Database)
 	if err != nil {
 		conds.set(rekomiv1.ConditionDatabaseReady, false, rekomiv1.ReasonDatabaseUnreachable, describeConnError(err))
+		markUnchecked(conds, rekomiv1.ConditionSchemaReady, rekomiv1.ConditionIsolationVerified)
 		return fmt.Errorf("connecting to database %s of region %s: %w", spec.Database, region.Name, err)
 	}
 	defer admin.Close(context.WithoutCancel(ctx))
@@ -77,6 +79,14 @@ func (r *RegionReconciler) reconcileDatabase(ctx context.Context, region *rekomi
 		return err
 	}
 	return r.verifyIsolation(ctx, region, admin, spec, conds, logger)
+}
+
+// markUnchecked turns the conditions that depend on a database the pass
+// could not reach to Unknown.
+func markUnchecked(conds *conditionSet, types ...rekomiv1.ConditionType) {
+	for _, t := range types {
+		conds.unknown(t, rekomiv1.ReasonDependencyNotReady, "not checked: the database is unreachable")
+	}
 }
 
 // migrate hands the schema to the owner, applies the migrations as the

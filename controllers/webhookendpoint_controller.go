@@ -50,6 +50,9 @@ type WebhookEndpointReconciler struct {
 	Recorder events.EventRecorder
 	// DBs gives the pools to the region databases, as their owner roles.
 	DBs *RegionDatabases
+	// ResyncPeriod is how often a stored endpoint is compared with its row
+	// again, so that drift in the database is repaired without an event.
+	ResyncPeriod time.Duration
 }
 
 // endpointFinalizer holds a WebhookEndpoint's deletion until its row is
@@ -96,6 +99,9 @@ func (r *WebhookEndpointReconciler) Reconcile(ctx context.Context, req ctrl.Requ
 	}
 	if err != nil {
 		return ctrl.Result{}, err
+	}
+	if result.RequeueAfter == 0 && conds.isTrue(rekomiv1.ConditionReady) {
+		result.RequeueAfter = r.ResyncPeriod
 	}
 	return result, nil
 }

@@ -71,9 +71,10 @@ func newEndpointReconciler(t *testing.T) *endpointFixture {
 		ns:       newNamespace(t),
 		recorder: recorder,
 		reconciler: &controllers.WebhookEndpointReconciler{
-			Client:   testEnv.client,
-			Recorder: recorder,
-			DBs:      dbs,
+			Client:       testEnv.client,
+			Recorder:     recorder,
+			DBs:          dbs,
+			ResyncPeriod: time.Minute,
 		},
 	}
 }
@@ -340,6 +341,24 @@ func TestWebhookEndpointUpdatesTolerance(t *testing.T) {
 	require.Equal(t, 1, f.auditCount(t, got.Status.EndpointID, "webhook_endpoint.updated"))
 }
 
+func TestWebhookEndpointRepairsRowDriftOnResync(t *testing.T) {
+	t.Parallel()
+	f := newEndpointFixture(t)
+	ep := f.createEndpoint(t, v1.ProviderStripe, map[string]string{"current": stripeSecret})
+	got := f.store(t, ep)
+	_, res, err := f.reconcile(t, ep)
+	require.NoError(t, err)
+	require.Equal(t, time.Minute, res.RequeueAfter, "a stored endpoint is checked again every resync period")
+
+	_, err = superConn(t, f.region.Spec.Database.Name).Exec(context.Background(),
+		"UPDATE webhook_endpoints SET tolerance_seconds = 60, disabled = true WHERE id = $1", got.Status.EndpointID)
+	require.NoError(t, err)
+	f.store(t, ep)
+	row := f.row(t, got.Status.EndpointID)
+	require.EqualValues(t, got.Spec.Tolerance.Seconds(), row.tolerance)
+	require.False(t, row.disabled)
+}
+
 func TestWebhookEndpointReportsSecretFaults(t *testing.T) {
 	t.Parallel()
 	f := newEndpointFixture(t)
@@ -422,7 +441,7 @@ func TestWebhookEndpointSecondReconcileChangesNothing(t *testing.T) {
 
 	again, res, err := f.reconcile(t, ep)
 	require.NoError(t, err)
-	require.Zero(t, res)
+	require.Equal(t, ctrl.Result{RequeueAfter: time.Minute}, res, "only the periodic resync")
 	require.Equal(t, got.ResourceVersion, again.ResourceVersion, "no status patch")
 	require.Equal(t, before.xmin, f.row(t, got.Status.EndpointID).xmin, "no row update")
 	require.Equal(t, 1, f.auditCount(t, got.Status.EndpointID, "webhook_endpoint.created"))
