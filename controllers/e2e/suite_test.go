@@ -38,7 +38,7 @@ import (
 // suite is what every test here shares: a control plane, one PostgreSQL
 // server per sample Region, and the built binary.
 type suite struct {
-	client     client.Client
+	client     client.WithWatch
 	kubeconfig string
 	binary     string
 	pgURLs     map[string]string // Region name -> admin URL of its server
@@ -108,7 +108,7 @@ func start() (*suite, func(), error) {
 	}
 	stops = append(stops, func() { _ = te.Stop() })
 	cfg.QPS, cfg.Burst = 500, 1000
-	if s.client, err = client.New(cfg, client.Options{Scheme: scheme}); err != nil {
+	if s.client, err = client.NewWithWatch(cfg, client.Options{Scheme: scheme}); err != nil {
 		return nil, stop, err
 	}
 	user, err := te.ControlPlane.AddUser(envtest.User{Name: "e2e-admin", Groups: []string{"system:masters"}}, nil)
