@@ -19,8 +19,11 @@ package controllers
 import (
 	"strings"
 
+	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/client-go/tools/events"
 
 	rekomiv1 "github.com/rekomi/rekomi/api/v1alpha1"
 )
@@ -105,4 +108,16 @@ func oneLine(err error) string {
 		msg = msg[:maxMessage-3] + "..."
 	}
 	return msg
+}
+
+// emitConditionEvents records an event for each condition that moved, with
+// the condition's reason: Warning unless it turned True.
+func emitConditionEvents(rec events.EventRecorder, obj runtime.Object, changed []metav1.Condition) {
+	for _, c := range changed {
+		kind := corev1.EventTypeNormal
+		if c.Status != metav1.ConditionTrue {
+			kind = corev1.EventTypeWarning
+		}
+		rec.Eventf(obj, nil, kind, c.Reason, "Reconcile", "%s: %s", c.Type, c.Message)
+	}
 }

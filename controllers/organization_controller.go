@@ -93,7 +93,7 @@ func (r *OrganizationReconciler) Reconcile(ctx context.Context, req ctrl.Request
 	// moved, and the status when it changed.
 	flush := func() error {
 		org.Status.ObservedGeneration = org.Generation
-		r.emit(org, conds.changed)
+		emitConditionEvents(r.Recorder, org, conds.changed)
 		conds.changed = nil
 		err := r.patchStatus(ctx, org, before)
 		before = org.Status.DeepCopy()
@@ -297,18 +297,6 @@ func (r *OrganizationReconciler) patchStatus(ctx context.Context, org *rekomiv1.
 		return fmt.Errorf("patching status of organization %s: %w", org.Name, err)
 	}
 	return nil
-}
-
-// emit records an event for each condition that moved: Warning when it
-// turned False, Normal when True.
-func (r *OrganizationReconciler) emit(org *rekomiv1.Organization, changed []metav1.Condition) {
-	for _, c := range changed {
-		kind := corev1.EventTypeNormal
-		if c.Status != metav1.ConditionTrue {
-			kind = corev1.EventTypeWarning
-		}
-		r.Recorder.Eventf(org, nil, kind, c.Reason, "Reconcile", "%s: %s", c.Type, c.Message)
-	}
 }
 
 // SetupWithManager registers the controller: Organizations (on spec and

@@ -80,7 +80,7 @@ func (r *RegionReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctr
 		conds.setReady(rekomiv1.ConditionDatabaseReady, rekomiv1.ConditionRolesReady, rekomiv1.ConditionSchemaReady,
 			rekomiv1.ConditionIsolationVerified, rekomiv1.ConditionAppAvailable)
 		region.Status.ObservedGeneration = region.Generation
-		r.emit(region, conds.changed)
+		emitConditionEvents(r.Recorder, region, conds.changed)
 		conds.changed = nil
 		err := r.patchStatus(ctx, region, before)
 		before = region.Status.DeepCopy()
@@ -153,18 +153,6 @@ func (r *RegionReconciler) patchStatus(ctx context.Context, region *rekomiv1.Reg
 		return fmt.Errorf("patching status of region %s: %w", region.Name, err)
 	}
 	return nil
-}
-
-// emit records an event for each condition that moved: Warning when it
-// turned False, Normal when True.
-func (r *RegionReconciler) emit(region *rekomiv1.Region, changed []metav1.Condition) {
-	for _, c := range changed {
-		kind := corev1.EventTypeNormal
-		if c.Status != metav1.ConditionTrue {
-			kind = corev1.EventTypeWarning
-		}
-		r.Recorder.Eventf(region, nil, kind, c.Reason, "Reconcile", "%s: %s", c.Type, c.Message)
-	}
 }
 
 // SetupWithManager registers the controller: Regions, the objects they own,

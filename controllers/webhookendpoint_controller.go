@@ -26,7 +26,6 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/events"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -86,7 +85,7 @@ func (r *WebhookEndpointReconciler) Reconcile(ctx context.Context, req ctrl.Requ
 	// moved, and the status when it changed.
 	flush := func() error {
 		ep.Status.ObservedGeneration = ep.Generation
-		r.emit(ep, conds.changed)
+		emitConditionEvents(r.Recorder, ep, conds.changed)
 		conds.changed = nil
 		err := r.patchStatus(ctx, ep, before)
 		before = ep.Status.DeepCopy()
@@ -217,18 +216,6 @@ func (r *WebhookEndpointReconciler) patchStatus(ctx context.Context, ep *rekomiv
 		return fmt.Errorf("patching status of webhook endpoint %s/%s: %w", ep.Namespace, ep.Name, err)
 	}
 	return nil
-}
-
-// emit records an event for each condition that moved: Warning when it
-// turned False, Normal when True.
-func (r *WebhookEndpointReconciler) emit(ep *rekomiv1.WebhookEndpoint, changed []metav1.Condition) {
-	for _, c := range changed {
-		kind := corev1.EventTypeNormal
-		if c.Status != metav1.ConditionTrue {
-			kind = corev1.EventTypeWarning
-		}
-		r.Recorder.Eventf(ep, nil, kind, c.Reason, "Reconcile", "%s: %s", c.Type, c.Message)
-	}
 }
 
 // SetupWithManager registers the controller: WebhookEndpoints, the Secrets
