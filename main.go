@@ -32,6 +32,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/rekomi/rekomi/app/config"
 	"github.com/rekomi/rekomi/migrations"
 )
 
@@ -62,8 +63,9 @@ func commands() []command {
 		{
 			name:    "app",
 			summary: "run the HTTP application of one Region",
-			details: "Serves the merchant API (/v1), referral redirects (/r/{code}), provider webhooks\n" +
-				"(/webhooks/{provider}/{id}) and the admin pages, as the Region's runtime role.",
+			details: "Serves one Region's HTTP application as the Region's runtime role: health (/healthz),\n" +
+				"readiness (/readyz) and Prometheus metrics (/metrics). It refuses to start when its role could\n" +
+				"bypass row-level security, a tenant table does not enforce it, or the key ring is unusable.",
 			setup: appCommand,
 		},
 		{
@@ -225,10 +227,30 @@ func managerCommand(fs *flag.FlagSet, _ io.Writer) func(context.Context) error {
 }
 
 func appCommand(fs *flag.FlagSet, _ io.Writer) func(context.Context) error {
-	fs.String("database-url", "", "connection URL of the Region database as the runtime role (default: env DATABASE_URL)")
-	return func(context.Context) error {
-		return fmt.Errorf("%w: the HTTP application is not built yet", errNotImplemented)
+	cfg := config.Defaults()
+	fs.StringVar(&cfg.ListenAddress, "listen-address", envOr("REKOMI_LISTEN_ADDRESS", cfg.ListenAddress), "address the HTTP server listens on (env REKOMI_LISTEN_ADDRESS)")
+	fs.StringVar(&cfg.DatabaseURL, "database-url", "", "connection URL of the Region database as the runtime role (default: env DATABASE_URL)")
+	fs.StringVar(&cfg.KeyRingFile, "keyring-file", envOr("REKOMI_KEYRING_FILE", ""), "the Region's key ring (env REKOMI_KEYRING_FILE)")
+	fs.StringVar(&cfg.Region, "region", envOr("REKOMI_REGION", ""), "the Region's name (env REKOMI_REGION)")
+	fs.StringVar(&cfg.Location, "location", envOr("REKOMI_LOCATION", ""), "the Region's jurisdiction, us or eu (env REKOMI_LOCATION)")
+	fs.StringVar(&cfg.PublicBaseURL, "public-base-url", envOr("REKOMI_PUBLIC_BASE_URL", ""), "where browsers and providers reach the app (env REKOMI_PUBLIC_BASE_URL)")
+	fs.Int64Var(&cfg.MaxBodyBytes, "max-body-bytes", cfg.MaxBodyBytes, "largest request body accepted")
+	fs.DurationVar(&cfg.ShutdownTimeout, "shutdown-timeout", cfg.ShutdownTimeout, "how long in-flight requests may take to finish on shutdown")
+	return func(ctx context.Context) error {
+		if cfg.DatabaseURL == "" {
+			cfg.DatabaseURL = os.Getenv("DATABASE_URL")
+		}
+		return runApp(ctx, cfg, os.Stderr)
 	}
+}
+
+// envOr returns the environment variable name, or def when it is unset. It
+// is for flag defaults that are not secret: -h prints them.
+func envOr(name, def string) string {
+	if v, ok := os.LookupEnv(name); ok {
+		return v
+	}
+	return def
 }
 
 // Exit codes of `rekomi migrate` beyond 0, 1 and 2.

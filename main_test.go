@@ -19,13 +19,23 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
 	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
 
 	"github.com/stretchr/testify/require"
 
 	"github.com/rekomi/rekomi/app/dbtest"
+	"github.com/rekomi/rekomi/app/dbtest/regiondb"
+	"github.com/rekomi/rekomi/app/keyring"
 	"github.com/rekomi/rekomi/migrations"
 )
 
@@ -87,7 +97,7 @@ func TestRun(t *testing.T) {
 	})
 
 	t.Run("UnimplementedCommandsFailWithOneLine", func(t *testing.T) {
-		for _, name := range []string{"app", "dev"} {
+		for _, name := range []string{"dev"} {
 			code, stdout, stderr := runArgs(t, name)
 			require.Equal(t, 1, code, name)
 			require.Empty(t, stdout, name)
@@ -176,4 +186,65 @@ func TestMigrateCommandWithoutDatabase(t *testing.T) {
 	code, _, stderr := runArgs(t, "migrate")
 	require.Equal(t, 2, code)
 	require.Equal(t, "rekomi migrate: no database: pass --database-url or set DATABASE_URL\n", stderr)
+}
+
+func TestAppRefusesToStart(t *testing.T) {
+	srv := dbtest.Start(t)
+	region := regiondb.New(t, srv)
+	ring, err := keyring.Generate(rand.Reader)
+	require.NoError(t, err)
+	data, err := ring.Marshal()
+	require.NoError(t, err)
+	ringFile := filepath.Join(t.TempDir(), "keyring.json")
+	require.NoError(t, os.WriteFile(ringFile, data, 0o600))
+	args := func(extra ...string) []string {
+		return append([]string{"app", "--listen-address", "127.0.0.1:0", "--database-url", region.RuntimeURL,
+			"--keyring-file", ringFile, "--region", "eu", "--location", "eu", "--public-base-url", "https://eu.example.com"}, extra...)
+	}
+
+	t.Run("WithoutRequiredConfiguration", func(t *testing.T) {
+		t.Setenv("DATABASE_URL", "")
+		code, _, stderr := runArgs(t, "app")
+		require.Equal(t, 2, code)
+		require.Contains(t, stderr, "database URL is required")
+		require.Contains(t, stderr, "location must be us or eu")
+	})
+
+	t.Run("WithABrokenKeyRing", func(t *testing.T) {
+		bad := filepath.Join(t.TempDir(), "keyring.json")
+		require.NoError(t, os.WriteFile(bad, []byte(`{"version":1}`), 0o600))
+		code, _, stderr := runArgs(t, append(args(), "--keyring-file", bad)...)
+		require.Equal(t, 1, code)
+		require.Contains(t, stderr, "key ring")
+	})
+
+	t.Run("AsARoleThatBypassesRLS", func(t *testing.T) {
+		srv.Exec(t, "ALTER ROLE "+pgx.Identifier{region.Runtime}.Sanitize()+" BYPASSRLS")
+		t.Cleanup(func() { srv.Exec(t, "ALTER ROLE "+pgx.Identifier{region.Runtime}.Sanitize()+" NOBYPASSRLS") })
+		code, _, stderr := runArgs(t, args()...)
+		require.Equal(t, 1, code)
+		require.Contains(t, stderr, "refusing to run: tenant isolation is not enforced")
+		require.Contains(t, stderr, "BYPASSRLS")
+	})
+
+	t.Run("ServesUntilCancelled", func(t *testing.T) {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		require.NoError(t, err)
+		addr := l.Addr().String()
+		require.NoError(t, l.Close())
+		ctx, cancel := context.WithCancel(context.Background())
+		var out, errOut bytes.Buffer
+		done := make(chan int, 1)
+		go func() { done <- run(ctx, append(args(), "--listen-address", addr), &out, &errOut) }()
+		require.Eventually(t, func() bool {
+			resp, err := http.Get("http://" + addr + "/readyz")
+			if err != nil {
+				return false
+			}
+			resp.Body.Close()
+			return resp.StatusCode == http.StatusOK
+		}, 30*time.Second, 50*time.Millisecond, "the app serves /readyz")
+		cancel()
+		require.Equal(t, 0, <-done, errOut.String())
+	})
 }

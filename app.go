@@ -1,0 +1,73 @@
+/*
+Copyright 2026 The Rekomi Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+
+	"github.com/rekomi/rekomi/app/config"
+	"github.com/rekomi/rekomi/app/db"
+	"github.com/rekomi/rekomi/app/keyring"
+	"github.com/rekomi/rekomi/app/server"
+)
+
+// runApp checks that the app may serve, then serves until ctx is done. It
+// refuses to start when its database role could bypass row-level security,
+// when a tenant table does not enforce it, or when the key ring is unusable.
+func runApp(ctx context.Context, cfg config.Config, logOut io.Writer) error {
+	if err := cfg.Validate(); err != nil {
+		return usageError{err}
+	}
+	log := slog.New(slog.NewJSONHandler(logOut, nil)).With("region", cfg.Region)
+	if err := checkKeyRing(cfg.KeyRingFile); err != nil {
+		return err
+	}
+	database, err := db.Open(ctx, cfg.DatabaseURL)
+	if err != nil {
+		return err
+	}
+	defer database.Close()
+	report, err := database.CheckIsolation(ctx)
+	if err != nil {
+		return err
+	}
+	log.Info("Tenant isolation verified", "summary", report.Summary())
+	ln, err := net.Listen("tcp", cfg.ListenAddress)
+	if err != nil {
+		return fmt.Errorf("listening on %s: %w", cfg.ListenAddress, err)
+	}
+	return server.New(cfg, database, log).Serve(ctx, ln)
+}
+
+// checkKeyRing reads and parses the key ring the app decrypts signing
+// secrets with, so a broken mount stops the app at start, not at the first
+// webhook.
+func checkKeyRing(path string) error {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return fmt.Errorf("reading the key ring: %w", err)
+	}
+	if _, err := keyring.Parse(data); err != nil {
+		return fmt.Errorf("key ring %s: %w", path, err)
+	}
+	return nil
+}

@@ -1,0 +1,94 @@
+/*
+Copyright 2026 The Rekomi Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+// Package config holds the configuration of `rekomi app`: its fields, their
+// defaults and their validation. It reads nothing itself; main fills it from
+// flags and the environment.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"time"
+)
+
+// Config is the whole configuration of one Region's app.
+type Config struct {
+	// ListenAddress is where the HTTP server listens, such as ":8080".
+	ListenAddress string
+	// DatabaseURL connects as the Region's runtime role.
+	DatabaseURL string
+	// KeyRingFile is the key ring mounted from the Region's Secret.
+	KeyRingFile string
+	// Region is the Region's name; Location its jurisdiction, us or eu.
+	Region   string
+	Location string
+	// PublicBaseURL is where browsers and providers reach the app.
+	PublicBaseURL string
+	// MaxBodyBytes bounds a request body.
+	MaxBodyBytes int64
+	// ReadTimeout, WriteTimeout and IdleTimeout bound a connection.
+	ReadTimeout, WriteTimeout, IdleTimeout time.Duration
+	// ShutdownTimeout bounds the drain of in-flight requests on shutdown.
+	ShutdownTimeout time.Duration
+}
+
+// Defaults returns a Config with every optional field set.
+func Defaults() Config {
+	return Config{
+		ListenAddress:   ":8080",
+		MaxBodyBytes:    1 << 20,
+		ReadTimeout:     10 * time.Second,
+		WriteTimeout:    30 * time.Second,
+		IdleTimeout:     2 * time.Minute,
+		ShutdownTimeout: 25 * time.Second,
+	}
+}
+
+// Validate reports every invalid field at once.
+func (c Config) Validate() error {
+	var errs []error
+	if _, _, err := net.SplitHostPort(c.ListenAddress); err != nil {
+		errs = append(errs, fmt.Errorf("listen address %q: %w", c.ListenAddress, err))
+	}
+	if c.DatabaseURL == "" {
+		errs = append(errs, errors.New("database URL is required (--database-url or DATABASE_URL)"))
+	}
+	if c.KeyRingFile == "" {
+		errs = append(errs, errors.New("key ring file is required (--keyring-file or REKOMI_KEYRING_FILE)"))
+	}
+	if c.Region == "" {
+		errs = append(errs, errors.New("region is required (--region or REKOMI_REGION)"))
+	}
+	if c.Location != "us" && c.Location != "eu" {
+		errs = append(errs, fmt.Errorf("location must be us or eu, got %q", c.Location))
+	}
+	if u, err := url.Parse(c.PublicBaseURL); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+		errs = append(errs, fmt.Errorf("public base URL must be an absolute http(s) URL, got %q", c.PublicBaseURL))
+	}
+	if c.MaxBodyBytes <= 0 {
+		errs = append(errs, fmt.Errorf("max body size must be positive, got %d", c.MaxBodyBytes))
+	}
+	for name, d := range map[string]time.Duration{"read timeout": c.ReadTimeout, "write timeout": c.WriteTimeout,
+		"idle timeout": c.IdleTimeout, "shutdown timeout": c.ShutdownTimeout} {
+		if d <= 0 {
+			errs = append(errs, fmt.Errorf("%s must be positive, got %s", name, d))
+		}
+	}
+	return errors.Join(errs...)
+}

@@ -1,0 +1,75 @@
+/*
+Copyright 2026 The Rekomi Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package config_test
+
+import (
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/rekomi/rekomi/app/config"
+)
+
+func valid() config.Config {
+	c := config.Defaults()
+	c.DatabaseURL = "postgres://rekomi_app@db/rekomi"
+	c.KeyRingFile = "/etc/rekomi/keyring/keyring.json"
+	c.Region, c.Location = "eu", "eu"
+	c.PublicBaseURL = "https://eu.affiliates.example.com"
+	return c
+}
+
+func TestValidate(t *testing.T) {
+	t.Parallel()
+	cases := map[string]struct {
+		mutate  func(*config.Config)
+		wantErr string
+	}{
+		"accepts the defaults with the required fields": {mutate: func(*config.Config) {}},
+		"refuses a listen address without a port":       {mutate: func(c *config.Config) { c.ListenAddress = "localhost" }, wantErr: "listen address"},
+		"refuses a missing database URL":                {mutate: func(c *config.Config) { c.DatabaseURL = "" }, wantErr: "DATABASE_URL"},
+		"refuses a missing key ring":                    {mutate: func(c *config.Config) { c.KeyRingFile = "" }, wantErr: "REKOMI_KEYRING_FILE"},
+		"refuses a missing region":                      {mutate: func(c *config.Config) { c.Region = "" }, wantErr: "region is required"},
+		"refuses an unknown location":                   {mutate: func(c *config.Config) { c.Location = "apac" }, wantErr: "location must be us or eu"},
+		"refuses a relative base URL":                   {mutate: func(c *config.Config) { c.PublicBaseURL = "/affiliates" }, wantErr: "public base URL"},
+		"refuses a zero body limit":                     {mutate: func(c *config.Config) { c.MaxBodyBytes = 0 }, wantErr: "max body size"},
+		"refuses a zero shutdown timeout":               {mutate: func(c *config.Config) { c.ShutdownTimeout = 0 }, wantErr: "shutdown timeout must be positive"},
+		"refuses a negative read timeout":               {mutate: func(c *config.Config) { c.ReadTimeout = -time.Second }, wantErr: "read timeout must be positive"},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			c := valid()
+			tc.mutate(&c)
+			err := c.Validate()
+			if tc.wantErr == "" {
+				require.NoError(t, err)
+				return
+			}
+			require.ErrorContains(t, err, tc.wantErr)
+		})
+	}
+
+	t.Run("reports every invalid field at once", func(t *testing.T) {
+		t.Parallel()
+		err := config.Config{}.Validate()
+		require.ErrorContains(t, err, "DATABASE_URL")
+		require.ErrorContains(t, err, "location must be us or eu")
+		require.ErrorContains(t, err, "shutdown timeout")
+	})
+}
