@@ -64,8 +64,9 @@ func commands() []command {
 			name:    "app",
 			summary: "run the HTTP application of one Region",
 			details: "Serves one Region's HTTP application as the Region's runtime role: health (/healthz),\n" +
-				"readiness (/readyz) and Prometheus metrics (/metrics). It refuses to start when its role could\n" +
-				"bypass row-level security, a tenant table does not enforce it, or the key ring is unusable.",
+				"readiness (/readyz), Prometheus metrics (/metrics) and the API keys of the merchant API\n" +
+				"(/v1/api-keys). It refuses to start when its role could bypass row-level security, a tenant\n" +
+				"table does not enforce it, or the key ring is unusable.",
 			setup: appCommand,
 		},
 		{
@@ -235,6 +236,8 @@ func appCommand(fs *flag.FlagSet, _ io.Writer) func(context.Context) error {
 	fs.StringVar(&cfg.Location, "location", envOr("REKOMI_LOCATION", ""), "the Region's jurisdiction, us or eu (env REKOMI_LOCATION)")
 	fs.StringVar(&cfg.PublicBaseURL, "public-base-url", envOr("REKOMI_PUBLIC_BASE_URL", ""), "where browsers and providers reach the app (env REKOMI_PUBLIC_BASE_URL)")
 	fs.Int64Var(&cfg.MaxBodyBytes, "max-body-bytes", cfg.MaxBodyBytes, "largest request body accepted")
+	fs.Float64Var(&cfg.RateLimit, "rate-limit", cfg.RateLimit, "requests per second one API key may make on average")
+	fs.IntVar(&cfg.RateBurst, "rate-burst", cfg.RateBurst, "requests one API key may make at once")
 	fs.DurationVar(&cfg.ShutdownTimeout, "shutdown-timeout", cfg.ShutdownTimeout, "how long in-flight requests may take to finish on shutdown")
 	return func(ctx context.Context) error {
 		if cfg.DatabaseURL == "" {

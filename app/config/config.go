@@ -46,6 +46,10 @@ type Config struct {
 	ReadTimeout, WriteTimeout, IdleTimeout time.Duration
 	// ShutdownTimeout bounds the drain of in-flight requests on shutdown.
 	ShutdownTimeout time.Duration
+	// RateLimit is how many requests per second one API key may make on
+	// average; RateBurst how many it may make at once.
+	RateLimit float64
+	RateBurst int
 }
 
 // Defaults returns a Config with every optional field set.
@@ -57,6 +61,8 @@ func Defaults() Config {
 		WriteTimeout:    30 * time.Second,
 		IdleTimeout:     2 * time.Minute,
 		ShutdownTimeout: 25 * time.Second,
+		RateLimit:       25,
+		RateBurst:       50,
 	}
 }
 
@@ -83,6 +89,9 @@ func (c Config) Validate() error {
 	}
 	if c.MaxBodyBytes <= 0 {
 		errs = append(errs, fmt.Errorf("max body size must be positive, got %d", c.MaxBodyBytes))
+	}
+	if c.RateLimit <= 0 || c.RateBurst < 1 {
+		errs = append(errs, fmt.Errorf("rate limit must be positive with a burst of at least 1, got %g/s burst %d", c.RateLimit, c.RateBurst))
 	}
 	for name, d := range map[string]time.Duration{"read timeout": c.ReadTimeout, "write timeout": c.WriteTimeout,
 		"idle timeout": c.IdleTimeout, "shutdown timeout": c.ShutdownTimeout} {

@@ -49,6 +49,7 @@ func TestValidate(t *testing.T) {
 		"refuses a relative base URL":                   {mutate: func(c *config.Config) { c.PublicBaseURL = "/affiliates" }, wantErr: "public base URL"},
 		"refuses a zero body limit":                     {mutate: func(c *config.Config) { c.MaxBodyBytes = 0 }, wantErr: "max body size"},
 		"refuses a zero shutdown timeout":               {mutate: func(c *config.Config) { c.ShutdownTimeout = 0 }, wantErr: "shutdown timeout must be positive"},
+		"refuses a zero rate limit":                     {mutate: func(c *config.Config) { c.RateLimit = 0 }, wantErr: "rate limit must be positive"},
 		"refuses a negative read timeout":               {mutate: func(c *config.Config) { c.ReadTimeout = -time.Second }, wantErr: "read timeout must be positive"},
 	}
 	for name, tc := range cases {

@@ -44,6 +44,7 @@ type Server struct {
 	db      *db.DB
 	log     *slog.Logger
 	metrics *metrics
+	limits  *keyLimits
 	mux     *http.ServeMux
 }
 
@@ -51,10 +52,15 @@ type Server struct {
 func New(cfg config.Config, database *db.DB, log *slog.Logger) *Server {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	s := &Server{cfg: cfg, db: database, log: log, metrics: newMetrics(reg, database), mux: http.NewServeMux()}
+	s := &Server{cfg: cfg, db: database, log: log, metrics: newMetrics(reg, database),
+		limits: newKeyLimits(cfg.RateLimit, cfg.RateBurst), mux: http.NewServeMux()}
 	s.mux.HandleFunc("GET /healthz", s.healthz)
 	s.mux.HandleFunc("GET /readyz", s.readyz)
 	s.mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
+	s.mux.HandleFunc("POST /v1/api-keys", s.requireKey(ScopeWrite, s.createAPIKey))
+	s.mux.HandleFunc("GET /v1/api-keys", s.requireKey(ScopeRead, s.listAPIKeys))
+	s.mux.HandleFunc("GET /v1/api-keys/{id}", s.requireKey(ScopeRead, s.getAPIKey))
+	s.mux.HandleFunc("DELETE /v1/api-keys/{id}", s.requireKey(ScopeWrite, s.revokeAPIKey))
 	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeProblem(w, r, Problem{Type: "not_found", Title: "No such route", Status: http.StatusNotFound})
 	})

@@ -61,11 +61,12 @@ type bundle struct {
 	base   string
 	logs   *lockedBuffer
 	db     *db.DB
+	region *regiondb.DB
 	cancel context.CancelFunc
 	done   chan error
 }
 
-func setup(t *testing.T, srv *dbtest.Server) *bundle {
+func setup(t *testing.T, srv *dbtest.Server, mutate ...func(*config.Config)) *bundle {
 	t.Helper()
 	ctx := context.Background()
 	region := regiondb.New(t, srv)
@@ -76,12 +77,15 @@ func setup(t *testing.T, srv *dbtest.Server) *bundle {
 	cfg := config.Defaults()
 	cfg.MaxBodyBytes = 64
 	cfg.Region, cfg.Location = "eu", "eu"
+	for _, m := range mutate {
+		m(&cfg)
+	}
 	logs := &lockedBuffer{}
 	s := server.New(cfg, database, slog.New(slog.NewJSONHandler(logs, nil)))
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
 	runCtx, cancel := context.WithCancel(ctx)
-	b := &bundle{base: "http://" + ln.Addr().String(), logs: logs, db: database, cancel: cancel, done: make(chan error, 1)}
+	b := &bundle{base: "http://" + ln.Addr().String(), logs: logs, db: database, region: region, cancel: cancel, done: make(chan error, 1)}
 	go func() { b.done <- s.Serve(runCtx, ln) }()
 	t.Cleanup(func() {
 		cancel()

@@ -1,0 +1,196 @@
+/*
+Copyright 2026 The Rekomi Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package server
+
+import (
+	"crypto/rand"
+	"errors"
+	"net/http"
+	"slices"
+	"strconv"
+	"time"
+	"unicode/utf8"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+
+	"github.com/rekomi/rekomi/app/apikey"
+	"github.com/rekomi/rekomi/app/audit"
+	"github.com/rekomi/rekomi/app/db"
+)
+
+// apiKeyObject is an API key as the API shows it. Secret is set only in the
+// answer that creates the key: it is stored nowhere but as a hash.
+type apiKeyObject struct {
+	Object    string     `json:"object"`
+	ID        uuid.UUID  `json:"id"`
+	Name      string     `json:"name"`
+	Prefix    string     `json:"prefix"`
+	Scopes    []string   `json:"scopes"`
+	CreatedAt time.Time  `json:"created_at"`
+	RevokedAt *time.Time `json:"revoked_at"`
+	Secret    string     `json:"secret,omitempty"`
+}
+
+const apiKeyColumns = `id, name, prefix, scopes, created_at, revoked_at`
+
+func scanAPIKey(row pgx.Row) (apiKeyObject, error) {
+	k := apiKeyObject{Object: "api_key"}
+	err := row.Scan(&k.ID, &k.Name, &k.Prefix, &k.Scopes, &k.CreatedAt, &k.RevokedAt)
+	return k, db.MapError(err)
+}
+
+type createAPIKeyRequest struct {
+	Name   string   `json:"name"`
+	Scopes []string `json:"scopes"`
+}
+
+func (req createAPIKeyRequest) validate() []FieldError {
+	var errs []FieldError
+	if n := utf8.RuneCountInString(req.Name); n < 1 || n > 200 {
+		errs = append(errs, FieldError{Field: "name", Detail: "must be 1 to 200 characters"})
+	}
+	if len(req.Scopes) == 0 {
+		errs = append(errs, FieldError{Field: "scopes", Detail: "must list at least one of read, write"})
+	}
+	for i, sc := range req.Scopes {
+		if sc != ScopeRead && sc != ScopeWrite {
+			errs = append(errs, FieldError{Field: "scopes[" + strconv.Itoa(i) + "]", Detail: "must be read or write"})
+		}
+	}
+	return errs
+}
+
+func (s *Server) createAPIKey(w http.ResponseWriter, r *http.Request) {
+	var req createAPIKeyRequest
+	if !decodeJSON(w, r, &req) {
+		return
+	}
+	if errs := req.validate(); len(errs) > 0 {
+		validationFailed(w, r, errs)
+		return
+	}
+	slices.Sort(req.Scopes)
+	req.Scopes = slices.Compact(req.Scopes)
+	secret, prefix, err := apikey.Generate(rand.Reader)
+	if err != nil {
+		s.internalError(w, r, "generating an API key", err)
+		return
+	}
+	p := principalFrom(r.Context())
+	hash := apikey.Hash(secret)
+	var key apiKeyObject
+	err = s.db.TenantTx(r.Context(), p.OrgID, func(tx pgx.Tx) error {
+		var err error
+		key, err = scanAPIKey(tx.QueryRow(r.Context(), `INSERT INTO api_keys (org_id, name, prefix, hash, scopes, created_by)
+			VALUES ($1, $2, $3, $4, $5, $6) RETURNING `+apiKeyColumns, p.OrgID, req.Name, prefix, hash[:], req.Scopes, "api_key:"+p.KeyID.String()))
+		if err != nil {
+			return err
+		}
+		if _, err := tx.Exec(r.Context(), `INSERT INTO route_keys (kind, key, org_id, target_id) VALUES ('api_key_prefix', $1, $2, $3)`,
+			prefix, p.OrgID, key.ID); err != nil {
+			return db.MapError(err)
+		}
+		_, err = audit.Append(r.Context(), tx, p.OrgID, auditEntry(r, "api_key.created", "api_key", key.ID.String(),
+			map[string]any{"name": req.Name, "prefix": prefix, "scopes": req.Scopes}))
+		return err
+	})
+	if err != nil {
+		s.internalError(w, r, "creating an API key", err)
+		return
+	}
+	key.Secret = secret
+	writeJSON(w, http.StatusCreated, key)
+}
+
+func (s *Server) getAPIKey(w http.ResponseWriter, r *http.Request) {
+	id, ok := pathID(w, r)
+	if !ok {
+		return
+	}
+	p := principalFrom(r.Context())
+	var key apiKeyObject
+	err := s.db.TenantTx(r.Context(), p.OrgID, func(tx pgx.Tx) error {
+		var err error
+		key, err = scanAPIKey(tx.QueryRow(r.Context(), `SELECT `+apiKeyColumns+` FROM api_keys WHERE org_id = $1 AND id = $2`, p.OrgID, id))
+		return err
+	})
+	s.answer(w, r, "reading an API key", http.StatusOK, key, err)
+}
+
+func (s *Server) revokeAPIKey(w http.ResponseWriter, r *http.Request) {
+	id, ok := pathID(w, r)
+	if !ok {
+		return
+	}
+	p := principalFrom(r.Context())
+	var key apiKeyObject
+	err := s.db.TenantTx(r.Context(), p.OrgID, func(tx pgx.Tx) error {
+		var err error
+		key, err = scanAPIKey(tx.QueryRow(r.Context(), `UPDATE api_keys SET revoked_at = coalesce(revoked_at, now())
+			WHERE org_id = $1 AND id = $2 RETURNING `+apiKeyColumns, p.OrgID, id))
+		if err != nil {
+			return err
+		}
+		_, err = audit.Append(r.Context(), tx, p.OrgID, auditEntry(r, "api_key.revoked", "api_key", id.String(), nil))
+		return err
+	})
+	s.answer(w, r, "revoking an API key", http.StatusOK, key, err)
+}
+
+func (s *Server) listAPIKeys(w http.ResponseWriter, r *http.Request) {
+	page, ok := parsePage(w, r)
+	if !ok {
+		return
+	}
+	p := principalFrom(r.Context())
+	keys := []apiKeyObject{}
+	err := s.db.TenantTx(r.Context(), p.OrgID, func(tx pgx.Tx) error {
+		rows, err := tx.Query(r.Context(), `SELECT `+apiKeyColumns+` FROM api_keys
+			WHERE org_id = $1 AND ($2::uuid IS NULL OR (created_at, id) < (SELECT created_at, id FROM api_keys WHERE org_id = $1 AND id = $2))
+			ORDER BY created_at DESC, id DESC LIMIT $3`, p.OrgID, page.startingAfter, page.limit+1)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			k, err := scanAPIKey(rows)
+			if err != nil {
+				return err
+			}
+			keys = append(keys, k)
+		}
+		return rows.Err()
+	})
+	if err != nil {
+		s.internalError(w, r, "listing API keys", err)
+		return
+	}
+	writeJSON(w, http.StatusOK, newList(keys, page.limit))
+}
+
+// answer writes v, a 404 problem for ErrNotFound, or a 500.
+func (s *Server) answer(w http.ResponseWriter, r *http.Request, doing string, status int, v any, err error) {
+	switch {
+	case err == nil:
+		writeJSON(w, status, v)
+	case errors.Is(err, db.ErrNotFound):
+		writeProblem(w, r, Problem{Type: "not_found", Title: "No such object", Status: http.StatusNotFound})
+	default:
+		s.internalError(w, r, doing, err)
+	}
+}

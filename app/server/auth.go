@@ -1,0 +1,156 @@
+/*
+Copyright 2026 The Rekomi Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package server
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"net/netip"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+
+	"github.com/rekomi/rekomi/app/apikey"
+	"github.com/rekomi/rekomi/app/audit"
+)
+
+// Scopes an API key may hold.
+const (
+	ScopeRead  = "read"
+	ScopeWrite = "write"
+)
+
+// principal is the API key a request authenticated with.
+type principal struct {
+	OrgID  uuid.UUID
+	KeyID  uuid.UUID
+	Scopes []string
+}
+
+type principalKey struct{}
+
+func principalFrom(ctx context.Context) principal {
+	p, _ := ctx.Value(principalKey{}).(principal)
+	return p
+}
+
+// errUnauthenticated covers every reason a key is refused: missing,
+// malformed, unknown, revoked or wrong. The answer never says which.
+var errUnauthenticated = errors.New("unauthenticated")
+
+// authenticate resolves a bearer key: its prefix through the routing table
+// (no tenant needed), then its row under its organization, compared in
+// constant time.
+func (s *Server) authenticate(ctx context.Context, header string) (principal, error) {
+	key, ok := strings.CutPrefix(header, "Bearer ")
+	if !ok {
+		return principal{}, errUnauthenticated
+	}
+	prefix, err := apikey.Parse(strings.TrimSpace(key))
+	if err != nil {
+		return principal{}, errUnauthenticated
+	}
+	var p principal
+	err = s.db.PublicTx(ctx, func(tx pgx.Tx) error {
+		return tx.QueryRow(ctx, `SELECT org_id, target_id FROM route_keys WHERE kind = 'api_key_prefix' AND key = $1`,
+			prefix).Scan(&p.OrgID, &p.KeyID)
+	})
+	if errors.Is(err, pgx.ErrNoRows) {
+		return principal{}, errUnauthenticated
+	}
+	if err != nil {
+		return principal{}, err
+	}
+	var hash []byte
+	var revoked *time.Time
+	err = s.db.TenantTx(ctx, p.OrgID, func(tx pgx.Tx) error {
+		return tx.QueryRow(ctx, `SELECT hash, scopes, revoked_at FROM api_keys WHERE org_id = $1 AND id = $2`,
+			p.OrgID, p.KeyID).Scan(&hash, &p.Scopes, &revoked)
+	})
+	if errors.Is(err, pgx.ErrNoRows) {
+		return principal{}, errUnauthenticated
+	}
+	if err != nil {
+		return principal{}, err
+	}
+	if !apikey.Matches(strings.TrimSpace(key), hash) || revoked != nil {
+		return principal{}, errUnauthenticated
+	}
+	return p, nil
+}
+
+// requireKey lets a request through with a valid key holding scope, then
+// applies the key's rate limit.
+func (s *Server) requireKey(scope string, next http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		p, err := s.authenticate(r.Context(), r.Header.Get("Authorization"))
+		switch {
+		case errors.Is(err, errUnauthenticated):
+			w.Header().Set("WWW-Authenticate", `Bearer realm="rekomi"`)
+			writeProblem(w, r, Problem{Type: "unauthorized", Title: "A valid API key is required", Status: http.StatusUnauthorized,
+				Detail: "send Authorization: Bearer rk_live_..."})
+			return
+		case err != nil:
+			s.internalError(w, r, "authenticating", err)
+			return
+		case !slices.Contains(p.Scopes, scope):
+			writeProblem(w, r, Problem{Type: "insufficient_scope", Title: "This API key lacks the " + scope + " scope",
+				Status: http.StatusForbidden})
+			return
+		}
+		if wait, ok := s.limits.allow(p.KeyID, time.Now()); !ok {
+			w.Header().Set("Retry-After", retryAfter(wait))
+			writeProblem(w, r, Problem{Type: "rate_limited", Title: "Too many requests for this API key",
+				Status: http.StatusTooManyRequests})
+			return
+		}
+		next(w, r.WithContext(context.WithValue(r.Context(), principalKey{}, p)))
+	}
+}
+
+// internalError logs err and answers a 500 problem that reveals nothing.
+func (s *Server) internalError(w http.ResponseWriter, r *http.Request, doing string, err error) {
+	s.log.Error("Request failed", "doing", doing, "error", err.Error(), "request_id", requestIDFrom(r.Context()))
+	writeProblem(w, r, Problem{Type: "internal", Title: "Internal error", Status: http.StatusInternalServerError})
+}
+
+// auditEntry fills the request's part of an audit entry: the acting key,
+// the client IP, the user agent and the request id.
+func auditEntry(r *http.Request, action, targetType, targetID string, metadata map[string]any) audit.Entry {
+	p := principalFrom(r.Context())
+	var ip netip.Addr
+	if ap, err := netip.ParseAddrPort(r.RemoteAddr); err == nil {
+		ip = ap.Addr()
+	}
+	return audit.Entry{
+		ActorType: audit.ActorAPIKey, ActorID: p.KeyID.String(),
+		Action: action, TargetType: targetType, TargetID: targetID,
+		IP: ip, UserAgent: truncate(r.UserAgent(), 1024), RequestID: requestIDFrom(r.Context()),
+		Metadata: metadata,
+	}
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n]
+}

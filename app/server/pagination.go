@@ -1,0 +1,89 @@
+/*
+Copyright 2026 The Rekomi Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package server
+
+import (
+	"net/http"
+	"strconv"
+
+	"github.com/google/uuid"
+)
+
+// page is a keyset page request: at most limit objects after startingAfter.
+type page struct {
+	limit         int
+	startingAfter *uuid.UUID
+}
+
+const (
+	defaultPageLimit = 10
+	maxPageLimit     = 100
+)
+
+// parsePage reads limit (1 to 100, default 10) and starting_after (an
+// object id). On failure it has written the problem and returns false.
+func parsePage(w http.ResponseWriter, r *http.Request) (page, bool) {
+	p := page{limit: defaultPageLimit}
+	q := r.URL.Query()
+	var errs []FieldError
+	if v := q.Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > maxPageLimit {
+			errs = append(errs, FieldError{Field: "limit", Detail: "must be an integer from 1 to 100"})
+		}
+		p.limit = n
+	}
+	if v := q.Get("starting_after"); v != "" {
+		id, err := uuid.Parse(v)
+		if err != nil {
+			errs = append(errs, FieldError{Field: "starting_after", Detail: "must be an object id"})
+		}
+		p.startingAfter = &id
+	}
+	if len(errs) > 0 {
+		writeProblem(w, r, Problem{Type: "invalid_request", Title: "Invalid pagination", Status: http.StatusBadRequest, Errors: errs})
+		return page{}, false
+	}
+	return p, true
+}
+
+// list is a page of objects; has_more says whether another page follows.
+type list[T any] struct {
+	Object  string `json:"object"`
+	Data    []T    `json:"data"`
+	HasMore bool   `json:"has_more"`
+}
+
+// newList trims the one extra row fetched to learn whether more follow.
+func newList[T any](rows []T, limit int) list[T] {
+	more := len(rows) > limit
+	if more {
+		rows = rows[:limit]
+	}
+	return list[T]{Object: "list", Data: rows, HasMore: more}
+}
+
+// pathID reads the {id} path segment. On failure it has answered 404: an
+// id that cannot exist is simply not found.
+func pathID(w http.ResponseWriter, r *http.Request) (uuid.UUID, bool) {
+	id, err := uuid.Parse(r.PathValue("id"))
+	if err != nil {
+		writeProblem(w, r, Problem{Type: "not_found", Title: "No such object", Status: http.StatusNotFound})
+		return uuid.Nil, false
+	}
+	return id, true
+}
