@@ -61,6 +61,9 @@ func New(cfg config.Config, database *db.DB, log *slog.Logger) *Server {
 	s.mux.HandleFunc("GET /v1/api-keys", s.requireKey(ScopeRead, s.listAPIKeys))
 	s.mux.HandleFunc("GET /v1/api-keys/{id}", s.requireKey(ScopeRead, s.getAPIKey))
 	s.mux.HandleFunc("DELETE /v1/api-keys/{id}", s.requireKey(ScopeWrite, s.revokeAPIKey))
+	s.mux.HandleFunc("GET /v1/audit-log", s.requireKey(ScopeRead, s.listAuditLog))
+	s.mux.HandleFunc("GET /v1/audit-log/verify", s.requireKey(ScopeRead, s.verifyAuditLog))
+	s.mux.HandleFunc("GET /v1/audit-log/export.csv", s.requireKey(ScopeRead, s.exportAuditLog))
 	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeProblem(w, r, Problem{Type: "not_found", Title: "No such route", Status: http.StatusNotFound})
 	})

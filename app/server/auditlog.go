@@ -1,0 +1,194 @@
+/*
+Copyright 2026 The Rekomi Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package server
+
+import (
+	"context"
+	"encoding/hex"
+	"encoding/json"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+
+	"github.com/rekomi/rekomi/app/audit"
+	"github.com/rekomi/rekomi/app/db"
+)
+
+// auditRef names an actor or a target.
+type auditRef struct {
+	Type string `json:"type"`
+	ID   string `json:"id"`
+}
+
+// auditEntryObject is an audit log entry as the API shows it; the hashes
+// are hex.
+type auditEntryObject struct {
+	Object     string          `json:"object"`
+	Seq        int64           `json:"seq"`
+	ID         uuid.UUID       `json:"id"`
+	OccurredAt time.Time       `json:"occurred_at"`
+	Actor      auditRef        `json:"actor"`
+	Action     string          `json:"action"`
+	Target     auditRef        `json:"target"`
+	IP         *string         `json:"ip"`
+	UserAgent  *string         `json:"user_agent"`
+	RequestID  *string         `json:"request_id"`
+	Metadata   json.RawMessage `json:"metadata"`
+	PrevHash   string          `json:"prev_hash"`
+	Hash       string          `json:"hash"`
+}
+
+const auditEntryColumns = `seq, id, occurred_at, actor_type, actor_id, action, target_type, target_id,
+	host(ip), user_agent, request_id, metadata::text, prev_hash, hash`
+
+func scanAuditEntry(row pgx.Row) (auditEntryObject, error) {
+	e := auditEntryObject{Object: "audit_entry"}
+	var metadata string
+	var prev, hash []byte
+	err := row.Scan(&e.Seq, &e.ID, &e.OccurredAt, &e.Actor.Type, &e.Actor.ID, &e.Action, &e.Target.Type, &e.Target.ID,
+		&e.IP, &e.UserAgent, &e.RequestID, &metadata, &prev, &hash)
+	e.OccurredAt = e.OccurredAt.UTC()
+	e.Metadata = json.RawMessage(metadata)
+	e.PrevHash, e.Hash = hex.EncodeToString(prev), hex.EncodeToString(hash)
+	return e, db.MapError(err)
+}
+
+// where returns the condition selecting org's entries that match f and have
+// a seq below before (0: no bound), with its parameters. Every condition
+// leads with org_id, so the audit_log indexes on (org_id, ...) serve it.
+func (f auditFilter) where(orgID uuid.UUID, before int64) (string, []any) {
+	conds, args := []string{"org_id = $1"}, []any{orgID}
+	add := func(cond string, v any) {
+		args = append(args, v)
+		conds = append(conds, strings.ReplaceAll(cond, "$?", "$"+strconv.Itoa(len(args))))
+	}
+	for _, c := range []struct{ column, value string }{
+		{"actor_type", f.actorType}, {"actor_id", f.actorID}, {"action", f.action},
+		{"target_type", f.targetType}, {"target_id", f.targetID},
+	} {
+		if c.value != "" {
+			add(c.column+" = $?", c.value)
+		}
+	}
+	if f.after != nil {
+		add("occurred_at > $?", *f.after)
+	}
+	if f.before != nil {
+		add("occurred_at < $?", *f.before)
+	}
+	if f.text != "" {
+		add(`(strpos(lower(action), lower($?)) > 0 OR strpos(lower(target_id), lower($?)) > 0
+			OR strpos(lower(actor_id), lower($?)) > 0 OR strpos(lower(metadata::text), lower($?)) > 0)`, f.text)
+	}
+	if before > 0 {
+		add("seq < $?", before)
+	}
+	return strings.Join(conds, " AND "), args
+}
+
+// readAuditLog reads up to n of org's entries matching f, newest first,
+// below seq before (0: from the newest).
+func (s *Server) readAuditLog(ctx context.Context, orgID uuid.UUID, f auditFilter, before int64, n int) ([]auditEntryObject, error) {
+	where, args := f.where(orgID, before)
+	entries := []auditEntryObject{}
+	err := s.db.TenantTx(ctx, orgID, func(tx pgx.Tx) error {
+		rows, err := tx.Query(ctx, `SELECT `+auditEntryColumns+` FROM audit_log WHERE `+where+
+			` ORDER BY seq DESC LIMIT `+strconv.Itoa(n), args...)
+		if err != nil {
+			return db.MapError(err)
+		}
+		defer rows.Close()
+		for rows.Next() {
+			e, err := scanAuditEntry(rows)
+			if err != nil {
+				return err
+			}
+			entries = append(entries, e)
+		}
+		return db.MapError(rows.Err())
+	})
+	return entries, err
+}
+
+// listAuditLog answers GET /v1/audit-log: the caller's organization's
+// entries matching the filters, newest first. starting_after is the seq of
+// the last entry of the previous page.
+func (s *Server) listAuditLog(w http.ResponseWriter, r *http.Request) {
+	q, ok := parseAuditQuery(w, r, true)
+	if !ok {
+		return
+	}
+	p := principalFrom(r.Context())
+	entries, err := s.readAuditLog(r.Context(), p.OrgID, q.filter, q.startingAfter, q.limit+1)
+	if err != nil {
+		s.internalError(w, r, "listing the audit log", err)
+		return
+	}
+	writeJSON(w, http.StatusOK, newList(entries, q.limit))
+}
+
+// auditVerificationObject is the outcome of verifying an organization's
+// chain. head_seq is the last intact entry (0: none); broken_seq, problem
+// and detail are null while the chain is intact.
+type auditVerificationObject struct {
+	Object    string  `json:"object"`
+	OK        bool    `json:"ok"`
+	Verified  int64   `json:"verified"`
+	HeadSeq   int64   `json:"head_seq"`
+	HeadHash  *string `json:"head_hash"`
+	BrokenSeq *int64  `json:"broken_seq"`
+	Problem   *string `json:"problem"`
+	Detail    *string `json:"detail"`
+}
+
+func newAuditVerification(v audit.Verification) auditVerificationObject {
+	o := auditVerificationObject{Object: "audit_verification", OK: v.OK(), Verified: v.Verified, HeadSeq: v.Verified}
+	if v.Head != nil {
+		h := hex.EncodeToString(v.Head)
+		o.HeadHash = &h
+	}
+	if !v.OK() {
+		problem := string(v.Problem)
+		o.BrokenSeq, o.Problem, o.Detail = &v.BrokenSeq, &problem, &v.Detail
+	}
+	return o
+}
+
+// verifyAuditLog answers GET /v1/audit-log/verify by walking the caller's
+// organization's chain.
+func (s *Server) verifyAuditLog(w http.ResponseWriter, r *http.Request) {
+	if errs := unknownParams(r.URL.Query(), nil); len(errs) > 0 {
+		writeProblem(w, r, Problem{Type: "invalid_request", Title: "Invalid audit log query", Status: http.StatusBadRequest, Errors: errs})
+		return
+	}
+	p := principalFrom(r.Context())
+	var v audit.Verification
+	err := s.db.TenantTx(r.Context(), p.OrgID, func(tx pgx.Tx) error {
+		var err error
+		v, err = audit.Verify(r.Context(), tx, p.OrgID)
+		return err
+	})
+	if err != nil {
+		s.internalError(w, r, "verifying the audit log", err)
+		return
+	}
+	writeJSON(w, http.StatusOK, newAuditVerification(v))
+}

@@ -1,0 +1,169 @@
+/*
+Copyright 2026 The Rekomi Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package server
+
+import (
+	"net/http"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/rekomi/rekomi/app/audit"
+)
+
+// auditFilter narrows an organization's audit log. Empty fields do not
+// filter; occurred_after and occurred_before are exclusive bounds.
+type auditFilter struct {
+	actorType, actorID   string
+	action               string
+	targetType, targetID string
+	after, before        *time.Time
+	text                 string // q: case-insensitive substring
+}
+
+// auditQuery is a filter with its keyset page. The cursor is a seq: the
+// newest-first page holds entries with a seq below it.
+type auditQuery struct {
+	filter        auditFilter
+	limit         int
+	startingAfter int64 // 0: from the newest entry
+}
+
+// Query parameters of the audit log routes.
+var (
+	auditFilterParams = []string{"actor_type", "actor_id", "action", "target_type", "target_id",
+		"occurred_after", "occurred_before", "q"}
+	auditPageParams = []string{"limit", "starting_after"}
+)
+
+// textParam is a free-text query parameter and its length limit.
+type textParam struct {
+	name string
+	dst  *string
+	max  int
+}
+
+// parseAuditQuery reads the filters, and the page when paged is true; any
+// other parameter is refused. On failure it has written a 400 problem with
+// one error per bad parameter and returns false.
+func parseAuditQuery(w http.ResponseWriter, r *http.Request, paged bool) (auditQuery, bool) {
+	values := r.URL.Query()
+	allowed := auditFilterParams
+	if paged {
+		allowed = append(slices.Clone(auditFilterParams), auditPageParams...)
+	}
+	q := auditQuery{limit: defaultPageLimit}
+	errs := unknownParams(values, allowed)
+	errs = append(errs, q.filter.parse(values)...)
+	if paged {
+		errs = append(errs, q.parsePage(values)...)
+	}
+	if len(errs) > 0 {
+		writeProblem(w, r, Problem{Type: "invalid_request", Title: "Invalid audit log query", Status: http.StatusBadRequest, Errors: errs})
+		return auditQuery{}, false
+	}
+	return q, true
+}
+
+// unknownParams refuses parameters not in allowed, and any given twice.
+func unknownParams(values url.Values, allowed []string) []FieldError {
+	var errs []FieldError
+	names := make([]string, 0, len(values))
+	for name := range values {
+		names = append(names, name)
+	}
+	slices.Sort(names)
+	for _, name := range names {
+		switch {
+		case !slices.Contains(allowed, name):
+			errs = append(errs, FieldError{Field: name, Detail: "is not a known parameter"})
+		case len(values[name]) > 1:
+			errs = append(errs, FieldError{Field: name, Detail: "must be given at most once"})
+		}
+	}
+	return errs
+}
+
+func (f *auditFilter) parse(values url.Values) []FieldError {
+	var errs []FieldError
+	for _, p := range []textParam{
+		{"actor_id", &f.actorID, 255}, {"action", &f.action, 100}, {"target_type", &f.targetType, 100},
+		{"target_id", &f.targetID, 255}, {"q", &f.text, 200},
+	} {
+		v := values.Get(p.name)
+		if !utf8.ValidString(v) || strings.ContainsRune(v, 0) || utf8.RuneCountInString(v) > p.max {
+			errs = append(errs, FieldError{Field: p.name, Detail: "must be UTF-8 text of at most " + strconv.Itoa(p.max) + " characters"})
+			continue
+		}
+		*p.dst = v
+	}
+	f.actorType = values.Get("actor_type")
+	if f.actorType != "" && !validActorType(f.actorType) {
+		errs = append(errs, FieldError{Field: "actor_type", Detail: "must be one of api_key, member, operator, provider, system, admin"})
+	}
+	var err FieldError
+	if f.after, err = parseTime(values, "occurred_after"); err.Field != "" {
+		errs = append(errs, err)
+	}
+	if f.before, err = parseTime(values, "occurred_before"); err.Field != "" {
+		errs = append(errs, err)
+	}
+	if f.after != nil && f.before != nil && !f.after.Before(*f.before) {
+		errs = append(errs, FieldError{Field: "occurred_before", Detail: "must be later than occurred_after"})
+	}
+	return errs
+}
+
+func validActorType(s string) bool {
+	return slices.Contains([]string{audit.ActorAPIKey, audit.ActorMember, audit.ActorOperator,
+		audit.ActorProvider, audit.ActorSystem, audit.ActorAdmin}, s)
+}
+
+// parseTime reads an RFC 3339 timestamp; the FieldError is set on failure.
+func parseTime(values url.Values, name string) (*time.Time, FieldError) {
+	v := values.Get(name)
+	if v == "" {
+		return nil, FieldError{}
+	}
+	t, err := time.Parse(time.RFC3339Nano, v)
+	if err != nil {
+		return nil, FieldError{Field: name, Detail: "must be an RFC 3339 timestamp, such as 2026-01-02T15:04:05Z"}
+	}
+	return &t, FieldError{}
+}
+
+func (q *auditQuery) parsePage(values url.Values) []FieldError {
+	var errs []FieldError
+	if v := values.Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > maxPageLimit {
+			errs = append(errs, FieldError{Field: "limit", Detail: "must be an integer from 1 to 100"})
+		}
+		q.limit = n
+	}
+	if v := values.Get("starting_after"); v != "" {
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || n < 1 {
+			errs = append(errs, FieldError{Field: "starting_after", Detail: "must be the seq of an audit entry"})
+		}
+		q.startingAfter = n
+	}
+	return errs
+}
