@@ -16,8 +16,9 @@ limitations under the License.
 
 // Command rekomi is the one binary of Rekomi. Its subcommands run the
 // operator (manager), the application of one Region (app), the schema
-// migrations (migrate) and the whole platform on one machine (dev). Flags and
-// environment are read here and nowhere else.
+// migrations (migrate), checks of an organization's audit log (audit) and
+// the whole platform on one machine (dev). Flags and environment are read
+// here and nowhere else.
 package main
 
 import (
@@ -49,6 +50,9 @@ type command struct {
 	summary string
 	details string
 	setup   func(fs *flag.FlagSet, stdout io.Writer) func(ctx context.Context) error
+	// subcommands, when set, make this a group run as `rekomi <name>
+	// <subcommand>`; setup is then unused.
+	subcommands []command
 }
 
 func commands() []command {
@@ -64,8 +68,8 @@ func commands() []command {
 			name:    "app",
 			summary: "run the HTTP application of one Region",
 			details: "Serves one Region's HTTP application as the Region's runtime role: health (/healthz),\n" +
-				"readiness (/readyz), Prometheus metrics (/metrics) and the API keys of the merchant API\n" +
-				"(/v1/api-keys). It refuses to start when its role could bypass row-level security, a tenant\n" +
+				"readiness (/readyz), Prometheus metrics (/metrics) and the merchant API: API keys\n" +
+				"(/v1/api-keys) and the audit log (/v1/audit-log). It refuses to start when its role could bypass row-level security, a tenant\n" +
 				"table does not enforce it, or the key ring is unusable.",
 			setup: appCommand,
 		},
@@ -83,6 +87,7 @@ func commands() []command {
 				"against them, applies config/samples and serves each Region's app on localhost.",
 			setup: devCommand,
 		},
+		auditCommand(),
 		{
 			name:    "version",
 			summary: "print the version of this binary",
@@ -122,32 +127,40 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		usage(stderr)
 		return 2
 	}
+	return runCommand(ctx, "rekomi "+cmd.name, *cmd, args[1:], stdout, stderr)
+}
 
-	fs := flag.NewFlagSet("rekomi "+cmd.name, flag.ContinueOnError)
+// runCommand parses a command's flags from args and runs it; name is how
+// it was called, such as "rekomi migrate".
+func runCommand(ctx context.Context, name string, cmd command, args []string, stdout, stderr io.Writer) int {
+	if len(cmd.subcommands) > 0 {
+		return runGroup(ctx, name, cmd, args, stdout, stderr)
+	}
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	if len(args) > 1 && isHelp(args[1]) {
+	if len(args) > 0 && isHelp(args[0]) {
 		fs.SetOutput(stdout)
 	}
 	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), "Usage: rekomi %s [flags]\n\n%s\n", cmd.name, cmd.details)
+		fmt.Fprintf(fs.Output(), "Usage: %s [flags]\n\n%s\n", name, cmd.details)
 		if hasFlags(fs) {
 			fmt.Fprintf(fs.Output(), "\nFlags:\n")
 			fs.PrintDefaults()
 		}
 	}
 	runCmd := cmd.setup(fs, stdout)
-	if err := fs.Parse(args[1:]); err != nil {
+	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
 		}
 		return 2
 	}
 	if fs.NArg() > 0 {
-		fmt.Fprintf(stderr, "rekomi %s: unexpected argument %q\n", cmd.name, fs.Arg(0))
+		fmt.Fprintf(stderr, "%s: unexpected argument %q\n", name, fs.Arg(0))
 		return 2
 	}
 	if err := runCmd(ctx); err != nil {
-		fmt.Fprintf(stderr, "rekomi %s: %v\n", cmd.name, err)
+		fmt.Fprintf(stderr, "%s: %v\n", name, err)
 		var coded interface{ ExitCode() int }
 		if errors.As(err, &coded) {
 			return coded.ExitCode()
@@ -155,6 +168,35 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	return 0
+}
+
+// runGroup runs the subcommand of a group named by args[0]; without one it
+// prints the group's usage and fails as a usage error.
+func runGroup(ctx context.Context, name string, cmd command, args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		groupUsage(stderr, name, cmd)
+		return 2
+	}
+	if isHelp(args[0]) || args[0] == "help" {
+		groupUsage(stdout, name, cmd)
+		return 0
+	}
+	for _, sub := range cmd.subcommands {
+		if sub.name == args[0] {
+			return runCommand(ctx, name+" "+sub.name, sub, args[1:], stdout, stderr)
+		}
+	}
+	fmt.Fprintf(stderr, "%s: unknown command %q\n\n", name, args[0])
+	groupUsage(stderr, name, cmd)
+	return 2
+}
+
+func groupUsage(w io.Writer, name string, cmd command) {
+	fmt.Fprintf(w, "Usage: %s <command> [flags]\n\n%s\n\nCommands:\n", name, cmd.details)
+	for _, sub := range cmd.subcommands {
+		fmt.Fprintf(w, "  %-8s %s\n", sub.name, sub.summary)
+	}
+	fmt.Fprintf(w, "\nRun '%s <command> -h' for the flags of a command.\n", name)
 }
 
 // exitError makes a command exit with a code of its own.

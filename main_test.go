@@ -73,7 +73,16 @@ func TestRun(t *testing.T) {
 		for _, c := range commands() {
 			code, stdout, _ := runArgs(t, c.name, "-h")
 			require.Equal(t, 0, code, c.name)
-			require.Contains(t, stdout, "Usage: rekomi "+c.name+" [flags]", c.name)
+			if len(c.subcommands) == 0 {
+				require.Contains(t, stdout, "Usage: rekomi "+c.name+" [flags]", c.name)
+				continue
+			}
+			require.Contains(t, stdout, "Usage: rekomi "+c.name+" <command> [flags]", c.name)
+			for _, sub := range c.subcommands {
+				code, stdout, _ := runArgs(t, c.name, sub.name, "-h")
+				require.Equal(t, 0, code, c.name+" "+sub.name)
+				require.Contains(t, stdout, "Usage: rekomi "+c.name+" "+sub.name+" [flags]")
+			}
 		}
 	})
 
