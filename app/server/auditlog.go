@@ -108,10 +108,11 @@ func (f auditFilter) where(orgID uuid.UUID, before int64) (string, []any) {
 // below seq before (0: from the newest).
 func (s *Server) readAuditLog(ctx context.Context, orgID uuid.UUID, f auditFilter, before int64, n int) ([]auditEntryObject, error) {
 	where, args := f.where(orgID, before)
+	args = append(args, n)
 	entries := []auditEntryObject{}
 	err := s.db.TenantTx(ctx, orgID, func(tx pgx.Tx) error {
 		rows, err := tx.Query(ctx, `SELECT `+auditEntryColumns+` FROM audit_log WHERE `+where+
-			` ORDER BY seq DESC LIMIT `+strconv.Itoa(n), args...)
+			` ORDER BY seq DESC LIMIT $`+strconv.Itoa(len(args)), args...)
 		if err != nil {
 			return db.MapError(err)
 		}
