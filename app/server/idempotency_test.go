@@ -154,6 +154,19 @@ func TestIdempotencyKeys(t *testing.T) {
 		require.Equal(t, http.StatusCreated, b.post(t, "/v1/campaigns", keyA, "retry-me", campaignBody("Fixed")).status)
 	})
 
+	t.Run("ForgetsKeysAfter24Hours", func(t *testing.T) {
+		require.Equal(t, http.StatusCreated, b.post(t, "/v1/campaigns", keyA, "old-key", campaignBody("Old")).status)
+		ctx := context.Background()
+		admin, err := pgx.Connect(ctx, b.region.AdminURL)
+		require.NoError(t, err)
+		defer admin.Close(ctx)
+		_, err = admin.Exec(ctx, `UPDATE idempotency_keys SET created_at = now() - interval '25 hours' WHERE org_id = $1 AND key = 'old-key'`, orgA)
+		require.NoError(t, err)
+		again := b.post(t, "/v1/campaigns", keyA, "old-key", campaignBody("New"))
+		require.Equal(t, http.StatusCreated, again.status, "an expired key names a new request")
+		require.Empty(t, again.header.Get(server.IdempotentReplayedHeader))
+	})
+
 	t.Run("RefusesMalformedKeys", func(t *testing.T) {
 		for name, k := range map[string]string{"empty": "", "too long": strings.Repeat("k", 256), "not ASCII": "clé", "control": "a\tb"} {
 			a := b.post(t, "/v1/campaigns", keyA, k, campaignBody("Never"))
