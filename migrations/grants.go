@@ -29,6 +29,8 @@ func RuntimeGrants() map[string][]pgroles.Privilege {
 		"webhook_endpoints": {pgroles.Select},
 		// Public lookup keys come and go with their links, endpoints and keys.
 		"route_keys": {pgroles.Select, pgroles.Insert, pgroles.Delete},
+		// Stored answers are written once, with their effect, and expire.
+		"idempotency_keys": {pgroles.Select, pgroles.Insert, pgroles.Delete},
 
 		"members":           {pgroles.Select, pgroles.Insert, pgroles.Update, pgroles.Delete},
 		"api_keys":          {pgroles.Select, pgroles.Insert, pgroles.Update},

@@ -84,6 +84,9 @@ func seedOrg(t *testing.T, admin *pgx.Conn, name string) uuid.UUID {
 		{`INSERT INTO audit_log (org_id, id, actor_type, actor_id, action, target_type, target_id)
 		  VALUES ($1, $2, 'system', 'seed', 'organization.created', 'organization', $3)`,
 			[]any{org, ids["audit"], org.String()}},
+		{`INSERT INTO idempotency_keys (org_id, key, request_hash, status, content_type, body)
+		  VALUES ($1, 'seed-' || $2, sha256($3), 201, 'application/json', '{}')`,
+			[]any{org, name, []byte(name)}},
 	}
 	for _, s := range stmts {
 		_, err := admin.Exec(ctx, s.sql, s.args...)

@@ -17,8 +17,8 @@ limitations under the License.
 package server
 
 import (
+	"context"
 	"crypto/rand"
-	"errors"
 	"net/http"
 	"slices"
 	"strconv"
@@ -93,28 +93,23 @@ func (s *Server) createAPIKey(w http.ResponseWriter, r *http.Request) {
 	}
 	p := principalFrom(r.Context())
 	hash := apikey.Hash(secret)
-	var key apiKeyObject
-	err = s.db.TenantTx(r.Context(), p.OrgID, func(tx pgx.Tx) error {
-		var err error
-		key, err = scanAPIKey(tx.QueryRow(r.Context(), `INSERT INTO api_keys (org_id, name, prefix, hash, scopes, created_by)
+	s.mutate(w, r, "creating an API key", func(ctx context.Context, tx pgx.Tx) (int, any, error) {
+		key, err := scanAPIKey(tx.QueryRow(ctx, `INSERT INTO api_keys (org_id, name, prefix, hash, scopes, created_by)
 			VALUES ($1, $2, $3, $4, $5, $6) RETURNING `+apiKeyColumns, p.OrgID, req.Name, prefix, hash[:], req.Scopes, "api_key:"+p.KeyID.String()))
 		if err != nil {
-			return err
+			return 0, nil, err
 		}
-		if _, err := tx.Exec(r.Context(), `INSERT INTO route_keys (kind, key, org_id, target_id) VALUES ('api_key_prefix', $1, $2, $3)`,
+		if _, err := tx.Exec(ctx, `INSERT INTO route_keys (kind, key, org_id, target_id) VALUES ('api_key_prefix', $1, $2, $3)`,
 			prefix, p.OrgID, key.ID); err != nil {
-			return db.MapError(err)
+			return 0, nil, db.MapError(err)
 		}
-		_, err = audit.Append(r.Context(), tx, p.OrgID, auditEntry(r, "api_key.created", "api_key", key.ID.String(),
-			map[string]any{"name": req.Name, "prefix": prefix, "scopes": req.Scopes}))
-		return err
+		if _, err := audit.Append(ctx, tx, p.OrgID, auditEntry(r, "api_key.created", "api_key", key.ID.String(),
+			map[string]any{"name": req.Name, "prefix": prefix, "scopes": req.Scopes})); err != nil {
+			return 0, nil, err
+		}
+		key.Secret = secret
+		return http.StatusCreated, key, nil
 	})
-	if err != nil {
-		s.internalError(w, r, "creating an API key", err)
-		return
-	}
-	key.Secret = secret
-	writeJSON(w, http.StatusCreated, key)
 }
 
 func (s *Server) getAPIKey(w http.ResponseWriter, r *http.Request) {
@@ -138,18 +133,17 @@ func (s *Server) revokeAPIKey(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	p := principalFrom(r.Context())
-	var key apiKeyObject
-	err := s.db.TenantTx(r.Context(), p.OrgID, func(tx pgx.Tx) error {
-		var err error
-		key, err = scanAPIKey(tx.QueryRow(r.Context(), `UPDATE api_keys SET revoked_at = coalesce(revoked_at, now())
+	s.mutate(w, r, "revoking an API key", func(ctx context.Context, tx pgx.Tx) (int, any, error) {
+		key, err := scanAPIKey(tx.QueryRow(ctx, `UPDATE api_keys SET revoked_at = coalesce(revoked_at, now())
 			WHERE org_id = $1 AND id = $2 RETURNING `+apiKeyColumns, p.OrgID, id))
 		if err != nil {
-			return err
+			return 0, nil, err
 		}
-		_, err = audit.Append(r.Context(), tx, p.OrgID, auditEntry(r, "api_key.revoked", "api_key", id.String(), nil))
-		return err
+		if _, err := audit.Append(ctx, tx, p.OrgID, auditEntry(r, "api_key.revoked", "api_key", id.String(), nil)); err != nil {
+			return 0, nil, err
+		}
+		return http.StatusOK, key, nil
 	})
-	s.answer(w, r, "revoking an API key", http.StatusOK, key, err)
 }
 
 func (s *Server) listAPIKeys(w http.ResponseWriter, r *http.Request) {
@@ -183,14 +177,11 @@ func (s *Server) listAPIKeys(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, newList(keys, page.limit))
 }
 
-// answer writes v, a 404 problem for ErrNotFound, or a 500.
+// answer writes v, or err as a problem.
 func (s *Server) answer(w http.ResponseWriter, r *http.Request, doing string, status int, v any, err error) {
-	switch {
-	case err == nil:
-		writeJSON(w, status, v)
-	case errors.Is(err, db.ErrNotFound):
-		writeProblem(w, r, Problem{Type: "not_found", Title: "No such object", Status: http.StatusNotFound})
-	default:
-		s.internalError(w, r, doing, err)
+	if err != nil {
+		s.writeError(w, r, doing, err)
+		return
 	}
+	writeJSON(w, status, v)
 }

@@ -39,15 +39,8 @@ func decodeJSON(w http.ResponseWriter, r *http.Request, v any) bool {
 			Status: http.StatusUnsupportedMediaType})
 		return false
 	}
-	body, err := io.ReadAll(r.Body)
-	var tooLarge *http.MaxBytesError
-	if errors.As(err, &tooLarge) {
-		writeProblem(w, r, Problem{Type: "body_too_large", Title: "The request body is too large",
-			Status: http.StatusRequestEntityTooLarge, Detail: fmt.Sprintf("at most %d bytes", tooLarge.Limit)})
-		return false
-	}
-	if err != nil {
-		writeProblem(w, r, Problem{Type: "invalid_request", Title: "The request body could not be read", Status: http.StatusBadRequest})
+	body, ok := readBody(w, r)
+	if !ok {
 		return false
 	}
 	if !utf8.Valid(body) {
@@ -66,6 +59,23 @@ func decodeJSON(w http.ResponseWriter, r *http.Request, v any) bool {
 		return false
 	}
 	return true
+}
+
+// readBody reads the whole body within the size limit. On failure it has
+// written the problem and returns false.
+func readBody(w http.ResponseWriter, r *http.Request) ([]byte, bool) {
+	body, err := io.ReadAll(r.Body)
+	var tooLarge *http.MaxBytesError
+	if errors.As(err, &tooLarge) {
+		writeProblem(w, r, Problem{Type: "body_too_large", Title: "The request body is too large",
+			Status: http.StatusRequestEntityTooLarge, Detail: fmt.Sprintf("at most %d bytes", tooLarge.Limit)})
+		return nil, false
+	}
+	if err != nil {
+		writeProblem(w, r, Problem{Type: "invalid_request", Title: "The request body could not be read", Status: http.StatusBadRequest})
+		return nil, false
+	}
+	return body, true
 }
 
 // describeJSONError says what was wrong without echoing the body.

@@ -1,0 +1,382 @@
+/*
+Copyright 2026 The Rekomi Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package server
+
+import (
+	"context"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+
+	"github.com/rekomi/rekomi/app/audit"
+	"github.com/rekomi/rekomi/app/db"
+)
+
+// campaignObject is a campaign's commission rules as the API shows them.
+// Money is in integer minor units of the campaign's currency.
+type campaignObject struct {
+	Object          string      `json:"object"`
+	ID              uuid.UUID   `json:"id"`
+	Name            string      `json:"name"`
+	Currency        string      `json:"currency"`
+	Commission      commission  `json:"commission"`
+	Recurrence      recurrence  `json:"recurrence"`
+	Attribution     attribution `json:"attribution"`
+	HoldDays        int         `json:"hold_days"`
+	MinPayoutAmount int64       `json:"min_payout_amount"`
+	ArchivedAt      *time.Time  `json:"archived_at"`
+	CreatedAt       time.Time   `json:"created_at"`
+	UpdatedAt       time.Time   `json:"updated_at"`
+}
+
+// commission is {type: "percentage", percent_bps} or {type: "flat", amount}.
+type commission struct {
+	Type       string `json:"type"`
+	PercentBps *int   `json:"percent_bps,omitempty"`
+	Amount     *int64 `json:"amount,omitempty"`
+}
+
+// recurrence says which of a customer's payments earn commission; months is
+// set for recurring only.
+type recurrence struct {
+	Type   string `json:"type"`
+	Months *int   `json:"months"`
+}
+
+type attribution struct {
+	WindowDays int    `json:"window_days"`
+	Model      string `json:"model"`
+}
+
+const campaignColumns = `id, name, currency, commission_type, commission_bps, commission_amount, recurrence, recurring_months,
+	attribution_window_days, attribution_model, hold_days, min_payout_amount, archived_at, created_at, updated_at`
+
+func scanCampaign(row pgx.Row) (campaignObject, error) {
+	c := campaignObject{Object: "campaign"}
+	err := row.Scan(&c.ID, &c.Name, &c.Currency, &c.Commission.Type, &c.Commission.PercentBps, &c.Commission.Amount,
+		&c.Recurrence.Type, &c.Recurrence.Months, &c.Attribution.WindowDays, &c.Attribution.Model,
+		&c.HoldDays, &c.MinPayoutAmount, &c.ArchivedAt, &c.CreatedAt, &c.UpdatedAt)
+	return c, db.MapError(err)
+}
+
+// campaignInput is the body of a create or an update: a nil field is absent
+// and keeps its value (or its default on create).
+type campaignInput struct {
+	Name            *string           `json:"name"`
+	Currency        *string           `json:"currency"`
+	Commission      *commission       `json:"commission"`
+	Recurrence      *recurrence       `json:"recurrence"`
+	Attribution     *attributionInput `json:"attribution"`
+	HoldDays        *int              `json:"hold_days"`
+	MinPayoutAmount *int64            `json:"min_payout_amount"`
+}
+
+type attributionInput struct {
+	WindowDays *int    `json:"window_days"`
+	Model      *string `json:"model"`
+}
+
+// newCampaign is a campaign with the defaults the schema gives.
+func newCampaign() campaignObject {
+	return campaignObject{Object: "campaign", Recurrence: recurrence{Type: "one_time"},
+		Attribution: attribution{WindowDays: 60, Model: "last_click"}, HoldDays: 30}
+}
+
+// apply sets the fields present in in and returns the JSON names of those
+// whose value changed.
+func (in campaignInput) apply(c *campaignObject) []string {
+	var changed []string
+	set := func(name string, differs bool, assign func()) {
+		if differs {
+			changed = append(changed, name)
+		}
+		assign()
+	}
+	if in.Name != nil {
+		set("name", *in.Name != c.Name, func() { c.Name = *in.Name })
+	}
+	if in.Currency != nil {
+		set("currency", *in.Currency != c.Currency, func() { c.Currency = *in.Currency })
+	}
+	if in.Commission != nil {
+		set("commission", !sameCommission(*in.Commission, c.Commission), func() { c.Commission = *in.Commission })
+	}
+	if in.Recurrence != nil {
+		set("recurrence", !sameRecurrence(*in.Recurrence, c.Recurrence), func() { c.Recurrence = *in.Recurrence })
+	}
+	if a := in.Attribution; a != nil {
+		next := c.Attribution
+		if a.WindowDays != nil {
+			next.WindowDays = *a.WindowDays
+		}
+		if a.Model != nil {
+			next.Model = *a.Model
+		}
+		set("attribution", next != c.Attribution, func() { c.Attribution = next })
+	}
+	if in.HoldDays != nil {
+		set("hold_days", *in.HoldDays != c.HoldDays, func() { c.HoldDays = *in.HoldDays })
+	}
+	if in.MinPayoutAmount != nil {
+		set("min_payout_amount", *in.MinPayoutAmount != c.MinPayoutAmount, func() { c.MinPayoutAmount = *in.MinPayoutAmount })
+	}
+	return changed
+}
+
+func sameCommission(a, b commission) bool {
+	return a.Type == b.Type && equalPtr(a.PercentBps, b.PercentBps) && equalPtr(a.Amount, b.Amount)
+}
+
+func sameRecurrence(a, b recurrence) bool {
+	return a.Type == b.Type && equalPtr(a.Months, b.Months)
+}
+
+func equalPtr[T comparable](a, b *T) bool {
+	return (a == nil) == (b == nil) && (a == nil || *a == *b)
+}
+
+func (c campaignObject) validate() []FieldError {
+	var errs []FieldError
+	bad := func(field, detail string) { errs = append(errs, FieldError{Field: field, Detail: detail}) }
+	if n := utf8.RuneCountInString(c.Name); n < 1 || n > 200 {
+		bad("name", "must be 1 to 200 characters")
+	}
+	if !currencies[c.Currency] {
+		bad("currency", "must be an ISO 4217 currency code in upper case, such as EUR")
+	}
+	errs = append(errs, c.Commission.validate()...)
+	errs = append(errs, c.Recurrence.validate()...)
+	if w := c.Attribution.WindowDays; w < 1 || w > 365 {
+		bad("attribution.window_days", "must be 1 to 365")
+	}
+	if m := c.Attribution.Model; m != "first_click" && m != "last_click" {
+		bad("attribution.model", "must be first_click or last_click")
+	}
+	if c.HoldDays < 0 || c.HoldDays > 365 {
+		bad("hold_days", "must be 0 to 365")
+	}
+	if c.MinPayoutAmount < 0 {
+		bad("min_payout_amount", "must be an integer amount of minor units, 0 or more")
+	}
+	return errs
+}
+
+func (c commission) validate() []FieldError {
+	var errs []FieldError
+	bad := func(field, detail string) { errs = append(errs, FieldError{Field: field, Detail: detail}) }
+	switch c.Type {
+	case "percentage":
+		if c.PercentBps == nil || *c.PercentBps < 1 || *c.PercentBps > 10000 {
+			bad("commission.percent_bps", "must be 1 to 10000 basis points")
+		}
+		if c.Amount != nil {
+			bad("commission.amount", "is only for a flat commission")
+		}
+	case "flat":
+		if c.Amount == nil || *c.Amount < 1 {
+			bad("commission.amount", "must be an integer amount of minor units, 1 or more")
+		}
+		if c.PercentBps != nil {
+			bad("commission.percent_bps", "is only for a percentage commission")
+		}
+	default:
+		bad("commission.type", "must be percentage or flat")
+	}
+	return errs
+}
+
+func (r recurrence) validate() []FieldError {
+	switch {
+	case r.Type == "recurring" && (r.Months == nil || *r.Months < 1 || *r.Months > 120):
+		return []FieldError{{Field: "recurrence.months", Detail: "must be 1 to 120 for a recurring commission"}}
+	case r.Type == "recurring":
+		return nil
+	case r.Type != "one_time" && r.Type != "lifetime":
+		return []FieldError{{Field: "recurrence.type", Detail: "must be one_time, recurring or lifetime"}}
+	case r.Months != nil:
+		return []FieldError{{Field: "recurrence.months", Detail: "is only for a recurring commission"}}
+	}
+	return nil
+}
+
+func (s *Server) createCampaign(w http.ResponseWriter, r *http.Request) {
+	var in campaignInput
+	if !decodeJSON(w, r, &in) {
+		return
+	}
+	c := newCampaign()
+	in.apply(&c)
+	if errs := in.requireForCreate(c.validate()); len(errs) > 0 {
+		validationFailed(w, r, errs)
+		return
+	}
+	p := principalFrom(r.Context())
+	s.mutate(w, r, "creating a campaign", func(ctx context.Context, tx pgx.Tx) (int, any, error) {
+		created, err := scanCampaign(tx.QueryRow(ctx, `INSERT INTO campaigns (org_id, name, currency, commission_type,
+			commission_bps, commission_amount, recurrence, recurring_months, attribution_window_days, attribution_model,
+			hold_days, min_payout_amount) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING `+campaignColumns,
+			p.OrgID, c.Name, c.Currency, c.Commission.Type, c.Commission.PercentBps, c.Commission.Amount, c.Recurrence.Type,
+			c.Recurrence.Months, c.Attribution.WindowDays, c.Attribution.Model, c.HoldDays, c.MinPayoutAmount))
+		if err != nil {
+			return 0, nil, err
+		}
+		_, err = audit.Append(ctx, tx, p.OrgID, auditEntry(r, "campaign.created", "campaign", created.ID.String(),
+			map[string]any{"name": created.Name}))
+		return http.StatusCreated, created, err
+	})
+}
+
+// requireForCreate reports the fields a create needs that are missing, in
+// place of what validation said about their zero values.
+func (in campaignInput) requireForCreate(errs []FieldError) []FieldError {
+	missing := map[string]bool{"name": in.Name == nil, "currency": in.Currency == nil, "commission": in.Commission == nil}
+	var out []FieldError
+	for _, f := range []string{"name", "currency", "commission"} {
+		if missing[f] {
+			out = append(out, FieldError{Field: f, Detail: "is required"})
+		}
+	}
+	for _, e := range errs {
+		if top, _, _ := strings.Cut(e.Field, "."); !missing[top] {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+func (s *Server) getCampaign(w http.ResponseWriter, r *http.Request) {
+	id, ok := pathID(w, r)
+	if !ok {
+		return
+	}
+	p := principalFrom(r.Context())
+	var c campaignObject
+	err := s.db.TenantTx(r.Context(), p.OrgID, func(tx pgx.Tx) error {
+		var err error
+		c, err = scanCampaign(tx.QueryRow(r.Context(), `SELECT `+campaignColumns+` FROM campaigns WHERE org_id = $1 AND id = $2`, p.OrgID, id))
+		return err
+	})
+	s.answer(w, r, "reading a campaign", http.StatusOK, c, err)
+}
+
+func (s *Server) listCampaigns(w http.ResponseWriter, r *http.Request) {
+	page, ok := parsePage(w, r)
+	if !ok {
+		return
+	}
+	includeArchived, err := strconv.ParseBool(r.URL.Query().Get("include_archived"))
+	if v := r.URL.Query().Get("include_archived"); v != "" && err != nil {
+		writeProblem(w, r, Problem{Type: "invalid_request", Title: "Invalid query", Status: http.StatusBadRequest,
+			Errors: []FieldError{{Field: "include_archived", Detail: "must be true or false"}}})
+		return
+	}
+	p := principalFrom(r.Context())
+	campaigns := []campaignObject{}
+	err = s.db.TenantTx(r.Context(), p.OrgID, func(tx pgx.Tx) error {
+		rows, err := tx.Query(r.Context(), `SELECT `+campaignColumns+` FROM campaigns
+			WHERE org_id = $1 AND ($4 OR archived_at IS NULL)
+			AND ($2::uuid IS NULL OR (created_at, id) < (SELECT created_at, id FROM campaigns WHERE org_id = $1 AND id = $2))
+			ORDER BY created_at DESC, id DESC LIMIT $3`, p.OrgID, page.startingAfter, page.limit+1, includeArchived)
+		if err != nil {
+			return db.MapError(err)
+		}
+		campaigns, err = pgx.CollectRows(rows, func(row pgx.CollectableRow) (campaignObject, error) { return scanCampaign(row) })
+		return err
+	})
+	s.answer(w, r, "listing campaigns", http.StatusOK, newList(campaigns, page.limit), err)
+}
+
+func (s *Server) updateCampaign(w http.ResponseWriter, r *http.Request) {
+	id, ok := pathID(w, r)
+	if !ok {
+		return
+	}
+	var in campaignInput
+	if !decodeJSON(w, r, &in) {
+		return
+	}
+	p := principalFrom(r.Context())
+	s.mutate(w, r, "updating a campaign", func(ctx context.Context, tx pgx.Tx) (int, any, error) {
+		c, err := scanCampaign(tx.QueryRow(ctx, `SELECT `+campaignColumns+` FROM campaigns WHERE org_id = $1 AND id = $2 FOR UPDATE`, p.OrgID, id))
+		if err != nil {
+			return 0, nil, err
+		}
+		changed := in.apply(&c)
+		if errs := c.validate(); len(errs) > 0 {
+			return 0, nil, invalidInput(errs)
+		}
+		if len(changed) == 0 {
+			return http.StatusOK, c, nil
+		}
+		updated, err := scanCampaign(tx.QueryRow(ctx, `UPDATE campaigns SET name = $3, currency = $4, commission_type = $5,
+			commission_bps = $6, commission_amount = $7, recurrence = $8, recurring_months = $9, attribution_window_days = $10,
+			attribution_model = $11, hold_days = $12, min_payout_amount = $13, updated_at = now()
+			WHERE org_id = $1 AND id = $2 RETURNING `+campaignColumns,
+			p.OrgID, id, c.Name, c.Currency, c.Commission.Type, c.Commission.PercentBps, c.Commission.Amount, c.Recurrence.Type,
+			c.Recurrence.Months, c.Attribution.WindowDays, c.Attribution.Model, c.HoldDays, c.MinPayoutAmount))
+		if err != nil {
+			return 0, nil, err
+		}
+		_, err = audit.Append(ctx, tx, p.OrgID, auditEntry(r, "campaign.updated", "campaign", id.String(),
+			map[string]any{"changed": changed}))
+		return http.StatusOK, updated, err
+	})
+}
+
+func (s *Server) archiveCampaign(w http.ResponseWriter, r *http.Request) {
+	id, ok := pathID(w, r)
+	if !ok {
+		return
+	}
+	p := principalFrom(r.Context())
+	s.mutate(w, r, "archiving a campaign", func(ctx context.Context, tx pgx.Tx) (int, any, error) {
+		c, err := scanCampaign(tx.QueryRow(ctx, `SELECT `+campaignColumns+` FROM campaigns WHERE org_id = $1 AND id = $2 FOR UPDATE`, p.OrgID, id))
+		if err != nil || c.ArchivedAt != nil {
+			return http.StatusOK, c, err
+		}
+		archived, err := scanCampaign(tx.QueryRow(ctx, `UPDATE campaigns SET archived_at = now(), updated_at = now()
+			WHERE org_id = $1 AND id = $2 RETURNING `+campaignColumns, p.OrgID, id))
+		if err != nil {
+			return 0, nil, err
+		}
+		_, err = audit.Append(ctx, tx, p.OrgID, auditEntry(r, "campaign.archived", "campaign", id.String(), nil))
+		return http.StatusOK, archived, err
+	})
+}
+
+// currencies are the ISO 4217 codes of circulating currencies a campaign
+// may pay in.
+var currencies = map[string]bool{
+	"AED": true, "AFN": true, "ALL": true, "AMD": true, "ANG": true, "AOA": true, "ARS": true, "AUD": true, "AWG": true, "AZN": true, "BAM": true, "BBD": true,
+	"BDT": true, "BGN": true, "BHD": true, "BIF": true, "BMD": true, "BND": true, "BOB": true, "BRL": true, "BSD": true, "BTN": true, "BWP": true, "BYN": true,
+	"BZD": true, "CAD": true, "CDF": true, "CHF": true, "CLP": true, "CNY": true, "COP": true, "CRC": true, "CUP": true, "CVE": true, "CZK": true, "DJF": true,
+	"DKK": true, "DOP": true, "DZD": true, "EGP": true, "ERN": true, "ETB": true, "EUR": true, "FJD": true, "FKP": true, "GBP": true, "GEL": true, "GHS": true,
+	"GIP": true, "GMD": true, "GNF": true, "GTQ": true, "GYD": true, "HKD": true, "HNL": true, "HTG": true, "HUF": true, "IDR": true, "ILS": true, "INR": true,
+	"IQD": true, "IRR": true, "ISK": true, "JMD": true, "JOD": true, "JPY": true, "KES": true, "KGS": true, "KHR": true, "KMF": true, "KPW": true, "KRW": true,
+	"KWD": true, "KYD": true, "KZT": true, "LAK": true, "LBP": true, "LKR": true, "LRD": true, "LSL": true, "LYD": true, "MAD": true, "MDL": true, "MGA": true,
+	"MKD": true, "MMK": true, "MNT": true, "MOP": true, "MRU": true, "MUR": true, "MVR": true, "MWK": true, "MXN": true, "MYR": true, "MZN": true, "NAD": true,
+	"NGN": true, "NIO": true, "NOK": true, "NPR": true, "NZD": true, "OMR": true, "PAB": true, "PEN": true, "PGK": true, "PHP": true, "PKR": true, "PLN": true,
+	"PYG": true, "QAR": true, "RON": true, "RSD": true, "RUB": true, "RWF": true, "SAR": true, "SBD": true, "SCR": true, "SDG": true, "SEK": true, "SGD": true,
+	"SHP": true, "SLE": true, "SOS": true, "SRD": true, "SSP": true, "STN": true, "SVC": true, "SYP": true, "SZL": true, "THB": true, "TJS": true, "TMT": true,
+	"TND": true, "TOP": true, "TRY": true, "TTD": true, "TWD": true, "TZS": true, "UAH": true, "UGX": true, "USD": true, "UYU": true, "UZS": true, "VES": true,
+	"VND": true, "VUV": true, "WST": true, "XAF": true, "XCD": true, "XOF": true, "XPF": true, "YER": true, "ZAR": true, "ZMW": true, "ZWL": true,
+}

@@ -1,0 +1,232 @@
+/*
+Copyright 2026 The Rekomi Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package server
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/rekomi/rekomi/app/db"
+)
+
+const (
+	// IdempotencyKeyHeader names a POST request so that a retry of it is
+	// answered from the first attempt instead of running again.
+	IdempotencyKeyHeader = "Idempotency-Key"
+	// IdempotentReplayedHeader marks an answer replayed from a stored one.
+	IdempotentReplayedHeader = "Idempotent-Replayed"
+)
+
+var (
+	errOrgCancelled        = errors.New("the organization is cancelled")
+	errIdempotencyKeyReuse = errors.New("the idempotency key was used for another request")
+)
+
+// invalidInput is a validation failure found inside a transaction, when
+// the request can only be judged against the stored object; it is answered
+// 422 with its field errors.
+type invalidInput []FieldError
+
+func (e invalidInput) Error() string { return "invalid input" }
+
+// idempotencyRequest is a request's Idempotency-Key and the SHA-256 of its
+// method, path and body.
+type idempotencyRequest struct {
+	key  string
+	hash [sha256.Size]byte
+}
+
+type idempotencyKey struct{}
+
+// idempotent reads the Idempotency-Key of a POST and the body it names, for
+// mutate to claim, replay or store. Without the header it changes nothing.
+func (s *Server) idempotent(next http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		key, present := r.Header[http.CanonicalHeaderKey(IdempotencyKeyHeader)]
+		if !present {
+			next(w, r)
+			return
+		}
+		if len(key) != 1 || !validIdempotencyKey(key[0]) {
+			writeProblem(w, r, Problem{Type: "invalid_idempotency_key", Status: http.StatusBadRequest,
+				Title: "The Idempotency-Key header must be 1 to 255 printable ASCII characters"})
+			return
+		}
+		body, ok := readBody(w, r)
+		if !ok {
+			return
+		}
+		h := sha256.New()
+		fmt.Fprintf(h, "%s\n%s\n", r.Method, r.URL.Path)
+		h.Write(body)
+		req := idempotencyRequest{key: key[0]}
+		h.Sum(req.hash[:0])
+		r.Body = readCloser{bytes.NewReader(body)}
+		next(w, r.WithContext(context.WithValue(r.Context(), idempotencyKey{}, req)))
+	}
+}
+
+type readCloser struct{ *bytes.Reader }
+
+func (readCloser) Close() error { return nil }
+
+func validIdempotencyKey(k string) bool {
+	if len(k) < 1 || len(k) > 255 {
+		return false
+	}
+	for i := range len(k) {
+		if k[i] < 0x20 || k[i] > 0x7e {
+			return false
+		}
+	}
+	return true
+}
+
+// response is an answer as stored and written: exactly these bytes go out
+// the first time and on every replay.
+type response struct {
+	status      int
+	contentType string
+	body        []byte
+}
+
+// mutation is the effect of a write request inside its tenant transaction;
+// it returns the status and object to answer with.
+type mutation func(ctx context.Context, tx pgx.Tx) (int, any, error)
+
+// mutate runs fn in the principal's tenant transaction once the
+// organization is known to be active, and answers. With an Idempotency-Key,
+// the key is locked first, so a concurrent duplicate waits, and the answer
+// is stored in the same transaction as fn's effect; a repeat replays it.
+// Only successful answers are stored: a failed request changed nothing and
+// may be retried with the same key.
+func (s *Server) mutate(w http.ResponseWriter, r *http.Request, doing string, fn mutation) {
+	ctx := r.Context()
+	p := principalFrom(ctx)
+	idem, hasKey := ctx.Value(idempotencyKey{}).(idempotencyRequest)
+	var resp response
+	replayed := false
+	err := s.db.TenantTx(ctx, p.OrgID, func(tx pgx.Tx) error {
+		if err := requireActiveOrg(ctx, tx, p); err != nil {
+			return err
+		}
+		if hasKey {
+			stored, found, err := claimIdempotencyKey(ctx, tx, p, idem)
+			if err != nil || found {
+				resp, replayed = stored, found
+				return err
+			}
+		}
+		status, v, err := fn(ctx, tx)
+		if err != nil {
+			return err
+		}
+		body, err := json.Marshal(v)
+		if err != nil {
+			return fmt.Errorf("encoding the answer: %w", err)
+		}
+		resp = response{status: status, contentType: "application/json", body: append(body, '\n')}
+		if !hasKey {
+			return nil
+		}
+		_, err = tx.Exec(ctx, `INSERT INTO idempotency_keys (org_id, key, request_hash, status, content_type, body)
+			VALUES ($1, $2, $3, $4, $5, $6)`, p.OrgID, idem.key, idem.hash[:], resp.status, resp.contentType, resp.body)
+		return db.MapError(err)
+	})
+	if err != nil {
+		s.writeError(w, r, doing, err)
+		return
+	}
+	if replayed {
+		w.Header().Set(IdempotentReplayedHeader, "true")
+	}
+	w.Header().Set("Content-Type", resp.contentType)
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(resp.status)
+	_, _ = w.Write(resp.body)
+}
+
+// requireActiveOrg refuses writes for an organization that is not active.
+func requireActiveOrg(ctx context.Context, tx pgx.Tx, p principal) error {
+	var status string
+	if err := tx.QueryRow(ctx, `SELECT status FROM organizations WHERE id = $1`, p.OrgID).Scan(&status); err != nil {
+		return fmt.Errorf("reading the organization's status: %w", db.MapError(err))
+	}
+	if status != "active" {
+		return errOrgCancelled
+	}
+	return nil
+}
+
+// claimIdempotencyKey takes a transaction lock on the organization's key,
+// which a concurrent request with the same key waits on until this
+// transaction ends, drops the key's answer once expired, and returns the
+// stored answer if there is one.
+func claimIdempotencyKey(ctx context.Context, tx pgx.Tx, p principal, idem idempotencyRequest) (response, bool, error) {
+	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtextextended('idempotency_keys/' || $1 || '/' || $2, 0))`,
+		p.OrgID.String(), idem.key); err != nil {
+		return response{}, false, fmt.Errorf("locking the idempotency key: %w", err)
+	}
+	if _, err := tx.Exec(ctx, `DELETE FROM idempotency_keys WHERE org_id = $1 AND key = $2 AND created_at < now() - interval '24 hours'`,
+		p.OrgID, idem.key); err != nil {
+		return response{}, false, fmt.Errorf("expiring the idempotency key: %w", db.MapError(err))
+	}
+	var stored response
+	var hash []byte
+	err := tx.QueryRow(ctx, `SELECT request_hash, status, content_type, body FROM idempotency_keys WHERE org_id = $1 AND key = $2`,
+		p.OrgID, idem.key).Scan(&hash, &stored.status, &stored.contentType, &stored.body)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return response{}, false, nil
+	}
+	if err != nil {
+		return response{}, false, fmt.Errorf("reading the idempotency key: %w", db.MapError(err))
+	}
+	if !bytes.Equal(hash, idem.hash[:]) {
+		return response{}, false, errIdempotencyKeyReuse
+	}
+	return stored, true, nil
+}
+
+// writeError answers err as a problem: the sentinels a store or mutate
+// returns map to their status; anything else is a logged 500.
+func (s *Server) writeError(w http.ResponseWriter, r *http.Request, doing string, err error) {
+	var invalid invalidInput
+	switch {
+	case errors.As(err, &invalid):
+		validationFailed(w, r, invalid)
+	case errors.Is(err, db.ErrNotFound):
+		writeProblem(w, r, Problem{Type: "not_found", Title: "No such object", Status: http.StatusNotFound})
+	case errors.Is(err, db.ErrConflict):
+		writeProblem(w, r, Problem{Type: "conflict", Title: "An object with the same unique value already exists",
+			Status: http.StatusConflict})
+	case errors.Is(err, errOrgCancelled):
+		writeProblem(w, r, Problem{Type: "organization_cancelled", Title: "The organization is cancelled",
+			Status: http.StatusForbidden, Detail: "a cancelled organization can read but not write"})
+	case errors.Is(err, errIdempotencyKeyReuse):
+		writeProblem(w, r, Problem{Type: "idempotency_key_reused", Status: http.StatusConflict,
+			Title: "This Idempotency-Key was already used with a different request"})
+	default:
+		s.internalError(w, r, doing, err)
+	}
+}
