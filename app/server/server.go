@@ -23,11 +23,13 @@ package server
 
 import (
 	"context"
+	_ "embed"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
+	"slices"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -46,7 +48,14 @@ type Server struct {
 	metrics *metrics
 	limits  *keyLimits
 	mux     *http.ServeMux
+	routes  []string
 }
+
+// openAPIDocument is the OpenAPI 3.1 description of every route, served at
+// GET /openapi.json.
+//
+//go:embed openapi.json
+var openAPIDocument []byte
 
 // New builds the server and its routes.
 func New(cfg config.Config, database *db.DB, log *slog.Logger) *Server {
@@ -54,25 +63,40 @@ func New(cfg config.Config, database *db.DB, log *slog.Logger) *Server {
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	s := &Server{cfg: cfg, db: database, log: log, metrics: newMetrics(reg, database),
 		limits: newKeyLimits(cfg.RateLimit, cfg.RateBurst), mux: http.NewServeMux()}
-	s.mux.HandleFunc("GET /healthz", s.healthz)
-	s.mux.HandleFunc("GET /readyz", s.readyz)
-	s.mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
-	s.mux.HandleFunc("POST /v1/api-keys", s.requireKey(ScopeWrite, s.idempotent(s.createAPIKey)))
-	s.mux.HandleFunc("GET /v1/api-keys", s.requireKey(ScopeRead, s.listAPIKeys))
-	s.mux.HandleFunc("GET /v1/api-keys/{id}", s.requireKey(ScopeRead, s.getAPIKey))
-	s.mux.HandleFunc("DELETE /v1/api-keys/{id}", s.requireKey(ScopeWrite, s.revokeAPIKey))
-	s.mux.HandleFunc("GET /v1/audit-log", s.requireKey(ScopeRead, s.listAuditLog))
-	s.mux.HandleFunc("GET /v1/audit-log/verify", s.requireKey(ScopeRead, s.verifyAuditLog))
-	s.mux.HandleFunc("GET /v1/audit-log/export.csv", s.requireKey(ScopeRead, s.exportAuditLog))
-	s.mux.HandleFunc("POST /v1/campaigns", s.requireKey(ScopeWrite, s.idempotent(s.createCampaign)))
-	s.mux.HandleFunc("GET /v1/campaigns", s.requireKey(ScopeRead, s.listCampaigns))
-	s.mux.HandleFunc("GET /v1/campaigns/{id}", s.requireKey(ScopeRead, s.getCampaign))
-	s.mux.HandleFunc("PATCH /v1/campaigns/{id}", s.requireKey(ScopeWrite, s.updateCampaign))
-	s.mux.HandleFunc("POST /v1/campaigns/{id}/archive", s.requireKey(ScopeWrite, s.idempotent(s.archiveCampaign)))
+	s.route("GET /healthz", http.HandlerFunc(s.healthz))
+	s.route("GET /readyz", http.HandlerFunc(s.readyz))
+	s.route("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
+	s.route("GET /openapi.json", http.HandlerFunc(s.openAPI))
+	s.route("POST /v1/api-keys", s.requireKey(ScopeWrite, s.idempotent(s.createAPIKey)))
+	s.route("GET /v1/api-keys", s.requireKey(ScopeRead, s.listAPIKeys))
+	s.route("GET /v1/api-keys/{id}", s.requireKey(ScopeRead, s.getAPIKey))
+	s.route("DELETE /v1/api-keys/{id}", s.requireKey(ScopeWrite, s.revokeAPIKey))
+	s.route("GET /v1/audit-log", s.requireKey(ScopeRead, s.listAuditLog))
+	s.route("GET /v1/audit-log/verify", s.requireKey(ScopeRead, s.verifyAuditLog))
+	s.route("GET /v1/audit-log/export.csv", s.requireKey(ScopeRead, s.exportAuditLog))
+	s.route("POST /v1/campaigns", s.requireKey(ScopeWrite, s.idempotent(s.createCampaign)))
+	s.route("GET /v1/campaigns", s.requireKey(ScopeRead, s.listCampaigns))
+	s.route("GET /v1/campaigns/{id}", s.requireKey(ScopeRead, s.getCampaign))
+	s.route("PATCH /v1/campaigns/{id}", s.requireKey(ScopeWrite, s.updateCampaign))
+	s.route("POST /v1/campaigns/{id}/archive", s.requireKey(ScopeWrite, s.idempotent(s.archiveCampaign)))
 	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeProblem(w, r, Problem{Type: "not_found", Title: "No such route", Status: http.StatusNotFound})
 	})
 	return s
+}
+
+// route registers h for pattern, a "METHOD /path" pattern, and records it.
+func (s *Server) route(pattern string, h http.Handler) {
+	s.mux.Handle(pattern, h)
+	s.routes = append(s.routes, pattern)
+}
+
+// Routes returns the "METHOD /path" pattern of every route, sorted; the
+// catch-all 404 is not one of them.
+func (s *Server) Routes() []string {
+	routes := slices.Clone(s.routes)
+	slices.Sort(routes)
+	return routes
 }
 
 // Handler is the router wrapped in the middleware.
@@ -126,4 +150,12 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+}
+
+// openAPI answers the OpenAPI document.
+func (s *Server) openAPI(w http.ResponseWriter, _ *http.Request) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(http.StatusOK)
+	_, _ = w.Write(openAPIDocument)
 }
