@@ -280,11 +280,17 @@ func appCommand(fs *flag.FlagSet, _ io.Writer) func(context.Context) error {
 	fs.Int64Var(&cfg.MaxBodyBytes, "max-body-bytes", cfg.MaxBodyBytes, "largest request body accepted")
 	fs.Float64Var(&cfg.RateLimit, "rate-limit", cfg.RateLimit, "requests per second one API key may make on average")
 	fs.IntVar(&cfg.RateBurst, "rate-burst", cfg.RateBurst, "requests one API key may make at once")
+	trustedProxies := fs.String("trusted-proxies", envOr("REKOMI_TRUSTED_PROXIES", ""), "comma-separated networks whose X-Forwarded-For is believed for client IPs (env REKOMI_TRUSTED_PROXIES)")
 	fs.DurationVar(&cfg.ShutdownTimeout, "shutdown-timeout", cfg.ShutdownTimeout, "how long in-flight requests may take to finish on shutdown")
 	return func(ctx context.Context) error {
 		if cfg.DatabaseURL == "" {
 			cfg.DatabaseURL = os.Getenv("DATABASE_URL")
 		}
+		proxies, err := config.ParsePrefixes(*trustedProxies)
+		if err != nil {
+			return usageError{err}
+		}
+		cfg.TrustedProxies = proxies
 		return runApp(ctx, cfg, os.Stderr)
 	}
 }

@@ -23,7 +23,9 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/netip"
 	"net/url"
+	"strings"
 	"time"
 )
 
@@ -50,6 +52,31 @@ type Config struct {
 	// average; RateBurst how many it may make at once.
 	RateLimit float64
 	RateBurst int
+	// TrustedProxies are the networks whose X-Forwarded-For is believed when
+	// recording a client's IP; empty trusts none.
+	TrustedProxies []netip.Prefix
+}
+
+// ParsePrefixes reads a comma-separated list of CIDR networks or single
+// addresses, such as "10.0.0.0/8, 192.0.2.7".
+func ParsePrefixes(list string) ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for _, item := range strings.Split(list, ",") {
+		item = strings.TrimSpace(item)
+		if item == "" {
+			continue
+		}
+		if p, err := netip.ParsePrefix(item); err == nil {
+			out = append(out, p.Masked())
+			continue
+		}
+		a, err := netip.ParseAddr(item)
+		if err != nil {
+			return nil, fmt.Errorf("trusted proxy %q is neither a network nor an address", item)
+		}
+		out = append(out, netip.PrefixFrom(a, a.BitLen()))
+	}
+	return out, nil
 }
 
 // Defaults returns a Config with every optional field set.

@@ -17,6 +17,7 @@ limitations under the License.
 package config_test
 
 import (
+	"net/netip"
 	"testing"
 	"time"
 
@@ -73,4 +74,21 @@ func TestValidate(t *testing.T) {
 		require.ErrorContains(t, err, "location must be us or eu")
 		require.ErrorContains(t, err, "shutdown timeout")
 	})
+}
+
+func TestParsePrefixes(t *testing.T) {
+	t.Parallel()
+	got, err := config.ParsePrefixes(" 10.0.0.0/8, 192.0.2.7 ,2001:db8::/32,, 10.1.2.3/8")
+	require.NoError(t, err)
+	require.Equal(t, []netip.Prefix{
+		netip.MustParsePrefix("10.0.0.0/8"),
+		netip.MustParsePrefix("192.0.2.7/32"),
+		netip.MustParsePrefix("2001:db8::/32"),
+		netip.MustParsePrefix("10.0.0.0/8"),
+	}, got)
+	empty, err := config.ParsePrefixes("")
+	require.NoError(t, err)
+	require.Empty(t, empty)
+	_, err = config.ParsePrefixes("10.0.0.0/8, proxy.internal")
+	require.ErrorContains(t, err, `"proxy.internal" is neither a network nor an address`)
 }

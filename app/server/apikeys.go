@@ -103,7 +103,7 @@ func (s *Server) createAPIKey(w http.ResponseWriter, r *http.Request) {
 			prefix, p.OrgID, key.ID); err != nil {
 			return 0, nil, db.MapError(err)
 		}
-		if _, err := audit.Append(ctx, tx, p.OrgID, auditEntry(r, "api_key.created", "api_key", key.ID.String(),
+		if _, err := audit.Append(ctx, tx, p.OrgID, s.auditEntry(r, "api_key.created", "api_key", key.ID.String(),
 			map[string]any{"name": req.Name, "prefix": prefix, "scopes": req.Scopes})); err != nil {
 			return 0, nil, err
 		}
@@ -139,7 +139,7 @@ func (s *Server) revokeAPIKey(w http.ResponseWriter, r *http.Request) {
 		if err != nil {
 			return 0, nil, err
 		}
-		if _, err := audit.Append(ctx, tx, p.OrgID, auditEntry(r, "api_key.revoked", "api_key", id.String(), nil)); err != nil {
+		if _, err := audit.Append(ctx, tx, p.OrgID, s.auditEntry(r, "api_key.revoked", "api_key", id.String(), nil)); err != nil {
 			return 0, nil, err
 		}
 		return http.StatusOK, key, nil

@@ -134,18 +134,50 @@ func (s *Server) internalError(w http.ResponseWriter, r *http.Request, doing str
 
 // auditEntry fills the request's part of an audit entry: the acting key,
 // the client IP, the user agent and the request id.
-func auditEntry(r *http.Request, action, targetType, targetID string, metadata map[string]any) audit.Entry {
+func (s *Server) auditEntry(r *http.Request, action, targetType, targetID string, metadata map[string]any) audit.Entry {
 	p := principalFrom(r.Context())
-	var ip netip.Addr
-	if ap, err := netip.ParseAddrPort(r.RemoteAddr); err == nil {
-		ip = ap.Addr()
-	}
 	return audit.Entry{
 		ActorType: audit.ActorAPIKey, ActorID: p.KeyID.String(),
 		Action: action, TargetType: targetType, TargetID: targetID,
-		IP: ip, UserAgent: truncate(r.UserAgent(), 1024), RequestID: requestIDFrom(r.Context()),
+		IP: clientIP(r, s.cfg.TrustedProxies), UserAgent: truncate(r.UserAgent(), 1024), RequestID: requestIDFrom(r.Context()),
 		Metadata: metadata,
 	}
+}
+
+// clientIP is the address of the client: the connection's peer, unless the
+// peer is a trusted proxy, in which case X-Forwarded-For is read from the
+// right, skipping trusted proxies, and the first other address is the
+// client. A header set by anyone else is ignored, so it cannot be forged.
+func clientIP(r *http.Request, trusted []netip.Prefix) netip.Addr {
+	ap, err := netip.ParseAddrPort(r.RemoteAddr)
+	if err != nil {
+		return netip.Addr{}
+	}
+	ip := ap.Addr().Unmap()
+	if !isTrusted(ip, trusted) {
+		return ip
+	}
+	hops := strings.Split(strings.Join(r.Header.Values("X-Forwarded-For"), ","), ",")
+	for i := len(hops) - 1; i >= 0; i-- {
+		hop, err := netip.ParseAddr(strings.TrimSpace(hops[i]))
+		if err != nil {
+			return ip // a malformed hop: trust nothing further left
+		}
+		ip = hop.Unmap()
+		if !isTrusted(ip, trusted) {
+			return ip
+		}
+	}
+	return ip
+}
+
+func isTrusted(ip netip.Addr, trusted []netip.Prefix) bool {
+	for _, p := range trusted {
+		if p.Contains(ip) {
+			return true
+		}
+	}
+	return false
 }
 
 func truncate(s string, n int) string {

@@ -239,7 +239,7 @@ func (s *Server) createCampaign(w http.ResponseWriter, r *http.Request) {
 		if err != nil {
 			return 0, nil, err
 		}
-		_, err = audit.Append(ctx, tx, p.OrgID, auditEntry(r, "campaign.created", "campaign", created.ID.String(),
+		_, err = audit.Append(ctx, tx, p.OrgID, s.auditEntry(r, "campaign.created", "campaign", created.ID.String(),
 			map[string]any{"name": created.Name}))
 		return http.StatusCreated, created, err
 	})
@@ -336,7 +336,7 @@ func (s *Server) updateCampaign(w http.ResponseWriter, r *http.Request) {
 		if err != nil {
 			return 0, nil, err
 		}
-		_, err = audit.Append(ctx, tx, p.OrgID, auditEntry(r, "campaign.updated", "campaign", id.String(),
+		_, err = audit.Append(ctx, tx, p.OrgID, s.auditEntry(r, "campaign.updated", "campaign", id.String(),
 			map[string]any{"changed": changed}))
 		return http.StatusOK, updated, err
 	})
@@ -358,7 +358,7 @@ func (s *Server) archiveCampaign(w http.ResponseWriter, r *http.Request) {
 		if err != nil {
 			return 0, nil, err
 		}
-		_, err = audit.Append(ctx, tx, p.OrgID, auditEntry(r, "campaign.archived", "campaign", id.String(), nil))
+		_, err = audit.Append(ctx, tx, p.OrgID, s.auditEntry(r, "campaign.archived", "campaign", id.String(), nil))
 		return http.StatusOK, archived, err
 	})
 }
