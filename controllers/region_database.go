@@ -55,9 +55,15 @@ func (r *RegionReconciler) reconcileDatabase(ctx context.Context, region *rekomi
 		return fmt.Errorf("connecting to the admin database of region %s: %w", region.Name, err)
 	}
 	defer maint.Close(context.WithoutCancel(ctx))
-	// Check before repairing, so that drift is reported, not silently undone.
-	if err := r.reportDrift(ctx, region, adminURL, spec, conds, flush); err != nil {
-		return err
+	// The Region database may not exist yet; then it is connected to once
+	// the roles and database are provisioned.
+	admin, err := connectDatabase(ctx, adminURL, spec.Database)
+	if err == nil {
+		defer admin.Close(context.WithoutCancel(ctx))
+		// Check before repairing, so that drift is reported, not silently undone.
+		if err := r.reportDrift(ctx, admin, spec, conds, flush); err != nil {
+			return err
+		}
 	}
 	if _, err := pgroles.EnsureRoles(ctx, maint, spec, logger); err != nil {
 		conds.set(rekomiv1.ConditionRolesReady, false, rekomiv1.ReasonProgressing, oneLine(err))
@@ -66,13 +72,14 @@ func (r *RegionReconciler) reconcileDatabase(ctx context.Context, region *rekomi
 	conds.set(rekomiv1.ConditionRolesReady, true, rekomiv1.ReasonReconciled,
 		fmt.Sprintf("roles %s (owner) and %s (runtime) match their Secrets", spec.Owner.Name, spec.Runtime.Name))
 
-	admin, err := connectDatabase(ctx, adminURL, spec.Database)
-	if err != nil {
-		conds.set(rekomiv1.ConditionDatabaseReady, false, rekomiv1.ReasonDatabaseUnreachable, describeConnError(err))
-		markUnchecked(conds, rekomiv1.ConditionSchemaReady, rekomiv1.ConditionIsolationVerified)
-		return fmt.Errorf("connecting to database %s of region %s: %w", spec.Database, region.Name, err)
+	if admin == nil {
+		if admin, err = connectDatabase(ctx, adminURL, spec.Database); err != nil {
+			conds.set(rekomiv1.ConditionDatabaseReady, false, rekomiv1.ReasonDatabaseUnreachable, describeConnError(err))
+			markUnchecked(conds, rekomiv1.ConditionSchemaReady, rekomiv1.ConditionIsolationVerified)
+			return fmt.Errorf("connecting to database %s of region %s: %w", spec.Database, region.Name, err)
+		}
+		defer admin.Close(context.WithoutCancel(ctx))
 	}
-	defer admin.Close(context.WithoutCancel(ctx))
 	conds.set(rekomiv1.ConditionDatabaseReady, true, rekomiv1.ReasonReconciled, fmt.Sprintf("database %s is reachable", spec.Database))
 
 	if err := r.migrate(ctx, region, admin, adminURL, spec, conds, logger); err != nil {
@@ -124,15 +131,8 @@ func (r *RegionReconciler) migrate(ctx context.Context, region *rekomiv1.Region,
 // anything is repaired. Violations are reported at once (IsolationVerified
 // False, a Warning event, the status written) so that drift is visible even
 // when this pass repairs it.
-func (r *RegionReconciler) reportDrift(ctx context.Context, region *rekomiv1.Region, adminURL string, spec pgroles.Spec, conds *conditionSet, flush func() error) error {
-	admin, err := connectDatabase(ctx, adminURL, spec.Database)
-	if err != nil {
-		return nil // not created yet, or unreachable: the steps below say which
-	}
-	defer admin.Close(context.WithoutCancel(ctx))
-	report, err := isolation.Verify(ctx, admin, isolation.Options{
-		RuntimeRole: spec.Runtime.Name, PublicLookupTables: migrations.PublicLookupTables(),
-	})
+func (r *RegionReconciler) reportDrift(ctx context.Context, admin *pgx.Conn, spec pgroles.Spec, conds *conditionSet, flush func() error) error {
+	report, err := isolation.Verify(ctx, admin, isolationOptions(spec))
 	if err != nil || len(report.TenantTables) == 0 || report.OK() {
 		return nil // nothing migrated yet, or nothing to report
 	}
@@ -144,7 +144,7 @@ func (r *RegionReconciler) reportDrift(ctx context.Context, region *rekomiv1.Reg
 // (row-level security switched off or unforced on a tenant table) is
 // repaired and checked again; the rest stays reported.
 func (r *RegionReconciler) verifyIsolation(ctx context.Context, region *rekomiv1.Region, admin *pgx.Conn, spec pgroles.Spec, conds *conditionSet, logger logr.Logger) error {
-	opts := isolation.Options{RuntimeRole: spec.Runtime.Name, PublicLookupTables: migrations.PublicLookupTables()}
+	opts := isolationOptions(spec)
 	report, err := isolation.Verify(ctx, admin, opts)
 	if err != nil {
 		return fmt.Errorf("verifying isolation of region %s: %w", region.Name, err)
@@ -192,6 +192,11 @@ func repairRLS(ctx context.Context, admin *pgx.Conn, owner string, report isolat
 		}
 	}
 	return nil
+}
+
+// isolationOptions are what the Region's catalog is checked against.
+func isolationOptions(spec pgroles.Spec) isolation.Options {
+	return isolation.Options{RuntimeRole: spec.Runtime.Name, PublicLookupTables: migrations.PublicLookupTables()}
 }
 
 func connectDatabase(ctx context.Context, adminURL, database string) (*pgx.Conn, error) {
