@@ -328,9 +328,10 @@ func conjuncts(expr string) []string {
 	return append(terms, stripParens(s[start:]))
 }
 
-// topLevel yields the byte offsets of s outside parentheses and quotes.
-func topLevel(s string) func(yield func(int) bool) {
-	return func(yield func(int) bool) {
+// parenDepths yields each byte offset of s outside quotes with the
+// parenthesis depth after that byte.
+func parenDepths(s string) func(yield func(int, int) bool) {
+	return func(yield func(int, int) bool) {
 		depth := 0
 		var quote byte
 		for i := 0; i < len(s); i++ {
@@ -340,16 +341,28 @@ func topLevel(s string) func(yield func(int) bool) {
 				if c == quote {
 					quote = 0
 				}
+				continue
 			case c == '\'' || c == '"':
 				quote = c
+				continue
 			case c == '(':
 				depth++
 			case c == ')':
 				depth--
-			case depth == 0:
-				if !yield(i) {
-					return
-				}
+			}
+			if !yield(i, depth) {
+				return
+			}
+		}
+	}
+}
+
+// topLevel yields the byte offsets of s outside parentheses and quotes.
+func topLevel(s string) func(yield func(int) bool) {
+	return func(yield func(int) bool) {
+		for i, depth := range parenDepths(s) {
+			if depth == 0 && s[i] != ')' && !yield(i) {
+				return
 			}
 		}
 	}
@@ -373,24 +386,9 @@ func stripParens(s string) string {
 
 // closing returns the offset of the parenthesis closing s[0], or -1.
 func closing(s string) int {
-	depth := 0
-	var quote byte
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch {
-		case quote != 0:
-			if c == quote {
-				quote = 0
-			}
-		case c == '\'' || c == '"':
-			quote = c
-		case c == '(':
-			depth++
-		case c == ')':
-			depth--
-			if depth == 0 {
-				return i
-			}
+	for i, depth := range parenDepths(s) {
+		if depth == 0 {
+			return i
 		}
 	}
 	return -1
