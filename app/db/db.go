@@ -86,23 +86,39 @@ func (d *DB) TenantTx(ctx context.Context, orgID uuid.UUID, fn func(pgx.Tx) erro
 	if orgID == uuid.Nil {
 		return ErrNoTenant
 	}
-	return d.tx(ctx, func(tx pgx.Tx) error {
+	return d.tx(ctx, pgx.TxOptions{}, tenantFn(ctx, orgID, fn))
+}
+
+// TenantSnapshotTx is TenantTx for a long read: the transaction is read
+// only and every statement sees the same snapshot (REPEATABLE READ), so a
+// multi-table read is consistent however long it takes.
+func (d *DB) TenantSnapshotTx(ctx context.Context, orgID uuid.UUID, fn func(pgx.Tx) error) error {
+	if orgID == uuid.Nil {
+		return ErrNoTenant
+	}
+	opts := pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}
+	return d.tx(ctx, opts, tenantFn(ctx, orgID, fn))
+}
+
+// tenantFn sets orgID as the transaction's organization, then runs fn.
+func tenantFn(ctx context.Context, orgID uuid.UUID, fn func(pgx.Tx) error) func(pgx.Tx) error {
+	return func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, "SELECT set_config('rekomi.org_id', $1, true)", orgID.String()); err != nil {
 			return fmt.Errorf("setting the organization: %w", err)
 		}
 		return fn(tx)
-	})
+	}
 }
 
 // PublicTx runs fn in a transaction with no organization set: row-level
 // security then shows only public lookup rows (the routing table). It is
 // for lookups made before the tenant is known.
 func (d *DB) PublicTx(ctx context.Context, fn func(pgx.Tx) error) error {
-	return d.tx(ctx, fn)
+	return d.tx(ctx, pgx.TxOptions{}, fn)
 }
 
-func (d *DB) tx(ctx context.Context, fn func(pgx.Tx) error) (err error) {
-	tx, err := d.pool.Begin(ctx)
+func (d *DB) tx(ctx context.Context, opts pgx.TxOptions, fn func(pgx.Tx) error) (err error) {
+	tx, err := d.pool.BeginTx(ctx, opts)
 	if err != nil {
 		return fmt.Errorf("beginning transaction: %w", err)
 	}

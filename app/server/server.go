@@ -79,6 +79,8 @@ func New(cfg config.Config, database *db.DB, log *slog.Logger) *Server {
 	s.route("GET /v1/campaigns/{id}", s.requireKey(ScopeRead, s.getCampaign))
 	s.route("PATCH /v1/campaigns/{id}", s.requireKey(ScopeWrite, s.updateCampaign))
 	s.route("POST /v1/campaigns/{id}/archive", s.requireKey(ScopeWrite, s.idempotent(s.archiveCampaign)))
+	s.route("POST /v1/copilot/actions", s.requireKey(ScopeWrite, s.idempotent(s.recordCopilotAction)))
+	s.route("GET /v1/export", s.requireKey(ScopeRead, s.exportOrganization))
 	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeProblem(w, r, Problem{Type: "not_found", Title: "No such route", Status: http.StatusNotFound})
 	})
