@@ -142,6 +142,43 @@ func TestMigrations(t *testing.T) {
 		require.Equal(t, latest-1, st.Version)
 	})
 
+	t.Run("AuditChainsVerifyAcrossTheHashFunctionRewrite", func(t *testing.T) {
+		t.Parallel()
+		url := ownerDatabase(t, srv)
+		m := openMigrator(t, url)
+		_, err := m.Up(ctx)
+		require.NoError(t, err)
+		_, err = m.Down(ctx, int(latest)-6) // back to 0006: the LANGUAGE sql hash
+		require.NoError(t, err)
+		conn, err := pgx.Connect(ctx, url)
+		require.NoError(t, err)
+		defer conn.Close(ctx)
+		org := "6a1c2f0e-8f4e-4a43-9a4f-0c2a8a2b7e11"
+		_, err = conn.Exec(ctx, `SELECT set_config('rekomi.org_id', $1, false)`, org)
+		require.NoError(t, err)
+		_, err = conn.Exec(ctx, `INSERT INTO organizations (id, name, display_name, plan) VALUES ($1, 'acme', 'Acme', 'pro')`, org)
+		require.NoError(t, err)
+		appendEntries := func(action string) {
+			_, err := conn.Exec(ctx, `INSERT INTO audit_log (org_id, actor_type, actor_id, action, target_type, target_id, ip, metadata)
+				SELECT $1, 'api_key', 'k' || i, $2, 'campaign', 'c' || i, '192.0.2.1/24', jsonb_build_object('n', i, 'é', 'ü')
+				FROM generate_series(1, 3) i`, org, action)
+			require.NoError(t, err)
+		}
+		verifies := func() bool {
+			var ok bool
+			require.NoError(t, conn.QueryRow(ctx, `SELECT bool_and(hash = rekomi_audit_entry_hash(prev_hash, a)) FROM audit_log a`).Scan(&ok))
+			return ok
+		}
+		appendEntries("campaign.created")
+		_, err = m.Up(ctx)
+		require.NoError(t, err)
+		require.True(t, verifies(), "entries hashed by the old function verify with the new one")
+		appendEntries("campaign.updated")
+		_, err = m.Down(ctx, int(latest)-6)
+		require.NoError(t, err)
+		require.True(t, verifies(), "entries hashed by the new function verify with the old one")
+	})
+
 	t.Run("DownPastTheFirstMigrationFails", func(t *testing.T) {
 		t.Parallel()
 		m := openMigrator(t, ownerDatabase(t, srv))

@@ -231,11 +231,7 @@ func (s *Server) createCampaign(w http.ResponseWriter, r *http.Request) {
 	}
 	p := principalFrom(r.Context())
 	s.mutate(w, r, "creating a campaign", func(ctx context.Context, tx pgx.Tx) (int, any, error) {
-		created, err := scanCampaign(tx.QueryRow(ctx, `INSERT INTO campaigns (org_id, name, currency, commission_type,
-			commission_bps, commission_amount, recurrence, recurring_months, attribution_window_days, attribution_model,
-			hold_days, min_payout_amount) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING `+campaignColumns,
-			p.OrgID, c.Name, c.Currency, c.Commission.Type, c.Commission.PercentBps, c.Commission.Amount, c.Recurrence.Type,
-			c.Recurrence.Months, c.Attribution.WindowDays, c.Attribution.Model, c.HoldDays, c.MinPayoutAmount))
+		created, err := insertCampaign(ctx, tx, p.OrgID, c)
 		if err != nil {
 			return 0, nil, err
 		}
@@ -243,6 +239,15 @@ func (s *Server) createCampaign(w http.ResponseWriter, r *http.Request) {
 			map[string]any{"name": created.Name}))
 		return http.StatusCreated, created, err
 	})
+}
+
+// insertCampaign stores a validated campaign and returns it as stored.
+func insertCampaign(ctx context.Context, tx pgx.Tx, org uuid.UUID, c campaignObject) (campaignObject, error) {
+	return scanCampaign(tx.QueryRow(ctx, `INSERT INTO campaigns (org_id, name, currency, commission_type,
+		commission_bps, commission_amount, recurrence, recurring_months, attribution_window_days, attribution_model,
+		hold_days, min_payout_amount) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING `+campaignColumns,
+		org, c.Name, c.Currency, c.Commission.Type, c.Commission.PercentBps, c.Commission.Amount, c.Recurrence.Type,
+		c.Recurrence.Months, c.Attribution.WindowDays, c.Attribution.Model, c.HoldDays, c.MinPayoutAmount))
 }
 
 // requireForCreate reports the fields a create needs that are missing, in
