@@ -87,6 +87,11 @@ func New(cfg config.Config, database *db.DB, log *slog.Logger) *Server {
 	s.route("POST /v1/affiliates/{id}/approve", s.requireKey(ScopeWrite, s.idempotent(s.approveAffiliate)))
 	s.route("POST /v1/affiliates/{id}/suspend", s.requireKey(ScopeWrite, s.idempotent(s.suspendAffiliate)))
 	s.route("POST /v1/affiliates/{id}/invite", s.requireKey(ScopeWrite, s.idempotent(s.reinviteAffiliate)))
+	s.route("POST /v1/links", s.requireKey(ScopeWrite, s.idempotent(s.createLink)))
+	s.route("GET /v1/links", s.requireKey(ScopeRead, s.listLinks))
+	s.route("GET /v1/links/{id}", s.requireKey(ScopeRead, s.getLink))
+	s.route("PATCH /v1/links/{id}", s.requireKey(ScopeWrite, s.updateLink))
+	s.route("POST /v1/links/{id}/disable", s.requireKey(ScopeWrite, s.idempotent(s.disableLink)))
 	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeProblem(w, r, Problem{Type: "not_found", Title: "No such route", Status: http.StatusNotFound})
 	})
