@@ -56,7 +56,7 @@ func TestAuditedWrites(t *testing.T) {
 
 		require.Equal(t, http.StatusInternalServerError, resp.StatusCode)
 		require.Zero(t, b.countCampaigns(t, org, "Doomed"), "the campaign was rolled back with its entry")
-		require.Zero(t, b.countAudit(t, org, "campaign.created"))
+		require.Zero(t, b.countActions(t, org, "campaign.created"))
 		require.Equal(t, http.StatusCreated, b.call(t, http.MethodPost, "/v1/campaigns", key, js,
 			strings.NewReader(campaignBody("Doomed")), nil).StatusCode, "the same request succeeds once the log accepts it")
 		require.Equal(t, 1, b.countCampaigns(t, org, "Doomed"))

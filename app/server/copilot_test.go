@@ -31,8 +31,8 @@ import (
 	"github.com/rekomi/rekomi/app/server"
 )
 
-// countAudit counts the organization's entries with action.
-func (b *bundle) countAudit(t *testing.T, org uuid.UUID, action string) int {
+// countActions counts the organization's entries with action.
+func (b *bundle) countActions(t *testing.T, org uuid.UUID, action string) int {
 	t.Helper()
 	ctx := context.Background()
 	var n int
@@ -71,7 +71,7 @@ func TestCopilotActions(t *testing.T) {
 		require.Equal(t, "Drafted a welcome email", entry.Metadata["summary"])
 		require.Equal(t, "assistant-1", entry.Metadata["model"])
 		require.Equal(t, map[string]any{"tokens": float64(812), "approved_by": "jo@example.com"}, entry.Metadata["details"])
-		require.Equal(t, 1, b.countAudit(t, orgA, "copilot.draft_email"))
+		require.Equal(t, 1, b.countActions(t, orgA, "copilot.draft_email"))
 	})
 
 	t.Run("ReplaysWithTheSameIdempotencyKey", func(t *testing.T) {
@@ -81,7 +81,7 @@ func TestCopilotActions(t *testing.T) {
 		require.Equal(t, http.StatusCreated, first.status)
 		require.Equal(t, first.body, again.body)
 		require.Equal(t, "true", again.header.Get(server.IdempotentReplayedHeader))
-		require.Equal(t, 1, b.countAudit(t, orgA, "copilot.suggest_payout"), "a replay records nothing")
+		require.Equal(t, 1, b.countActions(t, orgA, "copilot.suggest_payout"), "a replay records nothing")
 	})
 
 	t.Run("RefusesBadInput", func(t *testing.T) {
@@ -124,6 +124,6 @@ func TestCopilotActions(t *testing.T) {
 		resp = b.call(t, http.MethodPost, "/v1/copilot/actions", keyC, js, strings.NewReader(good), &p)
 		require.Equal(t, http.StatusForbidden, resp.StatusCode)
 		require.Equal(t, "urn:rekomi:problem:organization_cancelled", p.Type)
-		require.Zero(t, b.countAudit(t, orgC, "copilot.draft_email"))
+		require.Zero(t, b.countActions(t, orgC, "copilot.draft_email"))
 	})
 }

@@ -128,11 +128,11 @@ func TestExport(t *testing.T) {
 	})
 
 	t.Run("IsAuditedAndAllowedWhileCancelled", func(t *testing.T) {
-		before := b.countAudit(t, orgB, "organization.exported")
+		before := b.countActions(t, orgB, "organization.exported")
 		b.cancelOrg(t, orgB)
 		lines := b.export(t, keyB)
 		require.Equal(t, "export.end", lines[len(lines)-1].Object)
-		require.Equal(t, before+1, b.countAudit(t, orgB, "organization.exported"))
+		require.Equal(t, before+1, b.countActions(t, orgB, "organization.exported"))
 		var exported bool
 		for _, l := range lines {
 			if l.Table == "audit_log" && l.Data["action"] == "organization.exported" {

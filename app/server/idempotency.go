@@ -50,6 +50,13 @@ type invalidInput []FieldError
 
 func (e invalidInput) Error() string { return "invalid input" }
 
+// stateConflict is a request that the current state of its object refuses,
+// such as approving an affiliate who has not accepted the invite; it is
+// answered 409 with the text as the problem's detail.
+type stateConflict string
+
+func (e stateConflict) Error() string { return string(e) }
+
 // idempotencyRequest is a request's Idempotency-Key and the SHA-256 of its
 // method, path and body.
 type idempotencyRequest struct {
@@ -212,9 +219,13 @@ func claimIdempotencyKey(ctx context.Context, tx pgx.Tx, p principal, idem idemp
 // returns map to their status; anything else is a logged 500.
 func (s *Server) writeError(w http.ResponseWriter, r *http.Request, doing string, err error) {
 	var invalid invalidInput
+	var conflict stateConflict
 	switch {
 	case errors.As(err, &invalid):
 		validationFailed(w, r, invalid)
+	case errors.As(err, &conflict):
+		writeProblem(w, r, Problem{Type: "conflict", Title: "The request conflicts with the current state of the object",
+			Status: http.StatusConflict, Detail: string(conflict)})
 	case errors.Is(err, db.ErrNotFound):
 		writeProblem(w, r, Problem{Type: "not_found", Title: "No such object", Status: http.StatusNotFound})
 	case errors.Is(err, db.ErrConflict):
