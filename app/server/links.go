@@ -328,8 +328,9 @@ func (s *Server) updateLink(w http.ResponseWriter, r *http.Request) {
 	})
 }
 
-// disableLink stops the link's code from resolving, for good: its route
-// key goes, while the code stays the link's within the organization.
+// disableLink stops the link's code from redirecting, for good. Its route
+// key stays, so the code remains reserved to this link: a copy of the link
+// still shared somewhere can never lead to another merchant.
 func (s *Server) disableLink(w http.ResponseWriter, r *http.Request) {
 	id, ok := pathID(w, r)
 	if !ok {
@@ -340,10 +341,6 @@ func (s *Server) disableLink(w http.ResponseWriter, r *http.Request) {
 		l, err := s.lockLink(ctx, tx, p.OrgID, id)
 		if err != nil || l.DisabledAt != nil {
 			return http.StatusOK, l, err
-		}
-		if _, err := tx.Exec(ctx, `DELETE FROM route_keys WHERE kind = 'link_code' AND key = $1 AND org_id = $2 AND target_id = $3`,
-			l.Code, p.OrgID, id); err != nil {
-			return 0, nil, fmt.Errorf("deleting the link's route key: %w", db.MapError(err))
 		}
 		disabled, err := s.scanLink(tx.QueryRow(ctx, `UPDATE referral_links SET disabled_at = now(), updated_at = now()
 			WHERE org_id = $1 AND id = $2 RETURNING `+linkColumns, p.OrgID, id))

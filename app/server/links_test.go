@@ -124,8 +124,13 @@ func TestReferralLinks(t *testing.T) {
 		var disabled, again linkJSON
 		require.Equal(t, http.StatusOK, b.call(t, http.MethodPost, "/v1/links/"+l.ID.String()+"/disable", keyA, "", nil, &disabled).StatusCode)
 		require.NotNil(t, disabled.DisabledAt)
-		_, _, found = b.resolveCode(t, l.Code)
-		require.False(t, found, "a disabled link's code no longer resolves")
+		org, link, found := b.resolveCode(t, l.Code)
+		require.True(t, found, "a disabled link keeps its code: shared links must never lead to another merchant")
+		require.Equal(t, orgA, org)
+		require.Equal(t, l.ID, link)
+		var p server.Problem
+		resp = b.call(t, http.MethodPost, "/v1/links", keyB, js, strings.NewReader(linkBody(affB.ID, campB.ID, `,"code":"`+l.Code+`"`)), &p)
+		require.Equal(t, http.StatusConflict, resp.StatusCode, "another organization cannot take a disabled link's code")
 		require.Equal(t, http.StatusOK, b.call(t, http.MethodPost, "/v1/links/"+l.ID.String()+"/disable", keyA, "", nil, &again).StatusCode)
 		require.Equal(t, disabled, again, "disabling a disabled link changes nothing")
 
