@@ -188,15 +188,15 @@ func requireActiveOrg(ctx context.Context, tx pgx.Tx, p principal) error {
 
 // claimIdempotencyKey takes a transaction lock on the organization's key,
 // which a concurrent request with the same key waits on until this
-// transaction ends, drops the key's answer once expired, and returns the
-// stored answer if there is one.
+// transaction ends, drops the organization's answers older than 24 hours
+// (this key's among them), and returns the stored answer if there is one.
 func claimIdempotencyKey(ctx context.Context, tx pgx.Tx, p principal, idem idempotencyRequest) (response, bool, error) {
 	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtextextended('idempotency_keys/' || $1 || '/' || $2, 0))`,
 		p.OrgID.String(), idem.key); err != nil {
 		return response{}, false, fmt.Errorf("locking the idempotency key: %w", err)
 	}
-	if _, err := tx.Exec(ctx, `DELETE FROM idempotency_keys WHERE org_id = $1 AND key = $2 AND created_at < now() - interval '24 hours'`,
-		p.OrgID, idem.key); err != nil {
+	if _, err := tx.Exec(ctx, `DELETE FROM idempotency_keys WHERE org_id = $1 AND created_at < now() - interval '24 hours'`,
+		p.OrgID); err != nil {
 		return response{}, false, fmt.Errorf("expiring the idempotency key: %w", db.MapError(err))
 	}
 	var stored response

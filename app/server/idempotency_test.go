@@ -167,6 +167,20 @@ func TestIdempotencyKeys(t *testing.T) {
 		require.Empty(t, again.header.Get(server.IdempotentReplayedHeader))
 	})
 
+	t.Run("SweepsTheOrganizationsExpiredAnswers", func(t *testing.T) {
+		require.Equal(t, http.StatusCreated, b.post(t, "/v1/campaigns", keyA, "stale-1", campaignBody("Stale")).status)
+		ctx := context.Background()
+		admin, err := pgx.Connect(ctx, b.region.AdminURL)
+		require.NoError(t, err)
+		defer admin.Close(ctx)
+		_, err = admin.Exec(ctx, `UPDATE idempotency_keys SET created_at = now() - interval '25 hours' WHERE org_id = $1 AND key = 'stale-1'`, orgA)
+		require.NoError(t, err)
+		require.Equal(t, http.StatusCreated, b.post(t, "/v1/campaigns", keyA, "fresh-1", campaignBody("Fresh")).status)
+		var left int
+		require.NoError(t, admin.QueryRow(ctx, `SELECT count(*) FROM idempotency_keys WHERE org_id = $1 AND key = 'stale-1'`, orgA).Scan(&left))
+		require.Zero(t, left, "a stored answer is not kept past 24 hours once the organization writes again")
+	})
+
 	t.Run("RefusesMalformedKeys", func(t *testing.T) {
 		for name, k := range map[string]string{"empty": "", "too long": strings.Repeat("k", 256), "not ASCII": "clé", "control": "a\tb"} {
 			a := b.post(t, "/v1/campaigns", keyA, k, campaignBody("Never"))
