@@ -212,9 +212,12 @@ func claimIdempotencyKey(ctx context.Context, tx pgx.Tx, p principal, idem idemp
 // returns map to their status; anything else is a logged 500.
 func (s *Server) writeError(w http.ResponseWriter, r *http.Request, doing string, err error) {
 	var invalid invalidInput
+	var refused *refusal
 	switch {
 	case errors.As(err, &invalid):
 		validationFailed(w, r, invalid)
+	case errors.As(err, &refused):
+		writeProblem(w, r, refused.problem)
 	case errors.Is(err, db.ErrNotFound):
 		writeProblem(w, r, Problem{Type: "not_found", Title: "No such object", Status: http.StatusNotFound})
 	case errors.Is(err, db.ErrConflict):
