@@ -220,12 +220,15 @@ func claimIdempotencyKey(ctx context.Context, tx pgx.Tx, p principal, idem idemp
 func (s *Server) writeError(w http.ResponseWriter, r *http.Request, doing string, err error) {
 	var invalid invalidInput
 	var conflict stateConflict
+	var refused *refusal
 	switch {
 	case errors.As(err, &invalid):
 		validationFailed(w, r, invalid)
 	case errors.As(err, &conflict):
 		writeProblem(w, r, Problem{Type: "conflict", Title: "The request conflicts with the current state of the object",
 			Status: http.StatusConflict, Detail: string(conflict)})
+	case errors.As(err, &refused):
+		writeProblem(w, r, refused.problem)
 	case errors.Is(err, db.ErrNotFound):
 		writeProblem(w, r, Problem{Type: "not_found", Title: "No such object", Status: http.StatusNotFound})
 	case errors.Is(err, db.ErrConflict):

@@ -1,0 +1,162 @@
+/*
+Copyright 2026 The Rekomi Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+
+	"github.com/rekomi/rekomi/app/db"
+)
+
+// upsertCustomer creates the customer named by t or updates its email when
+// t gives a different one, and returns it locked for the rest of the
+// transaction, so that concurrent conversions of one customer are
+// attributed and earn commissions one at a time.
+func upsertCustomer(ctx context.Context, tx pgx.Tx, org uuid.UUID, t tracking) (customerObject, error) {
+	_, err := tx.Exec(ctx, `INSERT INTO customers (org_id, external_id, email) VALUES ($1, $2, $3)
+		ON CONFLICT (org_id, external_id) DO UPDATE SET email = EXCLUDED.email, updated_at = now()
+		WHERE EXCLUDED.email IS NOT NULL AND customers.email IS DISTINCT FROM EXCLUDED.email`,
+		org, t.customerExternalID, t.email)
+	if err != nil {
+		return customerObject{}, fmt.Errorf("upserting the customer: %w", db.MapError(err))
+	}
+	c, err := scanCustomer(tx.QueryRow(ctx, `SELECT `+customerColumns+` FROM customers
+		WHERE org_id = $1 AND external_id = $2 FOR UPDATE`, org, t.customerExternalID))
+	if err != nil {
+		return customerObject{}, fmt.Errorf("reading the customer: %w", err)
+	}
+	return c, nil
+}
+
+// referral is what a customer is attributed to: a link, and the click on it
+// when there was one.
+type referral struct {
+	linkID      uuid.UUID
+	affiliateID uuid.UUID
+	clickID     *int64
+}
+
+// attribute gives an unattributed customer the referral t points at, if
+// any, then flags a self-referral. An attributed customer keeps its
+// referral: the first attribution wins.
+func attribute(ctx context.Context, tx pgx.Tx, org uuid.UUID, c customerObject, t tracking) (customerObject, error) {
+	if c.AffiliateID == nil {
+		ref, found, err := findReferral(ctx, tx, org, t)
+		if err != nil {
+			return customerObject{}, err
+		}
+		if found {
+			c, err = scanCustomer(tx.QueryRow(ctx, `UPDATE customers SET affiliate_id = $3, link_id = $4, click_id = $5,
+				attributed_at = $6, updated_at = now() WHERE org_id = $1 AND id = $2 RETURNING `+customerColumns,
+				org, c.ID, ref.affiliateID, ref.linkID, ref.clickID, t.occurredAt))
+			if err != nil {
+				return customerObject{}, fmt.Errorf("attributing the customer: %w", err)
+			}
+		}
+	}
+	return flagSelfReferral(ctx, tx, org, c)
+}
+
+// findReferral looks for the customer's referral: first among the
+// visitor's clicks, then the referral code.
+func findReferral(ctx context.Context, tx pgx.Tx, org uuid.UUID, t tracking) (referral, bool, error) {
+	if t.visitorID != nil {
+		ref, err := attributedClick(ctx, tx, org, *t.visitorID, t)
+		if err == nil || !errors.Is(err, db.ErrNotFound) {
+			return ref, err == nil, err
+		}
+	}
+	if t.referralCode != nil {
+		var ref referral
+		err := db.MapError(tx.QueryRow(ctx, `SELECT id, affiliate_id FROM referral_links
+			WHERE org_id = $1 AND code = $2 AND disabled_at IS NULL`, org, *t.referralCode).Scan(&ref.linkID, &ref.affiliateID))
+		if err == nil || !errors.Is(err, db.ErrNotFound) {
+			return ref, err == nil, wrapErr("finding the referral link", err)
+		}
+	}
+	return referral{}, false, nil
+}
+
+// attributedClickSQL picks the click a conversion at $3 is attributed to
+// among visitor $2's clicks that are not a bot's and whose campaign's
+// window, [click, click + 24 h * attribution_window_days), contains $3.
+// When those clicks span campaigns, the model of the most recent click's campaign
+// decides: first_click takes the earliest of all of them, last_click the
+// most recent. Ties on time go to the click recorded first (first_click)
+// or last (last_click).
+const attributedClickSQL = `
+WITH eligible AS (
+	SELECT c.id, c.link_id, c.occurred_at, l.affiliate_id, cp.attribution_model
+	FROM clicks c
+	JOIN referral_links l ON l.org_id = c.org_id AND l.id = c.link_id
+	JOIN campaigns cp ON cp.org_id = l.org_id AND cp.id = l.campaign_id
+	WHERE c.org_id = $1 AND c.visitor_id = $2 AND NOT c.is_bot
+		AND c.occurred_at <= $3 AND $3 < c.occurred_at + make_interval(hours => 24 * cp.attribution_window_days)
+), model AS (
+	SELECT attribution_model FROM eligible ORDER BY occurred_at DESC, id DESC LIMIT 1
+)
+SELECT e.id, e.link_id, e.affiliate_id FROM eligible e, model m
+ORDER BY CASE WHEN m.attribution_model = 'first_click' THEN e.occurred_at END ASC,
+	CASE WHEN m.attribution_model = 'first_click' THEN e.id END ASC,
+	e.occurred_at DESC, e.id DESC
+LIMIT 1`
+
+// attributedClick returns the click that attributes a conversion of
+// visitor at t.occurredAt, or db.ErrNotFound.
+func attributedClick(ctx context.Context, tx pgx.Tx, org, visitor uuid.UUID, t tracking) (referral, error) {
+	var ref referral
+	var click int64
+	err := db.MapError(tx.QueryRow(ctx, attributedClickSQL, org, visitor, t.occurredAt).Scan(&click, &ref.linkID, &ref.affiliateID))
+	if err != nil {
+		return referral{}, wrapErr("finding the visitor's click", err)
+	}
+	ref.clickID = &click
+	return ref, nil
+}
+
+// flagSelfReferral marks an attributed customer whose email is its
+// affiliate's (case-insensitively) as a self-referral, which earns no
+// commission. It is checked on every conversion, since the email may be
+// given after the attribution; once set, the flag stays.
+func flagSelfReferral(ctx context.Context, tx pgx.Tx, org uuid.UUID, c customerObject) (customerObject, error) {
+	if c.AffiliateID == nil || c.Email == nil || c.SelfReferral {
+		return c, nil
+	}
+	flagged, err := scanCustomer(tx.QueryRow(ctx, `UPDATE customers SET self_referral = true, updated_at = now()
+		WHERE org_id = $1 AND id = $2 AND lower(email) = (SELECT lower(a.email) FROM affiliates a WHERE a.org_id = $1 AND a.id = $3)
+		RETURNING `+customerColumns, org, c.ID, *c.AffiliateID))
+	switch {
+	case errors.Is(err, db.ErrNotFound):
+		return c, nil
+	case err != nil:
+		return customerObject{}, fmt.Errorf("checking for a self-referral: %w", err)
+	}
+	return flagged, nil
+}
+
+// wrapErr prefixes err with what was being done, keeping nil nil.
+func wrapErr(doing string, err error) error {
+	if err == nil {
+		return nil
+	}
+	return fmt.Errorf("%s: %w", doing, err)
+}
