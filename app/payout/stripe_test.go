@@ -17,13 +17,11 @@ limitations under the License.
 package payout_test
 
 import (
-	"bytes"
 	"context"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"sync"
 	"testing"
 
 	"github.com/google/uuid"
@@ -34,49 +32,7 @@ import (
 	"github.com/rekomi/rekomi/app/payout/stripemock"
 )
 
-// recorder is an http.RoundTripper that keeps every request the Stripe
-// client sends, optionally editing its form body first.
-type recorder struct {
-	mu       sync.Mutex
-	edit     func(url.Values)
-	requests []recorded
-}
-
-type recorded struct {
-	method, path string
-	header       http.Header
-	form         url.Values
-}
-
-func (rec *recorder) RoundTrip(req *http.Request) (*http.Response, error) {
-	body, err := io.ReadAll(req.Body)
-	if err != nil {
-		return nil, err
-	}
-	form, err := url.ParseQuery(string(body))
-	if err != nil {
-		return nil, err
-	}
-	if rec.edit != nil {
-		rec.edit(form)
-		body = []byte(form.Encode())
-	}
-	rec.mu.Lock()
-	rec.requests = append(rec.requests, recorded{method: req.Method, path: req.URL.Path, header: req.Header.Clone(), form: form})
-	rec.mu.Unlock()
-	out := req.Clone(req.Context())
-	out.Body = io.NopCloser(bytes.NewReader(body))
-	out.ContentLength = int64(len(body))
-	return http.DefaultTransport.RoundTrip(out)
-}
-
-func (rec *recorder) all() []recorded {
-	rec.mu.Lock()
-	defer rec.mu.Unlock()
-	return append([]recorded(nil), rec.requests...)
-}
-
-func newStripe(t *testing.T, apiURL string, rec *recorder) *payout.StripeConnect {
+func newStripe(t *testing.T, apiURL string, rec *stripemock.Recorder) *payout.StripeConnect {
 	t.Helper()
 	p, err := payout.NewStripeConnect(payout.StripeOptions{SecretKey: "sk_test_123", APIURL: apiURL,
 		HTTPClient: &http.Client{Transport: rec}, MaxNetworkRetries: stripe.Int64(0)})
@@ -90,7 +46,7 @@ func TestStripeConnect(t *testing.T) {
 
 	t.Run("TransfersToTheConnectedAccountWithThePayoutAsIdempotencyKey", func(t *testing.T) {
 		t.Parallel()
-		rec := &recorder{}
+		rec := &stripemock.Recorder{}
 		p := newStripe(t, mock, rec)
 		id := uuid.New()
 		ref, err := p.Transfer(context.Background(), payout.Transfer{PayoutID: id, Amount: 12345, Currency: "EUR", Destination: "acct_1032D82eZvKYlo2C"})
@@ -98,29 +54,29 @@ func TestStripeConnect(t *testing.T) {
 		require.Regexp(t, "^tr_", ref)
 		require.Equal(t, payout.NameStripeConnect, p.Name())
 
-		reqs := rec.all()
+		reqs := rec.Requests()
 		require.Len(t, reqs, 1)
 		r := reqs[0]
-		require.Equal(t, http.MethodPost, r.method)
-		require.Equal(t, "/v1/transfers", r.path)
-		require.Equal(t, id.String(), r.header.Get("Idempotency-Key"))
-		require.Equal(t, "Bearer sk_test_123", r.header.Get("Authorization"))
-		require.Equal(t, "12345", r.form.Get("amount"))
-		require.Equal(t, "eur", r.form.Get("currency"), "Stripe takes lower-case currencies")
-		require.Equal(t, "acct_1032D82eZvKYlo2C", r.form.Get("destination"))
-		require.Equal(t, id.String(), r.form.Get("metadata[payout_id]"))
+		require.Equal(t, http.MethodPost, r.Method)
+		require.Equal(t, "/v1/transfers", r.Path)
+		require.Equal(t, id.String(), r.Header.Get("Idempotency-Key"))
+		require.Equal(t, "Bearer sk_test_123", r.Header.Get("Authorization"))
+		require.Equal(t, "12345", r.Form.Get("amount"))
+		require.Equal(t, "eur", r.Form.Get("currency"), "Stripe takes lower-case currencies")
+		require.Equal(t, "acct_1032D82eZvKYlo2C", r.Form.Get("destination"))
+		require.Equal(t, id.String(), r.Form.Get("metadata[payout_id]"))
 	})
 
 	t.Run("StripeMockRefusesAMissingCurrencyAndTheRefusalIsDefinitive", func(t *testing.T) {
 		t.Parallel()
-		rec := &recorder{edit: func(f url.Values) { f.Del("currency") }}
+		rec := &stripemock.Recorder{Edit: func(f url.Values) { f.Del("currency") }}
 		p := newStripe(t, mock, rec)
 		_, err := p.Transfer(context.Background(), payout.Transfer{PayoutID: uuid.New(), Amount: 100, Currency: "USD", Destination: "acct_123"})
 		reason, definitive := payout.IsDefinitive(err)
 		require.True(t, definitive, "%v", err)
 		require.Contains(t, reason, "Stripe answered 400")
 		require.Contains(t, reason, "currency")
-		require.Len(t, rec.all(), 1, "the request reached stripe-mock")
+		require.Len(t, rec.Requests(), 1, "the request reached stripe-mock")
 	})
 
 	t.Run("RefusesABadTransferWithoutARequest", func(t *testing.T) {
@@ -134,11 +90,11 @@ func TestStripeConnect(t *testing.T) {
 		}
 		for name, tr := range cases {
 			t.Run(name, func(t *testing.T) {
-				rec := &recorder{}
+				rec := &stripemock.Recorder{}
 				_, err := newStripe(t, mock, rec).Transfer(context.Background(), tr)
 				_, definitive := payout.IsDefinitive(err)
 				require.True(t, definitive, "%v", err)
-				require.Empty(t, rec.all())
+				require.Empty(t, rec.Requests())
 			})
 		}
 	})
@@ -147,7 +103,7 @@ func TestStripeConnect(t *testing.T) {
 		t.Parallel()
 		closed := httptest.NewServer(http.NotFoundHandler())
 		closed.Close()
-		_, err := newStripe(t, closed.URL, &recorder{}).Transfer(context.Background(),
+		_, err := newStripe(t, closed.URL, &stripemock.Recorder{}).Transfer(context.Background(),
 			payout.Transfer{PayoutID: uuid.New(), Amount: 100, Currency: "EUR", Destination: "acct_1"})
 		require.Error(t, err)
 		_, definitive := payout.IsDefinitive(err)
@@ -183,7 +139,7 @@ func TestStripeErrorClasses(t *testing.T) {
 				_, _ = io.WriteString(w, tc.body)
 			}))
 			t.Cleanup(srv.Close)
-			_, err := newStripe(t, srv.URL, &recorder{}).Transfer(context.Background(),
+			_, err := newStripe(t, srv.URL, &stripemock.Recorder{}).Transfer(context.Background(),
 				payout.Transfer{PayoutID: uuid.New(), Amount: 100, Currency: "EUR", Destination: "acct_1"})
 			require.Error(t, err)
 			_, definitive := payout.IsDefinitive(err)
