@@ -481,6 +481,36 @@ func TestPayouts(t *testing.T) {
 		require.Contains(t, b.logs.String(), "Payout provider failed")
 	})
 
+	t.Run("ConcurrentDispatchesPayOnce", func(t *testing.T) {
+		t.Parallel()
+		fake := &fakeProvider{name: payout.NameStripeConnect}
+		b := setupWith(t, srv, []server.Option{server.WithPayoutProviders(fake)}, wide)
+		tn := b.seedTenant(t, "acme")
+		account := "acct_123"
+		aff := b.seedAffiliate(t, tn.org, &account)
+		campaign := b.seedPayoutCampaign(t, tn.org, "EUR", 0)
+		b.seedCommission(t, tn.org, aff, campaign, 500, "EUR", "approved", past)
+		var created payoutObject
+		require.Equal(t, http.StatusCreated, b.createPayout(t, tn, payoutBody(aff, "EUR", "stripe_connect"), &created).StatusCode)
+
+		const n = 4
+		statuses := make([]int, n)
+		var wg sync.WaitGroup
+		for i := range n {
+			wg.Go(func() { statuses[i] = b.dispatch(t, tn, created.ID, nil).StatusCode })
+		}
+		wg.Wait()
+		require.Contains(t, statuses, http.StatusOK)
+		for _, st := range statuses {
+			require.Contains(t, []int{http.StatusOK, http.StatusConflict}, st, "a late dispatch finds it paid")
+		}
+		for _, c := range fake.transfers() {
+			require.Equal(t, created.ID, c.PayoutID, "a dispatch that overlaps another sends the same idempotency key")
+		}
+		b.requireAudit(t, tn.org, "payout.dispatched", created.ID)
+		b.requireAudit(t, tn.org, "payout.paid", created.ID)
+	})
+
 	t.Run("IdempotencyKeysReplayCreatesAndDispatches", func(t *testing.T) {
 		t.Parallel()
 		b := setup(t, srv, wide)
