@@ -1,4 +1,4 @@
--- Reverts 0007_payout_attempts. Fails while a commission appears in more
+-- Reverts 0008_payout_attempts. Fails while a commission appears in more
 -- than one payout (a failed attempt and a later one): those rows are
 -- append-only history and are not deleted here.
 BEGIN;
