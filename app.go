@@ -23,10 +23,12 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"strings"
 
 	"github.com/rekomi/rekomi/app/config"
 	"github.com/rekomi/rekomi/app/db"
 	"github.com/rekomi/rekomi/app/keyring"
+	"github.com/rekomi/rekomi/app/payout"
 	"github.com/rekomi/rekomi/app/server"
 )
 
@@ -51,11 +53,33 @@ func runApp(ctx context.Context, cfg config.Config, logOut io.Writer) error {
 		return err
 	}
 	log.Info("Tenant isolation verified", "summary", report.Summary())
+	providers, err := payoutProviders(cfg)
+	if err != nil {
+		return err
+	}
+	log.Info("Payout providers ready", "stripe_connect", len(providers) > 0)
 	ln, err := net.Listen("tcp", cfg.ListenAddress)
 	if err != nil {
 		return fmt.Errorf("listening on %s: %w", cfg.ListenAddress, err)
 	}
-	return server.New(cfg, database, log).Serve(ctx, ln)
+	return server.New(cfg, database, log, server.WithPayoutProviders(providers...)).Serve(ctx, ln)
+}
+
+// payoutProviders builds Stripe Connect when a Stripe secret key file is
+// configured; the manual provider is always there.
+func payoutProviders(cfg config.Config) ([]payout.Provider, error) {
+	if cfg.StripeSecretKeyFile == "" {
+		return nil, nil
+	}
+	key, err := os.ReadFile(cfg.StripeSecretKeyFile)
+	if err != nil {
+		return nil, fmt.Errorf("reading the Stripe secret key: %w", err)
+	}
+	stripe, err := payout.NewStripeConnect(payout.StripeOptions{SecretKey: strings.TrimSpace(string(key)), APIURL: cfg.StripeAPIURL})
+	if err != nil {
+		return nil, fmt.Errorf("stripe secret key file %s: %w", cfg.StripeSecretKeyFile, err)
+	}
+	return []payout.Provider{stripe}, nil
 }
 
 // checkKeyRing reads and parses the key ring the app decrypts signing

@@ -282,6 +282,8 @@ func appCommand(fs *flag.FlagSet, _ io.Writer) func(context.Context) error {
 	fs.IntVar(&cfg.RateBurst, "rate-burst", cfg.RateBurst, "requests one API key may make at once")
 	trustedProxies := fs.String("trusted-proxies", envOr("REKOMI_TRUSTED_PROXIES", ""), "comma-separated networks whose X-Forwarded-For is believed for client IPs (env REKOMI_TRUSTED_PROXIES)")
 	fs.DurationVar(&cfg.ShutdownTimeout, "shutdown-timeout", cfg.ShutdownTimeout, "how long in-flight requests may take to finish on shutdown")
+	fs.StringVar(&cfg.StripeSecretKeyFile, "stripe-secret-key-file", envOr("REKOMI_STRIPE_SECRET_KEY_FILE", ""), "file holding the platform's Stripe secret key, for Stripe Connect payouts; unset allows manual payouts only (env REKOMI_STRIPE_SECRET_KEY_FILE)")
+	fs.StringVar(&cfg.StripeAPIURL, "stripe-api-url", envOr("REKOMI_STRIPE_API_URL", ""), "Stripe's API URL, to use stripe-mock instead (env REKOMI_STRIPE_API_URL)")
 	return func(ctx context.Context) error {
 		if cfg.DatabaseURL == "" {
 			cfg.DatabaseURL = os.Getenv("DATABASE_URL")

@@ -55,6 +55,12 @@ type Config struct {
 	// TrustedProxies are the networks whose X-Forwarded-For is believed when
 	// recording a client's IP; empty trusts none.
 	TrustedProxies []netip.Prefix
+	// StripeSecretKeyFile holds the platform's Stripe secret key, for payouts
+	// through Stripe Connect; empty leaves only manual payouts.
+	StripeSecretKeyFile string
+	// StripeAPIURL replaces Stripe's API URL, for stripe-mock; empty is
+	// Stripe's.
+	StripeAPIURL string
 }
 
 // ParsePrefixes reads a comma-separated list of CIDR networks or single
@@ -119,6 +125,14 @@ func (c Config) Validate() error {
 	}
 	if c.RateLimit <= 0 || c.RateBurst < 1 {
 		errs = append(errs, fmt.Errorf("rate limit must be positive with a burst of at least 1, got %g/s burst %d", c.RateLimit, c.RateBurst))
+	}
+	if c.StripeAPIURL != "" {
+		if u, err := url.Parse(c.StripeAPIURL); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+			errs = append(errs, fmt.Errorf("Stripe API URL must be an absolute http(s) URL, got %q", c.StripeAPIURL))
+		}
+		if c.StripeSecretKeyFile == "" {
+			errs = append(errs, errors.New("a Stripe API URL needs a Stripe secret key file (--stripe-secret-key-file or REKOMI_STRIPE_SECRET_KEY_FILE)"))
+		}
 	}
 	for name, d := range map[string]time.Duration{"read timeout": c.ReadTimeout, "write timeout": c.WriteTimeout,
 		"idle timeout": c.IdleTimeout, "shutdown timeout": c.ShutdownTimeout} {

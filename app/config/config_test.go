@@ -52,6 +52,14 @@ func TestValidate(t *testing.T) {
 		"refuses a zero shutdown timeout":               {mutate: func(c *config.Config) { c.ShutdownTimeout = 0 }, wantErr: "shutdown timeout must be positive"},
 		"refuses a zero rate limit":                     {mutate: func(c *config.Config) { c.RateLimit = 0 }, wantErr: "rate limit must be positive"},
 		"refuses a negative read timeout":               {mutate: func(c *config.Config) { c.ReadTimeout = -time.Second }, wantErr: "read timeout must be positive"},
+		"accepts a Stripe key file with stripe-mock's URL": {mutate: func(c *config.Config) {
+			c.StripeSecretKeyFile, c.StripeAPIURL = "/etc/rekomi/stripe/secret-key", "http://localhost:12111"
+		}},
+		"refuses a relative Stripe API URL": {mutate: func(c *config.Config) {
+			c.StripeSecretKeyFile, c.StripeAPIURL = "/etc/rekomi/stripe/secret-key", "localhost:12111"
+		}, wantErr: "Stripe API URL must be an absolute"},
+		"refuses a Stripe API URL without a key": {mutate: func(c *config.Config) { c.StripeAPIURL = "http://localhost:12111" },
+			wantErr: "REKOMI_STRIPE_SECRET_KEY_FILE"},
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {

@@ -164,7 +164,7 @@ func (s *Server) reverseCommission(w http.ResponseWriter, r *http.Request) {
 		case err != nil || c.Status == "reversed":
 			return http.StatusOK, c, err
 		case c.Status == "paid" || inPayout:
-			return 0, nil, &refusal{Problem{Type: "conflict", Status: http.StatusConflict,
+			return 0, nil, problemError{Problem{Type: "conflict", Status: http.StatusConflict,
 				Title:  "A commission that is paid or in a payout cannot be reversed",
 				Detail: "a paid commission is clawed back by an adjustment on the affiliate's next payout"}}
 		}

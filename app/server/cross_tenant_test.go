@@ -59,6 +59,7 @@ func (b *bundle) tenantObjects(t *testing.T, key string) map[string]string {
 	ids["/v1/customers/"] = id(sale["customer"].(map[string]any))
 	require.NotNil(t, sale["commission"], "the sale earned a commission: %v", sale)
 	ids["/v1/commissions/"] = id(sale["commission"].(map[string]any))
+	ids["/v1/payouts/"] = id(create("/v1/payouts", `{"affiliate_id":"`+id(aff)+`","currency":"EUR","provider":"manual"}`, http.StatusCreated))
 	return ids
 }
 

@@ -57,6 +57,12 @@ type stateConflict string
 
 func (e stateConflict) Error() string { return string(e) }
 
+// problemError is a refusal found inside a transaction that has a problem
+// of its own rather than field errors; it is answered as it is.
+type problemError struct{ Problem }
+
+func (e problemError) Error() string { return e.Title }
+
 // idempotencyRequest is a request's Idempotency-Key and the SHA-256 of its
 // method, path and body.
 type idempotencyRequest struct {
@@ -157,14 +163,25 @@ func (s *Server) mutate(w http.ResponseWriter, r *http.Request, doing string, fn
 		if !hasKey {
 			return nil
 		}
-		_, err = tx.Exec(ctx, `INSERT INTO idempotency_keys (org_id, key, request_hash, status, content_type, body)
-			VALUES ($1, $2, $3, $4, $5, $6)`, p.OrgID, idem.key, idem.hash[:], resp.status, resp.contentType, resp.body)
-		return db.MapError(err)
+		return storeAnswer(ctx, tx, p, idem, resp)
 	})
 	if err != nil {
 		s.writeError(w, r, doing, err)
 		return
 	}
+	writeResponse(w, resp, replayed)
+}
+
+// storeAnswer keeps resp as the answer to the request idem names, in the
+// transaction of the effect it reports.
+func storeAnswer(ctx context.Context, tx pgx.Tx, p principal, idem idempotencyRequest, resp response) error {
+	_, err := tx.Exec(ctx, `INSERT INTO idempotency_keys (org_id, key, request_hash, status, content_type, body)
+		VALUES ($1, $2, $3, $4, $5, $6)`, p.OrgID, idem.key, idem.hash[:], resp.status, resp.contentType, resp.body)
+	return db.MapError(err)
+}
+
+// writeResponse writes an answer, marked when replayed from a stored one.
+func writeResponse(w http.ResponseWriter, resp response, replayed bool) {
 	if replayed {
 		w.Header().Set(IdempotentReplayedHeader, "true")
 	}
@@ -220,7 +237,7 @@ func claimIdempotencyKey(ctx context.Context, tx pgx.Tx, p principal, idem idemp
 func (s *Server) writeError(w http.ResponseWriter, r *http.Request, doing string, err error) {
 	var invalid invalidInput
 	var conflict stateConflict
-	var refused *refusal
+	var refused problemError
 	switch {
 	case errors.As(err, &invalid):
 		validationFailed(w, r, invalid)
@@ -228,7 +245,7 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, doing string
 		writeProblem(w, r, Problem{Type: "conflict", Title: "The request conflicts with the current state of the object",
 			Status: http.StatusConflict, Detail: string(conflict)})
 	case errors.As(err, &refused):
-		writeProblem(w, r, refused.problem)
+		writeProblem(w, r, refused.Problem)
 	case errors.Is(err, db.ErrNotFound):
 		writeProblem(w, r, Problem{Type: "not_found", Title: "No such object", Status: http.StatusNotFound})
 	case errors.Is(err, db.ErrConflict):

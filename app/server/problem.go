@@ -60,10 +60,3 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.WriteHeader(status)
 	_ = json.NewEncoder(w).Encode(v)
 }
-
-// refusal is a request that the stored state refuses, found inside a
-// transaction, such as reversing a paid commission; it rolls the
-// transaction back and is answered with its problem.
-type refusal struct{ problem Problem }
-
-func (e *refusal) Error() string { return e.problem.Title }

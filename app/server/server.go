@@ -38,6 +38,7 @@ import (
 
 	"github.com/rekomi/rekomi/app/config"
 	"github.com/rekomi/rekomi/app/db"
+	"github.com/rekomi/rekomi/app/payout"
 )
 
 // Server holds the app's routes and what they need.
@@ -49,6 +50,21 @@ type Server struct {
 	limits  *keyLimits
 	mux     *http.ServeMux
 	routes  []string
+	// payouts are the payout providers by name; manual is always there.
+	payouts map[string]payout.Provider
+}
+
+// Option changes what New builds the server with.
+type Option func(*Server)
+
+// WithPayoutProviders adds providers payouts may be sent through, replacing
+// any of the same name (the manual provider is there without this option).
+func WithPayoutProviders(providers ...payout.Provider) Option {
+	return func(s *Server) {
+		for _, p := range providers {
+			s.payouts[p.Name()] = p
+		}
+	}
 }
 
 // openAPIDocument is the OpenAPI 3.1 description of every route, served at
@@ -58,11 +74,15 @@ type Server struct {
 var openAPIDocument []byte
 
 // New builds the server and its routes.
-func New(cfg config.Config, database *db.DB, log *slog.Logger) *Server {
+func New(cfg config.Config, database *db.DB, log *slog.Logger, opts ...Option) *Server {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	s := &Server{cfg: cfg, db: database, log: log, metrics: newMetrics(reg, database),
-		limits: newKeyLimits(cfg.RateLimit, cfg.RateBurst), mux: http.NewServeMux()}
+		limits: newKeyLimits(cfg.RateLimit, cfg.RateBurst), mux: http.NewServeMux(),
+		payouts: map[string]payout.Provider{payout.NameManual: payout.Manual{}}}
+	for _, o := range opts {
+		o(s)
+	}
 	s.route("GET /healthz", http.HandlerFunc(s.healthz))
 	s.route("GET /readyz", http.HandlerFunc(s.readyz))
 	s.route("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
@@ -103,6 +123,10 @@ func New(cfg config.Config, database *db.DB, log *slog.Logger) *Server {
 	s.route("GET /v1/commissions", s.requireKey(ScopeRead, s.listCommissions))
 	s.route("GET /v1/commissions/{id}", s.requireKey(ScopeRead, s.getCommission))
 	s.route("POST /v1/commissions/{id}/reverse", s.requireKey(ScopeWrite, s.idempotent(s.reverseCommission)))
+	s.route("POST /v1/payouts", s.requireKey(ScopeWrite, s.idempotent(s.createPayout)))
+	s.route("GET /v1/payouts", s.requireKey(ScopeRead, s.listPayouts))
+	s.route("GET /v1/payouts/{id}", s.requireKey(ScopeRead, s.getPayout))
+	s.route("POST /v1/payouts/{id}/dispatch", s.requireKey(ScopeWrite, s.idempotent(s.dispatchPayout)))
 	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeProblem(w, r, Problem{Type: "not_found", Title: "No such route", Status: http.StatusNotFound})
 	})

@@ -68,6 +68,12 @@ type bundle struct {
 
 func setup(t *testing.T, srv *dbtest.Server, mutate ...func(*config.Config)) *bundle {
 	t.Helper()
+	return setupWith(t, srv, nil, mutate...)
+}
+
+// setupWith is setup with options for server.New.
+func setupWith(t *testing.T, srv *dbtest.Server, opts []server.Option, mutate ...func(*config.Config)) *bundle {
+	t.Helper()
 	ctx := context.Background()
 	region := regiondb.New(t, srv)
 	database, err := db.Open(ctx, region.RuntimeURL)
@@ -81,7 +87,7 @@ func setup(t *testing.T, srv *dbtest.Server, mutate ...func(*config.Config)) *bu
 		m(&cfg)
 	}
 	logs := &lockedBuffer{}
-	s := server.New(cfg, database, slog.New(slog.NewJSONHandler(logs, nil)))
+	s := server.New(cfg, database, slog.New(slog.NewJSONHandler(logs, nil)), opts...)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
 	runCtx, cancel := context.WithCancel(ctx)

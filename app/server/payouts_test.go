@@ -1,0 +1,679 @@
+/*
+Copyright 2026 The Rekomi Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package server_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/stretchr/testify/require"
+	"github.com/stripe/stripe-go/v85"
+
+	"github.com/rekomi/rekomi/app/config"
+	"github.com/rekomi/rekomi/app/dbtest"
+	"github.com/rekomi/rekomi/app/payout"
+	"github.com/rekomi/rekomi/app/payout/stripemock"
+	"github.com/rekomi/rekomi/app/server"
+)
+
+type payoutItem struct {
+	CommissionID uuid.UUID `json:"commission_id"`
+	Amount       int64     `json:"amount"`
+}
+
+type payoutObject struct {
+	Object        string       `json:"object"`
+	ID            uuid.UUID    `json:"id"`
+	AffiliateID   uuid.UUID    `json:"affiliate_id"`
+	Amount        int64        `json:"amount"`
+	Currency      string       `json:"currency"`
+	Provider      string       `json:"provider"`
+	Status        string       `json:"status"`
+	ProviderRef   *string      `json:"provider_ref"`
+	FailureReason *string      `json:"failure_reason"`
+	Items         []payoutItem `json:"items"`
+	DispatchedAt  *time.Time   `json:"dispatched_at"`
+}
+
+type payoutList struct {
+	Data    []payoutObject `json:"data"`
+	HasMore bool           `json:"has_more"`
+}
+
+// fakeProvider answers each transfer with the next of its outcomes (nil is
+// success), then succeeds; it records every transfer.
+type fakeProvider struct {
+	name     string
+	mu       sync.Mutex
+	outcomes []error
+	calls    []payout.Transfer
+}
+
+func (f *fakeProvider) Name() string { return f.name }
+
+func (f *fakeProvider) Transfer(_ context.Context, t payout.Transfer) (string, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.calls = append(f.calls, t)
+	if len(f.outcomes) > 0 {
+		err := f.outcomes[0]
+		f.outcomes = f.outcomes[1:]
+		if err != nil {
+			return "", err
+		}
+	}
+	return fmt.Sprintf("fake_%d", len(f.calls)), nil
+}
+
+func (f *fakeProvider) transfers() []payout.Transfer {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]payout.Transfer(nil), f.calls...)
+}
+
+// tenant is an organization with a read-write key.
+type tenant struct {
+	org uuid.UUID
+	key string
+}
+
+func (b *bundle) seedTenant(t *testing.T, name string) tenant {
+	t.Helper()
+	org, key := b.seedOrg(t, name, server.ScopeRead, server.ScopeWrite)
+	return tenant{org: org, key: key}
+}
+
+// exec runs SQL as the runtime role in the tenant's transaction, as the
+// commissions and affiliates APIs would have.
+func (b *bundle) exec(t *testing.T, org uuid.UUID, sql string, args ...any) {
+	t.Helper()
+	ctx := context.Background()
+	require.NoError(t, b.db.TenantTx(ctx, org, func(tx pgx.Tx) error {
+		_, err := tx.Exec(ctx, sql, args...)
+		return err
+	}))
+}
+
+func (b *bundle) seedAffiliate(t *testing.T, org uuid.UUID, stripeAccount *string) uuid.UUID {
+	t.Helper()
+	id := uuid.New()
+	b.exec(t, org, `INSERT INTO affiliates (org_id, id, email, status, stripe_account_id) VALUES ($1, $2, $3, 'active', $4)`,
+		org, id, id.String()+"@example.com", stripeAccount)
+	return id
+}
+
+func (b *bundle) seedPayoutCampaign(t *testing.T, org uuid.UUID, currency string, minPayout int64) uuid.UUID {
+	t.Helper()
+	id := uuid.New()
+	b.exec(t, org, `INSERT INTO campaigns (org_id, id, name, currency, commission_type, commission_bps, min_payout_amount)
+		VALUES ($1, $2, $3, $4, 'percentage', 2000, $5)`, org, id, "c-"+id.String(), currency, minPayout)
+	return id
+}
+
+// seedCommission writes a customer, a sale and its commission in status
+// (approved, pending or paid), due to be approved at approveAfter.
+func (b *bundle) seedCommission(t *testing.T, org, affiliate, campaign uuid.UUID, amount int64, currency, status string, approveAfter time.Time) uuid.UUID {
+	t.Helper()
+	customer, conversion, id := uuid.New(), uuid.New(), uuid.New()
+	b.exec(t, org, `INSERT INTO customers (org_id, id, affiliate_id) VALUES ($1, $2, $3)`, org, customer, affiliate)
+	b.exec(t, org, `INSERT INTO conversions (org_id, id, customer_id, kind, amount, currency, affiliate_id, campaign_id, occurred_at)
+		VALUES ($1, $2, $3, 'sale', $4, $5, $6, $7, now())`, org, conversion, customer, amount*5, currency, affiliate, campaign)
+	b.exec(t, org, `INSERT INTO commissions (org_id, id, conversion_id, affiliate_id, campaign_id, amount, currency, status, approve_after, approved_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, CASE WHEN $8 = 'approved' THEN now() END)`,
+		org, id, conversion, affiliate, campaign, amount, currency, status, approveAfter)
+	return id
+}
+
+type commissionState struct {
+	Status     string
+	PayoutID   *uuid.UUID
+	ApprovedAt *time.Time
+	PaidAt     *time.Time
+}
+
+func (b *bundle) commission(t *testing.T, org, id uuid.UUID) commissionState {
+	t.Helper()
+	ctx := context.Background()
+	var c commissionState
+	require.NoError(t, b.db.TenantTx(ctx, org, func(tx pgx.Tx) error {
+		return tx.QueryRow(ctx, `SELECT status, payout_id, approved_at, paid_at FROM commissions WHERE id = $1`, id).
+			Scan(&c.Status, &c.PayoutID, &c.ApprovedAt, &c.PaidAt)
+	}))
+	return c
+}
+
+func (b *bundle) countRows(t *testing.T, org uuid.UUID, sql string, args ...any) int {
+	t.Helper()
+	ctx := context.Background()
+	var n int
+	require.NoError(t, b.db.TenantTx(ctx, org, func(tx pgx.Tx) error { return tx.QueryRow(ctx, sql, args...).Scan(&n) }))
+	return n
+}
+
+func payoutBody(affiliate uuid.UUID, currency, provider string) string {
+	return `{"affiliate_id":"` + affiliate.String() + `","currency":"` + currency + `","provider":"` + provider + `"}`
+}
+
+func (b *bundle) createPayout(t *testing.T, tn tenant, body string, out any) *http.Response {
+	t.Helper()
+	return b.call(t, http.MethodPost, "/v1/payouts", tn.key, js, strings.NewReader(body), out)
+}
+
+func (b *bundle) dispatch(t *testing.T, tn tenant, id uuid.UUID, out any) *http.Response {
+	t.Helper()
+	return b.call(t, http.MethodPost, "/v1/payouts/"+id.String()+"/dispatch", tn.key, "", nil, out)
+}
+
+func itemIDs(p payoutObject) []uuid.UUID {
+	out := make([]uuid.UUID, 0, len(p.Items))
+	for _, it := range p.Items {
+		out = append(out, it.CommissionID)
+	}
+	return out
+}
+
+var (
+	anHourAgo = time.Now().Add(-time.Hour)
+	inAMonth  = time.Now().Add(30 * 24 * time.Hour)
+)
+
+func TestPayouts(t *testing.T) {
+	t.Parallel()
+	srv := dbtest.Start(t)
+	wide := func(c *config.Config) { c.MaxBodyBytes = 1 << 16 }
+
+	t.Run("ManualPayoutTakesDueCommissionsOfItsCurrencyAndIsPaidOnDispatch", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t, srv, wide)
+		tn := b.seedTenant(t, "acme")
+		aff := b.seedAffiliate(t, tn.org, nil)
+		eur := b.seedPayoutCampaign(t, tn.org, "EUR", 0)
+		usd := b.seedPayoutCampaign(t, tn.org, "USD", 0)
+		approved := b.seedCommission(t, tn.org, aff, eur, 1000, "EUR", "approved", anHourAgo)
+		due := b.seedCommission(t, tn.org, aff, eur, 250, "EUR", "pending", anHourAgo)
+		held := b.seedCommission(t, tn.org, aff, eur, 700, "EUR", "pending", inAMonth)
+		dollars := b.seedCommission(t, tn.org, aff, usd, 900, "USD", "approved", anHourAgo)
+
+		var created payoutObject
+		resp := b.createPayout(t, tn, payoutBody(aff, "EUR", "manual"), &created)
+		require.Equal(t, http.StatusCreated, resp.StatusCode)
+		require.Equal(t, "payout", created.Object)
+		require.Equal(t, "pending", created.Status)
+		require.EqualValues(t, 1250, created.Amount)
+		require.Equal(t, "EUR", created.Currency)
+		require.Equal(t, aff, created.AffiliateID)
+		require.ElementsMatch(t, []uuid.UUID{approved, due}, itemIDs(created))
+		require.Nil(t, created.ProviderRef)
+		require.Nil(t, created.DispatchedAt)
+
+		c := b.commission(t, tn.org, due)
+		require.Equal(t, "approved", c.Status, "a pending commission past its hold is approved first")
+		require.NotNil(t, c.ApprovedAt)
+		require.Equal(t, created.ID, *c.PayoutID)
+		require.Equal(t, "pending", b.commission(t, tn.org, held).Status, "a commission on hold is left")
+		require.Nil(t, b.commission(t, tn.org, held).PayoutID)
+		require.Nil(t, b.commission(t, tn.org, dollars).PayoutID, "another currency is left")
+		b.requireAudit(t, tn.org, "payout.created", created.ID)
+		b.requireAuditMetadata(t, tn.org, "payout.created", created.ID,
+			`{"amount":1250,"currency":"EUR","commission_count":2,"provider":"manual","affiliate_id":"`+aff.String()+`"}`)
+
+		var got payoutObject
+		require.Equal(t, http.StatusOK, b.call(t, http.MethodGet, "/v1/payouts/"+created.ID.String(), tn.key, "", nil, &got).StatusCode)
+		require.Equal(t, created, got)
+
+		var paid payoutObject
+		require.Equal(t, http.StatusOK, b.dispatch(t, tn, created.ID, &paid).StatusCode)
+		require.Equal(t, "paid", paid.Status)
+		require.Equal(t, payout.ManualRef, *paid.ProviderRef)
+		require.NotNil(t, paid.DispatchedAt)
+		require.Len(t, paid.Items, 2)
+		for _, id := range []uuid.UUID{approved, due} {
+			c := b.commission(t, tn.org, id)
+			require.Equal(t, "paid", c.Status)
+			require.NotNil(t, c.PaidAt)
+		}
+		b.requireAudit(t, tn.org, "payout.dispatched", created.ID)
+		b.requireAudit(t, tn.org, "payout.paid", created.ID)
+
+		var p server.Problem
+		resp = b.dispatch(t, tn, created.ID, &p)
+		require.Equal(t, http.StatusConflict, resp.StatusCode, "a paid payout is not dispatched again")
+		require.Equal(t, "urn:rekomi:problem:conflict", p.Type)
+		b.requireAudit(t, tn.org, "payout.paid", created.ID)
+
+		var dollarPayout payoutObject
+		require.Equal(t, http.StatusCreated, b.createPayout(t, tn, payoutBody(aff, "USD", "manual"), &dollarPayout).StatusCode)
+		require.Equal(t, []uuid.UUID{dollars}, itemIDs(dollarPayout), "only that currency's commissions")
+		require.EqualValues(t, 900, dollarPayout.Amount)
+
+		var list payoutList
+		require.Equal(t, http.StatusOK, b.call(t, http.MethodGet, "/v1/payouts", tn.key, "", nil, &list).StatusCode)
+		require.Len(t, list.Data, 2)
+		require.Equal(t, dollarPayout.ID, list.Data[0].ID, "newest first")
+		require.Nil(t, list.Data[0].Items, "lists leave items out")
+		require.Equal(t, http.StatusOK, b.call(t, http.MethodGet, "/v1/payouts?status=paid&affiliate_id="+aff.String(), tn.key, "", nil, &list).StatusCode)
+		require.Len(t, list.Data, 1)
+		require.Equal(t, created.ID, list.Data[0].ID)
+		require.Equal(t, http.StatusOK, b.call(t, http.MethodGet, "/v1/payouts?affiliate_id="+uuid.NewString(), tn.key, "", nil, &list).StatusCode)
+		require.Empty(t, list.Data)
+		require.Equal(t, http.StatusOK, b.call(t, http.MethodGet, "/v1/payouts?limit=1", tn.key, "", nil, &list).StatusCode)
+		require.True(t, list.HasMore)
+		require.Equal(t, http.StatusOK, b.call(t, http.MethodGet, "/v1/payouts?limit=1&starting_after="+list.Data[0].ID.String(), tn.key, "", nil, &list).StatusCode)
+		require.False(t, list.HasMore)
+		require.Equal(t, created.ID, list.Data[0].ID)
+	})
+
+	t.Run("StripeConnectPayoutTransfersThroughStripeMock", func(t *testing.T) {
+		t.Parallel()
+		rec := &stripemock.Recorder{}
+		stripeConnect, err := payout.NewStripeConnect(payout.StripeOptions{SecretKey: "sk_test_123", APIURL: stripemock.Start(t),
+			HTTPClient: &http.Client{Transport: rec}, MaxNetworkRetries: stripe.Int64(0)})
+		require.NoError(t, err)
+		b := setupWith(t, srv, []server.Option{server.WithPayoutProviders(stripeConnect)}, wide)
+		tn := b.seedTenant(t, "acme")
+		account := "acct_1032D82eZvKYlo2C"
+		aff := b.seedAffiliate(t, tn.org, &account)
+		campaign := b.seedPayoutCampaign(t, tn.org, "EUR", 1000)
+		b.seedCommission(t, tn.org, aff, campaign, 600, "EUR", "approved", anHourAgo)
+		b.seedCommission(t, tn.org, aff, campaign, 400, "EUR", "approved", anHourAgo)
+
+		var created payoutObject
+		require.Equal(t, http.StatusCreated, b.createPayout(t, tn, payoutBody(aff, "EUR", "stripe_connect"), &created).StatusCode)
+		require.EqualValues(t, 1000, created.Amount, "exactly the minimum is enough")
+		require.Equal(t, "stripe_connect", created.Provider)
+
+		var paid payoutObject
+		require.Equal(t, http.StatusOK, b.dispatch(t, tn, created.ID, &paid).StatusCode)
+		require.Equal(t, "paid", paid.Status)
+		require.Regexp(t, "^tr_", *paid.ProviderRef)
+
+		reqs := rec.Requests()
+		require.Len(t, reqs, 1)
+		require.Equal(t, "/v1/transfers", reqs[0].Path)
+		require.Equal(t, created.ID.String(), reqs[0].Header.Get("Idempotency-Key"))
+		require.Equal(t, "1000", reqs[0].Form.Get("amount"))
+		require.Equal(t, "eur", reqs[0].Form.Get("currency"))
+		require.Equal(t, account, reqs[0].Form.Get("destination"))
+		require.Equal(t, created.ID.String(), reqs[0].Form.Get("metadata[payout_id]"))
+		b.requireAudit(t, tn.org, "payout.dispatched", created.ID)
+		b.requireAudit(t, tn.org, "payout.paid", created.ID)
+		b.requireAuditMetadata(t, tn.org, "payout.paid", created.ID, `{"provider_ref":"`+*paid.ProviderRef+`"}`)
+	})
+
+	t.Run("RefusesPayoutsBelowTheMinimum", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t, srv, wide)
+		tn := b.seedTenant(t, "acme")
+		aff := b.seedAffiliate(t, tn.org, nil)
+		low := b.seedPayoutCampaign(t, tn.org, "EUR", 0)
+		high := b.seedPayoutCampaign(t, tn.org, "EUR", 3000)
+
+		var p server.Problem
+		resp := b.createPayout(t, tn, payoutBody(aff, "EUR", "manual"), &p)
+		require.Equal(t, http.StatusUnprocessableEntity, resp.StatusCode, "nothing to pay")
+		require.Equal(t, "urn:rekomi:problem:below_minimum_payout", p.Type)
+		require.Contains(t, p.Detail, "no approved EUR commissions")
+
+		b.seedCommission(t, tn.org, aff, low, 1500, "EUR", "approved", anHourAgo)
+		b.seedCommission(t, tn.org, aff, high, 1000, "EUR", "approved", anHourAgo)
+		due := b.seedCommission(t, tn.org, aff, high, 100, "EUR", "pending", anHourAgo)
+		resp = b.createPayout(t, tn, payoutBody(aff, "EUR", "manual"), &p)
+		require.Equal(t, http.StatusUnprocessableEntity, resp.StatusCode)
+		require.Equal(t, "urn:rekomi:problem:below_minimum_payout", p.Type)
+		require.Contains(t, p.Detail, "2600 EUR is payable; the minimum is 3000 EUR", "the highest minimum of the campaigns involved")
+		require.Zero(t, b.countRows(t, tn.org, `SELECT count(*) FROM payouts`))
+		require.Equal(t, "pending", b.commission(t, tn.org, due).Status, "a refused payout changes nothing")
+		require.Zero(t, b.countRows(t, tn.org, `SELECT count(*) FROM audit_log WHERE action LIKE 'payout.%'`))
+
+		b.seedCommission(t, tn.org, aff, low, 400, "EUR", "approved", anHourAgo)
+		var created payoutObject
+		require.Equal(t, http.StatusCreated, b.createPayout(t, tn, payoutBody(aff, "EUR", "manual"), &created).StatusCode)
+		require.EqualValues(t, 3000, created.Amount)
+	})
+
+	t.Run("StripeConnectNeedsAConnectedAccountAndAConfiguredStripe", func(t *testing.T) {
+		t.Parallel()
+		fake := &fakeProvider{name: payout.NameStripeConnect}
+		b := setupWith(t, srv, []server.Option{server.WithPayoutProviders(fake)}, wide)
+		tn := b.seedTenant(t, "acme")
+		aff := b.seedAffiliate(t, tn.org, nil)
+		campaign := b.seedPayoutCampaign(t, tn.org, "EUR", 0)
+		b.seedCommission(t, tn.org, aff, campaign, 1000, "EUR", "approved", anHourAgo)
+		var p server.Problem
+		resp := b.createPayout(t, tn, payoutBody(aff, "EUR", "stripe_connect"), &p)
+		require.Equal(t, http.StatusUnprocessableEntity, resp.StatusCode)
+		require.Equal(t, "provider", p.Errors[0].Field)
+		require.Contains(t, p.Errors[0].Detail, "no Stripe connected account")
+
+		plain := setup(t, srv, wide)
+		other := plain.seedTenant(t, "globex")
+		account := "acct_123"
+		aff = plain.seedAffiliate(t, other.org, &account)
+		resp = plain.createPayout(t, other, payoutBody(aff, "EUR", "stripe_connect"), &p)
+		require.Equal(t, http.StatusUnprocessableEntity, resp.StatusCode)
+		require.Equal(t, "provider", p.Errors[0].Field)
+		require.Contains(t, p.Errors[0].Detail, "Stripe is not configured")
+	})
+
+	t.Run("ConcurrentPayoutsNeverTakeACommissionTwice", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t, srv, wide)
+		tn := b.seedTenant(t, "acme")
+		aff := b.seedAffiliate(t, tn.org, nil)
+		campaign := b.seedPayoutCampaign(t, tn.org, "EUR", 0)
+		for range 5 {
+			b.seedCommission(t, tn.org, aff, campaign, 100, "EUR", "approved", anHourAgo)
+		}
+		const n = 4
+		statuses := make([]int, n)
+		var wg sync.WaitGroup
+		for i := range n {
+			wg.Go(func() {
+				statuses[i] = b.createPayout(t, tn, payoutBody(aff, "EUR", "manual"), nil).StatusCode
+			})
+		}
+		wg.Wait()
+		require.ElementsMatch(t, []int{http.StatusCreated, http.StatusUnprocessableEntity, http.StatusUnprocessableEntity,
+			http.StatusUnprocessableEntity}, statuses)
+		require.Equal(t, 1, b.countRows(t, tn.org, `SELECT count(*) FROM payouts`))
+		require.Equal(t, 5, b.countRows(t, tn.org, `SELECT count(*) FROM payout_items`))
+		require.Equal(t, 5, b.countRows(t, tn.org, `SELECT count(*) FROM commissions WHERE payout_id IS NOT NULL`))
+	})
+
+	t.Run("ADefinitiveFailureFailsThePayoutAndReleasesItsCommissions", func(t *testing.T) {
+		t.Parallel()
+		fake := &fakeProvider{name: payout.NameStripeConnect, outcomes: []error{payout.Definitive("insufficient funds in the platform balance", nil)}}
+		b := setupWith(t, srv, []server.Option{server.WithPayoutProviders(fake)}, wide)
+		tn := b.seedTenant(t, "acme")
+		account := "acct_123"
+		aff := b.seedAffiliate(t, tn.org, &account)
+		campaign := b.seedPayoutCampaign(t, tn.org, "EUR", 0)
+		first := b.seedCommission(t, tn.org, aff, campaign, 800, "EUR", "approved", anHourAgo)
+
+		var created payoutObject
+		require.Equal(t, http.StatusCreated, b.createPayout(t, tn, payoutBody(aff, "EUR", "stripe_connect"), &created).StatusCode)
+		var failed payoutObject
+		require.Equal(t, http.StatusOK, b.dispatch(t, tn, created.ID, &failed).StatusCode)
+		require.Equal(t, "failed", failed.Status)
+		require.Equal(t, "insufficient funds in the platform balance", *failed.FailureReason)
+		require.Nil(t, failed.ProviderRef)
+		require.Equal(t, []uuid.UUID{first}, itemIDs(failed), "the items stay as the record of the attempt")
+		c := b.commission(t, tn.org, first)
+		require.Equal(t, "approved", c.Status)
+		require.Nil(t, c.PayoutID, "released for a later payout")
+		require.Equal(t, []payout.Transfer{{PayoutID: created.ID, Amount: 800, Currency: "EUR", Destination: account}}, fake.transfers())
+		b.requireAudit(t, tn.org, "payout.dispatched", created.ID)
+		b.requireAudit(t, tn.org, "payout.failed", created.ID)
+		b.requireAuditMetadata(t, tn.org, "payout.failed", created.ID,
+			`{"failure_reason":"insufficient funds in the platform balance","commissions_released":1}`)
+
+		var p server.Problem
+		require.Equal(t, http.StatusConflict, b.dispatch(t, tn, created.ID, &p).StatusCode, "a failed payout is final")
+
+		second := b.seedCommission(t, tn.org, aff, campaign, 200, "EUR", "approved", anHourAgo)
+		var retry payoutObject
+		require.Equal(t, http.StatusCreated, b.createPayout(t, tn, payoutBody(aff, "EUR", "stripe_connect"), &retry).StatusCode)
+		require.ElementsMatch(t, []uuid.UUID{first, second}, itemIDs(retry), "a released commission is paid by a new payout")
+		require.Equal(t, http.StatusOK, b.dispatch(t, tn, retry.ID, &retry).StatusCode)
+		require.Equal(t, "paid", retry.Status)
+		require.Equal(t, "paid", b.commission(t, tn.org, first).Status)
+	})
+
+	t.Run("ATransientFailureKeepsThePayoutDispatchedUntilARetry", func(t *testing.T) {
+		t.Parallel()
+		fake := &fakeProvider{name: payout.NameStripeConnect, outcomes: []error{
+			payout.Transient("Stripe answered 503", nil), fmt.Errorf("an unclassified error counts as transient"),
+		}}
+		b := setupWith(t, srv, []server.Option{server.WithPayoutProviders(fake)}, wide)
+		tn := b.seedTenant(t, "acme")
+		account := "acct_123"
+		aff := b.seedAffiliate(t, tn.org, &account)
+		campaign := b.seedPayoutCampaign(t, tn.org, "EUR", 0)
+		held := b.seedCommission(t, tn.org, aff, campaign, 500, "EUR", "approved", anHourAgo)
+		var created payoutObject
+		require.Equal(t, http.StatusCreated, b.createPayout(t, tn, payoutBody(aff, "EUR", "stripe_connect"), &created).StatusCode)
+
+		for range 2 {
+			var p server.Problem
+			resp := b.dispatch(t, tn, created.ID, &p)
+			require.Equal(t, http.StatusBadGateway, resp.StatusCode)
+			require.Equal(t, "urn:rekomi:problem:payout_provider_unavailable", p.Type)
+			require.Contains(t, p.Detail, "dispatch it again")
+			require.Equal(t, "30", resp.Header.Get("Retry-After"))
+			var got payoutObject
+			b.call(t, http.MethodGet, "/v1/payouts/"+created.ID.String(), tn.key, "", nil, &got)
+			require.Equal(t, "dispatched", got.Status)
+			require.Equal(t, created.ID, *b.commission(t, tn.org, held).PayoutID, "still held by the payout")
+		}
+		var paid payoutObject
+		require.Equal(t, http.StatusOK, b.dispatch(t, tn, created.ID, &paid).StatusCode)
+		require.Equal(t, "paid", paid.Status)
+		require.Equal(t, "fake_3", *paid.ProviderRef)
+		calls := fake.transfers()
+		require.Len(t, calls, 3)
+		for _, c := range calls {
+			require.Equal(t, created.ID, c.PayoutID, "every retry carries the same idempotency key")
+		}
+		b.requireAudit(t, tn.org, "payout.dispatched", created.ID)
+		b.requireAudit(t, tn.org, "payout.paid", created.ID)
+		require.Contains(t, b.logs.String(), "Payout provider failed")
+	})
+
+	t.Run("ConcurrentDispatchesPayOnce", func(t *testing.T) {
+		t.Parallel()
+		fake := &fakeProvider{name: payout.NameStripeConnect}
+		b := setupWith(t, srv, []server.Option{server.WithPayoutProviders(fake)}, wide)
+		tn := b.seedTenant(t, "acme")
+		account := "acct_123"
+		aff := b.seedAffiliate(t, tn.org, &account)
+		campaign := b.seedPayoutCampaign(t, tn.org, "EUR", 0)
+		b.seedCommission(t, tn.org, aff, campaign, 500, "EUR", "approved", anHourAgo)
+		var created payoutObject
+		require.Equal(t, http.StatusCreated, b.createPayout(t, tn, payoutBody(aff, "EUR", "stripe_connect"), &created).StatusCode)
+
+		const n = 4
+		statuses := make([]int, n)
+		var wg sync.WaitGroup
+		for i := range n {
+			wg.Go(func() { statuses[i] = b.dispatch(t, tn, created.ID, nil).StatusCode })
+		}
+		wg.Wait()
+		require.Contains(t, statuses, http.StatusOK)
+		for _, st := range statuses {
+			require.Contains(t, []int{http.StatusOK, http.StatusConflict}, st, "a late dispatch finds it paid")
+		}
+		for _, c := range fake.transfers() {
+			require.Equal(t, created.ID, c.PayoutID, "a dispatch that overlaps another sends the same idempotency key")
+		}
+		b.requireAudit(t, tn.org, "payout.dispatched", created.ID)
+		b.requireAudit(t, tn.org, "payout.paid", created.ID)
+	})
+
+	t.Run("IdempotencyKeysReplayCreatesAndDispatches", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t, srv, wide)
+		tn := b.seedTenant(t, "acme")
+		aff := b.seedAffiliate(t, tn.org, nil)
+		campaign := b.seedPayoutCampaign(t, tn.org, "EUR", 0)
+		b.seedCommission(t, tn.org, aff, campaign, 500, "EUR", "approved", anHourAgo)
+
+		first := b.post(t, "/v1/payouts", tn.key, "create-1", payoutBody(aff, "EUR", "manual"))
+		require.Equal(t, http.StatusCreated, first.status)
+		again := b.post(t, "/v1/payouts", tn.key, "create-1", payoutBody(aff, "EUR", "manual"))
+		require.Equal(t, first.status, again.status)
+		require.Equal(t, first.body, again.body)
+		require.Equal(t, "true", again.header.Get(server.IdempotentReplayedHeader))
+		require.Equal(t, 1, b.countRows(t, tn.org, `SELECT count(*) FROM payouts`))
+
+		var created payoutObject
+		require.NoError(t, json.Unmarshal([]byte(first.body), &created))
+		path := "/v1/payouts/" + created.ID.String() + "/dispatch"
+		d1 := b.post(t, path, tn.key, "dispatch-1", "")
+		require.Equal(t, http.StatusOK, d1.status, d1.body)
+		d2 := b.post(t, path, tn.key, "dispatch-1", "")
+		require.Equal(t, http.StatusOK, d2.status, "replayed, not a 409")
+		require.Equal(t, d1.body, d2.body)
+		require.Equal(t, "true", d2.header.Get(server.IdempotentReplayedHeader))
+		require.Equal(t, http.StatusConflict, b.post(t, path, tn.key, "dispatch-2", "").status)
+		b.requireAudit(t, tn.org, "payout.paid", created.ID)
+	})
+
+	t.Run("RefusesBadInput", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t, srv, wide)
+		tn := b.seedTenant(t, "acme")
+		aff := b.seedAffiliate(t, tn.org, nil)
+		cases := map[string]struct {
+			body   string
+			status int
+			fields []string
+		}{
+			"an unknown field":      {`{"affiliate_id":"` + aff.String() + `","currency":"EUR","provider":"manual","amount":5}`, 400, nil},
+			"a wrong type":          {`{"affiliate_id":"` + aff.String() + `","currency":978,"provider":"manual"}`, 400, nil},
+			"missing fields":        {`{}`, 422, []string{"affiliate_id", "currency", "provider"}},
+			"an unknown currency":   {payoutBody(aff, "XXX", "manual"), 422, []string{"currency"}},
+			"a lower-case currency": {payoutBody(aff, "eur", "manual"), 422, []string{"currency"}},
+			"an unknown provider":   {payoutBody(aff, "EUR", "paypal"), 422, []string{"provider"}},
+			"a malformed affiliate": {`{"affiliate_id":"nope","currency":"EUR","provider":"manual"}`, 422, []string{"affiliate_id"}},
+			"an unknown affiliate":  {payoutBody(uuid.New(), "EUR", "manual"), 422, []string{"affiliate_id"}},
+		}
+		for name, tc := range cases {
+			t.Run(name, func(t *testing.T) {
+				var p server.Problem
+				resp := b.createPayout(t, tn, tc.body, &p)
+				require.Equal(t, tc.status, resp.StatusCode, "%+v", p)
+				var fields []string
+				for _, e := range p.Errors {
+					fields = append(fields, e.Field)
+				}
+				require.Equal(t, tc.fields, fields)
+			})
+		}
+		for _, q := range []string{"status=sent", "affiliate_id=nope", "limit=0"} {
+			var p server.Problem
+			require.Equal(t, http.StatusBadRequest, b.call(t, http.MethodGet, "/v1/payouts?"+q, tn.key, "", nil, &p).StatusCode, q)
+			require.Equal(t, "urn:rekomi:problem:invalid_request", p.Type)
+		}
+		require.Equal(t, http.StatusNotFound, b.call(t, http.MethodGet, "/v1/payouts/nope", tn.key, "", nil, nil).StatusCode)
+		require.Equal(t, http.StatusNotFound, b.call(t, http.MethodPost, "/v1/payouts/"+uuid.NewString()+"/dispatch", tn.key, "", nil, nil).StatusCode)
+	})
+
+	t.Run("OtherOrganizationsPayoutsAreNotFound", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t, srv, wide)
+		a, other := b.seedTenant(t, "acme"), b.seedTenant(t, "globex")
+		aff := b.seedAffiliate(t, a.org, nil)
+		campaign := b.seedPayoutCampaign(t, a.org, "EUR", 0)
+		b.seedCommission(t, a.org, aff, campaign, 500, "EUR", "approved", anHourAgo)
+		var created payoutObject
+		require.Equal(t, http.StatusCreated, b.createPayout(t, a, payoutBody(aff, "EUR", "manual"), &created).StatusCode)
+
+		path := "/v1/payouts/" + created.ID.String()
+		require.Equal(t, http.StatusNotFound, b.call(t, http.MethodGet, path, other.key, "", nil, nil).StatusCode)
+		require.Equal(t, http.StatusNotFound, b.dispatch(t, other, created.ID, nil).StatusCode)
+		var list payoutList
+		require.Equal(t, http.StatusOK, b.call(t, http.MethodGet, "/v1/payouts?affiliate_id="+aff.String(), other.key, "", nil, &list).StatusCode)
+		require.Empty(t, list.Data)
+		var p server.Problem
+		require.Equal(t, http.StatusUnprocessableEntity, b.createPayout(t, other, payoutBody(aff, "EUR", "manual"), &p).StatusCode)
+		require.Equal(t, "affiliate_id", p.Errors[0].Field, "another organization's affiliate is no affiliate")
+
+		var got payoutObject
+		b.call(t, http.MethodGet, path, a.key, "", nil, &got)
+		require.Equal(t, "pending", got.Status, "untouched by the other organization")
+		require.Zero(t, b.countRows(t, other.org, `SELECT count(*) FROM audit_log`))
+	})
+
+	t.Run("CancelledOrganizationsCanReadButNotPay", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t, srv, wide)
+		tn := b.seedTenant(t, "acme")
+		aff := b.seedAffiliate(t, tn.org, nil)
+		campaign := b.seedPayoutCampaign(t, tn.org, "EUR", 0)
+		b.seedCommission(t, tn.org, aff, campaign, 500, "EUR", "approved", anHourAgo)
+		var created payoutObject
+		require.Equal(t, http.StatusCreated, b.createPayout(t, tn, payoutBody(aff, "EUR", "manual"), &created).StatusCode)
+		b.seedCommission(t, tn.org, aff, campaign, 500, "EUR", "approved", anHourAgo)
+		b.cancelOrg(t, tn.org)
+
+		var p server.Problem
+		require.Equal(t, http.StatusForbidden, b.createPayout(t, tn, payoutBody(aff, "EUR", "manual"), &p).StatusCode)
+		require.Equal(t, "urn:rekomi:problem:organization_cancelled", p.Type)
+		require.Equal(t, http.StatusForbidden, b.dispatch(t, tn, created.ID, &p).StatusCode)
+		require.Equal(t, "urn:rekomi:problem:organization_cancelled", p.Type)
+		var got payoutObject
+		require.Equal(t, http.StatusOK, b.call(t, http.MethodGet, "/v1/payouts/"+created.ID.String(), tn.key, "", nil, &got).StatusCode)
+		require.Equal(t, "pending", got.Status)
+		require.Equal(t, http.StatusOK, b.call(t, http.MethodGet, "/v1/payouts", tn.key, "", nil, nil).StatusCode)
+	})
+
+	t.Run("AnswersFitTheOpenAPISchemas", func(t *testing.T) {
+		t.Parallel()
+		_, doc := loadOpenAPI(t)
+		fake := &fakeProvider{name: payout.NameStripeConnect, outcomes: []error{payout.Transient("Stripe answered 503", nil)}}
+		b := setupWith(t, srv, []server.Option{server.WithPayoutProviders(fake)}, wide)
+		tn := b.seedTenant(t, "acme")
+		account := "acct_123"
+		aff := b.seedAffiliate(t, tn.org, &account)
+		campaign := b.seedPayoutCampaign(t, tn.org, "EUR", 0)
+		b.seedCommission(t, tn.org, aff, campaign, 500, "EUR", "approved", anHourAgo)
+		check := func(method, path, status, mediaType string, resp *http.Response, body any) {
+			t.Helper()
+			require.Equal(t, status, fmt.Sprint(resp.StatusCode), "%s %s", method, path)
+			schema := responseSchema(t, doc, method, path, status, mediaType)
+			require.Empty(t, schemaMismatches(t, doc, schema, body, method+" "+path), "the answer does not fit the schema")
+		}
+		const problemJSON = "application/problem+json"
+		var v any
+		resp := b.createPayout(t, tn, payoutBody(aff, "EUR", "stripe_connect"), &v)
+		check("post", "/v1/payouts", "201", js, resp, v)
+		id := v.(map[string]any)["id"].(string)
+
+		v = nil
+		resp = b.createPayout(t, tn, payoutBody(aff, "EUR", "stripe_connect"), &v)
+		check("post", "/v1/payouts", "422", problemJSON, resp, v)
+
+		v = nil
+		resp = b.call(t, http.MethodPost, "/v1/payouts/"+id+"/dispatch", tn.key, "", nil, &v)
+		check("post", "/v1/payouts/{id}/dispatch", "502", problemJSON, resp, v)
+
+		v = nil
+		resp = b.call(t, http.MethodPost, "/v1/payouts/"+id+"/dispatch", tn.key, "", nil, &v)
+		check("post", "/v1/payouts/{id}/dispatch", "200", js, resp, v)
+
+		v = nil
+		resp = b.call(t, http.MethodPost, "/v1/payouts/"+id+"/dispatch", tn.key, "", nil, &v)
+		check("post", "/v1/payouts/{id}/dispatch", "409", problemJSON, resp, v)
+
+		v = nil
+		resp = b.call(t, http.MethodGet, "/v1/payouts/"+id, tn.key, "", nil, &v)
+		check("get", "/v1/payouts/{id}", "200", js, resp, v)
+
+		v = nil
+		resp = b.call(t, http.MethodGet, "/v1/payouts", tn.key, "", nil, &v)
+		check("get", "/v1/payouts", "200", js, resp, v)
+		require.Len(t, v.(map[string]any)["data"], 1)
+	})
+}
