@@ -17,8 +17,9 @@ limitations under the License.
 // Package server is the HTTP front of `rekomi app`: the router, the
 // middleware every request goes through (request id, body limit, JSON access
 // log, Prometheus metrics, panic recovery), problem+json errors, health and
-// readiness, and a graceful shutdown that drains in-flight requests. It
-// reaches tenant data only through app/db.
+// readiness, a graceful shutdown that drains in-flight requests, and the
+// server-rendered admin pages under /admin. It reaches tenant data only
+// through app/db.
 package server
 
 import (
@@ -32,12 +33,14 @@ import (
 	"slices"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/rekomi/rekomi/app/config"
 	"github.com/rekomi/rekomi/app/db"
+	"github.com/rekomi/rekomi/app/keyring"
 )
 
 // Server holds the app's routes and what they need.
@@ -46,9 +49,22 @@ type Server struct {
 	db      *db.DB
 	log     *slog.Logger
 	metrics *metrics
-	limits  *keyLimits
+	limits  *keyLimits[uuid.UUID]
+	ring    *keyring.KeyRing
+	admin   *adminUI
 	mux     *http.ServeMux
 	routes  []string
+}
+
+// Option sets an optional dependency of the server.
+type Option func(*Server)
+
+// WithKeyRing gives the server the Region's key ring, from which the admin
+// pages derive the keys that sign their sessions. Without it, those keys
+// are random per process: every admin session ends when the process does,
+// and a session opened on one replica is refused by the others.
+func WithKeyRing(ring *keyring.KeyRing) Option {
+	return func(s *Server) { s.ring = ring }
 }
 
 // openAPIDocument is the OpenAPI 3.1 description of every route, served at
@@ -58,11 +74,14 @@ type Server struct {
 var openAPIDocument []byte
 
 // New builds the server and its routes.
-func New(cfg config.Config, database *db.DB, log *slog.Logger) *Server {
+func New(cfg config.Config, database *db.DB, log *slog.Logger, opts ...Option) *Server {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	s := &Server{cfg: cfg, db: database, log: log, metrics: newMetrics(reg, database),
-		limits: newKeyLimits(cfg.RateLimit, cfg.RateBurst), mux: http.NewServeMux()}
+		limits: newKeyLimits[uuid.UUID](cfg.RateLimit, cfg.RateBurst), mux: http.NewServeMux()}
+	for _, o := range opts {
+		o(s)
+	}
 	s.route("GET /healthz", http.HandlerFunc(s.healthz))
 	s.route("GET /readyz", http.HandlerFunc(s.readyz))
 	s.route("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
@@ -79,6 +98,7 @@ func New(cfg config.Config, database *db.DB, log *slog.Logger) *Server {
 	s.route("GET /v1/campaigns/{id}", s.requireKey(ScopeRead, s.getCampaign))
 	s.route("PATCH /v1/campaigns/{id}", s.requireKey(ScopeWrite, s.updateCampaign))
 	s.route("POST /v1/campaigns/{id}/archive", s.requireKey(ScopeWrite, s.idempotent(s.archiveCampaign)))
+	s.routeAdmin()
 	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeProblem(w, r, Problem{Type: "not_found", Title: "No such route", Status: http.StatusNotFound})
 	})
