@@ -69,7 +69,7 @@ verify: controller-gen ## Fail when generated files or go.mod are stale, or code
 	fi
 
 .PHONY: test
-test: generate manifests vet envtest-assets postgres ## Run every test against a real API server and a real PostgreSQL.
+test: generate manifests vet envtest-assets postgres chromium ## Run every test against a real API server, a real PostgreSQL and a headless Chromium.
 	KUBEBUILDER_ASSETS="$$(./hack/envtest-assets.sh)" $(GO) test $(GOTEST_FLAGS) ./...
 
 .PHONY: bench
@@ -125,3 +125,7 @@ envtest-assets: ## Build (once) and cache kube-apiserver and etcd for the tests.
 .PHONY: postgres
 postgres: ## Install the OS's PostgreSQL server binaries when they are missing.
 	./hack/install-postgres.sh
+
+.PHONY: chromium
+chromium: ## Install Debian's Chromium when it is missing (the admin pages' browser test drives it).
+	./hack/install-chromium.sh

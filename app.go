@@ -40,7 +40,8 @@ func runApp(ctx context.Context, cfg config.Config, logOut io.Writer) error {
 		return usageError{err}
 	}
 	log := slog.New(slog.NewJSONHandler(logOut, nil)).With("region", cfg.Region)
-	if err := checkKeyRing(cfg.KeyRingFile); err != nil {
+	ring, err := loadKeyRing(cfg.KeyRingFile)
+	if err != nil {
 		return err
 	}
 	database, err := db.Open(ctx, cfg.DatabaseURL)
@@ -62,7 +63,7 @@ func runApp(ctx context.Context, cfg config.Config, logOut io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("listening on %s: %w", cfg.ListenAddress, err)
 	}
-	return server.New(cfg, database, log, server.WithPayoutProviders(providers...)).Serve(ctx, ln)
+	return server.New(cfg, database, log, server.WithPayoutProviders(providers...), server.WithKeyRing(ring)).Serve(ctx, ln)
 }
 
 // payoutProviders builds Stripe Connect when a Stripe secret key file is
@@ -82,16 +83,17 @@ func payoutProviders(cfg config.Config) ([]payout.Provider, error) {
 	return []payout.Provider{stripe}, nil
 }
 
-// checkKeyRing reads and parses the key ring the app decrypts signing
-// secrets with, so a broken mount stops the app at start, not at the first
-// webhook.
-func checkKeyRing(path string) error {
+// loadKeyRing reads and parses the key ring the app decrypts signing
+// secrets with and signs admin sessions under, so a broken mount stops the
+// app at start, not at the first webhook.
+func loadKeyRing(path string) (*keyring.KeyRing, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
-		return fmt.Errorf("reading the key ring: %w", err)
+		return nil, fmt.Errorf("reading the key ring: %w", err)
 	}
-	if _, err := keyring.Parse(data); err != nil {
-		return fmt.Errorf("key ring %s: %w", path, err)
+	ring, err := keyring.Parse(data)
+	if err != nil {
+		return nil, fmt.Errorf("key ring %s: %w", path, err)
 	}
-	return nil
+	return ring, nil
 }

@@ -107,26 +107,34 @@ func (f auditFilter) where(orgID uuid.UUID, before int64) (string, []any) {
 // readAuditLog reads up to n of org's entries matching f, newest first,
 // below seq before (0: from the newest).
 func (s *Server) readAuditLog(ctx context.Context, orgID uuid.UUID, f auditFilter, before int64, n int) ([]auditEntryObject, error) {
-	where, args := f.where(orgID, before)
-	args = append(args, n)
-	entries := []auditEntryObject{}
+	var entries []auditEntryObject
 	err := s.db.TenantTx(ctx, orgID, func(tx pgx.Tx) error {
-		rows, err := tx.Query(ctx, `SELECT `+auditEntryColumns+` FROM audit_log WHERE `+where+
-			` ORDER BY seq DESC LIMIT $`+strconv.Itoa(len(args)), args...)
-		if err != nil {
-			return db.MapError(err)
-		}
-		defer rows.Close()
-		for rows.Next() {
-			e, err := scanAuditEntry(rows)
-			if err != nil {
-				return err
-			}
-			entries = append(entries, e)
-		}
-		return db.MapError(rows.Err())
+		var err error
+		entries, err = queryAuditLog(ctx, tx, orgID, f, before, n)
+		return err
 	})
 	return entries, err
+}
+
+// queryAuditLog is readAuditLog inside the caller's tenant transaction.
+func queryAuditLog(ctx context.Context, tx pgx.Tx, orgID uuid.UUID, f auditFilter, before int64, n int) ([]auditEntryObject, error) {
+	where, args := f.where(orgID, before)
+	args = append(args, n)
+	rows, err := tx.Query(ctx, `SELECT `+auditEntryColumns+` FROM audit_log WHERE `+where+
+		` ORDER BY seq DESC LIMIT $`+strconv.Itoa(len(args)), args...)
+	if err != nil {
+		return nil, db.MapError(err)
+	}
+	defer rows.Close()
+	entries := []auditEntryObject{}
+	for rows.Next() {
+		e, err := scanAuditEntry(rows)
+		if err != nil {
+			return nil, err
+		}
+		entries = append(entries, e)
+	}
+	return entries, db.MapError(rows.Err())
 }
 
 // listAuditLog answers GET /v1/audit-log: the caller's organization's

@@ -64,22 +64,29 @@ type textParam struct {
 // other parameter is refused. On failure it has written a 400 problem with
 // one error per bad parameter and returns false.
 func parseAuditQuery(w http.ResponseWriter, r *http.Request, paged bool) (auditQuery, bool) {
-	values := r.URL.Query()
-	allowed := auditFilterParams
-	if paged {
-		allowed = append(slices.Clone(auditFilterParams), auditPageParams...)
-	}
-	q := auditQuery{limit: defaultPageLimit}
-	errs := unknownParams(values, allowed)
-	errs = append(errs, q.filter.parse(values)...)
-	if paged {
-		errs = append(errs, q.parsePage(values)...)
-	}
+	q, errs := auditQueryFrom(r.URL.Query(), paged, defaultPageLimit)
 	if len(errs) > 0 {
 		writeProblem(w, r, Problem{Type: "invalid_request", Title: "Invalid audit log query", Status: http.StatusBadRequest, Errors: errs})
 		return auditQuery{}, false
 	}
 	return q, true
+}
+
+// auditQueryFrom reads the filters, and the page when paged is true, with
+// limit defaulting to defaultLimit; it returns one error per bad or
+// unknown parameter.
+func auditQueryFrom(values url.Values, paged bool, defaultLimit int) (auditQuery, []FieldError) {
+	allowed := auditFilterParams
+	if paged {
+		allowed = append(slices.Clone(auditFilterParams), auditPageParams...)
+	}
+	q := auditQuery{limit: defaultLimit}
+	errs := unknownParams(values, allowed)
+	errs = append(errs, q.filter.parse(values)...)
+	if paged {
+		errs = append(errs, q.parsePage(values)...)
+	}
+	return q, errs
 }
 
 // unknownParams refuses parameters not in allowed, and any given twice.

@@ -97,7 +97,9 @@ func TestCrossTenantAccess(t *testing.T) {
 	t.Run("ObjectsOfAnotherOrganizationAreNotFound", func(t *testing.T) {
 		for _, route := range routes {
 			method, path, _ := strings.Cut(route, " ")
-			if !strings.Contains(path, "{id}") {
+			// The admin pages authenticate with a session, not a key:
+			// TestAdmin/NeverCrossesOrganizations covers them.
+			if !strings.Contains(path, "{id}") || !strings.HasPrefix(path, "/v1/") {
 				continue
 			}
 			prefix := path[:strings.Index(path, "{id}")]

@@ -22,17 +22,17 @@ import (
 	"sync"
 	"time"
 
-	"github.com/google/uuid"
 	"golang.org/x/time/rate"
 )
 
-// keyLimits holds one token bucket per API key. Buckets idle for longer
-// than idleAfter are dropped, so memory follows the keys in use.
-type keyLimits struct {
+// keyLimits holds one token bucket per key: an API key's id, or a client's
+// address. Buckets idle for longer than idleAfter are dropped, so memory
+// follows the keys in use.
+type keyLimits[K comparable] struct {
 	mu        sync.Mutex
 	perSecond rate.Limit
 	burst     int
-	buckets   map[uuid.UUID]*bucket
+	buckets   map[K]*bucket
 	lastSweep time.Time
 }
 
@@ -43,12 +43,12 @@ type bucket struct {
 
 const idleAfter = 10 * time.Minute
 
-func newKeyLimits(perSecond float64, burst int) *keyLimits {
-	return &keyLimits{perSecond: rate.Limit(perSecond), burst: burst, buckets: map[uuid.UUID]*bucket{}}
+func newKeyLimits[K comparable](perSecond float64, burst int) *keyLimits[K] {
+	return &keyLimits[K]{perSecond: rate.Limit(perSecond), burst: burst, buckets: map[K]*bucket{}}
 }
 
 // allow takes a token for key; when none is left it says how long to wait.
-func (k *keyLimits) allow(key uuid.UUID, now time.Time) (time.Duration, bool) {
+func (k *keyLimits[K]) allow(key K, now time.Time) (time.Duration, bool) {
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	if now.Sub(k.lastSweep) > idleAfter {

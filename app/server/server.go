@@ -17,8 +17,9 @@ limitations under the License.
 // Package server is the HTTP front of `rekomi app`: the router, the
 // middleware every request goes through (request id, body limit, JSON access
 // log, Prometheus metrics, panic recovery), problem+json errors, health and
-// readiness, and a graceful shutdown that drains in-flight requests. It
-// reaches tenant data only through app/db.
+// readiness, a graceful shutdown that drains in-flight requests, and the
+// server-rendered admin pages under /admin. It reaches tenant data only
+// through app/db.
 package server
 
 import (
@@ -32,12 +33,14 @@ import (
 	"slices"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/rekomi/rekomi/app/config"
 	"github.com/rekomi/rekomi/app/db"
+	"github.com/rekomi/rekomi/app/keyring"
 	"github.com/rekomi/rekomi/app/payout"
 )
 
@@ -47,14 +50,16 @@ type Server struct {
 	db      *db.DB
 	log     *slog.Logger
 	metrics *metrics
-	limits  *keyLimits
+	limits  *keyLimits[uuid.UUID]
+	ring    *keyring.KeyRing
+	admin   *adminUI
 	mux     *http.ServeMux
 	routes  []string
 	// payouts are the payout providers by name; manual is always there.
 	payouts map[string]payout.Provider
 }
 
-// Option changes what New builds the server with.
+// Option sets an optional dependency of the server.
 type Option func(*Server)
 
 // WithPayoutProviders adds providers payouts may be sent through, replacing
@@ -65,6 +70,14 @@ func WithPayoutProviders(providers ...payout.Provider) Option {
 			s.payouts[p.Name()] = p
 		}
 	}
+}
+
+// WithKeyRing gives the server the Region's key ring, from which the admin
+// pages derive the keys that sign their sessions. Without it, those keys
+// are random per process: every admin session ends when the process does,
+// and a session opened on one replica is refused by the others.
+func WithKeyRing(ring *keyring.KeyRing) Option {
+	return func(s *Server) { s.ring = ring }
 }
 
 // openAPIDocument is the OpenAPI 3.1 description of every route, served at
@@ -78,7 +91,7 @@ func New(cfg config.Config, database *db.DB, log *slog.Logger, opts ...Option) *
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	s := &Server{cfg: cfg, db: database, log: log, metrics: newMetrics(reg, database),
-		limits: newKeyLimits(cfg.RateLimit, cfg.RateBurst), mux: http.NewServeMux(),
+		limits: newKeyLimits[uuid.UUID](cfg.RateLimit, cfg.RateBurst), mux: http.NewServeMux(),
 		payouts: map[string]payout.Provider{payout.NameManual: payout.Manual{}}}
 	for _, o := range opts {
 		o(s)
@@ -127,6 +140,7 @@ func New(cfg config.Config, database *db.DB, log *slog.Logger, opts ...Option) *
 	s.route("GET /v1/payouts", s.requireKey(ScopeRead, s.listPayouts))
 	s.route("GET /v1/payouts/{id}", s.requireKey(ScopeRead, s.getPayout))
 	s.route("POST /v1/payouts/{id}/dispatch", s.requireKey(ScopeWrite, s.idempotent(s.dispatchPayout)))
+	s.routeAdmin()
 	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeProblem(w, r, Problem{Type: "not_found", Title: "No such route", Status: http.StatusNotFound})
 	})

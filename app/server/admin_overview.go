@@ -1,0 +1,189 @@
+/*
+Copyright 2026 The Rekomi Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+
+	"github.com/rekomi/rekomi/app/audit"
+	"github.com/rekomi/rekomi/app/db"
+)
+
+// adminOrg is the signed-in organization as the overview shows it.
+type adminOrg struct {
+	Name, DisplayName, Plan, Status string
+	CancelledAt, PurgeAt            *time.Time
+}
+
+// adminCount is one labelled number of the overview.
+type adminCount struct {
+	Label string
+	N     int64
+}
+
+type adminOverviewData struct {
+	Org         adminOrg
+	Counts      []adminCount
+	Commissions []adminCount
+	Recent      []auditEntryObject
+	Keys        []apiKeyObject
+	CurrentKey  uuid.UUID
+}
+
+// adminKeyListLimit bounds the keys the overview lists, newest first.
+const adminKeyListLimit = 100
+
+// commissionStatuses are every status a commission can have, in the order
+// the overview shows them.
+var commissionStatuses = []string{"pending", "approved", "paid", "reversed"}
+
+// adminOverview answers GET /admin: the organization, its counts, its last
+// ten audit entries and its API keys, read in one tenant transaction.
+func (s *Server) adminOverview(w http.ResponseWriter, r *http.Request) {
+	p := principalFrom(r.Context())
+	data := adminOverviewData{CurrentKey: p.KeyID}
+	err := s.db.TenantTx(r.Context(), p.OrgID, func(tx pgx.Tx) error {
+		return readOverview(r.Context(), tx, p.OrgID, &data)
+	})
+	if err != nil {
+		s.adminInternalError(w, r, "reading the overview", err)
+		return
+	}
+	s.render(w, r, http.StatusOK, "overview", adminPage{Title: data.Org.DisplayName, Data: data})
+}
+
+func readOverview(ctx context.Context, tx pgx.Tx, org uuid.UUID, data *adminOverviewData) error {
+	o := &data.Org
+	counts := make([]int64, 4)
+	err := tx.QueryRow(ctx, `SELECT name, display_name, plan, status, cancelled_at, purge_at,
+			(SELECT count(*) FROM campaigns WHERE org_id = $1),
+			(SELECT count(*) FROM affiliates WHERE org_id = $1),
+			(SELECT count(*) FROM referral_links WHERE org_id = $1),
+			(SELECT count(*) FROM payouts WHERE org_id = $1)
+		FROM organizations WHERE id = $1`, org).
+		Scan(&o.Name, &o.DisplayName, &o.Plan, &o.Status, &o.CancelledAt, &o.PurgeAt, &counts[0], &counts[1], &counts[2], &counts[3])
+	if err != nil {
+		return fmt.Errorf("reading the organization: %w", db.MapError(err))
+	}
+	for i, label := range []string{"Campaigns", "Affiliates", "Links", "Payouts"} {
+		data.Counts = append(data.Counts, adminCount{Label: label, N: counts[i]})
+	}
+	if data.Commissions, err = countCommissions(ctx, tx, org); err != nil {
+		return err
+	}
+	if data.Recent, err = queryAuditLog(ctx, tx, org, auditFilter{}, 0, 10); err != nil {
+		return fmt.Errorf("reading recent audit entries: %w", err)
+	}
+	data.Keys, err = queryAPIKeys(ctx, tx, org)
+	return err
+}
+
+func countCommissions(ctx context.Context, tx pgx.Tx, org uuid.UUID) ([]adminCount, error) {
+	rows, err := tx.Query(ctx, `SELECT status, count(*) FROM commissions WHERE org_id = $1 GROUP BY status`, org)
+	if err != nil {
+		return nil, fmt.Errorf("counting commissions: %w", db.MapError(err))
+	}
+	byStatus := map[string]int64{}
+	var status string
+	var n int64
+	if _, err := pgx.ForEachRow(rows, []any{&status, &n}, func() error { byStatus[status] = n; return nil }); err != nil {
+		return nil, fmt.Errorf("counting commissions: %w", db.MapError(err))
+	}
+	out := make([]adminCount, 0, len(commissionStatuses))
+	for _, st := range commissionStatuses {
+		out = append(out, adminCount{Label: st, N: byStatus[st]})
+	}
+	return out, nil
+}
+
+func queryAPIKeys(ctx context.Context, tx pgx.Tx, org uuid.UUID) ([]apiKeyObject, error) {
+	rows, err := tx.Query(ctx, `SELECT `+apiKeyColumns+` FROM api_keys WHERE org_id = $1
+		ORDER BY created_at DESC, id DESC LIMIT $2`, org, adminKeyListLimit)
+	if err != nil {
+		return nil, fmt.Errorf("listing API keys: %w", db.MapError(err))
+	}
+	defer rows.Close()
+	var keys []apiKeyObject
+	for rows.Next() {
+		k, err := scanAPIKey(rows)
+		if err != nil {
+			return nil, fmt.Errorf("listing API keys: %w", err)
+		}
+		keys = append(keys, k)
+	}
+	return keys, db.MapError(rows.Err())
+}
+
+// errAlreadyRevoked reports a revoke of a key that is already revoked:
+// nothing changes and nothing is audited.
+var errAlreadyRevoked = errors.New("the API key is already revoked")
+
+// adminRevokeAPIKey answers POST /admin/api-keys/{id}/revoke: it revokes
+// one of the organization's keys and records an admin.override entry in
+// the same transaction, then goes back to the overview. Revoking the key
+// the session signed in with ends the session.
+func (s *Server) adminRevokeAPIKey(w http.ResponseWriter, r *http.Request) {
+	id, err := uuid.Parse(r.PathValue("id"))
+	if err != nil {
+		s.adminError(w, r, http.StatusNotFound, "No such API key", "")
+		return
+	}
+	p := principalFrom(r.Context())
+	err = s.db.TenantTx(r.Context(), p.OrgID, func(tx pgx.Tx) error {
+		return s.revokeAsAdmin(r, tx, p, id)
+	})
+	switch {
+	case err == nil, errors.Is(err, errAlreadyRevoked):
+		seeOther(w, r, "/admin")
+	case errors.Is(err, db.ErrNotFound):
+		s.adminError(w, r, http.StatusNotFound, "No such API key", "")
+	case errors.Is(err, errOrgCancelled):
+		s.adminError(w, r, http.StatusForbidden, "The organization is cancelled", "A cancelled organization can read but not write.")
+	default:
+		s.adminInternalError(w, r, "revoking an API key", err)
+	}
+}
+
+func (s *Server) revokeAsAdmin(r *http.Request, tx pgx.Tx, p principal, id uuid.UUID) error {
+	ctx := r.Context()
+	if err := requireActiveOrg(ctx, tx, p); err != nil {
+		return err
+	}
+	key, err := scanAPIKey(tx.QueryRow(ctx, `SELECT `+apiKeyColumns+` FROM api_keys WHERE org_id = $1 AND id = $2 FOR UPDATE`, p.OrgID, id))
+	if err != nil {
+		return err
+	}
+	if key.RevokedAt != nil {
+		return errAlreadyRevoked
+	}
+	if _, err := tx.Exec(ctx, `UPDATE api_keys SET revoked_at = now() WHERE org_id = $1 AND id = $2`, p.OrgID, id); err != nil {
+		return fmt.Errorf("revoking the API key: %w", db.MapError(err))
+	}
+	e := s.auditEntry(r, "admin.override", "api_key", id.String(), map[string]any{
+		"operation": "api_key.revoke", "api_key_id": id.String(), "name": key.Name, "prefix": key.Prefix,
+	})
+	e.ActorType = audit.ActorAdmin
+	_, err = audit.Append(ctx, tx, p.OrgID, e)
+	return err
+}

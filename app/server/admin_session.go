@@ -1,0 +1,305 @@
+/*
+Copyright 2026 The Rekomi Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package server
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/binary"
+	"errors"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+)
+
+// An admin session is a cookie the server verifies without remembering it:
+//
+//	base64url(payload) "." base64url(HMAC-SHA256(session key, payload))
+//	payload: version (1) | key id length n (1) | key id (n) | session id (16)
+//	         | organization id (16) | API key id (16) | expiry, Unix seconds (8)
+//
+// The MAC key is derived from the key ring key the payload names, so any
+// replica holding the ring verifies it, and it keeps verifying after a
+// rotation for as long as that key stays in the ring. Every request also
+// re-reads the API key: revoking it, or taking its write scope, ends the
+// session. The CSRF token of a form is an HMAC of the session id under a
+// second derived key.
+const (
+	sessionCookie   = "rekomi_admin"
+	signInCookie    = "rekomi_admin_sign_in"
+	sessionTTL      = 8 * time.Hour
+	signInTTL       = time.Hour
+	sessionVersion  = 1
+	sessionPurpose  = "rekomi admin session v1"
+	csrfPurpose     = "rekomi admin csrf v1"
+	processKeyID    = "~process" // never a key ring id: '~' is not allowed there
+	maxSessionBytes = 512
+	csrfField       = "csrf_token"
+)
+
+// adminKeys are the MAC keys of sessions and CSRF tokens, per key ring id;
+// current signs new ones.
+type adminKeys struct {
+	current string
+	session map[string][]byte
+	csrf    map[string][]byte
+}
+
+// newAdminKeys derives the keys from the key ring, or, without one, draws
+// random keys that live and die with this process.
+func (s *Server) newAdminKeys() adminKeys {
+	k := adminKeys{session: map[string][]byte{}, csrf: map[string][]byte{}}
+	if s.ring != nil {
+		for _, id := range s.ring.KeyIDs() {
+			sk, err := s.ring.DeriveKey(id, sessionPurpose)
+			if err != nil {
+				continue
+			}
+			ck, err := s.ring.DeriveKey(id, csrfPurpose)
+			if err != nil {
+				continue
+			}
+			k.session[id], k.csrf[id] = sk, ck
+		}
+		if _, ok := k.session[s.ring.Primary()]; ok {
+			k.current = s.ring.Primary()
+			return k
+		}
+		s.log.Warn("No admin session key derives from the key ring; admin sessions end when this process does")
+	}
+	k.current = processKeyID
+	k.session[processKeyID], k.csrf[processKeyID] = randomBytes(32), randomBytes(32)
+	return k
+}
+
+// randomBytes reads n bytes from crypto/rand, which never fails.
+func randomBytes(n int) []byte {
+	b := make([]byte, n)
+	_, _ = rand.Read(b)
+	return b
+}
+
+// session is a signed-in browser: an organization's admin, by the API key
+// it signed in with.
+type session struct {
+	keyID   string // the key ring id whose derived key signed it
+	id      [16]byte
+	org     uuid.UUID
+	apiKey  uuid.UUID
+	expires time.Time
+}
+
+func macOf(key []byte, parts ...[]byte) []byte {
+	m := hmac.New(sha256.New, key)
+	for _, p := range parts {
+		m.Write(p)
+	}
+	return m.Sum(nil)
+}
+
+// seal signs sess under its key id.
+func (k adminKeys) seal(sess session) string {
+	payload := []byte{sessionVersion, byte(len(sess.keyID))}
+	payload = append(payload, sess.keyID...)
+	payload = append(payload, sess.id[:]...)
+	payload = append(payload, sess.org[:]...)
+	payload = append(payload, sess.apiKey[:]...)
+	payload = binary.BigEndian.AppendUint64(payload, uint64(sess.expires.Unix()))
+	enc := base64.RawURLEncoding
+	return enc.EncodeToString(payload) + "." + enc.EncodeToString(macOf(k.session[sess.keyID], payload))
+}
+
+// open verifies a cookie value: well-formed, signed under a key it knows,
+// and not expired at now.
+func (k adminKeys) open(value string, now time.Time) (session, bool) {
+	if len(value) > maxSessionBytes {
+		return session{}, false
+	}
+	enc := base64.RawURLEncoding.Strict() // one encoding per value: unused bits must be zero
+	p64, m64, ok := strings.Cut(value, ".")
+	payload, err1 := enc.DecodeString(p64)
+	mac, err2 := enc.DecodeString(m64)
+	if !ok || err1 != nil || err2 != nil || len(payload) < 2 || payload[0] != sessionVersion {
+		return session{}, false
+	}
+	n := int(payload[1])
+	if len(payload) != 2+n+16+16+16+8 {
+		return session{}, false
+	}
+	sess := session{keyID: string(payload[2 : 2+n])}
+	key, known := k.session[sess.keyID]
+	if !known || !hmac.Equal(mac, macOf(key, payload)) {
+		return session{}, false
+	}
+	rest := payload[2+n:]
+	copy(sess.id[:], rest[:16])
+	copy(sess.org[:], rest[16:32])
+	copy(sess.apiKey[:], rest[32:48])
+	sess.expires = time.Unix(int64(binary.BigEndian.Uint64(rest[48:])), 0)
+	if !now.Before(sess.expires) {
+		return session{}, false
+	}
+	return sess, true
+}
+
+// csrfToken is the token every form of sess carries.
+func (k adminKeys) csrfToken(sess session) string {
+	return base64.RawURLEncoding.EncodeToString(macOf(k.csrf[sess.keyID], []byte("session\x00"), sess.id[:]))
+}
+
+// signInToken is the token of the sign-in form, tied to the sign-in
+// cookie's nonce, so another site cannot sign a browser in to its own
+// organization.
+func (k adminKeys) signInToken(nonce string) string {
+	return base64.RawURLEncoding.EncodeToString(macOf(k.csrf[k.current], []byte("sign-in\x00"), []byte(nonce)))
+}
+
+// validToken compares a token a form carried with the expected one in
+// constant time.
+func validToken(got, want string) bool {
+	return got != "" && hmac.Equal([]byte(got), []byte(want))
+}
+
+type sessionKey struct{}
+
+func sessionFrom(ctx context.Context) (session, bool) {
+	sess, ok := ctx.Value(sessionKey{}).(session)
+	return sess, ok
+}
+
+// cookie is an admin cookie with value, living for ttl (negative: delete).
+func (a *adminUI) cookie(name, value string, ttl time.Duration) *http.Cookie {
+	maxAge := int(ttl / time.Second)
+	if ttl < 0 {
+		maxAge = -1
+	}
+	return &http.Cookie{Name: name, Value: value, Path: "/admin", MaxAge: maxAge,
+		HttpOnly: true, Secure: a.secure, SameSite: http.SameSiteStrictMode}
+}
+
+// startSession signs in p's key and sets the session cookie.
+func (s *Server) startSession(w http.ResponseWriter, p principal) {
+	sess := session{keyID: s.admin.keys.current, org: p.OrgID, apiKey: p.KeyID, expires: time.Now().Add(sessionTTL)}
+	copy(sess.id[:], randomBytes(len(sess.id)))
+	http.SetCookie(w, s.admin.cookie(sessionCookie, s.admin.keys.seal(sess), sessionTTL))
+}
+
+func (s *Server) endSession(w http.ResponseWriter) {
+	http.SetCookie(w, s.admin.cookie(sessionCookie, "", -1))
+}
+
+// adminSession lets a request through with a valid session whose API key
+// still holds the write scope, as that key's principal; otherwise it ends
+// the session and sends the browser to sign in. A POST must also come from
+// the admin pages and carry the session's CSRF token, or it is refused
+// with 403 before anything runs. Requests count against the key's rate
+// limit, as the API's do.
+func (s *Server) adminSession(next http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		sess, p, err := s.signedIn(r)
+		switch {
+		case errors.Is(err, errUnauthenticated):
+			s.endSession(w)
+			seeOther(w, r, "/admin/sign-in")
+			return
+		case err != nil:
+			s.adminInternalError(w, r, "checking an admin session", err)
+			return
+		}
+		if wait, ok := s.limits.allow(p.KeyID, time.Now()); !ok {
+			w.Header().Set("Retry-After", retryAfter(wait))
+			s.adminError(w, r, http.StatusTooManyRequests, "Too many requests", "Wait a moment and try again.")
+			return
+		}
+		r = r.WithContext(context.WithValue(context.WithValue(r.Context(), principalKey{}, p), sessionKey{}, sess))
+		if r.Method == http.MethodPost && (!s.sameOrigin(r) || !validToken(r.PostFormValue(csrfField), s.admin.keys.csrfToken(sess))) {
+			s.adminError(w, r, http.StatusForbidden, "Request refused",
+				"The form was stale or did not come from this site. Go back, reload the page and try again.")
+			return
+		}
+		next(w, r)
+	}
+}
+
+// signedIn returns the request's session and the principal of its API
+// key; errUnauthenticated when there is no valid session.
+func (s *Server) signedIn(r *http.Request) (session, principal, error) {
+	c, err := r.Cookie(sessionCookie)
+	if err != nil {
+		return session{}, principal{}, errUnauthenticated
+	}
+	sess, ok := s.admin.keys.open(c.Value, time.Now())
+	if !ok {
+		return session{}, principal{}, errUnauthenticated
+	}
+	p, err := s.adminPrincipal(r.Context(), sess)
+	return sess, p, err
+}
+
+// adminPrincipal re-reads the session's API key: a key that is gone,
+// revoked or without the write scope is errUnauthenticated.
+func (s *Server) adminPrincipal(ctx context.Context, sess session) (principal, error) {
+	p := principal{OrgID: sess.org, KeyID: sess.apiKey}
+	var revoked *time.Time
+	err := s.db.TenantTx(ctx, p.OrgID, func(tx pgx.Tx) error {
+		return tx.QueryRow(ctx, `SELECT scopes, revoked_at FROM api_keys WHERE org_id = $1 AND id = $2`,
+			p.OrgID, p.KeyID).Scan(&p.Scopes, &revoked)
+	})
+	switch {
+	case errors.Is(err, pgx.ErrNoRows):
+		return principal{}, errUnauthenticated
+	case err != nil:
+		return principal{}, err
+	case revoked != nil || !slices.Contains(p.Scopes, ScopeWrite):
+		return principal{}, errUnauthenticated
+	}
+	return p, nil
+}
+
+// sameOrigin reports whether a form POST comes from the admin pages. A
+// browser's Sec-Fetch-Site, which pages cannot forge, must be same-origin.
+// Its Origin, when sent, must name this host, over https unless cookies
+// are not Secure; "null" passes only with Sec-Fetch-Site, because the
+// pages' Referrer-Policy: no-referrer makes browsers send it for their own
+// forms. A client sending neither header is no browser another site can
+// drive; the CSRF token still guards it.
+func (s *Server) sameOrigin(r *http.Request) bool {
+	site := r.Header.Get("Sec-Fetch-Site")
+	if site != "" && site != "same-origin" {
+		return false
+	}
+	origin := r.Header.Get("Origin")
+	switch {
+	case origin == "":
+		return true
+	case origin == "null":
+		return site == "same-origin"
+	}
+	u, err := url.Parse(origin)
+	if err != nil || u.Host == "" || u.Host != r.Host || (u.Path != "" && u.Path != "/") {
+		return false
+	}
+	return u.Scheme == "https" || (u.Scheme == "http" && !s.admin.secure)
+}
