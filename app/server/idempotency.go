@@ -41,6 +41,10 @@ const (
 var (
 	errOrgCancelled        = errors.New("the organization is cancelled")
 	errIdempotencyKeyReuse = errors.New("the idempotency key was used for another request")
+	// errStoredAnswerUnreadable is a stored answer sealed with a key the
+	// server no longer holds (a retired key ring key, or a per-process key
+	// of an earlier process).
+	errStoredAnswerUnreadable = errors.New("the stored answer cannot be decrypted")
 )
 
 // invalidInput is a validation failure found inside a transaction, when
@@ -145,7 +149,7 @@ func (s *Server) mutate(w http.ResponseWriter, r *http.Request, doing string, fn
 			return err
 		}
 		if hasKey {
-			stored, found, err := claimIdempotencyKey(ctx, tx, p, idem)
+			stored, found, err := s.claimIdempotencyKey(ctx, tx, p, idem)
 			if err != nil || found {
 				resp, replayed = stored, found
 				return err
@@ -163,7 +167,7 @@ func (s *Server) mutate(w http.ResponseWriter, r *http.Request, doing string, fn
 		if !hasKey {
 			return nil
 		}
-		return storeAnswer(ctx, tx, p, idem, resp)
+		return s.storeAnswer(ctx, tx, p, idem, resp)
 	})
 	if err != nil {
 		s.writeError(w, r, doing, err)
@@ -173,11 +177,23 @@ func (s *Server) mutate(w http.ResponseWriter, r *http.Request, doing string, fn
 }
 
 // storeAnswer keeps resp as the answer to the request idem names, in the
-// transaction of the effect it reports.
-func storeAnswer(ctx context.Context, tx pgx.Tx, p principal, idem idempotencyRequest, resp response) error {
-	_, err := tx.Exec(ctx, `INSERT INTO idempotency_keys (org_id, key, request_hash, status, content_type, body)
-		VALUES ($1, $2, $3, $4, $5, $6)`, p.OrgID, idem.key, idem.hash[:], resp.status, resp.contentType, resp.body)
+// transaction of the effect it reports. The body is sealed with the
+// answers' key ring, bound to its organization and key: a stored answer can
+// hold a secret shown once (a new API key, an invite token), and the
+// database must never hold one in the clear.
+func (s *Server) storeAnswer(ctx context.Context, tx pgx.Tx, p principal, idem idempotencyRequest, resp response) error {
+	sealed, err := s.answers.Encrypt(resp.body, answerAAD(p, idem))
+	if err != nil {
+		return fmt.Errorf("sealing the stored answer: %w", err)
+	}
+	_, err = tx.Exec(ctx, `INSERT INTO idempotency_keys (org_id, key, request_hash, status, content_type, body)
+		VALUES ($1, $2, $3, $4, $5, $6)`, p.OrgID, idem.key, idem.hash[:], resp.status, resp.contentType, sealed)
 	return db.MapError(err)
+}
+
+// answerAAD binds a sealed answer to its organization and key.
+func answerAAD(p principal, idem idempotencyRequest) []byte {
+	return []byte("idempotency_key:" + p.OrgID.String() + ":" + idem.key)
 }
 
 // writeResponse writes an answer, marked when replayed from a stored one.
@@ -207,7 +223,7 @@ func requireActiveOrg(ctx context.Context, tx pgx.Tx, p principal) error {
 // which a concurrent request with the same key waits on until this
 // transaction ends, drops the organization's answers older than 24 hours
 // (this key's among them), and returns the stored answer if there is one.
-func claimIdempotencyKey(ctx context.Context, tx pgx.Tx, p principal, idem idempotencyRequest) (response, bool, error) {
+func (s *Server) claimIdempotencyKey(ctx context.Context, tx pgx.Tx, p principal, idem idempotencyRequest) (response, bool, error) {
 	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtextextended('idempotency_keys/' || $1 || '/' || $2, 0))`,
 		p.OrgID.String(), idem.key); err != nil {
 		return response{}, false, fmt.Errorf("locking the idempotency key: %w", err)
@@ -228,6 +244,9 @@ func claimIdempotencyKey(ctx context.Context, tx pgx.Tx, p principal, idem idemp
 	}
 	if !bytes.Equal(hash, idem.hash[:]) {
 		return response{}, false, errIdempotencyKeyReuse
+	}
+	if stored.body, err = s.answers.Decrypt(stored.body, answerAAD(p, idem)); err != nil {
+		return response{}, false, fmt.Errorf("%w: %w", errStoredAnswerUnreadable, err)
 	}
 	return stored, true, nil
 }
@@ -254,6 +273,11 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, doing string
 	case errors.Is(err, errOrgCancelled):
 		writeProblem(w, r, Problem{Type: "organization_cancelled", Title: "The organization is cancelled",
 			Status: http.StatusForbidden, Detail: "a cancelled organization can read but not write"})
+	case errors.Is(err, errStoredAnswerUnreadable):
+		s.log.Error("A stored idempotent answer cannot be decrypted", "error", err.Error(), "request_id", requestIDFrom(r.Context()))
+		writeProblem(w, r, Problem{Type: "idempotency_answer_unavailable", Status: http.StatusConflict,
+			Title:  "This Idempotency-Key names a request that already ran, whose answer can no longer be read",
+			Detail: "the request was not run again; read the resulting objects with GET"})
 	case errors.Is(err, errIdempotencyKeyReuse):
 		writeProblem(w, r, Problem{Type: "idempotency_key_reused", Status: http.StatusConflict,
 			Title: "This Idempotency-Key was already used with a different request"})

@@ -167,6 +167,34 @@ func TestIdempotencyKeys(t *testing.T) {
 		require.Empty(t, again.header.Get(server.IdempotentReplayedHeader))
 	})
 
+	t.Run("SealsStoredAnswers", func(t *testing.T) {
+		first := b.post(t, "/v1/api-keys", keyA, "new-key", `{"name":"ci","scopes":["read"]}`)
+		require.Equal(t, http.StatusCreated, first.status)
+		var created struct{ Secret string }
+		require.NoError(t, json.Unmarshal([]byte(first.body), &created))
+		require.NotEmpty(t, created.Secret)
+		again := b.post(t, "/v1/api-keys", keyA, "new-key", `{"name":"ci","scopes":["read"]}`)
+		require.Equal(t, first.body, again.body, "the replay shows the secret again")
+
+		ctx := context.Background()
+		admin, err := pgx.Connect(ctx, b.region.AdminURL)
+		require.NoError(t, err)
+		defer admin.Close(ctx)
+		var inClear int
+		require.NoError(t, admin.QueryRow(ctx, `SELECT count(*) FROM idempotency_keys
+			WHERE position(convert_to($1, 'UTF8') IN body) > 0 OR position(convert_to('"object"', 'UTF8') IN body) > 0`,
+			created.Secret).Scan(&inClear))
+		require.Zero(t, inClear, "a stored answer is never in the clear")
+
+		_, err = admin.Exec(ctx, `UPDATE idempotency_keys SET org_id = $1 WHERE key = 'new-key'`, orgB)
+		require.NoError(t, err)
+		moved := b.post(t, "/v1/api-keys", keyB, "new-key", `{"name":"ci","scopes":["read"]}`)
+		require.Equal(t, http.StatusConflict, moved.status, "an answer moved to another organization does not open: %s", moved.body)
+		require.Contains(t, moved.body, "urn:rekomi:problem:idempotency_answer_unavailable")
+		require.NotContains(t, moved.body, created.Secret)
+		require.NotContains(t, b.logs.String(), created.Secret)
+	})
+
 	t.Run("SweepsTheOrganizationsExpiredAnswers", func(t *testing.T) {
 		require.Equal(t, http.StatusCreated, b.post(t, "/v1/campaigns", keyA, "stale-1", campaignBody("Stale")).status)
 		ctx := context.Background()

@@ -22,6 +22,7 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -326,4 +327,28 @@ func mustJSON(t *testing.T, v any) []byte {
 	b, err := json.Marshal(v)
 	require.NoError(t, err)
 	return b
+}
+
+// TestOpenAPIListsEveryProblemType fails when the server can answer a
+// problem type that the document's Problem schema does not list.
+func TestOpenAPIListsEveryProblemType(t *testing.T) {
+	_, doc := loadOpenAPI(t)
+	described := doc["components"].(map[string]any)["schemas"].(map[string]any)["Problem"].(map[string]any)["properties"].(map[string]any)["type"].(map[string]any)["description"].(string)
+	listed := map[string]bool{}
+	for _, word := range strings.FieldsFunc(described, func(r rune) bool { return r == ',' || r == ' ' || r == '.' }) {
+		listed[word] = true
+	}
+	files, err := os.ReadDir(".")
+	require.NoError(t, err)
+	used := regexp.MustCompile(`Problem\{Type: +"([a-z_]+)"`)
+	for _, f := range files {
+		if !strings.HasSuffix(f.Name(), ".go") || strings.HasSuffix(f.Name(), "_test.go") {
+			continue
+		}
+		src, err := os.ReadFile(f.Name())
+		require.NoError(t, err)
+		for _, m := range used.FindAllStringSubmatch(string(src), -1) {
+			assert.True(t, listed[m[1]], "%s answers problem type %s, which the Problem schema does not list", f.Name(), m[1])
+		}
+	}
 }

@@ -56,7 +56,7 @@ func (s *Server) dispatchPayout(w http.ResponseWriter, r *http.Request) {
 		}
 		if hasKey {
 			var err error
-			if stored, replayed, err = claimIdempotencyKey(ctx, tx, p, idem); err != nil || replayed {
+			if stored, replayed, err = s.claimIdempotencyKey(ctx, tx, p, idem); err != nil || replayed {
 				return err
 			}
 		}
@@ -81,7 +81,7 @@ func (s *Server) dispatchPayout(w http.ResponseWriter, r *http.Request) {
 	err = s.db.TenantTx(ctx, p.OrgID, func(tx pgx.Tx) error {
 		if hasKey {
 			var err error
-			if stored, replayed, err = claimIdempotencyKey(ctx, tx, p, idem); err != nil || replayed {
+			if stored, replayed, err = s.claimIdempotencyKey(ctx, tx, p, idem); err != nil || replayed {
 				return err
 			}
 		}
@@ -92,7 +92,7 @@ func (s *Server) dispatchPayout(w http.ResponseWriter, r *http.Request) {
 		if stored, err = jsonAnswer(http.StatusOK, settled); err != nil || !hasKey {
 			return err
 		}
-		return storeAnswer(ctx, tx, p, idem, stored)
+		return s.storeAnswer(ctx, tx, p, idem, stored)
 	})
 	s.answerStored(w, r, stored, replayed, err)
 }

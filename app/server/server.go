@@ -24,6 +24,7 @@ package server
 
 import (
 	"context"
+	"crypto/rand"
 	_ "embed"
 	"errors"
 	"fmt"
@@ -52,6 +53,9 @@ type Server struct {
 	metrics *metrics
 	limits  *keyLimits[uuid.UUID]
 	ring    *keyring.KeyRing
+	// answers seals stored idempotent answers: the Region's key ring, or
+	// without one a ring drawn for this process.
+	answers *keyring.KeyRing
 	admin   *adminUI
 	mux     *http.ServeMux
 	routes  []string
@@ -80,6 +84,16 @@ func WithKeyRing(ring *keyring.KeyRing) Option {
 	return func(s *Server) { s.ring = ring }
 }
 
+// processKeyRing is a key ring of one random key, for a server given none.
+func processKeyRing() *keyring.KeyRing {
+	ring, err := keyring.Generate(rand.Reader)
+	if err != nil {
+		// crypto/rand does not fail on a supported platform.
+		panic(fmt.Sprintf("drawing a process key ring: %v", err))
+	}
+	return ring
+}
+
 // openAPIDocument is the OpenAPI 3.1 description of every route, served at
 // GET /openapi.json.
 //
@@ -95,6 +109,11 @@ func New(cfg config.Config, database *db.DB, log *slog.Logger, opts ...Option) *
 		payouts: map[string]payout.Provider{payout.NameManual: payout.Manual{}}}
 	for _, o := range opts {
 		o(s)
+	}
+	s.answers = s.ring
+	if s.answers == nil {
+		s.answers = processKeyRing()
+		log.Warn("No key ring given: stored idempotent answers are sealed with a key of this process and cannot be replayed by another")
 	}
 	s.route("GET /healthz", http.HandlerFunc(s.healthz))
 	s.route("GET /readyz", http.HandlerFunc(s.readyz))
