@@ -211,18 +211,7 @@ func requireUsableCampaign(ctx context.Context, tx pgx.Tx, orgID, id uuid.UUID) 
 }
 
 func (s *Server) getAffiliate(w http.ResponseWriter, r *http.Request) {
-	id, ok := pathID(w, r)
-	if !ok {
-		return
-	}
-	p := principalFrom(r.Context())
-	var a affiliateObject
-	err := s.db.TenantTx(r.Context(), p.OrgID, func(tx pgx.Tx) error {
-		var err error
-		a, err = scanAffiliate(tx.QueryRow(r.Context(), `SELECT `+affiliateColumns+` FROM affiliates WHERE org_id = $1 AND id = $2`, p.OrgID, id))
-		return err
-	})
-	s.answer(w, r, "reading an affiliate", http.StatusOK, a, err)
+	getOne(s, w, r, "reading an affiliate", selectByID("affiliates", affiliateColumns, scanAffiliate))
 }
 
 func (s *Server) listAffiliates(w http.ResponseWriter, r *http.Request) {

@@ -113,18 +113,7 @@ func (s *Server) createAPIKey(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) getAPIKey(w http.ResponseWriter, r *http.Request) {
-	id, ok := pathID(w, r)
-	if !ok {
-		return
-	}
-	p := principalFrom(r.Context())
-	var key apiKeyObject
-	err := s.db.TenantTx(r.Context(), p.OrgID, func(tx pgx.Tx) error {
-		var err error
-		key, err = scanAPIKey(tx.QueryRow(r.Context(), `SELECT `+apiKeyColumns+` FROM api_keys WHERE org_id = $1 AND id = $2`, p.OrgID, id))
-		return err
-	})
-	s.answer(w, r, "reading an API key", http.StatusOK, key, err)
+	getOne(s, w, r, "reading an API key", selectByID("api_keys", apiKeyColumns, scanAPIKey))
 }
 
 func (s *Server) revokeAPIKey(w http.ResponseWriter, r *http.Request) {

@@ -269,18 +269,7 @@ func (in campaignInput) requireForCreate(errs []FieldError) []FieldError {
 }
 
 func (s *Server) getCampaign(w http.ResponseWriter, r *http.Request) {
-	id, ok := pathID(w, r)
-	if !ok {
-		return
-	}
-	p := principalFrom(r.Context())
-	var c campaignObject
-	err := s.db.TenantTx(r.Context(), p.OrgID, func(tx pgx.Tx) error {
-		var err error
-		c, err = scanCampaign(tx.QueryRow(r.Context(), `SELECT `+campaignColumns+` FROM campaigns WHERE org_id = $1 AND id = $2`, p.OrgID, id))
-		return err
-	})
-	s.answer(w, r, "reading a campaign", http.StatusOK, c, err)
+	getOne(s, w, r, "reading a campaign", selectByID("campaigns", campaignColumns, scanCampaign))
 }
 
 func (s *Server) listCampaigns(w http.ResponseWriter, r *http.Request) {

@@ -92,18 +92,7 @@ func approveDueCommissions(ctx context.Context, tx db.DBTX, org uuid.UUID, affil
 }
 
 func (s *Server) getCommission(w http.ResponseWriter, r *http.Request) {
-	id, ok := pathID(w, r)
-	if !ok {
-		return
-	}
-	p := principalFrom(r.Context())
-	var c commissionObject
-	err := s.db.TenantTx(r.Context(), p.OrgID, func(tx pgx.Tx) error {
-		var err error
-		c, err = scanCommission(tx.QueryRow(r.Context(), `SELECT `+commissionColumns+` FROM commissions WHERE org_id = $1 AND id = $2`, p.OrgID, id))
-		return err
-	})
-	s.answer(w, r, "reading a commission", http.StatusOK, c, err)
+	getOne(s, w, r, "reading a commission", selectByID("commissions", commissionColumns, scanCommission))
 }
 
 func (s *Server) listCommissions(w http.ResponseWriter, r *http.Request) {

@@ -57,18 +57,7 @@ func scanConversion(row pgx.Row) (conversionObject, error) {
 }
 
 func (s *Server) getConversion(w http.ResponseWriter, r *http.Request) {
-	id, ok := pathID(w, r)
-	if !ok {
-		return
-	}
-	p := principalFrom(r.Context())
-	var c conversionObject
-	err := s.db.TenantTx(r.Context(), p.OrgID, func(tx pgx.Tx) error {
-		var err error
-		c, err = scanConversion(tx.QueryRow(r.Context(), `SELECT `+conversionColumns+` FROM conversions WHERE org_id = $1 AND id = $2`, p.OrgID, id))
-		return err
-	})
-	s.answer(w, r, "reading a conversion", http.StatusOK, c, err)
+	getOne(s, w, r, "reading a conversion", selectByID("conversions", conversionColumns, scanConversion))
 }
 
 func (s *Server) listConversions(w http.ResponseWriter, r *http.Request) {

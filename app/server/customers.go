@@ -53,18 +53,7 @@ func scanCustomer(row pgx.Row) (customerObject, error) {
 }
 
 func (s *Server) getCustomer(w http.ResponseWriter, r *http.Request) {
-	id, ok := pathID(w, r)
-	if !ok {
-		return
-	}
-	p := principalFrom(r.Context())
-	var c customerObject
-	err := s.db.TenantTx(r.Context(), p.OrgID, func(tx pgx.Tx) error {
-		var err error
-		c, err = scanCustomer(tx.QueryRow(r.Context(), `SELECT `+customerColumns+` FROM customers WHERE org_id = $1 AND id = $2`, p.OrgID, id))
-		return err
-	})
-	s.answer(w, r, "reading a customer", http.StatusOK, c, err)
+	getOne(s, w, r, "reading a customer", selectByID("customers", customerColumns, scanCustomer))
 }
 
 func (s *Server) listCustomers(w http.ResponseWriter, r *http.Request) {

@@ -228,18 +228,7 @@ func requireUsableAffiliate(ctx context.Context, tx pgx.Tx, orgID, id uuid.UUID)
 }
 
 func (s *Server) getLink(w http.ResponseWriter, r *http.Request) {
-	id, ok := pathID(w, r)
-	if !ok {
-		return
-	}
-	p := principalFrom(r.Context())
-	var l linkObject
-	err := s.db.TenantTx(r.Context(), p.OrgID, func(tx pgx.Tx) error {
-		var err error
-		l, err = s.scanLink(tx.QueryRow(r.Context(), `SELECT `+linkColumns+` FROM referral_links WHERE org_id = $1 AND id = $2`, p.OrgID, id))
-		return err
-	})
-	s.answer(w, r, "reading a referral link", http.StatusOK, l, err)
+	getOne(s, w, r, "reading a referral link", selectByID("referral_links", linkColumns, s.scanLink))
 }
 
 // parseLinkFilters reads the optional affiliate_id and campaign_id of a

@@ -280,18 +280,9 @@ func insertPayout(ctx context.Context, tx pgx.Tx, orgID, affiliateID uuid.UUID, 
 }
 
 func (s *Server) getPayout(w http.ResponseWriter, r *http.Request) {
-	id, ok := pathID(w, r)
-	if !ok {
-		return
-	}
-	p := principalFrom(r.Context())
-	var po payoutObject
-	err := s.db.TenantTx(r.Context(), p.OrgID, func(tx pgx.Tx) error {
-		var err error
-		po, err = readPayout(r.Context(), tx, p.OrgID, id, false)
-		return err
+	getOne(s, w, r, "reading a payout", func(ctx context.Context, tx pgx.Tx, org, id uuid.UUID) (payoutObject, error) {
+		return readPayout(ctx, tx, org, id, false)
 	})
-	s.answer(w, r, "reading a payout", http.StatusOK, po, err)
 }
 
 // payoutFilter is the query of GET /v1/payouts.
