@@ -51,14 +51,8 @@ const (
 // createCampaignUnaudited is POST /v1/campaigns without its audit entry:
 // the same decoding, validation, transaction and insert, and nothing else.
 func (s *Server) createCampaignUnaudited(w http.ResponseWriter, r *http.Request) {
-	var in campaignInput
-	if !decodeJSON(w, r, &in) {
-		return
-	}
-	c := newCampaign()
-	in.apply(&c)
-	if errs := in.requireForCreate(c.validate()); len(errs) > 0 {
-		validationFailed(w, r, errs)
+	c, ok := decodeCampaignCreate(w, r)
+	if !ok {
 		return
 	}
 	p := principalFrom(r.Context())

@@ -218,15 +218,25 @@ func (r recurrence) validate() []FieldError {
 	return nil
 }
 
-func (s *Server) createCampaign(w http.ResponseWriter, r *http.Request) {
+// decodeCampaignCreate reads and validates the body of a create. On
+// failure it has written the problem and returns false.
+func decodeCampaignCreate(w http.ResponseWriter, r *http.Request) (campaignObject, bool) {
 	var in campaignInput
 	if !decodeJSON(w, r, &in) {
-		return
+		return campaignObject{}, false
 	}
 	c := newCampaign()
 	in.apply(&c)
 	if errs := in.requireForCreate(c.validate()); len(errs) > 0 {
 		validationFailed(w, r, errs)
+		return campaignObject{}, false
+	}
+	return c, true
+}
+
+func (s *Server) createCampaign(w http.ResponseWriter, r *http.Request) {
+	c, ok := decodeCampaignCreate(w, r)
+	if !ok {
 		return
 	}
 	p := principalFrom(r.Context())
