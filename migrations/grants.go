@@ -43,11 +43,12 @@ func RuntimeGrants() map[string][]pgroles.Privilege {
 		"commissions":       {pgroles.Select, pgroles.Insert, pgroles.Update},
 		"payouts":           {pgroles.Select, pgroles.Insert, pgroles.Update},
 
-		// Append-only facts.
-		"clicks":         {pgroles.Select, pgroles.Insert},
-		"payout_items":   {pgroles.Select, pgroles.Insert},
-		"billing_events": {pgroles.Select, pgroles.Insert},
-		"audit_log":      {pgroles.Select, pgroles.Insert},
+		// Append-only facts (a clawback is recorded once, never changed).
+		"clicks":                 {pgroles.Select, pgroles.Insert},
+		"payout_items":           {pgroles.Select, pgroles.Insert},
+		"billing_events":         {pgroles.Select, pgroles.Insert},
+		"audit_log":              {pgroles.Select, pgroles.Insert},
+		"commission_adjustments": {pgroles.Select, pgroles.Insert},
 
 		// golang-migrate's bookkeeping: the owner's alone.
 		"schema_migrations": {},

@@ -78,6 +78,9 @@ func seedOrg(t *testing.T, admin *pgx.Conn, name string) uuid.UUID {
 			[]any{org, ids["commission"], ids["conversion"], ids["affiliate"], ids["campaign"], ids["payout"]}},
 		{`INSERT INTO payout_items (org_id, payout_id, commission_id, amount, currency) VALUES ($1, $2, $3, 980, 'EUR')`,
 			[]any{org, ids["payout"], ids["commission"]}},
+		{`INSERT INTO commission_adjustments (org_id, commission_id, affiliate_id, amount, currency, reason)
+		  VALUES ($1, $2, $3, -980, 'EUR', 'refunded')`,
+			[]any{org, ids["commission"], ids["affiliate"]}},
 		{`INSERT INTO billing_events (org_id, id, endpoint_id, provider, event_id, type, payload)
 		  VALUES ($1, $2, $3, 'stripe', 'evt_' || $4, 'invoice.paid', '{}')`,
 			[]any{org, ids["event"], ids["endpoint"], name}},

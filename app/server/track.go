@@ -205,29 +205,53 @@ func (s *Server) track(w http.ResponseWriter, r *http.Request, t tracking, errs 
 		return
 	}
 	s.mutate(w, r, "tracking a "+t.kind, func(ctx context.Context, tx pgx.Tx) (int, any, error) {
-		// The savepoint lets a duplicate that lost the race on the
-		// conversion's unique key undo its customer upsert and answer
-		// the conversion that won, changing nothing.
-		sp, err := tx.Begin(ctx)
-		if err != nil {
-			return 0, nil, fmt.Errorf("starting a savepoint: %w", err)
-		}
-		answer, err := s.recordTracking(ctx, sp, r, t)
-		if errors.Is(err, errDuplicateConversion) {
-			if err := sp.Rollback(ctx); err != nil {
-				return 0, nil, fmt.Errorf("rolling back to the savepoint: %w", err)
-			}
-			answer, err = readTracked(ctx, tx, principalFrom(ctx).OrgID, t)
-			return http.StatusOK, answer, err
-		}
-		if err != nil {
+		org := principalFrom(ctx).OrgID
+		answer, created, err := recordTrackingOnce(ctx, tx, org, s.requestAuditor(r), t)
+		switch {
+		case err != nil:
 			return 0, nil, err
-		}
-		if err := sp.Commit(ctx); err != nil {
-			return 0, nil, fmt.Errorf("releasing the savepoint: %w", err)
+		case !created:
+			answer, err = readTracked(ctx, tx, org, t)
+			return http.StatusOK, answer, err
 		}
 		return http.StatusCreated, answer, nil
 	})
+}
+
+// auditor builds the audit entry of a change for whoever made it: the API
+// key of a request, or the provider of a webhook event.
+type auditor func(action, targetType, targetID string, metadata map[string]any) audit.Entry
+
+// requestAuditor audits changes as made by r's API key.
+func (s *Server) requestAuditor(r *http.Request) auditor {
+	return func(action, targetType, targetID string, metadata map[string]any) audit.Entry {
+		return s.auditEntry(r, action, targetType, targetID, metadata)
+	}
+}
+
+// recordTrackingOnce records t unless a conversion of the same kind and
+// external id exists, and reports whether it did. A savepoint lets a
+// duplicate that lost the race on the conversion's unique key undo its
+// customer upsert, changing nothing.
+func recordTrackingOnce(ctx context.Context, tx pgx.Tx, org uuid.UUID, aud auditor, t tracking) (any, bool, error) {
+	sp, err := tx.Begin(ctx)
+	if err != nil {
+		return nil, false, fmt.Errorf("starting a savepoint: %w", err)
+	}
+	answer, err := recordTracking(ctx, sp, org, aud, t)
+	if errors.Is(err, errDuplicateConversion) {
+		if err := sp.Rollback(ctx); err != nil {
+			return nil, false, fmt.Errorf("rolling back to the savepoint: %w", err)
+		}
+		return nil, false, nil
+	}
+	if err != nil {
+		return nil, false, err
+	}
+	if err := sp.Commit(ctx); err != nil {
+		return nil, false, fmt.Errorf("releasing the savepoint: %w", err)
+	}
+	return answer, true, nil
 }
 
 // errDuplicateConversion: a conversion of the same kind and external id
@@ -237,9 +261,8 @@ var errDuplicateConversion = errors.New("the conversion was already tracked")
 // recordTracking upserts and attributes the customer, records the
 // conversion and, for a sale, the commission it earns, and audits it all in
 // one entry.
-func (s *Server) recordTracking(ctx context.Context, tx pgx.Tx, r *http.Request, t tracking) (any, error) {
-	org := principalFrom(ctx).OrgID
-	cust, err := upsertCustomer(ctx, tx, org, t)
+func recordTracking(ctx context.Context, tx pgx.Tx, org uuid.UUID, aud auditor, t tracking) (any, error) {
+	cust, _, err := upsertCustomer(ctx, tx, org, t)
 	if err != nil {
 		return nil, err
 	}
@@ -269,7 +292,7 @@ func (s *Server) recordTracking(ctx context.Context, tx pgx.Tx, r *http.Request,
 		}
 		answer = saleTracked{leadTracked: lead, Commission: commission}
 	}
-	_, err = audit.Append(ctx, tx, org, s.auditEntry(r, "conversion."+t.kind+"_tracked", "conversion", conv.ID.String(), meta))
+	_, err = audit.Append(ctx, tx, org, aud("conversion."+t.kind+"_tracked", "conversion", conv.ID.String(), meta))
 	return answer, err
 }
 

@@ -30,21 +30,22 @@ import (
 // upsertCustomer creates the customer named by t or updates its email when
 // t gives a different one, and returns it locked for the rest of the
 // transaction, so that concurrent conversions of one customer are
-// attributed and earn commissions one at a time.
-func upsertCustomer(ctx context.Context, tx pgx.Tx, org uuid.UUID, t tracking) (customerObject, error) {
-	_, err := tx.Exec(ctx, `INSERT INTO customers (org_id, external_id, email) VALUES ($1, $2, $3)
+// attributed and earn commissions one at a time. changed says whether the
+// row was written.
+func upsertCustomer(ctx context.Context, tx pgx.Tx, org uuid.UUID, t tracking) (c customerObject, changed bool, err error) {
+	tag, err := tx.Exec(ctx, `INSERT INTO customers (org_id, external_id, email) VALUES ($1, $2, $3)
 		ON CONFLICT (org_id, external_id) DO UPDATE SET email = EXCLUDED.email, updated_at = now()
 		WHERE EXCLUDED.email IS NOT NULL AND customers.email IS DISTINCT FROM EXCLUDED.email`,
 		org, t.customerExternalID, t.email)
 	if err != nil {
-		return customerObject{}, fmt.Errorf("upserting the customer: %w", db.MapError(err))
+		return customerObject{}, false, fmt.Errorf("upserting the customer: %w", db.MapError(err))
 	}
-	c, err := scanCustomer(tx.QueryRow(ctx, `SELECT `+customerColumns+` FROM customers
+	c, err = scanCustomer(tx.QueryRow(ctx, `SELECT `+customerColumns+` FROM customers
 		WHERE org_id = $1 AND external_id = $2 FOR UPDATE`, org, t.customerExternalID))
 	if err != nil {
-		return customerObject{}, fmt.Errorf("reading the customer: %w", err)
+		return customerObject{}, false, fmt.Errorf("reading the customer: %w", err)
 	}
-	return c, nil
+	return c, tag.RowsAffected() > 0, nil
 }
 
 // referral is what a customer is attributed to: a link, and the click on it

@@ -1,0 +1,129 @@
+/*
+Copyright 2026 The Rekomi Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+
+	"github.com/rekomi/rekomi/app/audit"
+)
+
+// The effects of verified provider events. The webhook handler stores each
+// new event in billing_events and audits its receipt, then calls applyEvent
+// in the same tenant transaction, so an event's effects commit with it or
+// not at all.
+//
+// Each effect that changes business state writes its own audit entry, by
+// the provider (actor type provider, actor id "stripe" or "clerk"), with
+// the event's id, type and endpoint in the metadata:
+//
+//   - customer.attributed: a Stripe customer was attributed to a referral
+//     (with the earlier sales credited to it, if any); customer.synced: a
+//     Stripe customer was created or its email changed, unattributed.
+//   - conversion.sale_tracked: a paid invoice was recorded as a sale, with
+//     the commission it earned, exactly as the track API audits a sale.
+//   - commission.reversed / commission.clawed_back: a refund or dispute
+//     reversed an unpaid commission or clawed back a paid one.
+//   - member.created / member.updated / member.deleted: Clerk users and
+//     organization memberships.
+//
+// An effect that finds nothing to change writes nothing.
+//
+// Failures: an event whose payload can never take effect (it does not
+// parse, or lacks what its type needs) would fail the same way on every
+// retry, so applyEvent logs a warning and returns nil: the event stays
+// stored in billing_events for inspection and the provider stops
+// retrying. Everything else (a database error) is returned, so the
+// handler rolls back and answers 500 and the provider retries. An effect
+// runs in a savepoint, so an unusable event leaves nothing half done.
+// Unknown event types have no effect.
+
+// receivedEvent is a verified provider event, as stored in billing_events.
+type receivedEvent struct {
+	Provider   string // "stripe" or "clerk"
+	EndpointID uuid.UUID
+	EventID    string
+	Type       string
+	Payload    []byte // the raw, verified body
+}
+
+// effect makes one type of event's effects in tx.
+type effect func(ctx context.Context, tx pgx.Tx, org uuid.UUID, ev receivedEvent) error
+
+// applyEvent makes a new event's effects inside its transaction.
+func (s *Server) applyEvent(ctx context.Context, tx pgx.Tx, org uuid.UUID, ev receivedEvent) error {
+	apply := s.effectOf(ev)
+	if apply == nil {
+		return nil
+	}
+	sp, err := tx.Begin(ctx)
+	if err != nil {
+		return fmt.Errorf("starting a savepoint for %s event %s: %w", ev.Provider, ev.EventID, err)
+	}
+	err = apply(ctx, sp, org, ev)
+	var u unusableEvent
+	if errors.As(err, &u) {
+		s.log.Warn("Ignoring a provider event that can never take effect", "provider", ev.Provider, "event_id", ev.EventID,
+			"type", ev.Type, "org_id", org.String(), "endpoint_id", ev.EndpointID.String(), "reason", u.Error())
+		return wrapErr("rolling back an unusable event's savepoint", sp.Rollback(ctx))
+	}
+	if err != nil {
+		return fmt.Errorf("applying %s event %s (%s): %w", ev.Provider, ev.EventID, ev.Type, err)
+	}
+	return wrapErr("releasing the event's savepoint", sp.Commit(ctx))
+}
+
+// effectOf is the effect of ev's type, or nil for a type without one.
+func (s *Server) effectOf(ev receivedEvent) effect {
+	switch ev.Provider {
+	case "stripe":
+		return s.stripeEffect(ev.Type)
+	case "clerk":
+		return s.clerkEffect(ev.Type)
+	}
+	return nil
+}
+
+// unusableEvent is an event that can never take effect, whatever retries.
+type unusableEvent struct{ err error }
+
+func (u unusableEvent) Error() string { return u.err.Error() }
+func (u unusableEvent) Unwrap() error { return u.err }
+
+// unusable marks err as making its event unusable.
+func unusable(format string, args ...any) error {
+	return unusableEvent{err: fmt.Errorf(format, args...)}
+}
+
+// providerAuditor audits changes as made by ev's provider, naming the
+// event in every entry's metadata.
+func providerAuditor(ev receivedEvent) auditor {
+	return func(action, targetType, targetID string, metadata map[string]any) audit.Entry {
+		meta := make(map[string]any, len(metadata)+3)
+		for k, v := range metadata {
+			meta[k] = v
+		}
+		meta["event_id"], meta["event_type"], meta["endpoint_id"] = ev.EventID, ev.Type, ev.EndpointID
+		return audit.Entry{ActorType: audit.ActorProvider, ActorID: ev.Provider, Action: action,
+			TargetType: targetType, TargetID: targetID, Metadata: meta}
+	}
+}
