@@ -197,8 +197,8 @@ func TestRegionProvisionsDatabaseAndApp(t *testing.T) {
 	}
 	require.Equal(t, int64(latest), got.Status.SchemaVersion)
 	require.Contains(t, meta.FindStatusCondition(got.Status.Conditions, string(v1.ConditionSchemaReady)).Message, "schema version")
-	require.EqualValues(t, 19, got.Status.TenantTables)
-	require.Contains(t, meta.FindStatusCondition(got.Status.Conditions, string(v1.ConditionIsolationVerified)).Message, "19 tenant tables, 0 violations")
+	require.EqualValues(t, 20, got.Status.TenantTables)
+	require.Contains(t, meta.FindStatusCondition(got.Status.Conditions, string(v1.ConditionIsolationVerified)).Message, "20 tenant tables, 0 violations")
 	require.Equal(t, got.Generation, got.Status.ObservedGeneration)
 
 	t.Run("CredentialSecretsConnectAsTheirRoles", func(t *testing.T) {

@@ -49,6 +49,7 @@ func RuntimeGrants() map[string][]pgroles.Privilege {
 		"billing_events":         {pgroles.Select, pgroles.Insert},
 		"audit_log":              {pgroles.Select, pgroles.Insert},
 		"commission_adjustments": {pgroles.Select, pgroles.Insert},
+		"payout_deductions":      {pgroles.Select, pgroles.Insert},
 
 		// golang-migrate's bookkeeping: the owner's alone.
 		"schema_migrations": {},

@@ -35,7 +35,7 @@ func seedOrg(t *testing.T, admin *pgx.Conn, name string) uuid.UUID {
 	org := uuid.New()
 	ids := map[string]uuid.UUID{}
 	for _, k := range []string{"member", "key", "endpoint", "campaign", "affiliate", "invite", "link",
-		"visitor", "customer", "conversion", "payout", "commission", "event", "audit"} {
+		"visitor", "customer", "conversion", "payout", "commission", "adjustment", "event", "audit"} {
 		ids[k] = uuid.New()
 	}
 	stmts := []struct {
@@ -78,9 +78,11 @@ func seedOrg(t *testing.T, admin *pgx.Conn, name string) uuid.UUID {
 			[]any{org, ids["commission"], ids["conversion"], ids["affiliate"], ids["campaign"], ids["payout"]}},
 		{`INSERT INTO payout_items (org_id, payout_id, commission_id, amount, currency) VALUES ($1, $2, $3, 980, 'EUR')`,
 			[]any{org, ids["payout"], ids["commission"]}},
-		{`INSERT INTO commission_adjustments (org_id, commission_id, affiliate_id, amount, currency, reason)
-		  VALUES ($1, $2, $3, -980, 'EUR', 'refunded')`,
-			[]any{org, ids["commission"], ids["affiliate"]}},
+		{`INSERT INTO commission_adjustments (org_id, id, commission_id, affiliate_id, amount, currency, reason)
+		  VALUES ($1, $4, $2, $3, -980, 'EUR', 'refunded')`,
+			[]any{org, ids["commission"], ids["affiliate"], ids["adjustment"]}},
+		{`INSERT INTO payout_deductions (org_id, payout_id, adjustment_id, amount, currency) VALUES ($1, $2, $3, -980, 'EUR')`,
+			[]any{org, ids["payout"], ids["adjustment"]}},
 		{`INSERT INTO billing_events (org_id, id, endpoint_id, provider, event_id, type, payload)
 		  VALUES ($1, $2, $3, 'stripe', 'evt_' || $4, 'invoice.paid', '{}')`,
 			[]any{org, ids["event"], ids["endpoint"], name}},

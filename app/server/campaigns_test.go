@@ -254,12 +254,11 @@ func ids(l campaignList) []uuid.UUID {
 func (b *bundle) requireAuditMetadata(t *testing.T, org uuid.UUID, action string, target uuid.UUID, want string) {
 	t.Helper()
 	ctx := context.Background()
+	var got string
 	require.NoError(t, b.db.TenantTx(ctx, org, func(tx pgx.Tx) error {
-		var got string
-		if err := tx.QueryRow(ctx, `SELECT metadata::text FROM audit_log WHERE action = $1 AND target_id = $2`, action, target.String()).Scan(&got); err != nil {
-			return err
-		}
-		require.JSONEq(t, want, got)
-		return nil
+		return tx.QueryRow(ctx, `SELECT metadata::text FROM audit_log WHERE action = $1 AND target_id = $2`, action, target.String()).Scan(&got)
 	}))
+	// Asserted outside the transaction: a failure inside it would stop the
+	// goroutine with the connection still taken.
+	require.JSONEq(t, want, got)
 }

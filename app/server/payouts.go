@@ -34,8 +34,9 @@ import (
 )
 
 // payoutObject is a payout as the API shows it: Amount, in minor units of
-// Currency, is the sum of its items. Items are listed on a single payout
-// and left out of lists.
+// Currency, is the sum of its items (commissions) and its deductions
+// (clawbacks of commissions paid before, negative). Both are listed on a
+// single payout and left out of lists.
 type payoutObject struct {
 	Object        string       `json:"object"`
 	ID            uuid.UUID    `json:"id"`
@@ -47,6 +48,7 @@ type payoutObject struct {
 	ProviderRef   *string      `json:"provider_ref"`
 	FailureReason *string      `json:"failure_reason"`
 	Items         []payoutItem `json:"items,omitempty"`
+	Deductions    []payoutItem `json:"deductions,omitempty"`
 	CreatedAt     time.Time    `json:"created_at"`
 	DispatchedAt  *time.Time   `json:"dispatched_at"`
 	UpdatedAt     time.Time    `json:"updated_at"`
@@ -79,7 +81,8 @@ func scanPayout(row pgx.Row) (payoutObject, error) {
 	return p, db.MapError(err)
 }
 
-// withItems reads the payout's items, ordered by commission id.
+// withItems reads the payout's items and deductions, ordered by commission
+// id.
 func withItems(ctx context.Context, tx pgx.Tx, orgID uuid.UUID, p payoutObject) (payoutObject, error) {
 	rows, err := tx.Query(ctx, `SELECT commission_id, amount FROM payout_items WHERE org_id = $1 AND payout_id = $2
 		ORDER BY commission_id`, orgID, p.ID)
@@ -89,6 +92,16 @@ func withItems(ctx context.Context, tx pgx.Tx, orgID uuid.UUID, p payoutObject) 
 	p.Items, err = pgx.CollectRows(rows, pgx.RowToStructByPos[payoutItem])
 	if err != nil {
 		return p, fmt.Errorf("reading the payout's items: %w", db.MapError(err))
+	}
+	rows, err = tx.Query(ctx, `SELECT a.commission_id, d.amount FROM payout_deductions d
+		JOIN commission_adjustments a ON a.org_id = d.org_id AND a.id = d.adjustment_id
+		WHERE d.org_id = $1 AND d.payout_id = $2 ORDER BY a.commission_id`, orgID, p.ID)
+	if err != nil {
+		return p, fmt.Errorf("reading the payout's deductions: %w", db.MapError(err))
+	}
+	p.Deductions, err = pgx.CollectRows(rows, pgx.RowToStructByPos[payoutItem])
+	if err != nil {
+		return p, fmt.Errorf("reading the payout's deductions: %w", db.MapError(err))
 	}
 	return p, nil
 }
@@ -176,7 +189,7 @@ func (s *Server) createPayout(w http.ResponseWriter, r *http.Request) {
 			return 0, nil, err
 		}
 		_, err = audit.Append(ctx, tx, p.OrgID, s.auditEntry(r, "payout.created", "payout", created.ID.String(),
-			map[string]any{"amount": created.Amount, "currency": created.Currency, "commission_count": len(due.ids),
+			map[string]any{"amount": created.Amount, "currency": created.Currency, "commission_count": len(due.ids), "deduction_count": len(due.deductions),
 				"provider": created.Provider, "affiliate_id": affiliateID.String()}))
 		return http.StatusCreated, created, err
 	})
@@ -201,12 +214,18 @@ func lockPayee(ctx context.Context, tx pgx.Tx, orgID, affiliateID uuid.UUID, pro
 }
 
 // payable is what a new payout would pay: the approved commissions of one
-// affiliate in one currency that no payout holds.
+// affiliate in one currency that no payout holds, less the clawbacks of
+// that affiliate in that currency that no payout has settled yet.
 type payable struct {
-	ids     []uuid.UUID
-	total   int64
-	minimum int64 // the highest min_payout_amount among their campaigns
+	ids        []uuid.UUID
+	total      int64 // the commissions' sum
+	deductions []uuid.UUID
+	deducted   int64 // the clawbacks' sum, 0 or less
+	minimum    int64 // the highest min_payout_amount among their campaigns
 }
+
+// net is what the payout pays.
+func (due payable) net() int64 { return due.total + due.deducted }
 
 // collectPayable first approves the affiliate's commissions in currency
 // whose hold has passed, then locks and sums the approved ones no payout
@@ -240,7 +259,32 @@ func collectPayable(ctx context.Context, tx pgx.Tx, orgID, affiliateID uuid.UUID
 	if err != nil {
 		return payable{}, fmt.Errorf("selecting payable commissions: %w", db.MapError(err))
 	}
-	return due, nil
+	return due, collectDeductions(ctx, tx, orgID, affiliateID, currency, &due)
+}
+
+// collectDeductions adds to due the affiliate's clawbacks in currency that
+// no payout, other than a failed one, has deducted. The caller holds the
+// affiliate's row lock, so no other payout can take them meanwhile.
+func collectDeductions(ctx context.Context, tx pgx.Tx, orgID, affiliateID uuid.UUID, currency string, due *payable) error {
+	rows, err := tx.Query(ctx, `SELECT a.id, a.amount FROM commission_adjustments a
+		WHERE a.org_id = $1 AND a.affiliate_id = $2 AND a.currency = $3
+		AND NOT EXISTS (SELECT 1 FROM payout_deductions d JOIN payouts p ON p.org_id = d.org_id AND p.id = d.payout_id
+			WHERE d.org_id = a.org_id AND d.adjustment_id = a.id AND p.status <> 'failed')
+		ORDER BY a.created_at, a.id`, orgID, affiliateID, currency)
+	if err != nil {
+		return fmt.Errorf("selecting outstanding clawbacks: %w", db.MapError(err))
+	}
+	var id uuid.UUID
+	var amount int64
+	_, err = pgx.ForEachRow(rows, []any{&id, &amount}, func() error {
+		due.deductions = append(due.deductions, id)
+		due.deducted += amount
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("selecting outstanding clawbacks: %w", db.MapError(err))
+	}
+	return nil
 }
 
 // check refuses a payout of nothing or of less than the minimum.
@@ -252,18 +296,22 @@ func (due payable) check(currency string) error {
 	if due.total == 0 {
 		return refuse(fmt.Sprintf("the affiliate has no approved %s commissions that are not already in a payout", currency))
 	}
-	if due.total < due.minimum {
-		return refuse(fmt.Sprintf("%d %s is payable; the minimum is %d %s, the highest min_payout_amount among the campaigns of these commissions",
-			due.total, currency, due.minimum, currency))
+	if due.net() > 0 && due.net() >= due.minimum {
+		return nil
 	}
-	return nil
+	payableText := fmt.Sprintf("%d %s is payable", max(due.net(), 0), currency)
+	if due.deducted < 0 {
+		payableText += fmt.Sprintf(" (%d %s of commissions less %d %s of clawbacks)", due.total, currency, -due.deducted, currency)
+	}
+	return refuse(fmt.Sprintf("%s; the minimum is %d %s, the highest min_payout_amount among the campaigns of these commissions",
+		payableText, due.minimum, currency))
 }
 
 // insertPayout writes the payout and its items and marks the commissions
 // as held by it.
 func insertPayout(ctx context.Context, tx pgx.Tx, orgID, affiliateID uuid.UUID, currency, provider string, due payable) (payoutObject, error) {
 	created, err := scanPayout(tx.QueryRow(ctx, `INSERT INTO payouts (org_id, affiliate_id, amount, currency, provider)
-		VALUES ($1, $2, $3, $4, $5) RETURNING `+payoutColumns, orgID, affiliateID, due.total, currency, provider))
+		VALUES ($1, $2, $3, $4, $5) RETURNING `+payoutColumns, orgID, affiliateID, due.net(), currency, provider))
 	if err != nil {
 		return created, fmt.Errorf("inserting the payout: %w", err)
 	}
@@ -275,6 +323,11 @@ func insertPayout(ctx context.Context, tx pgx.Tx, orgID, affiliateID uuid.UUID, 
 	if _, err := tx.Exec(ctx, `UPDATE commissions SET payout_id = $2, updated_at = now() WHERE org_id = $1 AND id = ANY($3)`,
 		orgID, created.ID, due.ids); err != nil {
 		return created, fmt.Errorf("assigning the commissions to the payout: %w", db.MapError(err))
+	}
+	if _, err := tx.Exec(ctx, `INSERT INTO payout_deductions (org_id, payout_id, adjustment_id, amount, currency)
+		SELECT org_id, $2, id, amount, currency FROM commission_adjustments WHERE org_id = $1 AND id = ANY($3)`,
+		orgID, created.ID, due.deductions); err != nil {
+		return created, fmt.Errorf("recording the payout's deductions: %w", db.MapError(err))
 	}
 	return withItems(ctx, tx, orgID, created)
 }

@@ -54,6 +54,7 @@ type payoutObject struct {
 	ProviderRef   *string      `json:"provider_ref"`
 	FailureReason *string      `json:"failure_reason"`
 	Items         []payoutItem `json:"items"`
+	Deductions    []payoutItem `json:"deductions"`
 	DispatchedAt  *time.Time   `json:"dispatched_at"`
 }
 
@@ -237,7 +238,7 @@ func TestPayouts(t *testing.T) {
 		require.Nil(t, b.commission(t, tn.org, dollars).PayoutID, "another currency is left")
 		b.requireAudit(t, tn.org, "payout.created", created.ID)
 		b.requireAuditMetadata(t, tn.org, "payout.created", created.ID,
-			`{"amount":1250,"currency":"EUR","commission_count":2,"provider":"manual","affiliate_id":"`+aff.String()+`"}`)
+			`{"amount":1250,"currency":"EUR","commission_count":2,"deduction_count":0,"provider":"manual","affiliate_id":"`+aff.String()+`"}`)
 
 		var got payoutObject
 		require.Equal(t, http.StatusOK, b.call(t, http.MethodGet, "/v1/payouts/"+created.ID.String(), tn.key, "", nil, &got).StatusCode)
@@ -439,6 +440,63 @@ func TestPayouts(t *testing.T) {
 		require.Equal(t, http.StatusOK, b.dispatch(t, tn, retry.ID, &retry).StatusCode)
 		require.Equal(t, "paid", retry.Status)
 		require.Equal(t, "paid", b.commission(t, tn.org, first).Status)
+	})
+
+	t.Run("DeductsClawbacksOnceUnlessThePayoutFails", func(t *testing.T) {
+		t.Parallel()
+		fake := &fakeProvider{name: payout.NameStripeConnect, outcomes: []error{payout.Definitive("account closed", nil)}}
+		b := setupWith(t, srv, []server.Option{server.WithPayoutProviders(fake)}, wide)
+		tn, other := b.seedTenant(t, "acme"), b.seedTenant(t, "globex")
+		account := "acct_123"
+		aff := b.seedAffiliate(t, tn.org, &account)
+		campaign := b.seedPayoutCampaign(t, tn.org, "EUR", 0)
+		clawed := b.seedCommission(t, tn.org, aff, campaign, 300, "EUR", "paid", anHourAgo)
+		b.exec(t, tn.org, `INSERT INTO commission_adjustments (org_id, commission_id, affiliate_id, amount, currency, reason)
+			VALUES ($1, $2, $3, -300, 'EUR', 'refunded')`, tn.org, clawed, aff)
+		dollars := b.seedCommission(t, tn.org, aff, campaign, 50, "USD", "paid", anHourAgo)
+		b.exec(t, tn.org, `INSERT INTO commission_adjustments (org_id, commission_id, affiliate_id, amount, currency, reason)
+			VALUES ($1, $2, $3, -50, 'USD', 'disputed')`, tn.org, dollars, aff)
+		// Another organization's clawback for an affiliate of its own changes nothing here.
+		otherAff := b.seedAffiliate(t, other.org, nil)
+		otherPaid := b.seedCommission(t, other.org, otherAff, b.seedPayoutCampaign(t, other.org, "EUR", 0), 900, "EUR", "paid", anHourAgo)
+		b.exec(t, other.org, `INSERT INTO commission_adjustments (org_id, commission_id, affiliate_id, amount, currency, reason)
+			VALUES ($1, $2, $3, -900, 'EUR', 'refunded')`, other.org, otherPaid, otherAff)
+
+		small := b.seedCommission(t, tn.org, aff, campaign, 200, "EUR", "approved", anHourAgo)
+		var p server.Problem
+		resp := b.createPayout(t, tn, payoutBody(aff, "EUR", "stripe_connect"), &p)
+		require.Equal(t, http.StatusUnprocessableEntity, resp.StatusCode, "200 earned less 300 owed pays nothing")
+		require.Equal(t, "urn:rekomi:problem:below_minimum_payout", p.Type)
+		require.Contains(t, p.Detail, "less 300 EUR of clawbacks")
+
+		big := b.seedCommission(t, tn.org, aff, campaign, 1000, "EUR", "approved", anHourAgo)
+		var first payoutObject
+		require.Equal(t, http.StatusCreated, b.createPayout(t, tn, payoutBody(aff, "EUR", "stripe_connect"), &first).StatusCode)
+		require.EqualValues(t, 900, first.Amount, "1200 earned less the 300 EUR clawback; the USD one waits for a USD payout")
+		require.ElementsMatch(t, []uuid.UUID{small, big}, itemIDs(first))
+		require.Equal(t, []payoutItem{{CommissionID: clawed, Amount: -300}}, first.Deductions)
+		b.requireAuditMetadata(t, tn.org, "payout.created", first.ID,
+			`{"amount": 900, "currency": "EUR", "provider": "stripe_connect", "affiliate_id": "`+aff.String()+`", "commission_count": 2, "deduction_count": 1}`)
+
+		var failed payoutObject
+		require.Equal(t, http.StatusOK, b.dispatch(t, tn, first.ID, &failed).StatusCode)
+		require.Equal(t, "failed", failed.Status)
+		var again payoutObject
+		require.Equal(t, http.StatusCreated, b.createPayout(t, tn, payoutBody(aff, "EUR", "stripe_connect"), &again).StatusCode)
+		require.EqualValues(t, 900, again.Amount, "a failed payout gives its deduction back")
+		require.Equal(t, []payoutItem{{CommissionID: clawed, Amount: -300}}, again.Deductions)
+		require.Equal(t, http.StatusOK, b.dispatch(t, tn, again.ID, &again).StatusCode)
+		require.Equal(t, "paid", again.Status)
+		require.Equal(t, []payout.Transfer{
+			{PayoutID: first.ID, Amount: 900, Currency: "EUR", Destination: account},
+			{PayoutID: again.ID, Amount: 900, Currency: "EUR", Destination: account},
+		}, fake.transfers())
+
+		b.seedCommission(t, tn.org, aff, campaign, 400, "EUR", "approved", anHourAgo)
+		var later payoutObject
+		require.Equal(t, http.StatusCreated, b.createPayout(t, tn, payoutBody(aff, "EUR", "stripe_connect"), &later).StatusCode)
+		require.EqualValues(t, 400, later.Amount, "a settled clawback is deducted once")
+		require.Empty(t, later.Deductions)
 	})
 
 	t.Run("ATransientFailureKeepsThePayoutDispatchedUntilARetry", func(t *testing.T) {

@@ -1,0 +1,4 @@
+-- Reverts 0010_payout_deductions.
+BEGIN;
+DROP TABLE payout_deductions;
+COMMIT;
