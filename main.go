@@ -281,6 +281,7 @@ func appCommand(fs *flag.FlagSet, _ io.Writer) func(context.Context) error {
 	fs.Float64Var(&cfg.RateLimit, "rate-limit", cfg.RateLimit, "requests per second one API key may make on average")
 	fs.IntVar(&cfg.RateBurst, "rate-burst", cfg.RateBurst, "requests one API key may make at once")
 	trustedProxies := fs.String("trusted-proxies", envOr("REKOMI_TRUSTED_PROXIES", ""), "comma-separated networks whose X-Forwarded-For is believed for client IPs (env REKOMI_TRUSTED_PROXIES)")
+	fs.DurationVar(&cfg.LinkCacheTTL, "link-cache-ttl", cfg.LinkCacheTTL, "how long a replica caches a referral code; other replicas see a link change or an affiliate suspension within this time")
 	fs.DurationVar(&cfg.ShutdownTimeout, "shutdown-timeout", cfg.ShutdownTimeout, "how long in-flight requests may take to finish on shutdown")
 	fs.StringVar(&cfg.StripeSecretKeyFile, "stripe-secret-key-file", envOr("REKOMI_STRIPE_SECRET_KEY_FILE", ""), "file holding the platform's Stripe secret key, for Stripe Connect payouts; unset allows manual payouts only (env REKOMI_STRIPE_SECRET_KEY_FILE)")
 	fs.StringVar(&cfg.StripeAPIURL, "stripe-api-url", envOr("REKOMI_STRIPE_API_URL", ""), "Stripe's API URL, to use stripe-mock instead (env REKOMI_STRIPE_API_URL)")

@@ -58,6 +58,14 @@ type Config struct {
 	// StripeSecretKeyFile holds the platform's Stripe secret key, for payouts
 	// through Stripe Connect; empty leaves only manual payouts.
 	StripeSecretKeyFile string
+	// LinkCacheTTL is how long a replica keeps a referral code's link,
+	// campaign and affiliate in memory. A replica drops the code at once when
+	// it changes the link or suspends its affiliate itself; the others, and
+	// a cancelled organization, see the change within this time.
+	LinkCacheTTL time.Duration
+	// LinkCacheSize bounds the codes kept in memory, and separately the
+	// unknown codes remembered as such.
+	LinkCacheSize int
 	// StripeAPIURL replaces Stripe's API URL, for stripe-mock; empty is
 	// Stripe's.
 	StripeAPIURL string
@@ -96,6 +104,8 @@ func Defaults() Config {
 		ShutdownTimeout: 25 * time.Second,
 		RateLimit:       25,
 		RateBurst:       50,
+		LinkCacheTTL:    30 * time.Second,
+		LinkCacheSize:   10_000,
 	}
 }
 
@@ -133,6 +143,12 @@ func (c Config) Validate() error {
 		if c.StripeSecretKeyFile == "" {
 			errs = append(errs, errors.New("a Stripe API URL needs a Stripe secret key file (--stripe-secret-key-file or REKOMI_STRIPE_SECRET_KEY_FILE)"))
 		}
+	}
+	if c.LinkCacheTTL <= 0 || c.LinkCacheTTL > 10*time.Minute {
+		errs = append(errs, fmt.Errorf("link cache TTL must be positive and at most 10m, got %s", c.LinkCacheTTL))
+	}
+	if c.LinkCacheSize < 1 || c.LinkCacheSize > 10_000_000 {
+		errs = append(errs, fmt.Errorf("link cache size must be 1 to 10000000, got %d", c.LinkCacheSize))
 	}
 	for name, d := range map[string]time.Duration{"read timeout": c.ReadTimeout, "write timeout": c.WriteTimeout,
 		"idle timeout": c.IdleTimeout, "shutdown timeout": c.ShutdownTimeout} {

@@ -51,6 +51,9 @@ func TestValidate(t *testing.T) {
 		"refuses a zero body limit":                     {mutate: func(c *config.Config) { c.MaxBodyBytes = 0 }, wantErr: "max body size"},
 		"refuses a zero shutdown timeout":               {mutate: func(c *config.Config) { c.ShutdownTimeout = 0 }, wantErr: "shutdown timeout must be positive"},
 		"refuses a zero rate limit":                     {mutate: func(c *config.Config) { c.RateLimit = 0 }, wantErr: "rate limit must be positive"},
+		"refuses a zero link cache TTL":                 {mutate: func(c *config.Config) { c.LinkCacheTTL = 0 }, wantErr: "link cache TTL"},
+		"refuses a link cache TTL over ten minutes":     {mutate: func(c *config.Config) { c.LinkCacheTTL = 11 * time.Minute }, wantErr: "link cache TTL"},
+		"refuses an empty link cache":                   {mutate: func(c *config.Config) { c.LinkCacheSize = 0 }, wantErr: "link cache size"},
 		"refuses a negative read timeout":               {mutate: func(c *config.Config) { c.ReadTimeout = -time.Second }, wantErr: "read timeout must be positive"},
 		"accepts a Stripe key file with stripe-mock's URL": {mutate: func(c *config.Config) {
 			c.StripeSecretKeyFile, c.StripeAPIURL = "/etc/rekomi/stripe/secret-key", "http://localhost:12111"

@@ -210,7 +210,9 @@ func (s *Server) suspendAffiliate(w http.ResponseWriter, r *http.Request) {
 
 // transitionAffiliate applies action to the {id} affiliate and audits it
 // as auditAction with metadata; a move to the status it has already is
-// answered without a change or an entry.
+// answered without a change or an entry. The affiliate's codes are dropped
+// from this process's link cache, since whether they redirect depends on
+// the status.
 func (s *Server) transitionAffiliate(w http.ResponseWriter, r *http.Request, action, auditAction string, metadata map[string]any) {
 	id, ok := pathID(w, r)
 	if !ok {
@@ -234,5 +236,5 @@ func (s *Server) transitionAffiliate(w http.ResponseWriter, r *http.Request, act
 		}
 		_, err = audit.Append(ctx, tx, p.OrgID, s.auditEntry(r, auditAction, "affiliate", id.String(), metadata))
 		return http.StatusOK, updated, err
-	})
+	}, func() { s.links.evictAffiliate(p.OrgID, id) })
 }

@@ -137,8 +137,10 @@ type mutation func(ctx context.Context, tx pgx.Tx) (int, any, error)
 // the key is locked first, so a concurrent duplicate waits, and the answer
 // is stored in the same transaction as fn's effect; a repeat replays it.
 // Only successful answers are stored: a failed request changed nothing and
-// may be retried with the same key.
-func (s *Server) mutate(w http.ResponseWriter, r *http.Request, doing string, fn mutation) {
+// may be retried with the same key. afterCommit runs once the transaction
+// has committed, before the answer is written (to drop cached copies of
+// what changed).
+func (s *Server) mutate(w http.ResponseWriter, r *http.Request, doing string, fn mutation, afterCommit ...func()) {
 	ctx := r.Context()
 	p := principalFrom(ctx)
 	idem, hasKey := ctx.Value(idempotencyKey{}).(idempotencyRequest)
@@ -172,6 +174,9 @@ func (s *Server) mutate(w http.ResponseWriter, r *http.Request, doing string, fn
 	if err != nil {
 		s.writeError(w, r, doing, err)
 		return
+	}
+	for _, f := range afterCommit {
+		f()
 	}
 	writeResponse(w, resp, replayed)
 }

@@ -185,6 +185,8 @@ func (s *Server) createLink(w http.ResponseWriter, r *http.Request) {
 		in.code = code
 	}
 	p := principalFrom(r.Context())
+	// The code may be remembered as unknown.
+	evict := func() { s.links.evict(in.code) }
 	s.mutate(w, r, "creating a referral link", func(ctx context.Context, tx pgx.Tx) (int, any, error) {
 		if err := requireUsableAffiliate(ctx, tx, p.OrgID, in.affiliateID); err != nil {
 			return 0, nil, err
@@ -208,7 +210,7 @@ func (s *Server) createLink(w http.ResponseWriter, r *http.Request) {
 		_, err = audit.Append(ctx, tx, p.OrgID, s.auditEntry(r, "link.created", "referral_link", l.ID.String(),
 			map[string]any{"code": l.Code, "affiliate_id": l.AffiliateID, "campaign_id": l.CampaignID, "destination_url": l.DestinationURL}))
 		return http.StatusCreated, l, err
-	})
+	}, evict)
 }
 
 // requireUsableAffiliate refuses, as invalid affiliate_id, an id that is
@@ -301,8 +303,10 @@ func (s *Server) updateLink(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	p := principalFrom(r.Context())
+	var code string
 	s.mutate(w, r, "updating a referral link", func(ctx context.Context, tx pgx.Tx) (int, any, error) {
 		l, err := s.lockLink(ctx, tx, p.OrgID, id)
+		code = l.Code
 		if err != nil || destination == "" || destination == l.DestinationURL {
 			return http.StatusOK, l, err
 		}
@@ -314,7 +318,7 @@ func (s *Server) updateLink(w http.ResponseWriter, r *http.Request) {
 		_, err = audit.Append(ctx, tx, p.OrgID, s.auditEntry(r, "link.updated", "referral_link", id.String(),
 			map[string]any{"changed": []string{"destination_url"}}))
 		return http.StatusOK, updated, err
-	})
+	}, func() { s.links.evict(code) })
 }
 
 // disableLink stops the link's code from redirecting, for good. Its route
@@ -326,8 +330,10 @@ func (s *Server) disableLink(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	p := principalFrom(r.Context())
+	var code string
 	s.mutate(w, r, "disabling a referral link", func(ctx context.Context, tx pgx.Tx) (int, any, error) {
 		l, err := s.lockLink(ctx, tx, p.OrgID, id)
+		code = l.Code
 		if err != nil || l.DisabledAt != nil {
 			return http.StatusOK, l, err
 		}
@@ -338,5 +344,5 @@ func (s *Server) disableLink(w http.ResponseWriter, r *http.Request) {
 		}
 		_, err = audit.Append(ctx, tx, p.OrgID, s.auditEntry(r, "link.disabled", "referral_link", id.String(), map[string]any{"code": l.Code}))
 		return http.StatusOK, disabled, err
-	})
+	}, func() { s.links.evict(code) })
 }

@@ -39,6 +39,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/rekomi/rekomi/app/clicks"
 	"github.com/rekomi/rekomi/app/config"
 	"github.com/rekomi/rekomi/app/db"
 	"github.com/rekomi/rekomi/app/keyring"
@@ -61,6 +62,11 @@ type Server struct {
 	routes  []string
 	// payouts are the payout providers by name; manual is always there.
 	payouts map[string]payout.Provider
+	// links caches what referral codes resolve to; clicks stores the
+	// clicks on them, in batches, while Serve runs.
+	links       *linkCache
+	clicks      *clicks.Batcher
+	clickTuning clicks.Options
 }
 
 // Option sets an optional dependency of the server.
@@ -82,6 +88,12 @@ func WithPayoutProviders(providers ...payout.Provider) Option {
 // and a session opened on one replica is refused by the others.
 func WithKeyRing(ring *keyring.KeyRing) Option {
 	return func(s *Server) { s.ring = ring }
+}
+
+// WithClickBatching tunes how clicks are batched (the defaults are those of
+// package clicks); IP truncation always follows the Region's location.
+func WithClickBatching(opts clicks.Options) Option {
+	return func(s *Server) { s.clickTuning = opts }
 }
 
 // processKeyRing is a key ring of one random key, for a server given none.
@@ -110,6 +122,9 @@ func New(cfg config.Config, database *db.DB, log *slog.Logger, opts ...Option) *
 	for _, o := range opts {
 		o(s)
 	}
+	s.links = newLinkCache(cfg.LinkCacheSize, cfg.LinkCacheTTL)
+	s.clickTuning.TruncateIPs = cfg.Location == "eu"
+	s.clicks = clicks.New(database, log, reg, s.clickTuning)
 	s.answers = s.ring
 	if s.answers == nil {
 		s.answers = processKeyRing()
@@ -119,6 +134,7 @@ func New(cfg config.Config, database *db.DB, log *slog.Logger, opts ...Option) *
 	s.route("GET /readyz", http.HandlerFunc(s.readyz))
 	s.route("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
 	s.route("GET /openapi.json", http.HandlerFunc(s.openAPI))
+	s.route("GET /r/{code}", http.HandlerFunc(s.redirect))
 	s.route("POST /v1/api-keys", s.requireKey(ScopeWrite, s.idempotent(s.createAPIKey)))
 	s.route("GET /v1/api-keys", s.requireKey(ScopeRead, s.listAPIKeys))
 	s.route("GET /v1/api-keys/{id}", s.requireKey(ScopeRead, s.getAPIKey))
@@ -180,13 +196,16 @@ func (s *Server) Routes() []string {
 	return routes
 }
 
-// Handler is the router wrapped in the middleware.
+// Handler is the router wrapped in the middleware. Clicks on referral
+// links are stored only while Serve runs; through Handler alone they wait in
+// the bounded click buffers.
 func (s *Server) Handler() http.Handler {
 	return s.requestID(s.recoverPanics(s.observe(s.limitBody(s.mux))))
 }
 
-// Serve answers on ln until ctx is done, then stops taking connections and
-// waits up to the shutdown timeout for in-flight requests.
+// Serve answers on ln until ctx is done, then stops taking connections,
+// waits for in-flight requests, and stores every click they recorded, all
+// within the shutdown timeout.
 func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	srv := &http.Server{
 		Handler:           s.Handler(),
@@ -197,22 +216,38 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
 		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
 	}
+	s.clicks.Start()
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	s.log.Info("Serving", "address", ln.Addr().String(), "region", s.cfg.Region)
 	select {
 	case err := <-errc:
-		return fmt.Errorf("serving: %w", err)
+		return errors.Join(fmt.Errorf("serving: %w", err), s.closeClicks(context.WithoutCancel(ctx)))
 	case <-ctx.Done():
 	}
 	s.log.Info("Shutting down: draining in-flight requests", "timeout", s.cfg.ShutdownTimeout.String())
 	shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.cfg.ShutdownTimeout)
 	defer cancel()
 	if err := srv.Shutdown(shutdownCtx); err != nil {
-		return fmt.Errorf("draining requests: %w", err)
+		return errors.Join(fmt.Errorf("draining requests: %w", err), s.closeClicks(shutdownCtx))
+	}
+	if err := s.closeClicks(shutdownCtx); err != nil {
+		return err
 	}
 	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
 		return fmt.Errorf("serving: %w", err)
+	}
+	return nil
+}
+
+// closeClicks stores the clicks still buffered, once no request can add
+// one, and stops the click writer, within ctx's deadline and at most the
+// shutdown timeout.
+func (s *Server) closeClicks(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, s.cfg.ShutdownTimeout)
+	defer cancel()
+	if err := s.clicks.Close(ctx); err != nil {
+		return fmt.Errorf("storing the last clicks: %w", err)
 	}
 	return nil
 }
