@@ -1,0 +1,38 @@
+/*
+Copyright 2026 The Rekomi Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package server
+
+import (
+	"context"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+)
+
+// receivedEvent is a verified provider event, as stored in billing_events.
+type receivedEvent struct {
+	Provider   string // "stripe" or "clerk"
+	EndpointID uuid.UUID
+	EventID    string
+	Type       string
+	Payload    []byte // the raw, verified body
+}
+
+// applyEvent makes a new event's effects inside its transaction.
+func (s *Server) applyEvent(ctx context.Context, tx pgx.Tx, org uuid.UUID, ev receivedEvent) error {
+	return nil
+}
