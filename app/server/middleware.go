@@ -23,6 +23,7 @@ import (
 	"net/http"
 	"regexp"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -60,9 +61,14 @@ func (s *Server) requestID(next http.Handler) http.Handler {
 }
 
 // limitBody refuses a body over the limit: the handler's read fails, and a
-// declared length over it is refused before the handler runs.
+// declared length over it is refused before the handler runs. Webhook
+// deliveries are bounded by their own handler instead.
 func (s *Server) limitBody(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasPrefix(r.URL.Path, webhookPathPrefix) {
+			next.ServeHTTP(w, r)
+			return
+		}
 		if r.ContentLength > s.cfg.MaxBodyBytes {
 			writeProblem(w, r, Problem{Type: "body_too_large", Title: "The request body is too large",
 				Status: http.StatusRequestEntityTooLarge, Detail: "at most " + strconv.FormatInt(s.cfg.MaxBodyBytes, 10) + " bytes"})

@@ -67,6 +67,11 @@ type Server struct {
 	links       *linkCache
 	clicks      *clicks.Batcher
 	clickTuning clicks.Options
+
+	// webhooks count webhook deliveries; webhookOrgs caches which
+	// organization each webhook endpoint belongs to.
+	webhooks    *webhookMetrics
+	webhookOrgs *endpointOrgs
 }
 
 // Option sets an optional dependency of the server.
@@ -117,6 +122,7 @@ func New(cfg config.Config, database *db.DB, log *slog.Logger, opts ...Option) *
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	s := &Server{cfg: cfg, db: database, log: log, metrics: newMetrics(reg, database),
+		webhooks: newWebhookMetrics(reg), webhookOrgs: newEndpointOrgs(maxCachedEndpoints),
 		limits: newKeyLimits[uuid.UUID](cfg.RateLimit, cfg.RateBurst), mux: http.NewServeMux(),
 		payouts: map[string]payout.Provider{payout.NameManual: payout.Manual{}}}
 	for _, o := range opts {
@@ -175,6 +181,7 @@ func New(cfg config.Config, database *db.DB, log *slog.Logger, opts ...Option) *
 	s.route("GET /v1/payouts", s.requireKey(ScopeRead, s.listPayouts))
 	s.route("GET /v1/payouts/{id}", s.requireKey(ScopeRead, s.getPayout))
 	s.route("POST /v1/payouts/{id}/dispatch", s.requireKey(ScopeWrite, s.idempotent(s.dispatchPayout)))
+	s.route("POST /webhooks/{provider}/{endpoint_id}", http.HandlerFunc(s.receiveWebhook))
 	s.routeAdmin()
 	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeProblem(w, r, Problem{Type: "not_found", Title: "No such route", Status: http.StatusNotFound})

@@ -1,0 +1,334 @@
+/*
+Copyright 2026 The Rekomi Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package server
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/rekomi/rekomi/app/audit"
+	"github.com/rekomi/rekomi/app/db"
+	"github.com/rekomi/rekomi/app/webhook"
+)
+
+// Provider webhooks: POST /webhooks/{provider}/{endpoint_id}. The body is
+// read once and verified as received; the endpoint's organization comes
+// from the routing table, its secrets from its row, opened with the key
+// ring. A verified event is stored, acted on and audited in one tenant
+// transaction; a delivery of an event already stored changes nothing.
+// Every refusal answers the same empty 401 (413 for an oversize body) and
+// is told apart only in the log and the metrics; a failure of ours answers
+// an empty 500 so that the provider retries.
+
+// maxWebhookBody bounds a delivery's body. It is the webhook route's own
+// limit, whatever the API's: limitBody leaves paths under
+// webhookPathPrefix alone.
+const maxWebhookBody = 1 << 20
+
+// webhookPathPrefix starts every webhook route.
+const webhookPathPrefix = "/webhooks/"
+
+// maxCachedEndpoints bounds the endpoint-to-organization cache.
+const maxCachedEndpoints = 10_000
+
+// webhookSecretsKind binds an endpoint's sealed secrets to its row: the
+// operator seals them with the additional data "webhook_endpoint:<id>".
+const webhookSecretsKind = "webhook_endpoint"
+
+const actionBillingEventReceived = "billing_event.received"
+
+// storedEndpoint is a webhook_endpoints row with its secrets opened.
+type storedEndpoint struct {
+	provider  string
+	secrets   []string
+	tolerance time.Duration
+	disabled  bool
+}
+
+const selectWebhookRouteSQL = `
+SELECT org_id FROM route_keys WHERE kind = 'webhook_endpoint' AND key = $1`
+
+const selectWebhookEndpointSQL = `
+SELECT provider, secrets, tolerance_seconds, disabled
+FROM webhook_endpoints WHERE org_id = $1 AND id = $2`
+
+const insertBillingEventSQL = `
+INSERT INTO billing_events (org_id, endpoint_id, provider, event_id, type, payload)
+VALUES ($1, $2, $3, $4, $5, $6)
+ON CONFLICT (org_id, provider, event_id) DO NOTHING
+RETURNING id`
+
+func (s *Server) receiveWebhook(w http.ResponseWriter, r *http.Request) {
+	provider := r.PathValue("provider")
+	body, err := readWebhookBody(w, r)
+	if err == nil {
+		err = knownProvider(provider)
+	}
+	var endpointID, org uuid.UUID
+	if err == nil {
+		endpointID, org, err = s.webhookOrg(r.Context(), r.PathValue("endpoint_id"))
+	}
+	replay := false
+	if err == nil {
+		replay, err = s.receive(r, org, endpointID, provider, body)
+	}
+	if err != nil {
+		s.failWebhook(w, r, provider, err)
+		return
+	}
+	outcome := "new"
+	if replay {
+		outcome = "replay"
+	}
+	s.webhooks.deliveries.WithLabelValues(provider, outcome).Inc()
+	w.WriteHeader(http.StatusOK)
+}
+
+// readWebhookBody reads the whole body, at most maxWebhookBody bytes.
+func readWebhookBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
+	if r.ContentLength > maxWebhookBody {
+		return nil, webhook.Refuse(webhook.ReasonBodyTooLarge, "declared %d bytes", r.ContentLength)
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxWebhookBody))
+	var tooLarge *http.MaxBytesError
+	switch {
+	case errors.As(err, &tooLarge):
+		return nil, webhook.Refuse(webhook.ReasonBodyTooLarge, "over %d bytes", maxWebhookBody)
+	case err != nil:
+		return nil, webhook.Refuse(webhook.ReasonUnreadableBody, "reading the body: %s", err.Error())
+	}
+	return body, nil
+}
+
+func knownProvider(provider string) error {
+	if provider != webhook.ProviderStripe && provider != webhook.ProviderClerk {
+		return webhook.Refuse(webhook.ReasonUnknownProvider, "no provider of that name")
+	}
+	return nil
+}
+
+// webhookOrg returns the endpoint named by the path and its organization,
+// from the cache or the routing table. Only the canonical form of the id,
+// the one the operator publishes, names an endpoint.
+func (s *Server) webhookOrg(ctx context.Context, text string) (id, org uuid.UUID, err error) {
+	id, err = uuid.Parse(text)
+	if err != nil || id.String() != text {
+		return uuid.Nil, uuid.Nil, webhook.Refuse(webhook.ReasonUnknownEndpoint, "the endpoint id is not a UUID")
+	}
+	if org, ok := s.webhookOrgs.get(id); ok {
+		return id, org, nil
+	}
+	err = s.db.PublicTx(ctx, func(tx pgx.Tx) error {
+		return tx.QueryRow(ctx, selectWebhookRouteSQL, text).Scan(&org)
+	})
+	switch {
+	case errors.Is(err, pgx.ErrNoRows):
+		return uuid.Nil, uuid.Nil, webhook.Refuse(webhook.ReasonUnknownEndpoint, "no route key for endpoint %s", text)
+	case err != nil:
+		return uuid.Nil, uuid.Nil, fmt.Errorf("looking up webhook endpoint %s: %w", text, db.MapError(err))
+	}
+	s.webhookOrgs.put(id, org)
+	return id, org, nil
+}
+
+// receive verifies and records a delivery in one tenant transaction, and
+// reports whether its event was already stored. The endpoint is read in
+// that transaction, so a delivery is checked against the endpoint as it is
+// when its event is stored; a refusal rolls back having written nothing.
+func (s *Server) receive(r *http.Request, org, endpointID uuid.UUID, provider string, body []byte) (replay bool, err error) {
+	ctx := r.Context()
+	err = s.db.TenantTx(ctx, org, func(tx pgx.Tx) error {
+		ep, err := s.readWebhookEndpoint(ctx, tx, org, endpointID)
+		if err != nil {
+			return err
+		}
+		ev, err := verifyDelivery(provider, endpointID, ep, r.Header, body, time.Now())
+		if err != nil {
+			return err
+		}
+		replay, err = s.recordEvent(ctx, tx, r, org, ev)
+		return err
+	})
+	return replay, err
+}
+
+// readWebhookEndpoint reads the endpoint's row and opens its secrets.
+func (s *Server) readWebhookEndpoint(ctx context.Context, tx pgx.Tx, org, id uuid.UUID) (storedEndpoint, error) {
+	var ep storedEndpoint
+	var sealed []byte
+	var tolerance int32
+	err := tx.QueryRow(ctx, selectWebhookEndpointSQL, org, id).Scan(&ep.provider, &sealed, &tolerance, &ep.disabled)
+	switch {
+	case errors.Is(err, pgx.ErrNoRows):
+		return ep, webhook.Refuse(webhook.ReasonUnknownEndpoint, "no row for endpoint %s", id)
+	case err != nil:
+		return ep, fmt.Errorf("reading webhook endpoint %s: %w", id, db.MapError(err))
+	}
+	ep.tolerance = time.Duration(tolerance) * time.Second
+	if s.ring == nil {
+		return ep, fmt.Errorf("opening the secrets of webhook endpoint %s: the server has no key ring", id)
+	}
+	plain, err := s.ring.Decrypt(sealed, []byte(webhookSecretsKind+":"+id.String()))
+	if err != nil {
+		return ep, fmt.Errorf("opening the secrets of webhook endpoint %s: %w", id, err)
+	}
+	if err := json.Unmarshal(plain, &ep.secrets); err != nil {
+		return ep, fmt.Errorf("decoding the secrets of webhook endpoint %s: %w", id, err)
+	}
+	return ep, nil
+}
+
+// verifyDelivery checks a delivery against its endpoint at now: enabled,
+// of the provider the path names, signed by one of its secrets within its
+// tolerance.
+func verifyDelivery(provider string, endpointID uuid.UUID, ep storedEndpoint, header http.Header, body []byte, now time.Time) (receivedEvent, error) {
+	switch {
+	case ep.disabled:
+		return receivedEvent{}, webhook.Refuse(webhook.ReasonDisabledEndpoint, "endpoint %s is disabled", endpointID)
+	case ep.provider != provider:
+		return receivedEvent{}, webhook.Refuse(webhook.ReasonWrongProvider, "endpoint %s is not a %s endpoint", endpointID, provider)
+	}
+	ev, err := webhook.Endpoint{Provider: ep.provider, Secrets: ep.secrets, Tolerance: ep.tolerance}.Verify(header, body, now)
+	if err != nil {
+		return receivedEvent{}, err
+	}
+	return receivedEvent{Provider: provider, EndpointID: endpointID, EventID: ev.ID, Type: ev.Type, Payload: body}, nil
+}
+
+// recordEvent stores a verified event and, when it is new, makes its
+// effects and records its audit entry; it reports a replay.
+func (s *Server) recordEvent(ctx context.Context, tx pgx.Tx, r *http.Request, org uuid.UUID, ev receivedEvent) (replay bool, err error) {
+	var rowID uuid.UUID
+	err = tx.QueryRow(ctx, insertBillingEventSQL, org, ev.EndpointID, ev.Provider, ev.EventID, ev.Type, ev.Payload).Scan(&rowID)
+	switch {
+	case errors.Is(err, pgx.ErrNoRows):
+		return true, nil
+	case err != nil:
+		return false, fmt.Errorf("storing %s event %s: %w", ev.Provider, ev.EventID, db.MapError(err))
+	}
+	if err := s.applyEvent(ctx, tx, org, ev); err != nil {
+		return false, fmt.Errorf("applying %s event %s (%s): %w", ev.Provider, ev.EventID, ev.Type, err)
+	}
+	if _, err := audit.Append(ctx, tx, org, s.billingEventEntry(r, ev)); err != nil {
+		return false, fmt.Errorf("auditing %s event %s: %w", ev.Provider, ev.EventID, err)
+	}
+	return false, nil
+}
+
+// billingEventEntry is the audit entry of a received event: the provider
+// is the actor, and nothing of the payload is kept but its type and id.
+func (s *Server) billingEventEntry(r *http.Request, ev receivedEvent) audit.Entry {
+	return audit.Entry{
+		ActorType: audit.ActorProvider, ActorID: ev.Provider,
+		Action: actionBillingEventReceived, TargetType: "billing_event", TargetID: ev.EventID,
+		IP: clientIP(r, s.cfg.TrustedProxies), UserAgent: truncate(r.UserAgent(), 1024), RequestID: requestIDFrom(r.Context()),
+		Metadata: map[string]any{"provider": ev.Provider, "type": ev.Type, "event_id": ev.EventID},
+	}
+}
+
+// failWebhook answers a delivery that was not received: an empty 401 for
+// any refusal (413 for an oversize body), whatever its reason, which goes
+// only to the log and the metrics; an empty 500 for a failure of ours, so
+// that the provider retries.
+func (s *Server) failWebhook(w http.ResponseWriter, r *http.Request, provider string, err error) {
+	if knownProvider(provider) != nil {
+		provider = "unknown"
+	}
+	reason, refused := webhook.ReasonOf(err)
+	if !refused {
+		s.webhooks.deliveries.WithLabelValues(provider, "failed").Inc()
+		s.log.Error("Webhook delivery failed", "provider", provider, "error", err.Error(), "request_id", requestIDFrom(r.Context()))
+		w.WriteHeader(http.StatusInternalServerError)
+		return
+	}
+	s.webhooks.refused.WithLabelValues(provider, string(reason)).Inc()
+	s.log.Warn("Webhook delivery refused", "provider", provider, "reason", string(reason), "error", err.Error(),
+		"request_id", requestIDFrom(r.Context()))
+	status := http.StatusUnauthorized
+	if reason == webhook.ReasonBodyTooLarge {
+		status = http.StatusRequestEntityTooLarge
+	}
+	w.WriteHeader(status)
+}
+
+// webhookMetrics count deliveries by outcome and refusals by reason.
+type webhookMetrics struct {
+	deliveries *prometheus.CounterVec
+	refused    *prometheus.CounterVec
+}
+
+func newWebhookMetrics(reg prometheus.Registerer) *webhookMetrics {
+	m := &webhookMetrics{
+		deliveries: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "rekomi_webhook_deliveries_total",
+			Help: "Verified webhook deliveries by provider and outcome (new, replay) and deliveries that failed on our side (failed).",
+		}, []string{"provider", "outcome"}),
+		refused: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "rekomi_webhook_refused_total", Help: "Refused webhook deliveries by provider and reason.",
+		}, []string{"provider", "reason"}),
+	}
+	reg.MustRegister(m.deliveries, m.refused)
+	for _, p := range []string{webhook.ProviderStripe, webhook.ProviderClerk} {
+		for _, reason := range webhook.Reasons() {
+			m.refused.WithLabelValues(p, string(reason))
+		}
+	}
+	return m
+}
+
+// endpointOrgs remembers which organization each webhook endpoint belongs
+// to. An endpoint never changes organization, so an entry cannot go stale:
+// a disabled or removed endpoint is refused by its row, read on every
+// delivery. When full, an arbitrary entry makes room.
+type endpointOrgs struct {
+	mu   sync.RWMutex
+	orgs map[uuid.UUID]uuid.UUID
+	max  int
+}
+
+func newEndpointOrgs(maxEntries int) *endpointOrgs {
+	return &endpointOrgs{orgs: make(map[uuid.UUID]uuid.UUID), max: maxEntries}
+}
+
+func (c *endpointOrgs) get(endpoint uuid.UUID) (uuid.UUID, bool) {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	org, ok := c.orgs[endpoint]
+	return org, ok
+}
+
+func (c *endpointOrgs) put(endpoint, org uuid.UUID) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if _, ok := c.orgs[endpoint]; !ok && len(c.orgs) >= c.max {
+		for k := range c.orgs {
+			delete(c.orgs, k)
+			break
+		}
+	}
+	c.orgs[endpoint] = org
+}

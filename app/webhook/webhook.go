@@ -1,0 +1,104 @@
+/*
+Copyright 2026 The Rekomi Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package webhook
+
+import (
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+)
+
+// The providers whose deliveries are verified.
+const (
+	ProviderStripe = "stripe"
+	ProviderClerk  = "clerk"
+)
+
+// maxSignatures bounds the signatures one delivery may carry; a rotation
+// needs two or three.
+const maxSignatures = 16
+
+// maxTextLength bounds an event's id and type, as billing_events does.
+const maxTextLength = 255
+
+// Endpoint is what verifying a delivery needs of the endpoint it is for.
+type Endpoint struct {
+	// Provider is ProviderStripe or ProviderClerk.
+	Provider string
+	// Secrets are the endpoint's current signing secrets: a delivery signed
+	// with any of them is accepted (several during a rotation).
+	Secrets []string
+	// Tolerance is how far the signed timestamp may be from now, past or
+	// future.
+	Tolerance time.Duration
+}
+
+// Event is a verified delivery's event.
+type Event struct {
+	// ID is the provider's event id (Stripe's evt_..., Svix's message id),
+	// unique per provider and endpoint account.
+	ID string
+	// Type is the provider's event type, such as invoice.paid.
+	Type string
+}
+
+// Verify checks the delivery's headers and exact body against the endpoint
+// at now and returns its event, or an *Error saying why it was refused.
+func (e Endpoint) Verify(header http.Header, body []byte, now time.Time) (Event, error) {
+	switch e.Provider {
+	case ProviderStripe:
+		return e.verifyStripe(header, body, now)
+	case ProviderClerk:
+		return e.verifyClerk(header, body, now)
+	}
+	return Event{}, Refuse(ReasonUnknownProvider, "no verifier for provider %q", e.Provider)
+}
+
+// checkTimestamp refuses a signed timestamp more than tolerance away from
+// now, in either direction; exactly tolerance away is accepted. Both are
+// whole seconds, as the providers sign them.
+func checkTimestamp(unix int64, now time.Time, tolerance time.Duration) error {
+	age, limit := now.Unix()-unix, int64(tolerance/time.Second)
+	switch {
+	case age > limit:
+		return Refuse(ReasonStaleTimestamp, "signed %d s ago, tolerance %d s", age, limit)
+	case -age > limit:
+		return Refuse(ReasonFutureTimestamp, "signed %d s ahead, tolerance %d s", -age, limit)
+	}
+	return nil
+}
+
+// parseUnix parses a signed timestamp: 1 to 12 decimal digits (until the
+// year 33658), nothing else, so the text is the number it signs.
+func parseUnix(s string) (int64, bool) {
+	if len(s) == 0 || len(s) > 12 || strings.TrimLeft(s, "0123456789") != "" {
+		return 0, false
+	}
+	v, err := strconv.ParseInt(s, 10, 64)
+	return v, err == nil
+}
+
+// validText reports whether s can be an event id or type: 1 to 255
+// characters of UTF-8 without control characters.
+func validText(s string) bool {
+	if s == "" || utf8.RuneCountInString(s) > maxTextLength || !utf8.ValidString(s) {
+		return false
+	}
+	return !strings.ContainsFunc(s, func(r rune) bool { return r < 0x20 || r == 0x7f })
+}
