@@ -175,3 +175,57 @@ func TestReferralToRefund(t *testing.T) {
 			WHERE k.external_id = 'cus_e2e'`).Scan(&clickVisitor)
 	}), "the customer is attributed to the browser's click")
 }
+
+// TestConcurrentDeliveriesEarnOnce delivers one invoice.paid event 50 times
+// at once for a referred customer: one stored event, one sale, one
+// commission, one audit entry of each.
+func TestConcurrentDeliveriesEarnOnce(t *testing.T) {
+	t.Parallel()
+	srv := dbtest.Start(t)
+	ring, err := keyring.Generate(rand.Reader)
+	require.NoError(t, err)
+	base := setupWith(t, srv, []server.Option{server.WithKeyRing(ring)}, func(c *config.Config) {
+		c.MaxBodyBytes = 4096
+		c.RateLimit, c.RateBurst = 1000, 1000
+	})
+	b := &webhookBundle{bundle: base, ring: ring}
+	org, key := b.seedOrg(t, "acme", server.ScopeRead, server.ScopeWrite)
+	endpoint := b.seedEndpoint(t, org, endpointSeed{provider: "stripe", secrets: []string{stripeSecret}})
+	ids := b.tenantObjects(t, key) // an active affiliate's link in a 10% campaign
+	var link map[string]any
+	require.Equal(t, http.StatusOK, b.call(t, http.MethodGet, "/v1/links/"+ids["/v1/links/"], key, "", nil, &link).StatusCode)
+	lead := `{"customer":{"external_id":"cus_many","email":"many@example.com"},"referral_code":"` + link["code"].(string) + `"}`
+	require.Equal(t, http.StatusCreated, b.call(t, http.MethodPost, "/v1/track/lead", key, "application/json", strings.NewReader(lead), nil).StatusCode)
+
+	body := stripeFixture(t, "invoice.paid", map[string]any{"id": "evt_many", "data.object.id": "in_many", "data.object.customer": "cus_many",
+		"data.object.amount_paid": 10000, "data.object.currency": "eur", "data.object.status_transitions.paid_at": time.Now().Unix()})
+	header := stripeSigned(time.Now().Unix(), body, stripeSecret)
+	statuses := make(chan int, 50)
+	for range 50 {
+		go func() {
+			req, err := http.NewRequest(http.MethodPost, b.base+webhookPath("stripe", endpoint), strings.NewReader(body))
+			if err != nil {
+				statuses <- 0
+				return
+			}
+			req.Header = header.Clone()
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				statuses <- 0
+				return
+			}
+			resp.Body.Close()
+			statuses <- resp.StatusCode
+		}()
+	}
+	for range 50 {
+		require.Equal(t, http.StatusOK, <-statuses)
+	}
+	require.Equal(t, 1, b.countRows(t, org, `SELECT count(*) FROM billing_events WHERE event_id = 'evt_many'`))
+	require.Equal(t, 1, b.countRows(t, org, `SELECT count(*) FROM conversions WHERE external_id = 'in_many'`))
+	require.Equal(t, 1, b.countRows(t, org, `SELECT count(*) FROM commissions c JOIN conversions v ON v.org_id = c.org_id AND v.id = c.conversion_id
+		WHERE v.external_id = 'in_many'`), "one commission")
+	require.Equal(t, 1, b.countRows(t, org, `SELECT count(*) FROM audit_log WHERE action = 'billing_event.received' AND target_id = 'evt_many'`))
+	require.Equal(t, 1, b.countRows(t, org, `SELECT count(*) FROM audit_log
+		WHERE action = 'conversion.sale_tracked' AND target_id IN (SELECT id::text FROM conversions WHERE external_id = 'in_many')`))
+}
