@@ -69,8 +69,15 @@ verify: controller-gen ## Fail when generated files or go.mod are stale, or code
 	fi
 
 .PHONY: test
-test: generate manifests vet envtest-assets postgres chromium ## Run every test against a real API server, a real PostgreSQL and a headless Chromium.
+test: generate manifests vet envtest-assets postgres chromium ## Run every test against a real API server, a real PostgreSQL and a headless Chromium, then fuzz the webhook paths briefly.
 	KUBEBUILDER_ASSETS="$$(./hack/envtest-assets.sh)" $(GO) test $(GOTEST_FLAGS) ./...
+	FUZZTIME=$(TEST_FUZZTIME) ./hack/fuzz.sh ./app/webhook ./app/server
+
+TEST_FUZZTIME ?= 3s
+
+.PHONY: fuzz
+fuzz: ## Fuzz every target under app/ for FUZZTIME each (default 10s); failing inputs land in testdata/fuzz/.
+	./hack/fuzz.sh
 
 .PHONY: bench
 bench: envtest-assets postgres ## Run the Go benchmarks; print "name value unit" and write bench/results.json.
