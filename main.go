@@ -68,9 +68,10 @@ func commands() []command {
 			name:    "app",
 			summary: "run the HTTP application of one Region",
 			details: "Serves one Region's HTTP application as the Region's runtime role: health (/healthz),\n" +
-				"readiness (/readyz), Prometheus metrics (/metrics) and the merchant API: API keys\n" +
-				"(/v1/api-keys) and the audit log (/v1/audit-log). It refuses to start when its role could bypass row-level security, a tenant\n" +
-				"table does not enforce it, or the key ring is unusable.",
+				"readiness (/readyz), Prometheus metrics (/metrics), the merchant API (/v1/..., described at\n" +
+				"/openapi.json), click redirects (/r/{code}), provider webhooks (/webhooks/{provider}/{id})\n" +
+				"and the admin pages (/admin). It refuses to start when its role could bypass row-level\n" +
+				"security, a tenant table does not enforce it, or the key ring is unusable.",
 			setup: appCommand,
 		},
 		{

@@ -20,6 +20,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"log/slog"
 	"net/http"
 	"regexp"
 	"strconv"
@@ -118,6 +119,17 @@ func (s *statusRecorder) Write(b []byte) (int, error) {
 func (s *statusRecorder) Unwrap() http.ResponseWriter { return s.ResponseWriter }
 
 // observe logs each request as one JSON line and counts it by route.
+// accessLogLevel is the level of a request's access log line. Click
+// redirects are the internet's traffic, not anyone's API call: counted in
+// the metrics like every route, they are logged only at debug level unless
+// they fail on the server's side.
+func accessLogLevel(route string, status int) slog.Level {
+	if route == redirectRoute && status < http.StatusInternalServerError {
+		return slog.LevelDebug
+	}
+	return slog.LevelInfo
+}
+
 func (s *Server) observe(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
@@ -133,8 +145,9 @@ func (s *Server) observe(next http.Handler) http.Handler {
 		elapsed := time.Since(start)
 		s.metrics.requests.WithLabelValues(route, strconv.Itoa(rec.status)).Inc()
 		s.metrics.duration.WithLabelValues(route).Observe(elapsed.Seconds())
-		s.log.Info("Request", "method", r.Method, "route", route, "path", r.URL.Path, "status", rec.status,
-			"duration_ms", float64(elapsed.Microseconds())/1000, "request_id", requestIDFrom(r.Context()))
+		s.log.Log(r.Context(), accessLogLevel(route, rec.status), "Request", "method", r.Method, "route", route,
+			"path", r.URL.Path, "status", rec.status, "duration_ms", float64(elapsed.Microseconds())/1000,
+			"request_id", requestIDFrom(r.Context()))
 	})
 }
 

@@ -33,6 +33,9 @@ import (
 	"github.com/rekomi/rekomi/app/clicks"
 )
 
+// redirectRoute is the click redirect's route pattern.
+const redirectRoute = "GET /r/{code}"
+
 const (
 	// visitorCookie carries the visitor id that clicks, and the
 	// conversions tracked later, are matched by.

@@ -140,7 +140,7 @@ func New(cfg config.Config, database *db.DB, log *slog.Logger, opts ...Option) *
 	s.route("GET /readyz", http.HandlerFunc(s.readyz))
 	s.route("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
 	s.route("GET /openapi.json", http.HandlerFunc(s.openAPI))
-	s.route("GET /r/{code}", http.HandlerFunc(s.redirect))
+	s.route(redirectRoute, http.HandlerFunc(s.redirect))
 	s.route("POST /v1/api-keys", s.requireKey(ScopeWrite, s.idempotent(s.createAPIKey)))
 	s.route("GET /v1/api-keys", s.requireKey(ScopeRead, s.listAPIKeys))
 	s.route("GET /v1/api-keys/{id}", s.requireKey(ScopeRead, s.getAPIKey))
