@@ -33,7 +33,10 @@ import (
 	"syscall"
 	"time"
 
+	"k8s.io/client-go/rest"
+
 	"github.com/rekomi/rekomi/app/config"
+	"github.com/rekomi/rekomi/app/devstack"
 	"github.com/rekomi/rekomi/migrations"
 )
 
@@ -85,7 +88,10 @@ func commands() []command {
 			name:    "dev",
 			summary: "run the whole platform on this machine, no cluster needed",
 			details: "Starts a throwaway PostgreSQL and a local Kubernetes control plane, runs the operator\n" +
-				"against them, applies config/samples and serves each Region's app on localhost.",
+				"against them, applies config/samples and serves each Region's app on localhost.\n" +
+				"Run it from the root of the source tree (it reads config/ and hack/). It prints the\n" +
+				"kubeconfig, app URLs, API keys and webhook secrets, keeps them in --dir, and stops\n" +
+				"everything on Ctrl-C.",
 			setup: devCommand,
 		},
 		auditCommand(),
@@ -384,11 +390,32 @@ func migrateExitError(err error) error {
 	return err
 }
 
-func devCommand(fs *flag.FlagSet, _ io.Writer) func(context.Context) error {
-	fs.Bool("fresh", false, "discard the data kept in .dev/ and start from scratch")
-	fs.Bool("demo", false, "seed a campaign, an affiliate, a link, a click and a paid invoice")
-	return func(context.Context) error {
-		return fmt.Errorf("%w: the one-machine platform is not built yet", errNotImplemented)
+func devCommand(fs *flag.FlagSet, stdout io.Writer) func(context.Context) error {
+	fs.Bool("fresh", false, "start from scratch (every start is fresh in this version: the data is not kept yet)")
+	demo := fs.Bool("demo", false, "seed a campaign, an affiliate, a link, a click and a paid invoice (not implemented yet)")
+	dir := fs.String("dir", ".dev", "directory of the kubeconfig, key rings, logs and summary")
+	return func(ctx context.Context) error {
+		if *demo {
+			return fmt.Errorf("%w: --demo", errNotImplemented)
+		}
+		return devstack.Run(ctx, devOptions(*dir, stdout))
+	}
+}
+
+// devOptions run the operator and the apps in this process with the same
+// code as `rekomi manager` and `rekomi app`.
+func devOptions(dir string, stdout io.Writer) devstack.Options {
+	return devstack.Options{
+		Dir:     dir,
+		RepoDir: ".",
+		Out:     stdout,
+		RunManager: func(ctx context.Context, cfg *rest.Config, logOut io.Writer) error {
+			return runManager(ctx, managerOptions{
+				metricsAddr: "0", probeAddr: "0", resync: 5 * time.Minute, concurrency: 8,
+				appImage: "rekomi:" + version, restConfig: cfg, logOut: logOut,
+			})
+		},
+		RunApp: runApp,
 	}
 }
 

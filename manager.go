@@ -20,10 +20,12 @@ import (
 	"context"
 	"crypto/rand"
 	"fmt"
+	"io"
 	"time"
 
 	"k8s.io/apimachinery/pkg/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/client-go/rest"
 	"k8s.io/utils/clock"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/config"
@@ -45,11 +47,20 @@ type managerOptions struct {
 	resync        time.Duration
 	concurrency   int
 	appImage      string
+	// restConfig reaches the API server; nil finds it from the kubeconfig
+	// or the in-cluster config.
+	restConfig *rest.Config
+	// logOut receives the manager's logs; nil is standard error.
+	logOut io.Writer
 }
 
 // runManager runs the operator until ctx is done.
 func runManager(ctx context.Context, opts managerOptions) error {
-	ctrl.SetLogger(zap.New())
+	if opts.logOut != nil {
+		ctrl.SetLogger(zap.New(zap.WriteTo(opts.logOut)))
+	} else {
+		ctrl.SetLogger(zap.New())
+	}
 	scheme := runtime.NewScheme()
 	if err := clientgoscheme.AddToScheme(scheme); err != nil {
 		return err
@@ -57,9 +68,12 @@ func runManager(ctx context.Context, opts managerOptions) error {
 	if err := rekomiv1.AddToScheme(scheme); err != nil {
 		return err
 	}
-	cfg, err := ctrl.GetConfig()
-	if err != nil {
-		return fmt.Errorf("finding the cluster: %w", err)
+	cfg := opts.restConfig
+	if cfg == nil {
+		var err error
+		if cfg, err = ctrl.GetConfig(); err != nil {
+			return fmt.Errorf("finding the cluster: %w", err)
+		}
 	}
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
 		Scheme:                 scheme,

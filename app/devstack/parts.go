@@ -1,0 +1,157 @@
+/*
+Copyright 2026 The Rekomi Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package devstack
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"k8s.io/apimachinery/pkg/runtime"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/utils/ptr"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/envtest"
+
+	rekomiv1 "github.com/rekomi/rekomi/api/v1alpha1"
+	"github.com/rekomi/rekomi/app/pgserver"
+)
+
+// stopTimeout bounds the stop of each process.
+const stopTimeout = 30 * time.Second
+
+// startPostgres starts one throwaway server per Region, since every Region
+// creates the same role names, which are global to a server. It returns
+// each Region's admin URL.
+func (s *Stack) startPostgres(ctx context.Context, opts Options, regions []string) (map[string]string, error) {
+	urls := map[string]string{}
+	for _, region := range regions {
+		log, err := openLog(opts.Dir, "postgres-"+region)
+		if err != nil {
+			return nil, err
+		}
+		s.stops = append(s.stops, func() { _ = log.Close() })
+		srv, err := pgserver.Start(ctx, pgserver.Options{Log: log, Settings: map[string]string{"max_connections": "200"}})
+		if err != nil {
+			return nil, fmt.Errorf("region %s: %w", region, err)
+		}
+		s.stops = append(s.stops, func() {
+			ctx, cancel := context.WithTimeout(context.Background(), stopTimeout)
+			defer cancel()
+			_ = srv.Stop(ctx)
+		})
+		urls[region] = srv.URL()
+	}
+	return urls, nil
+}
+
+// startControlPlane starts kube-apiserver and etcd with the CRDs installed,
+// and writes a kubeconfig of a cluster admin.
+func (s *Stack) startControlPlane(opts Options) error {
+	assets, err := assetsDir(opts)
+	if err != nil {
+		return err
+	}
+	scheme, err := newScheme()
+	if err != nil {
+		return err
+	}
+	te := &envtest.Environment{
+		CRDDirectoryPaths:     []string{filepath.Join(opts.RepoDir, "config", "crd", "bases")},
+		ErrorIfCRDPathMissing: true,
+		BinaryAssetsDirectory: assets,
+		UseExistingCluster:    ptr.To(false),
+		Scheme:                scheme,
+	}
+	cfg, err := te.Start()
+	if err != nil {
+		return fmt.Errorf("starting kube-apiserver and etcd: %w", err)
+	}
+	s.stops = append(s.stops, func() { _ = te.Stop() })
+	cfg.QPS, cfg.Burst = 500, 1000
+	s.config = cfg
+	if s.Client, err = client.New(cfg, client.Options{Scheme: scheme}); err != nil {
+		return err
+	}
+	user, err := te.ControlPlane.AddUser(envtest.User{Name: "dev-admin", Groups: []string{"system:masters"}}, nil)
+	if err != nil {
+		return fmt.Errorf("adding a kubeconfig user: %w", err)
+	}
+	kubeconfig, err := user.KubeConfig()
+	if err != nil {
+		return err
+	}
+	s.Kubeconfig, err = filepath.Abs(filepath.Join(opts.Dir, "kubeconfig"))
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(s.Kubeconfig, kubeconfig, 0o600)
+}
+
+// assetsDir is where kube-apiserver and etcd are, built once by
+// hack/envtest-assets.sh when not given.
+func assetsDir(opts Options) (string, error) {
+	if opts.Assets != "" {
+		return opts.Assets, nil
+	}
+	if dir := os.Getenv("KUBEBUILDER_ASSETS"); dir != "" {
+		return dir, nil
+	}
+	cmd := exec.Command(filepath.Join(opts.RepoDir, "hack", "envtest-assets.sh"))
+	cmd.Dir = opts.RepoDir
+	cmd.Stderr = opts.Out
+	out, err := cmd.Output()
+	if err != nil {
+		return "", fmt.Errorf("building the control-plane binaries (hack/envtest-assets.sh): %w", err)
+	}
+	return strings.TrimSpace(string(out)), nil
+}
+
+func newScheme() (*runtime.Scheme, error) {
+	scheme := runtime.NewScheme()
+	if err := clientgoscheme.AddToScheme(scheme); err != nil {
+		return nil, err
+	}
+	if err := rekomiv1.AddToScheme(scheme); err != nil {
+		return nil, err
+	}
+	return scheme, nil
+}
+
+// startManager runs the operator in-process; its log goes to a file.
+func (s *Stack) startManager(ctx context.Context, opts Options) error {
+	log, err := openLog(opts.Dir, "manager")
+	if err != nil {
+		return err
+	}
+	s.stops = append(s.stops, func() { _ = log.Close() })
+	s.goRun(ctx, "operator", func(ctx context.Context) error { return opts.RunManager(ctx, s.config, log) })
+	return nil
+}
+
+// openLog creates (or truncates) a log file under the state directory.
+func openLog(dir, name string) (*os.File, error) {
+	f, err := os.OpenFile(filepath.Join(dir, "logs", name+".log"), os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("opening log of %s: %w", name, err)
+	}
+	return f, nil
+}

@@ -1,0 +1,173 @@
+/*
+Copyright 2026 The Rekomi Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package devstack
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"path/filepath"
+	"sort"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/util/yaml"
+)
+
+// adminNamespace holds the admin Secrets the sample Regions name.
+const adminNamespace = "rekomi-system"
+
+// samples are the objects of config/samples, in file order.
+type samples []*unstructured.Unstructured
+
+// readSamples decodes every YAML document of every file in dir.
+func readSamples(dir string) (samples, error) {
+	files, err := filepath.Glob(filepath.Join(dir, "*.yaml"))
+	if err != nil || len(files) == 0 {
+		return nil, fmt.Errorf("no samples in %s (run rekomi dev from the root of the source tree)", dir)
+	}
+	sort.Strings(files)
+	var out samples
+	for _, file := range files {
+		objs, err := readYAML(file)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, objs...)
+	}
+	return out, nil
+}
+
+func readYAML(file string) ([]*unstructured.Unstructured, error) {
+	f, err := os.Open(file)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	dec := yaml.NewYAMLOrJSONDecoder(f, 4096)
+	var out []*unstructured.Unstructured
+	for {
+		obj := &unstructured.Unstructured{}
+		if err := dec.Decode(&obj.Object); errors.Is(err, io.EOF) {
+			return out, nil
+		} else if err != nil {
+			return nil, fmt.Errorf("decoding %s: %w", file, err)
+		}
+		if len(obj.Object) > 0 {
+			out = append(out, obj)
+		}
+	}
+}
+
+// regions are the names of the sample Regions.
+func (ss samples) regions() []string {
+	var names []string
+	for _, obj := range ss {
+		if obj.GetKind() == "Region" {
+			names = append(names, obj.GetName())
+		}
+	}
+	return names
+}
+
+// regionSample is a Region as dev runs it: its app listens on addr.
+type regionSample struct {
+	name, addr string
+}
+
+// applySamples creates the admin Secrets and then every sample object, each
+// Region pointed at its local server and at a localhost app address.
+func (s *Stack) applySamples(ctx context.Context, ss samples, pgURLs map[string]string) ([]regionSample, error) {
+	if err := s.ensureNamespace(ctx, adminNamespace); err != nil {
+		return nil, err
+	}
+	var regions []regionSample
+	for _, obj := range ss {
+		if obj.GetKind() == "Region" {
+			r, err := s.localizeRegion(ctx, obj, pgURLs[obj.GetName()])
+			if err != nil {
+				return nil, err
+			}
+			regions = append(regions, r)
+		}
+		if ns := obj.GetNamespace(); ns != "" {
+			if err := s.ensureNamespace(ctx, ns); err != nil {
+				return nil, err
+			}
+		}
+		if err := s.Client.Create(ctx, obj); err != nil && !apierrors.IsAlreadyExists(err) {
+			return nil, fmt.Errorf("creating %s %s: %w", obj.GetKind(), obj.GetName(), err)
+		}
+	}
+	return regions, nil
+}
+
+// localizeRegion creates the Region's admin Secret with its server's URL,
+// and points the Region's public URL at a free localhost port with one
+// replica, the one app dev runs.
+func (s *Stack) localizeRegion(ctx context.Context, obj *unstructured.Unstructured, adminURL string) (regionSample, error) {
+	ref, _, _ := unstructured.NestedStringMap(obj.Object, "spec", "database", "adminSecretRef")
+	key := ref["key"]
+	if key == "" {
+		key = "url" // the CRD's default
+	}
+	secret := &corev1.Secret{
+		ObjectMeta: metav1.ObjectMeta{Namespace: ref["namespace"], Name: ref["name"]},
+		StringData: map[string]string{key: adminURL},
+	}
+	if err := s.ensureNamespace(ctx, secret.Namespace); err != nil {
+		return regionSample{}, err
+	}
+	if err := s.Client.Create(ctx, secret); err != nil && !apierrors.IsAlreadyExists(err) {
+		return regionSample{}, fmt.Errorf("creating admin Secret %s/%s: %w", secret.Namespace, secret.Name, err)
+	}
+	addr, err := freeAddr()
+	if err != nil {
+		return regionSample{}, err
+	}
+	if err := unstructured.SetNestedField(obj.Object, "http://"+addr, "spec", "app", "publicBaseURL"); err != nil {
+		return regionSample{}, err
+	}
+	if err := unstructured.SetNestedField(obj.Object, int64(1), "spec", "app", "replicas"); err != nil {
+		return regionSample{}, err
+	}
+	return regionSample{name: obj.GetName(), addr: addr}, nil
+}
+
+func (s *Stack) ensureNamespace(ctx context.Context, name string) error {
+	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name}}
+	if err := s.Client.Create(ctx, ns); err != nil && !apierrors.IsAlreadyExists(err) {
+		return fmt.Errorf("creating namespace %s: %w", name, err)
+	}
+	return nil
+}
+
+// freeAddr is a free localhost address. Another process may take it before
+// the app binds it; the app then fails to start and says so.
+func freeAddr() (string, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", fmt.Errorf("finding a free localhost port: %w", err)
+	}
+	defer l.Close()
+	return l.Addr().String(), nil
+}

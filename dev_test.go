@@ -1,0 +1,123 @@
+/*
+Copyright 2026 The Rekomi Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+	"k8s.io/client-go/tools/clientcmd"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	rekomiv1 "github.com/rekomi/rekomi/api/v1alpha1"
+	"github.com/rekomi/rekomi/app/devstack"
+)
+
+// TestDev starts the whole dev stack in this process, uses it through its
+// kubeconfig and its apps' HTTP APIs as a newcomer would, then stops it and
+// checks that nothing it started still answers.
+func TestDev(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	dir := t.TempDir()
+	var out bytes.Buffer
+	opts := devOptions(dir, &out)
+	var seen *devstack.Stack
+	opts.OnReady = func(ctx context.Context, s *devstack.Stack) error {
+		seen = s
+		checkDevStack(ctx, t, s)
+		return nil
+	}
+	require.NoError(t, devstack.Run(ctx, opts), out.String())
+	require.NotNil(t, seen, "the stack never became ready: %s", out.String())
+
+	printed := out.String()
+	require.Contains(t, printed, "ready in ")
+	require.Contains(t, printed, "export KUBECONFIG="+seen.Kubeconfig)
+	summary, err := os.ReadFile(filepath.Join(dir, "summary.txt"))
+	require.NoError(t, err)
+	for _, o := range seen.Orgs {
+		require.Contains(t, printed, o.APIKey)
+		require.Contains(t, string(summary), o.APIKey)
+	}
+	require.True(t, strings.HasSuffix(printed, "stopped\n"), printed)
+
+	// Stopped: no app answers and the API server is gone.
+	for _, a := range seen.Apps {
+		_, err := http.Get(a.URL + "/healthz")
+		require.Error(t, err, "app of %s still answers", a.Region)
+	}
+	cfg, err := clientcmd.BuildConfigFromFlags("", seen.Kubeconfig)
+	require.NoError(t, err)
+	cfg.Timeout = 2 * time.Second
+	c, err := client.New(cfg, client.Options{Scheme: seen.Client.Scheme()})
+	require.NoError(t, err)
+	require.Error(t, c.List(context.Background(), &rekomiv1.RegionList{}), "the API server still answers")
+}
+
+func checkDevStack(ctx context.Context, t *testing.T, s *devstack.Stack) {
+	// The written kubeconfig sees every sample Region Ready.
+	cfg, err := clientcmd.BuildConfigFromFlags("", s.Kubeconfig)
+	require.NoError(t, err)
+	c, err := client.New(cfg, client.Options{Scheme: s.Client.Scheme()})
+	require.NoError(t, err)
+	regions := &rekomiv1.RegionList{}
+	require.NoError(t, c.List(ctx, regions))
+	require.Len(t, regions.Items, 2)
+	require.Len(t, s.Apps, 2)
+	require.Len(t, s.Orgs, 2)
+	require.NotEmpty(t, s.Webhooks)
+
+	for _, a := range s.Apps {
+		resp, err := http.Get(a.URL + "/readyz")
+		require.NoError(t, err)
+		resp.Body.Close()
+		require.Equal(t, http.StatusOK, resp.StatusCode, a.Region)
+	}
+	for _, h := range s.Webhooks {
+		require.True(t, strings.HasPrefix(h.URL, "http://127.0.0.1:"), "webhook %s is served locally: %s", h.Name, h.URL)
+		require.True(t, strings.HasPrefix(h.Secret, "whsec_"), h.Name)
+	}
+	// Each organization's key works on its Region's app.
+	for _, o := range s.Orgs {
+		app := ""
+		for _, a := range s.Apps {
+			if a.Region == o.Region {
+				app = a.URL
+			}
+		}
+		body := `{"name":"Launch","currency":"EUR","commission":{"type":"percentage","percent_bps":2000},"hold_days":0}`
+		req, err := http.NewRequestWithContext(ctx, http.MethodPost, app+"/v1/campaigns", strings.NewReader(body))
+		require.NoError(t, err)
+		req.Header.Set("Authorization", "Bearer "+o.APIKey)
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := http.DefaultClient.Do(req)
+		require.NoError(t, err)
+		var got map[string]any
+		require.NoError(t, json.NewDecoder(resp.Body).Decode(&got))
+		resp.Body.Close()
+		require.Equal(t, http.StatusCreated, resp.StatusCode, "%s: %v", o.Name, got)
+	}
+}
