@@ -22,6 +22,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -100,6 +101,7 @@ func checkDevStack(ctx context.Context, t *testing.T, s *devstack.Stack) {
 		require.True(t, strings.HasPrefix(h.URL, "http://127.0.0.1:"), "webhook %s is served locally: %s", h.Name, h.URL)
 		require.True(t, strings.HasPrefix(h.Secret, "whsec_"), h.Name)
 	}
+	checkFirstClick(t, s)
 	// Each organization's key works on its Region's app.
 	for _, o := range s.Orgs {
 		app := ""
@@ -108,7 +110,7 @@ func checkDevStack(ctx context.Context, t *testing.T, s *devstack.Stack) {
 				app = a.URL
 			}
 		}
-		body := `{"name":"Launch","currency":"EUR","commission":{"type":"percentage","percent_bps":2000},"hold_days":0}`
+		body := `{"name":"Checked","currency":"EUR","commission":{"type":"percentage","percent_bps":2000},"hold_days":0}`
 		req, err := http.NewRequestWithContext(ctx, http.MethodPost, app+"/v1/campaigns", strings.NewReader(body))
 		require.NoError(t, err)
 		req.Header.Set("Authorization", "Bearer "+o.APIKey)
@@ -120,4 +122,30 @@ func checkDevStack(ctx context.Context, t *testing.T, s *devstack.Stack) {
 		resp.Body.Close()
 		require.Equal(t, http.StatusCreated, resp.StatusCode, "%s: %v", o.Name, got)
 	}
+}
+
+// checkFirstClick runs the printed first-click commands in a shell, as a
+// newcomer pasting them would, and expects a commission of 20% of the sale.
+func checkFirstClick(t *testing.T, s *devstack.Stack) {
+	require.NotNil(t, s.Starter)
+	script := strings.Join(devstack.FirstClickCommands(s.Starter), "\n")
+	cmd := exec.Command("bash", "-euo", "pipefail", "-c", script)
+	cmd.Env = append(os.Environ(), "REKOMI_URL="+s.Starter.AppURL, "REKOMI_KEY="+s.Starter.Org.APIKey)
+	out, err := cmd.CombinedOutput()
+	require.NoError(t, err, "%s", out)
+	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+	require.Len(t, lines, 3, "%s", out)
+	require.Regexp(t, `^clicked as visitor [0-9a-f-]{36}$`, lines[0])
+	require.Contains(t, lines[1], `"affiliate_id":"`+s.Starter.AffiliateID+`"`, "the sale is attributed to the click")
+	var commissions struct {
+		Data []struct {
+			Object      string `json:"object"`
+			AffiliateID string `json:"affiliate_id"`
+			Amount      int64  `json:"amount"`
+		} `json:"data"`
+	}
+	require.NoError(t, json.Unmarshal([]byte(lines[2]), &commissions), lines[2])
+	require.Len(t, commissions.Data, 1, lines[2])
+	require.Equal(t, s.Starter.AffiliateID, commissions.Data[0].AffiliateID)
+	require.Equal(t, int64(2000), commissions.Data[0].Amount, "20%% of 10000")
 }

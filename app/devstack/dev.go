@@ -19,7 +19,9 @@ limitations under the License.
 // plane (the kube-apiserver and etcd the tests use), the operator and each
 // Region's app in-process, and the objects of config/samples. No kubelet runs
 // here: the app Deployments exist for inspection and are marked available by
-// hand, while the apps themselves serve on localhost ports.
+// hand, while the apps themselves serve on localhost ports. A campaign, an
+// approved affiliate and a referral link are created through the merchant
+// API so that the printed commands produce a click and a commission.
 package devstack
 
 import (
@@ -70,6 +72,8 @@ type Stack struct {
 	Apps     []App
 	Orgs     []Org
 	Webhooks []Webhook
+	// Starter is what the printed first-click commands use.
+	Starter *Starter
 
 	config *rest.Config
 	wg     sync.WaitGroup
@@ -140,6 +144,7 @@ func (s *Stack) start(ctx context.Context, opts Options) error {
 		{"apps serving", func() error { return s.startApps(ctx, opts, regions) }},
 		{"Organizations ready", func() error { return s.waitOrganizations(ctx) }},
 		{"WebhookEndpoints ready", func() error { return s.waitWebhooks(ctx) }},
+		{"campaign, affiliate and link created", func() error { return s.seedStarter(ctx) }},
 	}
 	for _, step := range steps {
 		if err := p.step(step.name, step.run); err != nil {

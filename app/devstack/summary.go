@@ -58,33 +58,33 @@ func summarize(w io.Writer, dir string, s *Stack) {
 	firstSteps(w, s)
 }
 
-// firstSteps prints copy-paste commands against the first organization
-// that has a Stripe endpoint (or the first organization).
+// firstSteps prints copy-paste commands that follow the starter link as a
+// browser would (a click), report a sale by the visitor it identified (a
+// commission), and list the commissions.
 func firstSteps(w io.Writer, s *Stack) {
-	if len(s.Orgs) == 0 {
+	st := s.Starter
+	if st == nil {
 		return
 	}
-	org := s.Orgs[0]
-	for _, h := range s.Webhooks {
-		if h.Provider == "stripe" {
-			for _, o := range s.Orgs {
-				if o.Name == h.Organization {
-					org = o
-				}
-			}
-			break
-		}
+	fmt.Fprintf(w, "\nFirst click and commission, as organization %s (campaign Launch, 20%% of each sale,\n"+
+		"affiliate %s, referral link %s):\n", st.Org.Name, st.AffiliateMail, st.LinkURL)
+	fmt.Fprintf(w, "  export REKOMI_URL=%s REKOMI_KEY=%s\n", st.AppURL, st.Org.APIKey)
+	for _, cmd := range FirstClickCommands(st) {
+		fmt.Fprintf(w, "  %s\n", cmd)
 	}
-	app := ""
-	for _, a := range s.Apps {
-		if a.Region == org.Region {
-			app = a.URL
-		}
+	fmt.Fprintf(w, "The API is described at $REKOMI_URL/openapi.json.\n")
+}
+
+// FirstClickCommands are the shell commands printed for a first click, a
+// sale and its commission; they expect REKOMI_URL and REKOMI_KEY set. The
+// pause lets the app write the click, which it does in batches.
+func FirstClickCommands(st *Starter) []string {
+	auth := `-H "Authorization: Bearer $REKOMI_KEY"`
+	return []string{
+		`VISITOR=$(curl -s -o /dev/null -D - -A 'Mozilla/5.0' $REKOMI_URL/r/` + st.LinkCode +
+			` | sed -n 's/^Set-Cookie: rk_vid=\([^;]*\).*/\1/p'); sleep 1; echo "clicked as visitor $VISITOR"`,
+		`curl -s $REKOMI_URL/v1/track/sale ` + auth + ` -H 'Content-Type: application/json' -d '{"customer":{"external_id":"cus_1",` +
+			`"email":"buyer@example.com"},"visitor_id":"'$VISITOR'","external_id":"inv_1","amount":10000,"currency":"` + st.Currency + `"}'`,
+		`curl -s $REKOMI_URL/v1/commissions ` + auth,
 	}
-	fmt.Fprintf(w, "\nFirst steps, as organization %s:\n", org.Name)
-	fmt.Fprintf(w, "  export REKOMI_URL=%s REKOMI_KEY=%s\n", app, org.APIKey)
-	fmt.Fprintf(w, "  curl -s $REKOMI_URL/v1/campaigns -H \"Authorization: Bearer $REKOMI_KEY\" -H 'Content-Type: application/json' \\\n"+
-		"    -d '{\"name\":\"Launch\",\"currency\":\"EUR\",\"commission\":{\"type\":\"percentage\",\"percent_bps\":2000},\"hold_days\":0}'\n")
-	fmt.Fprintf(w, "  curl -s $REKOMI_URL/v1/campaigns -H \"Authorization: Bearer $REKOMI_KEY\"\n")
-	fmt.Fprintf(w, "  curl -s $REKOMI_URL/openapi.json | head -c 300\n")
 }
