@@ -37,45 +37,61 @@ import (
 )
 
 // TestDev starts the whole dev stack in this process, uses it through its
-// kubeconfig and its apps' HTTP APIs as a newcomer would, then stops it and
-// checks that nothing it started still answers.
+// kubeconfig and its apps' HTTP APIs as a newcomer would, stops it, starts
+// it again on the same directory and finds the same data, then checks that
+// nothing it started still answers.
 func TestDev(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	dir := t.TempDir()
-	var out bytes.Buffer
-	opts := devOptions(dir, &out)
-	var seen *devstack.Stack
-	opts.OnReady = func(ctx context.Context, s *devstack.Stack) error {
-		seen = s
-		checkDevStack(ctx, t, s)
-		return nil
-	}
-	require.NoError(t, devstack.Run(ctx, opts), out.String())
-	require.NotNil(t, seen, "the stack never became ready: %s", out.String())
+	dir := filepath.Join(t.TempDir(), "dev")
+	// As root PostgreSQL runs as the postgres user, who must reach its data.
+	require.NoError(t, os.Chmod(filepath.Dir(dir), 0o755))
+	require.NoError(t, os.Chmod(filepath.Dir(filepath.Dir(dir)), 0o755))
 
-	printed := out.String()
+	first, printed := runDev(ctx, t, dir, func(ctx context.Context, s *devstack.Stack) { checkDevStack(ctx, t, s) })
 	require.Contains(t, printed, "ready in ")
-	require.Contains(t, printed, "export KUBECONFIG="+seen.Kubeconfig)
+	require.Contains(t, printed, "export KUBECONFIG="+first.Kubeconfig)
 	summary, err := os.ReadFile(filepath.Join(dir, "summary.txt"))
 	require.NoError(t, err)
-	for _, o := range seen.Orgs {
+	for _, o := range first.Orgs {
 		require.Contains(t, printed, o.APIKey)
 		require.Contains(t, string(summary), o.APIKey)
 	}
 	require.True(t, strings.HasSuffix(printed, "stopped\n"), printed)
 
+	second, _ := runDev(ctx, t, dir, func(ctx context.Context, s *devstack.Stack) {
+		require.Equal(t, first.Starter.AffiliateID, s.Starter.AffiliateID, "the starter objects are kept")
+		require.Len(t, commissions(ctx, t, s.Starter), 1, "the commission of the first start is kept")
+	})
+	require.Equal(t, first.Orgs, second.Orgs, "organizations and their keys are kept")
+
 	// Stopped: no app answers and the API server is gone.
-	for _, a := range seen.Apps {
+	for _, a := range second.Apps {
 		_, err := http.Get(a.URL + "/healthz")
 		require.Error(t, err, "app of %s still answers", a.Region)
 	}
-	cfg, err := clientcmd.BuildConfigFromFlags("", seen.Kubeconfig)
+	cfg, err := clientcmd.BuildConfigFromFlags("", second.Kubeconfig)
 	require.NoError(t, err)
 	cfg.Timeout = 2 * time.Second
-	c, err := client.New(cfg, client.Options{Scheme: seen.Client.Scheme()})
+	c, err := client.New(cfg, client.Options{Scheme: second.Client.Scheme()})
 	require.NoError(t, err)
 	require.Error(t, c.List(context.Background(), &rekomiv1.RegionList{}), "the API server still answers")
+}
+
+// runDev runs the dev stack on dir until check, called once it is ready,
+// returns; it returns the stack and what it printed.
+func runDev(ctx context.Context, t *testing.T, dir string, check func(ctx context.Context, s *devstack.Stack)) (*devstack.Stack, string) {
+	var out bytes.Buffer
+	opts := devOptions(dir, &out)
+	var seen *devstack.Stack
+	opts.OnReady = func(ctx context.Context, s *devstack.Stack) error {
+		seen = s
+		check(ctx, s)
+		return nil
+	}
+	require.NoError(t, devstack.Run(ctx, opts), out.String())
+	require.NotNil(t, seen, "the stack never became ready: %s", out.String())
+	return seen, out.String()
 }
 
 func checkDevStack(ctx context.Context, t *testing.T, s *devstack.Stack) {
@@ -137,15 +153,29 @@ func checkFirstClick(t *testing.T, s *devstack.Stack) {
 	require.Len(t, lines, 3, "%s", out)
 	require.Regexp(t, `^clicked as visitor [0-9a-f-]{36}$`, lines[0])
 	require.Contains(t, lines[1], `"affiliate_id":"`+s.Starter.AffiliateID+`"`, "the sale is attributed to the click")
-	var commissions struct {
-		Data []struct {
-			Object      string `json:"object"`
-			AffiliateID string `json:"affiliate_id"`
-			Amount      int64  `json:"amount"`
-		} `json:"data"`
+	got := commissions(context.Background(), t, s.Starter)
+	require.Len(t, got, 1, lines[2])
+	require.Equal(t, s.Starter.AffiliateID, got[0].AffiliateID)
+	require.Equal(t, int64(2000), got[0].Amount, "20%% of 10000")
+}
+
+type commission struct {
+	AffiliateID string `json:"affiliate_id"`
+	Amount      int64  `json:"amount"`
+}
+
+// commissions lists the commissions of the starter's organization.
+func commissions(ctx context.Context, t *testing.T, st *devstack.Starter) []commission {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, st.AppURL+"/v1/commissions", nil)
+	require.NoError(t, err)
+	req.Header.Set("Authorization", "Bearer "+st.Org.APIKey)
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	var list struct {
+		Data []commission `json:"data"`
 	}
-	require.NoError(t, json.Unmarshal([]byte(lines[2]), &commissions), lines[2])
-	require.Len(t, commissions.Data, 1, lines[2])
-	require.Equal(t, s.Starter.AffiliateID, commissions.Data[0].AffiliateID)
-	require.Equal(t, int64(2000), commissions.Data[0].Amount, "20%% of 10000")
+	require.NoError(t, json.NewDecoder(resp.Body).Decode(&list))
+	return list.Data
 }

@@ -391,14 +391,16 @@ func migrateExitError(err error) error {
 }
 
 func devCommand(fs *flag.FlagSet, stdout io.Writer) func(context.Context) error {
-	fs.Bool("fresh", false, "start from scratch (every start is fresh in this version: the data is not kept yet)")
+	fresh := fs.Bool("fresh", false, "discard the PostgreSQL and control-plane data kept in --dir and start from scratch")
 	demo := fs.Bool("demo", false, "seed a campaign, an affiliate, a link, a click and a paid invoice (not implemented yet)")
 	dir := fs.String("dir", ".dev", "directory of the kubeconfig, key rings, logs and summary")
 	return func(ctx context.Context) error {
 		if *demo {
 			return fmt.Errorf("%w: --demo", errNotImplemented)
 		}
-		return devstack.Run(ctx, devOptions(*dir, stdout))
+		opts := devOptions(*dir, stdout)
+		opts.Fresh = *fresh
+		return devstack.Run(ctx, opts)
 	}
 }
 
@@ -412,7 +414,7 @@ func devOptions(dir string, stdout io.Writer) devstack.Options {
 		RunManager: func(ctx context.Context, cfg *rest.Config, logOut io.Writer) error {
 			return runManager(ctx, managerOptions{
 				metricsAddr: "0", probeAddr: "0", resync: 5 * time.Minute, concurrency: 8,
-				appImage: "rekomi:" + version, restConfig: cfg, logOut: logOut,
+				appImage: "rekomi:" + version, restConfig: cfg, logOut: logOut, restartable: true,
 			})
 		},
 		RunApp: runApp,

@@ -52,6 +52,9 @@ type managerOptions struct {
 	restConfig *rest.Config
 	// logOut receives the manager's logs; nil is standard error.
 	logOut io.Writer
+	// restartable lets one process run the manager more than once, which
+	// otherwise refuses controller names it has seen (for rekomi dev tests).
+	restartable bool
 }
 
 // runManager runs the operator until ctx is done.
@@ -79,7 +82,7 @@ func runManager(ctx context.Context, opts managerOptions) error {
 		Scheme:                 scheme,
 		Metrics:                metricsOptions(opts),
 		HealthProbeBindAddress: opts.probeAddr,
-		Controller:             config.Controller{MaxConcurrentReconciles: opts.concurrency},
+		Controller:             config.Controller{MaxConcurrentReconciles: opts.concurrency, SkipNameValidation: &opts.restartable},
 		LeaderElection:         opts.leaderElect,
 		LeaderElectionID:       "manager.rekomi.io",
 	})

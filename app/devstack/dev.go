@@ -49,6 +49,9 @@ type Options struct {
 	// Assets is the directory of kube-apiserver and etcd; empty runs
 	// hack/envtest-assets.sh, which builds them once and caches them.
 	Assets string
+	// Fresh discards the PostgreSQL and etcd data kept in Dir before
+	// starting; otherwise a start reuses them.
+	Fresh bool
 	// Out receives the progress lines and the summary.
 	Out io.Writer
 	// RunManager runs the operator against cfg until ctx is done, logging to
@@ -122,8 +125,8 @@ func Run(ctx context.Context, opts Options) (err error) {
 
 // start brings every part up in order, printing one line per step.
 func (s *Stack) start(ctx context.Context, opts Options) error {
-	if err := os.MkdirAll(filepath.Join(opts.Dir, "logs"), 0o700); err != nil {
-		return fmt.Errorf("creating %s: %w", opts.Dir, err)
+	if err := prepareDir(opts); err != nil {
+		return err
 	}
 	samples, err := readSamples(filepath.Join(opts.RepoDir, "config", "samples"))
 	if err != nil {
@@ -144,7 +147,7 @@ func (s *Stack) start(ctx context.Context, opts Options) error {
 		{"apps serving", func() error { return s.startApps(ctx, opts, regions) }},
 		{"Organizations ready", func() error { return s.waitOrganizations(ctx) }},
 		{"WebhookEndpoints ready", func() error { return s.waitWebhooks(ctx) }},
-		{"campaign, affiliate and link created", func() error { return s.seedStarter(ctx) }},
+		{"starter campaign, affiliate and link", func() error { return s.seedStarter(ctx) }},
 	}
 	for _, step := range steps {
 		if err := p.step(step.name, step.run); err != nil {
@@ -153,6 +156,28 @@ func (s *Stack) start(ctx context.Context, opts Options) error {
 			}
 			return fmt.Errorf("%s: %w", step.name, err)
 		}
+	}
+	return nil
+}
+
+// prepareDir creates the state directory, emptied of data when fresh. It
+// is world-searchable so that PostgreSQL, which runs as the postgres user
+// when the caller is root, reaches its data; the files in it are private.
+func prepareDir(opts Options) error {
+	if opts.Fresh {
+		for _, sub := range []string{"postgres", "etcd"} {
+			if err := os.RemoveAll(filepath.Join(opts.Dir, sub)); err != nil {
+				return fmt.Errorf("discarding %s data: %w", sub, err)
+			}
+		}
+	}
+	for _, sub := range []string{"logs", "etcd"} {
+		if err := os.MkdirAll(filepath.Join(opts.Dir, sub), 0o700); err != nil {
+			return fmt.Errorf("creating %s: %w", opts.Dir, err)
+		}
+	}
+	if err := os.Chmod(opts.Dir, 0o755); err != nil {
+		return fmt.Errorf("opening %s to the PostgreSQL user: %w", opts.Dir, err)
 	}
 	return nil
 }

@@ -38,9 +38,10 @@ import (
 // stopTimeout bounds the stop of each process.
 const stopTimeout = 30 * time.Second
 
-// startPostgres starts one throwaway server per Region, since every Region
-// creates the same role names, which are global to a server. It returns
-// each Region's admin URL.
+// startPostgres starts one server per Region, since every Region creates
+// the same role names, which are global to a server; each keeps its data
+// under postgres/<region> in the state directory. It returns each Region's
+// admin URL.
 func (s *Stack) startPostgres(ctx context.Context, opts Options, regions []string) (map[string]string, error) {
 	urls := map[string]string{}
 	for _, region := range regions {
@@ -49,7 +50,14 @@ func (s *Stack) startPostgres(ctx context.Context, opts Options, regions []strin
 			return nil, err
 		}
 		s.stops = append(s.stops, func() { _ = log.Close() })
-		srv, err := pgserver.Start(ctx, pgserver.Options{Log: log, Settings: map[string]string{"max_connections": "200"}})
+		dir, err := filepath.Abs(filepath.Join(opts.Dir, "postgres", region))
+		if err != nil {
+			return nil, err
+		}
+		if err := os.MkdirAll(filepath.Dir(dir), 0o755); err != nil {
+			return nil, err
+		}
+		srv, err := pgserver.Start(ctx, pgserver.Options{Dir: dir, Log: log, Settings: map[string]string{"max_connections": "200"}})
 		if err != nil {
 			return nil, fmt.Errorf("region %s: %w", region, err)
 		}
@@ -63,8 +71,9 @@ func (s *Stack) startPostgres(ctx context.Context, opts Options, regions []strin
 	return urls, nil
 }
 
-// startControlPlane starts kube-apiserver and etcd with the CRDs installed,
-// and writes a kubeconfig of a cluster admin.
+// startControlPlane starts kube-apiserver and etcd, whose data is kept in
+// the state directory, with the CRDs installed, and writes a kubeconfig of a
+// cluster admin.
 func (s *Stack) startControlPlane(opts Options) error {
 	assets, err := assetsDir(opts)
 	if err != nil {
@@ -74,7 +83,12 @@ func (s *Stack) startControlPlane(opts Options) error {
 	if err != nil {
 		return err
 	}
+	etcdDir, err := filepath.Abs(filepath.Join(opts.Dir, "etcd"))
+	if err != nil {
+		return err
+	}
 	te := &envtest.Environment{
+		ControlPlane:          envtest.ControlPlane{Etcd: &envtest.Etcd{DataDir: etcdDir}},
 		CRDDirectoryPaths:     []string{filepath.Join(opts.RepoDir, "config", "crd", "bases")},
 		ErrorIfCRDPathMissing: true,
 		BinaryAssetsDirectory: assets,

@@ -20,6 +20,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"sort"
@@ -151,7 +152,7 @@ func (s *Stack) appConfig(ctx context.Context, dir string, r regionSample) (conf
 		return config.Config{}, err
 	}
 	ns := region.Spec.Namespace
-	runtimeURL, err := s.secretValue(ctx, ns, controllers.RuntimeSecretName(r.name), "url")
+	runtimeURL, err := s.runtimeURL(ctx, ns, r)
 	if err != nil {
 		return config.Config{}, err
 	}
@@ -171,6 +172,26 @@ func (s *Stack) appConfig(ctx context.Context, dir string, r regionSample) (conf
 	cfg.Location = string(region.Spec.Location)
 	cfg.PublicBaseURL = region.Spec.App.PublicBaseURL
 	return cfg, nil
+}
+
+// runtimeURL waits for the runtime credentials to name this start's
+// server: after a restart the server has a new port, which the operator
+// writes into the Secret on its next reconcile.
+func (s *Stack) runtimeURL(ctx context.Context, namespace string, r regionSample) (string, error) {
+	var got string
+	err := poll(ctx, "the runtime credentials of region "+r.name, func(ctx context.Context) (bool, string) {
+		v, err := s.secretValue(ctx, namespace, controllers.RuntimeSecretName(r.name), "url")
+		if err != nil {
+			return false, err.Error()
+		}
+		u, err := url.Parse(v)
+		if err != nil {
+			return false, "the URL does not parse"
+		}
+		got = v
+		return u.Host == r.dbHost, "they name server " + u.Host + ", not " + r.dbHost
+	})
+	return got, err
 }
 
 func (s *Stack) secretValue(ctx context.Context, namespace, name, key string) (string, error) {
@@ -226,7 +247,8 @@ func (s *Stack) waitOrganizations(ctx context.Context) error {
 }
 
 // waitWebhooks waits for every WebhookEndpoint to be Ready and reads its URL
-// and the first signing secret of its Secret.
+// and the first signing secret of its Secret. It runs after
+// waitOrganizations, which finds each organization's Region.
 func (s *Stack) waitWebhooks(ctx context.Context) error {
 	list := &rekomiv1.WebhookEndpointList{}
 	if err := s.Client.List(ctx, list); err != nil {
@@ -243,9 +265,23 @@ func (s *Stack) waitWebhooks(ctx context.Context) error {
 			return err
 		}
 		s.Webhooks = append(s.Webhooks, Webhook{Name: ep.Name, Organization: ep.Spec.Organization,
-			Provider: string(ep.Spec.Provider), URL: got.Status.URL, Secret: secret})
+			Provider: string(ep.Spec.Provider), URL: s.webhookURL(got), Secret: secret})
 	}
 	return nil
+}
+
+// webhookURL is where the running app receives the endpoint's deliveries.
+// It is the endpoint's published URL unless the app moved to another port
+// since the operator last wrote it.
+func (s *Stack) webhookURL(ep *rekomiv1.WebhookEndpoint) string {
+	for _, o := range s.Orgs {
+		for _, a := range s.Apps {
+			if o.Name == ep.Spec.Organization && a.Region == o.Region {
+				return a.URL + "/webhooks/" + string(ep.Spec.Provider) + "/" + ep.Status.EndpointID
+			}
+		}
+	}
+	return ep.Status.URL
 }
 
 func (s *Stack) firstSecretValue(ctx context.Context, namespace, name string) (string, error) {

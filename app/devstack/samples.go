@@ -22,6 +22,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/url"
 	"os"
 	"path/filepath"
 	"sort"
@@ -31,6 +32,9 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/util/yaml"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	rekomiv1 "github.com/rekomi/rekomi/api/v1alpha1"
 )
 
 // adminNamespace holds the admin Secrets the sample Regions name.
@@ -89,9 +93,10 @@ func (ss samples) regions() []string {
 	return names
 }
 
-// regionSample is a Region as dev runs it: its app listens on addr.
+// regionSample is a Region as dev runs it: its app listens on addr, and its
+// database server is at dbHost (host:port).
 type regionSample struct {
-	name, addr string
+	name, addr, dbHost string
 }
 
 // applySamples creates the admin Secrets and then every sample object, each
@@ -114,11 +119,29 @@ func (s *Stack) applySamples(ctx context.Context, ss samples, pgURLs map[string]
 				return nil, err
 			}
 		}
-		if err := s.Client.Create(ctx, obj); err != nil && !apierrors.IsAlreadyExists(err) {
-			return nil, fmt.Errorf("creating %s %s: %w", obj.GetKind(), obj.GetName(), err)
+		if err := s.createOrUpdate(ctx, obj); err != nil {
+			return nil, fmt.Errorf("applying %s %s: %w", obj.GetKind(), obj.GetName(), err)
 		}
 	}
 	return regions, nil
+}
+
+// createOrUpdate creates obj, or replaces the spec and data of the object
+// kept from an earlier start.
+func (s *Stack) createOrUpdate(ctx context.Context, obj client.Object) error {
+	err := s.Client.Create(ctx, obj)
+	if !apierrors.IsAlreadyExists(err) {
+		return err
+	}
+	current := &unstructured.Unstructured{}
+	current.SetGroupVersionKind(obj.GetObjectKind().GroupVersionKind())
+	if err := s.Client.Get(ctx, client.ObjectKeyFromObject(obj), current); err != nil {
+		return err
+	}
+	obj.SetResourceVersion(current.GetResourceVersion())
+	obj.SetFinalizers(current.GetFinalizers())
+	obj.SetOwnerReferences(current.GetOwnerReferences())
+	return s.Client.Update(ctx, obj)
 }
 
 // localizeRegion creates the Region's admin Secret with its server's URL,
@@ -131,16 +154,17 @@ func (s *Stack) localizeRegion(ctx context.Context, obj *unstructured.Unstructur
 		key = "url" // the CRD's default
 	}
 	secret := &corev1.Secret{
+		TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "Secret"},
 		ObjectMeta: metav1.ObjectMeta{Namespace: ref["namespace"], Name: ref["name"]},
-		StringData: map[string]string{key: adminURL},
+		Data:       map[string][]byte{key: []byte(adminURL)},
 	}
 	if err := s.ensureNamespace(ctx, secret.Namespace); err != nil {
 		return regionSample{}, err
 	}
-	if err := s.Client.Create(ctx, secret); err != nil && !apierrors.IsAlreadyExists(err) {
-		return regionSample{}, fmt.Errorf("creating admin Secret %s/%s: %w", secret.Namespace, secret.Name, err)
+	if err := s.createOrUpdate(ctx, secret); err != nil {
+		return regionSample{}, fmt.Errorf("applying admin Secret %s/%s: %w", secret.Namespace, secret.Name, err)
 	}
-	addr, err := freeAddr()
+	addr, err := s.appAddr(ctx, obj.GetName())
 	if err != nil {
 		return regionSample{}, err
 	}
@@ -150,7 +174,11 @@ func (s *Stack) localizeRegion(ctx context.Context, obj *unstructured.Unstructur
 	if err := unstructured.SetNestedField(obj.Object, int64(1), "spec", "app", "replicas"); err != nil {
 		return regionSample{}, err
 	}
-	return regionSample{name: obj.GetName(), addr: addr}, nil
+	u, err := url.Parse(adminURL)
+	if err != nil {
+		return regionSample{}, fmt.Errorf("admin URL of region %s: %w", obj.GetName(), err)
+	}
+	return regionSample{name: obj.GetName(), addr: addr, dbHost: u.Host}, nil
 }
 
 func (s *Stack) ensureNamespace(ctx context.Context, name string) error {
@@ -159,6 +187,21 @@ func (s *Stack) ensureNamespace(ctx context.Context, name string) error {
 		return fmt.Errorf("creating namespace %s: %w", name, err)
 	}
 	return nil
+}
+
+// appAddr is the localhost address of a Region's app: the one of an
+// earlier start while it is free, so that URLs stay the same, or a new one.
+func (s *Stack) appAddr(ctx context.Context, region string) (string, error) {
+	kept := &rekomiv1.Region{}
+	if err := s.Client.Get(ctx, client.ObjectKey{Name: region}, kept); err == nil {
+		if u, err := url.Parse(kept.Spec.App.PublicBaseURL); err == nil && u.Hostname() == "127.0.0.1" {
+			if l, err := net.Listen("tcp", u.Host); err == nil {
+				l.Close()
+				return u.Host, nil
+			}
+		}
+	}
+	return freeAddr()
 }
 
 // freeAddr is a free localhost address. Another process may take it before

@@ -56,6 +56,15 @@ func (s *Stack) seedStarter(ctx context.Context) error {
 	}
 	api := apiClient{base: app, key: org.APIKey}
 	st := Starter{Org: org, AppURL: app, LinkCode: starterCode, Currency: starterCurrency, AffiliateMail: starterEmail}
+	kept, err := api.findLink(ctx, starterCode)
+	if err != nil {
+		return err
+	}
+	if kept != nil { // made by an earlier start
+		st.CampaignID, st.AffiliateID, st.LinkURL = str(kept, "campaign_id"), str(kept, "affiliate_id"), str(kept, "url")
+		s.Starter = &st
+		return nil
+	}
 	var campaign, affiliate, link map[string]any
 	steps := []struct {
 		path, body string
@@ -122,32 +131,63 @@ type apiClient struct {
 	base, key string
 }
 
+// findLink returns the link with code among the first page of links, or
+// nil.
+func (c apiClient) findLink(ctx context.Context, code string) (map[string]any, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.base+"/v1/links?limit=100", nil)
+	if err != nil {
+		return nil, err
+	}
+	var list struct {
+		Data []map[string]any `json:"data"`
+	}
+	if err := c.do(req, &list); err != nil {
+		return nil, err
+	}
+	for _, l := range list.Data {
+		if str(l, "code") == code {
+			return l, nil
+		}
+	}
+	return nil, nil
+}
+
 // post sends body and decodes a 2xx answer into out (when not nil).
 func (c apiClient) post(ctx context.Context, path, body string, out *map[string]any) error {
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.base+path, strings.NewReader(body))
 	if err != nil {
 		return err
 	}
-	req.Header.Set("Authorization", "Bearer "+c.key)
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("Idempotency-Key", starterKey+strings.ReplaceAll(strings.Trim(path, "/"), "/", "-"))
+	if out == nil {
+		return c.do(req, nil)
+	}
+	return c.do(req, out)
+}
+
+// do sends req with the key and decodes a 2xx answer into out (when not
+// nil).
+func (c apiClient) do(req *http.Request, out any) error {
+	what := req.Method + " " + req.URL.Path
+	req.Header.Set("Authorization", "Bearer "+c.key)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
-		return fmt.Errorf("POST %s: %w", path, err)
+		return fmt.Errorf("%s: %w", what, err)
 	}
 	defer resp.Body.Close()
 	data, err := io.ReadAll(resp.Body)
 	if err != nil {
-		return fmt.Errorf("POST %s: reading the answer: %w", path, err)
+		return fmt.Errorf("%s: reading the answer: %w", what, err)
 	}
 	if resp.StatusCode/100 != 2 {
-		return fmt.Errorf("POST %s: %s: %s", path, resp.Status, data)
+		return fmt.Errorf("%s: %s: %s", what, resp.Status, data)
 	}
 	if out == nil {
 		return nil
 	}
 	if err := json.Unmarshal(data, out); err != nil {
-		return fmt.Errorf("POST %s: decoding the answer: %w", path, err)
+		return fmt.Errorf("%s: decoding the answer: %w", what, err)
 	}
 	return nil
 }

@@ -83,8 +83,8 @@ func FirstClickCommands(st *Starter) []string {
 	return []string{
 		`VISITOR=$(curl -s -o /dev/null -D - -A 'Mozilla/5.0' $REKOMI_URL/r/` + st.LinkCode +
 			` | sed -n 's/^Set-Cookie: rk_vid=\([^;]*\).*/\1/p'); sleep 1; echo "clicked as visitor $VISITOR"`,
-		`curl -s $REKOMI_URL/v1/track/sale ` + auth + ` -H 'Content-Type: application/json' -d '{"customer":{"external_id":"cus_1",` +
-			`"email":"buyer@example.com"},"visitor_id":"'$VISITOR'","external_id":"inv_1","amount":10000,"currency":"` + st.Currency + `"}'`,
+		`curl -s $REKOMI_URL/v1/track/sale ` + auth + ` -H 'Content-Type: application/json' -d '{"customer":{"external_id":"cus_'$VISITOR'",` +
+			`"email":"buyer@example.com"},"visitor_id":"'$VISITOR'","external_id":"inv_'$VISITOR'","amount":10000,"currency":"` + st.Currency + `"}'`,
 		`curl -s $REKOMI_URL/v1/commissions ` + auth,
 	}
 }

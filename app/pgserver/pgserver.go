@@ -65,12 +65,17 @@ type Options struct {
 	// StartTimeout bounds the wait for the server to accept connections.
 	// Zero means 60 seconds.
 	StartTimeout time.Duration
+	// Dir, when set, keeps the cluster there instead of in a temporary
+	// directory: created on the first start, reused by later ones and kept
+	// by Stop. Its parent must be reachable by the server's user.
+	Dir string
 }
 
 // Server is a running PostgreSQL server. Stop it when done.
 type Server struct {
 	url     string
 	baseDir string
+	keep    bool
 	cmd     *exec.Cmd
 	exited  chan struct{}
 	waitErr error
@@ -80,9 +85,10 @@ type Server struct {
 // URL is the superuser's connection URL to the `postgres` database.
 func (s *Server) URL() string { return s.url }
 
-// Start creates a fresh cluster in a temporary directory and starts a server
-// on a free loopback port. When the caller is root, initdb and postgres run as
-// the `postgres` user, since both refuse to run as root.
+// Start creates a fresh cluster in a temporary directory (or reuses the one
+// in Options.Dir) and starts a server on a free loopback port. When the
+// caller is root, initdb and postgres run as the `postgres` user, since both
+// refuse to run as root.
 func Start(ctx context.Context, opts Options) (*Server, error) {
 	binDir, err := findBinDir(opts.BinDir)
 	if err != nil {
@@ -92,31 +98,60 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	baseDir, err := makeBaseDir(cred)
+	baseDir, password, created, err := prepareCluster(ctx, binDir, opts.Dir, cred)
 	if err != nil {
 		return nil, err
 	}
-	password, err := initCluster(ctx, binDir, baseDir, cred)
-	if err != nil {
-		_ = os.RemoveAll(baseDir)
-		return nil, err
+	discard := func() {
+		if created {
+			_ = os.RemoveAll(baseDir)
+		}
 	}
 	// A free port can be taken between our probe and the server's bind:
 	// try a few ports before giving up.
 	for attempt := 1; ; attempt++ {
 		srv, err := launch(ctx, binDir, baseDir, password, cred, opts)
 		if err == nil {
+			srv.keep = opts.Dir != ""
 			return srv, nil
 		}
 		if attempt == 3 || !errors.Is(err, errPortInUse) {
-			_ = os.RemoveAll(baseDir)
+			discard()
 			return nil, err
 		}
 	}
 }
 
+// passwordFile keeps the superuser password of a cluster in Options.Dir.
+const passwordFile = "superuser-password"
+
+// prepareCluster returns the directory of a ready cluster and its superuser
+// password: a new cluster in a temporary directory, or the one kept in dir,
+// created there the first time. created says whether it is new.
+func prepareCluster(ctx context.Context, binDir, dir string, cred *syscall.Credential) (string, string, bool, error) {
+	if dir != "" {
+		if pw, err := os.ReadFile(filepath.Join(dir, passwordFile)); err == nil {
+			return dir, strings.TrimSpace(string(pw)), false, nil
+		}
+	}
+	baseDir, err := makeBaseDir(dir, cred)
+	if err != nil {
+		return "", "", false, err
+	}
+	password, err := initCluster(ctx, binDir, baseDir, cred)
+	if err == nil && dir != "" {
+		// Written last: its presence means the cluster is complete.
+		err = os.WriteFile(filepath.Join(dir, passwordFile), []byte(password+"\n"), 0o600)
+	}
+	if err != nil {
+		_ = os.RemoveAll(baseDir)
+		return "", "", false, err
+	}
+	return baseDir, password, true, nil
+}
+
 // Stop shuts the server down (fast shutdown, then a kill after ctx is done)
-// and deletes its data.
+// and deletes its data, unless it is kept in Options.Dir.
 func (s *Server) Stop(ctx context.Context) error {
 	if s.cmd.Process != nil {
 		_ = s.cmd.Process.Signal(syscall.SIGINT)
@@ -126,6 +161,9 @@ func (s *Server) Stop(ctx context.Context) error {
 	case <-ctx.Done():
 		_ = s.cmd.Process.Kill()
 		<-s.exited
+	}
+	if s.keep {
+		return nil
 	}
 	if err := os.RemoveAll(s.baseDir); err != nil {
 		return fmt.Errorf("removing PostgreSQL data in %s: %w", s.baseDir, err)
@@ -170,9 +208,14 @@ func majorVersion(binDir string) int {
 }
 
 // makeBaseDir creates the directory that holds the cluster's data, socket and
-// log, owned by the user the server runs as.
-func makeBaseDir(cred *syscall.Credential) (string, error) {
-	dir, err := os.MkdirTemp("", "rekomi-pg-")
+// log, owned by the user the server runs as: dir, or a temporary one.
+func makeBaseDir(dir string, cred *syscall.Credential) (string, error) {
+	var err error
+	if dir == "" {
+		dir, err = os.MkdirTemp("", "rekomi-pg-")
+	} else {
+		err = os.MkdirAll(dir, 0o700)
+	}
 	if err != nil {
 		return "", fmt.Errorf("creating PostgreSQL directory: %w", err)
 	}

@@ -19,6 +19,8 @@ package pgserver_test
 import (
 	"context"
 	"errors"
+	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -54,4 +56,38 @@ func TestStartFailsClearlyWithoutBinaries(t *testing.T) {
 	_, err := pgserver.Start(context.Background(), pgserver.Options{BinDir: t.TempDir()})
 	require.True(t, errors.Is(err, pgserver.ErrNoBinaries), "got %v", err)
 	require.ErrorContains(t, err, "make postgres")
+}
+
+func TestDirKeepsTheClusterAcrossRestarts(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	parent := t.TempDir()
+	// As root the server runs as the postgres user, who must reach the
+	// directory.
+	require.NoError(t, os.Chmod(parent, 0o755))
+	require.NoError(t, os.Chmod(filepath.Dir(parent), 0o755))
+	dir := filepath.Join(parent, "pg")
+	exec := func(srv *pgserver.Server, sql string) error {
+		conn, err := pgx.Connect(ctx, srv.URL())
+		require.NoError(t, err)
+		defer conn.Close(ctx)
+		_, err = conn.Exec(ctx, sql)
+		return err
+	}
+	stop := func(srv *pgserver.Server) {
+		stopCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		defer cancel()
+		require.NoError(t, srv.Stop(stopCtx))
+	}
+
+	srv, err := pgserver.Start(ctx, pgserver.Options{Dir: dir})
+	require.NoError(t, err)
+	require.NoError(t, exec(srv, "CREATE TABLE kept (id int)"))
+	stop(srv)
+	require.DirExists(t, filepath.Join(dir, "data"), "Stop keeps a cluster in Options.Dir")
+
+	srv, err = pgserver.Start(ctx, pgserver.Options{Dir: dir})
+	require.NoError(t, err)
+	require.NoError(t, exec(srv, "INSERT INTO kept VALUES (1)"), "the table survived the restart")
+	stop(srv)
 }
