@@ -59,10 +59,18 @@ func TestDev(t *testing.T) {
 	}
 	require.True(t, strings.HasSuffix(printed, "stopped\n"), printed)
 
+	// The second start, with the demo, keeps the first one's data and adds
+	// the commission of the demo's paid invoice.
 	second, _ := runDev(ctx, t, dir, func(ctx context.Context, s *devstack.Stack) {
 		require.Equal(t, first.Starter.AffiliateID, s.Starter.AffiliateID, "the starter objects are kept")
-		require.Len(t, commissions(ctx, t, s.Starter), 1, "the commission of the first start is kept")
-	})
+		got := commissions(ctx, t, s.Starter)
+		require.Len(t, got, 2, "the commission of the first start is kept and the demo adds one: %v", got)
+		amounts := []int64{got[0].Amount, got[1].Amount}
+		require.ElementsMatch(t, []int64{2000, 980}, amounts, "20%% of the first click's sale and of the demo's 49.00 EUR invoice")
+		for _, c := range got {
+			require.Equal(t, s.Starter.AffiliateID, c.AffiliateID)
+		}
+	}, withDemo)
 	require.Equal(t, first.Orgs, second.Orgs, "organizations and their keys are kept")
 
 	// Stopped: no app answers and the API server is gone.
@@ -78,11 +86,16 @@ func TestDev(t *testing.T) {
 	require.Error(t, c.List(context.Background(), &rekomiv1.RegionList{}), "the API server still answers")
 }
 
+func withDemo(o *devstack.Options) { o.Demo = true }
+
 // runDev runs the dev stack on dir until check, called once it is ready,
 // returns; it returns the stack and what it printed.
-func runDev(ctx context.Context, t *testing.T, dir string, check func(ctx context.Context, s *devstack.Stack)) (*devstack.Stack, string) {
+func runDev(ctx context.Context, t *testing.T, dir string, check func(ctx context.Context, s *devstack.Stack), with ...func(*devstack.Options)) (*devstack.Stack, string) {
 	var out bytes.Buffer
 	opts := devOptions(dir, &out)
+	for _, f := range with {
+		f(&opts)
+	}
 	var seen *devstack.Stack
 	opts.OnReady = func(ctx context.Context, s *devstack.Stack) error {
 		seen = s

@@ -43,9 +43,6 @@ import (
 // version is set at build time with -ldflags "-X main.version=...".
 var version = "devel"
 
-// errNotImplemented marks a subcommand that this version does not implement.
-var errNotImplemented = errors.New("not implemented in this version")
-
 // command is one subcommand: its flags are registered on fs, and the
 // returned function runs it once the flags are parsed.
 type command struct {
@@ -392,14 +389,11 @@ func migrateExitError(err error) error {
 
 func devCommand(fs *flag.FlagSet, stdout io.Writer) func(context.Context) error {
 	fresh := fs.Bool("fresh", false, "discard the PostgreSQL and control-plane data kept in --dir and start from scratch")
-	demo := fs.Bool("demo", false, "seed a campaign, an affiliate, a link, a click and a paid invoice (not implemented yet)")
+	demo := fs.Bool("demo", false, "also make a click on the starter link and deliver the signed Stripe events of a checkout and a paid invoice")
 	dir := fs.String("dir", ".dev", "directory of the kubeconfig, key rings, logs and summary")
 	return func(ctx context.Context) error {
-		if *demo {
-			return fmt.Errorf("%w: --demo", errNotImplemented)
-		}
 		opts := devOptions(*dir, stdout)
-		opts.Fresh = *fresh
+		opts.Fresh, opts.Demo = *fresh, *demo
 		return devstack.Run(ctx, opts)
 	}
 }

@@ -105,14 +105,6 @@ func TestRun(t *testing.T) {
 		require.Contains(t, stderr, `unexpected argument "extra"`)
 	})
 
-	t.Run("UnimplementedFlagsFailWithOneLine", func(t *testing.T) {
-		code, stdout, stderr := runArgs(t, "dev", "--demo")
-		require.Equal(t, 1, code)
-		require.Empty(t, stdout)
-		require.Equal(t, 1, strings.Count(stderr, "\n"), "one line: %q", stderr)
-		require.Contains(t, stderr, "rekomi dev: not implemented in this version: --demo")
-	})
-
 	t.Run("VersionPrintsTheBuildVersion", func(t *testing.T) {
 		code, stdout, _ := runArgs(t, "version")
 		require.Equal(t, 0, code)

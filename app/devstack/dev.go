@@ -49,6 +49,9 @@ type Options struct {
 	// Assets is the directory of kube-apiserver and etcd; empty runs
 	// hack/envtest-assets.sh, which builds them once and caches them.
 	Assets string
+	// Demo adds a click on the starter link and the signed Stripe events
+	// of a checkout and a paid invoice, which earn a commission.
+	Demo bool
 	// Fresh discards the PostgreSQL and etcd data kept in Dir before
 	// starting; otherwise a start reuses them.
 	Fresh bool
@@ -135,10 +138,7 @@ func (s *Stack) start(ctx context.Context, opts Options) error {
 	p := &progress{out: opts.Out}
 	var pg map[string]string
 	var regions []regionSample
-	steps := []struct {
-		name string
-		run  func() error
-	}{
+	steps := []step{
 		{"PostgreSQL (one server per Region)", func() (err error) { pg, err = s.startPostgres(ctx, opts, samples.regions()); return err }},
 		{"control plane (kube-apiserver, etcd, CRDs)", func() error { return s.startControlPlane(opts) }},
 		{"operator", func() error { return s.startManager(ctx, opts) }},
@@ -149,12 +149,15 @@ func (s *Stack) start(ctx context.Context, opts Options) error {
 		{"WebhookEndpoints ready", func() error { return s.waitWebhooks(ctx) }},
 		{"starter campaign, affiliate and link", func() error { return s.seedStarter(ctx) }},
 	}
-	for _, step := range steps {
-		if err := p.step(step.name, step.run); err != nil {
+	if opts.Demo {
+		steps = append(steps, step{"demo click, checkout and paid invoice", func() error { return s.seedDemo(ctx) }})
+	}
+	for _, st := range steps {
+		if err := p.step(st.name, st.run); err != nil {
 			if cause := context.Cause(ctx); cause != nil && !errors.Is(cause, context.Canceled) {
-				return fmt.Errorf("%s: %w", step.name, cause)
+				return fmt.Errorf("%s: %w", st.name, cause)
 			}
-			return fmt.Errorf("%s: %w", step.name, err)
+			return fmt.Errorf("%s: %w", st.name, err)
 		}
 	}
 	return nil
@@ -180,6 +183,12 @@ func prepareDir(opts Options) error {
 		return fmt.Errorf("opening %s to the PostgreSQL user: %w", opts.Dir, err)
 	}
 	return nil
+}
+
+// step is one step of the start, printed with its duration.
+type step struct {
+	name string
+	run  func() error
 }
 
 // goRun runs part in the background until ctx is done; a part that ends
