@@ -20,6 +20,7 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"errors"
+	"net/http"
 	"strings"
 	"testing"
 
@@ -45,8 +46,8 @@ func TestAffiliateTransition(t *testing.T) {
 		to, changed, err := affiliateTransition(tc.action, tc.from)
 		require.Equal(t, tc.to, to, name)
 		require.Equal(t, tc.changed, changed, name)
-		var conflict stateConflict
-		require.Equal(t, tc.refused, errors.As(err, &conflict), name)
+		var conflict problemError
+		require.Equal(t, tc.refused, errors.As(err, &conflict) && conflict.Status == http.StatusConflict, name)
 		if !tc.refused {
 			require.NoError(t, err, name)
 		}

@@ -55,11 +55,12 @@ type invalidInput []FieldError
 func (e invalidInput) Error() string { return "invalid input" }
 
 // stateConflict is a request that the current state of its object refuses,
-// such as approving an affiliate who has not accepted the invite; it is
-// answered 409 with the text as the problem's detail.
-type stateConflict string
-
-func (e stateConflict) Error() string { return string(e) }
+// such as approving an affiliate who has not accepted the invite: a 409
+// with detail as the problem's detail.
+func stateConflict(detail string) error {
+	return problemError{Problem{Type: "conflict", Title: "The request conflicts with the current state of the object",
+		Status: http.StatusConflict, Detail: detail}}
+}
 
 // problemError is a refusal found inside a transaction that has a problem
 // of its own rather than field errors; it is answered as it is.
@@ -260,14 +261,10 @@ func (s *Server) claimIdempotencyKey(ctx context.Context, tx pgx.Tx, p principal
 // returns map to their status; anything else is a logged 500.
 func (s *Server) writeError(w http.ResponseWriter, r *http.Request, doing string, err error) {
 	var invalid invalidInput
-	var conflict stateConflict
 	var refused problemError
 	switch {
 	case errors.As(err, &invalid):
 		validationFailed(w, r, invalid)
-	case errors.As(err, &conflict):
-		writeProblem(w, r, Problem{Type: "conflict", Title: "The request conflicts with the current state of the object",
-			Status: http.StatusConflict, Detail: string(conflict)})
 	case errors.As(err, &refused):
 		writeProblem(w, r, refused.Problem)
 	case errors.Is(err, db.ErrNotFound):
