@@ -145,9 +145,11 @@ func (s *Server) observe(next http.Handler) http.Handler {
 		elapsed := time.Since(start)
 		s.metrics.requests.WithLabelValues(route, strconv.Itoa(rec.status)).Inc()
 		s.metrics.duration.WithLabelValues(route).Observe(elapsed.Seconds())
-		s.log.Log(r.Context(), accessLogLevel(route, rec.status), "Request", "method", r.Method, "route", route,
-			"path", r.URL.Path, "status", rec.status, "duration_ms", float64(elapsed.Microseconds())/1000,
-			"request_id", requestIDFrom(r.Context()))
+		if level := accessLogLevel(route, rec.status); s.log.Enabled(r.Context(), level) {
+			s.log.Log(r.Context(), level, "Request", "method", r.Method, "route", route,
+				"path", r.URL.Path, "status", rec.status, "duration_ms", float64(elapsed.Microseconds())/1000,
+				"request_id", requestIDFrom(r.Context()))
+		}
 	})
 }
 
