@@ -35,9 +35,9 @@ type kubectl struct {
 	bin, kubeconfig string
 }
 
-// findKubectl finds kubectl: $KUBECTL, then the one on PATH, then one
-// beside kube-apiserver in KUBEBUILDER_ASSETS (where setup-envtest puts
-// it).
+// findKubectl finds kubectl as hack/kubectl.sh does: $KUBECTL, then the
+// one on PATH, then one beside kube-apiserver in KUBEBUILDER_ASSETS, where
+// that script builds it (and setup-envtest puts it).
 func findKubectl(t *testing.T) string {
 	t.Helper()
 	if bin := os.Getenv("KUBECTL"); bin != "" {
@@ -51,8 +51,8 @@ func findKubectl(t *testing.T) string {
 			return filepath.Join(assets, "kubectl")
 		}
 	}
-	t.Fatal("no kubectl on PATH: install it (https://kubernetes.io/docs/tasks/tools/#kubectl), " +
-		"or set KUBECTL to a kubectl binary")
+	t.Fatal("no kubectl on PATH nor in KUBEBUILDER_ASSETS: run `make kubectl` (hack/kubectl.sh builds one there once), " +
+		"install one (https://kubernetes.io/docs/tasks/tools/#kubectl), or set KUBECTL to a kubectl binary")
 	return ""
 }
 
