@@ -86,10 +86,9 @@ func checkListeners(t *testing.T, dev *devProcess, stack stackFile, k kubectl) [
 
 // tenant is the organization the test adds, as kubectl shows it.
 type tenant struct {
-	name, id, region, appURL string
-	endpointID               string
-	api                      merchant
-	stripe                   stripeEndpoint
+	id, region, appURL, endpointID string
+	api                            merchant
+	stripe                         stripeEndpoint
 }
 
 // addOrganization applies a new Organization and a Stripe WebhookEndpoint
@@ -98,7 +97,7 @@ type tenant struct {
 // delivers and the URL it publishes.
 func addOrganization(t *testing.T, k kubectl, stack stackFile) tenant {
 	t.Helper()
-	org := tenant{name: "initech", region: stack.Organizations[0].Region}
+	org := tenant{region: stack.Organizations[0].Region}
 	secret := "whsec_" + randomHex(t, 16)
 	out := k.run(t, `
 apiVersion: rekomi.io/v1alpha1

@@ -35,8 +35,13 @@ import (
 	stripewebhook "github.com/stripe/stripe-go/v85/webhook"
 )
 
-// httpClient gives up on an app that stops answering.
-var httpClient = &http.Client{Timeout: 30 * time.Second}
+// httpTimeout gives up on an app that stops answering.
+const httpTimeout = 30 * time.Second
+
+// send sends req with a timeout, through the default transport.
+func send(req *http.Request) (*http.Response, error) {
+	return (&http.Client{Timeout: httpTimeout}).Do(req)
+}
 
 // merchant calls an app's merchant API with one organization's key.
 type merchant struct {
@@ -57,7 +62,7 @@ func (m merchant) call(t *testing.T, method, path, body string) (int, []byte) {
 	if body != "" {
 		req.Header.Set("Content-Type", "application/json")
 	}
-	resp, err := httpClient.Do(req)
+	resp, err := send(req)
 	require.NoError(t, err, "%s %s", method, path)
 	defer resp.Body.Close()
 	data, err := io.ReadAll(resp.Body)
@@ -103,7 +108,7 @@ func click(t *testing.T, link string, jar http.CookieJar) *http.Response {
 	t.Helper()
 	browser := &http.Client{
 		Jar:           jar,
-		Timeout:       30 * time.Second,
+		Timeout:       httpTimeout,
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 	}
 	req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, link, nil)
@@ -165,7 +170,7 @@ func (e stripeEndpoint) deliver(t *testing.T, event []byte) {
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("Stripe-Signature", fmt.Sprintf("t=%d,v1=%x", now.Unix(), stripewebhook.ComputeSignature(now, event, e.secret)))
 	req.Header.Set("User-Agent", "Stripe/1.0 (+https://stripe.com/docs/webhooks)")
-	resp, err := httpClient.Do(req)
+	resp, err := send(req)
 	require.NoError(t, err)
 	defer resp.Body.Close()
 	answer, _ := io.ReadAll(resp.Body)
@@ -180,7 +185,7 @@ func metric(t *testing.T, appURL, series string) float64 {
 	t.Helper()
 	req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, appURL+"/metrics", nil)
 	require.NoError(t, err)
-	resp, err := httpClient.Do(req)
+	resp, err := send(req)
 	require.NoError(t, err)
 	defer resp.Body.Close()
 	require.Equal(t, http.StatusOK, resp.StatusCode)
