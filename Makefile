@@ -69,11 +69,16 @@ verify: controller-gen ## Fail when generated files or go.mod are stale, or code
 	fi
 
 .PHONY: test
-test: generate manifests vet envtest-assets postgres chromium ## Run every test against a real API server, a real PostgreSQL and a headless Chromium, then fuzz the webhook paths briefly.
+test: generate manifests vet envtest-assets postgres chromium kubectl ## Run every test against a real API server, a real PostgreSQL and a headless Chromium, then fuzz the webhook paths briefly.
 	KUBEBUILDER_ASSETS="$$(./hack/envtest-assets.sh)" $(GO) test $(GOTEST_FLAGS) ./...
 	FUZZTIME=$(TEST_FUZZTIME) ./hack/fuzz.sh ./app/webhook ./app/server
 
 TEST_FUZZTIME ?= 3s
+
+.PHONY: e2e
+e2e: build envtest-assets postgres kubectl ## Run only the end-to-end test: bin/rekomi dev as its own process, used through kubectl and HTTP, stopped by SIGINT.
+	KUBEBUILDER_ASSETS="$$(./hack/envtest-assets.sh)" REKOMI_BIN=$(LOCALBIN)/rekomi \
+		$(GO) test $(GOTEST_FLAGS) -run '^TestDevProcess$$' -v ./app/devstack/e2e
 
 .PHONY: fuzz
 fuzz: ## Fuzz every target under app/ for FUZZTIME each (default 10s); failing inputs land in testdata/fuzz/.
@@ -128,6 +133,10 @@ $(CONTROLLER_GEN): | $(LOCALBIN)
 .PHONY: envtest-assets
 envtest-assets: ## Build (once) and cache kube-apiserver and etcd for the tests.
 	./hack/envtest-assets.sh >/dev/null
+
+.PHONY: kubectl
+kubectl: ## Build (once) and cache a kubectl of the control plane's version when none is on PATH.
+	./hack/kubectl.sh >/dev/null
 
 .PHONY: postgres
 postgres: ## Install the OS's PostgreSQL server binaries when they are missing.

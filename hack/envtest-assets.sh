@@ -1,11 +1,21 @@
 #!/usr/bin/env bash
 # Builds the control-plane binaries that envtest needs (kube-apiserver and etcd)
 # from the Go module proxy and caches them outside the work tree, keyed by version.
+# With the argument `kubectl`, also builds a kubectl of the same version into the
+# same directory (hack/kubectl.sh asks for it when no kubectl is on PATH).
 # Prints the assets directory (for KUBEBUILDER_ASSETS) on stdout; progress goes to stderr.
 #
 # The first build of kube-apiserver takes several minutes on a small machine;
 # later runs find the cached binaries and return at once.
 set -euo pipefail
+
+commands=(kube-apiserver etcd)
+for arg in "$@"; do
+	case "${arg}" in
+	kubectl) commands+=(kubectl) ;;
+	*) printf 'envtest-assets: unknown argument %s (only kubectl is accepted)\n' "${arg}" >&2; exit 2 ;;
+	esac
+done
 
 K8S_VERSION="${K8S_VERSION:-1.37.2}"
 ETCD_VERSION="${ETCD_VERSION:-3.6.16}"
@@ -15,7 +25,14 @@ GO="${GO:-go}"
 
 log() { printf 'envtest-assets: %s\n' "$*" >&2; }
 
-if [[ -x "${ASSETS}/kube-apiserver" && -x "${ASSETS}/etcd" ]]; then
+cached() {
+	local c
+	for c in "${commands[@]}"; do
+		[[ -x "${ASSETS}/${c}" ]] || return 1
+	done
+}
+
+if cached; then
 	echo "${ASSETS}"
 	exit 0
 fi
@@ -28,10 +45,12 @@ export GOFLAGS="-mod=mod"
 export CGO_ENABLED=0
 staging_minor="0.${K8S_VERSION#1.}"
 
-build_apiserver() {
-	local dir="${work}/kube-apiserver"
+# build_kubernetes builds k8s.io/kubernetes/cmd/<name> into the assets directory.
+build_kubernetes() {
+	local name="$1"
+	local dir="${work}/${name}"
 	mkdir -p "${dir}"
-	log "building kube-apiserver v${K8S_VERSION} (several minutes the first time)"
+	log "building ${name} v${K8S_VERSION} (several minutes the first time)"
 	# k8s.io/kubernetes requires its staging modules at v0.0.0 and replaces them
 	# with local paths, which a consumer does not inherit: pin each one to the
 	# published staging release of the same minor.
@@ -47,15 +66,15 @@ build_apiserver() {
 		echo
 		sed -n 's#^[[:space:]]*\(k8s.io/[a-z0-9-]*\) => ./staging/src/.*#replace \1 => \1 v'"${staging_minor}"'#p' "${gomod}"
 	} >"${dir}/go.mod"
-	cat >"${dir}/tools.go" <<'GO'
+	cat >"${dir}/tools.go" <<GO
 //go:build tools
 
 package tools
 
-import _ "k8s.io/kubernetes/cmd/kube-apiserver"
+import _ "k8s.io/kubernetes/cmd/${name}"
 GO
-	(cd "${dir}" && "${GO}" mod tidy >&2 && "${GO}" build -trimpath -o "${ASSETS}/kube-apiserver.tmp" k8s.io/kubernetes/cmd/kube-apiserver)
-	mv "${ASSETS}/kube-apiserver.tmp" "${ASSETS}/kube-apiserver"
+	(cd "${dir}" && "${GO}" mod tidy >&2 && "${GO}" build -trimpath -o "${ASSETS}/${name}.tmp" "k8s.io/kubernetes/cmd/${name}")
+	mv "${ASSETS}/${name}.tmp" "${ASSETS}/${name}"
 }
 
 build_etcd() {
@@ -85,6 +104,10 @@ GO
 }
 
 [[ -x "${ASSETS}/etcd" ]] || build_etcd
-[[ -x "${ASSETS}/kube-apiserver" ]] || build_apiserver
+for c in "${commands[@]}"; do
+	if [[ "${c}" != etcd && ! -x "${ASSETS}/${c}" ]]; then
+		build_kubernetes "${c}"
+	fi
+done
 log "assets ready in ${ASSETS}"
 echo "${ASSETS}"

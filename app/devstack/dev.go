@@ -89,17 +89,24 @@ type Stack struct {
 
 // App is one Region's app served on localhost.
 type App struct {
-	Region, URL string
+	Region string `json:"region"`
+	URL    string `json:"url"`
 }
 
 // Org is an organization with its admin API key.
 type Org struct {
-	Name, Region, APIKey string
+	Name   string `json:"name"`
+	Region string `json:"region"`
+	APIKey string `json:"api_key"`
 }
 
 // Webhook is a webhook endpoint with its URL and signing secret.
 type Webhook struct {
-	Name, Organization, Provider, URL, Secret string
+	Name         string `json:"name"`
+	Organization string `json:"organization"`
+	Provider     string `json:"provider"`
+	URL          string `json:"url"`
+	Secret       string `json:"signing_secret"`
 }
 
 // Run starts the stack, prints how to use it, and stops it cleanly when ctx

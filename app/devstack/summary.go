@@ -18,6 +18,7 @@ package devstack
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"io"
 	"os"
@@ -26,12 +27,16 @@ import (
 )
 
 // writeSummary prints how to use the stack and keeps the same text in
-// summary.txt under the state directory.
+// summary.txt under the state directory, and the same facts for scripts in
+// stack.json.
 func writeSummary(opts Options, s *Stack, took time.Duration) error {
 	var b bytes.Buffer
 	summarize(&b, opts.Dir, s)
 	if err := os.WriteFile(filepath.Join(opts.Dir, "summary.txt"), b.Bytes(), 0o600); err != nil {
 		return fmt.Errorf("writing the summary: %w", err)
+	}
+	if err := writeStackFile(opts.Dir, s); err != nil {
+		return err
 	}
 	fmt.Fprintf(opts.Out, "\nready in %.1fs\n\n", took.Seconds())
 	if _, err := opts.Out.Write(b.Bytes()); err != nil {
@@ -39,6 +44,29 @@ func writeSummary(opts Options, s *Stack, took time.Duration) error {
 	}
 	_, err := fmt.Fprintf(opts.Out, "\nLogs are in %s. Press Ctrl-C to stop everything.\n", filepath.Join(opts.Dir, "logs"))
 	return err
+}
+
+// stackFile is the content of stack.json in the state directory: the
+// kubeconfig, app URLs, admin API keys and webhook endpoints of the summary,
+// for scripts and tests. It is rewritten at every start.
+type stackFile struct {
+	Kubeconfig    string    `json:"kubeconfig"`
+	Apps          []App     `json:"apps"`
+	Organizations []Org     `json:"organizations"`
+	Webhooks      []Webhook `json:"webhooks"`
+}
+
+// writeStackFile writes stack.json, private like the summary since it holds
+// the same secrets.
+func writeStackFile(dir string, s *Stack) error {
+	data, err := json.MarshalIndent(stackFile{Kubeconfig: s.Kubeconfig, Apps: s.Apps, Organizations: s.Orgs, Webhooks: s.Webhooks}, "", "  ")
+	if err != nil {
+		return fmt.Errorf("encoding stack.json: %w", err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "stack.json"), append(data, '\n'), 0o600); err != nil {
+		return fmt.Errorf("writing stack.json: %w", err)
+	}
+	return nil
 }
 
 func summarize(w io.Writer, dir string, s *Stack) {

@@ -1,0 +1,93 @@
+/*
+Copyright 2026 The Rekomi Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package e2e_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+)
+
+// kubectl runs the kubectl binary against the stack's control plane.
+type kubectl struct {
+	bin, kubeconfig string
+}
+
+// findKubectl finds kubectl as hack/kubectl.sh does: $KUBECTL, then the
+// one on PATH, then one beside kube-apiserver in KUBEBUILDER_ASSETS, where
+// that script builds it (and setup-envtest puts it).
+func findKubectl(t *testing.T) string {
+	t.Helper()
+	if bin := os.Getenv("KUBECTL"); bin != "" {
+		return bin
+	}
+	if bin, err := exec.LookPath("kubectl"); err == nil {
+		return bin
+	}
+	if assets := os.Getenv("KUBEBUILDER_ASSETS"); assets != "" {
+		if _, err := os.Stat(filepath.Join(assets, "kubectl")); err == nil {
+			return filepath.Join(assets, "kubectl")
+		}
+	}
+	t.Fatal("no kubectl on PATH nor in KUBEBUILDER_ASSETS: run `make kubectl` (hack/kubectl.sh builds one there once), " +
+		"install one (https://kubernetes.io/docs/tasks/tools/#kubectl), or set KUBECTL to a kubectl binary")
+	return ""
+}
+
+// run runs kubectl with args and stdin and returns what it printed,
+// failing t when it fails.
+func (k kubectl) run(t *testing.T, stdin string, args ...string) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), 3*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, k.bin, args...)
+	cmd.Env = append(os.Environ(), "KUBECONFIG="+k.kubeconfig)
+	cmd.Stdin = strings.NewReader(stdin)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	require.NoError(t, err, "kubectl %s: %s", strings.Join(args, " "), stderr.String())
+	return stdout.String()
+}
+
+// get prints one field of an object with a JSONPath template.
+func (k kubectl) get(t *testing.T, namespace, object, jsonPath string) string {
+	t.Helper()
+	args := []string{"get", object, "-o", "jsonpath={" + jsonPath + "}"}
+	if namespace != "" {
+		args = append([]string{"-n", namespace}, args...)
+	}
+	return k.run(t, "", args...)
+}
+
+// secretValue reads and decodes one key of a Secret.
+func (k kubectl) secretValue(t *testing.T, namespace, name, key string) string {
+	t.Helper()
+	encoded := k.get(t, namespace, "secret/"+name, ".data."+key)
+	require.NotEmpty(t, encoded, "Secret %s/%s has no key %s", namespace, name, key)
+	value, err := base64.StdEncoding.DecodeString(encoded)
+	require.NoError(t, err)
+	return string(value)
+}

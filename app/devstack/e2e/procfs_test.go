@@ -1,0 +1,202 @@
+/*
+Copyright 2026 The Rekomi Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package e2e_test
+
+import (
+	"bufio"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// proc is a process as /proc/<pid>/stat shows it.
+type proc struct {
+	pid        int
+	comm       string
+	state      string
+	pgid, sid  int
+	listenAddr []string
+}
+
+func (p proc) String() string {
+	return fmt.Sprintf("%d %s (state %s, process group %d, session %d)", p.pid, p.comm, p.state, p.pgid, p.sid)
+}
+
+// stackProcs lists the live processes of the session or process group
+// leader: rekomi dev and every server it started. Zombies, which have
+// exited and hold nothing but their pid, are left out.
+func stackProcs(leader int) ([]proc, error) {
+	entries, err := os.ReadDir("/proc")
+	if err != nil {
+		return nil, fmt.Errorf("listing processes: %w", err)
+	}
+	var out []proc
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		p, err := readProc(pid)
+		if errors.Is(err, fs.ErrNotExist) {
+			continue // it exited meanwhile
+		}
+		if err != nil {
+			return nil, err
+		}
+		if (p.sid == leader || p.pgid == leader) && p.state != "Z" {
+			out = append(out, p)
+		}
+	}
+	return out, nil
+}
+
+// readProc parses /proc/<pid>/stat: "pid (comm) state ppid pgrp session
+// ...", where comm may hold spaces and parentheses.
+func readProc(pid int) (proc, error) {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return proc{}, err
+	}
+	stat := string(data)
+	open, end := strings.IndexByte(stat, '('), strings.LastIndexByte(stat, ')')
+	if open < 0 || end < open {
+		return proc{}, fmt.Errorf("reading /proc/%d/stat: no command name in %q", pid, stat)
+	}
+	fields := strings.Fields(stat[end+1:])
+	if len(fields) < 4 {
+		return proc{}, fmt.Errorf("reading /proc/%d/stat: too few fields in %q", pid, stat)
+	}
+	p := proc{pid: pid, comm: stat[open+1 : end], state: fields[0]}
+	if p.pgid, err = strconv.Atoi(fields[2]); err != nil {
+		return proc{}, fmt.Errorf("reading /proc/%d/stat: process group: %w", pid, err)
+	}
+	if p.sid, err = strconv.Atoi(fields[3]); err != nil {
+		return proc{}, fmt.Errorf("reading /proc/%d/stat: session: %w", pid, err)
+	}
+	return p, nil
+}
+
+// withListeners fills in the TCP addresses each process listens on, from
+// its open sockets and the kernel's socket tables.
+func withListeners(procs []proc) ([]proc, error) {
+	listening, err := listeningSockets()
+	if err != nil {
+		return nil, err
+	}
+	for i := range procs {
+		fds, err := filepath.Glob(fmt.Sprintf("/proc/%d/fd/*", procs[i].pid))
+		if err != nil {
+			return nil, err
+		}
+		for _, fd := range fds {
+			target, err := os.Readlink(fd)
+			if err != nil {
+				continue // closed meanwhile
+			}
+			inode, ok := strings.CutPrefix(target, "socket:[")
+			if !ok {
+				continue
+			}
+			if addr, ok := listening[strings.TrimSuffix(inode, "]")]; ok {
+				procs[i].listenAddr = append(procs[i].listenAddr, addr)
+			}
+		}
+	}
+	return procs, nil
+}
+
+// listeningSockets maps the inode of each listening TCP socket to the
+// address a client dials to reach it.
+func listeningSockets() (map[string]string, error) {
+	out := map[string]string{}
+	for _, table := range []string{"/proc/net/tcp", "/proc/net/tcp6"} {
+		f, err := os.Open(table)
+		if errors.Is(err, fs.ErrNotExist) {
+			continue // no IPv6
+		}
+		if err != nil {
+			return nil, err
+		}
+		sc := bufio.NewScanner(f)
+		sc.Scan() // the header
+		for sc.Scan() {
+			// sl local_address rem_address st tx:rx tr:when retrnsmt uid timeout inode
+			fields := strings.Fields(sc.Text())
+			if len(fields) < 10 || fields[3] != "0A" { // 0A: LISTEN
+				continue
+			}
+			addr, err := dialAddr(fields[1])
+			if err != nil {
+				f.Close()
+				return nil, fmt.Errorf("reading %s: %w", table, err)
+			}
+			out[fields[9]] = addr
+		}
+		err = sc.Err()
+		f.Close()
+		if err != nil {
+			return nil, fmt.Errorf("reading %s: %w", table, err)
+		}
+	}
+	return out, nil
+}
+
+// dialAddr turns a /proc/net/tcp address (hex IP in 32-bit words of host
+// byte order, hex port) into host:port, with a wildcard address replaced
+// by the loopback address of its family.
+func dialAddr(field string) (string, error) {
+	hexIP, hexPort, ok := strings.Cut(field, ":")
+	if !ok {
+		return "", fmt.Errorf("address %q has no port", field)
+	}
+	raw, err := hex.DecodeString(hexIP)
+	if err != nil || (len(raw) != net.IPv4len && len(raw) != net.IPv6len) {
+		return "", fmt.Errorf("address %q has no IP", field)
+	}
+	for i := 0; i < len(raw); i += 4 { // little-endian words
+		raw[i], raw[i+1], raw[i+2], raw[i+3] = raw[i+3], raw[i+2], raw[i+1], raw[i]
+	}
+	port, err := strconv.ParseUint(hexPort, 16, 16)
+	if err != nil {
+		return "", fmt.Errorf("address %q: port: %w", field, err)
+	}
+	ip := net.IP(raw)
+	if ip.IsUnspecified() {
+		ip = net.IPv6loopback
+		if len(raw) == net.IPv4len {
+			ip = net.IPv4(127, 0, 0, 1)
+		}
+	}
+	return net.JoinHostPort(ip.String(), strconv.FormatUint(port, 10)), nil
+}
+
+// accepts says whether something accepts TCP connections at addr.
+func accepts(addr string) bool {
+	conn, err := net.DialTimeout("tcp", addr, time.Second)
+	if err != nil {
+		return false
+	}
+	conn.Close()
+	return true
+}
