@@ -131,11 +131,18 @@ const passwordFile = "superuser-password"
 func prepareCluster(ctx context.Context, binDir, dir string, cred *syscall.Credential) (string, string, bool, error) {
 	if dir != "" {
 		if pw, err := os.ReadFile(filepath.Join(dir, passwordFile)); err == nil {
+			if err := checkReachable(filepath.Dir(dir), cred); err != nil {
+				return "", "", false, err
+			}
 			return dir, strings.TrimSpace(string(pw)), false, nil
 		}
 	}
 	baseDir, err := makeBaseDir(dir, cred)
 	if err != nil {
+		return "", "", false, err
+	}
+	if err := checkReachable(filepath.Dir(baseDir), cred); err != nil {
+		_ = os.RemoveAll(baseDir)
 		return "", "", false, err
 	}
 	password, err := initCluster(ctx, binDir, baseDir, cred)
