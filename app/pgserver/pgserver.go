@@ -196,8 +196,8 @@ func findBinDir(dir string) (string, error) {
 	return "", fmt.Errorf("%w under %s: %s", ErrNoBinaries, DefaultBinGlob, fixHint)
 }
 
-const fixHint = "run `make postgres` (hack/install-postgres.sh installs the OS package) " +
-	"or point REKOMI_TEST_DATABASE_URL at a server where you are superuser"
+const fixHint = "run `make postgres` (hack/install-postgres.sh installs the OS package); " +
+	"tests can use a server of your own instead, named by REKOMI_TEST_DATABASE_URL"
 
 func hasServerBinaries(dir string) bool {
 	for _, name := range []string{"initdb", "postgres"} {
