@@ -8,6 +8,8 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo deve
 LOCALBIN ?= $(CURDIR)/bin
 CONTROLLER_TOOLS_VERSION ?= v0.23.0
 CONTROLLER_GEN ?= $(LOCALBIN)/controller-gen-$(CONTROLLER_TOOLS_VERSION)
+CRD_REF_DOCS_VERSION ?= v0.3.0
+CRD_REF_DOCS ?= $(LOCALBIN)/crd-ref-docs-$(CRD_REF_DOCS_VERSION)
 
 # Control-plane binaries for envtest, built once from the Go module proxy and
 # cached outside the work tree (see hack/envtest-assets.sh).
@@ -19,8 +21,9 @@ GO ?= go
 GOTEST_FLAGS ?= -count=1 -timeout=30m
 LDFLAGS := -X main.version=$(VERSION)
 
-# Files written by `make generate manifests`; never edited by hand.
-GENERATED := api/v1alpha1/zz_generated.deepcopy.go config/crd/bases config/rbac/role.yaml
+# Files written by `make generate manifests`; never edited by hand (of README.md,
+# only the custom resources' reference between its api-reference markers).
+GENERATED := api/v1alpha1/zz_generated.deepcopy.go config/crd/bases config/rbac/role.yaml README.md
 
 # Every recipe runs in one bash with strict error handling.
 SHELL := /usr/bin/env bash
@@ -42,8 +45,9 @@ generate: controller-gen ## Generate DeepCopy methods (zz_generated.deepcopy.go)
 	$(CONTROLLER_GEN) object:headerFile="hack/boilerplate.go.txt" paths="./api/..."
 
 .PHONY: manifests
-manifests: controller-gen ## Generate CRDs (config/crd/bases) and the manager ClusterRole (config/rbac/role.yaml) from markers.
+manifests: controller-gen crd-ref-docs ## Generate CRDs (config/crd/bases), the manager ClusterRole (config/rbac/role.yaml) and README's CRD reference from markers and doc comments.
 	$(CONTROLLER_GEN) rbac:roleName=manager-role crd paths="./api/..." paths="./controllers/..." output:crd:artifacts:config=config/crd/bases output:rbac:artifacts:config=config/rbac
+	./hack/api-reference.sh $(CRD_REF_DOCS) README.md
 
 .PHONY: fmt
 fmt: ## Run go fmt.
@@ -54,7 +58,7 @@ vet: ## Run go vet.
 	$(GO) vet ./...
 
 .PHONY: verify
-verify: controller-gen ## Fail when generated files or go.mod are stale, or code is not gofmt-ed.
+verify: controller-gen crd-ref-docs ## Fail when generated files or go.mod are stale, or code is not gofmt-ed.
 	$(GO) mod tidy -diff
 	@unformatted="$$(gofmt -l $$(git ls-files '*.go'))"; \
 	if [[ -n "$$unformatted" ]]; then echo "gofmt needed: $$unformatted" >&2; exit 1; fi
@@ -129,6 +133,13 @@ $(CONTROLLER_GEN): | $(LOCALBIN)
 	tmp="$$(mktemp -d)"; trap 'rm -rf "$$tmp"' EXIT; \
 	GOBIN="$$tmp" $(GO) install sigs.k8s.io/controller-tools/cmd/controller-gen@$(CONTROLLER_TOOLS_VERSION); \
 	mv "$$tmp/controller-gen" $(CONTROLLER_GEN)
+
+.PHONY: crd-ref-docs
+crd-ref-docs: $(CRD_REF_DOCS) ## Install crd-ref-docs (renders README's CRD reference) into bin/.
+$(CRD_REF_DOCS): | $(LOCALBIN)
+	tmp="$$(mktemp -d)"; trap 'rm -rf "$$tmp"' EXIT; \
+	GOBIN="$$tmp" $(GO) install github.com/elastic/crd-ref-docs@$(CRD_REF_DOCS_VERSION); \
+	mv "$$tmp/crd-ref-docs" $(CRD_REF_DOCS)
 
 .PHONY: envtest-assets
 envtest-assets: ## Build (once) and cache kube-apiserver and etcd for the tests.

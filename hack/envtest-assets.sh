@@ -39,7 +39,14 @@ fi
 
 mkdir -p "${ASSETS}"
 work="$(mktemp -d "${CACHE_ROOT}/build.XXXXXX")"
-trap 'rm -rf "${work}"' EXIT
+on_exit() {
+	local rc=$?
+	rm -rf "${work}"
+	if ((rc != 0 && rc < 128)); then # not when interrupted
+		log "FAILED: kube-apiserver v${K8S_VERSION} and etcd v${ETCD_VERSION} are built from source fetched through the Go module proxy (GOPROXY=$("${GO}" env GOPROXY)); check that it answers (the error above says what failed), or put binaries of those versions named kube-apiserver and etcd into ${ASSETS}"
+	fi
+}
+trap on_exit EXIT
 
 export GOFLAGS="-mod=mod"
 export CGO_ENABLED=0
@@ -50,7 +57,7 @@ build_kubernetes() {
 	local name="$1"
 	local dir="${work}/${name}"
 	mkdir -p "${dir}"
-	log "building ${name} v${K8S_VERSION} (several minutes the first time)"
+	log "building ${name} v${K8S_VERSION} (once; kube-apiserver takes about 12 minutes on 2 cores)"
 	# k8s.io/kubernetes requires its staging modules at v0.0.0 and replaces them
 	# with local paths, which a consumer does not inherit: pin each one to the
 	# published staging release of the same minor.

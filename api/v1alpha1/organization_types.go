@@ -39,27 +39,27 @@ type OrganizationSpec struct {
 	Region string `json:"region"`
 
 	// plan is the organization's subscription plan: trial, starter, pro or
-	// enterprise. It must be one of its Region's allowedPlans; otherwise the
+	// enterprise. It must be one of its Region's `allowedPlans`; otherwise the
 	// organization is not provisioned (or, once provisioned, keeps its data)
-	// and reports Ready=False with reason PlanNotAllowed.
+	// and reports `Ready=False` with reason `PlanNotAllowed`.
 	// +required
 	Plan Plan `json:"plan"`
 
 	// cancelled starts the grace period of the Region's retention: the app turns
 	// the organization read-only (export still works) and its tenant rows are
-	// purged at status.purgeAt. Its audit log is kept.
+	// purged at `status.purgeAt`. Its audit log is kept.
 	// +optional
 	Cancelled bool `json:"cancelled,omitempty"`
 }
 
 // OrganizationStatus is the observed state of an Organization.
 type OrganizationStatus struct {
-	// observedGeneration is the metadata.generation that the status reports on.
+	// observedGeneration is the `metadata.generation` that the status reports on.
 	// +optional
 	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
 
-	// conditions: Ready, and Purged once a cancelled organization's tenant rows
-	// have been deleted.
+	// conditions are `Ready`, and `Purged` once a cancelled organization's
+	// tenant rows have been deleted.
 	// +optional
 	// +listType=map
 	// +listMapKey=type

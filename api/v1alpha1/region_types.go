@@ -83,7 +83,7 @@ type RegionSpec struct {
 
 	// allowedPlans lists the plans whose organizations may live in this region.
 	// An Organization on another plan is not provisioned and reports
-	// Ready=False with reason PlanNotAllowed. Defaults to every plan.
+	// `Ready=False` with reason `PlanNotAllowed`. Defaults to every plan.
 	// +optional
 	// +listType=set
 	// +kubebuilder:validation:MinItems=1
@@ -228,12 +228,13 @@ type Retention struct {
 
 // RegionStatus is the observed state of a Region.
 type RegionStatus struct {
-	// observedGeneration is the metadata.generation that the status reports on.
+	// observedGeneration is the `metadata.generation` that the status reports on.
 	// +optional
 	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
 
-	// conditions: DatabaseReady, RolesReady, SchemaReady, IsolationVerified,
-	// AppAvailable, and Ready, which is True when all the others are.
+	// conditions are `DatabaseReady`, `RolesReady`, `SchemaReady`,
+	// `IsolationVerified`, `AppAvailable`, and `Ready`, which is True when all
+	// the others are.
 	// +optional
 	// +listType=map
 	// +listMapKey=type

@@ -74,19 +74,19 @@ type LocalSecretReference struct {
 
 // WebhookEndpointStatus is the observed state of a WebhookEndpoint.
 type WebhookEndpointStatus struct {
-	// observedGeneration is the metadata.generation that the status reports on.
+	// observedGeneration is the `metadata.generation` that the status reports on.
 	// +optional
 	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
 
-	// conditions: SecretValid, and Ready once the secrets are stored in the
-	// region database and the URL is published.
+	// conditions are `SecretValid`, and `Ready` once the secrets are stored in
+	// the region database and the URL is published.
 	// +optional
 	// +listType=map
 	// +listMapKey=type
 	Conditions []metav1.Condition `json:"conditions,omitempty"`
 
 	// endpointID is the endpoint's id in its Region's database; it is the
-	// last segment of url.
+	// last segment of `url`.
 	// +optional
 	EndpointID string `json:"endpointID,omitempty"`
 

@@ -25,6 +25,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"net/url"
 	"os"
 	"testing"
@@ -58,8 +59,7 @@ func Start(tb testing.TB) *Server {
 	defer cancel()
 	srv, err := pgserver.Start(ctx, pgserver.Options{Settings: fastSettings()})
 	if err != nil {
-		tb.Fatalf("starting a throwaway PostgreSQL for the test: %v\n"+
-			"fix: run `make postgres`, or set %s to a server where you may create databases and roles", err, EnvURL)
+		tb.Fatalf("starting a throwaway PostgreSQL for the test: %v\nfix: %s", err, startFix(err))
 	}
 	tb.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -69,6 +69,15 @@ func Start(tb testing.TB) *Server {
 		}
 	})
 	return &Server{adminURL: srv.URL()}
+}
+
+// startFix says how to fix a failed start of the throwaway server.
+func startFix(err error) string {
+	orURL := ", or set " + EnvURL + " to a server where you may create databases and roles"
+	if errors.Is(err, pgserver.ErrDirUnreachable) {
+		return "point TMPDIR at a directory the postgres user can reach, such as `TMPDIR=/var/tmp make test`" + orURL
+	}
+	return "run `make postgres`" + orURL
 }
 
 // fastSettings trade durability for speed: test data need not survive a

@@ -18,6 +18,7 @@ package devstack
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -58,6 +59,9 @@ func (s *Stack) startPostgres(ctx context.Context, opts Options, regions []strin
 			return nil, err
 		}
 		srv, err := pgserver.Start(ctx, pgserver.Options{Dir: dir, Log: log, Settings: map[string]string{"max_connections": "200"}})
+		if errors.Is(err, pgserver.ErrDirUnreachable) {
+			return nil, fmt.Errorf("region %s: %w; rekomi dev keeps it under --dir: `bin/rekomi dev --dir /var/tmp/rekomi-dev`", region, err)
+		}
 		if err != nil {
 			return nil, fmt.Errorf("region %s: %w", region, err)
 		}
@@ -85,6 +89,9 @@ func (s *Stack) startControlPlane(opts Options) error {
 	}
 	etcdDir, err := filepath.Abs(filepath.Join(opts.Dir, "etcd"))
 	if err != nil {
+		return err
+	}
+	if err := checkEtcdDataFree(etcdDir); err != nil {
 		return err
 	}
 	te := &envtest.Environment{

@@ -131,11 +131,18 @@ const passwordFile = "superuser-password"
 func prepareCluster(ctx context.Context, binDir, dir string, cred *syscall.Credential) (string, string, bool, error) {
 	if dir != "" {
 		if pw, err := os.ReadFile(filepath.Join(dir, passwordFile)); err == nil {
+			if err := checkReachable(filepath.Dir(dir), cred); err != nil {
+				return "", "", false, err
+			}
 			return dir, strings.TrimSpace(string(pw)), false, nil
 		}
 	}
 	baseDir, err := makeBaseDir(dir, cred)
 	if err != nil {
+		return "", "", false, err
+	}
+	if err := checkReachable(filepath.Dir(baseDir), cred); err != nil {
+		_ = os.RemoveAll(baseDir)
 		return "", "", false, err
 	}
 	password, err := initCluster(ctx, binDir, baseDir, cred)
@@ -189,8 +196,8 @@ func findBinDir(dir string) (string, error) {
 	return "", fmt.Errorf("%w under %s: %s", ErrNoBinaries, DefaultBinGlob, fixHint)
 }
 
-const fixHint = "run `make postgres` (hack/install-postgres.sh installs the OS package) " +
-	"or point REKOMI_TEST_DATABASE_URL at a server where you are superuser"
+const fixHint = "run `make postgres` (hack/install-postgres.sh installs the OS package); " +
+	"tests can use a server of your own instead, named by REKOMI_TEST_DATABASE_URL"
 
 func hasServerBinaries(dir string) bool {
 	for _, name := range []string{"initdb", "postgres"} {

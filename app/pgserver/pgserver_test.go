@@ -91,3 +91,32 @@ func TestDirKeepsTheClusterAcrossRestarts(t *testing.T) {
 	require.NoError(t, exec(srv, "INSERT INTO kept VALUES (1)"), "the table survived the restart")
 	stop(srv)
 }
+
+// TestStartExplainsAnUnreachableDir: as root the server runs as the postgres
+// user, so a directory under one that user cannot enter is refused up front,
+// naming that directory and the fix, instead of initdb's bare "permission
+// denied". Any other caller runs the server itself and reaches the directory.
+func TestStartExplainsAnUnreachableDir(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	parent := t.TempDir()
+	require.NoError(t, os.Chmod(parent, 0o755))
+	require.NoError(t, os.Chmod(filepath.Dir(parent), 0o755))
+	private := filepath.Join(parent, "private")
+	require.NoError(t, os.Mkdir(private, 0o700))
+	dir := filepath.Join(private, "pg")
+
+	srv, err := pgserver.Start(ctx, pgserver.Options{Dir: dir})
+	if os.Geteuid() != 0 {
+		require.NoError(t, err, "the caller runs the server and reaches its own directory")
+		stopCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		defer cancel()
+		require.NoError(t, srv.Stop(stopCtx))
+		return
+	}
+	require.ErrorIs(t, err, pgserver.ErrDirUnreachable)
+	require.ErrorContains(t, err, "cannot enter "+private+" (drwx------, owner root)")
+	require.ErrorContains(t, err, "`chmod o+x "+private+"`")
+	require.NotContains(t, err.Error(), parent+" (", "only the directory that blocks is named")
+	require.NoDirExists(t, dir, "nothing is left behind")
+}

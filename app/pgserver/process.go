@@ -33,8 +33,8 @@ func serverCredential() (*syscall.Credential, error) {
 	}
 	u, err := user.Lookup("postgres")
 	if err != nil {
-		return nil, fmt.Errorf("running as root, and PostgreSQL refuses root: "+
-			"need a `postgres` user to run it as (installing the OS package creates one: %s): %w", fixHint, err)
+		return nil, fmt.Errorf("running as root, and PostgreSQL refuses root: need a `postgres` user to run it as "+
+			"(the OS package creates one; or `useradd --system --user-group postgres`): %w", err)
 	}
 	uid, err := strconv.ParseUint(u.Uid, 10, 32)
 	if err != nil {
