@@ -102,7 +102,10 @@ func commands() []command {
 }
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	devstack.RunGuarded() // returns unless this process is rekomi dev's etcd or kube-apiserver
+	// A lost terminal (SIGHUP) stops as Ctrl-C does: rekomi dev then stops
+	// everything it started.
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
 	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
 	stop()
 	os.Exit(code)
@@ -394,6 +397,11 @@ func devCommand(fs *flag.FlagSet, stdout io.Writer) func(context.Context) error 
 	return func(ctx context.Context) error {
 		opts := devOptions(*dir, stdout)
 		opts.Fresh, opts.Demo = *fresh, *demo
+		self, err := os.Executable()
+		if err != nil {
+			return fmt.Errorf("finding this binary, which runs the control plane: %w", err)
+		}
+		opts.Executable = self
 		return devstack.Run(ctx, opts)
 	}
 }

@@ -49,6 +49,10 @@ type Options struct {
 	// Assets is the directory of kube-apiserver and etcd; empty runs
 	// hack/envtest-assets.sh, which builds them once and caches them.
 	Assets string
+	// Executable is the rekomi binary, through which etcd and kube-apiserver
+	// are started so that they end with this process however it ends (see
+	// RunGuarded); empty starts them directly, and only Stop ends them.
+	Executable string
 	// Demo adds a click on the starter link and the signed Stripe events
 	// of a checkout and a paid invoice, which earn a commission.
 	Demo bool

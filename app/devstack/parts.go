@@ -94,8 +94,15 @@ func (s *Stack) startControlPlane(opts Options) error {
 	if err := checkEtcdDataFree(etcdDir); err != nil {
 		return err
 	}
+	plane := envtest.ControlPlane{Etcd: &envtest.Etcd{DataDir: etcdDir}, APIServer: &envtest.APIServer{}}
+	if opts.Executable != "" {
+		bin := filepath.Join(filepath.Dir(etcdDir), "bin")
+		if plane.Etcd.Path, plane.APIServer.Path, err = guardBinaries(bin, opts.Executable, assets); err != nil {
+			return err
+		}
+	}
 	te := &envtest.Environment{
-		ControlPlane:          envtest.ControlPlane{Etcd: &envtest.Etcd{DataDir: etcdDir}},
+		ControlPlane:          plane,
 		CRDDirectoryPaths:     []string{filepath.Join(opts.RepoDir, "config", "crd", "bases")},
 		ErrorIfCRDPathMissing: true,
 		BinaryAssetsDirectory: assets,

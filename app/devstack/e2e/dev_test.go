@@ -35,10 +35,11 @@ import (
 // and a refund, finds one commission earned and reversed, every step in an
 // audit log whose chain verifies, and none of it visible to a sample
 // organization of the same Region. Then Ctrl-C (SIGINT) must stop it with
-// status 0, leaving no process running and no port listening.
+// status 0, leaving no process running and no port listening; started
+// again, it finds that data, and killed (SIGKILL), it leaves nothing either.
 func TestDevProcess(t *testing.T) {
 	kubectlBin := findKubectl(t)
-	dev := startDev(t)
+	dev := startDev(t, stateDir(t))
 	stack := dev.stack(t)
 	k := kubectl{bin: kubectlBin, kubeconfig: stack.Kubeconfig}
 	listened := checkListeners(t, dev, stack, k)
@@ -51,6 +52,26 @@ func TestDevProcess(t *testing.T) {
 	checkIsolation(t, sampleOrganization(t, stack, org.region), org, ref, sale)
 
 	dev.interrupt(t)
+	dev.requireNothingLeft(t, listened)
+	restartAndKill(t, dev.dir, kubectlBin, org, ref)
+}
+
+// restartAndKill starts rekomi dev again on dir, where it must find the
+// organization and the link added before, at the same address, then kills
+// it outright (SIGKILL), as a crash would: the servers it started must end
+// with it all the same.
+func restartAndKill(t *testing.T, dir, kubectlBin string, org tenant, ref referral) {
+	t.Helper()
+	dev := startDev(t, dir)
+	stack := dev.stack(t)
+	k := kubectl{bin: kubectlBin, kubeconfig: stack.Kubeconfig}
+	listened := checkListeners(t, dev, stack, k)
+	k.run(t, "", "wait", "--for=condition=Ready", "organization/initech", "--timeout=2m")
+	var link object
+	org.api.do(t, http.MethodGet, "/v1/links/"+ref.linkID, "", http.StatusOK, &link)
+	require.Equal(t, ref.code, link.Code, "the link kept in the state directory")
+
+	dev.killLeader(t)
 	dev.requireNothingLeft(t, listened)
 }
 
