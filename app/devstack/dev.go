@@ -119,6 +119,11 @@ func Run(ctx context.Context, opts Options) (err error) {
 	began := time.Now()
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
+	unlock, err := lockDir(opts.Dir)
+	if err != nil {
+		return err
+	}
+	defer unlock()
 	s := &Stack{cancel: cancel}
 	defer func() { err = errors.Join(err, s.stop(opts.Out)) }()
 	if err := s.start(ctx, opts); err != nil {
