@@ -100,6 +100,9 @@ func findReferral(ctx context.Context, tx pgx.Tx, org uuid.UUID, t tracking) (re
 // attributedClickSQL picks the click a conversion at $3 is attributed to
 // among visitor $2's clicks that are not a bot's and whose campaign's
 // window, [click, click + 24 h * attribution_window_days), contains $3.
+// The conversion's time counts to the second: Stripe, and many merchants,
+// give times in whole seconds, and a checkout stamped 12:00:00 may follow a
+// click at 12:00:00.7, so a click in the conversion's second is eligible.
 // When those clicks span campaigns, the model of the most recent click's campaign
 // decides: first_click takes the earliest of all of them, last_click the
 // most recent. Ties on time go to the click recorded first (first_click)
@@ -111,7 +114,8 @@ WITH eligible AS (
 	JOIN referral_links l ON l.org_id = c.org_id AND l.id = c.link_id
 	JOIN campaigns cp ON cp.org_id = l.org_id AND cp.id = l.campaign_id
 	WHERE c.org_id = $1 AND c.visitor_id = $2 AND NOT c.is_bot
-		AND c.occurred_at <= $3 AND $3 < c.occurred_at + make_interval(hours => 24 * cp.attribution_window_days)
+		AND c.occurred_at < date_trunc('second', $3::timestamptz) + interval '1 second'
+		AND $3 < c.occurred_at + make_interval(hours => 24 * cp.attribution_window_days)
 ), model AS (
 	SELECT attribution_model FROM eligible ORDER BY occurred_at DESC, id DESC LIMIT 1
 )

@@ -323,16 +323,20 @@ func TestTrackAttribution(t *testing.T) {
 		cases := []struct {
 			name       string
 			occurredAt time.Time
+			clickLater time.Duration // the click's time after clickAt
 			attributed bool
 		}{
-			{"at the click", clickAt, true},
-			{"a second before the window ends", clickAt.Add(7*day - time.Second), true},
-			{"as the window ends", clickAt.Add(7 * day), false},
-			{"a second before the click", clickAt.Add(-time.Second), false},
+			{"at the click", clickAt, 0, true},
+			{"a second before the window ends", clickAt.Add(7*day - time.Second), 0, true},
+			{"as the window ends", clickAt.Add(7 * day), 0, false},
+			{"a second before the click", clickAt.Add(-time.Second), 0, false},
+			// A time in whole seconds, as Stripe gives it, covers its second.
+			{"in the second of the click, given in whole seconds", clickAt, 700 * time.Millisecond, true},
+			{"in the second before the click's, given in whole seconds", clickAt.Add(-time.Second), 700 * time.Millisecond, false},
 		}
 		for i, tc := range cases {
 			visitor := uuid.New()
-			s.click(t, p.link, visitor, clickAt, false)
+			s.click(t, p.link, visitor, clickAt.Add(tc.clickLater), false)
 			lead := s.track(t, "lead", fields{"customer": customer("cus_" + tc.name), "visitor_id": visitor,
 				"occurred_at": tc.occurredAt.Format(time.RFC3339)}, http.StatusCreated)
 			require.Equal(t, tc.attributed, lead.Customer.AffiliateID != nil, "case %d: %s", i, tc.name)
