@@ -219,8 +219,9 @@ func verifyDelivery(provider string, endpointID uuid.UUID, ep storedEndpoint, he
 	return receivedEvent{Provider: provider, EndpointID: endpointID, EventID: ev.ID, Type: ev.Type, Payload: body}, nil
 }
 
-// recordEvent stores a verified event and, when it is new, makes its
-// effects and records its audit entry; it reports a replay.
+// recordEvent stores a verified event and, when it is new, records its
+// audit entry and then makes its effects, whose entries follow it in the
+// chain; it reports a replay.
 func (s *Server) recordEvent(ctx context.Context, tx pgx.Tx, r *http.Request, org uuid.UUID, ev receivedEvent) (replay bool, err error) {
 	var rowID uuid.UUID
 	err = tx.QueryRow(ctx, insertBillingEventSQL, org, ev.EndpointID, ev.Provider, ev.EventID, ev.Type, ev.Payload).Scan(&rowID)
@@ -230,11 +231,11 @@ func (s *Server) recordEvent(ctx context.Context, tx pgx.Tx, r *http.Request, or
 	case err != nil:
 		return false, fmt.Errorf("storing %s event %s: %w", ev.Provider, ev.EventID, db.MapError(err))
 	}
-	if err := s.applyEvent(ctx, tx, org, ev); err != nil {
-		return false, fmt.Errorf("applying %s event %s (%s): %w", ev.Provider, ev.EventID, ev.Type, err)
-	}
 	if _, err := audit.Append(ctx, tx, org, s.billingEventEntry(r, ev)); err != nil {
 		return false, fmt.Errorf("auditing %s event %s: %w", ev.Provider, ev.EventID, err)
+	}
+	if err := s.applyEvent(ctx, tx, org, ev); err != nil {
+		return false, fmt.Errorf("applying %s event %s (%s): %w", ev.Provider, ev.EventID, ev.Type, err)
 	}
 	return false, nil
 }
