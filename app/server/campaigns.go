@@ -343,7 +343,7 @@ func (s *Server) updateCampaign(w http.ResponseWriter, r *http.Request) {
 		_, err = audit.Append(ctx, tx, p.OrgID, s.auditEntry(r, "campaign.updated", "campaign", id.String(),
 			map[string]any{"changed": changed}))
 		return http.StatusOK, updated, err
-	})
+	}, func() { s.links.evictCampaign(p.OrgID, id) }) // its links' cookies last its attribution window
 }
 
 func (s *Server) archiveCampaign(w http.ResponseWriter, r *http.Request) {

@@ -34,8 +34,8 @@ const maxMissTTL = 5 * time.Second
 
 // linkRoute is what a referral code resolves to.
 type linkRoute struct {
-	orgID, linkID, affiliateID uuid.UUID
-	destination                string
+	orgID, linkID, affiliateID, campaignID uuid.UUID
+	destination                            string
 	// window is the campaign's attribution window.
 	window time.Duration
 	// disabled, suspended and cancelled: the link is disabled, its
@@ -131,11 +131,21 @@ func (c *linkCache) evict(code string) {
 
 // evictAffiliate drops every code of an organization's affiliate.
 func (c *linkCache) evictAffiliate(orgID, affiliateID uuid.UUID) {
+	c.evictWhere(func(r linkRoute) bool { return r.orgID == orgID && r.affiliateID == affiliateID })
+}
+
+// evictCampaign drops every code of an organization's campaign.
+func (c *linkCache) evictCampaign(orgID, campaignID uuid.UUID) {
+	c.evictWhere(func(r linkRoute) bool { return r.orgID == orgID && r.campaignID == campaignID })
+}
+
+// evictWhere drops every known code whose route matches.
+func (c *linkCache) evictWhere(match func(linkRoute) bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.gen.Add(1)
 	for _, code := range c.routes.Keys() {
-		if e, ok := c.routes.Peek(code); ok && e.route.orgID == orgID && e.route.affiliateID == affiliateID {
+		if e, ok := c.routes.Peek(code); ok && match(e.route) {
 			c.routes.Remove(code)
 		}
 	}

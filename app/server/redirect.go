@@ -198,7 +198,7 @@ func (s *Server) resolveLink(ctx context.Context, code string) (linkRoute, bool,
 
 // loadLinkSQL reads what a redirect needs of a link, its affiliate, its
 // campaign and its organization.
-const loadLinkSQL = `SELECT l.affiliate_id, l.destination_url, l.disabled_at IS NOT NULL, a.status,
+const loadLinkSQL = `SELECT l.affiliate_id, l.campaign_id, l.destination_url, l.disabled_at IS NOT NULL, a.status,
 	c.attribution_window_days, o.status
 FROM referral_links l
 JOIN affiliates a ON a.org_id = l.org_id AND a.id = l.affiliate_id
@@ -223,7 +223,7 @@ func (s *Server) loadLink(ctx context.Context, code string) (linkRoute, bool, er
 	var destination, affiliateStatus, orgStatus string
 	var days int
 	err = s.db.TenantTx(ctx, route.orgID, func(tx pgx.Tx) error {
-		return tx.QueryRow(ctx, loadLinkSQL, route.orgID, route.linkID).Scan(&route.affiliateID, &destination,
+		return tx.QueryRow(ctx, loadLinkSQL, route.orgID, route.linkID).Scan(&route.affiliateID, &route.campaignID, &destination,
 			&route.disabled, &affiliateStatus, &days, &orgStatus)
 	})
 	if errors.Is(err, pgx.ErrNoRows) {

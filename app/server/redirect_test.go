@@ -283,6 +283,10 @@ func TestRedirects(t *testing.T) {
 		require.Equal(t, http.StatusOK, b.call(t, http.MethodPost, path+"/approve", s.key, "", nil, nil).StatusCode)
 		require.Equal(t, http.StatusFound, b.follow(t, l.Code).StatusCode, "approved again")
 
+		require.Equal(t, http.StatusOK, b.call(t, http.MethodPatch, "/v1/campaigns/"+l.CampaignID.String(), s.key, js,
+			strings.NewReader(`{"attribution":{"window_days":7}}`), nil).StatusCode)
+		require.Equal(t, 7*24*60*60, visitorCookie(b.follow(t, l.Code)).MaxAge, "the campaign's new attribution window")
+
 		require.Equal(t, http.StatusOK, b.call(t, http.MethodPost, "/v1/links/"+l.ID.String()+"/disable", s.key, "", nil, nil).StatusCode)
 		require.Equal(t, http.StatusNotFound, b.follow(t, l.Code).StatusCode)
 	})
