@@ -23,7 +23,6 @@ import (
 	"log/slog"
 	"net"
 	"os"
-	"strings"
 
 	"github.com/rekomi/rekomi/app/config"
 	"github.com/rekomi/rekomi/app/db"
@@ -72,11 +71,15 @@ func payoutProviders(cfg config.Config) ([]payout.Provider, error) {
 	if cfg.StripeSecretKeyFile == "" {
 		return nil, nil
 	}
-	key, err := os.ReadFile(cfg.StripeSecretKeyFile)
+	data, err := os.ReadFile(cfg.StripeSecretKeyFile)
 	if err != nil {
 		return nil, fmt.Errorf("reading the Stripe secret key: %w", err)
 	}
-	stripe, err := payout.NewStripeConnect(payout.StripeOptions{SecretKey: strings.TrimSpace(string(key)), APIURL: cfg.StripeAPIURL})
+	key, err := payout.ParseStripeSecretKey(data)
+	if err != nil {
+		return nil, fmt.Errorf("stripe secret key file %s: %w", cfg.StripeSecretKeyFile, err)
+	}
+	stripe, err := payout.NewStripeConnect(payout.StripeOptions{SecretKey: key, APIURL: cfg.StripeAPIURL})
 	if err != nil {
 		return nil, fmt.Errorf("stripe secret key file %s: %w", cfg.StripeSecretKeyFile, err)
 	}

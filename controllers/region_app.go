@@ -78,17 +78,26 @@ func (r *RegionReconciler) ensureKeyRing(ctx context.Context, region *rekomiv1.R
 	return nil
 }
 
-// reconcileApp applies the app's ServiceAccount, Deployment, Service and
-// PodDisruptionBudget, and reports AppAvailable from the Deployment.
+// reconcileApp applies the app's ServiceAccount, Service,
+// PodDisruptionBudget and Deployment, and reports AppAvailable from the
+// Deployment. The Deployment is left as it was while a Secret its pods would
+// need cannot be used, so no rollout gets stuck on pods that cannot start.
 func (r *RegionReconciler) reconcileApp(ctx context.Context, region *rekomiv1.Region, conds *conditionSet) error {
-	objs := []client.Object{appServiceAccount(region), r.appDeployment(region), appService(region), appPDB(region)}
-	for _, obj := range objs {
+	for _, obj := range []client.Object{appServiceAccount(region), appService(region), appPDB(region)} {
 		if err := r.apply(ctx, region, obj); err != nil {
 			return err
 		}
 	}
+	stripeHash, ok, err := r.stripeKeyHash(ctx, region, conds)
+	if !ok {
+		return err // waiting for the Stripe Secret: its watch brings us back
+	}
+	desired := r.appDeployment(region, stripeHash)
+	if err := r.apply(ctx, region, desired); err != nil {
+		return err
+	}
 	dep := &appsv1.Deployment{}
-	if err := r.Client.Get(ctx, client.ObjectKeyFromObject(objs[1]), dep); err != nil {
+	if err := r.Client.Get(ctx, client.ObjectKeyFromObject(desired), dep); err != nil {
 		return fmt.Errorf("reading app Deployment of region %s: %w", region.Name, err)
 	}
 	available, msg := deploymentAvailable(dep)

@@ -156,7 +156,7 @@ func (r *RegionReconciler) patchStatus(ctx context.Context, region *rekomiv1.Reg
 }
 
 // SetupWithManager registers the controller: Regions, the objects they own,
-// and the admin Secrets they reference.
+// and the admin and Stripe Secrets they reference.
 func (r *RegionReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	return ctrl.NewControllerManagedBy(mgr).
 		For(&rekomiv1.Region{}, builder.WithPredicates(predicate.GenerationChangedPredicate{})).
@@ -164,24 +164,35 @@ func (r *RegionReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		Owns(&corev1.Secret{}).
 		Owns(&corev1.Service{}).
 		Owns(&policyv1.PodDisruptionBudget{}).
-		Watches(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(r.regionsForAdminSecret)).
+		Watches(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(r.regionsForSecret)).
 		Named("region").
 		Complete(r)
 }
 
-// regionsForAdminSecret maps an admin Secret to the Regions that use it.
-func (r *RegionReconciler) regionsForAdminSecret(ctx context.Context, obj client.Object) []reconcile.Request {
+// regionsForSecret maps a Secret to the Regions that reference it: as their
+// admin Secret, or as their app's Stripe Secret, so that creating a missing
+// Secret or rotating a key is acted on at once.
+func (r *RegionReconciler) regionsForSecret(ctx context.Context, obj client.Object) []reconcile.Request {
 	var regions rekomiv1.RegionList
 	if err := r.Client.List(ctx, &regions); err != nil {
-		log.FromContext(ctx).Error(err, "Listing regions for an admin Secret", "secret", client.ObjectKeyFromObject(obj))
+		log.FromContext(ctx).Error(err, "Listing regions for a Secret", "secret", client.ObjectKeyFromObject(obj))
 		return nil
 	}
 	var reqs []reconcile.Request
-	for _, reg := range regions.Items {
-		ref := reg.Spec.Database.AdminSecretRef
-		if ref.Namespace == obj.GetNamespace() && ref.Name == obj.GetName() {
-			reqs = append(reqs, reconcile.Request{NamespacedName: types.NamespacedName{Name: reg.Name}})
+	for i := range regions.Items {
+		if referencesSecret(&regions.Items[i], obj.GetNamespace(), obj.GetName()) {
+			reqs = append(reqs, reconcile.Request{NamespacedName: types.NamespacedName{Name: regions.Items[i].Name}})
 		}
 	}
 	return reqs
+}
+
+// referencesSecret says whether region reads the Secret namespace/name.
+func referencesSecret(region *rekomiv1.Region, namespace, name string) bool {
+	admin := region.Spec.Database.AdminSecretRef
+	if admin.Namespace == namespace && admin.Name == name {
+		return true
+	}
+	stripe := region.Spec.App.StripeSecretKeyRef
+	return stripe != nil && region.Spec.Namespace == namespace && stripe.Name == name
 }

@@ -28,8 +28,9 @@ import (
 )
 
 // appDeployment runs `rekomi app` as the runtime role, with the key ring
-// mounted read-only, hardened, and placed as the Region asks.
-func (r *RegionReconciler) appDeployment(region *rekomiv1.Region) *appsv1.Deployment {
+// and, when the Region names one, the Stripe secret key (whose SHA-256 is
+// stripeHash) mounted read-only, hardened, and placed as the Region asks.
+func (r *RegionReconciler) appDeployment(region *rekomiv1.Region, stripeHash string) *appsv1.Deployment {
 	image := region.Spec.App.Image
 	if image == "" {
 		image = r.AppImage
@@ -57,16 +58,18 @@ func (r *RegionReconciler) appDeployment(region *rekomiv1.Region) *appsv1.Deploy
 		pod.Affinity = p.Affinity
 		pod.TopologySpreadConstraints = p.TopologySpreadConstraints
 	}
+	tmpl := corev1.PodTemplateSpec{
+		ObjectMeta: metav1.ObjectMeta{Labels: appLabels(region)},
+		Spec:       pod,
+	}
+	withStripeKey(region, stripeHash, &tmpl)
 	return &appsv1.Deployment{
 		TypeMeta:   metav1.TypeMeta{APIVersion: "apps/v1", Kind: "Deployment"},
 		ObjectMeta: appMeta(region),
 		Spec: appsv1.DeploymentSpec{
 			Replicas: region.Spec.App.Replicas,
 			Selector: &metav1.LabelSelector{MatchLabels: appLabels(region)},
-			Template: corev1.PodTemplateSpec{
-				ObjectMeta: metav1.ObjectMeta{Labels: appLabels(region)},
-				Spec:       pod,
-			},
+			Template: tmpl,
 		},
 	}
 }

@@ -219,6 +219,51 @@ func TestRegionCreateValidation(t *testing.T) {
 			mutate:  func(r *v1.Region) { r.Spec.Retention.GracePeriod = duration(10 * time.Minute) },
 			wantErr: "gracePeriod must be at least 1h",
 		},
+		"accepts a Stripe secret key reference": {mutate: func(r *v1.Region) {
+			r.Spec.App.StripeSecretKeyRef = &v1.LocalSecretKeyReference{Name: "stripe.platform-1", Key: "STRIPE_SECRET_KEY.v2"}
+		}},
+		"refuses a Stripe Secret without a name": {
+			mutate:  func(r *v1.Region) { r.Spec.App.StripeSecretKeyRef = &v1.LocalSecretKeyReference{} },
+			wantErr: "spec.app.stripeSecretKeyRef.name",
+		},
+		"refuses an upper-case Stripe Secret name": {
+			mutate:  func(r *v1.Region) { r.Spec.App.StripeSecretKeyRef = &v1.LocalSecretKeyReference{Name: "Stripe"} },
+			wantErr: "name must be a Secret name",
+		},
+		"refuses a Stripe Secret name with a slash": {
+			mutate: func(r *v1.Region) {
+				r.Spec.App.StripeSecretKeyRef = &v1.LocalSecretKeyReference{Name: "rekomi-system/stripe"}
+			},
+			wantErr: "name must be a Secret name",
+		},
+		"refuses a Stripe Secret name ending in a dot": {
+			mutate:  func(r *v1.Region) { r.Spec.App.StripeSecretKeyRef = &v1.LocalSecretKeyReference{Name: "stripe."} },
+			wantErr: "name must be a Secret name",
+		},
+		"refuses a Stripe Secret name over 253 characters": {
+			mutate: func(r *v1.Region) {
+				r.Spec.App.StripeSecretKeyRef = &v1.LocalSecretKeyReference{Name: strings.Repeat("s", 254)}
+			},
+			wantErr: "spec.app.stripeSecretKeyRef.name: Too long",
+		},
+		"refuses a Stripe key that is a path": {
+			mutate: func(r *v1.Region) {
+				r.Spec.App.StripeSecretKeyRef = &v1.LocalSecretKeyReference{Name: "stripe", Key: "../keyring"}
+			},
+			wantErr: "spec.app.stripeSecretKeyRef.key: Invalid value",
+		},
+		"refuses a Stripe key starting with ..": {
+			mutate: func(r *v1.Region) {
+				r.Spec.App.StripeSecretKeyRef = &v1.LocalSecretKeyReference{Name: "stripe", Key: "..data"}
+			},
+			wantErr: "key must not be '.' nor start with '..'",
+		},
+		"refuses a Stripe key of one dot": {
+			mutate: func(r *v1.Region) {
+				r.Spec.App.StripeSecretKeyRef = &v1.LocalSecretKeyReference{Name: "stripe", Key: "."}
+			},
+			wantErr: "key must not be '.' nor start with '..'",
+		},
 	})
 }
 
@@ -233,6 +278,12 @@ func TestRegionDefaults(t *testing.T) {
 	require.Equal(t, ptr.To[int32](2), r.Spec.App.Replicas)
 	require.Equal(t, []v1.Plan{v1.PlanTrial, v1.PlanStarter, v1.PlanPro, v1.PlanEnterprise}, r.Spec.AllowedPlans)
 	require.Equal(t, 720*time.Hour, r.Spec.Retention.GracePeriod.Duration)
+	require.Nil(t, r.Spec.App.StripeSecretKeyRef, "no Stripe key unless one is named")
+
+	withStripe := validRegion(t)
+	withStripe.Spec.App.StripeSecretKeyRef = &v1.LocalSecretKeyReference{Name: "stripe"}
+	require.NoError(t, testEnv.client.Create(context.Background(), withStripe))
+	require.Equal(t, "secret-key", withStripe.Spec.App.StripeSecretKeyRef.Key)
 }
 
 func TestRegionUpdateValidation(t *testing.T) {
@@ -247,6 +298,9 @@ func TestRegionUpdateValidation(t *testing.T) {
 		"accepts an allowed plans change": {mutate: func(r *v1.Region) { r.Spec.AllowedPlans = []v1.Plan{v1.PlanEnterprise} }},
 		"accepts a new admin secret": {mutate: func(r *v1.Region) {
 			r.Spec.Database.AdminSecretRef.Name = "postgres-admin-rotated"
+		}},
+		"accepts a Stripe secret key reference": {mutate: func(r *v1.Region) {
+			r.Spec.App.StripeSecretKeyRef = &v1.LocalSecretKeyReference{Name: "stripe"}
 		}},
 	})
 }

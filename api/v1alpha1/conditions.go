@@ -38,8 +38,8 @@ const (
 	// security on every tenant table and a runtime role that cannot bypass it;
 	// the message carries the number of tenant tables.
 	ConditionIsolationVerified ConditionType = "IsolationVerified"
-	// ConditionAppAvailable (Region): the app Deployment has its minimum of
-	// available replicas.
+	// ConditionAppAvailable (Region): the app Deployment is applied as the
+	// spec asks and has its minimum of available replicas.
 	ConditionAppAvailable ConditionType = "AppAvailable"
 
 	// ConditionPurged (Organization): a cancelled organization's tenant rows
@@ -81,6 +81,13 @@ const (
 	// ReasonIsolationViolated: the catalog check found a violation, such as a
 	// tenant table without forced row-level security.
 	ReasonIsolationViolated ConditionReason = "IsolationViolated"
+	// ReasonStripeSecretNotFound: the Secret or key named by
+	// spec.app.stripeSecretKeyRef does not exist, so the app Deployment is
+	// not updated.
+	ReasonStripeSecretNotFound ConditionReason = "StripeSecretNotFound"
+	// ReasonStripeSecretInvalid: the key named by spec.app.stripeSecretKeyRef
+	// does not hold a Stripe secret key, so the app Deployment is not updated.
+	ReasonStripeSecretInvalid ConditionReason = "StripeSecretInvalid"
 )
 
 // Organization condition reasons.

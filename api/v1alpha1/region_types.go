@@ -213,6 +213,40 @@ type RegionApp struct {
 	// +kubebuilder:validation:XValidation:rule="!isURL(self) || url(self).getScheme() == 'https' || (url(self).getScheme() == 'http' && url(self).getHostname() in ['localhost', '127.0.0.1', '::1'])",message="publicBaseURL must use https (http is accepted only for localhost)"
 	// +kubebuilder:validation:XValidation:rule="!self.contains('?') && !self.contains('#')",message="publicBaseURL must not carry a query or a fragment"
 	PublicBaseURL string `json:"publicBaseURL"`
+
+	// stripeSecretKeyRef selects the Secret key, in the Region's namespace,
+	// that holds the platform's Stripe secret key (`sk_...`, or a restricted
+	// `rk_...` key), with which the app dispatches payouts as Stripe Connect
+	// transfers. The app's pods mount only that key, read-only, and are
+	// replaced when its value changes, since the app reads it at start. While
+	// the Secret or the key is missing, or the value is not a Stripe secret
+	// key, the app Deployment is left as it was and `AppAvailable` is False
+	// with reason `StripeSecretNotFound` or `StripeSecretInvalid`. Without it,
+	// only manual payouts are offered.
+	// +optional
+	StripeSecretKeyRef *LocalSecretKeyReference `json:"stripeSecretKeyRef,omitempty"`
+}
+
+// LocalSecretKeyReference selects one key of a Secret in the Region's
+// namespace, which the app's pods can mount.
+type LocalSecretKeyReference struct {
+	// name of the Secret: a DNS subdomain (lower-case letters, digits, '-'
+	// and '.').
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	// +kubebuilder:validation:XValidation:rule="self.matches('^[a-z0-9]([-a-z0-9]*[a-z0-9])?([.][a-z0-9]([-a-z0-9]*[a-z0-9])?)*$')",message="name must be a Secret name: lower-case letters, digits, '-' and '.', starting and ending with a letter or digit"
+	Name string `json:"name"`
+
+	// key within the Secret's data: letters, digits, '-', '_' and '.'.
+	// Defaults to `secret-key`.
+	// +optional
+	// +kubebuilder:default=secret-key
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	// +kubebuilder:validation:Pattern=`^[-._a-zA-Z0-9]+$`
+	// +kubebuilder:validation:XValidation:rule="self != '.' && !self.startsWith('..')",message="key must not be '.' nor start with '..'"
+	Key string `json:"key,omitempty"`
 }
 
 // Retention says how long a cancelled organization's data is kept.

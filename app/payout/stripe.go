@@ -45,10 +45,30 @@ type StripeOptions struct {
 	MaxNetworkRetries *int64
 }
 
+// errStripeKeyFormat says what is wrong with a key without quoting it.
+var errStripeKeyFormat = errors.New("the Stripe secret key must start with sk_ or rk_")
+
+// ParseStripeSecretKey returns the Stripe secret key held by the contents of
+// a key file, without surrounding white space, or an error when it is not a
+// secret (sk_...) or restricted (rk_...) key. The app reads its key file
+// with it, and the operator checks a Region's Secret with it before giving
+// the key to the app.
+func ParseStripeSecretKey(data []byte) (string, error) {
+	key := strings.TrimSpace(string(data))
+	if !isStripeSecretKey(key) {
+		return "", errStripeKeyFormat
+	}
+	return key, nil
+}
+
+func isStripeSecretKey(key string) bool {
+	return strings.HasPrefix(key, "sk_") || strings.HasPrefix(key, "rk_")
+}
+
 func (o StripeOptions) validate() error {
 	var errs []error
-	if !strings.HasPrefix(o.SecretKey, "sk_") && !strings.HasPrefix(o.SecretKey, "rk_") {
-		errs = append(errs, errors.New("the Stripe secret key must start with sk_ or rk_"))
+	if !isStripeSecretKey(o.SecretKey) {
+		errs = append(errs, errStripeKeyFormat)
 	}
 	if o.APIURL != "" {
 		if u, err := url.Parse(o.APIURL); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {

@@ -166,3 +166,29 @@ func TestNewStripeConnectValidates(t *testing.T) {
 	require.ErrorContains(t, err, "absolute http(s) URL")
 	require.NotContains(t, err.Error(), "pk_test_1", "the key is never quoted")
 }
+
+func TestParseStripeSecretKey(t *testing.T) {
+	t.Parallel()
+	for name, tc := range map[string]struct {
+		file    string
+		want    string
+		wantErr bool
+	}{
+		"a secret key with a trailing newline": {file: "sk_live_abc\n", want: "sk_live_abc"},
+		"a restricted key":                     {file: "  rk_test_abc ", want: "rk_test_abc"},
+		"a publishable key":                    {file: "pk_live_abc", wantErr: true},
+		"an empty file":                        {file: "", wantErr: true},
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			got, err := payout.ParseStripeSecretKey([]byte(tc.file))
+			if tc.wantErr {
+				require.ErrorContains(t, err, "sk_ or rk_")
+				require.NotContains(t, err.Error(), "abc", "the key is never quoted")
+				return
+			}
+			require.NoError(t, err)
+			require.Equal(t, tc.want, got)
+		})
+	}
+}
