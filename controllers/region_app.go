@@ -18,6 +18,8 @@ package controllers
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -78,11 +80,18 @@ func (r *RegionReconciler) ensureKeyRing(ctx context.Context, region *rekomiv1.R
 	return nil
 }
 
+// hashOf is the hex SHA-256 of a secret value, which a pod template
+// carries so that a new value rolls the pods that read it only at start.
+func hashOf[T string | []byte](secret T) string {
+	sum := sha256.Sum256([]byte(secret))
+	return hex.EncodeToString(sum[:])
+}
+
 // reconcileApp applies the app's ServiceAccount, Service,
 // PodDisruptionBudget and Deployment, and reports AppAvailable from the
 // Deployment. The Deployment is left as it was while a Secret its pods would
 // need cannot be used, so no rollout gets stuck on pods that cannot start.
-func (r *RegionReconciler) reconcileApp(ctx context.Context, region *rekomiv1.Region, conds *conditionSet) error {
+func (r *RegionReconciler) reconcileApp(ctx context.Context, region *rekomiv1.Region, runtimePassword string, conds *conditionSet) error {
 	for _, obj := range []client.Object{appServiceAccount(region), appService(region), appPDB(region)} {
 		if err := r.apply(ctx, region, obj); err != nil {
 			return err
@@ -92,7 +101,7 @@ func (r *RegionReconciler) reconcileApp(ctx context.Context, region *rekomiv1.Re
 	if !ok {
 		return err // waiting for the Stripe Secret: its watch brings us back
 	}
-	desired := r.appDeployment(region, stripeHash)
+	desired := r.appDeployment(region, hashOf(runtimePassword), stripeHash)
 	if err := r.apply(ctx, region, desired); err != nil {
 		return err
 	}

@@ -121,7 +121,7 @@ func (r *RegionReconciler) reconcile(ctx context.Context, region *rekomiv1.Regio
 	if err := r.ensureKeyRing(ctx, region); err != nil {
 		return ctrl.Result{}, err
 	}
-	return ctrl.Result{}, r.reconcileApp(ctx, region, conds)
+	return ctrl.Result{}, r.reconcileApp(ctx, region, creds.runtime, conds)
 }
 
 func (r *RegionReconciler) ensureNamespace(ctx context.Context, region *rekomiv1.Region) error {

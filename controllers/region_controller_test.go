@@ -355,17 +355,31 @@ func TestRegionRecreatesDeletedSecret(t *testing.T) {
 	ctx := context.Background()
 	name := controllers.RuntimeSecretName(got.Name)
 	old := f.secret(t, name)
+	podsBefore := f.appPodTemplate(t)
 	require.NoError(t, testEnv.client.Delete(ctx, old))
 
 	_, err := f.reconcile(t)
 	require.NoError(t, err)
 	fresh := f.secret(t, name)
 	require.NotEqual(t, old.Data["password"], fresh.Data["password"])
+	podsAfter := f.appPodTemplate(t)
+	require.NotEmpty(t, podsBefore.Annotations["rekomi.io/database-password-sha256"])
+	require.NotEqual(t, podsBefore.Annotations["rekomi.io/database-password-sha256"], podsAfter.Annotations["rekomi.io/database-password-sha256"],
+		"the app's pods, which read DATABASE_URL at start, roll onto the new password")
 	conn, err := pgx.Connect(ctx, string(fresh.Data["url"]))
 	require.NoError(t, err, "the role's password was set to the new Secret's")
 	require.NoError(t, conn.Close(ctx))
 	_, err = pgx.Connect(ctx, string(old.Data["url"]))
 	require.Error(t, err, "the old password no longer works")
+}
+
+// appPodTemplate is the pod template of the fixture Region's app Deployment.
+func (f *regionFixture) appPodTemplate(t *testing.T) corev1.PodTemplateSpec {
+	t.Helper()
+	dep := &appsv1.Deployment{}
+	key := types.NamespacedName{Namespace: f.region.Spec.Namespace, Name: f.region.Name + "-app"}
+	require.NoError(t, testEnv.client.Get(context.Background(), key, dep))
+	return dep.Spec.Template
 }
 
 func TestRegionReportsDatabaseFaults(t *testing.T) {

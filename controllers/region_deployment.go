@@ -30,7 +30,10 @@ import (
 // appDeployment runs `rekomi app` as the runtime role, with the key ring
 // and, when the Region names one, the Stripe secret key (whose SHA-256 is
 // stripeHash) mounted read-only, hardened, and placed as the Region asks.
-func (r *RegionReconciler) appDeployment(region *rekomiv1.Region, stripeHash string) *appsv1.Deployment {
+// runtimeHash, the SHA-256 of the runtime role's password, is annotated on
+// the pod template: the app reads DATABASE_URL at start, so a new password
+// (its Secret deleted and made again) must roll the pods.
+func (r *RegionReconciler) appDeployment(region *rekomiv1.Region, runtimeHash, stripeHash string) *appsv1.Deployment {
 	image := region.Spec.App.Image
 	if image == "" {
 		image = r.AppImage
@@ -59,7 +62,7 @@ func (r *RegionReconciler) appDeployment(region *rekomiv1.Region, stripeHash str
 		pod.TopologySpreadConstraints = p.TopologySpreadConstraints
 	}
 	tmpl := corev1.PodTemplateSpec{
-		ObjectMeta: metav1.ObjectMeta{Labels: appLabels(region)},
+		ObjectMeta: metav1.ObjectMeta{Labels: appLabels(region), Annotations: map[string]string{runtimeHashAnno: runtimeHash}},
 		Spec:       pod,
 	}
 	withStripeKey(region, stripeHash, &tmpl)
@@ -73,6 +76,10 @@ func (r *RegionReconciler) appDeployment(region *rekomiv1.Region, stripeHash str
 		},
 	}
 }
+
+// runtimeHashAnno carries, on the app's pod template, the SHA-256 of the
+// runtime role's password.
+const runtimeHashAnno = "rekomi.io/database-password-sha256"
 
 func appContainer(region *rekomiv1.Region, image string) corev1.Container {
 	probe := func(path string) *corev1.Probe {

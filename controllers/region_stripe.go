@@ -18,8 +18,6 @@ package controllers
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
 
 	corev1 "k8s.io/api/core/v1"
@@ -65,8 +63,7 @@ func (r *RegionReconciler) stripeKeyHash(ctx context.Context, region *rekomiv1.R
 			fmt.Sprintf("%s: %s; the app Deployment is left as it was until the key can be used", stripeSecretKeyField, msg))
 		return "", false, nil
 	}
-	sum := sha256.Sum256(secret.Data[ref.Key])
-	return hex.EncodeToString(sum[:]), true, nil
+	return hashOf(secret.Data[ref.Key]), true, nil
 }
 
 // checkStripeSecret says whether field of the Secret at key (nil when it
