@@ -73,13 +73,16 @@ func seedWebhookBench(b *testing.B, adminURL string, ring *keyring.KeyRing) []be
 	return eps
 }
 
-func benchStripeEvent(id string) []byte {
-	return fmt.Appendf(nil, `{"id":%q,"object":"event","api_version":"2025-01-27.acacia","type":"invoice.paid","data":{"object":{"id":"in_1","object":"invoice","amount_paid":4900,"currency":"eur","customer":"cus_1"}}}`, id)
+// benchStripeEvent is a Stripe event of type typ (invoice.paid makes a sale;
+// payment_intent.created has no effect) carrying an invoice.
+func benchStripeEvent(id, typ string) []byte {
+	return fmt.Appendf(nil, `{"id":%q,"object":"event","api_version":"2025-01-27.acacia","type":%q,"data":{"object":{"id":"in_1","object":"invoice","amount_paid":4900,"currency":"eur","customer":"cus_1"}}}`, id, typ)
 }
 
-// benchDeliver posts a Stripe delivery of event id to the endpoint, signed now.
-func benchDeliver(client *http.Client, base string, ep benchEndpoint, id string) error {
-	body := benchStripeEvent(id)
+// benchDeliver posts a Stripe delivery of event id of type typ to the
+// endpoint, signed now.
+func benchDeliver(client *http.Client, base string, ep benchEndpoint, id, typ string) error {
+	body := benchStripeEvent(id, typ)
 	now := time.Now()
 	req, err := http.NewRequest(http.MethodPost, base+"/webhooks/stripe/"+ep.id.String(), strings.NewReader(string(body)))
 	if err != nil {
@@ -102,8 +105,10 @@ func benchDeliver(client *http.Client, base string, ep benchEndpoint, id string)
 // BenchmarkWebhooks measures Stripe deliveries through the whole route
 // (read, verify, store, apply and audit) for new events and for replays,
 // against a bare INSERT INTO billing_events ... ON CONFLICT DO NOTHING in a
-// tenant transaction, with the same workers, alternating the three in every
-// iteration. It reports each per second, new deliveries / bare inserts (the
+// tenant transaction, with the same workers, alternating the four in every
+// iteration. New events are invoice.paid, which records a sale, and
+// ("plain") payment_intent.created, which has no effect but is stored and
+// audited. It reports each per second, new deliveries / bare inserts (the
 // goal is at least 0.6) and replays / bare inserts. A new delivery also
 // appends its audit entry, which BenchmarkAuditedWrites prices on its own.
 func BenchmarkWebhooks(b *testing.B) {
@@ -122,7 +127,7 @@ func BenchmarkWebhooks(b *testing.B) {
 	eps := seedWebhookBench(b, region.AdminURL, ring)
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: benchWorkers}}
 	for w, ep := range eps {
-		require.NoError(b, benchDeliver(client, ts.URL, ep, fmt.Sprintf("evt_replayed_%d", w)))
+		require.NoError(b, benchDeliver(client, ts.URL, ep, fmt.Sprintf("evt_replayed_%d", w), "invoice.paid"))
 	}
 
 	var seq atomic.Int64
@@ -144,10 +149,13 @@ func BenchmarkWebhooks(b *testing.B) {
 		return time.Since(start)
 	}
 	deliverNew := func(ep benchEndpoint, _ int) error {
-		return benchDeliver(client, ts.URL, ep, fmt.Sprintf("evt_new_%d", seq.Add(1)))
+		return benchDeliver(client, ts.URL, ep, fmt.Sprintf("evt_new_%d", seq.Add(1)), "invoice.paid")
+	}
+	deliverPlain := func(ep benchEndpoint, _ int) error {
+		return benchDeliver(client, ts.URL, ep, fmt.Sprintf("evt_plain_%d", seq.Add(1)), "payment_intent.created")
 	}
 	replay := func(ep benchEndpoint, w int) error {
-		return benchDeliver(client, ts.URL, ep, fmt.Sprintf("evt_replayed_%d", w))
+		return benchDeliver(client, ts.URL, ep, fmt.Sprintf("evt_replayed_%d", w), "invoice.paid")
 	}
 	bare := func(ep benchEndpoint, _ int) error {
 		id := fmt.Sprintf("evt_bare_%d", seq.Add(1))
@@ -155,12 +163,12 @@ func BenchmarkWebhooks(b *testing.B) {
 		return database.TenantTx(ctx, ep.org, func(tx pgx.Tx) error {
 			_, err := tx.Exec(ctx, `INSERT INTO billing_events (org_id, endpoint_id, provider, event_id, type, payload)
 				VALUES ($1, $2, 'stripe', $3, 'invoice.paid', $4) ON CONFLICT (org_id, provider, event_id) DO NOTHING`,
-				ep.org, ep.id, id, benchStripeEvent(id))
+				ep.org, ep.id, id, benchStripeEvent(id, "invoice.paid"))
 			return err
 		})
 	}
-	sides := []func(benchEndpoint, int) error{deliverNew, replay, bare}
-	var took [3]time.Duration
+	sides := []func(benchEndpoint, int) error{deliverNew, replay, bare, deliverPlain}
+	var took [4]time.Duration
 	turn := 0
 	for b.Loop() {
 		for i := range sides {
@@ -175,4 +183,6 @@ func BenchmarkWebhooks(b *testing.B) {
 	b.ReportMetric(requests/took[2].Seconds(), "bare-inserts/s")
 	b.ReportMetric(took[2].Seconds()/took[0].Seconds(), "new-deliveries/bare-inserts")
 	b.ReportMetric(took[2].Seconds()/took[1].Seconds(), "replays/bare-inserts")
+	b.ReportMetric(requests/took[3].Seconds(), "new-plain-deliveries/s")
+	b.ReportMetric(took[2].Seconds()/took[3].Seconds(), "new-plain-deliveries/bare-inserts")
 }
