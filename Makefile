@@ -107,9 +107,11 @@ build: generate ## Build the rekomi binary into bin/.
 run: manifests generate ## Run the operator from your host against the current kubeconfig.
 	$(GO) run -ldflags "$(LDFLAGS)" . manager --app-image=$(IMG)
 
+DEV_FLAGS ?=
+
 .PHONY: dev
-dev: build envtest-assets postgres ## Run the whole platform on this machine, no cluster needed.
-	$(LOCALBIN)/rekomi dev
+dev: build envtest-assets postgres ## Run the whole platform on this machine, no cluster needed (flags of rekomi dev in DEV_FLAGS, e.g. DEV_FLAGS=--demo).
+	$(LOCALBIN)/rekomi dev $(DEV_FLAGS)
 
 .PHONY: docker-build
 docker-build: ## Build the container image IMG (needs a Docker engine).
