@@ -61,20 +61,23 @@ const webhookSecretsKind = "webhook_endpoint"
 
 const actionBillingEventReceived = "billing_event.received"
 
-// storedEndpoint is a webhook_endpoints row with its secrets opened.
+// storedEndpoint is a webhook_endpoints row with its secrets opened, and
+// whether its organization is cancelled.
 type storedEndpoint struct {
-	provider  string
-	secrets   []string
-	tolerance time.Duration
-	disabled  bool
+	provider     string
+	secrets      []string
+	tolerance    time.Duration
+	disabled     bool
+	orgCancelled bool
 }
 
 const selectWebhookRouteSQL = `
 SELECT org_id FROM route_keys WHERE kind = 'webhook_endpoint' AND key = $1`
 
 const selectWebhookEndpointSQL = `
-SELECT provider, secrets, tolerance_seconds, disabled
-FROM webhook_endpoints WHERE org_id = $1 AND id = $2`
+SELECT e.provider, e.secrets, e.tolerance_seconds, e.disabled, o.status <> 'active'
+FROM webhook_endpoints e JOIN organizations o ON o.id = e.org_id
+WHERE e.org_id = $1 AND e.id = $2`
 
 const insertBillingEventSQL = `
 INSERT INTO billing_events (org_id, endpoint_id, provider, event_id, type, payload)
@@ -181,7 +184,7 @@ func (s *Server) readWebhookEndpoint(ctx context.Context, tx pgx.Tx, org, id uui
 	var ep storedEndpoint
 	var sealed []byte
 	var tolerance int32
-	err := tx.QueryRow(ctx, selectWebhookEndpointSQL, org, id).Scan(&ep.provider, &sealed, &tolerance, &ep.disabled)
+	err := tx.QueryRow(ctx, selectWebhookEndpointSQL, org, id).Scan(&ep.provider, &sealed, &tolerance, &ep.disabled, &ep.orgCancelled)
 	switch {
 	case errors.Is(err, pgx.ErrNoRows):
 		return ep, webhook.Refuse(webhook.ReasonUnknownEndpoint, "no row for endpoint %s", id)
@@ -203,12 +206,14 @@ func (s *Server) readWebhookEndpoint(ctx context.Context, tx pgx.Tx, org, id uui
 }
 
 // verifyDelivery checks a delivery against its endpoint at now: enabled,
-// of the provider the path names, signed by one of its secrets within its
+// of an organization that is not cancelled, of the provider the path names, signed by one of its secrets within its
 // tolerance.
 func verifyDelivery(provider string, endpointID uuid.UUID, ep storedEndpoint, header http.Header, body []byte, now time.Time) (receivedEvent, error) {
 	switch {
 	case ep.disabled:
 		return receivedEvent{}, webhook.Refuse(webhook.ReasonDisabledEndpoint, "endpoint %s is disabled", endpointID)
+	case ep.orgCancelled: // read-only: the provider retries, and a reactivated organization gets its events
+		return receivedEvent{}, webhook.Refuse(webhook.ReasonCancelledOrganization, "the organization of endpoint %s is cancelled", endpointID)
 	case ep.provider != provider:
 		return receivedEvent{}, webhook.Refuse(webhook.ReasonWrongProvider, "endpoint %s is not a %s endpoint", endpointID, provider)
 	}

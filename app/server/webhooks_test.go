@@ -329,6 +329,10 @@ func TestWebhookRefusals(t *testing.T) {
 	foreignEP := b.seedEndpoint(t, other, endpointSeed{provider: "stripe", secrets: []string{stripeSecret}, routeOrg: org})
 	// An endpoint whose route key was removed, as when it is disabled.
 	unroutedEP := b.seedEndpoint(t, org, endpointSeed{provider: "stripe", secrets: []string{stripeSecret}, noRoute: true})
+	// An endpoint of a cancelled organization, which is read-only.
+	cancelled, _ := b.seedOrg(t, "initech", server.ScopeRead)
+	cancelledEP := b.seedEndpoint(t, cancelled, endpointSeed{provider: "stripe", secrets: []string{stripeSecret}})
+	b.adminExec(t, `UPDATE organizations SET status = 'cancelled', cancelled_at = now() WHERE id = $1`, cancelled)
 
 	body := stripeEvent("evt_refused", "invoice.paid")
 	now := time.Now().Unix()
@@ -349,6 +353,7 @@ func TestWebhookRefusals(t *testing.T) {
 		{"endpoint without a route key", "unknown_endpoint", webhookPath("stripe", unroutedEP), signed, body},
 		{"endpoint of another organization", "unknown_endpoint", webhookPath("stripe", foreignEP), signed, body},
 		{"disabled endpoint", "disabled_endpoint", webhookPath("stripe", disabledEP), signed, body},
+		{"endpoint of a cancelled organization", "organization_cancelled", webhookPath("stripe", cancelledEP), signed, body},
 		{"unknown provider", "unknown_provider", webhookPath("paypal", stripeEP), signed, body},
 		{"other provider in the path", "wrong_provider", webhookPath("clerk", stripeEP), signed, body},
 		{"a Stripe delivery to a Clerk endpoint", "wrong_provider", webhookPath("stripe", clerkEP), signed, body},
@@ -375,7 +380,7 @@ func TestWebhookRefusals(t *testing.T) {
 		require.Equal(t, first, d.header, "%s: the same headers whatever failed", tc.name)
 		require.Contains(t, b.logs.String(), `"reason":"`+tc.reason+`"`, tc.name)
 	}
-	for _, o := range []uuid.UUID{org, other} {
+	for _, o := range []uuid.UUID{org, other, cancelled} {
 		events, entries := b.countEvents(t, o, "evt_refused")
 		require.Equal(t, []int{0, 0}, []int{events, entries}, "a refusal stores nothing")
 	}

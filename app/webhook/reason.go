@@ -36,9 +36,12 @@ const (
 	ReasonUnknownProvider  Reason = "unknown_provider"
 	ReasonUnknownEndpoint  Reason = "unknown_endpoint"
 	ReasonDisabledEndpoint Reason = "disabled_endpoint"
-	ReasonWrongProvider    Reason = "wrong_provider"
-	ReasonBodyTooLarge     Reason = "body_too_large"
-	ReasonUnreadableBody   Reason = "unreadable_body"
+	// ReasonCancelledOrganization: the endpoint's organization is cancelled,
+	// and so read-only.
+	ReasonCancelledOrganization Reason = "organization_cancelled"
+	ReasonWrongProvider         Reason = "wrong_provider"
+	ReasonBodyTooLarge          Reason = "body_too_large"
+	ReasonUnreadableBody        Reason = "unreadable_body"
 )
 
 // Reasons lists every reason, so each can be counted from zero.
@@ -46,7 +49,7 @@ func Reasons() []Reason {
 	return []Reason{
 		ReasonMissingHeader, ReasonMalformedHeader, ReasonBadSignature, ReasonStaleTimestamp,
 		ReasonFutureTimestamp, ReasonMalformedEvent, ReasonUnknownProvider, ReasonUnknownEndpoint,
-		ReasonDisabledEndpoint, ReasonWrongProvider, ReasonBodyTooLarge, ReasonUnreadableBody,
+		ReasonDisabledEndpoint, ReasonCancelledOrganization, ReasonWrongProvider, ReasonBodyTooLarge, ReasonUnreadableBody,
 	}
 }
 
