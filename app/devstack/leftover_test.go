@@ -17,12 +17,14 @@ limitations under the License.
 package devstack
 
 import (
+	"bytes"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 )
@@ -46,12 +48,22 @@ func TestCheckEtcdDataFree(t *testing.T) {
 		require.NoError(t, syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB))
 	}
 	// run starts a process whose command line carries args, stopped when
-	// the test ends, and returns its id.
+	// the test ends, and returns its id once its child runs sleep: until
+	// then, the child it forks shows the same command line.
 	run := func(t *testing.T, args ...string) string {
 		cmd := exec.Command("sh", append([]string{"-c", "sleep 60; :"}, args...)...)
 		require.NoError(t, cmd.Start())
 		t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
-		return strconv.Itoa(cmd.Process.Pid)
+		pid := strconv.Itoa(cmd.Process.Pid)
+		require.Eventually(t, func() bool {
+			children, err := os.ReadFile(filepath.Join("/proc", pid, "task", pid, "children"))
+			if err != nil || len(bytes.Fields(children)) == 0 {
+				return false
+			}
+			child, err := os.ReadFile(filepath.Join("/proc", string(bytes.Fields(children)[0]), "cmdline"))
+			return err == nil && bytes.HasPrefix(child, []byte("sleep\x00"))
+		}, 10*time.Second, 10*time.Millisecond, "the shell of %v runs sleep", args)
+		return pid
 	}
 
 	t.Run("PassesWithoutData", func(t *testing.T) {
