@@ -53,6 +53,9 @@ type Options struct {
 	// are started so that they end with this process however it ends (see
 	// RunGuarded); empty starts them directly, and only Stop ends them.
 	Executable string
+	// OutsideDir holds PostgreSQL's data when the postgres user cannot reach
+	// Dir (see outsidePostgresDir); empty is /var/tmp.
+	OutsideDir string
 	// Demo adds a click on the starter link and the signed Stripe events
 	// of a checkout and a paid invoice, which earn a commission.
 	Demo bool
@@ -184,9 +187,13 @@ func (s *Stack) start(ctx context.Context, opts Options) error {
 // when the caller is root, reaches its data; the files in it are private.
 func prepareDir(opts Options) error {
 	if opts.Fresh {
-		for _, sub := range []string{"postgres", "etcd"} {
-			if err := os.RemoveAll(filepath.Join(opts.Dir, sub)); err != nil {
-				return fmt.Errorf("discarding %s data: %w", sub, err)
+		outside, err := outsidePostgresDir(opts)
+		if err != nil {
+			return err
+		}
+		for _, dir := range []string{filepath.Join(opts.Dir, "postgres"), filepath.Join(opts.Dir, "etcd"), outside} {
+			if err := os.RemoveAll(dir); err != nil {
+				return fmt.Errorf("discarding the data in %s: %w", dir, err)
 			}
 		}
 	}

@@ -18,8 +18,11 @@ package devstack
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -51,19 +54,9 @@ func (s *Stack) startPostgres(ctx context.Context, opts Options, regions []strin
 			return nil, err
 		}
 		s.stops = append(s.stops, func() { _ = log.Close() })
-		dir, err := filepath.Abs(filepath.Join(opts.Dir, "postgres", region))
+		srv, err := startRegionPostgres(ctx, opts, region, log)
 		if err != nil {
 			return nil, err
-		}
-		if err := os.MkdirAll(filepath.Dir(dir), 0o755); err != nil {
-			return nil, err
-		}
-		srv, err := pgserver.Start(ctx, pgserver.Options{Dir: dir, Log: log, Settings: map[string]string{"max_connections": "200"}})
-		if errors.Is(err, pgserver.ErrDirUnreachable) {
-			return nil, fmt.Errorf("region %s: %w; rekomi dev keeps it under --dir: `bin/rekomi dev --dir /var/tmp/rekomi-dev`", region, err)
-		}
-		if err != nil {
-			return nil, fmt.Errorf("region %s: %w", region, err)
 		}
 		s.stops = append(s.stops, func() {
 			ctx, cancel := context.WithTimeout(context.Background(), stopTimeout)
@@ -73,6 +66,63 @@ func (s *Stack) startPostgres(ctx context.Context, opts Options, regions []strin
 		urls[region] = srv.URL()
 	}
 	return urls, nil
+}
+
+// startRegionPostgres starts a Region's server on its data in the state
+// directory or, when the postgres user (as whom PostgreSQL runs for root)
+// cannot reach the state directory, as with a work tree under a 0700 /root,
+// on its data in the outside directory kept for this state directory.
+func startRegionPostgres(ctx context.Context, opts Options, region string, log io.Writer) (*pgserver.Server, error) {
+	settings := map[string]string{"max_connections": "200"}
+	dir, err := filepath.Abs(filepath.Join(opts.Dir, "postgres", region))
+	if err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(filepath.Dir(dir), 0o755); err != nil {
+		return nil, err
+	}
+	srv, err := pgserver.Start(ctx, pgserver.Options{Dir: dir, Log: log, Settings: settings})
+	if !errors.Is(err, pgserver.ErrDirUnreachable) {
+		return srv, wrapRegion(region, err)
+	}
+	outside, err := outsidePostgresDir(opts)
+	if err != nil {
+		return nil, err
+	}
+	dir = filepath.Join(outside, region)
+	if err := os.MkdirAll(outside, 0o755); err != nil {
+		return nil, fmt.Errorf("region %s: making %s: %w", region, outside, err)
+	}
+	srv, err = pgserver.Start(ctx, pgserver.Options{Dir: dir, Log: log, Settings: settings})
+	if errors.Is(err, pgserver.ErrDirUnreachable) {
+		return nil, fmt.Errorf("region %s: %w; give rekomi dev a --dir that user can reach: `make dev DEV_FLAGS='--dir /var/tmp/rekomi-dev'`", region, err)
+	}
+	return srv, wrapRegion(region, err)
+}
+
+// outsidePostgresDir is where PostgreSQL keeps its data for a state
+// directory the postgres user cannot reach: a directory of its own under
+// Options.OutsideDir (/var/tmp by default, which survives reboots), named
+// after the state directory's absolute path, so that every start on the
+// same state directory finds the same data.
+func outsidePostgresDir(opts Options) (string, error) {
+	abs, err := filepath.Abs(opts.Dir)
+	if err != nil {
+		return "", err
+	}
+	base := opts.OutsideDir
+	if base == "" {
+		base = "/var/tmp"
+	}
+	sum := sha256.Sum256([]byte(abs))
+	return filepath.Join(base, "rekomi-dev-"+hex.EncodeToString(sum[:6]), "postgres"), nil
+}
+
+func wrapRegion(region string, err error) error {
+	if err != nil {
+		return fmt.Errorf("region %s: %w", region, err)
+	}
+	return nil
 }
 
 // startControlPlane starts kube-apiserver and etcd, whose data is kept in
