@@ -44,8 +44,11 @@ const guardAssetsLink = "assets"
 // then. Otherwise it returns at once. The rekomi binary calls it first.
 func RunGuarded() {
 	name := filepath.Base(os.Args[0])
+	if !guarded(name) {
+		return
+	}
 	assets, err := os.Readlink(filepath.Join(filepath.Dir(os.Args[0]), guardAssetsLink))
-	if err != nil || !guarded(name) {
+	if err != nil {
 		return
 	}
 	parent := os.Getppid()
