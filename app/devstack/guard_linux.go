@@ -20,6 +20,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 
 	"golang.org/x/sys/unix"
 )
@@ -44,7 +45,7 @@ const guardAssetsLink = "assets"
 // then. Otherwise it returns at once. The rekomi binary calls it first.
 func RunGuarded() {
 	name := filepath.Base(os.Args[0])
-	if !guarded(name) {
+	if !slices.Contains(guardedNames, name) {
 		return
 	}
 	assets, err := os.Readlink(filepath.Join(filepath.Dir(os.Args[0]), guardAssetsLink))
@@ -63,15 +64,6 @@ func RunGuarded() {
 	err = unix.Exec(real, append([]string{real}, os.Args[1:]...), os.Environ())
 	fmt.Fprintf(os.Stderr, "%s: running %s: %v\n", name, real, err)
 	os.Exit(1)
-}
-
-func guarded(name string) bool {
-	for _, g := range guardedNames {
-		if name == g {
-			return true
-		}
-	}
-	return false
 }
 
 // guardBinaries makes, in dir, a link to self under each guarded name and a

@@ -25,7 +25,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
 )
 
 // ErrEtcdDataInUse means another etcd holds the etcd data of the state
@@ -47,12 +46,12 @@ func checkEtcdDataFree(etcdDir string) error {
 		return fmt.Errorf("checking the etcd data %s: %w", db, err)
 	}
 	defer f.Close()
-	err = syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
-	if err == nil {
-		return nil // closing f releases the lock
-	}
-	if !errors.Is(err, syscall.EWOULDBLOCK) {
+	locked, err := tryLock(f)
+	if err != nil {
 		return fmt.Errorf("checking the etcd data %s: %w", db, err)
+	}
+	if locked {
+		return nil // closing f releases the lock
 	}
 	pids := leftoverProcesses(etcdDir)
 	if len(pids) == 0 {

@@ -45,10 +45,11 @@ func lockDir(dir string) (unlock func(), err error) {
 	if err != nil {
 		return nil, fmt.Errorf("opening %s: %w", path, err)
 	}
-	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+	locked, err := tryLock(f)
+	if err != nil || !locked {
 		holder, _ := os.ReadFile(path)
 		f.Close()
-		if !errors.Is(err, syscall.EWOULDBLOCK) {
+		if err != nil {
 			return nil, fmt.Errorf("locking %s: %w", path, err)
 		}
 		return nil, dirInUse(dir, strings.TrimSpace(string(holder)))
@@ -58,6 +59,16 @@ func lockDir(dir string) (unlock func(), err error) {
 		return nil, fmt.Errorf("writing %s: %w", path, err)
 	}
 	return func() { f.Close() }, nil
+}
+
+// tryLock takes an exclusive lock on f without waiting, and reports false
+// when another open file holds one. Closing f releases it.
+func tryLock(f *os.File) (bool, error) {
+	err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
+	if errors.Is(err, syscall.EWOULDBLOCK) {
+		return false, nil
+	}
+	return err == nil, err
 }
 
 func writePID(f *os.File) error {
