@@ -125,6 +125,22 @@ func (b *bundle) seedAffiliate(t *testing.T, org uuid.UUID, stripeAccount *strin
 	return id
 }
 
+// connectedAccount is the Stripe connected account of connectedAffiliate's
+// affiliate.
+const connectedAccount = "acct_123"
+
+// connectedAffiliate starts a server paying through provider and seeds the
+// organization acme with an affiliate whose connected account is
+// connectedAccount and a EUR campaign with no minimum payout.
+func connectedAffiliate(t *testing.T, srv *dbtest.Server, provider payout.Provider, mutate func(*config.Config)) (b *bundle, tn tenant, aff, campaign uuid.UUID) {
+	t.Helper()
+	b = setupWith(t, srv, []server.Option{server.WithPayoutProviders(provider)}, mutate)
+	tn = b.seedTenant(t, "acme")
+	account := connectedAccount
+	aff = b.seedAffiliate(t, tn.org, &account)
+	return b, tn, aff, b.seedPayoutCampaign(t, tn.org, "EUR", 0)
+}
+
 func (b *bundle) seedPayoutCampaign(t *testing.T, org uuid.UUID, currency string, minPayout int64) uuid.UUID {
 	t.Helper()
 	id := uuid.New()
@@ -370,7 +386,7 @@ func TestPayouts(t *testing.T) {
 
 		plain := setup(t, srv, wide)
 		other := plain.seedTenant(t, "globex")
-		account := "acct_123"
+		account := connectedAccount
 		aff = plain.seedAffiliate(t, other.org, &account)
 		resp = plain.createPayout(t, other, payoutBody(aff, "EUR", "stripe_connect"), &p)
 		require.Equal(t, http.StatusUnprocessableEntity, resp.StatusCode)
@@ -406,11 +422,7 @@ func TestPayouts(t *testing.T) {
 	t.Run("ADefinitiveFailureFailsThePayoutAndReleasesItsCommissions", func(t *testing.T) {
 		t.Parallel()
 		fake := &fakeProvider{name: payout.NameStripeConnect, outcomes: []error{payout.Definitive("insufficient funds in the platform balance", nil)}}
-		b := setupWith(t, srv, []server.Option{server.WithPayoutProviders(fake)}, wide)
-		tn := b.seedTenant(t, "acme")
-		account := "acct_123"
-		aff := b.seedAffiliate(t, tn.org, &account)
-		campaign := b.seedPayoutCampaign(t, tn.org, "EUR", 0)
+		b, tn, aff, campaign := connectedAffiliate(t, srv, fake, wide)
 		first := b.seedCommission(t, tn.org, aff, campaign, 800, "EUR", "approved", anHourAgo)
 
 		var created payoutObject
@@ -424,7 +436,7 @@ func TestPayouts(t *testing.T) {
 		c := b.commission(t, tn.org, first)
 		require.Equal(t, "approved", c.Status)
 		require.Nil(t, c.PayoutID, "released for a later payout")
-		require.Equal(t, []payout.Transfer{{PayoutID: created.ID, Amount: 800, Currency: "EUR", Destination: account}}, fake.transfers())
+		require.Equal(t, []payout.Transfer{{PayoutID: created.ID, Amount: 800, Currency: "EUR", Destination: connectedAccount}}, fake.transfers())
 		b.requireAudit(t, tn.org, "payout.dispatched", created.ID)
 		b.requireAudit(t, tn.org, "payout.failed", created.ID)
 		b.requireAuditMetadata(t, tn.org, "payout.failed", created.ID,
@@ -445,11 +457,8 @@ func TestPayouts(t *testing.T) {
 	t.Run("DeductsClawbacksOnceUnlessThePayoutFails", func(t *testing.T) {
 		t.Parallel()
 		fake := &fakeProvider{name: payout.NameStripeConnect, outcomes: []error{payout.Definitive("account closed", nil)}}
-		b := setupWith(t, srv, []server.Option{server.WithPayoutProviders(fake)}, wide)
-		tn, other := b.seedTenant(t, "acme"), b.seedTenant(t, "globex")
-		account := "acct_123"
-		aff := b.seedAffiliate(t, tn.org, &account)
-		campaign := b.seedPayoutCampaign(t, tn.org, "EUR", 0)
+		b, tn, aff, campaign := connectedAffiliate(t, srv, fake, wide)
+		other := b.seedTenant(t, "globex")
 		clawed := b.seedCommission(t, tn.org, aff, campaign, 300, "EUR", "paid", anHourAgo)
 		b.exec(t, tn.org, `INSERT INTO commission_adjustments (org_id, commission_id, affiliate_id, amount, currency, reason)
 			VALUES ($1, $2, $3, -300, 'EUR', 'refunded')`, tn.org, clawed, aff)
@@ -488,8 +497,8 @@ func TestPayouts(t *testing.T) {
 		require.Equal(t, http.StatusOK, b.dispatch(t, tn, again.ID, &again).StatusCode)
 		require.Equal(t, "paid", again.Status)
 		require.Equal(t, []payout.Transfer{
-			{PayoutID: first.ID, Amount: 900, Currency: "EUR", Destination: account},
-			{PayoutID: again.ID, Amount: 900, Currency: "EUR", Destination: account},
+			{PayoutID: first.ID, Amount: 900, Currency: "EUR", Destination: connectedAccount},
+			{PayoutID: again.ID, Amount: 900, Currency: "EUR", Destination: connectedAccount},
 		}, fake.transfers())
 
 		b.seedCommission(t, tn.org, aff, campaign, 400, "EUR", "approved", anHourAgo)
@@ -504,11 +513,7 @@ func TestPayouts(t *testing.T) {
 		fake := &fakeProvider{name: payout.NameStripeConnect, outcomes: []error{
 			payout.Transient("Stripe answered 503", nil), fmt.Errorf("an unclassified error counts as transient"),
 		}}
-		b := setupWith(t, srv, []server.Option{server.WithPayoutProviders(fake)}, wide)
-		tn := b.seedTenant(t, "acme")
-		account := "acct_123"
-		aff := b.seedAffiliate(t, tn.org, &account)
-		campaign := b.seedPayoutCampaign(t, tn.org, "EUR", 0)
+		b, tn, aff, campaign := connectedAffiliate(t, srv, fake, wide)
 		held := b.seedCommission(t, tn.org, aff, campaign, 500, "EUR", "approved", anHourAgo)
 		var created payoutObject
 		require.Equal(t, http.StatusCreated, b.createPayout(t, tn, payoutBody(aff, "EUR", "stripe_connect"), &created).StatusCode)
@@ -542,11 +547,7 @@ func TestPayouts(t *testing.T) {
 	t.Run("ConcurrentDispatchesPayOnce", func(t *testing.T) {
 		t.Parallel()
 		fake := &fakeProvider{name: payout.NameStripeConnect}
-		b := setupWith(t, srv, []server.Option{server.WithPayoutProviders(fake)}, wide)
-		tn := b.seedTenant(t, "acme")
-		account := "acct_123"
-		aff := b.seedAffiliate(t, tn.org, &account)
-		campaign := b.seedPayoutCampaign(t, tn.org, "EUR", 0)
+		b, tn, aff, campaign := connectedAffiliate(t, srv, fake, wide)
 		b.seedCommission(t, tn.org, aff, campaign, 500, "EUR", "approved", anHourAgo)
 		var created payoutObject
 		require.Equal(t, http.StatusCreated, b.createPayout(t, tn, payoutBody(aff, "EUR", "stripe_connect"), &created).StatusCode)
@@ -691,11 +692,7 @@ func TestPayouts(t *testing.T) {
 		t.Parallel()
 		_, doc := loadOpenAPI(t)
 		fake := &fakeProvider{name: payout.NameStripeConnect, outcomes: []error{payout.Transient("Stripe answered 503", nil)}}
-		b := setupWith(t, srv, []server.Option{server.WithPayoutProviders(fake)}, wide)
-		tn := b.seedTenant(t, "acme")
-		account := "acct_123"
-		aff := b.seedAffiliate(t, tn.org, &account)
-		campaign := b.seedPayoutCampaign(t, tn.org, "EUR", 0)
+		b, tn, aff, campaign := connectedAffiliate(t, srv, fake, wide)
 		b.seedCommission(t, tn.org, aff, campaign, 500, "EUR", "approved", anHourAgo)
 		check := func(method, path, status, mediaType string, resp *http.Response, body any) {
 			t.Helper()
