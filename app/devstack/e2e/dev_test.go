@@ -77,7 +77,8 @@ func restartAndKill(t *testing.T, dir, kubectlBin string, org tenant, ref referr
 
 // checkListeners finds what the stack listens on while it runs: each app,
 // the API server of the kubeconfig and one PostgreSQL server per Region
-// must be among them. It returns every listening address.
+// must be among them (a server is counted once, whatever its backends
+// hold). It returns every listening address.
 func checkListeners(t *testing.T, dev *devProcess, stack stackFile, k kubectl) []string {
 	t.Helper()
 	procs, err := stackProcs(dev.cmd.Process.Pid)
@@ -85,13 +86,13 @@ func checkListeners(t *testing.T, dev *devProcess, stack stackFile, k kubectl) [
 	procs, err = withListeners(procs)
 	require.NoError(t, err)
 	var all []string
-	postgres := 0
 	for _, p := range procs {
 		t.Logf("%s listens on %v", p, p.listenAddr)
 		all = append(all, p.listenAddr...)
-		if p.comm == "postgres" && len(p.listenAddr) > 0 {
-			postgres++
-		}
+	}
+	servers := postmasters(procs)
+	for _, p := range servers {
+		require.NotEmpty(t, p.listenAddr, "PostgreSQL server %s listens", p)
 	}
 	for _, a := range stack.Apps {
 		u, err := url.Parse(a.URL)
@@ -101,7 +102,7 @@ func checkListeners(t *testing.T, dev *devProcess, stack stackFile, k kubectl) [
 	server, err := url.Parse(k.run(t, "", "config", "view", "--minify", "-o", "jsonpath={.clusters[0].cluster.server}"))
 	require.NoError(t, err)
 	require.Contains(t, all, server.Host, "the API server of the kubeconfig is the stack's")
-	require.Equal(t, len(stack.Apps), postgres, "one PostgreSQL server per Region")
+	require.Len(t, servers, len(stack.Apps), "one PostgreSQL server per Region")
 	return all
 }
 

@@ -32,7 +32,7 @@ import (
 
 // proc is a process as /proc/<pid>/stat shows it.
 type proc struct {
-	pid        int
+	pid, ppid  int
 	comm       string
 	state      string
 	pgid, sid  int
@@ -88,6 +88,9 @@ func readProc(pid int) (proc, error) {
 		return proc{}, fmt.Errorf("reading /proc/%d/stat: too few fields in %q", pid, stat)
 	}
 	p := proc{pid: pid, comm: stat[open+1 : end], state: fields[0]}
+	if p.ppid, err = strconv.Atoi(fields[1]); err != nil {
+		return proc{}, fmt.Errorf("reading /proc/%d/stat: parent: %w", pid, err)
+	}
 	if p.pgid, err = strconv.Atoi(fields[2]); err != nil {
 		return proc{}, fmt.Errorf("reading /proc/%d/stat: process group: %w", pid, err)
 	}
@@ -95,6 +98,24 @@ func readProc(pid int) (proc, error) {
 		return proc{}, fmt.Errorf("reading /proc/%d/stat: session: %w", pid, err)
 	}
 	return p, nil
+}
+
+// postmasters returns the PostgreSQL servers among procs: the postgres
+// processes whose parent is not one. Every other postgres process is a
+// backend or worker a server forked, which may still hold, for a moment
+// after the fork, the listening sockets it inherited.
+func postmasters(procs []proc) []proc {
+	comm := make(map[int]string, len(procs))
+	for _, p := range procs {
+		comm[p.pid] = p.comm
+	}
+	var out []proc
+	for _, p := range procs {
+		if p.comm == "postgres" && comm[p.ppid] != "postgres" {
+			out = append(out, p)
+		}
+	}
+	return out
 }
 
 // withListeners fills in the TCP addresses each process listens on, from
