@@ -73,7 +73,7 @@ verify: controller-gen crd-ref-docs ## Fail when generated files or go.mod are s
 	fi
 
 .PHONY: test
-test: generate manifests vet envtest-assets postgres chromium kubectl ## Run every test against a real API server, a real PostgreSQL and a headless Chromium, then fuzz the webhook paths briefly.
+test: generate manifests vet envtest-assets postgres chromium kubectl redocly ## Run every test against a real API server, a real PostgreSQL and a headless Chromium, lint the OpenAPI document, then fuzz the webhook paths briefly.
 	KUBEBUILDER_ASSETS="$$(./hack/envtest-assets.sh)" $(GO) test $(GOTEST_FLAGS) ./...
 	FUZZTIME=$(TEST_FUZZTIME) ./hack/fuzz.sh ./app/webhook ./app/server
 
@@ -86,6 +86,10 @@ TEST_FUZZTIME ?= 2000x
 e2e: build envtest-assets postgres kubectl ## Run only the end-to-end test: bin/rekomi dev as its own process, used through kubectl and HTTP, stopped by SIGINT.
 	KUBEBUILDER_ASSETS="$$(./hack/envtest-assets.sh)" REKOMI_BIN=$(LOCALBIN)/rekomi \
 		$(GO) test $(GOTEST_FLAGS) -run '^TestDevProcess$$' -v ./app/devstack/e2e
+
+.PHONY: lint-openapi
+lint-openapi: redocly ## Lint app/server/openapi.json with Redocly CLI's recommended rules (make test does it in TestOpenAPILint).
+	REDOCLY_TELEMETRY=off REDOCLY_SUPPRESS_NOTIFICATIONS=true "$$(./hack/redocly.sh)" lint --config hack/redocly/redocly.yaml app/server/openapi.json
 
 .PHONY: fuzz
 fuzz: ## Fuzz every target under app/ for FUZZTIME each (default 10s); failing inputs land in testdata/fuzz/.
@@ -157,6 +161,10 @@ kubectl: ## Build (once) and cache a kubectl of the control plane's version when
 .PHONY: postgres
 postgres: ## Install the OS's PostgreSQL server binaries when they are missing.
 	./hack/install-postgres.sh
+
+.PHONY: redocly
+redocly: ## Install (once) and cache the pinned Redocly CLI, the OpenAPI linter, with the machine's Node.js and npm.
+	./hack/redocly.sh >/dev/null
 
 .PHONY: chromium
 chromium: ## Install Debian's Chromium when it is missing (the admin pages' browser test drives it).

@@ -311,6 +311,10 @@ func TestOpenAPI(t *testing.T) {
 		v = nil
 		resp = b.call(t, http.MethodGet, "/v1/campaigns", "", "", nil, &v)
 		check("get", "/v1/campaigns", "401", "application/problem+json", resp, v)
+
+		v = nil
+		resp = b.call(t, http.MethodGet, "/healthz", "", js, strings.NewReader(strings.Repeat("x", 1<<16+1)), &v)
+		check("get", "/healthz", "413", "application/problem+json", resp, v)
 	})
 
 	t.Run("TheCheckerCatchesAMismatch", func(t *testing.T) {
