@@ -45,13 +45,13 @@ func checkEtcdDataFree(etcdDir string) error {
 	if err != nil {
 		return fmt.Errorf("checking the etcd data %s: %w", db, err)
 	}
-	defer f.Close()
+	defer release(f)
 	locked, err := tryLock(f)
 	if err != nil {
 		return fmt.Errorf("checking the etcd data %s: %w", db, err)
 	}
 	if locked {
-		return nil // closing f releases the lock
+		return nil // released on return
 	}
 	pids := leftoverProcesses(etcdDir)
 	if len(pids) == 0 {

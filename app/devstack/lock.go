@@ -58,17 +58,25 @@ func lockDir(dir string) (unlock func(), err error) {
 		f.Close()
 		return nil, fmt.Errorf("writing %s: %w", path, err)
 	}
-	return func() { f.Close() }, nil
+	return func() { release(f) }, nil
 }
 
 // tryLock takes an exclusive lock on f without waiting, and reports false
-// when another open file holds one. Closing f releases it.
+// when another open file holds one. release releases it.
 func tryLock(f *os.File) (bool, error) {
 	err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
 	if errors.Is(err, syscall.EWOULDBLOCK) {
 		return false, nil
 	}
 	return err == nil, err
+}
+
+// release unlocks f and closes it. Closing alone would not do: a process
+// forked meanwhile, anywhere in this program, shares the locked open file
+// until it execs, and the lock would be held that long.
+func release(f *os.File) {
+	_ = syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
+	f.Close()
 }
 
 func writePID(f *os.File) error {

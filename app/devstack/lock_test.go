@@ -18,6 +18,7 @@ package devstack
 
 import (
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"testing"
@@ -44,4 +45,35 @@ func TestLockDir(t *testing.T) {
 	unlock, err = lockDir(dir)
 	require.NoError(t, err, "the directory is free again once its holder let go")
 	unlock()
+}
+
+// TestReleaseFreesALockAChildShares releases a lock that a child process
+// shares, as one forked at that moment does until it execs: closing the
+// file alone would leave the lock held as long as the child.
+func TestReleaseFreesALockAChildShares(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "lock")
+	open := func() *os.File {
+		f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o644)
+		require.NoError(t, err)
+		return f
+	}
+	f := open()
+	locked, err := tryLock(f)
+	require.NoError(t, err)
+	require.True(t, locked)
+	child := exec.Command("sleep", "60")
+	child.ExtraFiles = []*os.File{f}
+	require.NoError(t, child.Start())
+	t.Cleanup(func() {
+		_ = child.Process.Kill()
+		_ = child.Wait()
+	})
+
+	release(f)
+	g := open()
+	defer release(g)
+	locked, err = tryLock(g)
+	require.NoError(t, err)
+	require.True(t, locked, "the lock is free once released, although the child still has the file open")
 }
