@@ -18,6 +18,8 @@ ETCD_VERSION ?= 3.6.16
 export K8S_VERSION ETCD_VERSION
 
 GO ?= go
+# Long builds say every 20 s how far they are (hack/progress.sh).
+PROGRESS := ./hack/progress.sh --go-build
 GOTEST_FLAGS ?= -count=1 -timeout=30m
 LDFLAGS := -X main.version=$(VERSION)
 
@@ -105,7 +107,7 @@ bench: envtest-assets postgres ## Run the Go benchmarks; print "name value unit"
 
 .PHONY: build
 build: generate ## Build the rekomi binary into bin/.
-	$(GO) build -ldflags "$(LDFLAGS)" -o $(LOCALBIN)/rekomi .
+	$(PROGRESS) "building bin/rekomi" 2m -- $(GO) build -ldflags "$(LDFLAGS)" -o $(LOCALBIN)/rekomi .
 
 .PHONY: run
 run: manifests generate ## Run the operator from your host against the current kubeconfig.
@@ -140,14 +142,14 @@ $(LOCALBIN):
 controller-gen: $(CONTROLLER_GEN) ## Install controller-gen into bin/.
 $(CONTROLLER_GEN): | $(LOCALBIN)
 	tmp="$$(mktemp -d)"; trap 'rm -rf "$$tmp"' EXIT; \
-	GOBIN="$$tmp" $(GO) install sigs.k8s.io/controller-tools/cmd/controller-gen@$(CONTROLLER_TOOLS_VERSION); \
+	GOBIN="$$tmp" $(PROGRESS) "building controller-gen" 40s -- $(GO) install sigs.k8s.io/controller-tools/cmd/controller-gen@$(CONTROLLER_TOOLS_VERSION); \
 	mv "$$tmp/controller-gen" $(CONTROLLER_GEN)
 
 .PHONY: crd-ref-docs
 crd-ref-docs: $(CRD_REF_DOCS) ## Install crd-ref-docs (renders README's CRD reference) into bin/.
 $(CRD_REF_DOCS): | $(LOCALBIN)
 	tmp="$$(mktemp -d)"; trap 'rm -rf "$$tmp"' EXIT; \
-	GOBIN="$$tmp" $(GO) install github.com/elastic/crd-ref-docs@$(CRD_REF_DOCS_VERSION); \
+	GOBIN="$$tmp" $(PROGRESS) "building crd-ref-docs" 30s -- $(GO) install github.com/elastic/crd-ref-docs@$(CRD_REF_DOCS_VERSION); \
 	mv "$$tmp/crd-ref-docs" $(CRD_REF_DOCS)
 
 .PHONY: envtest-assets

@@ -5,8 +5,9 @@
 # same directory (hack/kubectl.sh asks for it when no kubectl is on PATH).
 # Prints the assets directory (for KUBEBUILDER_ASSETS) on stdout; progress goes to stderr.
 #
-# The first build of kube-apiserver takes several minutes on a small machine;
-# later runs find the cached binaries and return at once.
+# The first build takes several minutes on a small machine (it says where it
+# is every 20 seconds, through hack/progress.sh); later runs find the cached
+# binaries and return at once.
 set -euo pipefail
 
 commands=(kube-apiserver etcd)
@@ -22,6 +23,10 @@ ETCD_VERSION="${ETCD_VERSION:-3.6.16}"
 CACHE_ROOT="${REKOMI_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/rekomi}"
 ASSETS="${CACHE_ROOT}/envtest/k8s-${K8S_VERSION}-etcd-${ETCD_VERSION}"
 GO="${GO:-go}"
+progress="$(dirname "${BASH_SOURCE[0]}")/progress.sh"
+
+# Usual durations on an idle 2-core machine with an empty build cache.
+declare -A expected=([kube-apiserver]=5m [kubectl]=1m30s [etcd]=1m)
 
 log() { printf 'envtest-assets: %s\n' "$*" >&2; }
 
@@ -57,7 +62,7 @@ build_kubernetes() {
 	local name="$1"
 	local dir="${work}/${name}"
 	mkdir -p "${dir}"
-	log "building ${name} v${K8S_VERSION} (once; kube-apiserver takes about 12 minutes on 2 cores)"
+	log "building ${name} v${K8S_VERSION} (once; usually about ${expected[${name}]} on 2 cores)"
 	# k8s.io/kubernetes requires its staging modules at v0.0.0 and replaces them
 	# with local paths, which a consumer does not inherit: pin each one to the
 	# published staging release of the same minor.
@@ -80,14 +85,16 @@ package tools
 
 import _ "k8s.io/kubernetes/cmd/${name}"
 GO
-	(cd "${dir}" && "${GO}" mod tidy >&2 && "${GO}" build -trimpath -o "${ASSETS}/${name}.tmp" "k8s.io/kubernetes/cmd/${name}")
+	(cd "${dir}" && "${progress}" "downloading the modules of ${name}" 1m -- "${GO}" mod tidy >&2)
+	(cd "${dir}" && "${progress}" --go-build "compiling ${name}" "${expected[${name}]}" -- \
+		"${GO}" build -trimpath -o "${ASSETS}/${name}.tmp" "k8s.io/kubernetes/cmd/${name}")
 	mv "${ASSETS}/${name}.tmp" "${ASSETS}/${name}"
 }
 
 build_etcd() {
 	local dir="${work}/etcd"
 	mkdir -p "${dir}"
-	log "building etcd v${ETCD_VERSION}"
+	log "building etcd v${ETCD_VERSION} (once; usually about ${expected[etcd]} on 2 cores)"
 	cat >"${dir}/go.mod" <<GOMOD
 module rekomi.local/envtest-etcd
 
@@ -106,7 +113,8 @@ import (
 
 func main() { etcdmain.Main(os.Args) }
 GO
-	(cd "${dir}" && "${GO}" mod tidy >&2 && "${GO}" build -trimpath -o "${ASSETS}/etcd.tmp" .)
+	(cd "${dir}" && "${progress}" "downloading the modules of etcd" 30s -- "${GO}" mod tidy >&2)
+	(cd "${dir}" && "${progress}" --go-build "compiling etcd" "${expected[etcd]}" -- "${GO}" build -trimpath -o "${ASSETS}/etcd.tmp" .)
 	mv "${ASSETS}/etcd.tmp" "${ASSETS}/etcd"
 }
 

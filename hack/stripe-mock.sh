@@ -27,8 +27,9 @@ mkdir -p "${DIR}"
 work="$(mktemp -d "${DIR}/build.XXXXXX")"
 trap 'rm -rf "${work}"' EXIT
 
-log "building stripe-mock v${STRIPE_MOCK_VERSION}"
-CGO_ENABLED=0 GOBIN="${work}" GOFLAGS="-mod=mod" "${GO}" install -trimpath "github.com/stripe/stripe-mock@v${STRIPE_MOCK_VERSION}" >&2
+log "building stripe-mock v${STRIPE_MOCK_VERSION} (once; usually about 1 minute on 2 cores)"
+CGO_ENABLED=0 GOBIN="${work}" GOFLAGS="-mod=mod" "$(dirname "${BASH_SOURCE[0]}")/progress.sh" --go-build "building stripe-mock" 1m -- \
+	"${GO}" install -trimpath "github.com/stripe/stripe-mock@v${STRIPE_MOCK_VERSION}" >&2
 mv "${work}/stripe-mock" "${BIN}"
 log "stripe-mock ready at ${BIN}"
 echo "${BIN}"
