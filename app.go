@@ -31,10 +31,11 @@ import (
 	"github.com/rekomi/rekomi/app/server"
 )
 
-// runApp checks that the app may serve, then serves until ctx is done. It
-// refuses to start when its database role could bypass row-level security,
-// when a tenant table does not enforce it, or when the key ring is unusable.
-func runApp(ctx context.Context, cfg config.Config, logOut io.Writer) error {
+// runApp checks that the app may serve, then serves until ctx is done, on
+// ln, or on cfg.ListenAddress when ln is nil. It refuses to start when its
+// database role could bypass row-level security, when a tenant table does
+// not enforce it, or when the key ring is unusable.
+func runApp(ctx context.Context, cfg config.Config, ln net.Listener, logOut io.Writer) error {
 	if err := cfg.Validate(); err != nil {
 		return usageError{err}
 	}
@@ -58,9 +59,10 @@ func runApp(ctx context.Context, cfg config.Config, logOut io.Writer) error {
 		return err
 	}
 	log.Info("Payout providers ready", "stripe_connect", len(providers) > 0)
-	ln, err := net.Listen("tcp", cfg.ListenAddress)
-	if err != nil {
-		return fmt.Errorf("listening on %s: %w", cfg.ListenAddress, err)
+	if ln == nil {
+		if ln, err = net.Listen("tcp", cfg.ListenAddress); err != nil {
+			return fmt.Errorf("listening on %s: %w", cfg.ListenAddress, err)
+		}
 	}
 	return server.New(cfg, database, log, server.WithPayoutProviders(providers...), server.WithKeyRing(ring)).Serve(ctx, ln)
 }

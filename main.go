@@ -301,7 +301,7 @@ func appCommand(fs *flag.FlagSet, _ io.Writer) func(context.Context) error {
 			return usageError{err}
 		}
 		cfg.TrustedProxies = proxies
-		return runApp(ctx, cfg, os.Stderr)
+		return runApp(ctx, cfg, nil, os.Stderr)
 	}
 }
 

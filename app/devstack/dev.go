@@ -29,6 +29,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"path/filepath"
 	"sync"
@@ -67,8 +68,9 @@ type Options struct {
 	// RunManager runs the operator against cfg until ctx is done, logging to
 	// logOut.
 	RunManager func(ctx context.Context, cfg *rest.Config, logOut io.Writer) error
-	// RunApp runs one Region's app until ctx is done, logging to logOut.
-	RunApp func(ctx context.Context, cfg config.Config, logOut io.Writer) error
+	// RunApp runs one Region's app on ln, bound to cfg.ListenAddress, until
+	// ctx is done, logging to logOut.
+	RunApp func(ctx context.Context, cfg config.Config, ln net.Listener, logOut io.Writer) error
 	// OnReady, when set, is called once everything is ready; Run then stops
 	// the stack when it returns, instead of waiting for ctx.
 	OnReady func(ctx context.Context, s *Stack) error

@@ -133,7 +133,7 @@ func (s *Stack) startApps(ctx context.Context, opts Options, regions []regionSam
 			return err
 		}
 		s.stops = append(s.stops, func() { _ = log.Close() })
-		s.goRun(ctx, "app of region "+r.name, func(ctx context.Context) error { return opts.RunApp(ctx, cfg, log) })
+		s.goRun(ctx, "app of region "+r.name, func(ctx context.Context) error { return opts.RunApp(ctx, cfg, r.ln, log) })
 		s.Apps = append(s.Apps, App{Region: r.name, URL: cfg.PublicBaseURL})
 	}
 	for _, app := range s.Apps {

@@ -97,6 +97,7 @@ func (ss samples) regions() []string {
 // database server is at dbHost (host:port).
 type regionSample struct {
 	name, addr, dbHost string
+	ln                 net.Listener // bound to addr, for the app to serve on
 }
 
 // applySamples creates the admin Secrets and then every sample object, each
@@ -164,10 +165,12 @@ func (s *Stack) localizeRegion(ctx context.Context, obj *unstructured.Unstructur
 	if err := s.createOrUpdate(ctx, secret); err != nil {
 		return regionSample{}, fmt.Errorf("applying admin Secret %s/%s: %w", secret.Namespace, secret.Name, err)
 	}
-	addr, err := s.appAddr(ctx, obj.GetName())
+	ln, err := s.appListener(ctx, obj.GetName())
 	if err != nil {
 		return regionSample{}, err
 	}
+	s.stops = append(s.stops, func() { _ = ln.Close() }) // should the app never take it
+	addr := ln.Addr().String()
 	if err := unstructured.SetNestedField(obj.Object, "http://"+addr, "spec", "app", "publicBaseURL"); err != nil {
 		return regionSample{}, err
 	}
@@ -178,7 +181,7 @@ func (s *Stack) localizeRegion(ctx context.Context, obj *unstructured.Unstructur
 	if err != nil {
 		return regionSample{}, fmt.Errorf("admin URL of region %s: %w", obj.GetName(), err)
 	}
-	return regionSample{name: obj.GetName(), addr: addr, dbHost: u.Host}, nil
+	return regionSample{name: obj.GetName(), addr: addr, dbHost: u.Host, ln: ln}, nil
 }
 
 func (s *Stack) ensureNamespace(ctx context.Context, name string) error {
@@ -189,28 +192,22 @@ func (s *Stack) ensureNamespace(ctx context.Context, name string) error {
 	return nil
 }
 
-// appAddr is the localhost address of a Region's app: the one of an
+// appListener binds the localhost address of a Region's app: the one of an
 // earlier start while it is free, so that URLs stay the same, or a new one.
-func (s *Stack) appAddr(ctx context.Context, region string) (string, error) {
+// It is bound from now on, so no other process can take it before the app
+// serves on it.
+func (s *Stack) appListener(ctx context.Context, region string) (net.Listener, error) {
 	kept := &rekomiv1.Region{}
 	if err := s.Client.Get(ctx, client.ObjectKey{Name: region}, kept); err == nil {
 		if u, err := url.Parse(kept.Spec.App.PublicBaseURL); err == nil && u.Hostname() == "127.0.0.1" {
 			if l, err := net.Listen("tcp", u.Host); err == nil {
-				l.Close()
-				return u.Host, nil
+				return l, nil
 			}
 		}
 	}
-	return freeAddr()
-}
-
-// freeAddr is a free localhost address. Another process may take it before
-// the app binds it; the app then fails to start and says so.
-func freeAddr() (string, error) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		return "", fmt.Errorf("finding a free localhost port: %w", err)
+		return nil, fmt.Errorf("binding a localhost port for the app of region %s: %w", region, err)
 	}
-	defer l.Close()
-	return l.Addr().String(), nil
+	return l, nil
 }
