@@ -35,7 +35,7 @@ import (
 // and a refund, finds one commission earned and reversed, every step in an
 // audit log whose chain verifies, and none of it visible to a sample
 // organization of the same Region. Then Ctrl-C (SIGINT) must stop it with
-// status 0, leaving no process running and no port listening; started
+// status 0, leaving no process running and no socket listening; started
 // again, it finds that data, and killed (SIGKILL), it leaves nothing either.
 func TestDevProcess(t *testing.T) {
 	kubectlBin := findKubectl(t)
@@ -57,9 +57,10 @@ func TestDevProcess(t *testing.T) {
 }
 
 // restartAndKill starts rekomi dev again on dir, where it must find the
-// organization and the link added before, at the same address, then kills
-// it outright (SIGKILL), as a crash would: the servers it started must end
-// with it all the same.
+// organization and the link added before, then kills it outright
+// (SIGKILL), as a crash would: the servers it started must end with it all
+// the same. The app keeps its address unless another program took the
+// port meanwhile, so the test reads it again from stack.json.
 func restartAndKill(t *testing.T, dir, kubectlBin string, org tenant, ref referral) {
 	t.Helper()
 	dev := startDev(t, dir)
@@ -67,8 +68,13 @@ func restartAndKill(t *testing.T, dir, kubectlBin string, org tenant, ref referr
 	k := kubectl{bin: kubectlBin, kubeconfig: stack.Kubeconfig}
 	listened := checkListeners(t, dev, stack, k)
 	k.run(t, "", "wait", "--for=condition=Ready", "organization/initech", "--timeout=2m")
+	api := org.api
+	api.base = appURL(t, stack, org.region)
+	if api.base != org.api.base {
+		t.Logf("the app of region %s moved from %s to %s: its port was taken", org.region, org.api.base, api.base)
+	}
 	var link object
-	org.api.do(t, http.MethodGet, "/v1/links/"+ref.linkID, "", http.StatusOK, &link)
+	api.do(t, http.MethodGet, "/v1/links/"+ref.linkID, "", http.StatusOK, &link)
 	require.Equal(t, ref.code, link.Code, "the link kept in the state directory")
 
 	dev.killLeader(t)
@@ -78,17 +84,19 @@ func restartAndKill(t *testing.T, dir, kubectlBin string, org tenant, ref referr
 // checkListeners finds what the stack listens on while it runs: each app,
 // the API server of the kubeconfig and one PostgreSQL server per Region
 // must be among them (a server is counted once, whatever its backends
-// hold). It returns every listening address.
-func checkListeners(t *testing.T, dev *devProcess, stack stackFile, k kubectl) []string {
+// hold). It returns every listening socket.
+func checkListeners(t *testing.T, dev *devProcess, stack stackFile, k kubectl) []listener {
 	t.Helper()
 	procs, err := stackProcs(dev.cmd.Process.Pid)
 	require.NoError(t, err)
 	procs, err = withListeners(procs)
 	require.NoError(t, err)
 	var all []string
+	var sockets []listener
 	for _, p := range procs {
 		t.Logf("%s listens on %v", p, p.listenAddr)
 		all = append(all, p.listenAddr...)
+		sockets = append(sockets, p.sockets...)
 	}
 	servers := postmasters(procs)
 	for _, p := range servers {
@@ -103,7 +111,7 @@ func checkListeners(t *testing.T, dev *devProcess, stack stackFile, k kubectl) [
 	require.NoError(t, err)
 	require.Contains(t, all, server.Host, "the API server of the kubeconfig is the stack's")
 	require.Len(t, servers, len(stack.Apps), "one PostgreSQL server per Region")
-	return all
+	return sockets
 }
 
 // tenant is the organization the test adds, as kubectl shows it.
@@ -480,13 +488,9 @@ func sampleOrganization(t *testing.T, stack stackFile, region string) merchant {
 		if o.Region != region {
 			continue
 		}
-		for _, a := range stack.Apps {
-			if a.Region == region {
-				return merchant{base: a.URL, key: o.APIKey}
-			}
-		}
+		return merchant{base: appURL(t, stack, region), key: o.APIKey}
 	}
-	t.Fatalf("stack.json lists no organization and app of region %s", region)
+	t.Fatalf("stack.json lists no organization of region %s", region)
 	return merchant{}
 }
 
@@ -521,4 +525,16 @@ func checkIsolation(t *testing.T, other merchant, org tenant, ref referral, s sa
 	links := list[object](t, org.api, "/v1/links")
 	require.Len(t, links, 1, "the new organization sees its own link only")
 	require.Equal(t, ref.linkID, links[0].ID)
+}
+
+// appURL is the URL of region's app, from stack.json.
+func appURL(t *testing.T, stack stackFile, region string) string {
+	t.Helper()
+	for _, a := range stack.Apps {
+		if a.Region == region {
+			return a.URL
+		}
+	}
+	t.Fatalf("stack.json lists no app of region %s", region)
+	return ""
 }

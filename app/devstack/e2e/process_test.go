@@ -50,6 +50,7 @@ type devProcess struct {
 	out  *output
 	done chan struct{} // closed once it exited; err is then set
 	err  error
+	gone bool // nothing of it was left running
 }
 
 // stackFile is the part of <dir>/stack.json the test reads.
@@ -213,31 +214,30 @@ func (p *devProcess) killLeader(t *testing.T) {
 }
 
 // requireNothingLeft expects no process of the stack's session or process
-// group to be running, and none of the addresses it listened on to accept
-// connections, within a few seconds: a killed process's threads may still
-// be ending, and holding its sockets, once its main thread is a zombie.
-func (p *devProcess) requireNothingLeft(t *testing.T, listened []string) {
+// group to be running, and none of the sockets it listened on to be open,
+// within a few seconds: a killed process's threads may still be ending,
+// and holding its sockets, once its main thread is a zombie. The sockets
+// are told apart by inode, so a process that has since taken one of their
+// ports, as any may, is not taken for the stack.
+func (p *devProcess) requireNothingLeft(t *testing.T, listened []listener) {
 	t.Helper()
 	var left []proc
-	var open []string
+	var open []listener
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		var err error
 		left, err = stackProcs(p.cmd.Process.Pid)
 		require.NoError(t, err)
-		open = open[:0]
-		for _, addr := range listened {
-			if accepts(addr) {
-				open = append(open, addr)
-			}
-		}
+		open, err = stillListening(listened)
+		require.NoError(t, err)
 		if len(left)+len(open) == 0 || time.Now().After(deadline) {
 			break
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
 	require.Empty(t, left, "processes of rekomi dev still running after it exited")
-	require.Empty(t, open, "addresses of rekomi dev still accepting connections after it exited")
+	require.Empty(t, open, "sockets of rekomi dev still listening after it exited")
+	p.gone = true
 }
 
 // cleanup kills whatever is left of the stack and, when the test failed,
@@ -248,8 +248,9 @@ func (p *devProcess) cleanup(t *testing.T) {
 	default:
 		p.kill(t)
 	}
-	// Kill what outlived it, in the session or the process group.
-	if left, err := stackProcs(p.cmd.Process.Pid); err == nil {
+	// Kill what outlived it, in the session or the process group; unless
+	// nothing did, when its pid may since belong to another test's server.
+	if left, err := stackProcs(p.cmd.Process.Pid); err == nil && !p.gone {
 		for _, pr := range left {
 			_ = syscall.Kill(pr.pid, syscall.SIGKILL)
 		}

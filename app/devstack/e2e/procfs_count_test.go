@@ -17,6 +17,7 @@ limitations under the License.
 package e2e_test
 
 import (
+	"net"
 	"os"
 	"syscall"
 	"testing"
@@ -51,4 +52,34 @@ func TestReadProc(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, os.Getppid(), self.ppid)
 	require.Equal(t, syscall.Getpgrp(), self.pgid)
+}
+
+// TestStillListening finds a listening socket of this process until it is
+// closed, and does not take a new socket on the same port for it.
+func TestStillListening(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	self, err := readProc(os.Getpid())
+	require.NoError(t, err)
+	procs, err := withListeners([]proc{self})
+	require.NoError(t, err)
+	var mine []listener
+	for _, l := range procs[0].sockets {
+		if l.addr == ln.Addr().String() {
+			mine = append(mine, l)
+		}
+	}
+	require.Len(t, mine, 1, "the listener among %v", procs[0].sockets)
+
+	open, err := stillListening(mine)
+	require.NoError(t, err)
+	require.Equal(t, mine, open)
+
+	require.NoError(t, ln.Close())
+	again, err := net.Listen("tcp", mine[0].addr)
+	require.NoError(t, err, "the port is free once closed")
+	defer again.Close()
+	open, err = stillListening(mine)
+	require.NoError(t, err)
+	require.Empty(t, open, "a new socket on the same port is another one")
 }

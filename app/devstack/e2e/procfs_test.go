@@ -27,7 +27,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"time"
 )
 
 // proc is a process as /proc/<pid>/stat shows it.
@@ -37,6 +36,13 @@ type proc struct {
 	state      string
 	pgid, sid  int
 	listenAddr []string
+	sockets    []listener // listenAddr's sockets
+}
+
+// listener is a listening TCP socket: the address a client dials and the
+// socket's inode, which no later socket on that address shares.
+type listener struct {
+	addr, inode string
 }
 
 func (p proc) String() string {
@@ -139,8 +145,10 @@ func withListeners(procs []proc) ([]proc, error) {
 			if !ok {
 				continue
 			}
-			if addr, ok := listening[strings.TrimSuffix(inode, "]")]; ok {
+			inode = strings.TrimSuffix(inode, "]")
+			if addr, ok := listening[inode]; ok {
 				procs[i].listenAddr = append(procs[i].listenAddr, addr)
+				procs[i].sockets = append(procs[i].sockets, listener{addr: addr, inode: inode})
 			}
 		}
 	}
@@ -212,12 +220,19 @@ func dialAddr(field string) (string, error) {
 	return net.JoinHostPort(ip.String(), strconv.FormatUint(port, 10)), nil
 }
 
-// accepts says whether something accepts TCP connections at addr.
-func accepts(addr string) bool {
-	conn, err := net.DialTimeout("tcp", addr, time.Second)
+// stillListening returns the sockets of ls that still listen, whichever
+// process holds them. A socket another process has since opened on the same
+// address is not one of them.
+func stillListening(ls []listener) ([]listener, error) {
+	listening, err := listeningSockets()
 	if err != nil {
-		return false
+		return nil, err
 	}
-	conn.Close()
-	return true
+	var out []listener
+	for _, l := range ls {
+		if _, ok := listening[l.inode]; ok {
+			out = append(out, l)
+		}
+	}
+	return out, nil
 }
