@@ -79,13 +79,9 @@ func TestSamplesBecomeReady(t *testing.T) {
 			ObjectMeta: metav1.ObjectMeta{Name: "initech"},
 			Spec:       rekomiv1.OrganizationSpec{DisplayName: "Initech", Region: "eu", Plan: rekomiv1.PlanStarter},
 		}
-		if err := env.client.Create(ctx, org); err != nil {
-			t.Fatal(err)
-		}
-		reason := waitCondition(t, mgr, org, func() []metav1.Condition { return org.Status.Conditions }, rekomiv1.ConditionReady, metav1.ConditionFalse, time.Minute)
-		if reason != string(rekomiv1.ReasonPlanNotAllowed) {
-			t.Fatalf("Ready=False with reason %s, want PlanNotAllowed", reason)
-		}
+		createOrganization(t, mgr, org)
+		waitReason(t, mgr, org, func() []metav1.Condition { return org.Status.Conditions }, rekomiv1.ConditionReady,
+			metav1.ConditionFalse, rekomiv1.ReasonPlanNotAllowed, time.Minute)
 	})
 
 	t.Run("RegionNotFoundUntilItExists", func(t *testing.T) {
@@ -93,12 +89,8 @@ func TestSamplesBecomeReady(t *testing.T) {
 			ObjectMeta: metav1.ObjectMeta{Name: "hooli"},
 			Spec:       rekomiv1.OrganizationSpec{DisplayName: "Hooli", Region: "apac", Plan: rekomiv1.PlanPro},
 		}
-		if err := env.client.Create(ctx, org); err != nil {
-			t.Fatal(err)
-		}
-		reason := waitCondition(t, mgr, org, func() []metav1.Condition { return org.Status.Conditions }, rekomiv1.ConditionReady, metav1.ConditionFalse, time.Minute)
-		if reason != string(rekomiv1.ReasonRegionNotFound) {
-			t.Fatalf("Ready=False with reason %s, want RegionNotFound", reason)
-		}
+		createOrganization(t, mgr, org)
+		waitReason(t, mgr, org, func() []metav1.Condition { return org.Status.Conditions }, rekomiv1.ConditionReady,
+			metav1.ConditionFalse, rekomiv1.ReasonRegionNotFound, time.Minute)
 	})
 }

@@ -38,6 +38,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/types"
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
+	"k8s.io/client-go/util/retry"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	rekomiv1 "github.com/rekomi/rekomi/api/v1alpha1"
@@ -45,23 +46,49 @@ import (
 
 // managerProcess is a running `rekomi manager`.
 type managerProcess struct {
-	cmd        *exec.Cmd
-	log        string
-	metricsURL string
-	done       chan error
+	cmd         *exec.Cmd
+	log         string
+	metricsAddr string
+	metricsURL  string
+	done        chan error
 }
 
 // startManager runs the manager binary against the suite's control plane
-// until tb ends.
+// until tb ends, and returns once it serves its metrics.
 func startManager(tb testing.TB) *managerProcess {
+	tb.Helper()
+	// The manager logs the metrics address it was given, not the one it
+	// bound, so the port is picked here; another process may take it first,
+	// and the manager, unable to bind it, is started again on another.
+	const attempts = 3
+	for attempt := 1; ; attempt++ {
+		p := launchManager(tb, freeAddr(tb))
+		if p.waitServing(tb) {
+			return p
+		}
+		if attempt == attempts {
+			tb.Fatalf("the manager found its metrics port taken %d times", attempts)
+		}
+		tb.Logf("the manager's metrics port %s was taken; starting it on another", p.metricsAddr)
+	}
+}
+
+// freeAddr is a localhost address no listener holds at the moment.
+func freeAddr(tb testing.TB) string {
 	tb.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		tb.Fatal(err)
 	}
-	metricsAddr := l.Addr().String()
-	l.Close()
-	logFile, err := os.Create(filepath.Join(tb.TempDir(), "manager.log"))
+	defer l.Close()
+	return l.Addr().String()
+}
+
+// launchManager starts the manager with its metrics on metricsAddr and
+// stops it when tb ends.
+func launchManager(tb testing.TB, metricsAddr string) *managerProcess {
+	tb.Helper()
+	logFile, err := os.CreateTemp(tb.TempDir(), "manager-*.log")
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -76,7 +103,8 @@ func startManager(tb testing.TB) *managerProcess {
 	if err := cmd.Start(); err != nil {
 		tb.Fatalf("starting the manager: %v", err)
 	}
-	p := &managerProcess{cmd: cmd, log: logFile.Name(), metricsURL: "http://" + metricsAddr + "/metrics", done: make(chan error, 1)}
+	p := &managerProcess{cmd: cmd, log: logFile.Name(), metricsAddr: metricsAddr,
+		metricsURL: "http://" + metricsAddr + "/metrics", done: make(chan error, 1)}
 	go func() { p.done <- cmd.Wait() }()
 	tb.Cleanup(func() {
 		_ = cmd.Process.Signal(syscall.SIGTERM)
@@ -93,6 +121,37 @@ func startManager(tb testing.TB) *managerProcess {
 		}
 	})
 	return p
+}
+
+// waitServing waits until the manager has bound its metrics address, which
+// it logs right after. It returns false when the manager exited because
+// another process holds that address, and fails tb when it exited for
+// another reason or takes longer than a minute.
+func (p *managerProcess) waitServing(tb testing.TB) bool {
+	tb.Helper()
+	const serving = "Serving metrics server"
+	deadline := time.Now().Add(time.Minute)
+	tick := time.NewTicker(100 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		out, _ := os.ReadFile(p.log)
+		if bytes.Contains(out, []byte(serving)) {
+			return true
+		}
+		if time.Now().After(deadline) {
+			tb.Fatalf("the manager has not logged %q within a minute", serving)
+		}
+		select {
+		case err := <-p.done:
+			p.done <- err
+			out, _ := os.ReadFile(p.log)
+			if !bytes.Contains(out, []byte(serving)) && bytes.Contains(out, []byte(syscall.EADDRINUSE.Error())) {
+				return false
+			}
+			tb.Fatalf("the manager exited as it started: %v", err)
+		case <-tick.C:
+		}
+	}
 }
 
 func tail(b []byte, n int) []byte {
@@ -140,15 +199,25 @@ func conditionStatus(tb testing.TB, obj client.Object, conds func() []metav1.Con
 }
 
 // waitCondition waits until obj's condition t has the given status.
-func waitCondition(tb testing.TB, mgr *managerProcess, obj client.Object, conds func() []metav1.Condition, t rekomiv1.ConditionType, want metav1.ConditionStatus, timeout time.Duration) string {
+func waitCondition(tb testing.TB, mgr *managerProcess, obj client.Object, conds func() []metav1.Condition, t rekomiv1.ConditionType, want metav1.ConditionStatus, timeout time.Duration) {
 	tb.Helper()
-	var reason string
 	waitFor(tb, mgr, timeout, fmt.Sprintf("%s %s=%s", obj.GetName(), t, want), func() (bool, string) {
 		status, r, msg := conditionStatus(tb, obj, conds, t)
-		reason = r
 		return status == want, fmt.Sprintf("%s=%s (%s: %s)", t, status, r, msg)
 	})
-	return reason
+}
+
+// waitReason waits until obj's condition t has the given status and
+// reason. A pass may report another reason on the way, such as
+// DatabaseUnreachable while a new manager connects; a wrong one that stays
+// fails tb with the condition last seen.
+func waitReason(tb testing.TB, mgr *managerProcess, obj client.Object, conds func() []metav1.Condition, t rekomiv1.ConditionType,
+	want metav1.ConditionStatus, reason rekomiv1.ConditionReason, timeout time.Duration) {
+	tb.Helper()
+	waitFor(tb, mgr, timeout, fmt.Sprintf("%s %s=%s with reason %s", obj.GetName(), t, want, reason), func() (bool, string) {
+		status, r, msg := conditionStatus(tb, obj, conds, t)
+		return status == want && r == string(reason), fmt.Sprintf("%s=%s (%s: %s)", t, status, r, msg)
+	})
 }
 
 // setupRegions creates the admin Secrets and the sample Regions (once), and
@@ -208,22 +277,52 @@ func applySample(tb testing.TB, file string) {
 	}
 }
 
-// markAppAvailable plays the Deployment controller for a Region's app.
+// markAppAvailable plays the Deployment controller for a Region's app. The
+// manager may update the Deployment meanwhile, so a conflict is retried on
+// a fresh copy.
 func markAppAvailable(tb testing.TB, mgr *managerProcess, region *rekomiv1.Region) {
 	tb.Helper()
 	ctx := context.Background()
-	dep := &appsv1.Deployment{}
 	key := types.NamespacedName{Namespace: region.Spec.Namespace, Name: region.Name + "-app"}
 	waitFor(tb, mgr, time.Minute, "the app Deployment of "+region.Name, func() (bool, string) {
-		err := env.client.Get(ctx, key, dep)
+		err := env.client.Get(ctx, key, &appsv1.Deployment{})
 		return err == nil, fmt.Sprint(err)
 	})
-	dep.Status.Replicas, dep.Status.AvailableReplicas, dep.Status.ReadyReplicas = 2, 2, 2
-	dep.Status.Conditions = []appsv1.DeploymentCondition{{
-		Type: appsv1.DeploymentAvailable, Status: corev1.ConditionTrue, Reason: "MinimumReplicasAvailable",
-		LastUpdateTime: metav1.Now(), LastTransitionTime: metav1.Now(),
-	}}
-	if err := env.client.Status().Update(ctx, dep); err != nil {
+	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		dep := &appsv1.Deployment{}
+		if err := env.client.Get(ctx, key, dep); err != nil {
+			return err
+		}
+		dep.Status.Replicas, dep.Status.AvailableReplicas, dep.Status.ReadyReplicas = 2, 2, 2
+		dep.Status.Conditions = []appsv1.DeploymentCondition{{
+			Type: appsv1.DeploymentAvailable, Status: corev1.ConditionTrue, Reason: "MinimumReplicasAvailable",
+			LastUpdateTime: metav1.Now(), LastTransitionTime: metav1.Now(),
+		}}
+		return env.client.Status().Update(ctx, dep)
+	})
+	if err != nil {
 		tb.Fatalf("marking %s available: %v", key, err)
 	}
+}
+
+// createOrganization creates org and, when tb ends, deletes it and waits
+// until it is gone, so that the next run can create it again.
+func createOrganization(tb testing.TB, mgr *managerProcess, org *rekomiv1.Organization) {
+	tb.Helper()
+	ctx := context.Background()
+	if err := env.client.Create(ctx, org); err != nil {
+		tb.Fatalf("creating organization %s: %v", org.Name, err)
+	}
+	tb.Cleanup(func() {
+		if err := env.client.Delete(ctx, org); err != nil && !apierrors.IsNotFound(err) {
+			tb.Fatalf("deleting organization %s: %v", org.Name, err)
+		}
+		waitFor(tb, mgr, time.Minute, "organization "+org.Name+" to be deleted", func() (bool, string) {
+			err := env.client.Get(ctx, client.ObjectKeyFromObject(org), &rekomiv1.Organization{})
+			if err == nil {
+				return false, "it still exists"
+			}
+			return apierrors.IsNotFound(err), err.Error()
+		})
+	})
 }

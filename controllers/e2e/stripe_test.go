@@ -57,10 +57,7 @@ func TestStripeSecretReachesTheApp(t *testing.T) {
 	conds := func() []metav1.Condition { return region.Status.Conditions }
 
 	patchRegion(t, region, `{"spec":{"app":{"stripeSecretKeyRef":{"name":"stripe-platform"}}}}`)
-	reason := waitCondition(t, mgr, region, conds, rekomiv1.ConditionAppAvailable, metav1.ConditionFalse, time.Minute)
-	if reason != string(rekomiv1.ReasonStripeSecretNotFound) {
-		t.Fatalf("AppAvailable=False with reason %s, want StripeSecretNotFound", reason)
-	}
+	waitReason(t, mgr, region, conds, rekomiv1.ConditionAppAvailable, metav1.ConditionFalse, rekomiv1.ReasonStripeSecretNotFound, time.Minute)
 	if status, _, _ := conditionStatus(t, region, conds, rekomiv1.ConditionReady); status != metav1.ConditionFalse {
 		t.Fatalf("Ready=%s while the Stripe Secret is missing", status)
 	}
