@@ -17,6 +17,7 @@ limitations under the License.
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -24,6 +25,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -41,14 +43,12 @@ import (
 // it again on the same directory and finds the same data, then checks that
 // nothing it started still answers.
 func TestDev(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	defer cancel()
 	dir := filepath.Join(t.TempDir(), "dev")
 	// As root PostgreSQL runs as the postgres user, who must reach its data.
 	require.NoError(t, os.Chmod(filepath.Dir(dir), 0o755))
 	require.NoError(t, os.Chmod(filepath.Dir(filepath.Dir(dir)), 0o755))
 
-	first, printed := runDev(ctx, t, dir, func(ctx context.Context, s *devstack.Stack) { checkDevStack(ctx, t, s) })
+	first, printed := runDev(t, dir, func(ctx context.Context, s *devstack.Stack) { checkDevStack(ctx, t, s) })
 	require.Contains(t, printed, "ready in ")
 	require.Contains(t, printed, "export KUBECONFIG="+first.Kubeconfig)
 	summary, err := os.ReadFile(filepath.Join(dir, "summary.txt"))
@@ -61,7 +61,7 @@ func TestDev(t *testing.T) {
 
 	// The second start, with the demo, keeps the first one's data and adds
 	// the commission of the demo's paid invoice.
-	second, _ := runDev(ctx, t, dir, func(ctx context.Context, s *devstack.Stack) {
+	second, _ := runDev(t, dir, func(ctx context.Context, s *devstack.Stack) {
 		require.Equal(t, first.Starter.AffiliateID, s.Starter.AffiliateID, "the starter objects are kept")
 		got := commissions(ctx, t, s.Starter)
 		require.Len(t, got, 2, "the commission of the first start is kept and the demo adds one: %v", got)
@@ -88,9 +88,27 @@ func TestDev(t *testing.T) {
 
 func withDemo(o *devstack.Options) { o.Demo = true }
 
+const (
+	// devRunTimeout bounds one run of the stack: its start, about 10 s on
+	// an idle machine and minutes beside the rest of `make test`, and the
+	// checks on it.
+	devRunTimeout = 5 * time.Minute
+	// devStopMargin is kept before the test's deadline for the stack to
+	// stop, each of its servers within 30 s, when a run takes too long.
+	devStopMargin = time.Minute
+)
+
 // runDev runs the dev stack on dir until check, called once it is ready,
-// returns; it returns the stack and what it printed.
-func runDev(ctx context.Context, t *testing.T, dir string, check func(ctx context.Context, s *devstack.Stack), with ...func(*devstack.Options)) (*devstack.Stack, string) {
+// returns; it returns the stack and what it printed. The run ends after
+// devRunTimeout, or earlier when the test's deadline is nearer, so that
+// the stack is stopped before the test binary is.
+func runDev(t *testing.T, dir string, check func(ctx context.Context, s *devstack.Stack), with ...func(*devstack.Options)) (*devstack.Stack, string) {
+	deadline := time.Now().Add(devRunTimeout)
+	if end, ok := t.Deadline(); ok && end.Add(-devStopMargin).Before(deadline) {
+		deadline = end.Add(-devStopMargin)
+	}
+	ctx, cancel := context.WithDeadline(context.Background(), deadline)
+	defer cancel()
 	var out bytes.Buffer
 	opts := devOptions(dir, &out)
 	for _, f := range with {
@@ -130,7 +148,7 @@ func checkDevStack(ctx context.Context, t *testing.T, s *devstack.Stack) {
 		require.True(t, strings.HasPrefix(h.URL, "http://127.0.0.1:"), "webhook %s is served locally: %s", h.Name, h.URL)
 		require.True(t, strings.HasPrefix(h.Secret, "whsec_"), h.Name)
 	}
-	checkFirstClick(t, s)
+	checkFirstClick(ctx, t, s)
 	// Each organization's key works on its Region's app.
 	for _, o := range s.Orgs {
 		app := ""
@@ -155,21 +173,81 @@ func checkDevStack(ctx context.Context, t *testing.T, s *devstack.Stack) {
 
 // checkFirstClick runs the printed first-click commands in a shell, as a
 // newcomer pasting them would, and expects a commission of 20% of the sale.
-func checkFirstClick(t *testing.T, s *devstack.Stack) {
+// Instead of the printed pause, it waits until the app has stored the click.
+func checkFirstClick(ctx context.Context, t *testing.T, s *devstack.Stack) {
 	require.NotNil(t, s.Starter)
-	script := strings.Join(devstack.FirstClickCommands(s.Starter), "\n")
-	cmd := exec.Command("bash", "-euo", "pipefail", "-c", script)
-	cmd.Env = append(os.Environ(), "REKOMI_URL="+s.Starter.AppURL, "REKOMI_KEY="+s.Starter.Org.APIKey)
-	out, err := cmd.CombinedOutput()
-	require.NoError(t, err, "%s", out)
-	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
-	require.Len(t, lines, 3, "%s", out)
-	require.Regexp(t, `^clicked as visitor [0-9a-f-]{36}$`, lines[0])
-	require.Contains(t, lines[1], `"affiliate_id":"`+s.Starter.AffiliateID+`"`, "the sale is attributed to the click")
-	got := commissions(context.Background(), t, s.Starter)
-	require.Len(t, got, 1, lines[2])
+	cmds := devstack.FirstClickCommands(s.Starter)
+	env := append(os.Environ(), "REKOMI_URL="+s.Starter.AppURL, "REKOMI_KEY="+s.Starter.Org.APIKey)
+	stored := clicksStored(ctx, t, s.Starter.AppURL)
+	out := shell(ctx, t, env, cmds.Click)
+	require.Regexp(t, `^clicked as visitor [0-9a-f-]{36}$`, out)
+	waitClicksStored(ctx, t, s.Starter.AppURL, stored+1)
+	env = append(env, "VISITOR="+strings.TrimPrefix(out, "clicked as visitor "))
+	out = shell(ctx, t, env, cmds.Sale)
+	require.Contains(t, out, `"affiliate_id":"`+s.Starter.AffiliateID+`"`, "the sale is attributed to the click")
+	out = shell(ctx, t, env, cmds.Commissions)
+	got := commissions(ctx, t, s.Starter)
+	require.Len(t, got, 1, out)
 	require.Equal(t, s.Starter.AffiliateID, got[0].AffiliateID)
 	require.Equal(t, int64(2000), got[0].Amount, "20%% of 10000")
+}
+
+// shell runs one command in bash with env and returns its output, which
+// must be one line.
+func shell(ctx context.Context, t *testing.T, env []string, command string) string {
+	cmd := exec.CommandContext(ctx, "bash", "-euo", "pipefail", "-c", command)
+	cmd.Env = env
+	out, err := cmd.CombinedOutput()
+	require.NoError(t, err, "%s\n%s", command, out)
+	line := strings.TrimSuffix(string(out), "\n")
+	require.NotContains(t, line, "\n", "%s prints one line", command)
+	return line
+}
+
+// clicksStored reads how many clicks the app at appURL has stored since it
+// started.
+func clicksStored(ctx context.Context, t *testing.T, appURL string) float64 {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, appURL+"/metrics", nil)
+	require.NoError(t, err)
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	const series = "rekomi_clicks_stored_total "
+	sc := bufio.NewScanner(resp.Body)
+	for sc.Scan() {
+		if v, ok := strings.CutPrefix(sc.Text(), series); ok {
+			n, err := strconv.ParseFloat(v, 64)
+			require.NoError(t, err, sc.Text())
+			return n
+		}
+	}
+	require.NoError(t, sc.Err())
+	t.Fatalf("%s/metrics has no %s", appURL, strings.TrimSpace(series))
+	return 0
+}
+
+// waitClicksStored waits until the app at appURL has stored at least want
+// clicks; it writes them in batches, every 100 ms.
+func waitClicksStored(ctx context.Context, t *testing.T, appURL string, want float64) {
+	const timeout = 30 * time.Second
+	deadline := time.Now().Add(timeout)
+	tick := time.NewTicker(50 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		got := clicksStored(ctx, t, appURL)
+		if got >= want {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the app has stored %v clicks after %s, want at least %v: the click was not stored", got, timeout, want)
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatalf("waiting for the click to be stored: %v", context.Cause(ctx))
+		case <-tick.C:
+		}
+	}
 }
 
 type commission struct {

@@ -88,7 +88,9 @@ func summarize(w io.Writer, dir string, s *Stack) {
 
 // firstSteps prints copy-paste commands that follow the starter link as a
 // browser would (a click), report a sale by the visitor it identified (a
-// commission), and list the commissions.
+// commission), and list the commissions. The pause after the click lets the
+// app store it: it writes clicks in batches, every 100 ms, and attributes a
+// sale only to a stored click.
 func firstSteps(w io.Writer, s *Stack) {
 	st := s.Starter
 	if st == nil {
@@ -97,22 +99,34 @@ func firstSteps(w io.Writer, s *Stack) {
 	fmt.Fprintf(w, "\nFirst click and commission, as organization %s (campaign Launch, 20%% of each sale,\n"+
 		"affiliate %s, referral link %s):\n", st.Org.Name, st.AffiliateMail, st.LinkURL)
 	fmt.Fprintf(w, "  export REKOMI_URL=%s REKOMI_KEY=%s\n", st.AppURL, st.Org.APIKey)
-	for _, cmd := range FirstClickCommands(st) {
+	cmds := FirstClickCommands(st)
+	for _, cmd := range []string{cmds.Click + "; sleep 1", cmds.Sale, cmds.Commissions} {
 		fmt.Fprintf(w, "  %s\n", cmd)
 	}
 	fmt.Fprintf(w, "The API is described at $REKOMI_URL/openapi.json.\n")
 }
 
-// FirstClickCommands are the shell commands printed for a first click, a
-// sale and its commission; they expect REKOMI_URL and REKOMI_KEY set. The
-// pause lets the app write the click, which it does in batches.
-func FirstClickCommands(st *Starter) []string {
+// FirstClick holds the shell commands printed for a first click, a sale
+// and its commission. They expect REKOMI_URL and REKOMI_KEY set.
+type FirstClick struct {
+	// Click follows the starter link as a browser would, sets VISITOR to
+	// the visitor id of the cookie the app answers with, and prints it.
+	Click string
+	// Sale reports a sale of 100.00 by VISITOR, which is attributed to the
+	// click once the app has stored it.
+	Sale string
+	// Commissions lists the organization's commissions.
+	Commissions string
+}
+
+// FirstClickCommands are the commands of a first click on st's link.
+func FirstClickCommands(st *Starter) FirstClick {
 	auth := `-H "Authorization: Bearer $REKOMI_KEY"`
-	return []string{
-		`VISITOR=$(curl -s -o /dev/null -D - -A 'Mozilla/5.0' $REKOMI_URL/r/` + st.LinkCode +
-			` | sed -n 's/^Set-Cookie: rk_vid=\([^;]*\).*/\1/p'); sleep 1; echo "clicked as visitor $VISITOR"`,
-		`curl -s $REKOMI_URL/v1/track/sale ` + auth + ` -H 'Content-Type: application/json' -d '{"customer":{"external_id":"cus_'$VISITOR'",` +
+	return FirstClick{
+		Click: `VISITOR=$(curl -s -o /dev/null -D - -A 'Mozilla/5.0' $REKOMI_URL/r/` + st.LinkCode +
+			` | sed -n 's/^Set-Cookie: rk_vid=\([^;]*\).*/\1/p'); echo "clicked as visitor $VISITOR"`,
+		Sale: `curl -s $REKOMI_URL/v1/track/sale ` + auth + ` -H 'Content-Type: application/json' -d '{"customer":{"external_id":"cus_'$VISITOR'",` +
 			`"email":"buyer@example.com"},"visitor_id":"'$VISITOR'","external_id":"inv_'$VISITOR'","amount":10000,"currency":"` + st.Currency + `"}'`,
-		`curl -s $REKOMI_URL/v1/commissions ` + auth,
+		Commissions: `curl -s $REKOMI_URL/v1/commissions ` + auth,
 	}
 }

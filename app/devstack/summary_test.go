@@ -63,3 +63,20 @@ func TestWriteSummary(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, os.FileMode(0o600), info.Mode().Perm(), "stack.json holds API keys and signing secrets")
 }
+
+// TestFirstStepsPrintsTheCommands checks that the printed first-click
+// commands are FirstClickCommands', in order, the click followed by a pause
+// for the app to store it.
+func TestFirstStepsPrintsTheCommands(t *testing.T) {
+	t.Parallel()
+	st := &Starter{Org: Org{Name: "acme", Region: "eu", APIKey: "rk_live_abc_def"}, AppURL: "http://127.0.0.1:4001",
+		LinkCode: "launch", LinkURL: "http://127.0.0.1:4001/r/launch", Currency: "EUR", AffiliateMail: "partner@example.com"}
+	var out bytes.Buffer
+	firstSteps(&out, &Stack{Starter: st})
+
+	cmds := FirstClickCommands(st)
+	require.Contains(t, out.String(), "  export REKOMI_URL=http://127.0.0.1:4001 REKOMI_KEY=rk_live_abc_def\n"+
+		"  "+cmds.Click+"; sleep 1\n  "+cmds.Sale+"\n  "+cmds.Commissions+"\n")
+	require.Contains(t, cmds.Click, "$REKOMI_URL/r/launch")
+	require.Contains(t, cmds.Sale, `"currency":"EUR"`)
+}
