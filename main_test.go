@@ -26,6 +26,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -240,23 +241,67 @@ func TestAppRefusesToStart(t *testing.T) {
 	})
 
 	t.Run("ServesUntilCancelled", func(t *testing.T) {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		require.NoError(t, err)
-		addr := l.Addr().String()
-		require.NoError(t, l.Close())
-		ctx, cancel := context.WithCancel(context.Background())
-		var out, errOut bytes.Buffer
-		done := make(chan int, 1)
-		go func() { done <- run(ctx, append(args(), "--listen-address", addr), &out, &errOut) }()
-		require.Eventually(t, func() bool {
-			resp, err := http.Get("http://" + addr + "/readyz")
-			if err != nil {
-				return false
+		// The app binds the address of its flag and logs the one it bound
+		// to the process's stderr only, so the port is picked here; should
+		// another process take it first, the app is started again on another.
+		const attempts = 3
+		for attempt := 1; ; attempt++ {
+			served, code, stderr := serveUntilCancelled(t, freeAddr(t), args())
+			if served && code == 0 {
+				return
 			}
-			resp.Body.Close()
-			return resp.StatusCode == http.StatusOK
-		}, 30*time.Second, 50*time.Millisecond, "the app serves /readyz")
-		cancel()
-		require.Equal(t, 0, <-done, errOut.String())
+			if code != 0 && attempt < attempts && strings.Contains(stderr, syscall.EADDRINUSE.Error()) {
+				t.Logf("starting again on another port: %s", stderr)
+				continue
+			}
+			t.Fatalf("served /readyz: %t, exit code %d: %s", served, code, stderr)
+		}
 	})
+}
+
+// freeAddr is a localhost address no listener holds at the moment.
+func freeAddr(t *testing.T) string {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	defer l.Close()
+	return l.Addr().String()
+}
+
+// serveUntilCancelled runs the app command with args on addr until it
+// serves /readyz, then cancels it. It reports whether /readyz answered, the
+// exit code and what the command printed to stderr.
+func serveUntilCancelled(t *testing.T, addr string, args []string) (served bool, code int, stderr string) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var out, errOut bytes.Buffer
+	done := make(chan int, 1)
+	go func() { done <- run(ctx, append(args, "--listen-address", addr), &out, &errOut) }()
+	client := &http.Client{Timeout: 5 * time.Second}
+	ready := func() bool {
+		resp, err := client.Get("http://" + addr + "/readyz")
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusOK
+	}
+	const timeout = 30 * time.Second
+	deadline := time.Now().Add(timeout)
+	tick := time.NewTicker(50 * time.Millisecond)
+	defer tick.Stop()
+	for !ready() {
+		select {
+		case code := <-done:
+			return false, code, errOut.String()
+		case <-tick.C:
+		}
+		if time.Now().After(deadline) {
+			cancel()
+			<-done
+			t.Fatalf("the app has not served /readyz within %s: %s", timeout, errOut.String())
+		}
+	}
+	cancel()
+	code = <-done
+	return true, code, errOut.String()
 }
