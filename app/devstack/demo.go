@@ -17,12 +17,15 @@ limitations under the License.
 package devstack
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
+	"strconv"
+	"strings"
 	"time"
 
 	stripewebhook "github.com/stripe/stripe-go/v85/webhook"
@@ -50,11 +53,26 @@ func (s *Stack) seedDemo(ctx context.Context) error {
 	if hook == nil {
 		return fmt.Errorf("organization %s has no Stripe WebhookEndpoint", st.Org.Name)
 	}
+	stored, err := clicksStored(ctx, st.AppURL)
+	if err != nil {
+		return err
+	}
 	visitor, err := click(ctx, st.LinkURL)
 	if err != nil {
 		return err
 	}
-	time.Sleep(time.Second) // the app writes clicks in batches
+	// The app writes clicks in batches; the checkout finds the visitor's
+	// click once it is stored.
+	err = poll(ctx, "the demo's click stored", func(ctx context.Context) (bool, string) {
+		n, err := clicksStored(ctx, st.AppURL)
+		if err != nil {
+			return false, err.Error()
+		}
+		return n > stored, fmt.Sprintf("%v clicks stored, as before it", n)
+	})
+	if err != nil {
+		return err
+	}
 	now := time.Now().Unix()
 	events := []map[string]any{
 		stripeEvent(demoCheckoutEvent, "checkout.session.completed", now, map[string]any{
@@ -105,6 +123,34 @@ func click(ctx context.Context, link string) (string, error) {
 		}
 	}
 	return "", fmt.Errorf("following %s: %s without a visitor cookie", link, resp.Status)
+}
+
+// clicksStored reads how many clicks the app at appURL has stored, from
+// its metrics.
+func clicksStored(ctx context.Context, appURL string) (float64, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, appURL+"/metrics", nil)
+	if err != nil {
+		return 0, err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return 0, fmt.Errorf("reading the metrics of %s: %w", appURL, err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return 0, fmt.Errorf("reading the metrics of %s: %s", appURL, resp.Status)
+	}
+	const series = "rekomi_clicks_stored_total "
+	sc := bufio.NewScanner(resp.Body)
+	for sc.Scan() {
+		if v, ok := strings.CutPrefix(sc.Text(), series); ok {
+			return strconv.ParseFloat(v, 64)
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return 0, fmt.Errorf("reading the metrics of %s: %w", appURL, err)
+	}
+	return 0, fmt.Errorf("the metrics of %s have no %s", appURL, strings.TrimSpace(series))
 }
 
 func stripeEvent(id, typ string, created int64, object map[string]any) map[string]any {
