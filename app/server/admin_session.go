@@ -228,7 +228,7 @@ func (s *Server) adminSession(next http.HandlerFunc) http.HandlerFunc {
 			s.adminInternalError(w, r, "checking an admin session", err)
 			return
 		}
-		if wait, ok := s.limits.allow(p.KeyID, time.Now()); !ok {
+		if wait, ok := s.limits.allow(p.KeyID, s.now()); !ok {
 			w.Header().Set("Retry-After", retryAfter(wait))
 			s.adminError(w, r, http.StatusTooManyRequests, "Too many requests", "Wait a moment and try again.")
 			return

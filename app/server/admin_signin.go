@@ -22,7 +22,6 @@ import (
 	"net/http"
 	"slices"
 	"strings"
-	"time"
 )
 
 // signInRefused is the one message for every refused token: unknown,
@@ -63,7 +62,7 @@ func signInNonce(r *http.Request) string {
 // a valid API key with the write scope starts a session; any other gets the
 // same 401 form.
 func (s *Server) adminSignIn(w http.ResponseWriter, r *http.Request) {
-	if wait, ok := s.admin.signIns.allow(clientIP(r, s.cfg.TrustedProxies), time.Now()); !ok {
+	if wait, ok := s.admin.signIns.allow(clientIP(r, s.cfg.TrustedProxies), s.now()); !ok {
 		w.Header().Set("Retry-After", retryAfter(wait))
 		s.renderSignIn(w, r, http.StatusTooManyRequests, "Too many sign-in attempts. Wait "+retryAfter(wait)+" seconds and try again.")
 		return

@@ -116,7 +116,7 @@ func (s *Server) requireKey(scope string, next http.HandlerFunc) http.HandlerFun
 				Status: http.StatusForbidden})
 			return
 		}
-		if wait, ok := s.limits.allow(p.KeyID, time.Now()); !ok {
+		if wait, ok := s.limits.allow(p.KeyID, s.now()); !ok {
 			w.Header().Set("Retry-After", retryAfter(wait))
 			writeProblem(w, r, Problem{Type: "rate_limited", Title: "Too many requests for this API key",
 				Status: http.StatusTooManyRequests})

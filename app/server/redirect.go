@@ -173,7 +173,7 @@ type linkLoad struct {
 // resolveLink returns the route of a code, from the cache or else the
 // database; found is false for an unknown code.
 func (s *Server) resolveLink(ctx context.Context, code string) (linkRoute, bool, error) {
-	if route, found, cached := s.links.get(code, time.Now()); cached {
+	if route, found, cached := s.links.get(code, s.now()); cached {
 		return route, found, nil
 	}
 	gen := s.links.gen.Load()
@@ -186,7 +186,7 @@ func (s *Server) resolveLink(ctx context.Context, code string) (linkRoute, bool,
 		if err != nil {
 			return nil, err
 		}
-		s.links.put(code, route, found, gen, time.Now())
+		s.links.put(code, route, found, gen, s.now())
 		return linkLoad{route: route, found: found}, nil
 	})
 	if err != nil {

@@ -72,6 +72,9 @@ type Server struct {
 	// organization each webhook endpoint belongs to.
 	webhooks    *webhookMetrics
 	webhookOrgs *endpointOrgs
+
+	// now is the clock the link cache's expiry and the rate limits read.
+	now func() time.Time
 }
 
 // Option sets an optional dependency of the server.
@@ -124,7 +127,7 @@ func New(cfg config.Config, database *db.DB, log *slog.Logger, opts ...Option) *
 	s := &Server{cfg: cfg, db: database, log: log, metrics: newMetrics(reg, database),
 		webhooks: newWebhookMetrics(reg), webhookOrgs: newEndpointOrgs(maxCachedEndpoints),
 		limits: newKeyLimits[uuid.UUID](cfg.RateLimit, cfg.RateBurst), mux: http.NewServeMux(),
-		payouts: map[string]payout.Provider{payout.NameManual: payout.Manual{}}}
+		payouts: map[string]payout.Provider{payout.NameManual: payout.Manual{}}, now: time.Now}
 	for _, o := range opts {
 		o(s)
 	}

@@ -56,6 +56,26 @@ func (l *lockedBuffer) String() string {
 	return l.b.String()
 }
 
+// testClock is a clock for server.WithClock that moves only when told to.
+type testClock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func newTestClock() *testClock { return &testClock{now: time.Now()} }
+
+func (c *testClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *testClock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = c.now.Add(d)
+}
+
 // bundle is a running server as the runtime role of a migrated Region.
 type bundle struct {
 	base   string
