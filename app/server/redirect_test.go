@@ -18,6 +18,7 @@ package server_test
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"net/http"
 	"net/netip"
@@ -386,20 +387,35 @@ func TestRedirects(t *testing.T) {
 		shopA, shopB := b.seedShop(t), b.seedShop(t)
 		la, lb := shopA.referralLink(t, "https://a.example.com/"), shopB.referralLink(t, "https://b.example.com/")
 		var wg sync.WaitGroup
+		errs := make(chan error, 40)
 		for i := range 40 {
 			wg.Go(func() {
 				code := la.Code
 				if i%4 == 0 {
 					code = lb.Code
 				}
-				req, _ := http.NewRequest(http.MethodGet, b.base+"/r/"+code, nil)
+				req, err := http.NewRequest(http.MethodGet, b.base+"/r/"+code, nil)
+				if err != nil {
+					errs <- err
+					return
+				}
 				req.Header.Set("User-Agent", browserUA)
-				if resp, err := noFollow.Do(req); err == nil {
-					resp.Body.Close()
+				resp, err := noFollow.Do(req)
+				if err != nil {
+					errs <- err
+					return
+				}
+				resp.Body.Close()
+				if resp.StatusCode != http.StatusFound {
+					errs <- fmt.Errorf("following %s: %s", code, resp.Status)
 				}
 			})
 		}
 		wg.Wait()
+		close(errs)
+		for err := range errs {
+			require.NoError(t, err)
+		}
 		b.stop(t)
 		require.Equal(t, 30, shopA.count(t, `SELECT count(*) FROM clicks WHERE link_id = $1`, la.ID))
 		require.Equal(t, 10, shopB.count(t, `SELECT count(*) FROM clicks WHERE link_id = $1`, lb.ID))
