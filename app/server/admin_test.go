@@ -558,7 +558,8 @@ func TestAdmin(t *testing.T) {
 func TestAdminSignInRateLimit(t *testing.T) {
 	t.Parallel()
 	srv := dbtest.Start(t)
-	b := setup(t, srv, adminConfig)
+	clock := newTestClock()
+	b := setupWith(t, srv, []server.Option{server.WithClock(clock.Now)}, adminConfig)
 	_, key := b.seedOrg(t, "acme", server.ScopeRead, server.ScopeWrite)
 	guesser := b.browser(t, "198.51.100.7")
 	for i := range 10 {
@@ -566,9 +567,11 @@ func TestAdminSignInRateLimit(t *testing.T) {
 	}
 	p := guesser.signIn(t, key)
 	require.Equal(t, http.StatusTooManyRequests, p.status, "limited before the token is even looked at")
-	require.NotEmpty(t, p.header.Get("Retry-After"))
+	require.Equal(t, "6", p.header.Get("Retry-After"), "one attempt every 6 s")
 	require.Nil(t, guesser.sessionCookie(t))
 	require.Equal(t, http.StatusSeeOther, b.browser(t, "198.51.100.8").signIn(t, key).status, "limits are per client address")
+	clock.Advance(6 * time.Second)
+	require.Equal(t, http.StatusSeeOther, guesser.signIn(t, key).status, "one more attempt once the wait is over")
 }
 
 func TestAdminCookiesAreSecureByDefault(t *testing.T) {

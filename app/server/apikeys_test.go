@@ -24,6 +24,7 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
@@ -228,7 +229,8 @@ func TestAPIKeys(t *testing.T) {
 func TestRateLimitPerKey(t *testing.T) {
 	t.Parallel()
 	srv := dbtest.Start(t)
-	b := setup(t, srv, func(c *config.Config) { c.RateLimit, c.RateBurst = 0.5, 2 })
+	clock := newTestClock()
+	b := setupWith(t, srv, []server.Option{server.WithClock(clock.Now)}, func(c *config.Config) { c.RateLimit, c.RateBurst = 0.5, 2 })
 	_, key := b.seedOrg(t, "acme", server.ScopeRead)
 	_, other := b.seedOrg(t, "globex", server.ScopeRead)
 	for range 2 {
@@ -240,6 +242,8 @@ func TestRateLimitPerKey(t *testing.T) {
 	require.Equal(t, "urn:rekomi:problem:rate_limited", p.Type)
 	require.Equal(t, "2", resp.Header.Get("Retry-After"))
 	require.Equal(t, http.StatusOK, b.call(t, http.MethodGet, "/v1/api-keys", other, "", nil, nil).StatusCode, "limits are per key")
+	clock.Advance(2 * time.Second)
+	require.Equal(t, http.StatusOK, b.call(t, http.MethodGet, "/v1/api-keys", key, "", nil, nil).StatusCode, "allowed once the wait is over")
 }
 
 // requireAudit checks one entry records action on target, and that the
