@@ -335,16 +335,23 @@ func TestWebhookRefusals(t *testing.T) {
 	b.adminExec(t, `UPDATE organizations SET status = 'cancelled', cancelled_at = now() WHERE id = $1`, cancelled)
 
 	body := stripeEvent("evt_refused", "invoice.paid")
-	now := time.Now().Unix()
-	signed := stripeSigned(now, body, stripeSecret)
-	withHeader := func(v string) http.Header {
-		h := http.Header{}
-		h.Set("Stripe-Signature", v)
-		return h
+	// Each header is made as its case is delivered, so that a signature
+	// meant to be fresh, stale or early is so when the server checks it.
+	signedAt := func(offset int64, body, secret string) func() http.Header {
+		return func() http.Header { return stripeSigned(time.Now().Unix()+offset, body, secret) }
 	}
+	signed := signedAt(0, body, stripeSecret)
+	withHeader := func(v string) func() http.Header {
+		return func() http.Header {
+			h := http.Header{}
+			h.Set("Stripe-Signature", v)
+			return h
+		}
+	}
+	none := func() http.Header { return http.Header{} }
 	cases := []struct {
 		name, reason, path string
-		header             http.Header
+		header             func() http.Header
 		body               string
 	}{
 		{"unknown endpoint", "unknown_endpoint", webhookPath("stripe", uuid.New()), signed, body},
@@ -357,18 +364,18 @@ func TestWebhookRefusals(t *testing.T) {
 		{"unknown provider", "unknown_provider", webhookPath("paypal", stripeEP), signed, body},
 		{"other provider in the path", "wrong_provider", webhookPath("clerk", stripeEP), signed, body},
 		{"a Stripe delivery to a Clerk endpoint", "wrong_provider", webhookPath("stripe", clerkEP), signed, body},
-		{"missing signature header", "missing_header", webhookPath("stripe", stripeEP), http.Header{}, body},
+		{"missing signature header", "missing_header", webhookPath("stripe", stripeEP), none, body},
 		{"malformed signature header", "malformed_header", webhookPath("stripe", stripeEP), withHeader("t=abc,v1=zz"), body},
-		{"wrong signature", "bad_signature", webhookPath("stripe", stripeEP), stripeSigned(now, body, "whsec_wrong"), body},
+		{"wrong signature", "bad_signature", webhookPath("stripe", stripeEP), signedAt(0, body, "whsec_wrong"), body},
 		{"body changed", "bad_signature", webhookPath("stripe", stripeEP), signed, strings.Replace(body, "invoice.paid", "invoice.void", 1)},
-		{"stale timestamp", "stale_timestamp", webhookPath("stripe", stripeEP), stripeSigned(now-301-5, body, stripeSecret), body},
-		{"future timestamp", "future_timestamp", webhookPath("stripe", stripeEP), stripeSigned(now+301+5, body, stripeSecret), body},
-		{"signed but no event", "malformed_event", webhookPath("stripe", stripeEP), stripeSigned(now, `{"object":"charge"}`, stripeSecret), `{"object":"charge"}`},
-		{"missing svix headers", "missing_header", webhookPath("clerk", clerkEP), http.Header{}, body},
+		{"stale timestamp", "stale_timestamp", webhookPath("stripe", stripeEP), signedAt(-301-5, body, stripeSecret), body},
+		{"future timestamp", "future_timestamp", webhookPath("stripe", stripeEP), signedAt(301+5, body, stripeSecret), body},
+		{"signed but no event", "malformed_event", webhookPath("stripe", stripeEP), signedAt(0, `{"object":"charge"}`, stripeSecret), `{"object":"charge"}`},
+		{"missing svix headers", "missing_header", webhookPath("clerk", clerkEP), none, body},
 	}
 	var first http.Header
 	for _, tc := range cases {
-		header := tc.header.Clone()
+		header := tc.header()
 		header.Set(server.RequestIDHeader, "same-request-id-for-every-refusal")
 		d := b.deliver(t, tc.path, header, tc.body)
 		require.Equal(t, http.StatusUnauthorized, d.status, tc.name)
