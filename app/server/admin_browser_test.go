@@ -53,7 +53,8 @@ func chromiumPath(t *testing.T) string {
 }
 
 // headlessChromium starts a fresh headless Chromium for the test and
-// returns a tab's context; everything ends with the test.
+// returns a tab's context; everything ends with the test, or two minutes
+// after the call: make it once the test's setup is done.
 func headlessChromium(t *testing.T) context.Context {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
@@ -93,7 +94,6 @@ func rowsOf(t *testing.T, tab context.Context, table string) [][]string {
 // in a real headless Chromium, with the pages' CSP in force.
 func TestAdminInABrowser(t *testing.T) {
 	t.Parallel()
-	tab := headlessChromium(t)
 	srv := dbtest.Start(t)
 	b := setup(t, srv, adminConfig)
 	org, key := b.seedOrg(t, "acme", server.ScopeRead, server.ScopeWrite)
@@ -108,6 +108,8 @@ func TestAdminInABrowser(t *testing.T) {
 	}
 	created := b.auditAll(t, key, "action=campaign.created")
 	require.Len(t, created, 40)
+
+	tab := headlessChromium(t)
 
 	// A signed-out browser lands on the sign-in form.
 	require.NoError(t, chromedp.Do(tab, chromedp.Navigate(b.base+"/admin")))
