@@ -23,7 +23,7 @@ ETCD_VERSION="${ETCD_VERSION:-3.6.16}"
 CACHE_ROOT="${REKOMI_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/rekomi}"
 ASSETS="${CACHE_ROOT}/envtest/k8s-${K8S_VERSION}-etcd-${ETCD_VERSION}"
 GO="${GO:-go}"
-progress="$(dirname "${BASH_SOURCE[0]}")/progress.sh"
+progress="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/progress.sh"
 
 # Usual durations on an idle 2-core machine with an empty build cache.
 declare -A expected=([kube-apiserver]=5m [kubectl]=1m30s [etcd]=1m)

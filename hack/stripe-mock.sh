@@ -15,6 +15,7 @@ CACHE_ROOT="${REKOMI_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/rekomi}"
 DIR="${CACHE_ROOT}/stripe-mock/${STRIPE_MOCK_VERSION}"
 BIN="${DIR}/stripe-mock"
 GO="${GO:-go}"
+progress="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/progress.sh"
 
 log() { printf 'stripe-mock: %s\n' "$*" >&2; }
 
@@ -28,7 +29,7 @@ work="$(mktemp -d "${DIR}/build.XXXXXX")"
 trap 'rm -rf "${work}"' EXIT
 
 log "building stripe-mock v${STRIPE_MOCK_VERSION} (once; usually about 1 minute on 2 cores)"
-CGO_ENABLED=0 GOBIN="${work}" GOFLAGS="-mod=mod" "$(dirname "${BASH_SOURCE[0]}")/progress.sh" --go-build "building stripe-mock" 1m -- \
+CGO_ENABLED=0 GOBIN="${work}" GOFLAGS="-mod=mod" "${progress}" --go-build "building stripe-mock" 1m -- \
 	"${GO}" install -trimpath "github.com/stripe/stripe-mock@v${STRIPE_MOCK_VERSION}" >&2
 mv "${work}/stripe-mock" "${BIN}"
 log "stripe-mock ready at ${BIN}"
