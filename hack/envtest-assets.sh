@@ -26,7 +26,7 @@ GO="${GO:-go}"
 progress="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/progress.sh"
 
 # Usual durations on an idle 2-core machine with an empty build cache.
-declare -A expected=([kube-apiserver]=5m [kubectl]=1m30s [etcd]=1m)
+declare -A expected=([kube-apiserver]=4m [kubectl]=1m30s [etcd]=40s)
 
 log() { printf 'envtest-assets: %s\n' "$*" >&2; }
 
