@@ -56,8 +56,9 @@ func RuntimeGrants() map[string][]pgroles.Privilege {
 	}
 }
 
-// PublicLookupTables are the tenant tables that anyone may read before the
-// tenant is known; writes to them are still tenant-checked.
+// PublicLookupTables are the tenant tables in which a lookup made before
+// the tenant is known may read the row whose key it names (and no other);
+// writes to them are still tenant-checked.
 func PublicLookupTables() []string {
 	return []string{"route_keys"}
 }

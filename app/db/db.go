@@ -110,10 +110,39 @@ func beginTenant(begin string, orgID uuid.UUID) string {
 }
 
 // PublicTx runs fn in a transaction with no organization set: row-level
-// security then shows only public lookup rows (the routing table). It is
-// for lookups made before the tenant is known.
+// security then shows no tenant's rows. Lookups made before the tenant is
+// known go through LookupRoute.
 func (d *DB) PublicTx(ctx context.Context, fn func(pgx.Tx) error) error {
 	return d.tx(ctx, pgx.TxOptions{}, fn)
+}
+
+// RouteKind is what a routing key resolves to.
+type RouteKind string
+
+// The kinds of routing keys: the public parts of a referral link's URL, a
+// webhook endpoint's URL and an API key.
+const (
+	RouteLinkCode        RouteKind = "link_code"
+	RouteWebhookEndpoint RouteKind = "webhook_endpoint"
+	RouteAPIKeyPrefix    RouteKind = "api_key_prefix"
+)
+
+// ErrNoRoute means no routing key of that kind and value exists.
+var ErrNoRoute = errors.New("no such routing key")
+
+// LookupRoute resolves a routing key to its organization and target before
+// the tenant is known, in one statement (rekomi_route_lookup). Row-level
+// security shows a routing row only to a lookup that names its exact key,
+// so the runtime role resolves the keys it is given and can list none.
+func (d *DB) LookupRoute(ctx context.Context, kind RouteKind, key string) (orgID, targetID uuid.UUID, err error) {
+	err = d.pool.QueryRow(ctx, "SELECT org_id, target_id FROM rekomi_route_lookup($1, $2)", string(kind), key).Scan(&orgID, &targetID)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return uuid.Nil, uuid.Nil, ErrNoRoute
+	}
+	if err != nil {
+		return uuid.Nil, uuid.Nil, fmt.Errorf("looking up %s %q: %w", kind, key, err)
+	}
+	return orgID, targetID, nil
 }
 
 func (d *DB) tx(ctx context.Context, opts pgx.TxOptions, fn func(pgx.Tx) error) (err error) {

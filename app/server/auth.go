@@ -30,6 +30,7 @@ import (
 
 	"github.com/rekomi/rekomi/app/apikey"
 	"github.com/rekomi/rekomi/app/audit"
+	"github.com/rekomi/rekomi/app/db"
 )
 
 // Scopes an API key may hold.
@@ -69,11 +70,8 @@ func (s *Server) authenticate(ctx context.Context, header string) (principal, er
 		return principal{}, errUnauthenticated
 	}
 	var p principal
-	err = s.db.PublicTx(ctx, func(tx pgx.Tx) error {
-		return tx.QueryRow(ctx, `SELECT org_id, target_id FROM route_keys WHERE kind = 'api_key_prefix' AND key = $1`,
-			prefix).Scan(&p.OrgID, &p.KeyID)
-	})
-	if errors.Is(err, pgx.ErrNoRows) {
+	p.OrgID, p.KeyID, err = s.db.LookupRoute(ctx, db.RouteAPIKeyPrefix, prefix)
+	if errors.Is(err, db.ErrNoRoute) {
 		return principal{}, errUnauthenticated
 	}
 	if err != nil {

@@ -29,6 +29,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/stretchr/testify/require"
 
+	"github.com/rekomi/rekomi/app/db"
 	"github.com/rekomi/rekomi/app/dbtest"
 	"github.com/rekomi/rekomi/app/server"
 )
@@ -76,10 +77,8 @@ func (b *bundle) link(t *testing.T, key string, affiliate, campaign uuid.UUID, e
 func (b *bundle) resolveCode(t *testing.T, code string) (org, link uuid.UUID, found bool) {
 	t.Helper()
 	ctx := context.Background()
-	err := b.db.PublicTx(ctx, func(tx pgx.Tx) error {
-		return tx.QueryRow(ctx, `SELECT org_id, target_id FROM route_keys WHERE kind = 'link_code' AND key = $1`, code).Scan(&org, &link)
-	})
-	if errors.Is(err, pgx.ErrNoRows) {
+	org, link, err := b.db.LookupRoute(ctx, db.RouteLinkCode, code)
+	if errors.Is(err, db.ErrNoRoute) {
 		return uuid.Nil, uuid.Nil, false
 	}
 	require.NoError(t, err)

@@ -31,6 +31,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/rekomi/rekomi/app/clicks"
+	"github.com/rekomi/rekomi/app/db"
 )
 
 // redirectRoute is the click redirect's route pattern.
@@ -210,11 +211,9 @@ WHERE l.org_id = $1 AND l.id = $2`
 // in its organization's transaction.
 func (s *Server) loadLink(ctx context.Context, code string) (linkRoute, bool, error) {
 	var route linkRoute
-	err := s.db.PublicTx(ctx, func(tx pgx.Tx) error {
-		return tx.QueryRow(ctx, `SELECT org_id, target_id FROM route_keys WHERE kind = 'link_code' AND key = $1`,
-			code).Scan(&route.orgID, &route.linkID)
-	})
-	if errors.Is(err, pgx.ErrNoRows) {
+	var err error
+	route.orgID, route.linkID, err = s.db.LookupRoute(ctx, db.RouteLinkCode, code)
+	if errors.Is(err, db.ErrNoRoute) {
 		return linkRoute{}, false, nil
 	}
 	if err != nil {

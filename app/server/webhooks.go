@@ -71,9 +71,6 @@ type storedEndpoint struct {
 	orgCancelled bool
 }
 
-const selectWebhookRouteSQL = `
-SELECT org_id FROM route_keys WHERE kind = 'webhook_endpoint' AND key = $1`
-
 const selectWebhookEndpointSQL = `
 SELECT e.provider, e.secrets, e.tolerance_seconds, e.disabled, o.status <> 'active'
 FROM webhook_endpoints e JOIN organizations o ON o.id = e.org_id
@@ -145,11 +142,9 @@ func (s *Server) webhookOrg(ctx context.Context, text string) (id, org uuid.UUID
 	if org, ok := s.webhookOrgs.get(id); ok {
 		return id, org, nil
 	}
-	err = s.db.PublicTx(ctx, func(tx pgx.Tx) error {
-		return tx.QueryRow(ctx, selectWebhookRouteSQL, text).Scan(&org)
-	})
+	org, _, err = s.db.LookupRoute(ctx, db.RouteWebhookEndpoint, text)
 	switch {
-	case errors.Is(err, pgx.ErrNoRows):
+	case errors.Is(err, db.ErrNoRoute):
 		return uuid.Nil, uuid.Nil, webhook.Refuse(webhook.ReasonUnknownEndpoint, "no route key for endpoint %s", text)
 	case err != nil:
 		return uuid.Nil, uuid.Nil, fmt.Errorf("looking up webhook endpoint %s: %w", text, db.MapError(err))

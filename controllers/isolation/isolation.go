@@ -39,6 +39,11 @@ const (
 	// tenantFunction is the function every tenant policy compares the tenant
 	// key with.
 	tenantFunction = "rekomi_current_org"
+	// lookupColumn and lookupFunction: a public lookup table's SELECT policy
+	// may show the row whose lookupColumn equals lookupFunction(), the key a
+	// lookup named for its own transaction.
+	lookupColumn   = "key"
+	lookupFunction = "rekomi_route_key"
 )
 
 // ErrNoRuntimeRole is returned by Verify when Options.RuntimeRole is empty.
@@ -58,9 +63,10 @@ type Options struct {
 	Schema string
 	// RuntimeRole is the role the app connects as. Required.
 	RuntimeRole string
-	// PublicLookupTables may have a permissive SELECT policy that reads every
-	// row (the routing table resolved before the tenant is known). Their
-	// write policies must still be tenant-scoped.
+	// PublicLookupTables may have a permissive SELECT policy that shows a
+	// row to a lookup naming its exact key (key = rekomi_route_key()): the
+	// routing table, resolved before the tenant is known. Their other
+	// policies must still be tenant-scoped, and none may show every row.
 	PublicLookupTables []string
 }
 

@@ -36,7 +36,7 @@ var (
 )
 
 // correctSchema breaks no rule: tenant tables (one partitioned, with its
-// partition), organizations, the routing table with its read-all SELECT
+// partition), organizations, the routing table with its keyed lookup
 // policy, a table and a view that are not tenant data, indexes led by the
 // tenant key. The owner runs it; {runtime} and {schema} are replaced by
 // quoted identifiers.
@@ -44,6 +44,9 @@ const correctSchema = `
 CREATE FUNCTION rekomi_current_org() RETURNS uuid
     LANGUAGE sql STABLE PARALLEL SAFE
     AS $$ SELECT NULLIF(current_setting('rekomi.org_id', true), '')::uuid $$;
+CREATE FUNCTION rekomi_route_key() RETURNS text
+    LANGUAGE sql STABLE PARALLEL SAFE
+    AS $$ SELECT NULLIF(current_setting('rekomi.route_key', true), '') $$;
 
 CREATE TABLE organizations (
     id   uuid PRIMARY KEY,
@@ -85,7 +88,10 @@ CREATE TABLE route_keys (
 );
 CREATE INDEX route_keys_org_id_idx ON route_keys (org_id, kind);
 ALTER TABLE route_keys ENABLE ROW LEVEL SECURITY, FORCE ROW LEVEL SECURITY;
-CREATE POLICY public_lookup ON route_keys FOR SELECT USING (true);
+CREATE POLICY keyed_lookup ON route_keys FOR SELECT
+    USING (key = (SELECT rekomi_route_key()));
+CREATE POLICY tenant_select ON route_keys FOR SELECT
+    USING (org_id = (SELECT rekomi_current_org()));
 CREATE POLICY tenant_insert ON route_keys FOR INSERT
     WITH CHECK (org_id = (SELECT rekomi_current_org()));
 CREATE POLICY tenant_update ON route_keys FOR UPDATE
@@ -328,6 +334,16 @@ func TestVerify(t *testing.T) {
 		"ReportsUncheckedWriteOnLookupTable": {
 			seed: sql(`DROP POLICY tenant_insert ON route_keys;
 				CREATE POLICY tenant_insert ON route_keys FOR INSERT WITH CHECK (true)`),
+			want: []string{"route_keys/PolicyNotTenantScoped"},
+		},
+		"ReportsReadAllPolicyOnLookupTable": {
+			seed: sql("CREATE POLICY public_lookup ON route_keys FOR SELECT USING (true)"),
+			want: []string{"route_keys/PolicyNotTenantScoped"},
+		},
+		"ReportsLookupWidenedWithOr": {
+			seed: sql(`DROP POLICY keyed_lookup ON route_keys;
+				CREATE POLICY keyed_lookup ON route_keys FOR SELECT
+					USING (key = (SELECT rekomi_route_key()) OR kind = 'link_code')`),
 			want: []string{"route_keys/PolicyNotTenantScoped"},
 		},
 		"ReportsNewTableWithoutRLS": {

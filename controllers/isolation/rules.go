@@ -135,8 +135,9 @@ func tableViolations(t table, opts Options) []Violation {
 		if writes(p.command) && p.withCheck == "" {
 			add(PolicyWithoutCheck, "policy %q on table %q (FOR %s) has no WITH CHECK expression", p.name, t.name, p.command)
 		}
-		// A public lookup table may let everyone read every row.
-		if publicLookup && p.command == "SELECT" {
+		// A public lookup table may show a row to a lookup that names its
+		// key, and to nobody else.
+		if publicLookup && p.command == "SELECT" && keyedLookup(p.using, opts.Schema) {
 			continue
 		}
 		var loose []string
@@ -146,10 +147,16 @@ func tableViolations(t table, opts Options) []Violation {
 		if p.withCheck != "" && !tenantScoped(p.withCheck, key, opts.Schema) {
 			loose = append(loose, "WITH CHECK "+shorten(p.withCheck))
 		}
-		if len(loose) > 0 {
-			add(PolicyNotTenantScoped, "policy %q on table %q does not require %s = %s(): %s",
-				p.name, t.name, key, tenantFunction, strings.Join(loose, ", "))
+		if len(loose) == 0 {
+			continue
 		}
+		if publicLookup && p.command == "SELECT" {
+			add(PolicyNotTenantScoped, "policy %q on table %q requires neither %s = %s() nor %s = %s(): %s",
+				p.name, t.name, key, tenantFunction, lookupColumn, lookupFunction, strings.Join(loose, ", "))
+			continue
+		}
+		add(PolicyNotTenantScoped, "policy %q on table %q does not require %s = %s(): %s",
+			p.name, t.name, key, tenantFunction, strings.Join(loose, ", "))
 	}
 	return vs
 }
@@ -265,36 +272,48 @@ func viewViolations(views []view, schema string) []Violation {
 // to equal the tenant function: the comparison must be the whole expression
 // or one of its top-level AND terms, so that no OR can widen it.
 func tenantScoped(expr, key, schema string) bool {
+	return requires(expr, key, tenantFunction, schema)
+}
+
+// keyedLookup reports whether expr requires the lookup column to equal the
+// lookup function, in the same way.
+func keyedLookup(expr, schema string) bool {
+	return requires(expr, lookupColumn, lookupFunction, schema)
+}
+
+// requires reports whether expr, or one of its top-level AND terms, is
+// "column = function()".
+func requires(expr, column, function, schema string) bool {
 	for _, term := range conjuncts(expr) {
-		if tenantComparison(term, key, schema) {
+		if comparison(term, column, function, schema) {
 			return true
 		}
 	}
 	return false
 }
 
-// tenantComparison reports whether term is "key = f()" or "f() = key", where
-// f() is the tenant function, possibly schema-qualified, possibly wrapped in
-// a scalar sub-select "( SELECT f() AS f)".
-func tenantComparison(term, key, schema string) bool {
+// comparison reports whether term is "column = f()" or "f() = column",
+// where f() is function, possibly schema-qualified, possibly wrapped in a
+// scalar sub-select "( SELECT f() AS f)".
+func comparison(term, column, function, schema string) bool {
 	lhs, rhs, ok := strings.Cut(term, " = ")
 	if !ok {
 		return false
 	}
 	lhs, rhs = stripParens(lhs), stripParens(rhs)
-	isKey := func(s string) bool { return s == key || s == `"`+key+`"` }
-	return (isKey(lhs) && tenantCall(rhs, schema)) || (tenantCall(lhs, schema) && isKey(rhs))
+	isColumn := func(s string) bool { return s == column || s == `"`+column+`"` }
+	return (isColumn(lhs) && calls(rhs, function, schema)) || (calls(lhs, function, schema) && isColumn(rhs))
 }
 
-// tenantCall reports whether s calls the tenant function.
-func tenantCall(s, schema string) bool {
+// calls reports whether s calls function.
+func calls(s, function, schema string) bool {
 	if rest, ok := cutPrefixFold(s, "SELECT "); ok {
 		s = strings.TrimSpace(rest)
 		if i := strings.LastIndex(strings.ToUpper(s), " AS "); i >= 0 && !strings.Contains(s[i+len(" AS "):], " ") {
 			s = strings.TrimSpace(s[:i])
 		}
 	}
-	call := tenantFunction + "()"
+	call := function + "()"
 	for _, qualifier := range []string{"", schema + ".", `"` + schema + `".`} {
 		if s == qualifier+call {
 			return true

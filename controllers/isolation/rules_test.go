@@ -27,6 +27,7 @@ import (
 const (
 	orgScoped = "(org_id = ( SELECT rekomi_current_org() AS rekomi_current_org))"
 	idScoped  = "(id = ( SELECT rekomi_current_org() AS rekomi_current_org))"
+	keyScoped = "(key = ( SELECT rekomi_route_key() AS rekomi_route_key))"
 )
 
 func tenantPolicy(name string) policy {
@@ -50,10 +51,11 @@ func goodCatalog() catalog {
 			{
 				name: "route_keys", rlsEnabled: true, rlsForced: true, owner: "rekomi",
 				policies: []policy{
-					{name: "public_lookup", command: "SELECT", permissive: true, using: "true"},
+					{name: "keyed_lookup", command: "SELECT", permissive: true, using: keyScoped},
 					{name: "tenant_delete", command: "DELETE", permissive: true, using: orgScoped},
 					{name: "tenant_insert", command: "INSERT", permissive: true, withCheck: orgScoped},
 					{name: "tenant_update", command: "UPDATE", permissive: true, using: orgScoped, withCheck: orgScoped},
+					{name: "tenant_select", command: "SELECT", permissive: true, using: orgScoped},
 				},
 				indexLeads: []string{"kind", "org_id"},
 			},
@@ -146,6 +148,35 @@ func TestEvaluate(t *testing.T) {
 		"a write policy of a public lookup table that is not tenant-scoped is reported": {
 			mutate: func(c *catalog) { c.tables[2].policies[2].withCheck = "true" },
 			want:   []string{"route_keys/PolicyNotTenantScoped"},
+		},
+		"a read-all SELECT policy on a public lookup table is reported": {
+			mutate: func(c *catalog) { c.tables[2].policies[0].using = "true" },
+			want:   []string{"route_keys/PolicyNotTenantScoped"},
+		},
+		"a keyed lookup widened with OR is reported": {
+			mutate: func(c *catalog) {
+				c.tables[2].policies[0].using = "((key = ( SELECT rekomi_route_key() AS rekomi_route_key)) OR (kind = 'link_code'::text))"
+			},
+			want: []string{"route_keys/PolicyNotTenantScoped"},
+		},
+		"a lookup keyed on another column is reported": {
+			mutate: func(c *catalog) {
+				c.tables[2].policies[0].using = "(kind = ( SELECT rekomi_route_key() AS rekomi_route_key))"
+			},
+			want: []string{"route_keys/PolicyNotTenantScoped"},
+		},
+		"a keyed lookup on a table that is not a public lookup table is reported": {
+			mutate: func(c *catalog) {
+				c.tables[0].policies = append(c.tables[0].policies,
+					policy{name: "keyed_lookup", command: "SELECT", permissive: true, using: keyScoped})
+			},
+			want: []string{"campaigns/PolicyNotTenantScoped"},
+		},
+		"a keyed ALL policy on a public lookup table is reported": {
+			mutate: func(c *catalog) {
+				c.tables[2].policies[0] = policy{name: "keyed_lookup", command: "ALL", permissive: true, using: keyScoped, withCheck: keyScoped}
+			},
+			want: []string{"route_keys/PolicyNotTenantScoped"},
 		},
 		"a read-all ALL policy on a public lookup table is reported": {
 			mutate: func(c *catalog) {
