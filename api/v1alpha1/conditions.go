@@ -110,4 +110,8 @@ const (
 	// ReasonSecretInvalid: the Secret is empty or holds a value that is not a
 	// signing secret of the endpoint's provider.
 	ReasonSecretInvalid ConditionReason = "SecretInvalid"
+	// ReasonNamespaceNotBound: the endpoint's namespace does not carry the
+	// OrganizationLabel with spec.organization as its value, so the endpoint
+	// receives nothing (its route is removed).
+	ReasonNamespaceNotBound ConditionReason = "NamespaceNotBound"
 )

@@ -20,6 +20,13 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
+// OrganizationLabel binds a namespace to an Organization: only a namespace
+// labelled `rekomi.io/organization: <organization name>` may hold that
+// Organization's WebhookEndpoints (and its other tenant objects). Setting
+// a namespace's labels takes the right to update namespaces, which
+// platform administrators hold and namespace editors do not.
+const OrganizationLabel = "rekomi.io/organization"
+
 // Provider is the service that signs the webhooks an endpoint receives.
 // +kubebuilder:validation:Enum=stripe;clerk
 type Provider string
@@ -34,7 +41,8 @@ const (
 // WebhookEndpointSpec is the desired state of one provider endpoint.
 type WebhookEndpointSpec struct {
 	// organization is the name of the Organization this endpoint delivers to.
-	// It cannot be changed once set.
+	// The endpoint's namespace must be bound to it (labelled
+	// `rekomi.io/organization: <organization>`). It cannot be changed once set.
 	// +required
 	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=253
