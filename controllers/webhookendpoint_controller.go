@@ -66,7 +66,7 @@ const dependencyRetry = 30 * time.Second
 // +kubebuilder:rbac:groups=rekomi.io,resources=webhookendpoints/status,verbs=get;update;patch
 // +kubebuilder:rbac:groups=rekomi.io,resources=webhookendpoints/finalizers,verbs=update
 // +kubebuilder:rbac:groups=rekomi.io,resources=organizations;regions,verbs=get;list;watch
-// +kubebuilder:rbac:groups="",resources=secrets,verbs=get;list;watch
+// +kubebuilder:rbac:groups="",resources=namespaces;secrets,verbs=get;list;watch
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
 
 // Reconcile stores one WebhookEndpoint in its region database, or disables
@@ -105,11 +105,22 @@ func (r *WebhookEndpointReconciler) Reconcile(ctx context.Context, req ctrl.Requ
 	return result, nil
 }
 
-// reconcile gathers the facts in order (the Secret, then the Organization,
-// its Region and the Region's database and key ring), then stores the
-// endpoint. A fact that is not there yet stops the pass with a condition
-// saying why; the watches or a requeue bring it back.
+// reconcile gathers the facts in order (the namespace's binding to the
+// Organization, the Secret, then the Organization, its Region and the
+// Region's database and key ring), then stores the endpoint. A fact that is
+// not there yet stops the pass with a condition saying why; the watches or a
+// requeue bring it back. An endpoint in a namespace not bound to its
+// Organization is withdrawn from its row.
 func (r *WebhookEndpointReconciler) reconcile(ctx context.Context, ep *rekomiv1.WebhookEndpoint, conds *conditionSet, flush func() error) (ctrl.Result, error) {
+	message, unbound, err := r.namespaceNotBound(ctx, ep)
+	if err != nil {
+		return ctrl.Result{}, err
+	}
+	if unbound {
+		conds.set(rekomiv1.ConditionReady, false, rekomiv1.ReasonNamespaceNotBound, message)
+		ep.Status.URL = ""
+		return r.withdraw(ctx, ep)
+	}
 	secrets, err := r.readSecrets(ctx, ep, conds)
 	if err != nil {
 		return ctrl.Result{}, err
@@ -219,12 +230,15 @@ func (r *WebhookEndpointReconciler) patchStatus(ctx context.Context, ep *rekomiv
 }
 
 // SetupWithManager registers the controller: WebhookEndpoints, the Secrets
-// that hold their signing secrets, and their Organizations.
+// that hold their signing secrets, their Organizations, and the labels of
+// the namespaces that hold them.
 func (r *WebhookEndpointReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	return ctrl.NewControllerManagedBy(mgr).
 		For(&rekomiv1.WebhookEndpoint{}, builder.WithPredicates(predicate.GenerationChangedPredicate{})).
 		Watches(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(r.endpointsForSecret)).
 		Watches(&rekomiv1.Organization{}, handler.EnqueueRequestsFromMapFunc(r.endpointsForOrganization)).
+		Watches(&corev1.Namespace{}, handler.EnqueueRequestsFromMapFunc(r.endpointsForNamespace),
+			builder.WithPredicates(predicate.LabelChangedPredicate{})).
 		Named("webhookendpoint").
 		Complete(r)
 }

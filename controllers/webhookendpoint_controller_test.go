@@ -24,16 +24,22 @@ import (
 	"testing"
 	"time"
 
+	"github.com/go-logr/logr"
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/tools/events"
+	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/config"
+	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	v1 "github.com/rekomi/rekomi/api/v1alpha1"
 	"github.com/rekomi/rekomi/app/dbtest"
@@ -88,7 +94,27 @@ func newEndpointFixture(t *testing.T) *endpointFixture {
 	f := newEndpointReconciler(t)
 	f.region, f.regionFix = region, rf
 	f.org, f.orgID = seedOrganization(t, region)
+	bindNamespace(t, f.ns, f.org.Name)
 	return f
+}
+
+// bindNamespace labels namespace ns as holding org's endpoints, or removes
+// the label when org is empty.
+func bindNamespace(t *testing.T, ns, org string) {
+	t.Helper()
+	ctx := context.Background()
+	obj := &corev1.Namespace{}
+	require.NoError(t, testEnv.client.Get(ctx, client.ObjectKey{Name: ns}, obj))
+	before := obj.DeepCopy()
+	if org == "" {
+		delete(obj.Labels, v1.OrganizationLabel)
+	} else {
+		if obj.Labels == nil {
+			obj.Labels = map[string]string{}
+		}
+		obj.Labels[v1.OrganizationLabel] = org
+	}
+	require.NoError(t, testEnv.client.Patch(ctx, obj, client.MergeFrom(before)))
 }
 
 // seedOrganization creates a Ready Organization in region, with its row.
@@ -405,6 +431,7 @@ func TestWebhookEndpointWaitsForOrganization(t *testing.T) {
 	t.Run("MissingOrganization", func(t *testing.T) {
 		t.Parallel()
 		f := newEndpointReconciler(t)
+		bindNamespace(t, f.ns, "no-such-organization")
 		ep := f.createEndpoint(t, v1.ProviderStripe, map[string]string{"current": stripeSecret})
 		got, _, err := f.reconcile(t, ep)
 		require.NoError(t, err)
@@ -423,6 +450,7 @@ func TestWebhookEndpointWaitsForOrganization(t *testing.T) {
 			Spec:       v1.OrganizationSpec{DisplayName: "Acme GmbH", Region: "eu", Plan: v1.PlanPro},
 		}
 		require.NoError(t, testEnv.client.Create(ctx, f.org))
+		bindNamespace(t, f.ns, f.org.Name)
 		ep := f.createEndpoint(t, v1.ProviderStripe, map[string]string{"current": stripeSecret})
 		got, _, err := f.reconcile(t, ep)
 		require.NoError(t, err)
@@ -487,4 +515,175 @@ func TestWebhookEndpointDeletion(t *testing.T) {
 		require.NoError(t, err)
 		require.Nil(t, got, "the finalizer is removed and the object is gone")
 	})
+}
+
+// served counts the rows of f's organization named after ep that are
+// enabled, and the route keys that lead to any row named after it.
+func (f *endpointFixture) served(t *testing.T, ep *v1.WebhookEndpoint) (rows, routes int) {
+	t.Helper()
+	conn := superConn(t, f.region.Spec.Database.Name)
+	name := ep.Namespace + "/" + ep.Name
+	require.NoError(t, conn.QueryRow(context.Background(),
+		`SELECT count(*) FROM webhook_endpoints WHERE org_id = $1 AND name = $2 AND NOT disabled`,
+		f.orgID, name).Scan(&rows))
+	require.NoError(t, conn.QueryRow(context.Background(),
+		`SELECT count(*) FROM route_keys r JOIN webhook_endpoints w ON w.org_id = r.org_id AND w.id = r.target_id
+		 WHERE r.kind = 'webhook_endpoint' AND w.org_id = $1 AND w.name = $2`,
+		f.orgID, name).Scan(&routes))
+	return rows, routes
+}
+
+// requireNotBound checks that ep reports its namespace as not bound to its
+// organization, naming the namespace, the label and the value it needs, and
+// publishes no URL.
+func requireNotBound(t *testing.T, ep *v1.WebhookEndpoint) {
+	t.Helper()
+	c := requireEndpointCondition(t, ep, v1.ConditionReady, metav1.ConditionFalse, v1.ReasonNamespaceNotBound)
+	require.Contains(t, c.Message, ep.Namespace)
+	require.Contains(t, c.Message, v1.OrganizationLabel+": "+ep.Spec.Organization)
+	require.Empty(t, ep.Status.URL)
+}
+
+func TestWebhookEndpointRefusesAnUnboundNamespace(t *testing.T) {
+	t.Parallel()
+	f := newEndpointFixture(t)
+	other, _ := seedOrganization(t, f.region)
+
+	for name, label := range map[string]string{
+		"Unlabelled":                     "",
+		"LabelledForAnotherOrganization": other.Name,
+	} {
+		t.Run(name, func(t *testing.T) {
+			g := *f
+			g.ns = newNamespace(t)
+			if label != "" {
+				bindNamespace(t, g.ns, label)
+			}
+			ep := g.createEndpoint(t, v1.ProviderStripe, map[string]string{"current": stripeSecret})
+			got, res, err := g.reconcile(t, ep)
+			require.NoError(t, err)
+			requireNotBound(t, got)
+			require.Zero(t, res.RequeueAfter, "the namespace's watch brings the endpoint back")
+			require.Empty(t, got.Status.EndpointID, "no row is written")
+			require.Empty(t, got.Finalizers)
+			rows, routes := g.served(t, got)
+			require.Zero(t, rows, "enabled rows")
+			require.Zero(t, routes, "route keys")
+			require.Contains(t, g.drainEvents(), "Warning NamespaceNotBound")
+		})
+	}
+}
+
+func TestWebhookEndpointFollowsItsNamespaceBinding(t *testing.T) {
+	t.Parallel()
+	f := newEndpointFixture(t)
+	ep := f.createEndpoint(t, v1.ProviderStripe, map[string]string{"current": stripeSecret})
+	stored := f.store(t, ep)
+	id := stored.Status.EndpointID
+	_, ok := f.routeKeyOrg(t, id)
+	require.True(t, ok, "route key")
+	f.drainEvents()
+
+	t.Run("UnboundDisablesTheRowAndRemovesTheRouteKey", func(t *testing.T) {
+		bindNamespace(t, f.ns, "")
+		got, res, err := f.reconcile(t, ep)
+		require.NoError(t, err)
+		requireNotBound(t, got)
+		require.Zero(t, res.RequeueAfter, "the namespace's watch brings the endpoint back")
+		require.Equal(t, id, got.Status.EndpointID, "the id is kept")
+		require.Contains(t, got.Finalizers, "rekomi.io/endpoint")
+		row := f.row(t, id)
+		require.NotNil(t, row)
+		require.True(t, row.disabled)
+		_, ok := f.routeKeyOrg(t, id)
+		require.False(t, ok, "route key")
+		require.Equal(t, 1, f.auditCount(t, id, "webhook_endpoint.disabled"))
+		require.Contains(t, f.drainEvents(), "Warning NamespaceNotBound")
+
+		again, _, err := f.reconcile(t, ep)
+		require.NoError(t, err)
+		require.Equal(t, got.ResourceVersion, again.ResourceVersion, "no status patch")
+		require.Equal(t, 1, f.auditCount(t, id, "webhook_endpoint.disabled"))
+		require.Empty(t, f.drainEvents())
+	})
+
+	t.Run("BoundAgainRestoresIt", func(t *testing.T) {
+		bindNamespace(t, f.ns, f.org.Name)
+		got := f.store(t, ep)
+		require.Equal(t, id, got.Status.EndpointID)
+		require.Equal(t, stored.Status.URL, got.Status.URL)
+		row := f.row(t, id)
+		require.False(t, row.disabled)
+		require.Equal(t, []string{stripeSecret}, row.secrets)
+		org, ok := f.routeKeyOrg(t, id)
+		require.True(t, ok, "route key")
+		require.Equal(t, f.orgID, org)
+		require.Contains(t, f.drainEvents(), "Normal Reconciled")
+	})
+}
+
+// TestWebhookEndpointWatchesItsNamespace runs the controller in a manager
+// that sees only the test's namespaces, with a resync far away: removing the
+// namespace's label withdraws the endpoint at once, and putting it back
+// stores the endpoint again.
+func TestWebhookEndpointWatchesItsNamespace(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	f := newEndpointFixture(t)
+	mgr, err := ctrl.NewManager(testEnv.cfg, ctrl.Options{
+		Scheme:  testEnv.scheme,
+		Logger:  logr.Discard(),
+		Metrics: metricsserver.Options{BindAddress: "0"},
+		Cache: cache.Options{DefaultNamespaces: map[string]cache.Config{
+			f.ns: {}, f.region.Spec.Namespace: {},
+		}},
+		Controller: config.Controller{SkipNameValidation: ptr.To(true)},
+	})
+	require.NoError(t, err)
+	dbs := controllers.NewRegionDatabases()
+	t.Cleanup(dbs.Close)
+	require.NoError(t, (&controllers.WebhookEndpointReconciler{
+		Client:       mgr.GetClient(),
+		Recorder:     events.NewFakeRecorder(100),
+		DBs:          dbs,
+		ResyncPeriod: time.Hour,
+	}).SetupWithManager(mgr))
+	mgrCtx, cancel := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- mgr.Start(mgrCtx) }()
+	t.Cleanup(func() {
+		cancel()
+		require.NoError(t, <-done)
+	})
+
+	ep := f.createEndpoint(t, v1.ProviderStripe, map[string]string{"current": stripeSecret})
+	got := &v1.WebhookEndpoint{}
+	// ready waits until the endpoint's Ready condition has reason.
+	ready := func(reason v1.ConditionReason) {
+		t.Helper()
+		require.EventuallyWithT(t, func(c *assert.CollectT) {
+			require.NoError(c, testEnv.client.Get(ctx, client.ObjectKeyFromObject(ep), got))
+			cond := meta.FindStatusCondition(got.Status.Conditions, string(v1.ConditionReady))
+			require.NotNil(c, cond)
+			require.Equal(c, string(reason), cond.Reason)
+		}, 10*time.Second, 50*time.Millisecond, "Ready with reason %s", reason)
+	}
+	ready(v1.ReasonReconciled)
+	id := got.Status.EndpointID
+	_, ok := f.routeKeyOrg(t, id)
+	require.True(t, ok, "route key")
+
+	bindNamespace(t, f.ns, "")
+	ready(v1.ReasonNamespaceNotBound)
+	require.Empty(t, got.Status.URL)
+	require.True(t, f.row(t, id).disabled)
+	_, ok = f.routeKeyOrg(t, id)
+	require.False(t, ok, "route key")
+
+	bindNamespace(t, f.ns, f.org.Name)
+	ready(v1.ReasonReconciled)
+	require.Equal(t, id, got.Status.EndpointID)
+	require.False(t, f.row(t, id).disabled)
+	_, ok = f.routeKeyOrg(t, id)
+	require.True(t, ok, "route key")
 }
