@@ -60,6 +60,8 @@ func TestDefaultInstallPassesServerSideDryRun(t *testing.T) {
 	require.Equal(t, 3, kinds["CustomResourceDefinition"], "the three CRDs")
 	require.Equal(t, 1, kinds["Deployment"], "the manager Deployment")
 	require.Equal(t, 1, kinds["Service"], "the metrics Service")
+	require.Equal(t, 1, kinds["ValidatingAdmissionPolicy"], "the tenant namespace policy")
+	require.Equal(t, 1, kinds["ValidatingAdmissionPolicyBinding"], "its binding")
 
 	// A dry run does not create the namespace, and namespaced objects need it.
 	for _, u := range objs {
@@ -118,6 +120,11 @@ func TestSamplesPassServerSideDryRun(t *testing.T) {
 	for _, file := range files {
 		for _, u := range readObjects(t, file) {
 			kinds[u.GetKind()] = append(kinds[u.GetKind()], u.GetName())
+			if u.GetKind() == "Namespace" {
+				// A dry run does not create it, and the objects after it need it.
+				require.NoError(t, client.IgnoreAlreadyExists(testEnv.client.Create(ctx, u.DeepCopy())))
+				continue
+			}
 			err := testEnv.client.Apply(ctx, client.ApplyConfigurationFromUnstructured(u),
 				fieldOwner, client.ForceOwnership, client.DryRunAll)
 			require.NoError(t, err, "%s: %s %s", file, u.GetKind(), u.GetName())

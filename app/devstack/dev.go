@@ -161,7 +161,7 @@ func (s *Stack) start(ctx context.Context, opts Options) error {
 	var regions []regionSample
 	steps := []step{
 		{"PostgreSQL (one server per Region)", func() (err error) { pg, err = s.startPostgres(ctx, opts, samples.regions()); return err }},
-		{"control plane (kube-apiserver, etcd, CRDs)", func() error { return s.startControlPlane(opts) }},
+		{"control plane (kube-apiserver, etcd, CRDs)", func() error { return s.startControlPlane(ctx, opts) }},
 		{"operator", func() error { return s.startManager(ctx, opts) }},
 		{"config/samples applied", func() (err error) { regions, err = s.applySamples(ctx, samples, pg); return err }},
 		{"Regions ready", func() error { return s.waitRegions(ctx, regions) }},

@@ -29,11 +29,14 @@ import (
 	"strings"
 	"time"
 
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
+	"sigs.k8s.io/kustomize/api/krusty"
+	"sigs.k8s.io/kustomize/kyaml/filesys"
 
 	rekomiv1 "github.com/rekomi/rekomi/api/v1alpha1"
 	"github.com/rekomi/rekomi/app/pgserver"
@@ -126,9 +129,9 @@ func wrapRegion(region string, err error) error {
 }
 
 // startControlPlane starts kube-apiserver and etcd, whose data is kept in
-// the state directory, with the CRDs installed, and writes a kubeconfig of a
-// cluster admin.
-func (s *Stack) startControlPlane(opts Options) error {
+// the state directory, with the CRDs and the admission policies of
+// config/admission installed, and writes a kubeconfig of a cluster admin.
+func (s *Stack) startControlPlane(ctx context.Context, opts Options) error {
 	assets, err := assetsDir(opts)
 	if err != nil {
 		return err
@@ -181,7 +184,31 @@ func (s *Stack) startControlPlane(opts Options) error {
 	if err != nil {
 		return err
 	}
-	return os.WriteFile(s.Kubeconfig, kubeconfig, 0o600)
+	if err := os.WriteFile(s.Kubeconfig, kubeconfig, 0o600); err != nil {
+		return err
+	}
+	return s.applyKustomization(ctx, filepath.Join(opts.RepoDir, "config", "admission"))
+}
+
+// applyKustomization renders dir as `kubectl kustomize` does and creates or
+// updates every object: the admission policies a cluster install carries,
+// so that this control plane refuses what a real one would.
+func (s *Stack) applyKustomization(ctx context.Context, dir string) error {
+	resources, err := krusty.MakeKustomizer(krusty.MakeDefaultOptions()).Run(filesys.MakeFsOnDisk(), dir)
+	if err != nil {
+		return fmt.Errorf("rendering %s: %w", dir, err)
+	}
+	for _, r := range resources.Resources() {
+		m, err := r.Map()
+		if err != nil {
+			return fmt.Errorf("rendering %s: %w", dir, err)
+		}
+		obj := &unstructured.Unstructured{Object: m}
+		if err := s.createOrUpdate(ctx, obj); err != nil {
+			return fmt.Errorf("applying %s %s from %s: %w", obj.GetKind(), obj.GetName(), dir, err)
+		}
+	}
+	return nil
 }
 
 // assetsDir is where kube-apiserver and etcd are, built once by

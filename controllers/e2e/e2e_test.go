@@ -34,7 +34,7 @@ import (
 func TestSamplesBecomeReady(t *testing.T) {
 	mgr := startManager(t)
 	setupRegions(t, mgr)
-	for _, file := range []string{"rekomi_v1alpha1_organization_acme.yaml", "rekomi_v1alpha1_organization_globex.yaml",
+	for _, file := range []string{"rekomi_v1alpha1_organization_acme.yaml", "rekomi_v1alpha1_organization_globex.yaml", "namespace_acme.yaml",
 		"rekomi_v1alpha1_webhookendpoint_stripe.yaml", "rekomi_v1alpha1_webhookendpoint_clerk.yaml"} {
 		applySample(t, file)
 	}
@@ -57,7 +57,7 @@ func TestSamplesBecomeReady(t *testing.T) {
 		}
 	}
 	for _, name := range []string{"acme-stripe", "acme-clerk"} {
-		ep := &rekomiv1.WebhookEndpoint{ObjectMeta: metav1.ObjectMeta{Namespace: "default", Name: name}}
+		ep := &rekomiv1.WebhookEndpoint{ObjectMeta: metav1.ObjectMeta{Namespace: "acme", Name: name}}
 		waitCondition(t, mgr, ep, func() []metav1.Condition { return ep.Status.Conditions }, rekomiv1.ConditionReady, metav1.ConditionTrue, time.Minute)
 		provider := strings.TrimPrefix(name, "acme-")
 		want := "https://eu.affiliates.example.com/webhooks/" + provider + "/" + ep.Status.EndpointID

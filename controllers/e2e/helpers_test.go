@@ -162,12 +162,16 @@ func tail(b []byte, n int) []byte {
 }
 
 // waitFor polls check until it reports done, failing tb with the last
-// reason when timeout passes or the manager exits.
+// reason when timeout passes or the manager, when there is one, exits.
 func waitFor(tb testing.TB, mgr *managerProcess, timeout time.Duration, what string, check func() (bool, string)) {
 	tb.Helper()
 	deadline := time.Now().Add(timeout)
 	tick := time.NewTicker(100 * time.Millisecond)
 	defer tick.Stop()
+	var exited chan error // none without a manager
+	if mgr != nil {
+		exited = mgr.done
+	}
 	for {
 		ok, why := check()
 		if ok {
@@ -177,8 +181,8 @@ func waitFor(tb testing.TB, mgr *managerProcess, timeout time.Duration, what str
 			tb.Fatalf("waiting for %s: %s", what, why)
 		}
 		select {
-		case err := <-mgr.done:
-			mgr.done <- err
+		case err := <-exited:
+			exited <- err
 			tb.Fatalf("waiting for %s: the manager exited: %v", what, err)
 		case <-tick.C:
 		}

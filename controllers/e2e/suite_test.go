@@ -28,6 +28,7 @@ import (
 
 	"k8s.io/apimachinery/pkg/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
@@ -38,6 +39,7 @@ import (
 // suite is what every test here shares: a control plane, one PostgreSQL
 // server per sample Region, and the built binary.
 type suite struct {
+	config     *rest.Config // a cluster admin's
 	client     client.WithWatch
 	kubeconfig string
 	binary     string
@@ -122,6 +124,14 @@ func start() (*suite, func(), error) {
 	s.kubeconfig = filepath.Join(dir, "kubeconfig")
 	if err := os.WriteFile(s.kubeconfig, kubeconfig, 0o600); err != nil {
 		return nil, stop, err
+	}
+	s.config = cfg
+	// The admission policies of an install, and the role the built-in edit
+	// role aggregates for WebhookEndpoints.
+	for _, dir := range []string{filepath.Join("..", "..", "config", "admission")} {
+		if err := s.applyKustomization(dir); err != nil {
+			return nil, stop, err
+		}
 	}
 
 	// One server per Region: each sample Region uses the database "rekomi"

@@ -143,6 +143,8 @@ apiVersion: v1
 kind: Namespace
 metadata:
   name: initech
+  labels:
+    rekomi.io/organization: initech
 ---
 apiVersion: v1
 kind: Secret
