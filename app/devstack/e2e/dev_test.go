@@ -50,6 +50,7 @@ func TestDevProcess(t *testing.T) {
 	sale := payAndRefund(t, org, ref, visitor)
 	checkAuditTrail(t, org, ref, sale)
 	checkIsolation(t, sampleOrganization(t, stack, org.region), org, ref, sale)
+	unbindAndBind(t, k, org)
 
 	dev.interrupt(t)
 	dev.requireNothingLeft(t, listened)
@@ -539,4 +540,35 @@ func appURL(t *testing.T, stack stackFile, region string) string {
 	}
 	t.Fatalf("stack.json lists no app of region %s", region)
 	return ""
+}
+
+// unbindAndBind removes the label that binds the organization's namespace
+// to it: its endpoint must then answer a signed delivery with the same
+// empty 401 as an unknown one, within seconds, and say why. Labelled
+// again, the endpoint takes deliveries again at the same URL.
+func unbindAndBind(t *testing.T, k kubectl, org tenant) {
+	t.Helper()
+	event := func() []byte {
+		return stripeEvent("evt_"+randomHex(t, 12), "customer.created", time.Now().Unix(),
+			map[string]any{"id": "cus_" + randomHex(t, 8), "object": "customer"})
+	}
+	k.run(t, "", "label", "namespace", "initech", "rekomi.io/organization-")
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		status, answer := org.stripe.post(t, event())
+		if status == http.StatusUnauthorized {
+			require.Empty(t, answer, "the refusal says nothing")
+			break
+		}
+		require.Equal(t, http.StatusOK, status, "%s", answer)
+		require.True(t, time.Now().Before(deadline), "the endpoint of an unbound namespace still takes deliveries after 30 s")
+		time.Sleep(200 * time.Millisecond)
+	}
+	k.run(t, "", "-n", "initech", "wait", "--for=jsonpath={.status.conditions[?(@.type=='Ready')].reason}=NamespaceNotBound",
+		"webhookendpoint/initech-stripe", "--timeout=1m")
+
+	k.run(t, "", "label", "namespace", "initech", "rekomi.io/organization=initech")
+	k.run(t, "", "-n", "initech", "wait", "--for=condition=Ready", "webhookendpoint/initech-stripe", "--timeout=1m")
+	require.Equal(t, org.stripe.url, k.get(t, "initech", "webhookendpoint/initech-stripe", ".status.url"), "the same URL")
+	org.stripe.deliver(t, event())
 }

@@ -164,6 +164,13 @@ func stripeEvent(id, typ string, created int64, object map[string]any) []byte {
 // v1=...) and expects 200.
 func (e stripeEndpoint) deliver(t *testing.T, event []byte) {
 	t.Helper()
+	status, answer := e.post(t, event)
+	require.Equal(t, http.StatusOK, status, "delivering %s: %s", event, answer)
+}
+
+// post signs event as Stripe does and returns the endpoint's answer.
+func (e stripeEndpoint) post(t *testing.T, event []byte) (int, []byte) {
+	t.Helper()
 	now := time.Now()
 	req, err := http.NewRequestWithContext(t.Context(), http.MethodPost, e.url, bytes.NewReader(event))
 	require.NoError(t, err)
@@ -173,8 +180,9 @@ func (e stripeEndpoint) deliver(t *testing.T, event []byte) {
 	resp, err := send(req)
 	require.NoError(t, err)
 	defer resp.Body.Close()
-	answer, _ := io.ReadAll(resp.Body)
-	require.Equal(t, http.StatusOK, resp.StatusCode, "delivering %s: %s", event, answer)
+	answer, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	return resp.StatusCode, answer
 }
 
 // metric reads the value of one series of an app's /metrics, given as
