@@ -81,6 +81,7 @@ type OrganizationStatus struct {
 // +kubebuilder:object:root=true
 // +kubebuilder:subresource:status
 // +kubebuilder:resource:scope=Cluster,shortName=org,categories=rekomi
+// +kubebuilder:validation:XValidation:rule="size(self.metadata.name) <= 63",message="an Organization's name must be at most 63 characters (it is the value of the rekomi.io/organization label that binds its namespaces)"
 // +kubebuilder:printcolumn:name="Region",type=string,JSONPath=`.spec.region`
 // +kubebuilder:printcolumn:name="Plan",type=string,JSONPath=`.spec.plan`
 // +kubebuilder:printcolumn:name="ID",type=string,JSONPath=`.status.id`,priority=1
