@@ -20,11 +20,9 @@ import (
 	"context"
 	"fmt"
 
-	"github.com/google/uuid"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
-	"sigs.k8s.io/controller-runtime/pkg/log"
 
 	rekomiv1 "github.com/rekomi/rekomi/api/v1alpha1"
 )
@@ -37,21 +35,8 @@ func (r *WebhookEndpointReconciler) reconcileDelete(ctx context.Context, ep *rek
 	if !controllerutil.ContainsFinalizer(ep, endpointFinalizer) {
 		return ctrl.Result{}, nil
 	}
-	// An endpoint without a valid id never wrote a row.
-	if id, err := uuid.Parse(ep.Status.EndpointID); err == nil {
-		t, w, err := r.target(ctx, ep, false)
-		if err != nil {
-			return ctrl.Result{}, err
-		}
-		switch {
-		case w == nil:
-			if err := disable(ctx, t, id, ep.Namespace+"/"+ep.Name); err != nil {
-				return ctrl.Result{}, fmt.Errorf("disabling webhook endpoint %s/%s in region %s: %w", ep.Namespace, ep.Name, t.region.Name, err)
-			}
-		case !w.gone:
-			log.FromContext(ctx).Info("Waiting to disable the webhook endpoint's row", "reason", w.reason, "message", w.message)
-			return ctrl.Result{RequeueAfter: dependencyRetry}, nil
-		}
+	if result, err := r.withdraw(ctx, ep); err != nil || !result.IsZero() {
+		return result, err
 	}
 	patched := ep.DeepCopy()
 	controllerutil.RemoveFinalizer(patched, endpointFinalizer)

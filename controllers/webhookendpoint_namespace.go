@@ -61,10 +61,12 @@ func (r *WebhookEndpointReconciler) namespaceNotBound(ctx context.Context, ep *r
 	return message, unbound, nil
 }
 
-// withdraw disables the row of an endpoint whose namespace is not bound to
-// its organization and removes its route key, as deletion does, so that
-// its URL receives nothing from now on. The finalizer and the id stay:
-// binding the namespace again stores the same endpoint again.
+// withdraw disables the endpoint's row and removes its route key, so that
+// its URL receives nothing from now on: for a deleted endpoint, and for one
+// whose namespace is not bound to its organization (whose finalizer and id
+// stay, so that binding the namespace again stores the same endpoint).
+// When the Organization or Region is gone there is nothing to disable; a
+// Region whose database is not reachable yet is waited for.
 func (r *WebhookEndpointReconciler) withdraw(ctx context.Context, ep *rekomiv1.WebhookEndpoint) (ctrl.Result, error) {
 	// An endpoint without a valid id never wrote a row.
 	id, err := uuid.Parse(ep.Status.EndpointID)
