@@ -32,10 +32,11 @@ import (
 )
 
 // runApp checks that the app may serve, then serves until ctx is done, on
-// ln, or on cfg.ListenAddress when ln is nil. It refuses to start when its
+// ln and its metrics on metricsLn, or on cfg.ListenAddress and
+// cfg.MetricsAddress when they are nil. It refuses to start when its
 // database role could bypass row-level security, when a tenant table does
 // not enforce it, or when the key ring is unusable.
-func runApp(ctx context.Context, cfg config.Config, ln net.Listener, logOut io.Writer) error {
+func runApp(ctx context.Context, cfg config.Config, ln, metricsLn net.Listener, logOut io.Writer) error {
 	if err := cfg.Validate(); err != nil {
 		return usageError{err}
 	}
@@ -64,7 +65,14 @@ func runApp(ctx context.Context, cfg config.Config, ln net.Listener, logOut io.W
 			return fmt.Errorf("listening on %s: %w", cfg.ListenAddress, err)
 		}
 	}
-	return server.New(cfg, database, log, server.WithPayoutProviders(providers...), server.WithKeyRing(ring)).Serve(ctx, ln)
+	if metricsLn == nil {
+		if metricsLn, err = net.Listen("tcp", cfg.MetricsAddress); err != nil {
+			ln.Close()
+			return fmt.Errorf("listening for metrics on %s: %w", cfg.MetricsAddress, err)
+		}
+	}
+	srv := server.New(cfg, database, log, server.WithPayoutProviders(providers...), server.WithKeyRing(ring))
+	return srv.Serve(ctx, ln, metricsLn)
 }
 
 // payoutProviders builds Stripe Connect when a Stripe secret key file is

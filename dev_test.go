@@ -178,10 +178,16 @@ func checkFirstClick(ctx context.Context, t *testing.T, s *devstack.Stack) {
 	require.NotNil(t, s.Starter)
 	cmds := devstack.FirstClickCommands(s.Starter)
 	env := append(os.Environ(), "REKOMI_URL="+s.Starter.AppURL, "REKOMI_KEY="+s.Starter.Org.APIKey)
-	stored := clicksStored(ctx, t, s.Starter.AppURL)
+	var metricsURL string
+	for _, a := range s.Apps {
+		if a.Region == s.Starter.Org.Region {
+			metricsURL = a.MetricsURL
+		}
+	}
+	stored := clicksStored(ctx, t, metricsURL)
 	out := shell(ctx, t, env, cmds.Click)
 	require.Regexp(t, `^clicked as visitor [0-9a-f-]{36}$`, out)
-	waitClicksStored(ctx, t, s.Starter.AppURL, stored+1)
+	waitClicksStored(ctx, t, metricsURL, stored+1)
 	env = append(env, "VISITOR="+strings.TrimPrefix(out, "clicked as visitor "))
 	out = shell(ctx, t, env, cmds.Sale)
 	require.Contains(t, out, `"affiliate_id":"`+s.Starter.AffiliateID+`"`, "the sale is attributed to the click")
@@ -204,10 +210,10 @@ func shell(ctx context.Context, t *testing.T, env []string, command string) stri
 	return line
 }
 
-// clicksStored reads how many clicks the app at appURL has stored since it
-// started.
-func clicksStored(ctx context.Context, t *testing.T, appURL string) float64 {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, appURL+"/metrics", nil)
+// clicksStored reads how many clicks an app has stored since it started,
+// from its metrics at metricsURL.
+func clicksStored(ctx context.Context, t *testing.T, metricsURL string) float64 {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, metricsURL+"/metrics", nil)
 	require.NoError(t, err)
 	resp, err := http.DefaultClient.Do(req)
 	require.NoError(t, err)
@@ -223,19 +229,19 @@ func clicksStored(ctx context.Context, t *testing.T, appURL string) float64 {
 		}
 	}
 	require.NoError(t, sc.Err())
-	t.Fatalf("%s/metrics has no %s", appURL, strings.TrimSpace(series))
+	t.Fatalf("%s/metrics has no %s", metricsURL, strings.TrimSpace(series))
 	return 0
 }
 
-// waitClicksStored waits until the app at appURL has stored at least want
-// clicks; it writes them in batches, every 100 ms.
-func waitClicksStored(ctx context.Context, t *testing.T, appURL string, want float64) {
+// waitClicksStored waits until the app whose metrics are at metricsURL has
+// stored at least want clicks; it writes them in batches, every 100 ms.
+func waitClicksStored(ctx context.Context, t *testing.T, metricsURL string, want float64) {
 	const timeout = 30 * time.Second
 	deadline := time.Now().Add(timeout)
 	tick := time.NewTicker(50 * time.Millisecond)
 	defer tick.Stop()
 	for {
-		got := clicksStored(ctx, t, appURL)
+		got := clicksStored(ctx, t, metricsURL)
 		if got >= want {
 			return
 		}

@@ -68,10 +68,11 @@ func commands() []command {
 			name:    "app",
 			summary: "run the HTTP application of one Region",
 			details: "Serves one Region's HTTP application as the Region's runtime role: health (/healthz),\n" +
-				"readiness (/readyz), Prometheus metrics (/metrics), the merchant API (/v1/..., described at\n" +
-				"/openapi.json), click redirects (/r/{code}), provider webhooks (/webhooks/{provider}/{id})\n" +
-				"and the admin pages (/admin). It refuses to start when its role could bypass row-level\n" +
-				"security, a tenant table does not enforce it, or the key ring is unusable.",
+				"readiness (/readyz), the merchant API (/v1/..., described at /openapi.json), click\n" +
+				"redirects (/r/{code}), provider webhooks (/webhooks/{provider}/{id}) and the admin pages\n" +
+				"(/admin), and Prometheus metrics (/metrics) on a port of their own (--metrics-address).\n" +
+				"It refuses to start when its role could bypass row-level security, a tenant table does\n" +
+				"not enforce it, or the key ring is unusable.",
 			setup: appCommand,
 		},
 		{
@@ -279,6 +280,7 @@ func managerCommand(fs *flag.FlagSet, _ io.Writer) func(context.Context) error {
 func appCommand(fs *flag.FlagSet, _ io.Writer) func(context.Context) error {
 	cfg := config.Defaults()
 	fs.StringVar(&cfg.ListenAddress, "listen-address", envOr("REKOMI_LISTEN_ADDRESS", cfg.ListenAddress), "address the HTTP server listens on (env REKOMI_LISTEN_ADDRESS)")
+	fs.StringVar(&cfg.MetricsAddress, "metrics-address", envOr("REKOMI_METRICS_ADDRESS", cfg.MetricsAddress), "address /metrics is served on, apart from the public port (env REKOMI_METRICS_ADDRESS)")
 	fs.StringVar(&cfg.DatabaseURL, "database-url", "", "connection URL of the Region database as the runtime role (default: env DATABASE_URL)")
 	fs.StringVar(&cfg.KeyRingFile, "keyring-file", envOr("REKOMI_KEYRING_FILE", ""), "the Region's key ring (env REKOMI_KEYRING_FILE)")
 	fs.StringVar(&cfg.Region, "region", envOr("REKOMI_REGION", ""), "the Region's name (env REKOMI_REGION)")
@@ -301,7 +303,7 @@ func appCommand(fs *flag.FlagSet, _ io.Writer) func(context.Context) error {
 			return usageError{err}
 		}
 		cfg.TrustedProxies = proxies
-		return runApp(ctx, cfg, nil, os.Stderr)
+		return runApp(ctx, cfg, nil, nil, os.Stderr)
 	}
 }
 

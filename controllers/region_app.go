@@ -44,10 +44,13 @@ func KeyRingSecretName(region string) string { return region + "-keyring" }
 func appName(region string) string           { return region + "-app" }
 
 const (
-	appPort      = 8080
-	keyRingDir   = "/etc/rekomi/keyring"
-	appNameLabel = "app.kubernetes.io/name"
-	appNameValue = "rekomi-app"
+	appPort = 8080
+	// appMetricsPort serves the app's /metrics (the app's default
+	// --metrics-address); the Service does not expose it.
+	appMetricsPort = 9090
+	keyRingDir     = "/etc/rekomi/keyring"
+	appNameLabel   = "app.kubernetes.io/name"
+	appNameValue   = "rekomi-app"
 )
 
 // ensureKeyRing creates the Region's key ring Secret once; an existing one is

@@ -19,6 +19,7 @@ package controllers_test
 import (
 	"context"
 	"crypto/rand"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -249,6 +250,21 @@ func TestRegionProvisionsDatabaseAndApp(t *testing.T) {
 			require.NoError(t, testEnv.client.Get(ctx, key, obj))
 			requireOwnedBy(t, obj, got)
 		}
+	})
+
+	t.Run("MetricsStayOffTheService", func(t *testing.T) {
+		key := types.NamespacedName{Namespace: got.Spec.Namespace, Name: got.Name + "-app"}
+		dep := &appsv1.Deployment{}
+		require.NoError(t, testEnv.client.Get(ctx, key, dep))
+		var ports []string
+		for _, p := range dep.Spec.Template.Spec.Containers[0].Ports {
+			ports = append(ports, fmt.Sprintf("%s:%d", p.Name, p.ContainerPort))
+		}
+		require.Equal(t, []string{"http:8080", "metrics:9090"}, ports, "9090 is the app's default metrics address")
+		svc := &corev1.Service{}
+		require.NoError(t, testEnv.client.Get(ctx, key, svc))
+		require.Len(t, svc.Spec.Ports, 1)
+		require.Equal(t, "http", svc.Spec.Ports[0].TargetPort.String(), "the Service exposes the public port only")
 	})
 }
 

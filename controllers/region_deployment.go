@@ -91,7 +91,10 @@ func appContainer(region *rekomiv1.Region, image string) corev1.Container {
 		Name:  "app",
 		Image: image,
 		Args:  []string{"app"},
-		Ports: []corev1.ContainerPort{{Name: "http", ContainerPort: appPort, Protocol: corev1.ProtocolTCP}},
+		Ports: []corev1.ContainerPort{
+			{Name: "http", ContainerPort: appPort, Protocol: corev1.ProtocolTCP},
+			{Name: "metrics", ContainerPort: appMetricsPort, Protocol: corev1.ProtocolTCP},
+		},
 		Env: []corev1.EnvVar{
 			{Name: "DATABASE_URL", ValueFrom: &corev1.EnvVarSource{SecretKeyRef: &corev1.SecretKeySelector{
 				LocalObjectReference: corev1.LocalObjectReference{Name: RuntimeSecretName(region.Name)},

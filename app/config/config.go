@@ -33,6 +33,10 @@ import (
 type Config struct {
 	// ListenAddress is where the HTTP server listens, such as ":8080".
 	ListenAddress string
+	// MetricsAddress is where /metrics is served, such as ":9090": a port
+	// of its own, which the app's Service and any ingress leave out, so
+	// that what the app counts (refusal reasons among it) is not public.
+	MetricsAddress string
 	// DatabaseURL connects as the Region's runtime role.
 	DatabaseURL string
 	// KeyRingFile is the key ring mounted from the Region's Secret.
@@ -97,6 +101,7 @@ func ParsePrefixes(list string) ([]netip.Prefix, error) {
 func Defaults() Config {
 	return Config{
 		ListenAddress:   ":8080",
+		MetricsAddress:  ":9090",
 		MaxBodyBytes:    1 << 20,
 		ReadTimeout:     10 * time.Second,
 		WriteTimeout:    30 * time.Second,
@@ -114,6 +119,11 @@ func (c Config) Validate() error {
 	var errs []error
 	if _, _, err := net.SplitHostPort(c.ListenAddress); err != nil {
 		errs = append(errs, fmt.Errorf("listen address %q: %w", c.ListenAddress, err))
+	}
+	if _, _, err := net.SplitHostPort(c.MetricsAddress); err != nil {
+		errs = append(errs, fmt.Errorf("metrics address %q: %w", c.MetricsAddress, err))
+	} else if c.MetricsAddress == c.ListenAddress {
+		errs = append(errs, fmt.Errorf("metrics address %q is the listen address: metrics need a port of their own", c.MetricsAddress))
 	}
 	if c.DatabaseURL == "" {
 		errs = append(errs, errors.New("database URL is required (--database-url or DATABASE_URL)"))

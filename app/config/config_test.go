@@ -43,6 +43,8 @@ func TestValidate(t *testing.T) {
 	}{
 		"accepts the defaults with the required fields": {mutate: func(*config.Config) {}},
 		"refuses a listen address without a port":       {mutate: func(c *config.Config) { c.ListenAddress = "localhost" }, wantErr: "listen address"},
+		"refuses a metrics address without a port":      {mutate: func(c *config.Config) { c.MetricsAddress = "localhost" }, wantErr: "metrics address"},
+		"refuses metrics on the public port":            {mutate: func(c *config.Config) { c.MetricsAddress = c.ListenAddress }, wantErr: "port of their own"},
 		"refuses a missing database URL":                {mutate: func(c *config.Config) { c.DatabaseURL = "" }, wantErr: "DATABASE_URL"},
 		"refuses a missing key ring":                    {mutate: func(c *config.Config) { c.KeyRingFile = "" }, wantErr: "REKOMI_KEYRING_FILE"},
 		"refuses a missing region":                      {mutate: func(c *config.Config) { c.Region = "" }, wantErr: "region is required"},

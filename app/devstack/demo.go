@@ -53,7 +53,13 @@ func (s *Stack) seedDemo(ctx context.Context) error {
 	if hook == nil {
 		return fmt.Errorf("organization %s has no Stripe WebhookEndpoint", st.Org.Name)
 	}
-	stored, err := clicksStored(ctx, st.AppURL)
+	metricsURL := ""
+	for _, a := range s.Apps {
+		if a.Region == st.Org.Region {
+			metricsURL = a.MetricsURL
+		}
+	}
+	stored, err := clicksStored(ctx, metricsURL)
 	if err != nil {
 		return err
 	}
@@ -64,7 +70,7 @@ func (s *Stack) seedDemo(ctx context.Context) error {
 	// The app writes clicks in batches; the checkout finds the visitor's
 	// click once it is stored.
 	err = poll(ctx, "the demo's click stored", func(ctx context.Context) (bool, string) {
-		n, err := clicksStored(ctx, st.AppURL)
+		n, err := clicksStored(ctx, metricsURL)
 		if err != nil {
 			return false, err.Error()
 		}
@@ -125,20 +131,20 @@ func click(ctx context.Context, link string) (string, error) {
 	return "", fmt.Errorf("following %s: %s without a visitor cookie", link, resp.Status)
 }
 
-// clicksStored reads how many clicks the app at appURL has stored, from
-// its metrics.
-func clicksStored(ctx context.Context, appURL string) (float64, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, appURL+"/metrics", nil)
+// clicksStored reads how many clicks an app has stored, from its metrics
+// at metricsURL.
+func clicksStored(ctx context.Context, metricsURL string) (float64, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, metricsURL+"/metrics", nil)
 	if err != nil {
 		return 0, err
 	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
-		return 0, fmt.Errorf("reading the metrics of %s: %w", appURL, err)
+		return 0, fmt.Errorf("reading the metrics of %s: %w", metricsURL, err)
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		return 0, fmt.Errorf("reading the metrics of %s: %s", appURL, resp.Status)
+		return 0, fmt.Errorf("reading the metrics of %s: %s", metricsURL, resp.Status)
 	}
 	const series = "rekomi_clicks_stored_total "
 	sc := bufio.NewScanner(resp.Body)
@@ -148,9 +154,9 @@ func clicksStored(ctx context.Context, appURL string) (float64, error) {
 		}
 	}
 	if err := sc.Err(); err != nil {
-		return 0, fmt.Errorf("reading the metrics of %s: %w", appURL, err)
+		return 0, fmt.Errorf("reading the metrics of %s: %w", metricsURL, err)
 	}
-	return 0, fmt.Errorf("the metrics of %s have no %s", appURL, strings.TrimSpace(series))
+	return 0, fmt.Errorf("the metrics of %s have no %s", metricsURL, strings.TrimSpace(series))
 }
 
 func stripeEvent(id, typ string, created int64, object map[string]any) map[string]any {

@@ -68,9 +68,10 @@ type Options struct {
 	// RunManager runs the operator against cfg until ctx is done, logging to
 	// logOut.
 	RunManager func(ctx context.Context, cfg *rest.Config, logOut io.Writer) error
-	// RunApp runs one Region's app on ln, bound to cfg.ListenAddress, until
-	// ctx is done, logging to logOut.
-	RunApp func(ctx context.Context, cfg config.Config, ln net.Listener, logOut io.Writer) error
+	// RunApp runs one Region's app on ln, bound to cfg.ListenAddress, with
+	// its metrics on metricsLn, bound to cfg.MetricsAddress, until ctx is
+	// done, logging to logOut.
+	RunApp func(ctx context.Context, cfg config.Config, ln, metricsLn net.Listener, logOut io.Writer) error
 	// OnReady, when set, is called once everything is ready; Run then stops
 	// the stack when it returns, instead of waiting for ctx.
 	OnReady func(ctx context.Context, s *Stack) error
@@ -100,6 +101,8 @@ type Stack struct {
 type App struct {
 	Region string `json:"region"`
 	URL    string `json:"url"`
+	// MetricsURL serves /metrics, apart from the public URL.
+	MetricsURL string `json:"metrics_url"`
 }
 
 // Org is an organization with its admin API key.

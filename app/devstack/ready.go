@@ -19,6 +19,7 @@ package devstack
 import (
 	"context"
 	"fmt"
+	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -133,8 +134,14 @@ func (s *Stack) startApps(ctx context.Context, opts Options, regions []regionSam
 			return err
 		}
 		s.stops = append(s.stops, func() { _ = log.Close() })
-		s.goRun(ctx, "app of region "+r.name, func(ctx context.Context) error { return opts.RunApp(ctx, cfg, r.ln, log) })
-		s.Apps = append(s.Apps, App{Region: r.name, URL: cfg.PublicBaseURL})
+		metricsLn, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return fmt.Errorf("binding a localhost port for the metrics of region %s: %w", r.name, err)
+		}
+		s.stops = append(s.stops, func() { _ = metricsLn.Close() }) // should the app never take it
+		cfg.MetricsAddress = metricsLn.Addr().String()
+		s.goRun(ctx, "app of region "+r.name, func(ctx context.Context) error { return opts.RunApp(ctx, cfg, r.ln, metricsLn, log) })
+		s.Apps = append(s.Apps, App{Region: r.name, URL: cfg.PublicBaseURL, MetricsURL: "http://" + cfg.MetricsAddress})
 	}
 	for _, app := range s.Apps {
 		if err := poll(ctx, "app of region "+app.Region, appReady(app.URL)); err != nil {

@@ -73,7 +73,7 @@ func summarize(w io.Writer, dir string, s *Stack) {
 	fmt.Fprintf(w, "Control plane:\n  export KUBECONFIG=%s; kubectl get regions,organizations,webhookendpoints\n", s.Kubeconfig)
 	fmt.Fprintf(w, "\nApps:\n")
 	for _, a := range s.Apps {
-		fmt.Fprintf(w, "  %-8s %s  (admin pages: %s/admin)\n", a.Region, a.URL, a.URL)
+		fmt.Fprintf(w, "  %-8s %s  (admin pages: %s/admin; metrics: %s/metrics)\n", a.Region, a.URL, a.URL, a.MetricsURL)
 	}
 	fmt.Fprintf(w, "\nOrganizations and their admin API keys:\n")
 	for _, o := range s.Orgs {

@@ -34,7 +34,7 @@ func TestWriteSummary(t *testing.T) {
 	dir := t.TempDir()
 	s := &Stack{
 		Kubeconfig: filepath.Join(dir, "kubeconfig"),
-		Apps:       []App{{Region: "eu", URL: "http://127.0.0.1:4001"}},
+		Apps:       []App{{Region: "eu", URL: "http://127.0.0.1:4001", MetricsURL: "http://127.0.0.1:4002"}},
 		Orgs:       []Org{{Name: "acme", Region: "eu", APIKey: "rk_live_abc_def"}},
 		Webhooks: []Webhook{{Name: "acme-stripe", Organization: "acme", Provider: "stripe",
 			URL: "http://127.0.0.1:4001/webhooks/stripe/0b6c", Secret: "whsec_x"}},
@@ -54,7 +54,7 @@ func TestWriteSummary(t *testing.T) {
 	require.NoError(t, err)
 	require.JSONEq(t, `{
 		"kubeconfig": "`+s.Kubeconfig+`",
-		"apps": [{"region": "eu", "url": "http://127.0.0.1:4001"}],
+		"apps": [{"region": "eu", "url": "http://127.0.0.1:4001", "metrics_url": "http://127.0.0.1:4002"}],
 		"organizations": [{"name": "acme", "region": "eu", "api_key": "rk_live_abc_def"}],
 		"webhooks": [{"name": "acme-stripe", "organization": "acme", "provider": "stripe",
 			"url": "http://127.0.0.1:4001/webhooks/stripe/0b6c", "signing_secret": "whsec_x"}]

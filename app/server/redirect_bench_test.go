@@ -145,9 +145,11 @@ func BenchmarkRedirects(b *testing.B) {
 
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(b, err)
+	metricsLn, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(b, err)
 	ctx, stop := context.WithCancel(context.Background())
 	served := make(chan error, 1)
-	go func() { served <- s.Serve(ctx, ln) }()
+	go func() { served <- s.Serve(ctx, ln, metricsLn) }()
 	bareLn, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(b, err)
 	bare := &http.Server{Handler: bareRedirect("https://shop.example.com/pricing?ref=" + code), ReadHeaderTimeout: 10 * time.Second}

@@ -472,7 +472,7 @@ func TestRedirects(t *testing.T) {
 		l := b.seedShop(t).referralLink(t, "https://shop.example.com/")
 		require.Equal(t, http.StatusFound, b.follow(t, l.Code).StatusCode)
 		require.Eventually(t, func() bool {
-			resp, err := http.Get(b.base + "/metrics")
+			resp, err := http.Get(b.metricsBase + "/metrics")
 			require.NoError(t, err)
 			defer resp.Body.Close()
 			var sb strings.Builder

@@ -60,6 +60,8 @@ type Server struct {
 	admin   *adminUI
 	mux     *http.ServeMux
 	routes  []string
+	// metricsMux serves /metrics, on a listener of its own.
+	metricsMux *http.ServeMux
 	// payouts are the payout providers by name; manual is always there.
 	payouts map[string]payout.Provider
 	// links caches what referral codes resolve to; clicks stores the
@@ -131,6 +133,8 @@ func New(cfg config.Config, database *db.DB, log *slog.Logger, opts ...Option) *
 	for _, o := range opts {
 		o(s)
 	}
+	s.metricsMux = http.NewServeMux()
+	s.metricsMux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
 	s.links = newLinkCache(cfg.LinkCacheSize, cfg.LinkCacheTTL)
 	s.clickTuning.TruncateIPs = cfg.Location == "eu"
 	s.clicks = clicks.New(database, log, reg, s.clickTuning)
@@ -141,7 +145,6 @@ func New(cfg config.Config, database *db.DB, log *slog.Logger, opts ...Option) *
 	}
 	s.route("GET /healthz", http.HandlerFunc(s.healthz))
 	s.route("GET /readyz", http.HandlerFunc(s.readyz))
-	s.route("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
 	s.route("GET /openapi.json", http.HandlerFunc(s.openAPI))
 	s.route(redirectRoute, http.HandlerFunc(s.redirect))
 	s.route("POST /v1/api-keys", s.requireKey(ScopeWrite, s.idempotent(s.createAPIKey)))
@@ -213,12 +216,52 @@ func (s *Server) Handler() http.Handler {
 	return s.requestID(s.recoverPanics(s.observe(s.limitBody(s.mux))))
 }
 
-// Serve answers on ln until ctx is done, then stops taking connections,
-// waits for in-flight requests, and stores every click they recorded, all
-// within the shutdown timeout.
-func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
-	srv := &http.Server{
-		Handler:           s.Handler(),
+// MetricsHandler serves GET /metrics (Prometheus) and nothing else. It is
+// for a listener of its own, which nothing outside the cluster reaches:
+// the public Handler does not serve it.
+func (s *Server) MetricsHandler() http.Handler { return s.metricsMux }
+
+// Serve answers on ln, and serves the metrics on metricsLn, until ctx is
+// done, then stops taking connections, waits for in-flight requests, and
+// stores every click they recorded, all within the shutdown timeout.
+func (s *Server) Serve(ctx context.Context, ln, metricsLn net.Listener) error {
+	srv := s.httpServer(ctx, s.Handler())
+	metricsSrv := s.httpServer(ctx, s.MetricsHandler())
+	s.clicks.Start()
+	errc := make(chan error, 2)
+	go func() { errc <- srv.Serve(ln) }()
+	go func() { errc <- metricsSrv.Serve(metricsLn) }()
+	s.log.Info("Serving", "address", ln.Addr().String(), "metrics_address", metricsLn.Addr().String(), "region", s.cfg.Region)
+	select {
+	case err := <-errc:
+		shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.cfg.ShutdownTimeout)
+		defer cancel()
+		return errors.Join(fmt.Errorf("serving: %w", err), srv.Shutdown(shutdownCtx), metricsSrv.Shutdown(shutdownCtx),
+			s.closeClicks(shutdownCtx))
+	case <-ctx.Done():
+	}
+	s.log.Info("Shutting down: draining in-flight requests", "timeout", s.cfg.ShutdownTimeout.String())
+	shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.cfg.ShutdownTimeout)
+	defer cancel()
+	if err := srv.Shutdown(shutdownCtx); err != nil {
+		return errors.Join(fmt.Errorf("draining requests: %w", err), metricsSrv.Shutdown(shutdownCtx), s.closeClicks(shutdownCtx))
+	}
+	// The metrics keep being served until the last click is stored.
+	err := s.closeClicks(shutdownCtx)
+	err = errors.Join(err, metricsSrv.Shutdown(shutdownCtx))
+	for range 2 {
+		if serveErr := <-errc; serveErr != nil && !errors.Is(serveErr, http.ErrServerClosed) {
+			err = errors.Join(err, fmt.Errorf("serving: %w", serveErr))
+		}
+	}
+	return err
+}
+
+// httpServer is an HTTP server of h with the configured timeouts, whose
+// requests outlive ctx (they are drained on shutdown).
+func (s *Server) httpServer(ctx context.Context, h http.Handler) *http.Server {
+	return &http.Server{
+		Handler:           h,
 		ReadTimeout:       s.cfg.ReadTimeout,
 		ReadHeaderTimeout: s.cfg.ReadTimeout,
 		WriteTimeout:      s.cfg.WriteTimeout,
@@ -226,28 +269,6 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
 		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
 	}
-	s.clicks.Start()
-	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
-	s.log.Info("Serving", "address", ln.Addr().String(), "region", s.cfg.Region)
-	select {
-	case err := <-errc:
-		return errors.Join(fmt.Errorf("serving: %w", err), s.closeClicks(context.WithoutCancel(ctx)))
-	case <-ctx.Done():
-	}
-	s.log.Info("Shutting down: draining in-flight requests", "timeout", s.cfg.ShutdownTimeout.String())
-	shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.cfg.ShutdownTimeout)
-	defer cancel()
-	if err := srv.Shutdown(shutdownCtx); err != nil {
-		return errors.Join(fmt.Errorf("draining requests: %w", err), s.closeClicks(shutdownCtx))
-	}
-	if err := s.closeClicks(shutdownCtx); err != nil {
-		return err
-	}
-	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
-		return fmt.Errorf("serving: %w", err)
-	}
-	return nil
 }
 
 // closeClicks stores the clicks still buffered, once no request can add

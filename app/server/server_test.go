@@ -78,12 +78,14 @@ func (c *testClock) Advance(d time.Duration) {
 
 // bundle is a running server as the runtime role of a migrated Region.
 type bundle struct {
-	base   string
-	logs   *lockedBuffer
-	db     *db.DB
-	region *regiondb.DB
-	cancel context.CancelFunc
-	done   chan error
+	base string
+	// metricsBase serves /metrics, on a listener of its own.
+	metricsBase string
+	logs        *lockedBuffer
+	db          *db.DB
+	region      *regiondb.DB
+	cancel      context.CancelFunc
+	done        chan error
 }
 
 func setup(t *testing.T, srv *dbtest.Server, mutate ...func(*config.Config)) *bundle {
@@ -110,14 +112,27 @@ func setupWith(t *testing.T, srv *dbtest.Server, opts []server.Option, mutate ..
 	s := server.New(cfg, database, slog.New(slog.NewJSONHandler(logs, nil)), opts...)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
+	metricsLn, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
 	runCtx, cancel := context.WithCancel(ctx)
-	b := &bundle{base: "http://" + ln.Addr().String(), logs: logs, db: database, region: region, cancel: cancel, done: make(chan error, 1)}
-	go func() { b.done <- s.Serve(runCtx, ln) }()
+	b := &bundle{base: "http://" + ln.Addr().String(), metricsBase: "http://" + metricsLn.Addr().String(),
+		logs: logs, db: database, region: region, cancel: cancel, done: make(chan error, 1)}
+	go func() { b.done <- s.Serve(runCtx, ln, metricsLn) }()
 	t.Cleanup(func() {
 		cancel()
 		require.NoError(t, <-b.done)
 	})
 	return b
+}
+
+// metrics reads GET /metrics from the metrics listener.
+func (b *bundle) metrics(t *testing.T) *http.Response {
+	t.Helper()
+	resp, err := http.Get(b.metricsBase + "/metrics")
+	require.NoError(t, err)
+	t.Cleanup(func() { resp.Body.Close() })
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	return resp
 }
 
 func (b *bundle) get(t *testing.T, path string, header ...string) *http.Response {
@@ -186,12 +201,27 @@ func TestServer(t *testing.T) {
 		require.Equal(t, http.StatusRequestEntityTooLarge, resp.StatusCode)
 	})
 
+	t.Run("MetricsAreServedOnTheirOwnPortOnly", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t, srv)
+		public := b.get(t, "/metrics")
+		require.Equal(t, http.StatusNotFound, public.StatusCode, "the public port serves no metrics")
+		body, err := io.ReadAll(public.Body)
+		require.NoError(t, err)
+		require.NotContains(t, string(body), "rekomi_", "the public 404 tells nothing of them")
+		resp, err := http.Get(b.metricsBase + "/healthz")
+		require.NoError(t, err)
+		defer resp.Body.Close()
+		require.Equal(t, http.StatusNotFound, resp.StatusCode, "the metrics port serves nothing else")
+		require.Equal(t, http.StatusOK, b.metrics(t).StatusCode)
+	})
+
 	t.Run("MetricsCountRequestsByRouteAndStatus", func(t *testing.T) {
 		t.Parallel()
 		b := setup(t, srv)
 		b.get(t, "/healthz")
 		b.get(t, "/nowhere")
-		body, err := io.ReadAll(b.get(t, "/metrics").Body)
+		body, err := io.ReadAll(b.metrics(t).Body)
 		require.NoError(t, err)
 		text := string(body)
 		require.Contains(t, text, `rekomi_http_requests_total{route="GET /healthz",status="200"} 1`)

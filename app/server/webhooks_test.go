@@ -392,7 +392,7 @@ func TestWebhookRefusals(t *testing.T) {
 		require.Equal(t, []int{0, 0}, []int{events, entries}, "a refusal stores nothing")
 	}
 
-	metrics, err := io.ReadAll(b.get(t, "/metrics").Body)
+	metrics, err := io.ReadAll(b.metrics(t).Body)
 	require.NoError(t, err)
 	counts := map[string]int{}
 	for _, tc := range cases {

@@ -118,6 +118,7 @@ func checkListeners(t *testing.T, dev *devProcess, stack stackFile, k kubectl) [
 // tenant is the organization the test adds, as kubectl shows it.
 type tenant struct {
 	id, region, appURL, endpointID string
+	metricsURL                     string // its app's, apart from appURL
 	api                            merchant
 	stripe                         stripeEndpoint
 }
@@ -179,8 +180,11 @@ spec:
 	key := k.secretValue(t, namespace, "initech-admin-api-key", "api-key")
 	require.True(t, strings.HasPrefix(key, "rk_live_"), "the admin API key has the rk_live_ prefix")
 	org.appURL = k.get(t, "", "region/"+org.region, ".spec.app.publicBaseURL")
-	require.Contains(t, stack.Apps, stackApp{Region: org.region, URL: org.appURL}, "the Region's public URL is its app's")
+	require.Equal(t, org.appURL, appURL(t, stack, org.region), "the Region's public URL is its app's")
 	org.api = merchant{base: org.appURL, key: key}
+	org.metricsURL = appOf(t, stack, org.region).MetricsURL
+	status, _ := org.api.call(t, http.MethodGet, "/metrics", "")
+	require.Equal(t, http.StatusNotFound, status, "the public port serves no metrics")
 
 	org.endpointID = k.get(t, "initech", "webhookendpoint/initech-stripe", ".status.endpointID")
 	hookURL := k.get(t, "initech", "webhookendpoint/initech-stripe", ".status.url")
@@ -237,7 +241,7 @@ func setUpReferral(t *testing.T, org tenant) referral {
 // stored the click, and returns the visitor id.
 func clickLink(t *testing.T, org tenant, ref referral) string {
 	t.Helper()
-	stored := metric(t, org.appURL, "rekomi_clicks_stored_total")
+	stored := metric(t, org.metricsURL, "rekomi_clicks_stored_total")
 	jar := newJar(t)
 	resp := click(t, ref.linkURL, jar)
 	require.Equal(t, http.StatusFound, resp.StatusCode)
@@ -249,7 +253,7 @@ func clickLink(t *testing.T, org tenant, ref referral) string {
 	visitor := cookie(t, jar, org.appURL, "rk_vid")
 	require.Len(t, visitor, 36, "the visitor cookie holds a UUID")
 	// The app stores clicks in batches; the checkout must find this one.
-	waitMetric(t, org.appURL, "rekomi_clicks_stored_total", stored+1)
+	waitMetric(t, org.metricsURL, "rekomi_clicks_stored_total", stored+1)
 	return visitor
 }
 
@@ -341,10 +345,10 @@ func payAndRefund(t *testing.T, org tenant, ref referral, visitor string) sale {
 
 	// Stripe delivers the same event again: a 200 that changes nothing.
 	before := snapshot(t, org.api)
-	replays := metric(t, org.appURL, `rekomi_webhook_deliveries_total{provider="stripe",outcome="replay"}`)
+	replays := metric(t, org.metricsURL, `rekomi_webhook_deliveries_total{provider="stripe",outcome="replay"}`)
 	org.stripe.deliver(t, paid)
 	require.Equal(t, before, snapshot(t, org.api), "a replayed delivery changes nothing")
-	require.Equal(t, replays+1, metric(t, org.appURL, `rekomi_webhook_deliveries_total{provider="stripe",outcome="replay"}`),
+	require.Equal(t, replays+1, metric(t, org.metricsURL, `rekomi_webhook_deliveries_total{provider="stripe",outcome="replay"}`),
 		"the app counts the replay")
 
 	org.stripe.deliver(t, stripeEvent(refundEvent, "charge.refunded", now+2, map[string]any{
@@ -533,13 +537,19 @@ func checkIsolation(t *testing.T, other merchant, org tenant, ref referral, s sa
 // appURL is the URL of region's app, from stack.json.
 func appURL(t *testing.T, stack stackFile, region string) string {
 	t.Helper()
+	return appOf(t, stack, region).URL
+}
+
+// appOf is region's app, from stack.json.
+func appOf(t *testing.T, stack stackFile, region string) stackApp {
+	t.Helper()
 	for _, a := range stack.Apps {
 		if a.Region == region {
-			return a.URL
+			return a
 		}
 	}
 	t.Fatalf("stack.json lists no app of region %s", region)
-	return ""
+	return stackApp{}
 }
 
 // unbindAndBind removes the label that binds the organization's namespace

@@ -185,13 +185,14 @@ func (e stripeEndpoint) post(t *testing.T, event []byte) (int, []byte) {
 	return resp.StatusCode, answer
 }
 
-// metric reads the value of one series of an app's /metrics, given as
+// metric reads the value of one series of an app's /metrics (served at
+// metricsURL, apart from the app's public URL), given as
 // written there without its labels' order mattering, e.g.
 // `rekomi_webhook_deliveries_total{provider="stripe",outcome="new"}`. A
 // series not (yet) exposed reads 0.
-func metric(t *testing.T, appURL, series string) float64 {
+func metric(t *testing.T, metricsURL, series string) float64 {
 	t.Helper()
-	req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, appURL+"/metrics", nil)
+	req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, metricsURL+"/metrics", nil)
 	require.NoError(t, err)
 	resp, err := send(req)
 	require.NoError(t, err)
@@ -229,11 +230,11 @@ func seriesKey(series string) string {
 }
 
 // waitMetric polls series until it reaches at least want.
-func waitMetric(t *testing.T, appURL, series string, want float64) {
+func waitMetric(t *testing.T, metricsURL, series string, want float64) {
 	t.Helper()
 	deadline := time.Now().Add(15 * time.Second)
 	for {
-		got := metric(t, appURL, series)
+		got := metric(t, metricsURL, series)
 		if got >= want {
 			return
 		}

@@ -61,8 +61,9 @@ type stackFile struct {
 }
 
 type stackApp struct {
-	Region string `json:"region"`
-	URL    string `json:"url"`
+	Region     string `json:"region"`
+	URL        string `json:"url"`
+	MetricsURL string `json:"metrics_url"`
 }
 
 type stackOrg struct {
