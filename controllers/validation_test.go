@@ -155,6 +155,9 @@ func TestRegionCreateValidation(t *testing.T) {
 		"refuses an upper-case namespace": {mutate: func(r *v1.Region) { r.Spec.Namespace = "Rekomi-EU" }, wantErr: "namespace must be a DNS label"},
 		"refuses a namespace with a dot":  {mutate: func(r *v1.Region) { r.Spec.Namespace = "rekomi.eu" }, wantErr: "namespace must be a DNS label"},
 		"refuses a namespace ending in -": {mutate: func(r *v1.Region) { r.Spec.Namespace = "rekomi-" }, wantErr: "namespace must be a DNS label"},
+		"refuses kube-system":             {mutate: func(r *v1.Region) { r.Spec.Namespace = "kube-system" }, wantErr: "namespace must be one of the region's own"},
+		"refuses default":                 {mutate: func(r *v1.Region) { r.Spec.Namespace = "default" }, wantErr: "namespace must be one of the region's own"},
+		"refuses kube-node-lease":         {mutate: func(r *v1.Region) { r.Spec.Namespace = "kube-node-lease" }, wantErr: "namespace must be one of the region's own"},
 		"refuses a namespace over 63 characters": {
 			mutate:  func(r *v1.Region) { r.Spec.Namespace = strings.Repeat("a", 64) },
 			wantErr: "spec.namespace: Too long",

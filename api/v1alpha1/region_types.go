@@ -59,11 +59,14 @@ type RegionSpec struct {
 
 	// namespace is where this region's app, its Secrets and its Service live.
 	// It is created when absent. It must be a DNS label (lower-case letters,
-	// digits and '-', at most 63 characters) and cannot be changed once set.
+	// digits and '-', at most 63 characters), not one of the cluster's own
+	// (`default`, `kube-system`, `kube-public`, `kube-node-lease`), and cannot
+	// be changed once set.
 	// +required
 	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=63
 	// +kubebuilder:validation:XValidation:rule="self.matches('^[a-z0-9]([-a-z0-9]*[a-z0-9])?$')",message="namespace must be a DNS label: lower-case letters, digits and '-', starting and ending with a letter or digit"
+	// +kubebuilder:validation:XValidation:rule="!(self in ['default', 'kube-system', 'kube-public', 'kube-node-lease'])",message="namespace must be one of the region's own, not default, kube-system, kube-public or kube-node-lease"
 	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="namespace is immutable"
 	Namespace string `json:"namespace"`
 
