@@ -70,10 +70,10 @@ type Server struct {
 	clicks      *clicks.Batcher
 	clickTuning clicks.Options
 
-	// webhooks count webhook deliveries; webhookOrgs caches which
-	// organization each webhook endpoint belongs to.
-	webhooks    *webhookMetrics
-	webhookOrgs *endpointOrgs
+	// webhooks count webhook deliveries; decoy is refused for an endpoint
+	// id that names none, doing what a known endpoint's refusal does.
+	webhooks *webhookMetrics
+	decoy    *decoyEndpoint
 
 	// now is the clock the link cache's expiry and the rate limits read.
 	now func() time.Time
@@ -126,8 +126,7 @@ var openAPIDocument []byte
 func New(cfg config.Config, database *db.DB, log *slog.Logger, opts ...Option) *Server {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	s := &Server{cfg: cfg, db: database, log: log, metrics: newMetrics(reg, database),
-		webhooks: newWebhookMetrics(reg), webhookOrgs: newEndpointOrgs(maxCachedEndpoints),
+	s := &Server{cfg: cfg, db: database, log: log, metrics: newMetrics(reg, database), webhooks: newWebhookMetrics(reg),
 		limits: newKeyLimits[uuid.UUID](cfg.RateLimit, cfg.RateBurst), mux: http.NewServeMux(),
 		payouts: map[string]payout.Provider{payout.NameManual: payout.Manual{}}, now: time.Now}
 	for _, o := range opts {
@@ -138,6 +137,7 @@ func New(cfg config.Config, database *db.DB, log *slog.Logger, opts ...Option) *
 	s.links = newLinkCache(cfg.LinkCacheSize, cfg.LinkCacheTTL)
 	s.clickTuning.TruncateIPs = cfg.Location == "eu"
 	s.clicks = clicks.New(database, log, reg, s.clickTuning)
+	s.decoy = newDecoyEndpoint(s.ring)
 	s.answers = s.ring
 	if s.answers == nil {
 		s.answers = processKeyRing()

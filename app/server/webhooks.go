@@ -23,7 +23,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"sync"
 	"time"
 
 	"github.com/google/uuid"
@@ -51,9 +50,6 @@ const maxWebhookBody = 1 << 20
 
 // webhookPathPrefix starts every webhook route.
 const webhookPathPrefix = "/webhooks/"
-
-// maxCachedEndpoints bounds the endpoint-to-organization cache.
-const maxCachedEndpoints = 10_000
 
 // webhookSecretsKind binds an endpoint's sealed secrets to its row: the
 // operator seals them with the additional data "webhook_endpoint:<id>".
@@ -91,6 +87,9 @@ func (s *Server) receiveWebhook(w http.ResponseWriter, r *http.Request) {
 	var endpointID, org uuid.UUID
 	if err == nil {
 		endpointID, org, err = s.webhookOrg(r.Context(), r.PathValue("endpoint_id"))
+		if reason, _ := webhook.ReasonOf(err); reason == webhook.ReasonUnknownEndpoint {
+			s.decoy.receive(r, s, provider, body)
+		}
 	}
 	replay := false
 	if err == nil {
@@ -132,15 +131,14 @@ func knownProvider(provider string) error {
 }
 
 // webhookOrg returns the endpoint named by the path and its organization,
-// from the cache or the routing table. Only the canonical form of the id,
-// the one the operator publishes, names an endpoint.
+// from the routing table, on every delivery: with no cache in front, a
+// known endpoint costs the lookup an unknown one does (see decoyEndpoint
+// for the rest). Only the canonical form of the id, the one the operator
+// publishes, names an endpoint.
 func (s *Server) webhookOrg(ctx context.Context, text string) (id, org uuid.UUID, err error) {
 	id, err = uuid.Parse(text)
 	if err != nil || id.String() != text {
 		return uuid.Nil, uuid.Nil, webhook.Refuse(webhook.ReasonUnknownEndpoint, "the endpoint id is not a UUID")
-	}
-	if org, ok := s.webhookOrgs.get(id); ok {
-		return id, org, nil
 	}
 	org, _, err = s.db.LookupRoute(ctx, db.RouteWebhookEndpoint, text)
 	switch {
@@ -149,7 +147,6 @@ func (s *Server) webhookOrg(ctx context.Context, text string) (id, org uuid.UUID
 	case err != nil:
 		return uuid.Nil, uuid.Nil, fmt.Errorf("looking up webhook endpoint %s: %w", text, db.MapError(err))
 	}
-	s.webhookOrgs.put(id, org)
 	return id, org, nil
 }
 
@@ -187,17 +184,22 @@ func (s *Server) readWebhookEndpoint(ctx context.Context, tx pgx.Tx, org, id uui
 		return ep, fmt.Errorf("reading webhook endpoint %s: %w", id, db.MapError(err))
 	}
 	ep.tolerance = time.Duration(tolerance) * time.Second
+	return ep, s.openSecrets(&ep, sealed, id)
+}
+
+// openSecrets decrypts endpoint id's sealed secrets into ep.
+func (s *Server) openSecrets(ep *storedEndpoint, sealed []byte, id uuid.UUID) error {
 	if s.ring == nil {
-		return ep, fmt.Errorf("opening the secrets of webhook endpoint %s: the server has no key ring", id)
+		return fmt.Errorf("opening the secrets of webhook endpoint %s: the server has no key ring", id)
 	}
 	plain, err := s.ring.Decrypt(sealed, []byte(webhookSecretsKind+":"+id.String()))
 	if err != nil {
-		return ep, fmt.Errorf("opening the secrets of webhook endpoint %s: %w", id, err)
+		return fmt.Errorf("opening the secrets of webhook endpoint %s: %w", id, err)
 	}
 	if err := json.Unmarshal(plain, &ep.secrets); err != nil {
-		return ep, fmt.Errorf("decoding the secrets of webhook endpoint %s: %w", id, err)
+		return fmt.Errorf("decoding the secrets of webhook endpoint %s: %w", id, err)
 	}
-	return ep, nil
+	return nil
 }
 
 // verifyDelivery checks a delivery against its endpoint at now: enabled,
@@ -299,37 +301,4 @@ func newWebhookMetrics(reg prometheus.Registerer) *webhookMetrics {
 		}
 	}
 	return m
-}
-
-// endpointOrgs remembers which organization each webhook endpoint belongs
-// to. An endpoint never changes organization, so an entry cannot go stale:
-// a disabled or removed endpoint is refused by its row, read on every
-// delivery. When full, an arbitrary entry makes room.
-type endpointOrgs struct {
-	mu   sync.RWMutex
-	orgs map[uuid.UUID]uuid.UUID
-	max  int
-}
-
-func newEndpointOrgs(maxEntries int) *endpointOrgs {
-	return &endpointOrgs{orgs: make(map[uuid.UUID]uuid.UUID), max: maxEntries}
-}
-
-func (c *endpointOrgs) get(endpoint uuid.UUID) (uuid.UUID, bool) {
-	c.mu.RLock()
-	defer c.mu.RUnlock()
-	org, ok := c.orgs[endpoint]
-	return org, ok
-}
-
-func (c *endpointOrgs) put(endpoint, org uuid.UUID) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if _, ok := c.orgs[endpoint]; !ok && len(c.orgs) >= c.max {
-		for k := range c.orgs {
-			delete(c.orgs, k)
-			break
-		}
-	}
-	c.orgs[endpoint] = org
 }
