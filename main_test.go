@@ -198,7 +198,7 @@ func TestAppRefusesToStart(t *testing.T) {
 	ringFile := filepath.Join(t.TempDir(), "keyring.json")
 	require.NoError(t, os.WriteFile(ringFile, data, 0o600))
 	args := func(extra ...string) []string {
-		return append([]string{"app", "--listen-address", "127.0.0.1:0", "--database-url", region.RuntimeURL,
+		return append([]string{"app", "--listen-address", "127.0.0.1:0", "--metrics-address", "127.0.0.1:0", "--database-url", region.RuntimeURL,
 			"--keyring-file", ringFile, "--region", "eu", "--location", "eu", "--public-base-url", "https://eu.example.com"}, extra...)
 	}
 

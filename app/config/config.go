@@ -120,9 +120,9 @@ func (c Config) Validate() error {
 	if _, _, err := net.SplitHostPort(c.ListenAddress); err != nil {
 		errs = append(errs, fmt.Errorf("listen address %q: %w", c.ListenAddress, err))
 	}
-	if _, _, err := net.SplitHostPort(c.MetricsAddress); err != nil {
+	if _, port, err := net.SplitHostPort(c.MetricsAddress); err != nil {
 		errs = append(errs, fmt.Errorf("metrics address %q: %w", c.MetricsAddress, err))
-	} else if c.MetricsAddress == c.ListenAddress {
+	} else if c.MetricsAddress == c.ListenAddress && port != "0" { // port 0: any free one, each its own
 		errs = append(errs, fmt.Errorf("metrics address %q is the listen address: metrics need a port of their own", c.MetricsAddress))
 	}
 	if c.DatabaseURL == "" {

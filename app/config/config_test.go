@@ -45,6 +45,7 @@ func TestValidate(t *testing.T) {
 		"refuses a listen address without a port":       {mutate: func(c *config.Config) { c.ListenAddress = "localhost" }, wantErr: "listen address"},
 		"refuses a metrics address without a port":      {mutate: func(c *config.Config) { c.MetricsAddress = "localhost" }, wantErr: "metrics address"},
 		"refuses metrics on the public port":            {mutate: func(c *config.Config) { c.MetricsAddress = c.ListenAddress }, wantErr: "port of their own"},
+		"accepts any free port for both":                {mutate: func(c *config.Config) { c.ListenAddress, c.MetricsAddress = "127.0.0.1:0", "127.0.0.1:0" }},
 		"refuses a missing database URL":                {mutate: func(c *config.Config) { c.DatabaseURL = "" }, wantErr: "DATABASE_URL"},
 		"refuses a missing key ring":                    {mutate: func(c *config.Config) { c.KeyRingFile = "" }, wantErr: "REKOMI_KEYRING_FILE"},
 		"refuses a missing region":                      {mutate: func(c *config.Config) { c.Region = "" }, wantErr: "region is required"},
