@@ -21,6 +21,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -300,7 +301,8 @@ func (r *OrganizationReconciler) patchStatus(ctx context.Context, org *rekomiv1.
 }
 
 // SetupWithManager registers the controller: Organizations (on spec and
-// annotation changes), the Secrets they own, and their Regions.
+// annotation changes), the Secrets they own, their Regions and the Regions'
+// owner credentials.
 func (r *OrganizationReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	return ctrl.NewControllerManagedBy(mgr).
 		For(&rekomiv1.Organization{}, builder.WithPredicates(
@@ -311,8 +313,33 @@ func (r *OrganizationReconciler) SetupWithManager(mgr ctrl.Manager) error {
 			CreateFunc: func(event.CreateEvent) bool { return false },
 		})).
 		Watches(&rekomiv1.Region{}, handler.EnqueueRequestsFromMapFunc(r.organizationsForRegion)).
+		// The owner credentials of a Region change when its server moves or
+		// its password is re-set; the organizations write through them.
+		Watches(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(r.organizationsForOwnerSecret)).
 		Named("organization").
 		Complete(r)
+}
+
+// organizationsForOwnerSecret maps a Region's owner credentials Secret to
+// the Organizations of that Region, so that a new URL (a server that moved,
+// a re-set password) is taken up at once rather than after the backoff of
+// the connections that failed meanwhile.
+func (r *OrganizationReconciler) organizationsForOwnerSecret(ctx context.Context, obj client.Object) []reconcile.Request {
+	name, ok := strings.CutSuffix(obj.GetName(), OwnerSecretName(""))
+	if !ok || name == "" {
+		return nil
+	}
+	region := &rekomiv1.Region{}
+	if err := r.Client.Get(ctx, types.NamespacedName{Name: name}, region); err != nil {
+		if !apierrors.IsNotFound(err) {
+			log.FromContext(ctx).Error(err, "Reading the Region of an owner Secret", "secret", client.ObjectKeyFromObject(obj))
+		}
+		return nil
+	}
+	if region.Spec.Namespace != obj.GetNamespace() {
+		return nil
+	}
+	return r.organizationsForRegion(ctx, region)
 }
 
 // organizationsForRegion maps a Region to the Organizations that live in it.
