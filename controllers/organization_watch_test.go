@@ -29,6 +29,7 @@ import (
 	"github.com/stretchr/testify/require"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
+	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/client-go/tools/events"
 	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -51,11 +52,19 @@ func TestOrganizationFollowsItsRegionsOwnerCredentials(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	f := newOrgFixture(t)
+	org := f.newOrg(t)
+	// This manager sees this test's Organization alone: the other tests
+	// reconcile theirs themselves, and Organizations are cluster-scoped.
 	mgr, err := ctrl.NewManager(testEnv.cfg, ctrl.Options{
-		Scheme:     testEnv.scheme,
-		Logger:     logr.Discard(),
-		Metrics:    metricsserver.Options{BindAddress: "0"},
-		Cache:      cache.Options{DefaultNamespaces: map[string]cache.Config{f.region.Spec.Namespace: {}}},
+		Scheme:  testEnv.scheme,
+		Logger:  logr.Discard(),
+		Metrics: metricsserver.Options{BindAddress: "0"},
+		Cache: cache.Options{
+			DefaultNamespaces: map[string]cache.Config{f.region.Spec.Namespace: {}},
+			ByObject: map[client.Object]cache.ByObject{
+				&v1.Organization{}: {Field: fields.OneTermEqualSelector("metadata.name", org.Name)},
+			},
+		},
 		Controller: config.Controller{SkipNameValidation: ptr.To(true)},
 	})
 	require.NoError(t, err)
@@ -72,7 +81,6 @@ func TestOrganizationFollowsItsRegionsOwnerCredentials(t *testing.T) {
 		require.NoError(t, <-done)
 	})
 
-	org := f.newOrg(t)
 	ready := func(reason v1.ConditionReason) {
 		t.Helper()
 		require.EventuallyWithT(t, func(c *assert.CollectT) {

@@ -317,9 +317,9 @@ func TestOrganizationCreateValidation(t *testing.T) {
 		"refuses an empty display name":     {mutate: func(o *v1.Organization) { o.Spec.DisplayName = "" }, wantErr: "spec.displayName"},
 		"refuses an empty region":           {mutate: func(o *v1.Organization) { o.Spec.Region = "" }, wantErr: "spec.region"},
 		"refuses a display name over limit": {mutate: func(o *v1.Organization) { o.Spec.DisplayName = strings.Repeat("x", 201) }, wantErr: "spec.displayName: Too long"},
-		"refuses a name longer than a label value": {mutate: func(o *v1.Organization) { o.Name = strings.Repeat("o", 64) },
+		"refuses a name longer than a label value": {mutate: func(o *v1.Organization) { o.Name += strings.Repeat("o", 64-len(o.Name)) },
 			wantErr: "at most 63 characters"},
-		"accepts a name as long as a label value": {mutate: func(o *v1.Organization) { o.Name = strings.Repeat("o", 63) }},
+		"accepts a name as long as a label value": {mutate: func(o *v1.Organization) { o.Name += strings.Repeat("o", 63-len(o.Name)) }},
 	})
 }
 
