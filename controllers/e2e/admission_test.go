@@ -109,9 +109,15 @@ func TestNamespaceBinding(t *testing.T) {
 		}
 	})
 	t.Run("HerOwnOrganizationInItsNamespaceIsAdmitted", func(t *testing.T) {
-		if err := mallory.Create(ctx, endpoint("globex-team", "globex-stripe", "globex")); err != nil {
+		ep := endpoint("globex-team", "globex-stripe", "globex")
+		if err := mallory.Create(ctx, ep); err != nil {
 			t.Fatalf("an endpoint in its own bound namespace is refused: %v", err)
 		}
+		t.Cleanup(func() {
+			if err := mallory.Delete(ctx, ep); client.IgnoreNotFound(err) != nil {
+				t.Errorf("deleting %s: %v", ep.Name, err)
+			}
+		})
 	})
 	t.Run("SheCannotBindANamespace", func(t *testing.T) {
 		ns := &corev1.Namespace{}
