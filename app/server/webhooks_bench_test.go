@@ -73,6 +73,24 @@ func seedWebhookBench(b *testing.B, adminURL string, ring *keyring.KeyRing) []be
 	return eps
 }
 
+// startWebhookBench serves a server with a key ring, as the Region's
+// runtime role, over HTTP until b ends, with the endpoints of
+// seedWebhookBench.
+func startWebhookBench(b *testing.B) (*db.DB, *httptest.Server, []benchEndpoint) {
+	region := regiondb.New(b, dbtest.Start(b))
+	database, err := db.Open(context.Background(), region.RuntimeURL)
+	require.NoError(b, err)
+	b.Cleanup(database.Close)
+	ring, err := keyring.Generate(rand.Reader)
+	require.NoError(b, err)
+	cfg := config.Defaults()
+	cfg.Region, cfg.Location = "eu", "eu"
+	s := New(cfg, database, slog.New(slog.NewJSONHandler(io.Discard, nil)), WithKeyRing(ring))
+	ts := httptest.NewServer(s.Handler())
+	b.Cleanup(ts.Close)
+	return database, ts, seedWebhookBench(b, region.AdminURL, ring)
+}
+
 // benchStripeEvent is a Stripe event of type typ (invoice.paid makes a sale;
 // payment_intent.created has no effect) carrying an invoice.
 func benchStripeEvent(id, typ string) []byte {
@@ -112,19 +130,7 @@ func benchDeliver(client *http.Client, base string, ep benchEndpoint, id, typ st
 // goal is at least 0.6) and replays / bare inserts. A new delivery also
 // appends its audit entry, which BenchmarkAuditedWrites prices on its own.
 func BenchmarkWebhooks(b *testing.B) {
-	srv := dbtest.Start(b)
-	region := regiondb.New(b, srv)
-	database, err := db.Open(context.Background(), region.RuntimeURL)
-	require.NoError(b, err)
-	defer database.Close()
-	ring, err := keyring.Generate(rand.Reader)
-	require.NoError(b, err)
-	cfg := config.Defaults()
-	cfg.Region, cfg.Location = "eu", "eu"
-	s := New(cfg, database, slog.New(slog.NewJSONHandler(io.Discard, nil)), WithKeyRing(ring))
-	ts := httptest.NewServer(s.Handler())
-	defer ts.Close()
-	eps := seedWebhookBench(b, region.AdminURL, ring)
+	database, ts, eps := startWebhookBench(b)
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: benchWorkers}}
 	for w, ep := range eps {
 		require.NoError(b, benchDeliver(client, ts.URL, ep, fmt.Sprintf("evt_replayed_%d", w), "invoice.paid"))

@@ -17,13 +17,9 @@ limitations under the License.
 package server
 
 import (
-	"context"
-	"crypto/rand"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
-	"net/http/httptest"
 	"slices"
 	"strings"
 	"testing"
@@ -32,12 +28,6 @@ import (
 	"github.com/google/uuid"
 	"github.com/stretchr/testify/require"
 	stripewebhook "github.com/stripe/stripe-go/v85/webhook"
-
-	"github.com/rekomi/rekomi/app/config"
-	"github.com/rekomi/rekomi/app/db"
-	"github.com/rekomi/rekomi/app/dbtest"
-	"github.com/rekomi/rekomi/app/dbtest/regiondb"
-	"github.com/rekomi/rekomi/app/keyring"
 )
 
 // refusalSamples is how many requests of each refusal class the benchmark
@@ -50,19 +40,8 @@ const refusalSamples = 1000
 // exist. Both answer the same empty 401; it reports each median latency and
 // their ratio, unknown / known (the goal is within 0.9 to 1.1).
 func BenchmarkWebhookRefusals(b *testing.B) {
-	srv := dbtest.Start(b)
-	region := regiondb.New(b, srv)
-	database, err := db.Open(context.Background(), region.RuntimeURL)
-	require.NoError(b, err)
-	defer database.Close()
-	ring, err := keyring.Generate(rand.Reader)
-	require.NoError(b, err)
-	cfg := config.Defaults()
-	cfg.Region, cfg.Location = "eu", "eu"
-	s := New(cfg, database, slog.New(slog.NewJSONHandler(io.Discard, nil)), WithKeyRing(ring))
-	ts := httptest.NewServer(s.Handler())
-	defer ts.Close()
-	known := seedWebhookBench(b, region.AdminURL, ring)[0].id
+	_, ts, eps := startWebhookBench(b)
+	known := eps[0].id
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 1}}
 
 	refuse := func(endpoint uuid.UUID) time.Duration {
