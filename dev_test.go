@@ -17,7 +17,6 @@ limitations under the License.
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -25,7 +24,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -178,12 +176,7 @@ func checkFirstClick(ctx context.Context, t *testing.T, s *devstack.Stack) {
 	require.NotNil(t, s.Starter)
 	cmds := devstack.FirstClickCommands(s.Starter)
 	env := append(os.Environ(), "REKOMI_URL="+s.Starter.AppURL, "REKOMI_KEY="+s.Starter.Org.APIKey)
-	var metricsURL string
-	for _, a := range s.Apps {
-		if a.Region == s.Starter.Org.Region {
-			metricsURL = a.MetricsURL
-		}
-	}
+	metricsURL := s.App(s.Starter.Org.Region).MetricsURL
 	stored := clicksStored(ctx, t, metricsURL)
 	out := shell(ctx, t, env, cmds.Click)
 	require.Regexp(t, `^clicked as visitor [0-9a-f-]{36}$`, out)
@@ -213,24 +206,9 @@ func shell(ctx context.Context, t *testing.T, env []string, command string) stri
 // clicksStored reads how many clicks an app has stored since it started,
 // from its metrics at metricsURL.
 func clicksStored(ctx context.Context, t *testing.T, metricsURL string) float64 {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, metricsURL+"/metrics", nil)
+	n, err := devstack.ClicksStored(ctx, metricsURL)
 	require.NoError(t, err)
-	resp, err := http.DefaultClient.Do(req)
-	require.NoError(t, err)
-	defer resp.Body.Close()
-	require.Equal(t, http.StatusOK, resp.StatusCode)
-	const series = "rekomi_clicks_stored_total "
-	sc := bufio.NewScanner(resp.Body)
-	for sc.Scan() {
-		if v, ok := strings.CutPrefix(sc.Text(), series); ok {
-			n, err := strconv.ParseFloat(v, 64)
-			require.NoError(t, err, sc.Text())
-			return n
-		}
-	}
-	require.NoError(t, sc.Err())
-	t.Fatalf("%s/metrics has no %s", metricsURL, strings.TrimSpace(series))
-	return 0
+	return n
 }
 
 // waitClicksStored waits until the app whose metrics are at metricsURL has

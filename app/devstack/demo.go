@@ -53,13 +53,8 @@ func (s *Stack) seedDemo(ctx context.Context) error {
 	if hook == nil {
 		return fmt.Errorf("organization %s has no Stripe WebhookEndpoint", st.Org.Name)
 	}
-	metricsURL := ""
-	for _, a := range s.Apps {
-		if a.Region == st.Org.Region {
-			metricsURL = a.MetricsURL
-		}
-	}
-	stored, err := clicksStored(ctx, metricsURL)
+	metricsURL := s.App(st.Org.Region).MetricsURL
+	stored, err := ClicksStored(ctx, metricsURL)
 	if err != nil {
 		return err
 	}
@@ -70,7 +65,7 @@ func (s *Stack) seedDemo(ctx context.Context) error {
 	// The app writes clicks in batches; the checkout finds the visitor's
 	// click once it is stored.
 	err = poll(ctx, "the demo's click stored", func(ctx context.Context) (bool, string) {
-		n, err := clicksStored(ctx, metricsURL)
+		n, err := ClicksStored(ctx, metricsURL)
 		if err != nil {
 			return false, err.Error()
 		}
@@ -131,9 +126,9 @@ func click(ctx context.Context, link string) (string, error) {
 	return "", fmt.Errorf("following %s: %s without a visitor cookie", link, resp.Status)
 }
 
-// clicksStored reads how many clicks an app has stored, from its metrics
-// at metricsURL.
-func clicksStored(ctx context.Context, metricsURL string) (float64, error) {
+// ClicksStored reads how many clicks an app has stored since it started,
+// from its metrics at metricsURL (App.MetricsURL).
+func ClicksStored(ctx context.Context, metricsURL string) (float64, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, metricsURL+"/metrics", nil)
 	if err != nil {
 		return 0, err

@@ -105,6 +105,16 @@ type App struct {
 	MetricsURL string `json:"metrics_url"`
 }
 
+// App is the app of region, or the zero App when it serves none.
+func (s *Stack) App(region string) App {
+	for _, a := range s.Apps {
+		if a.Region == region {
+			return a
+		}
+	}
+	return App{}
+}
+
 // Org is an organization with its admin API key.
 type Org struct {
 	Name   string `json:"name"`
