@@ -76,7 +76,7 @@ type OrganizationReconciler struct {
 // +kubebuilder:rbac:groups=rekomi.io,resources=organizations/finalizers,verbs=update
 // +kubebuilder:rbac:groups=rekomi.io,resources=organizations/status,verbs=get;update;patch
 // +kubebuilder:rbac:groups=rekomi.io,resources=regions,verbs=get;list;watch
-// +kubebuilder:rbac:groups="",resources=secrets,verbs=get;list;watch;create;update;patch;delete
+// +kubebuilder:rbac:groups="",resources=secrets,verbs=get;list;watch;create;update;delete
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
 
 // Reconcile brings one Organization to its spec and reports what it found.

@@ -53,6 +53,9 @@ type RegionReconciler struct {
 	ResyncPeriod time.Duration
 	// Rand supplies passwords and key ring keys (crypto/rand.Reader).
 	Rand io.Reader
+	// OperatorNamespace is the namespace the manager runs in: besides its
+	// own namespace, the only one a Region's admin Secret may live in.
+	OperatorNamespace string
 }
 
 // regionFieldOwner is the server-side apply manager of the objects a Region owns.
@@ -61,9 +64,11 @@ const regionFieldOwner = client.FieldOwner("rekomi-region")
 // +kubebuilder:rbac:groups=rekomi.io,resources=regions,verbs=get;list;watch
 // +kubebuilder:rbac:groups=rekomi.io,resources=regions/status,verbs=get;update;patch
 // +kubebuilder:rbac:groups="",resources=namespaces,verbs=get;list;watch;create
-// +kubebuilder:rbac:groups="",resources=secrets;serviceaccounts;services,verbs=get;list;watch;create;update;patch;delete
-// +kubebuilder:rbac:groups=apps,resources=deployments,verbs=get;list;watch;create;update;patch;delete
-// +kubebuilder:rbac:groups=policy,resources=poddisruptionbudgets,verbs=get;list;watch;create;update;patch;delete
+// +kubebuilder:rbac:groups="",resources=secrets,verbs=get;list;watch;create;update;delete
+// +kubebuilder:rbac:groups="",resources=serviceaccounts,verbs=create;patch
+// +kubebuilder:rbac:groups="",resources=services,verbs=get;list;watch;create;patch
+// +kubebuilder:rbac:groups=apps,resources=deployments,verbs=get;list;watch;create;patch
+// +kubebuilder:rbac:groups=policy,resources=poddisruptionbudgets,verbs=get;list;watch;create;patch
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
 
 // Reconcile brings one Region to its spec and reports what it found.
