@@ -25,6 +25,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/rekomi/rekomi/app/dbtest"
+	"github.com/rekomi/rekomi/controllers/isolation"
 	"github.com/rekomi/rekomi/migrations"
 )
 
@@ -235,6 +236,31 @@ func TestMigrations(t *testing.T) {
 			listed = append(listed, name)
 		}
 		require.ElementsMatch(t, tables, listed, "RuntimeGrants must name every table of the schema, and only those")
+	})
+
+	t.Run("PoliciesAreTheMigratedSet", func(t *testing.T) {
+		t.Parallel()
+		url := ownerDatabase(t, srv)
+		_, err := openMigrator(t, url).Up(ctx)
+		require.NoError(t, err)
+		conn, err := pgx.Connect(ctx, url)
+		require.NoError(t, err)
+		defer conn.Close(ctx)
+		var owner string
+		require.NoError(t, conn.QueryRow(ctx, "SELECT current_user").Scan(&owner))
+		report, err := isolation.Verify(ctx, conn, isolation.Options{
+			RuntimeRole: owner, PublicLookupTables: migrations.PublicLookupTables(), Policies: migrations.Policies(),
+		})
+		require.NoError(t, err)
+		for _, v := range report.Violations {
+			require.NotContains(t, []isolation.Kind{isolation.PolicyMissing, isolation.PolicyAltered, isolation.PolicyUnexpected},
+				v.Kind, "migrations.Policies must be what the migrations leave: %s", v.Detail)
+		}
+		var tables []string
+		for _, p := range migrations.Policies() {
+			tables = append(tables, p.Table)
+		}
+		require.Subset(t, tables, report.TenantTables, "every tenant table has its policies in migrations.Policies")
 	})
 
 	t.Run("RefusesABadURL", func(t *testing.T) {

@@ -45,7 +45,7 @@ ORDER BY c.relname`
 // policiesSQL lists the policies of the schema's tables. pg_policies shows
 // the expressions as pg_get_expr deparses them, NULL when absent.
 const policiesSQL = `
-SELECT tablename, policyname, permissive = 'PERMISSIVE', cmd,
+SELECT tablename, policyname, permissive = 'PERMISSIVE', cmd, roles::text[],
        coalesce(qual, ''), coalesce(with_check, '')
 FROM pg_catalog.pg_policies
 WHERE schemaname = $1
@@ -61,6 +61,27 @@ JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
 JOIN pg_catalog.pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = i.indkey[0]
 WHERE n.nspname = $1 AND i.indisvalid
 ORDER BY c.relname, a.attname`
+
+// grantsSQL lists the privileges granted on the schema's tables and on
+// their columns, by grantee (PUBLIC for the pseudo-role).
+const grantsSQL = `
+WITH acl(relname, acl) AS (
+    SELECT c.relname, c.relacl
+    FROM pg_catalog.pg_class c
+    JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+    WHERE n.nspname = $1 AND c.relkind IN ('r', 'p') AND c.relacl IS NOT NULL
+  UNION ALL
+    SELECT c.relname, a.attacl
+    FROM pg_catalog.pg_attribute a
+    JOIN pg_catalog.pg_class c ON c.oid = a.attrelid
+    JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+    WHERE n.nspname = $1 AND c.relkind IN ('r', 'p') AND a.attacl IS NOT NULL AND NOT a.attisdropped
+)
+SELECT DISTINCT acl.relname,
+       CASE WHEN e.grantee = 0 THEN 'PUBLIC' ELSE pg_catalog.pg_get_userbyid(e.grantee) END,
+       e.privilege_type
+FROM acl CROSS JOIN LATERAL pg_catalog.aclexplode(acl.acl) e
+ORDER BY 1, 2, 3`
 
 // roleSQL reads the runtime role's attributes (pg_roles, not pg_authid).
 const roleSQL = `
@@ -132,7 +153,8 @@ func readCatalog(ctx context.Context, q Querier, schema, runtimeRole string) (ca
 	return cat, nil
 }
 
-// readTables reads the tenant tables with their policies and index leads.
+// readTables reads the tenant tables with their policies, index leads and
+// privileges.
 func readTables(ctx context.Context, q Querier, schema string) ([]table, error) {
 	tables, err := collect(ctx, q, func(row pgx.CollectableRow) (table, error) {
 		var t table
@@ -153,7 +175,7 @@ func readTables(ctx context.Context, q Querier, schema string) ([]table, error) 
 	}
 	policies, err := collect(ctx, q, func(row pgx.CollectableRow) (tablePolicy, error) {
 		var p tablePolicy
-		err := row.Scan(&p.table, &p.name, &p.permissive, &p.command, &p.using, &p.withCheck)
+		err := row.Scan(&p.table, &p.name, &p.permissive, &p.command, &p.roles, &p.using, &p.withCheck)
 		return p, err
 	}, policiesSQL, schema)
 	if err != nil {
@@ -177,6 +199,24 @@ func readTables(ctx context.Context, q Querier, schema string) ([]table, error) 
 	for _, l := range leads {
 		if t, ok := byName[l.table]; ok {
 			t.indexLeads = append(t.indexLeads, l.column)
+		}
+	}
+
+	type tableGrant struct {
+		table string
+		grant
+	}
+	grants, err := collect(ctx, q, func(row pgx.CollectableRow) (tableGrant, error) {
+		var g tableGrant
+		err := row.Scan(&g.table, &g.grantee, &g.privilege)
+		return g, err
+	}, grantsSQL, schema)
+	if err != nil {
+		return nil, fmt.Errorf("reading table privileges: %w", err)
+	}
+	for _, g := range grants {
+		if t, ok := byName[g.table]; ok {
+			t.grants = append(t.grants, g.grant)
 		}
 	}
 	return tables, nil

@@ -68,6 +68,24 @@ type Options struct {
 	// routing table, resolved before the tenant is known. Their other
 	// policies must still be tenant-scoped, and none may show every row.
 	PublicLookupTables []string
+	// Policies, when not nil, is the exact policy set of the tenant tables:
+	// a policy missing from the catalog, one that differs, and one on a
+	// tenant table that is not in the set are reported, even when the
+	// rules above hold.
+	Policies []Policy
+}
+
+// Policy is a row-level security policy as pg_policies shows it.
+type Policy struct {
+	Table, Name string
+	// Command is ALL, SELECT, INSERT, UPDATE or DELETE.
+	Command    string
+	Permissive bool
+	// Roles are the roles the policy applies to, {public} for every role.
+	Roles []string
+	// Using and WithCheck are the expressions as pg_get_expr deparses them,
+	// empty when absent.
+	Using, WithCheck string
 }
 
 func (o Options) withDefaults() (Options, error) {
@@ -130,6 +148,22 @@ const (
 	// SecurityDefinerFunction: a function in the schema runs with its
 	// owner's rights instead of the caller's.
 	SecurityDefinerFunction Kind = "SecurityDefinerFunction"
+	// GrantedToOtherRole: a tenant table (or one of its columns) grants a
+	// privilege to a role that neither owns it nor is the runtime role, or
+	// to PUBLIC; such a role could name any tenant and read its rows.
+	GrantedToOtherRole Kind = "GrantedToOtherRole"
+	// RuntimeRoleTruncate: the runtime role may TRUNCATE a tenant table,
+	// which row-level security does not restrict: it empties every tenant's
+	// rows at once.
+	RuntimeRoleTruncate Kind = "RuntimeRoleTruncate"
+
+	// PolicyMissing, PolicyAltered and PolicyUnexpected compare the tenant
+	// tables' policies with Options.Policies: one is absent, one differs,
+	// one is not in the set.
+	PolicyMissing    Kind = "PolicyMissing"
+	PolicyAltered    Kind = "PolicyAltered"
+	PolicyUnexpected Kind = "PolicyUnexpected"
+
 	// ViewWithoutSecurityInvoker: a view in the schema reads its tables with
 	// its owner's rights (security_invoker is not true), or a materialized
 	// view stores rows outside RLS.
@@ -141,6 +175,8 @@ type Violation struct {
 	// Table is the table or view concerned; empty for violations of the
 	// runtime role and of functions.
 	Table string
+	// Policy is the policy concerned, for the policy-set kinds.
+	Policy string
 	// Kind is the rule broken.
 	Kind Kind
 	// Detail explains the violation in one line that names the object.

@@ -280,7 +280,12 @@ func TestVerify(t *testing.T) {
 		b.opts.RuntimeRole = dbtest.UniqueName("nobody")
 		report, err := isolation.Verify(ctx, b.admin, b.opts)
 		require.NoError(t, err)
-		require.Equal(t, []string{"/RuntimeRoleMissing"}, findings(report.Violations))
+		// The real runtime role's grants are then a stranger's.
+		want := []string{"/RuntimeRoleMissing"}
+		for _, table := range correctTenantTables {
+			want = append(want, table+"/GrantedToOtherRole")
+		}
+		require.Equal(t, want, findings(report.Violations))
 	})
 
 	// Each case breaks the correct schema in one way, as the superuser.
@@ -406,6 +411,30 @@ func TestVerify(t *testing.T) {
 			seed: sql("ALTER VIEW campaign_names SET (security_invoker = off)"),
 			want: []string{"campaign_names/ViewWithoutSecurityInvoker"},
 		},
+		"ReportsTableGrantedToPublic": {
+			seed: sql("GRANT SELECT ON campaigns TO PUBLIC"),
+			want: []string{"campaigns/GrantedToOtherRole"},
+		},
+		"ReportsColumnGrantedToAnotherRole": {
+			seed: func(t *testing.T, b *bundle) {
+				reader := b.role(t, "reader", "LOGIN NOSUPERUSER NOBYPASSRLS NOCREATEDB NOCREATEROLE")
+				b.exec(t, "GRANT SELECT (email) ON affiliates TO "+reader)
+				t.Cleanup(func() { b.exec(t, "REVOKE ALL (email) ON affiliates FROM "+reader) })
+			},
+			want: []string{"affiliates/GrantedToOtherRole"},
+		},
+		"ReportsGrantOnPartition": {
+			seed: func(t *testing.T, b *bundle) {
+				reader := b.role(t, "reader", "LOGIN NOSUPERUSER NOBYPASSRLS NOCREATEDB NOCREATEROLE")
+				b.exec(t, "GRANT SELECT, UPDATE ON clicks_2026 TO "+reader)
+				t.Cleanup(func() { b.exec(t, "REVOKE ALL ON clicks_2026 FROM "+reader) })
+			},
+			want: []string{"clicks_2026/GrantedToOtherRole"},
+		},
+		"ReportsRuntimeRoleTruncate": {
+			seed: sql("GRANT TRUNCATE ON organizations TO {runtime}"),
+			want: []string{"organizations/RuntimeRoleTruncate"},
+		},
 		"ReportsMaterializedView": {
 			seed: sql("CREATE MATERIALIZED VIEW campaign_totals AS SELECT org_id, count(*) FROM campaigns GROUP BY org_id"),
 			want: []string{"campaign_totals/ViewWithoutSecurityInvoker"},
@@ -428,4 +457,84 @@ func TestVerify(t *testing.T) {
 // sql seeds by running statements as the superuser.
 func sql(statements string) func(t *testing.T, b *bundle) {
 	return func(t *testing.T, b *bundle) { b.exec(t, statements) }
+}
+
+// correctPolicies is the exact policy set of correctSchema, as PostgreSQL
+// deparses it.
+func correctPolicies() []isolation.Policy {
+	const (
+		org  = "(org_id = ( SELECT rekomi_current_org() AS rekomi_current_org))"
+		self = "(id = ( SELECT rekomi_current_org() AS rekomi_current_org))"
+		key  = "(key = ( SELECT rekomi_route_key() AS rekomi_route_key))"
+	)
+	public := []string{"public"}
+	ps := []isolation.Policy{
+		{Table: "organizations", Name: "tenant_isolation", Command: "ALL", Permissive: true, Roles: public, Using: self, WithCheck: self},
+		{Table: "route_keys", Name: "keyed_lookup", Command: "SELECT", Permissive: true, Roles: public, Using: key},
+		{Table: "route_keys", Name: "tenant_select", Command: "SELECT", Permissive: true, Roles: public, Using: org},
+		{Table: "route_keys", Name: "tenant_insert", Command: "INSERT", Permissive: true, Roles: public, WithCheck: org},
+		{Table: "route_keys", Name: "tenant_update", Command: "UPDATE", Permissive: true, Roles: public, Using: org, WithCheck: org},
+		{Table: "route_keys", Name: "tenant_delete", Command: "DELETE", Permissive: true, Roles: public, Using: org},
+	}
+	for _, table := range []string{"affiliates", "campaigns", "clicks", "clicks_2026"} {
+		ps = append(ps, isolation.Policy{Table: table, Name: "tenant_isolation", Command: "ALL", Permissive: true,
+			Roles: public, Using: org, WithCheck: org})
+	}
+	return ps
+}
+
+func TestVerifyPolicySet(t *testing.T) {
+	t.Parallel()
+	srv := dbtest.Start(t)
+
+	t.Run("AcceptsExactSet", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t, srv, "public")
+		b.opts.Policies = correctPolicies()
+		require.Empty(t, b.verify(t).Violations)
+	})
+
+	// Each case changes the policies in a way the rules alone accept.
+	tests := map[string]struct {
+		seed string
+		want []string
+	}{
+		"ReportsAlteredPolicy": {
+			seed: "ALTER POLICY tenant_isolation ON campaigns USING (org_id = (SELECT rekomi_current_org()) AND name <> '')",
+			want: []string{"campaigns/tenant_isolation/PolicyAltered"},
+		},
+		"ReportsPolicyNarrowedToARole": {
+			seed: "ALTER POLICY tenant_isolation ON campaigns TO {runtime}",
+			want: []string{"campaigns/tenant_isolation/PolicyAltered"},
+		},
+		"ReportsRestrictivePolicyAdded": {
+			seed: "CREATE POLICY deny ON affiliates AS RESTRICTIVE USING (false)",
+			want: []string{"affiliates/deny/PolicyUnexpected"},
+		},
+		"ReportsScopedPolicyAdded": {
+			seed: `CREATE POLICY extra ON clicks FOR SELECT USING (org_id = (SELECT rekomi_current_org()))`,
+			want: []string{"clicks/extra/PolicyUnexpected"},
+		},
+		"ReportsDroppedPolicy": {
+			seed: "DROP POLICY keyed_lookup ON route_keys",
+			want: []string{"route_keys/keyed_lookup/PolicyMissing"},
+		},
+	}
+	for name, tt := range tests {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			b := setup(t, srv, "public")
+			b.opts.Policies = correctPolicies()
+			b.exec(t, tt.seed)
+			report := b.verify(t)
+			var got []string
+			for _, v := range report.Violations {
+				got = append(got, v.Table+"/"+v.Policy+"/"+string(v.Kind))
+			}
+			require.Equal(t, tt.want, got)
+
+			b.opts.Policies = nil
+			require.Empty(t, b.verify(t).Violations, "the rules alone accept this change")
+		})
+	}
 }

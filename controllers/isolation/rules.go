@@ -19,6 +19,7 @@ package isolation
 import (
 	"cmp"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 )
@@ -39,14 +40,21 @@ type table struct {
 	owner      string
 	policies   []policy
 	indexLeads []string // the first column of every valid index
+	grants     []grant  // privileges on the table and its columns
 }
 
 type policy struct {
 	name       string
 	command    string // ALL, SELECT, INSERT, UPDATE or DELETE
 	permissive bool
+	roles      []string
 	using      string // deparsed; empty when absent
 	withCheck  string // deparsed; empty when absent
+}
+
+type grant struct {
+	grantee   string // PUBLIC for the pseudo-role
+	privilege string
 }
 
 type role struct {
@@ -69,6 +77,10 @@ func evaluate(cat catalog, opts Options) Report {
 	for _, t := range cat.tables {
 		r.TenantTables = append(r.TenantTables, t.name)
 		r.Violations = append(r.Violations, tableViolations(t, opts)...)
+		r.Violations = append(r.Violations, grantViolations(t, opts.RuntimeRole)...)
+	}
+	if opts.Policies != nil {
+		r.Violations = append(r.Violations, policySetViolations(cat.tables, opts.Policies)...)
 	}
 	slices.Sort(r.TenantTables)
 	if !slices.Contains(r.TenantTables, organizationsTable) {
@@ -79,7 +91,7 @@ func evaluate(cat catalog, opts Options) Report {
 	r.Violations = append(r.Violations, definerViolations(cat.definers, opts.Schema)...)
 	r.Violations = append(r.Violations, viewViolations(cat.views, opts.Schema)...)
 	slices.SortFunc(r.Violations, func(a, b Violation) int {
-		return cmp.Or(cmp.Compare(a.Table, b.Table), cmp.Compare(a.Kind, b.Kind), cmp.Compare(a.Detail, b.Detail))
+		return cmp.Or(cmp.Compare(a.Table, b.Table), cmp.Compare(a.Kind, b.Kind), cmp.Compare(a.Policy, b.Policy), cmp.Compare(a.Detail, b.Detail))
 	})
 	return r
 }
@@ -159,6 +171,94 @@ func tableViolations(t table, opts Options) []Violation {
 			p.name, t.name, key, tenantFunction, strings.Join(loose, ", "))
 	}
 	return vs
+}
+
+// grantViolations checks who holds privileges on one tenant table: its
+// owner, the runtime role without TRUNCATE, and nobody else.
+func grantViolations(t table, runtimeRole string) []Violation {
+	others := map[string][]string{}
+	var vs []Violation
+	for _, g := range t.grants {
+		switch {
+		case g.grantee == t.owner:
+		case g.grantee == runtimeRole:
+			if g.privilege == "TRUNCATE" {
+				vs = append(vs, Violation{Table: t.name, Kind: RuntimeRoleTruncate,
+					Detail: fmt.Sprintf("runtime role %q may TRUNCATE table %q, which row level security does not restrict", runtimeRole, t.name)})
+			}
+		default:
+			others[g.grantee] = append(others[g.grantee], g.privilege)
+		}
+	}
+	for _, grantee := range slices.Sorted(maps.Keys(others)) {
+		vs = append(vs, Violation{Table: t.name, Kind: GrantedToOtherRole,
+			Detail: fmt.Sprintf("table %q grants %s to %s, which is neither its owner nor the runtime role",
+				t.name, strings.Join(slices.Compact(slices.Sorted(slices.Values(others[grantee]))), ", "), grantee)})
+	}
+	return vs
+}
+
+// policySetViolations compares the tenant tables' policies with want.
+func policySetViolations(tables []table, want []Policy) []Violation {
+	expected := map[[2]string]Policy{}
+	for _, p := range want {
+		expected[[2]string{p.Table, p.Name}] = p
+	}
+	var vs []Violation
+	present := map[string]bool{}
+	for _, t := range tables {
+		present[t.name] = true
+		for _, p := range t.policies {
+			got := p.public(t.name)
+			w, ok := expected[[2]string{t.name, p.name}]
+			switch {
+			case !ok:
+				vs = append(vs, Violation{Table: t.name, Policy: p.name, Kind: PolicyUnexpected,
+					Detail: fmt.Sprintf("policy %q on table %q is not one the schema defines: %s", p.name, t.name, describePolicy(got))})
+			case !samePolicy(got, w):
+				vs = append(vs, Violation{Table: t.name, Policy: p.name, Kind: PolicyAltered,
+					Detail: fmt.Sprintf("policy %q on table %q differs from the schema's: %s", p.name, t.name, describePolicy(got))})
+			}
+			delete(expected, [2]string{t.name, p.name})
+		}
+	}
+	for _, w := range expected {
+		if present[w.Table] {
+			vs = append(vs, Violation{Table: w.Table, Policy: w.Name, Kind: PolicyMissing,
+				Detail: fmt.Sprintf("policy %q on table %q is missing", w.Name, w.Table)})
+		}
+	}
+	return vs
+}
+
+// public is p as the exported Policy of table.
+func (p policy) public(table string) Policy {
+	return Policy{Table: table, Name: p.name, Command: p.command, Permissive: p.permissive,
+		Roles: p.roles, Using: p.using, WithCheck: p.withCheck}
+}
+
+// samePolicy compares two policies, expressions up to white space.
+func samePolicy(a, b Policy) bool {
+	norm := func(s string) string { return strings.Join(strings.Fields(s), " ") }
+	return a.Table == b.Table && a.Name == b.Name && a.Command == b.Command && a.Permissive == b.Permissive &&
+		slices.Equal(slices.Sorted(slices.Values(a.Roles)), slices.Sorted(slices.Values(b.Roles))) &&
+		norm(a.Using) == norm(b.Using) && norm(a.WithCheck) == norm(b.WithCheck)
+}
+
+// describePolicy renders p in one line, for a detail.
+func describePolicy(p Policy) string {
+	kind := "PERMISSIVE"
+	if !p.Permissive {
+		kind = "RESTRICTIVE"
+	}
+	s := fmt.Sprintf("AS %s FOR %s TO %s", kind, p.Command, strings.Join(p.Roles, ", "))
+	if p.Using != "" {
+		s += " USING " + shorten(p.Using)
+	}
+	if p.WithCheck != "" {
+		s += " WITH CHECK " + shorten(p.WithCheck)
+	}
+	return s
 }
 
 // writes reports whether a policy for command applies to new or changed rows.
