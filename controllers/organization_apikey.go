@@ -45,31 +45,49 @@ func AdminKeySecretName(org string) string { return org + "-admin-api-key" }
 // adminKeySecret returns the admin key to store, from its Secret. The Secret
 // is written first, so a failure before the key's rows are stored loses
 // nothing: the next pass stores the same key. A Secret with no usable key
-// gets a new one, which is safe because no row holds its hash yet.
-func (r *OrganizationReconciler) adminKeySecret(ctx context.Context, org *rekomiv1.Organization, region *rekomiv1.Region) (string, error) {
+// gets a new one, which is safe because no row holds its hash yet. Only a
+// Secret the Organization controls is read or written: for one it does not,
+// notOwned says why no key is issued, and the Secret is left as it is.
+func (r *OrganizationReconciler) adminKeySecret(ctx context.Context, org *rekomiv1.Organization, region *rekomiv1.Region) (key, notOwned string, err error) {
 	name := types.NamespacedName{Namespace: region.Spec.Namespace, Name: AdminKeySecretName(org.Name)}
 	secret := &corev1.Secret{}
-	err := r.Client.Get(ctx, name, secret)
+	err = r.Client.Get(ctx, name, secret)
 	if err != nil && !apierrors.IsNotFound(err) {
-		return "", fmt.Errorf("reading Secret %s: %w", name, err)
+		return "", "", fmt.Errorf("reading Secret %s: %w", name, err)
 	}
-	if err == nil {
+	found := err == nil
+	if found && !metav1.IsControlledBy(secret, org) {
+		return "", adminKeySecretNotOwned(name, org), nil
+	}
+	if found {
 		if key := string(secret.Data[AdminKeySecretKey]); validKey(key) {
-			return key, nil
+			return key, "", nil
 		}
 	}
-	key, _, genErr := apikey.Generate(r.Rand)
-	if genErr != nil {
-		return "", genErr
+	if key, _, err = apikey.Generate(r.Rand); err != nil {
+		return "", "", err
 	}
-	if err == nil { // found, with no usable key
+	if found { // ours, with no usable key
 		secret.Data = map[string][]byte{AdminKeySecretKey: []byte(key)}
 		if err := r.Client.Update(ctx, secret); err != nil {
-			return "", fmt.Errorf("updating Secret %s: %w", name, err)
+			return "", "", fmt.Errorf("updating Secret %s: %w", name, err)
 		}
-		return key, nil
+		return key, "", nil
 	}
-	secret = &corev1.Secret{
+	return key, "", r.createAdminKeySecret(ctx, org, region, name, key)
+}
+
+// adminKeySecretNotOwned is the condition message of an admin key Secret
+// that another owner (or nobody) controls.
+func adminKeySecretNotOwned(name types.NamespacedName, org *rekomiv1.Organization) string {
+	return fmt.Sprintf("Secret %s exists and is not controlled by Organization %s: its content is neither used as the "+
+		"organization's admin API key nor overwritten; remove or rename it and the key is issued there", name, org.Name)
+}
+
+// createAdminKeySecret delivers key in a new Secret controlled by org.
+func (r *OrganizationReconciler) createAdminKeySecret(ctx context.Context, org *rekomiv1.Organization, region *rekomiv1.Region,
+	name types.NamespacedName, key string) error {
+	secret := &corev1.Secret{
 		ObjectMeta: metav1.ObjectMeta{
 			Namespace:   name.Namespace,
 			Name:        name.Name,
@@ -80,14 +98,14 @@ func (r *OrganizationReconciler) adminKeySecret(ctx context.Context, org *rekomi
 		Data: map[string][]byte{AdminKeySecretKey: []byte(key)},
 	}
 	if err := controllerutil.SetControllerReference(org, secret, r.Client.Scheme()); err != nil {
-		return "", err
+		return err
 	}
 	if err := r.Client.Create(ctx, secret); err != nil {
 		// AlreadyExists included: a cache behind the API server must not
 		// lead to a second key; the next pass reads the stored one.
-		return "", fmt.Errorf("creating Secret %s: %w", name, err)
+		return fmt.Errorf("creating Secret %s: %w", name, err)
 	}
-	return key, nil
+	return nil
 }
 
 // credentialLabel says what a credential Secret holds.

@@ -164,11 +164,16 @@ func (r *OrganizationReconciler) provision(ctx context.Context, org *rekomiv1.Or
 	}
 	now := r.Clock.Now().UTC().Truncate(time.Second)
 	want := desiredRow(org, facts.row, allowed, region.Spec.Retention.GracePeriod.Duration, now)
-	var key string
+	var key, notOwned string
 	if want.Status != orgPurged && org.DeletionTimestamp.IsZero() && !facts.hasAdminKey {
-		if key, err = r.adminKeySecret(ctx, org, region); err != nil {
+		if key, notOwned, err = r.adminKeySecret(ctx, org, region); err != nil {
 			return ctrl.Result{}, err
 		}
+	}
+	if notOwned != "" {
+		// That Secret is not watched (it is not ours): look again later.
+		conds.set(rekomiv1.ConditionReady, false, rekomiv1.ReasonAdminKeySecretNotOwned, notOwned)
+		return ctrl.Result{RequeueAfter: regionWait}, nil
 	}
 	if err := writeOrg(ctx, pool, id, facts.row, want, key, placeOf(org, region)); err != nil {
 		return ctrl.Result{}, err

@@ -35,6 +35,7 @@ import (
 	clocktesting "k8s.io/utils/clock/testing"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 
 	v1 "github.com/rekomi/rekomi/api/v1alpha1"
 	"github.com/rekomi/rekomi/app/apikey"
@@ -272,14 +273,16 @@ func TestOrganizationAdminKeyAfterFaults(t *testing.T) {
 	f := newOrgFixture(t)
 	conn := f.conn(t)
 	org := f.newOrg(t)
-	// A pass that wrote the Secret and failed before the rows: the next pass
-	// stores that key, not a new one.
+	// A pass that wrote the Secret (controlled by the Organization) and
+	// failed before the rows: the next pass stores that key, not a new one.
 	key, prefix, err := apikey.Generate(rand.Reader)
 	require.NoError(t, err)
-	require.NoError(t, testEnv.client.Create(ctx, &corev1.Secret{
+	written := &corev1.Secret{
 		ObjectMeta: metav1.ObjectMeta{Namespace: f.region.Spec.Namespace, Name: controllers.AdminKeySecretName(org.Name)},
 		Data:       map[string][]byte{controllers.AdminKeySecretKey: []byte(key)},
-	}))
+	}
+	require.NoError(t, controllerutil.SetControllerReference(org, written, testEnv.scheme))
+	require.NoError(t, testEnv.client.Create(ctx, written))
 	id := f.provision(t, org).Status.ID
 	var hash []byte
 	queryRow(t, conn, "SELECT hash FROM api_keys WHERE org_id = $1 AND prefix = $2", []any{id, prefix}, &hash)
@@ -593,5 +596,63 @@ func TestOrganizationPurgeNow(t *testing.T) {
 		var status string
 		queryRow(t, conn, "SELECT status FROM organizations WHERE id = $1", []any{id}, &status)
 		require.Equal(t, "purged", status)
+	})
+}
+
+// TestOrganizationAdminKeySecretNotOwned is the key planted by whoever may
+// create Secrets in the Region's namespace: a Secret of the admin key's name,
+// holding a key of their choosing, made before the Organization. Reused, its
+// key would become the organization's admin key; overwritten, someone's
+// Secret would be lost. Neither happens: the Organization says why it waits.
+func TestOrganizationAdminKeySecretNotOwned(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	f := newOrgFixture(t)
+	conn := f.conn(t)
+
+	t.Run("APlantedKeyIsNotAdopted", func(t *testing.T) {
+		org := f.newOrg(t)
+		key, prefix, err := apikey.Generate(rand.Reader)
+		require.NoError(t, err)
+		planted := &corev1.Secret{
+			ObjectMeta: metav1.ObjectMeta{Namespace: f.region.Spec.Namespace, Name: controllers.AdminKeySecretName(org.Name)},
+			Data:       map[string][]byte{controllers.AdminKeySecretKey: []byte(key)},
+		}
+		require.NoError(t, testEnv.client.Create(ctx, planted))
+
+		got, res := f.reconcile(t, org)
+		c := requireOrgCondition(t, got, v1.ConditionReady, metav1.ConditionFalse, v1.ReasonAdminKeySecretNotOwned)
+		require.Contains(t, c.Message, f.region.Spec.Namespace+"/"+planted.Name)
+		require.Positive(t, res.RequeueAfter, "looks again for the Secret to be removed")
+		require.Contains(t, strings.Join(f.drainEvents(), "\n"), "Warning AdminKeySecretNotOwned")
+		var keys int
+		queryRow(t, conn, "SELECT count(*) FROM api_keys WHERE prefix = $1", []any{prefix}, &keys)
+		require.Zero(t, keys, "the planted key was stored")
+		after, err := f.adminKeySecret(t, org)
+		require.NoError(t, err)
+		require.Equal(t, planted.ResourceVersion, after.ResourceVersion, "the Secret was written")
+
+		// Its owner removes it: the organization gets a key of its own.
+		require.NoError(t, testEnv.client.Delete(ctx, planted))
+		got = f.provision(t, org)
+		own, err := f.adminKeySecret(t, org)
+		require.NoError(t, err)
+		require.True(t, metav1.IsControlledBy(own, got))
+		require.NotEqual(t, key, string(own.Data[controllers.AdminKeySecretKey]))
+	})
+
+	t.Run("AnotherSecretOfThatNameIsNotOverwritten", func(t *testing.T) {
+		org := f.newOrg(t)
+		other := &corev1.Secret{
+			ObjectMeta: metav1.ObjectMeta{Namespace: f.region.Spec.Namespace, Name: controllers.AdminKeySecretName(org.Name)},
+			Data:       map[string][]byte{"token": []byte("someone else's")},
+		}
+		require.NoError(t, testEnv.client.Create(ctx, other))
+		got, _ := f.reconcile(t, org)
+		requireOrgCondition(t, got, v1.ConditionReady, metav1.ConditionFalse, v1.ReasonAdminKeySecretNotOwned)
+		after, err := f.adminKeySecret(t, org)
+		require.NoError(t, err)
+		require.Equal(t, other.ResourceVersion, after.ResourceVersion)
+		require.Equal(t, other.Data, after.Data)
 	})
 }

@@ -99,6 +99,11 @@ const (
 	// ReasonPurged: the organization's tenant rows have been deleted (its
 	// audit log is kept); it is not Ready and never will be again.
 	ReasonPurged ConditionReason = "Purged"
+	// ReasonAdminKeySecretNotOwned: a Secret of the admin key's name
+	// (<organization>-admin-api-key in the Region's namespace) exists and is
+	// not controlled by the Organization, so its content is neither used nor
+	// overwritten and no admin key is issued until it is removed.
+	ReasonAdminKeySecretNotOwned ConditionReason = "AdminKeySecretNotOwned"
 )
 
 // WebhookEndpoint condition reasons.
