@@ -260,6 +260,8 @@ func managerCommand(fs *flag.FlagSet, _ io.Writer) func(context.Context) error {
 	fs.DurationVar(&opts.resync, "resync-period", 5*time.Minute, "how often every object is reconciled even when nothing changed (drift repair)")
 	fs.IntVar(&opts.concurrency, "max-concurrent-reconciles", 8, "how many objects of one kind are reconciled at once")
 	fs.StringVar(&opts.appImage, "app-image", "", "image of the Region apps when a Region names none (default: env REKOMI_APP_IMAGE)")
+	fs.StringVar(&opts.operatorNamespace, "operator-namespace", envOr("OPERATOR_NAMESPACE", ""),
+		"the namespace the manager runs in, the only one besides a Region's own where its admin Secret may live (env OPERATOR_NAMESPACE)")
 	return func(ctx context.Context) error {
 		if opts.appImage == "" {
 			opts.appImage = os.Getenv("REKOMI_APP_IMAGE")
@@ -272,6 +274,9 @@ func managerCommand(fs *flag.FlagSet, _ io.Writer) func(context.Context) error {
 		}
 		if opts.resync <= 0 {
 			return usageError{fmt.Errorf("--resync-period must be positive, got %s", opts.resync)}
+		}
+		if opts.operatorNamespace == "" {
+			return usageError{errors.New("no operator namespace: pass --operator-namespace or set OPERATOR_NAMESPACE (config/manager sets it to the pod's namespace)")}
 		}
 		return runManager(ctx, opts)
 	}
@@ -291,6 +296,7 @@ func appCommand(fs *flag.FlagSet, _ io.Writer) func(context.Context) error {
 	fs.IntVar(&cfg.RateBurst, "rate-burst", cfg.RateBurst, "requests one API key may make at once")
 	trustedProxies := fs.String("trusted-proxies", envOr("REKOMI_TRUSTED_PROXIES", ""), "comma-separated networks whose X-Forwarded-For is believed for client IPs (env REKOMI_TRUSTED_PROXIES)")
 	fs.DurationVar(&cfg.LinkCacheTTL, "link-cache-ttl", cfg.LinkCacheTTL, "how long a replica caches a referral code; other replicas see a link change or an affiliate suspension within this time")
+	fs.DurationVar(&cfg.IsolationCheckInterval, "isolation-check-interval", cfg.IsolationCheckInterval, "how often the app verifies tenant isolation as its own database session; tenant routes answer 503 while it does not hold (at most 10s)")
 	fs.DurationVar(&cfg.ShutdownTimeout, "shutdown-timeout", cfg.ShutdownTimeout, "how long in-flight requests may take to finish on shutdown")
 	fs.StringVar(&cfg.StripeSecretKeyFile, "stripe-secret-key-file", envOr("REKOMI_STRIPE_SECRET_KEY_FILE", ""), "file holding the platform's Stripe secret key, for Stripe Connect payouts; unset allows manual payouts only (env REKOMI_STRIPE_SECRET_KEY_FILE)")
 	fs.StringVar(&cfg.StripeAPIURL, "stripe-api-url", envOr("REKOMI_STRIPE_API_URL", ""), "Stripe's API URL, to use stripe-mock instead (env REKOMI_STRIPE_API_URL)")
@@ -419,6 +425,8 @@ func devOptions(dir string, stdout io.Writer) devstack.Options {
 			return runManager(ctx, managerOptions{
 				metricsAddr: "0", probeAddr: "0", resync: 5 * time.Minute, concurrency: 8,
 				appImage: "rekomi:" + version, restConfig: cfg, logOut: logOut, restartable: true,
+				// Where rekomi dev keeps the Regions' admin Secrets.
+				operatorNamespace: "rekomi-system",
 			})
 		},
 		RunApp: runApp,

@@ -73,7 +73,15 @@ type Config struct {
 	// StripeAPIURL replaces Stripe's API URL, for stripe-mock; empty is
 	// Stripe's.
 	StripeAPIURL string
+	// IsolationCheckInterval is how often the app verifies, as its own
+	// database session, that tenant isolation holds; while it does not,
+	// tenant routes answer 503 and /readyz fails.
+	IsolationCheckInterval time.Duration
 }
+
+// MaxIsolationCheckInterval bounds IsolationCheckInterval: drift is fenced
+// within this time.
+const MaxIsolationCheckInterval = 10 * time.Second
 
 // ParsePrefixes reads a comma-separated list of CIDR networks or single
 // addresses, such as "10.0.0.0/8, 192.0.2.7".
@@ -111,6 +119,8 @@ func Defaults() Config {
 		RateBurst:       50,
 		LinkCacheTTL:    30 * time.Second,
 		LinkCacheSize:   10_000,
+
+		IsolationCheckInterval: 5 * time.Second,
 	}
 }
 
@@ -156,6 +166,10 @@ func (c Config) Validate() error {
 	}
 	if c.LinkCacheTTL <= 0 || c.LinkCacheTTL > 10*time.Minute {
 		errs = append(errs, fmt.Errorf("link cache TTL must be positive and at most 10m, got %s", c.LinkCacheTTL))
+	}
+	if c.IsolationCheckInterval <= 0 || c.IsolationCheckInterval > MaxIsolationCheckInterval {
+		errs = append(errs, fmt.Errorf("isolation check interval must be positive and at most %s, got %s",
+			MaxIsolationCheckInterval, c.IsolationCheckInterval))
 	}
 	if c.LinkCacheSize < 1 || c.LinkCacheSize > 10_000_000 {
 		errs = append(errs, fmt.Errorf("link cache size must be 1 to 10000000, got %d", c.LinkCacheSize))

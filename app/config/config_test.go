@@ -56,6 +56,8 @@ func TestValidate(t *testing.T) {
 		"refuses a zero rate limit":                     {mutate: func(c *config.Config) { c.RateLimit = 0 }, wantErr: "rate limit must be positive"},
 		"refuses a zero link cache TTL":                 {mutate: func(c *config.Config) { c.LinkCacheTTL = 0 }, wantErr: "link cache TTL"},
 		"refuses a link cache TTL over ten minutes":     {mutate: func(c *config.Config) { c.LinkCacheTTL = 11 * time.Minute }, wantErr: "link cache TTL"},
+		"refuses a zero isolation check interval":       {mutate: func(c *config.Config) { c.IsolationCheckInterval = 0 }, wantErr: "isolation check interval"},
+		"refuses an isolation check interval over 10s":  {mutate: func(c *config.Config) { c.IsolationCheckInterval = 11 * time.Second }, wantErr: "isolation check interval must be positive and at most 10s"},
 		"refuses an empty link cache":                   {mutate: func(c *config.Config) { c.LinkCacheSize = 0 }, wantErr: "link cache size"},
 		"refuses a negative read timeout":               {mutate: func(c *config.Config) { c.ReadTimeout = -time.Second }, wantErr: "read timeout must be positive"},
 		"accepts a Stripe key file with stripe-mock's URL": {mutate: func(c *config.Config) {

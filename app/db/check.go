@@ -32,8 +32,10 @@ import (
 var ErrUnsafe = errors.New("refusing to run: tenant isolation is not enforced")
 
 // CheckIsolation verifies, as the connected role, that the role cannot
-// bypass row-level security and that every tenant table enforces it. The app
-// calls it before serving and refuses to start on an error.
+// bypass row-level security and that every tenant table enforces it with
+// exactly the schema's policies. The app calls it before serving, refusing
+// to start on an error, and then periodically, fencing its tenant routes
+// while it fails.
 func (d *DB) CheckIsolation(ctx context.Context) (isolation.Report, error) {
 	var report isolation.Report
 	err := pgx.BeginTxFunc(ctx, d.pool, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}, func(tx pgx.Tx) error {
@@ -45,6 +47,7 @@ func (d *DB) CheckIsolation(ctx context.Context) (isolation.Report, error) {
 		report, err = isolation.Verify(ctx, tx, isolation.Options{
 			RuntimeRole:        role,
 			PublicLookupTables: migrations.PublicLookupTables(),
+			Policies:           migrations.Policies(),
 		})
 		return err
 	})

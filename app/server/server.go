@@ -74,6 +74,8 @@ type Server struct {
 	// id that names none, doing what a known endpoint's refusal does.
 	webhooks *webhookMetrics
 	decoy    *decoyEndpoint
+	// fence refuses tenant routes while isolation does not verify.
+	fence *fence
 
 	// now is the clock the link cache's expiry and the rate limits read.
 	now func() time.Time
@@ -138,6 +140,14 @@ func New(cfg config.Config, database *db.DB, log *slog.Logger, opts ...Option) *
 	s.clickTuning.TruncateIPs = cfg.Location == "eu"
 	s.clicks = clicks.New(database, log, reg, s.clickTuning)
 	s.decoy = newDecoyEndpoint(s.ring)
+	interval := cfg.IsolationCheckInterval
+	if interval <= 0 {
+		interval = config.Defaults().IsolationCheckInterval
+	}
+	s.fence = newFence(func(ctx context.Context) error {
+		_, err := database.CheckIsolation(ctx)
+		return err
+	}, interval, log, reg)
 	s.answers = s.ring
 	if s.answers == nil {
 		s.answers = processKeyRing()
@@ -213,7 +223,7 @@ func (s *Server) Routes() []string {
 // links are stored only while Serve runs; through Handler alone they wait in
 // the bounded click buffers.
 func (s *Server) Handler() http.Handler {
-	return s.requestID(s.recoverPanics(s.observe(s.limitBody(s.mux))))
+	return s.requestID(s.recoverPanics(s.observe(s.limitBody(s.fenced(s.mux)))))
 }
 
 // MetricsHandler serves GET /metrics (Prometheus) and nothing else. It is
@@ -223,8 +233,20 @@ func (s *Server) MetricsHandler() http.Handler { return s.metricsMux }
 
 // Serve answers on ln, and serves the metrics on metricsLn, until ctx is
 // done, then stops taking connections, waits for in-flight requests, and
-// stores every click they recorded, all within the shutdown timeout.
+// stores every click they recorded, all within the shutdown timeout. While
+// it serves, it verifies tenant isolation every IsolationCheckInterval and
+// refuses tenant routes while that fails.
 func (s *Server) Serve(ctx context.Context, ln, metricsLn net.Listener) error {
+	fenceCtx, stopFence := context.WithCancel(ctx)
+	fenceDone := make(chan struct{})
+	go func() {
+		defer close(fenceDone)
+		s.fence.run(fenceCtx)
+	}()
+	defer func() {
+		stopFence()
+		<-fenceDone
+	}()
 	srv := s.httpServer(ctx, s.Handler())
 	metricsSrv := s.httpServer(ctx, s.MetricsHandler())
 	s.clicks.Start()
@@ -287,8 +309,14 @@ func (s *Server) healthz(w http.ResponseWriter, _ *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 }
 
-// readyz answers 200 only while the database answers.
+// readyz answers 200 only while tenant isolation verifies and the database
+// answers.
 func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
+	if s.fence.isClosed() {
+		writeProblem(w, r, Problem{Type: "isolation_unverified", Title: "Tenant isolation is not verified",
+			Status: http.StatusServiceUnavailable})
+		return
+	}
 	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 	defer cancel()
 	if err := s.db.Ping(ctx); err != nil {

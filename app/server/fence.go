@@ -1,0 +1,131 @@
+/*
+Copyright 2026 The Rekomi Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package server
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// fence closes the tenant routes while the app's own database session finds
+// tenant isolation broken (a role that bypasses row-level security, a table
+// whose RLS is off or unforced, a policy that is not the schema's), or
+// cannot tell. It opens again by itself once a check passes.
+type fence struct {
+	check    func(context.Context) error
+	interval time.Duration
+	log      *slog.Logger
+	// finding is why the fence is closed; nil while it is open.
+	finding atomic.Pointer[string]
+	closed  prometheus.Gauge
+	checks  *prometheus.CounterVec
+}
+
+func newFence(check func(context.Context) error, interval time.Duration, log *slog.Logger, reg prometheus.Registerer) *fence {
+	f := &fence{check: check, interval: interval, log: log,
+		closed: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "rekomi_isolation_fenced", Help: "1 while tenant routes are refused because tenant isolation is not verified.",
+		}),
+		checks: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "rekomi_isolation_checks_total", Help: "Checks of tenant isolation by this replica, by outcome.",
+		}, []string{"outcome"}),
+	}
+	reg.MustRegister(f.closed, f.checks)
+	return f
+}
+
+// run checks at once, then every interval, until ctx is done.
+func (f *fence) run(ctx context.Context) {
+	tick := time.NewTicker(f.interval)
+	defer tick.Stop()
+	for {
+		f.checkOnce(ctx)
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+	}
+}
+
+// checkTimeout bounds one check: a database that does not answer within it
+// closes the fence.
+const checkTimeout = 5 * time.Second
+
+// checkOnce runs one check and closes or opens the fence by its outcome.
+func (f *fence) checkOnce(ctx context.Context) {
+	checkCtx, cancel := context.WithTimeout(ctx, checkTimeout)
+	defer cancel()
+	err := f.check(checkCtx)
+	if ctx.Err() != nil {
+		return // shutting down: the outcome says nothing
+	}
+	if err != nil {
+		f.checks.WithLabelValues("violated").Inc()
+		finding := err.Error()
+		if prev := f.finding.Swap(&finding); prev == nil || *prev != finding {
+			f.log.Error("Tenant isolation broken: refusing tenant routes", "finding", finding)
+		}
+		f.closed.Set(1)
+		return
+	}
+	f.checks.WithLabelValues("verified").Inc()
+	if prev := f.finding.Swap(nil); prev != nil {
+		f.log.Info("Tenant isolation verified again: serving tenant routes", "was", *prev)
+	}
+	f.closed.Set(0)
+}
+
+// isClosed reports whether tenant routes are refused.
+func (f *fence) isClosed() bool { return f.finding.Load() != nil }
+
+// unfenced are the routes served while the fence is closed: probes and the
+// API description, which touch no tenant data.
+var unfenced = []string{"/healthz", "/readyz", "/openapi.json"}
+
+// fenced refuses every route but the unfenced ones while the fence is
+// closed: 503 with Retry-After, a problem document for people and API
+// clients, and for webhooks an empty body, so that the provider retries and
+// no event is lost. What was found is logged, never answered.
+func (s *Server) fenced(next http.Handler) http.Handler {
+	retry := strconv.Itoa(int(s.fence.interval.Round(time.Second) / time.Second))
+	if retry == "0" {
+		retry = "1"
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !s.fence.isClosed() || slices.Contains(unfenced, r.URL.Path) {
+			next.ServeHTTP(w, r)
+			return
+		}
+		_, r.Pattern = s.mux.Handler(r) // counted and logged by the route refused
+		w.Header().Set("Retry-After", retry)
+		if strings.HasPrefix(r.URL.Path, webhookPathPrefix) {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			return
+		}
+		writeProblem(w, r, Problem{Type: "isolation_unverified", Title: "Tenant isolation is being verified; try again shortly",
+			Status: http.StatusServiceUnavailable})
+	})
+}
