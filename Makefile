@@ -2,6 +2,9 @@
 # one module, one binary.
 
 IMG ?= rekomi:latest
+# The namespace `make run` tells the manager it runs in (where Regions may
+# keep their admin Secrets).
+OPERATOR_NAMESPACE ?= rekomi-system
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo devel)
 
 # Tools are pinned and installed into bin/.
@@ -111,7 +114,7 @@ build: generate ## Build the rekomi binary into bin/.
 
 .PHONY: run
 run: manifests generate ## Run the operator from your host against the current kubeconfig.
-	$(GO) run -ldflags "$(LDFLAGS)" . manager --app-image=$(IMG)
+	$(GO) run -ldflags "$(LDFLAGS)" . manager --app-image=$(IMG) --operator-namespace=$(OPERATOR_NAMESPACE)
 
 DEV_FLAGS ?=
 

@@ -122,6 +122,11 @@ func TestManagerRefusesBadFlags(t *testing.T) {
 	code, _, stderr = runArgs(t, "manager", "--app-image", "rekomi:1", "--resync-period", "0s")
 	require.Equal(t, 2, code)
 	require.Contains(t, stderr, "--resync-period must be positive")
+
+	t.Setenv("OPERATOR_NAMESPACE", "")
+	code, _, stderr = runArgs(t, "manager", "--app-image", "rekomi:1")
+	require.Equal(t, 2, code)
+	require.Contains(t, stderr, "no operator namespace")
 }
 
 func TestHelpNeverPrintsTheDatabaseURL(t *testing.T) {

@@ -48,6 +48,9 @@ type managerOptions struct {
 	resync        time.Duration
 	concurrency   int
 	appImage      string
+	// operatorNamespace is the namespace the manager runs in, where Regions
+	// may keep their admin Secrets.
+	operatorNamespace string
 	// restConfig reaches the API server; nil finds it from the kubeconfig
 	// or the in-cluster config.
 	restConfig *rest.Config
@@ -105,8 +108,9 @@ func runManager(ctx context.Context, opts managerOptions) error {
 		Client:       mgr.GetClient(),
 		Recorder:     mgr.GetEventRecorder("rekomi-region"),
 		AppImage:     opts.appImage,
-		ResyncPeriod: opts.resync,
-		Rand:         rand.Reader,
+		ResyncPeriod:      opts.resync,
+		Rand:              rand.Reader,
+		OperatorNamespace: opts.operatorNamespace,
 	}).SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("setting up the region controller: %w", err)
 	}

@@ -32,6 +32,8 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/kustomize/api/krusty"
 	"sigs.k8s.io/kustomize/kyaml/filesys"
+
+	v1 "github.com/rekomi/rekomi/api/v1alpha1"
 )
 
 // fieldOwner is the server-side apply manager of these tests.
@@ -60,8 +62,9 @@ func TestDefaultInstallPassesServerSideDryRun(t *testing.T) {
 	require.Equal(t, 3, kinds["CustomResourceDefinition"], "the three CRDs")
 	require.Equal(t, 1, kinds["Deployment"], "the manager Deployment")
 	require.Equal(t, 1, kinds["Service"], "the metrics Service")
-	require.Equal(t, 1, kinds["ValidatingAdmissionPolicy"], "the tenant namespace policy")
-	require.Equal(t, 1, kinds["ValidatingAdmissionPolicyBinding"], "its binding")
+	require.Equal(t, 2, kinds["ValidatingAdmissionPolicy"], "the tenant namespace and region admin Secret policies")
+	require.Equal(t, 2, kinds["ValidatingAdmissionPolicyBinding"], "their bindings")
+	requireOperatorNamespaceLabelled(t, objs)
 
 	// A dry run does not create the namespace, and namespaced objects need it.
 	for _, u := range objs {
@@ -75,6 +78,23 @@ func TestDefaultInstallPassesServerSideDryRun(t *testing.T) {
 		require.NoError(t, err, "server-side dry-run apply of %s %s/%s", u.GetKind(), u.GetNamespace(), u.GetName())
 	}
 	requireHardenedManager(t, objs)
+}
+
+// requireOperatorNamespaceLabelled checks that the install labels the
+// manager's namespace as the operator's, which the region admin Secret policy
+// reads as its parameter: without it, every Region would be refused.
+func requireOperatorNamespaceLabelled(t *testing.T, objs []*unstructured.Unstructured) {
+	t.Helper()
+	var namespaces []string
+	for _, u := range objs {
+		if u.GetKind() == "Namespace" && u.GetLabels()[v1.OperatorNamespaceLabel] == "true" {
+			namespaces = append(namespaces, u.GetName())
+		}
+		if u.GetKind() == "Deployment" {
+			require.Equal(t, "rekomi-system", u.GetNamespace())
+		}
+	}
+	require.Equal(t, []string{"rekomi-system"}, namespaces)
 }
 
 // requireHardenedManager checks the manager Deployment runs as non-root with a
@@ -106,6 +126,15 @@ func requireHardenedManager(t *testing.T, objs []*unstructured.Unstructured) {
 		require.NotNil(t, c.ReadinessProbe)
 		require.Contains(t, c.Args, "--leader-elect")
 		require.Equal(t, []string{"manager"}, c.Args[:1])
+		// The manager knows its own namespace from the downward API.
+		var operatorNamespace *corev1.EnvVar
+		for i := range c.Env {
+			if c.Env[i].Name == "OPERATOR_NAMESPACE" {
+				operatorNamespace = &c.Env[i]
+			}
+		}
+		require.NotNil(t, operatorNamespace, "the manager is not told its namespace")
+		require.Equal(t, "metadata.namespace", operatorNamespace.ValueFrom.FieldRef.FieldPath)
 	}
 }
 

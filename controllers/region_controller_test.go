@@ -29,6 +29,7 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	policyv1 "k8s.io/api/policy/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
@@ -85,6 +86,8 @@ func newRegionFixture(t *testing.T, adminURL string) *regionFixture {
 			AppImage:     "rekomi:test",
 			ResyncPeriod: time.Minute,
 			Rand:         rand.Reader,
+			// The admin Secret lives where the operator does.
+			OperatorNamespace: adminNS,
 		},
 	}
 }
@@ -480,4 +483,63 @@ func TestRegionRecoversFromDatabaseOutage(t *testing.T) {
 	require.NoError(t, err)
 	requireCondition(t, got, v1.ConditionDatabaseReady, metav1.ConditionTrue, v1.ReasonReconciled)
 	requireCondition(t, got, v1.ConditionReady, metav1.ConditionTrue, v1.ReasonReconciled)
+}
+
+// TestRegionAdminSecretNamespace is a Region whose admin Secret is named in
+// a namespace that is neither the operator's nor the Region's own: whoever
+// may create Regions would have the operator read, and connect with, any
+// Secret of the cluster. The controller refuses it before reading it (the
+// API server refuses it first where config/admission is installed).
+func TestRegionAdminSecretNamespace(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+
+	t.Run("AnyOtherNamespaceIsRefused", func(t *testing.T) {
+		t.Parallel()
+		f := newRegionFixture(t, testEnv.adminURL)
+		elsewhere := newNamespace(t)
+		require.NoError(t, testEnv.client.Create(ctx, &corev1.Secret{
+			ObjectMeta: metav1.ObjectMeta{Namespace: elsewhere, Name: "someone-elses-database"},
+			StringData: map[string]string{"url": testEnv.adminURL},
+		}))
+		f.setAdminSecretRef(t, v1.SecretKeyReference{Namespace: elsewhere, Name: "someone-elses-database", Key: "url"})
+
+		got, err := f.reconcile(t)
+		require.NoError(t, err, "a Secret out of bounds is reported, not retried")
+		c := requireCondition(t, got, v1.ConditionDatabaseReady, metav1.ConditionFalse, v1.ReasonAdminSecretNotAllowed)
+		require.Contains(t, c.Message, elsewhere)
+		require.Contains(t, c.Message, f.adminNS)
+		require.Contains(t, c.Message, got.Spec.Namespace)
+		requireCondition(t, got, v1.ConditionReady, metav1.ConditionFalse, v1.ReasonDependencyNotReady)
+		require.Contains(t, strings.Join(f.drainEvents(), "\n"), "Warning AdminSecretNotAllowed")
+		require.False(t, superQueryBool(t, "postgres", "SELECT EXISTS (SELECT FROM pg_database WHERE datname = $1)", got.Spec.Database.Name),
+			"the database was created through a Secret out of bounds")
+		err = testEnv.client.Get(ctx, types.NamespacedName{Namespace: got.Spec.Namespace, Name: controllers.OwnerSecretName(got.Name)}, &corev1.Secret{})
+		require.True(t, apierrors.IsNotFound(err), "credentials were derived from a Secret out of bounds: %v", err)
+	})
+
+	t.Run("TheRegionsOwnNamespaceIsUsed", func(t *testing.T) {
+		t.Parallel()
+		f := newRegionFixture(t, testEnv.adminURL)
+		require.NoError(t, testEnv.client.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: f.region.Spec.Namespace}}))
+		require.NoError(t, testEnv.client.Create(ctx, &corev1.Secret{
+			ObjectMeta: metav1.ObjectMeta{Namespace: f.region.Spec.Namespace, Name: "postgres-admin"},
+			StringData: map[string]string{"url": testEnv.adminURL},
+		}))
+		f.setAdminSecretRef(t, v1.SecretKeyReference{Namespace: f.region.Spec.Namespace, Name: "postgres-admin", Key: "url"})
+		got, err := f.reconcile(t)
+		require.NoError(t, err)
+		requireCondition(t, got, v1.ConditionDatabaseReady, metav1.ConditionTrue, v1.ReasonReconciled)
+	})
+}
+
+// setAdminSecretRef points the fixture's Region at another admin Secret.
+func (f *regionFixture) setAdminSecretRef(t *testing.T, ref v1.SecretKeyReference) {
+	t.Helper()
+	ctx := context.Background()
+	region := &v1.Region{}
+	require.NoError(t, testEnv.client.Get(ctx, client.ObjectKeyFromObject(f.region), region))
+	region.Spec.Database.AdminSecretRef = ref
+	require.NoError(t, testEnv.client.Update(ctx, region))
+	f.region = region
 }

@@ -55,6 +55,10 @@ func RuntimeSecretName(region string) string { return region + "-db-runtime" }
 // wait: the condition says why, and err is set only for API failures.
 func (r *RegionReconciler) adminURL(ctx context.Context, region *rekomiv1.Region, conds *conditionSet) (string, bool, error) {
 	ref := region.Spec.Database.AdminSecretRef
+	if msg, allowed := adminSecretAllowed(region, r.OperatorNamespace); !allowed {
+		conds.set(rekomiv1.ConditionDatabaseReady, false, rekomiv1.ReasonAdminSecretNotAllowed, msg)
+		return "", false, nil
+	}
 	secret := &corev1.Secret{}
 	err := r.Client.Get(ctx, types.NamespacedName{Namespace: ref.Namespace, Name: ref.Name}, secret)
 	if apierrors.IsNotFound(err) {
@@ -78,6 +82,23 @@ func (r *RegionReconciler) adminURL(ctx context.Context, region *rekomiv1.Region
 		return "", false, nil
 	}
 	return string(raw), true, nil
+}
+
+// adminSecretAllowed says whether region's admin Secret lives where one may:
+// in the Region's own namespace or in the operator's. Elsewhere it is not
+// read, so naming a Region does not hand the operator's access to every
+// Secret of the cluster to whoever may create Regions.
+func adminSecretAllowed(region *rekomiv1.Region, operatorNamespace string) (message string, allowed bool) {
+	ns := region.Spec.Database.AdminSecretRef.Namespace
+	if ns == region.Spec.Namespace || (operatorNamespace != "" && ns == operatorNamespace) {
+		return "", true
+	}
+	where := fmt.Sprintf("the Region's namespace (%s)", region.Spec.Namespace)
+	if operatorNamespace != "" {
+		where += fmt.Sprintf(" or the operator's (%s)", operatorNamespace)
+	}
+	return fmt.Sprintf("spec.database.adminSecretRef names Secret %s/%s, which is not read: the admin Secret must be in %s",
+		ns, region.Spec.Database.AdminSecretRef.Name, where), false
 }
 
 // credentials are the passwords of a Region's owner and runtime roles.

@@ -70,6 +70,10 @@ const (
 	// ReasonAdminSecretNotFound: the Secret or key named by
 	// spec.database.adminSecretRef does not exist.
 	ReasonAdminSecretNotFound ConditionReason = "AdminSecretNotFound"
+	// ReasonAdminSecretNotAllowed: spec.database.adminSecretRef names a
+	// namespace other than the Region's own and the operator's, so the
+	// Secret is not read.
+	ReasonAdminSecretNotAllowed ConditionReason = "AdminSecretNotAllowed"
 	// ReasonAdminSecretInvalid: the admin Secret does not hold a usable
 	// PostgreSQL connection URL.
 	ReasonAdminSecretInvalid ConditionReason = "AdminSecretInvalid"

@@ -21,6 +21,13 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
+// OperatorNamespaceLabel, set to "true", marks the namespace the operator
+// runs in: besides a Region's own namespace, the only one where a Region's
+// admin Secret may live. config/manager sets it, and the admission policy of
+// config/admission reads the operator's namespace by it. Only whoever may
+// update namespaces can set it.
+const OperatorNamespaceLabel = "rekomi.io/operator"
+
 // Location is the data-residency jurisdiction of a Region.
 // +kubebuilder:validation:Enum=us;eu
 type Location string
@@ -106,7 +113,11 @@ type RegionDatabase struct {
 	// adminSecretRef selects the Secret key that holds the admin connection URL
 	// (`postgres://user:password@host:port/dbname?sslmode=verify-full`) of the
 	// PostgreSQL server. The role in it must be a superuser or have CREATEROLE
-	// and CREATEDB. Only the operator reads it; the app never sees it.
+	// and CREATEDB. Only the operator reads it; the app never sees it. The
+	// Secret must be in the Region's own namespace or in the operator's:
+	// elsewhere it is refused at admission (config/admission) and, should it
+	// get past, not read (`DatabaseReady=False` with reason
+	// `AdminSecretNotAllowed`).
 	// +required
 	AdminSecretRef SecretKeyReference `json:"adminSecretRef"`
 

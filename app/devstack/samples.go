@@ -103,7 +103,7 @@ type regionSample struct {
 // applySamples creates the admin Secrets and then every sample object, each
 // Region pointed at its local server and at a localhost app address.
 func (s *Stack) applySamples(ctx context.Context, ss samples, pgURLs map[string]string) ([]regionSample, error) {
-	if err := s.ensureNamespace(ctx, adminNamespace); err != nil {
+	if err := s.ensureOperatorNamespace(ctx); err != nil {
 		return nil, err
 	}
 	var regions []regionSample
@@ -188,6 +188,31 @@ func (s *Stack) ensureNamespace(ctx context.Context, name string) error {
 	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name}}
 	if err := s.Client.Create(ctx, ns); err != nil && !apierrors.IsAlreadyExists(err) {
 		return fmt.Errorf("creating namespace %s: %w", name, err)
+	}
+	return nil
+}
+
+// ensureOperatorNamespace creates adminNamespace, the operator's, labelled
+// as config/manager labels it (the admission policy of config/admission
+// finds it so), and labels it when kept data holds it without the label.
+func (s *Stack) ensureOperatorNamespace(ctx context.Context) error {
+	if err := s.ensureNamespace(ctx, adminNamespace); err != nil {
+		return err
+	}
+	ns := &corev1.Namespace{}
+	if err := s.Client.Get(ctx, client.ObjectKey{Name: adminNamespace}, ns); err != nil {
+		return fmt.Errorf("reading namespace %s: %w", adminNamespace, err)
+	}
+	if ns.Labels[rekomiv1.OperatorNamespaceLabel] == "true" {
+		return nil
+	}
+	patched := ns.DeepCopy()
+	if patched.Labels == nil {
+		patched.Labels = map[string]string{}
+	}
+	patched.Labels[rekomiv1.OperatorNamespaceLabel] = "true"
+	if err := s.Client.Patch(ctx, patched, client.MergeFrom(ns)); err != nil {
+		return fmt.Errorf("labelling namespace %s as the operator's: %w", adminNamespace, err)
 	}
 	return nil
 }

@@ -183,3 +183,79 @@ func createOrFail(t *testing.T, obj client.Object) {
 		t.Fatalf("creating %T %s: %v", obj, obj.GetName(), err)
 	}
 }
+
+// TestRegionAdminSecretAdmission is a Region naming, as its admin Secret, a
+// Secret of another namespace (kube-system's, a tenant's): whoever may
+// create Regions would have the operator read it and connect with it. The
+// API server refuses it; the Region's own namespace and the operator's are
+// admitted.
+func TestRegionAdminSecretAdmission(t *testing.T) {
+	ctx := context.Background()
+	region := func(secretNamespace string) *rekomiv1.Region {
+		return &rekomiv1.Region{
+			ObjectMeta: metav1.ObjectMeta{Name: "admission-check"},
+			Spec: rekomiv1.RegionSpec{
+				Location:  rekomiv1.LocationEU,
+				Namespace: "rekomi-admission-check",
+				Database: rekomiv1.RegionDatabase{AdminSecretRef: rekomiv1.SecretKeyReference{
+					Namespace: secretNamespace, Name: "postgres-admin"}},
+				App: rekomiv1.RegionApp{PublicBaseURL: "https://eu.example.com"},
+			},
+		}
+	}
+	refused := func(secretNamespace string) error {
+		err := env.client.Create(ctx, region(secretNamespace), client.DryRunAll)
+		if err == nil {
+			return fmt.Errorf("a Region with its admin Secret in %s was admitted", secretNamespace)
+		}
+		if !apierrors.IsForbidden(err) || !strings.Contains(err.Error(), "rekomi.io region-admin-secret") {
+			return fmt.Errorf("refused for another reason than the admin Secret rule: %w", err)
+		}
+		return nil
+	}
+	waitFor(t, nil, time.Minute, "the admin Secret policy to be enforced", func() (bool, string) {
+		err := refused("kube-system")
+		return err == nil, fmt.Sprint(err)
+	})
+
+	t.Run("AnotherNamespaceIsRefused", func(t *testing.T) {
+		for _, ns := range []string{"kube-system", "globex-team", "default"} {
+			if err := refused(ns); err != nil {
+				t.Fatal(err)
+			}
+		}
+		err := env.client.Create(ctx, region("kube-system"), client.DryRunAll)
+		want := "it must be in the Region's namespace (rekomi-admission-check) or the operator's (" + operatorNamespace + ")"
+		if !strings.Contains(fmt.Sprint(err), want) {
+			t.Fatalf("the refusal does not say where the Secret may be: %v", err)
+		}
+		t.Logf("refused: %v", err)
+	})
+	t.Run("TheOperatorsNamespaceIsAdmitted", func(t *testing.T) {
+		if err := env.client.Create(ctx, region(operatorNamespace), client.DryRunAll); err != nil {
+			t.Fatal(err)
+		}
+	})
+	t.Run("TheRegionsOwnNamespaceIsAdmitted", func(t *testing.T) {
+		if err := env.client.Create(ctx, region("rekomi-admission-check"), client.DryRunAll); err != nil {
+			t.Fatal(err)
+		}
+	})
+	t.Run("AnUpdateMovingItElsewhereIsRefused", func(t *testing.T) {
+		r := region(operatorNamespace)
+		r.Name = "admission-check-update"
+		if err := env.client.Create(ctx, r); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() {
+			if err := env.client.Delete(ctx, r); client.IgnoreNotFound(err) != nil {
+				t.Errorf("deleting region %s: %v", r.Name, err)
+			}
+		})
+		r.Spec.Database.AdminSecretRef.Namespace = "kube-system"
+		err := env.client.Update(ctx, r, client.DryRunAll)
+		if !apierrors.IsForbidden(err) || !strings.Contains(err.Error(), "rekomi.io region-admin-secret") {
+			t.Fatalf("an update moving the admin Secret to kube-system: %v", err)
+		}
+	})
+}

@@ -96,7 +96,7 @@ func launchManager(tb testing.TB, metricsAddr string) *managerProcess {
 		"--app-image=rekomi:e2e",
 		"--metrics-bind-address="+metricsAddr, "--metrics-secure=false",
 		"--health-probe-bind-address=0",
-		"--resync-period=1m")
+		"--resync-period=1m", "--operator-namespace=rekomi-system")
 	cmd.Env = append(os.Environ(), "KUBECONFIG="+env.kubeconfig)
 	cmd.Stdout, cmd.Stderr = logFile, logFile
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}

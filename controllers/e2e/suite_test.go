@@ -26,6 +26,8 @@ import (
 	"testing"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
@@ -35,6 +37,10 @@ import (
 	rekomiv1 "github.com/rekomi/rekomi/api/v1alpha1"
 	"github.com/rekomi/rekomi/app/pgserver"
 )
+
+// operatorNamespace is where the manager runs, as config/default installs
+// it, and where the sample Regions' admin Secrets live.
+const operatorNamespace = "rekomi-system"
 
 // suite is what every test here shares: a control plane, one PostgreSQL
 // server per sample Region, and the built binary.
@@ -132,6 +138,12 @@ func start() (*suite, func(), error) {
 		if err := s.applyKustomization(dir); err != nil {
 			return nil, stop, err
 		}
+	}
+	// The operator's namespace, labelled as config/manager labels it.
+	if err := s.client.Create(context.Background(), &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{
+		Name: operatorNamespace, Labels: map[string]string{rekomiv1.OperatorNamespaceLabel: "true"},
+	}}); err != nil {
+		return nil, stop, fmt.Errorf("creating the operator's namespace: %w", err)
 	}
 
 	// One server per Region: each sample Region uses the database "rekomi"
