@@ -38,6 +38,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+	"sigs.k8s.io/controller-runtime/pkg/source"
 
 	rekomiv1 "github.com/rekomi/rekomi/api/v1alpha1"
 )
@@ -53,6 +54,12 @@ type RegionReconciler struct {
 	ResyncPeriod time.Duration
 	// Rand supplies passwords and key ring keys (crypto/rand.Reader).
 	Rand io.Reader
+	// DriftInterval is how often a Region's catalog is compared with what
+	// its last reconcile verified (DefaultDriftInterval when zero); DDL is
+	// noticed at once through the event trigger.
+	DriftInterval time.Duration
+
+	drift *driftWatch
 	// OperatorNamespace is the namespace the manager runs in: besides its
 	// own namespace, the only one a Region's admin Secret may live in.
 	OperatorNamespace string
@@ -75,6 +82,9 @@ const regionFieldOwner = client.FieldOwner("rekomi-region")
 func (r *RegionReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
 	region := &rekomiv1.Region{}
 	if err := r.Client.Get(ctx, req.NamespacedName, region); err != nil {
+		if apierrors.IsNotFound(err) {
+			r.drift.forget(req.Name)
+		}
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
 	before := region.Status.DeepCopy()
@@ -163,7 +173,12 @@ func (r *RegionReconciler) patchStatus(ctx context.Context, region *rekomiv1.Reg
 // SetupWithManager registers the controller: Regions, the objects they own,
 // and the admin and Stripe Secrets they reference.
 func (r *RegionReconciler) SetupWithManager(mgr ctrl.Manager) error {
+	r.drift = newDriftWatch(r.DriftInterval)
+	if err := mgr.Add(r.drift); err != nil {
+		return fmt.Errorf("adding the drift watch: %w", err)
+	}
 	return ctrl.NewControllerManagedBy(mgr).
+		WatchesRawSource(source.Channel(r.drift.events, &handler.EnqueueRequestForObject{})).
 		For(&rekomiv1.Region{}, builder.WithPredicates(predicate.GenerationChangedPredicate{})).
 		Owns(&appsv1.Deployment{}).
 		Owns(&corev1.Secret{}).

@@ -85,7 +85,7 @@ func (r *RegionReconciler) reconcileDatabase(ctx context.Context, region *rekomi
 	if err := r.migrate(ctx, region, admin, adminURL, spec, conds, logger); err != nil {
 		return err
 	}
-	return r.verifyIsolation(ctx, region, admin, spec, conds, logger)
+	return r.verifyIsolation(ctx, region, admin, adminURL, spec, conds, logger)
 }
 
 // markUnchecked turns the conditions that depend on a database the pass
@@ -141,62 +141,70 @@ func (r *RegionReconciler) reportDrift(ctx context.Context, admin *pgx.Conn, spe
 }
 
 // verifyIsolation checks the catalog after provisioning. Drift it can repair
-// (row-level security switched off or unforced on a tenant table) is
-// repaired and checked again; the rest stays reported.
-func (r *RegionReconciler) verifyIsolation(ctx context.Context, region *rekomiv1.Region, admin *pgx.Conn, spec pgroles.Spec, conds *conditionSet, logger logr.Logger) error {
+// (row-level security switched off or unforced, a policy that is not the
+// schema's, privileges granted to another role) is repaired, audited and
+// checked again; the rest stays reported. The Region's database is then
+// watched for drift from the state verified here.
+func (r *RegionReconciler) verifyIsolation(ctx context.Context, region *rekomiv1.Region, admin *pgx.Conn, adminURL string, spec pgroles.Spec, conds *conditionSet, logger logr.Logger) error {
 	opts := isolationOptions(spec)
 	report, err := isolation.Verify(ctx, admin, opts)
 	if err != nil {
 		return fmt.Errorf("verifying isolation of region %s: %w", region.Name, err)
 	}
 	if !report.OK() {
-		if err := repairRLS(ctx, admin, spec.Owner.Name, report, logger); err != nil {
+		if err := r.applyRepairs(ctx, region, admin, spec.Owner.Name, planRepairs(report, opts.Policies), logger); err != nil {
 			conds.set(rekomiv1.ConditionIsolationVerified, false, rekomiv1.ReasonIsolationViolated, report.Summary())
 			return err
 		}
-		if report, err = isolation.Verify(ctx, admin, opts); err != nil {
-			return fmt.Errorf("verifying isolation of region %s: %w", region.Name, err)
-		}
 	}
+	notified, err := ensureDriftTrigger(ctx, admin)
+	if err != nil {
+		return fmt.Errorf("installing the drift trigger of region %s: %w", region.Name, err)
+	}
+	target := driftTarget{adminURL: adminURL, database: spec.Database, schema: isolation.DefaultSchema, runtimeRole: spec.Runtime.Name}
+	report, fingerprint, err := verifySnapshot(ctx, admin, opts, target)
+	if err != nil {
+		return fmt.Errorf("verifying isolation of region %s: %w", region.Name, err)
+	}
+	r.drift.accept(region.Name, target, fingerprint)
 	region.Status.TenantTables = int32(len(report.TenantTables))
 	if !report.OK() {
 		conds.set(rekomiv1.ConditionIsolationVerified, false, rekomiv1.ReasonIsolationViolated, report.Summary())
 		return nil
 	}
-	conds.set(rekomiv1.ConditionIsolationVerified, true, rekomiv1.ReasonReconciled, report.Summary())
+	conds.set(rekomiv1.ConditionIsolationVerified, true, rekomiv1.ReasonReconciled, report.Summary()+"; "+watchMode(notified, r.drift))
 	return nil
 }
 
-// repairRLS switches row-level security back on and forces it on the tenant
-// tables the report names. Other violations need a human and stay reported.
-func repairRLS(ctx context.Context, admin *pgx.Conn, owner string, report isolation.Report, logger logr.Logger) error {
-	for _, v := range report.Violations {
-		var stmt string
-		switch v.Kind {
-		case isolation.RLSDisabled:
-			stmt = "ENABLE"
-		case isolation.RLSNotForced:
-			stmt = "FORCE"
-		default:
-			continue
-		}
-		table := pgx.Identifier{v.Table}.Sanitize()
-		logger.Info("Repairing row-level security", "table", v.Table, "change", stmt)
-		// As the owner, so the table's owner is what decides, as in a migration.
-		sql := fmt.Sprintf("SET LOCAL ROLE %s; ALTER TABLE %s %s ROW LEVEL SECURITY", pgx.Identifier{owner}.Sanitize(), table, stmt)
-		if err := pgx.BeginFunc(ctx, admin, func(tx pgx.Tx) error {
-			_, err := tx.Exec(ctx, sql)
+// verifySnapshot verifies isolation and reads the catalog fingerprint from
+// one snapshot, so that the fingerprint is that of the verified state.
+func verifySnapshot(ctx context.Context, admin *pgx.Conn, opts isolation.Options, target driftTarget) (isolation.Report, string, error) {
+	var report isolation.Report
+	var fingerprint string
+	err := pgx.BeginTxFunc(ctx, admin, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}, func(tx pgx.Tx) error {
+		var err error
+		if report, err = isolation.Verify(ctx, tx, opts); err != nil {
 			return err
-		}); err != nil {
-			return fmt.Errorf("repairing row-level security of %s: %w", v.Table, err)
 		}
-	}
-	return nil
+		fingerprint, err = catalogFingerprint(ctx, tx, target)
+		return err
+	})
+	return report, fingerprint, err
 }
 
-// isolationOptions are what the Region's catalog is checked against.
+// watchMode says how drift reaches the operator, for the condition message.
+func watchMode(notified bool, d *driftWatch) string {
+	if notified {
+		return fmt.Sprintf("drift is noticed at once (event trigger) and role drift within %s", d.every())
+	}
+	return fmt.Sprintf("drift is noticed within %s (the admin role is not a superuser, so no event trigger)", d.every())
+}
+
+// isolationOptions are what the Region's catalog is checked against: the
+// rules, and the exact policy set of the schema this binary migrates to.
 func isolationOptions(spec pgroles.Spec) isolation.Options {
-	return isolation.Options{RuntimeRole: spec.Runtime.Name, PublicLookupTables: migrations.PublicLookupTables()}
+	return isolation.Options{RuntimeRole: spec.Runtime.Name, PublicLookupTables: migrations.PublicLookupTables(),
+		Policies: migrations.Policies()}
 }
 
 func connectDatabase(ctx context.Context, adminURL, database string) (*pgx.Conn, error) {

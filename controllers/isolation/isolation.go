@@ -177,6 +177,9 @@ type Violation struct {
 	Table string
 	// Policy is the policy concerned, for the policy-set kinds.
 	Policy string
+	// Grantee is the role holding the privileges, for GrantedToOtherRole:
+	// a role name, or PUBLIC.
+	Grantee string
 	// Kind is the rule broken.
 	Kind Kind
 	// Detail explains the violation in one line that names the object.

@@ -191,7 +191,7 @@ func grantViolations(t table, runtimeRole string) []Violation {
 		}
 	}
 	for _, grantee := range slices.Sorted(maps.Keys(others)) {
-		vs = append(vs, Violation{Table: t.name, Kind: GrantedToOtherRole,
+		vs = append(vs, Violation{Table: t.name, Kind: GrantedToOtherRole, Grantee: grantee,
 			Detail: fmt.Sprintf("table %q grants %s to %s, which is neither its owner nor the runtime role",
 				t.name, strings.Join(slices.Compact(slices.Sorted(slices.Values(others[grantee]))), ", "), grantee)})
 	}

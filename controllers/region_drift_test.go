@@ -1,0 +1,105 @@
+/*
+Copyright 2026 The Rekomi Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package controllers_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/go-logr/logr"
+	"github.com/jackc/pgx/v5"
+	"github.com/stretchr/testify/require"
+	"k8s.io/apimachinery/pkg/fields"
+	"k8s.io/client-go/tools/events"
+	"k8s.io/utils/ptr"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/config"
+	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+
+	v1 "github.com/rekomi/rekomi/api/v1alpha1"
+)
+
+// TestRegionWatchesForDrift runs the Region controller in a manager whose
+// resync is an hour away and changes the Region database under it: table
+// drift must be noticed through the event trigger, role drift and a
+// disabled trigger through the watch's interval, and each repaired long
+// before any resync could come round.
+func TestRegionWatchesForDrift(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	f := newRegionFixture(t, testEnv.adminURL)
+	region := f.provision(t)
+	database := region.Spec.Database.Name
+	runtime := pgx.Identifier{region.Spec.Database.RuntimeRole}.Sanitize()
+
+	// This manager sees this test's Region alone: the other tests
+	// reconcile theirs themselves, and Regions are cluster-scoped.
+	mgr, err := ctrl.NewManager(testEnv.cfg, ctrl.Options{
+		Scheme:  testEnv.scheme,
+		Logger:  logr.Discard(),
+		Metrics: metricsserver.Options{BindAddress: "0"},
+		Cache: cache.Options{
+			DefaultNamespaces: map[string]cache.Config{region.Spec.Namespace: {}, f.adminNS: {}},
+			ByObject: map[client.Object]cache.ByObject{
+				&v1.Region{}: {Field: fields.OneTermEqualSelector("metadata.name", region.Name)},
+			},
+		},
+		Controller: config.Controller{SkipNameValidation: ptr.To(true)},
+	})
+	require.NoError(t, err)
+	r := *f.reconciler
+	r.Client, r.Recorder = mgr.GetClient(), events.NewFakeRecorder(1000)
+	r.ResyncPeriod, r.DriftInterval = time.Hour, 500*time.Millisecond
+	require.NoError(t, r.SetupWithManager(mgr))
+	mgrCtx, cancel := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- mgr.Start(mgrCtx) }()
+	t.Cleanup(func() {
+		cancel()
+		require.NoError(t, <-done)
+	})
+
+	// The watch connects once the manager's first reconcile verified the
+	// database; it compares right after it listens, so drift made from then
+	// on is noticed either way.
+	require.Eventually(t, func() bool {
+		return superQueryBool(t, database, `SELECT EXISTS (SELECT FROM pg_stat_activity
+			WHERE datname = current_database() AND application_name = 'rekomi-drift-watch')`)
+	}, 30*time.Second, 20*time.Millisecond, "the drift watch connects")
+
+	cases := []struct {
+		name, drift, repaired string
+	}{
+		{"table drift, notified", "ALTER TABLE campaigns NO FORCE ROW LEVEL SECURITY",
+			"SELECT relforcerowsecurity FROM pg_class WHERE relname = 'campaigns'"},
+		{"policy drift, notified", "ALTER POLICY tenant_isolation ON commissions USING (true)",
+			"SELECT qual NOT LIKE '%true%' FROM pg_policies WHERE tablename = 'commissions'"},
+		{"role drift, polled", "ALTER ROLE " + runtime + " BYPASSRLS",
+			"SELECT NOT rolbypassrls FROM pg_roles WHERE rolname = '" + region.Spec.Database.RuntimeRole + "'"},
+		{"trigger disabled, polled", "ALTER EVENT TRIGGER rekomi_drift DISABLE",
+			"SELECT evtenabled = 'A' FROM pg_event_trigger WHERE evtname = 'rekomi_drift'"},
+	}
+	for _, tc := range cases {
+		superExec(t, database, tc.drift)
+		require.False(t, superQueryBool(t, database, tc.repaired), tc.name)
+		require.Eventually(t, func() bool { return superQueryBool(t, database, tc.repaired) },
+			30*time.Second, 20*time.Millisecond, "%s: repaired without a resync", tc.name)
+	}
+}
