@@ -82,7 +82,9 @@ func runManager(ctx context.Context, opts managerOptions) error {
 			return fmt.Errorf("finding the cluster: %w", err)
 		}
 	}
-	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
+	// The cache holds only the Secrets labelled for the operator; any other
+	// is read by name when a spec names it.
+	mgr, err := ctrl.NewManager(cfg, controllers.LimitSecretAccess(ctrl.Options{
 		Scheme:                 scheme,
 		Metrics:                metricsOptions(opts),
 		HealthProbeBindAddress: opts.probeAddr,
@@ -96,7 +98,7 @@ func runManager(ctx context.Context, opts managerOptions) error {
 			UsePriorityQueue: ptr.To(false)},
 		LeaderElection:   opts.leaderElect,
 		LeaderElectionID: "manager.rekomi.io",
-	})
+	}))
 	if err != nil {
 		return fmt.Errorf("creating the manager: %w", err)
 	}

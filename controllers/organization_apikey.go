@@ -91,7 +91,7 @@ func (r *OrganizationReconciler) createAdminKeySecret(ctx context.Context, org *
 		ObjectMeta: metav1.ObjectMeta{
 			Namespace:   name.Namespace,
 			Name:        name.Name,
-			Labels:      map[string]string{regionLabel: region.Name, credentialLabel: "admin-api-key"},
+			Labels:      mergeLabels(secretLabels(region.Name), map[string]string{credentialLabel: "admin-api-key"}),
 			Annotations: map[string]string{organizationAnnotation: org.Name},
 		},
 		Type: corev1.SecretTypeOpaque,

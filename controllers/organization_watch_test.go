@@ -55,7 +55,8 @@ func TestOrganizationFollowsItsRegionsOwnerCredentials(t *testing.T) {
 	org := f.newOrg(t)
 	// This manager sees this test's Organization alone: the other tests
 	// reconcile theirs themselves, and Organizations are cluster-scoped.
-	mgr, err := ctrl.NewManager(testEnv.cfg, ctrl.Options{
+	// Secrets as the manager reaches them: the cache holds only the labelled.
+	mgr, err := ctrl.NewManager(testEnv.cfg, controllers.LimitSecretAccess(ctrl.Options{
 		Scheme:  testEnv.scheme,
 		Logger:  logr.Discard(),
 		Metrics: metricsserver.Options{BindAddress: "0"},
@@ -66,7 +67,7 @@ func TestOrganizationFollowsItsRegionsOwnerCredentials(t *testing.T) {
 			},
 		},
 		Controller: config.Controller{SkipNameValidation: ptr.To(true)},
-	})
+	}))
 	require.NoError(t, err)
 	dbs := controllers.NewRegionDatabases()
 	t.Cleanup(dbs.Close)

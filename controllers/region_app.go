@@ -54,10 +54,19 @@ const (
 )
 
 // ensureKeyRing creates the Region's key ring Secret once; an existing one is
-// never replaced, since it decrypts stored secrets.
+// never replaced, since it decrypts stored secrets (one written before the
+// operator labelled its Secrets gets the label).
 func (r *RegionReconciler) ensureKeyRing(ctx context.Context, region *rekomiv1.Region) error {
 	key := types.NamespacedName{Namespace: region.Spec.Namespace, Name: KeyRingSecretName(region.Name)}
-	err := r.Client.Get(ctx, key, &corev1.Secret{})
+	existing := &corev1.Secret{}
+	err := r.Client.Get(ctx, key, existing)
+	if err == nil && !watched(existing) && metav1.IsControlledBy(existing, region) {
+		existing.Labels = mergeLabels(existing.Labels, secretLabels(region.Name))
+		if err := r.Client.Update(ctx, existing); err != nil {
+			return fmt.Errorf("labelling key ring Secret of region %s: %w", region.Name, err)
+		}
+		return nil
+	}
 	if !apierrors.IsNotFound(err) {
 		return err
 	}
@@ -70,7 +79,7 @@ func (r *RegionReconciler) ensureKeyRing(ctx context.Context, region *rekomiv1.R
 		return fmt.Errorf("encoding key ring of region %s: %w", region.Name, err)
 	}
 	secret := &corev1.Secret{
-		ObjectMeta: metav1.ObjectMeta{Namespace: key.Namespace, Name: key.Name, Labels: map[string]string{regionLabel: region.Name}},
+		ObjectMeta: metav1.ObjectMeta{Namespace: key.Namespace, Name: key.Name, Labels: secretLabels(region.Name)},
 		Type:       corev1.SecretTypeOpaque,
 		Data:       map[string][]byte{keyring.SecretKey: data},
 	}

@@ -123,8 +123,13 @@ func (r *RegionReconciler) reconcile(ctx context.Context, region *rekomiv1.Regio
 		return ctrl.Result{}, err
 	}
 	admin, ok, err := r.adminURL(ctx, region, conds)
-	if !ok {
-		return ctrl.Result{}, err // waiting for the admin Secret: its watch brings us back
+	if !ok && err == nil {
+		// Waiting for the admin Secret: watched when labelled rekomi.io/watch,
+		// looked for again otherwise.
+		return ctrl.Result{RequeueAfter: secretRetry}, nil
+	}
+	if err != nil {
+		return ctrl.Result{}, err
 	}
 	creds, err := r.ensureCredentials(ctx, region, admin)
 	if err != nil {

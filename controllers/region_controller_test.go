@@ -216,6 +216,7 @@ func TestRegionProvisionsDatabaseAndApp(t *testing.T) {
 			require.Equal(t, role, string(s.Data[corev1.BasicAuthUsernameKey]))
 			require.GreaterOrEqual(t, len(s.Data[corev1.BasicAuthPasswordKey]), 40)
 			requireOwnedBy(t, s, got)
+			require.Equal(t, "true", s.Labels[v1.WatchLabel], "the operator's cache holds it")
 			conn, err := pgx.Connect(ctx, string(s.Data["url"]))
 			require.NoError(t, err, "the Secret's url connects")
 			var user string
@@ -234,6 +235,7 @@ func TestRegionProvisionsDatabaseAndApp(t *testing.T) {
 		_, err := keyring.Parse(s.Data[keyring.SecretKey])
 		require.NoError(t, err)
 		requireOwnedBy(t, s, got)
+		require.Equal(t, "true", s.Labels[v1.WatchLabel], "the operator's cache holds it")
 	})
 
 	t.Run("AppObjectsAreOwnedAndHardened", func(t *testing.T) {
@@ -542,4 +544,31 @@ func (f *regionFixture) setAdminSecretRef(t *testing.T, ref v1.SecretKeyReferenc
 	region.Spec.Database.AdminSecretRef = ref
 	require.NoError(t, testEnv.client.Update(ctx, region))
 	f.region = region
+}
+
+// TestRegionLabelsItsEarlierSecrets is an install upgraded from a version
+// whose Secrets did not carry the watch label: the Region labels its
+// credential and key ring Secrets, so that the cache, which holds only
+// labelled Secrets, sees them again, and keeps their content.
+func TestRegionLabelsItsEarlierSecrets(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	f := newRegionFixture(t, testEnv.adminURL)
+	got := f.provision(t)
+	names := []string{controllers.OwnerSecretName(got.Name), controllers.RuntimeSecretName(got.Name), controllers.KeyRingSecretName(got.Name)}
+	before := map[string]map[string][]byte{}
+	for _, name := range names {
+		s := f.secret(t, name)
+		delete(s.Labels, v1.WatchLabel)
+		require.NoError(t, testEnv.client.Update(ctx, s))
+		before[name] = s.Data
+	}
+	_, err := f.reconcile(t)
+	require.NoError(t, err)
+	for _, name := range names {
+		s := f.secret(t, name)
+		require.Equal(t, "true", s.Labels[v1.WatchLabel], name)
+		require.Equal(t, got.Name, s.Labels["rekomi.io/region"], name)
+		require.Equal(t, before[name], s.Data, name)
+	}
 }

@@ -24,6 +24,7 @@ import (
 	"net"
 	"net/url"
 	"strconv"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	corev1 "k8s.io/api/core/v1"
@@ -34,6 +35,10 @@ import (
 
 	rekomiv1 "github.com/rekomi/rekomi/api/v1alpha1"
 )
+
+// secretRetry is how soon a Region waiting for its admin Secret looks again,
+// since a Secret without the rekomi.io/watch label is not watched.
+const secretRetry = 30 * time.Second
 
 // regionLabel marks the objects that belong to a Region.
 const regionLabel = "rekomi.io/region"
@@ -140,7 +145,7 @@ func (r *RegionReconciler) ensureCredentialSecret(ctx context.Context, region *r
 	}
 	if secret.Name == "" { // not found
 		secret = &corev1.Secret{
-			ObjectMeta: metav1.ObjectMeta{Namespace: region.Spec.Namespace, Name: name, Labels: map[string]string{regionLabel: region.Name}},
+			ObjectMeta: metav1.ObjectMeta{Namespace: region.Spec.Namespace, Name: name, Labels: secretLabels(region.Name)},
 			Type:       corev1.SecretTypeBasicAuth,
 			Data:       want,
 		}
@@ -152,8 +157,9 @@ func (r *RegionReconciler) ensureCredentialSecret(ctx context.Context, region *r
 		}
 		return password, nil
 	}
-	if !equalData(secret.Data, want) {
+	if !equalData(secret.Data, want) || !watched(secret) {
 		secret.Data = want
+		secret.Labels = mergeLabels(secret.Labels, secretLabels(region.Name))
 		if err := r.Client.Update(ctx, secret); err != nil {
 			return "", fmt.Errorf("updating Secret %s/%s: %w", secret.Namespace, name, err)
 		}

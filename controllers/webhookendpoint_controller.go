@@ -136,8 +136,10 @@ func (r *WebhookEndpointReconciler) reconcile(ctx context.Context, ep *rekomiv1.
 		return ctrl.Result{RequeueAfter: w.retry}, nil
 	}
 	if secrets == nil {
+		// A Secret labelled rekomi.io/watch is watched; any other is looked
+		// for again.
 		conds.setReady(rekomiv1.ConditionSecretValid)
-		return ctrl.Result{}, nil // the Secret's watch brings us back
+		return ctrl.Result{RequeueAfter: dependencyRetry}, nil
 	}
 
 	if err := r.ensureFinalizer(ctx, ep); err != nil {
@@ -244,7 +246,8 @@ func (r *WebhookEndpointReconciler) SetupWithManager(mgr ctrl.Manager) error {
 }
 
 // endpointsForSecret maps a Secret to the endpoints of its namespace whose
-// secretRef names it, so that a rotation is stored at once.
+// secretRef names it, so that a rotation is stored at once. Only Secrets
+// labelled rekomi.io/watch reach it; the others are read at each pass.
 func (r *WebhookEndpointReconciler) endpointsForSecret(ctx context.Context, obj client.Object) []reconcile.Request {
 	return r.endpointsMatching(ctx, []client.ListOption{client.InNamespace(obj.GetNamespace())}, func(ep *rekomiv1.WebhookEndpoint) bool {
 		return ep.Spec.SecretRef.Name == obj.GetName()

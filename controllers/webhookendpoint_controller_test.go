@@ -393,7 +393,7 @@ func TestWebhookEndpointReportsSecretFaults(t *testing.T) {
 	t.Run("MissingSecretIsWaitedFor", func(t *testing.T) {
 		got, res, err := f.reconcile(t, ep)
 		require.NoError(t, err)
-		require.Zero(t, res.RequeueAfter, "the Secret's watch brings the endpoint back")
+		require.Positive(t, res.RequeueAfter, "a Secret without the watch label is looked for again")
 		requireEndpointCondition(t, got, v1.ConditionSecretValid, metav1.ConditionFalse, v1.ReasonSecretNotFound)
 		requireEndpointCondition(t, got, v1.ConditionReady, metav1.ConditionFalse, v1.ReasonDependencyNotReady)
 		require.Empty(t, got.Status.EndpointID, "no row before a valid Secret")

@@ -28,6 +28,14 @@ import (
 // update namespaces can set it.
 const OperatorNamespaceLabel = "rekomi.io/operator"
 
+// WatchLabel, set to "true" on a Secret, lets the operator watch it: only
+// Secrets carrying it are held in the operator's cache, and a change to one
+// is acted on at once. The Secrets the operator writes carry it. A Secret a
+// spec names (a Region's admin or Stripe Secret, a WebhookEndpoint's signing
+// Secret) is read from the API server by name whether it carries the label
+// or not; without it, a change is taken up at the next resync.
+const WatchLabel = "rekomi.io/watch"
+
 // Location is the data-residency jurisdiction of a Region.
 // +kubebuilder:validation:Enum=us;eu
 type Location string

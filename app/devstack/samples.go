@@ -155,9 +155,10 @@ func (s *Stack) localizeRegion(ctx context.Context, obj *unstructured.Unstructur
 		key = "url" // the CRD's default
 	}
 	secret := &corev1.Secret{
-		TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "Secret"},
-		ObjectMeta: metav1.ObjectMeta{Namespace: ref["namespace"], Name: ref["name"]},
-		Data:       map[string][]byte{key: []byte(adminURL)},
+		TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "Secret"},
+		ObjectMeta: metav1.ObjectMeta{Namespace: ref["namespace"], Name: ref["name"],
+			Labels: map[string]string{rekomiv1.WatchLabel: "true"}}, // a new URL is taken up at once
+		Data: map[string][]byte{key: []byte(adminURL)},
 	}
 	if err := s.ensureNamespace(ctx, secret.Namespace); err != nil {
 		return regionSample{}, err

@@ -230,13 +230,10 @@ func waitReason(tb testing.TB, mgr *managerProcess, obj client.Object, conds fun
 func setupRegions(tb testing.TB, mgr *managerProcess) {
 	tb.Helper()
 	ctx := context.Background()
-	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "rekomi-system"}}
-	if err := env.client.Create(ctx, ns); err != nil && !apierrors.IsAlreadyExists(err) {
-		tb.Fatal(err)
-	}
 	for region, url := range env.pgURLs {
 		secret := &corev1.Secret{
-			ObjectMeta: metav1.ObjectMeta{Namespace: "rekomi-system", Name: "postgres-admin-" + region},
+			ObjectMeta: metav1.ObjectMeta{Namespace: operatorNamespace, Name: "postgres-admin-" + region,
+				Labels: map[string]string{rekomiv1.WatchLabel: "true"}},
 			StringData: map[string]string{"url": url},
 		}
 		if err := env.client.Create(ctx, secret); err != nil && !apierrors.IsAlreadyExists(err) {

@@ -46,7 +46,10 @@ func TestStripeSecretReachesTheApp(t *testing.T) {
 	setupRegions(t, mgr)
 	ctx := context.Background()
 	region := &rekomiv1.Region{ObjectMeta: metav1.ObjectMeta{Name: "us"}}
-	secret := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: "rekomi-us", Name: "stripe-platform"}}
+	// Labelled for the operator to watch: only a watched Secret is acted on
+	// at once.
+	secret := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: "rekomi-us", Name: "stripe-platform",
+		Labels: map[string]string{rekomiv1.WatchLabel: "true"}}}
 	depKey := types.NamespacedName{Namespace: "rekomi-us", Name: "us-app"}
 	t.Cleanup(func() {
 		patchRegion(t, region, `{"spec":{"app":{"stripeSecretKeyRef":null}}}`)
