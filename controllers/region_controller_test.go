@@ -53,7 +53,7 @@ type regionFixture struct {
 	adminNS    string
 }
 
-func newRegionFixture(t *testing.T, adminURL string) *regionFixture {
+func newRegionFixture(t testing.TB, adminURL string) *regionFixture {
 	t.Helper()
 	ctx := context.Background()
 	adminNS := newNamespace(t)
@@ -94,7 +94,7 @@ func newRegionFixture(t *testing.T, adminURL string) *regionFixture {
 
 // superExec runs a statement as the test server's superuser, on database
 // (empty: the maintenance database).
-func superExec(t *testing.T, database, sql string) {
+func superExec(t testing.TB, database, sql string) {
 	t.Helper()
 	url := testEnv.adminURL
 	if database != "" {
@@ -108,7 +108,7 @@ func superExec(t *testing.T, database, sql string) {
 	require.NoError(t, err, sql)
 }
 
-func superQueryBool(t *testing.T, database, sql string, args ...any) bool {
+func superQueryBool(t testing.TB, database, sql string, args ...any) bool {
 	t.Helper()
 	ctx := context.Background()
 	conn, err := pgx.Connect(ctx, dbtest.WithDatabase(t, testEnv.adminURL, database))
@@ -120,7 +120,7 @@ func superQueryBool(t *testing.T, database, sql string, args ...any) bool {
 }
 
 // reconcile runs one pass and returns the Region as stored afterwards.
-func (f *regionFixture) reconcile(t *testing.T) (*v1.Region, error) {
+func (f *regionFixture) reconcile(t testing.TB) (*v1.Region, error) {
 	t.Helper()
 	ctx := context.Background()
 	_, err := f.reconciler.Reconcile(ctx, ctrl.Request{NamespacedName: types.NamespacedName{Name: f.region.Name}})
@@ -143,7 +143,7 @@ func (f *regionFixture) drainEvents() []string {
 }
 
 // markAppAvailable plays the Deployment controller, which envtest lacks.
-func (f *regionFixture) markAppAvailable(t *testing.T) {
+func (f *regionFixture) markAppAvailable(t testing.TB) {
 	t.Helper()
 	ctx := context.Background()
 	dep := &appsv1.Deployment{}
@@ -156,7 +156,7 @@ func (f *regionFixture) markAppAvailable(t *testing.T) {
 	require.NoError(t, testEnv.client.Status().Update(ctx, dep))
 }
 
-func requireCondition(t *testing.T, region *v1.Region, typ v1.ConditionType, status metav1.ConditionStatus, reason v1.ConditionReason) *metav1.Condition {
+func requireCondition(t testing.TB, region *v1.Region, typ v1.ConditionType, status metav1.ConditionStatus, reason v1.ConditionReason) *metav1.Condition {
 	t.Helper()
 	c := meta.FindStatusCondition(region.Status.Conditions, string(typ))
 	require.NotNil(t, c, "condition %s missing: %+v", typ, region.Status.Conditions)
@@ -167,7 +167,7 @@ func requireCondition(t *testing.T, region *v1.Region, typ v1.ConditionType, sta
 }
 
 // provision reconciles a fresh Region to Ready.
-func (f *regionFixture) provision(t *testing.T) *v1.Region {
+func (f *regionFixture) provision(t testing.TB) *v1.Region {
 	t.Helper()
 	got, err := f.reconcile(t)
 	require.NoError(t, err)
@@ -180,7 +180,7 @@ func (f *regionFixture) provision(t *testing.T) *v1.Region {
 	return got
 }
 
-func (f *regionFixture) secret(t *testing.T, name string) *corev1.Secret {
+func (f *regionFixture) secret(t testing.TB, name string) *corev1.Secret {
 	t.Helper()
 	s := &corev1.Secret{}
 	require.NoError(t, testEnv.client.Get(context.Background(), types.NamespacedName{Namespace: f.region.Spec.Namespace, Name: name}, s))

@@ -42,7 +42,7 @@ type validationCase[T client.Object] struct {
 
 // checkCreate creates one object per case, each made by newObj and then
 // mutated.
-func checkCreate[T client.Object](t *testing.T, newObj func(*testing.T) T, cases map[string]validationCase[T]) {
+func checkCreate[T client.Object](t *testing.T, newObj func(testing.TB) T, cases map[string]validationCase[T]) {
 	t.Helper()
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
@@ -57,7 +57,7 @@ func checkCreate[T client.Object](t *testing.T, newObj func(*testing.T) T, cases
 
 // checkUpdate creates a valid object per case, then applies the mutation as
 // an update.
-func checkUpdate[T client.Object](t *testing.T, newObj func(*testing.T) T, cases map[string]validationCase[T]) {
+func checkUpdate[T client.Object](t *testing.T, newObj func(testing.TB) T, cases map[string]validationCase[T]) {
 	t.Helper()
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
@@ -84,7 +84,7 @@ func requireVerdict(t *testing.T, err error, wantErr string) {
 }
 
 // uniqueName returns a DNS label unique to this test run.
-func uniqueName(t *testing.T, prefix string) string {
+func uniqueName(t testing.TB, prefix string) string {
 	t.Helper()
 	name := strings.ToLower(prefix + "-" + strings.ReplaceAll(t.Name(), "/", "-"))
 	name = strings.Map(func(r rune) rune {
@@ -102,14 +102,14 @@ func uniqueName(t *testing.T, prefix string) string {
 
 // newNamespace creates a namespace for one test (envtest never finishes
 // deleting namespaces, so each test gets its own).
-func newNamespace(t *testing.T) string {
+func newNamespace(t testing.TB) string {
 	t.Helper()
 	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{GenerateName: "test-"}}
 	require.NoError(t, testEnv.client.Create(context.Background(), ns))
 	return ns.Name
 }
 
-func validRegion(t *testing.T) *v1.Region {
+func validRegion(t testing.TB) *v1.Region {
 	return &v1.Region{
 		ObjectMeta: metav1.ObjectMeta{Name: uniqueName(t, "rgn")},
 		Spec: v1.RegionSpec{
@@ -123,14 +123,14 @@ func validRegion(t *testing.T) *v1.Region {
 	}
 }
 
-func validOrganization(t *testing.T) *v1.Organization {
+func validOrganization(t testing.TB) *v1.Organization {
 	return &v1.Organization{
 		ObjectMeta: metav1.ObjectMeta{Name: uniqueName(t, "org")},
 		Spec:       v1.OrganizationSpec{DisplayName: "Acme GmbH", Region: "eu", Plan: v1.PlanPro},
 	}
 }
 
-func validWebhookEndpoint(t *testing.T) *v1.WebhookEndpoint {
+func validWebhookEndpoint(t testing.TB) *v1.WebhookEndpoint {
 	return &v1.WebhookEndpoint{
 		ObjectMeta: metav1.ObjectMeta{Name: "acme-stripe", Namespace: newNamespace(t)},
 		Spec: v1.WebhookEndpointSpec{
