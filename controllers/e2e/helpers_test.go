@@ -97,7 +97,8 @@ func launchManager(tb testing.TB, metricsAddr string) *managerProcess {
 		"--metrics-bind-address="+metricsAddr, "--metrics-secure=false",
 		"--health-probe-bind-address=0",
 		"--resync-period=1m", "--operator-namespace=rekomi-system")
-	cmd.Env = append(os.Environ(), "KUBECONFIG="+env.kubeconfig)
+	// The manager has the rights of an install, not the suite's.
+	cmd.Env = append(os.Environ(), "KUBECONFIG="+env.managerKubeconfig)
 	cmd.Stdout, cmd.Stderr = logFile, logFile
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {

@@ -48,6 +48,9 @@ type suite struct {
 	config     *rest.Config // a cluster admin's
 	client     client.WithWatch
 	kubeconfig string
+	// managerKubeconfig reaches the control plane as the manager's
+	// ServiceAccount, with the rights config/default gives it.
+	managerKubeconfig string
 	binary     string
 	pgURLs     map[string]string // Region name -> admin URL of its server
 	dir        string
@@ -144,6 +147,12 @@ func start() (*suite, func(), error) {
 		Name: operatorNamespace, Labels: map[string]string{rekomiv1.OperatorNamespaceLabel: "true"},
 	}}); err != nil {
 		return nil, stop, fmt.Errorf("creating the operator's namespace: %w", err)
+	}
+	if err := s.installManagerRBAC(); err != nil {
+		return nil, stop, err
+	}
+	if err := s.writeManagerKubeconfig(kubeconfig); err != nil {
+		return nil, stop, err
 	}
 
 	// One server per Region: each sample Region uses the database "rekomi"
