@@ -107,9 +107,9 @@ func runManager(ctx context.Context, opts managerOptions) error {
 	dbs := controllers.NewRegionDatabases()
 	defer dbs.Close()
 	if err := (&controllers.RegionReconciler{
-		Client:       mgr.GetClient(),
-		Recorder:     mgr.GetEventRecorder("rekomi-region"),
-		AppImage:     opts.appImage,
+		Client:            mgr.GetClient(),
+		Recorder:          mgr.GetEventRecorder("rekomi-region"),
+		AppImage:          opts.appImage,
 		ResyncPeriod:      opts.resync,
 		Rand:              rand.Reader,
 		OperatorNamespace: opts.operatorNamespace,

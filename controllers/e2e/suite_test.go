@@ -51,9 +51,9 @@ type suite struct {
 	// managerKubeconfig reaches the control plane as the manager's
 	// ServiceAccount, with the rights config/default gives it.
 	managerKubeconfig string
-	binary     string
-	pgURLs     map[string]string // Region name -> admin URL of its server
-	dir        string
+	binary            string
+	pgURLs            map[string]string // Region name -> admin URL of its server
+	dir               string
 }
 
 var env *suite
