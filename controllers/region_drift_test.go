@@ -43,46 +43,12 @@ import (
 // before any resync could come round.
 func TestRegionWatchesForDrift(t *testing.T) {
 	t.Parallel()
-	ctx := context.Background()
 	f := newRegionFixture(t, testEnv.adminURL)
 	region := f.provision(t)
 	database := region.Spec.Database.Name
 	runtime := pgx.Identifier{region.Spec.Database.RuntimeRole}.Sanitize()
 
-	// This manager sees this test's Region alone: the other tests
-	// reconcile theirs themselves, and Regions are cluster-scoped.
-	mgr, err := ctrl.NewManager(testEnv.cfg, ctrl.Options{
-		Scheme:  testEnv.scheme,
-		Logger:  logr.Discard(),
-		Metrics: metricsserver.Options{BindAddress: "0"},
-		Cache: cache.Options{
-			DefaultNamespaces: map[string]cache.Config{region.Spec.Namespace: {}, f.adminNS: {}},
-			ByObject: map[client.Object]cache.ByObject{
-				&v1.Region{}: {Field: fields.OneTermEqualSelector("metadata.name", region.Name)},
-			},
-		},
-		Controller: config.Controller{SkipNameValidation: ptr.To(true)},
-	})
-	require.NoError(t, err)
-	r := *f.reconciler
-	r.Client, r.Recorder = mgr.GetClient(), events.NewFakeRecorder(1000)
-	r.ResyncPeriod, r.DriftInterval = time.Hour, 500*time.Millisecond
-	require.NoError(t, r.SetupWithManager(mgr))
-	mgrCtx, cancel := context.WithCancel(ctx)
-	done := make(chan error, 1)
-	go func() { done <- mgr.Start(mgrCtx) }()
-	t.Cleanup(func() {
-		cancel()
-		require.NoError(t, <-done)
-	})
-
-	// The watch connects once the manager's first reconcile verified the
-	// database; it compares right after it listens, so drift made from then
-	// on is noticed either way.
-	require.Eventually(t, func() bool {
-		return superQueryBool(t, database, `SELECT EXISTS (SELECT FROM pg_stat_activity
-			WHERE datname = current_database() AND application_name = 'rekomi-drift-watch')`)
-	}, 30*time.Second, 20*time.Millisecond, "the drift watch connects")
+	startRegionManager(t, f, region, 500*time.Millisecond)
 
 	cases := []struct {
 		name, drift, repaired string
@@ -102,4 +68,41 @@ func TestRegionWatchesForDrift(t *testing.T) {
 		require.Eventually(t, func() bool { return superQueryBool(t, database, tc.repaired) },
 			30*time.Second, 20*time.Millisecond, "%s: repaired without a resync", tc.name)
 	}
+}
+
+// startRegionManager runs the Region controller in a manager that sees
+// region alone (the other tests reconcile theirs themselves, and Regions are
+// cluster-scoped), with its resync an hour away, until tb ends. It returns
+// once the drift watch is connected to the Region database: it compares
+// right after it listens, so drift made from then on is noticed either way.
+func startRegionManager(tb testing.TB, f *regionFixture, region *v1.Region, driftInterval time.Duration) {
+	tb.Helper()
+	mgr, err := ctrl.NewManager(testEnv.cfg, ctrl.Options{
+		Scheme:  testEnv.scheme,
+		Logger:  logr.Discard(),
+		Metrics: metricsserver.Options{BindAddress: "0"},
+		Cache: cache.Options{
+			DefaultNamespaces: map[string]cache.Config{region.Spec.Namespace: {}, f.adminNS: {}},
+			ByObject: map[client.Object]cache.ByObject{
+				&v1.Region{}: {Field: fields.OneTermEqualSelector("metadata.name", region.Name)},
+			},
+		},
+		Controller: config.Controller{SkipNameValidation: ptr.To(true)},
+	})
+	require.NoError(tb, err)
+	r := *f.reconciler
+	r.Client, r.Recorder = mgr.GetClient(), events.NewFakeRecorder(1000)
+	r.ResyncPeriod, r.DriftInterval = time.Hour, driftInterval
+	require.NoError(tb, r.SetupWithManager(mgr))
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- mgr.Start(ctx) }()
+	tb.Cleanup(func() {
+		cancel()
+		require.NoError(tb, <-done)
+	})
+	require.Eventually(tb, func() bool {
+		return superQueryBool(tb, region.Spec.Database.Name, `SELECT EXISTS (SELECT FROM pg_stat_activity
+			WHERE datname = current_database() AND application_name = 'rekomi-drift-watch')`)
+	}, 30*time.Second, 20*time.Millisecond, "the drift watch connects")
 }
