@@ -91,10 +91,15 @@ SELECT a.seq, a.prev_hash, a.hash, rekomi_audit_entry_hash(a.prev_hash, a)
 // db.TenantTx for orgID, or a role that bypasses row-level security. Entries
 // appended while Verify runs are verified too when they come in order.
 func Verify(ctx context.Context, q db.DBTX, orgID uuid.UUID) (Verification, error) {
+	return verifyFrom(ctx, q, orgID, Verification{})
+}
+
+// verifyFrom walks orgID's chain after v.Verified, taking v.Head as the hash
+// of that entry.
+func verifyFrom(ctx context.Context, q db.DBTX, orgID uuid.UUID, v Verification) (Verification, error) {
 	if orgID == uuid.Nil {
 		return Verification{}, fmt.Errorf("verifying the audit log: %w", db.ErrNoTenant)
 	}
-	var v Verification
 	for {
 		links, err := readLinks(ctx, q, orgID, v.Verified)
 		if err != nil {
