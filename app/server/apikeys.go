@@ -22,6 +22,7 @@ import (
 	"net/http"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 	"unicode/utf8"
 
@@ -86,12 +87,17 @@ func (s *Server) createAPIKey(w http.ResponseWriter, r *http.Request) {
 	}
 	slices.Sort(req.Scopes)
 	req.Scopes = slices.Compact(req.Scopes)
+	p := principalFrom(r.Context())
+	if missing := scopesNotHeld(req.Scopes, p.Scopes); len(missing) > 0 {
+		writeProblem(w, r, Problem{Type: "insufficient_scope", Title: "An API key can only grant scopes it holds",
+			Status: http.StatusForbidden, Detail: "this key does not hold " + strings.Join(missing, ", ")})
+		return
+	}
 	secret, prefix, err := apikey.Generate(rand.Reader)
 	if err != nil {
 		s.internalError(w, r, "generating an API key", err)
 		return
 	}
-	p := principalFrom(r.Context())
 	hash := apikey.Hash(secret)
 	s.mutate(w, r, "creating an API key", func(ctx context.Context, tx pgx.Tx) (int, any, error) {
 		key, err := scanAPIKey(tx.QueryRow(ctx, `INSERT INTO api_keys (org_id, name, prefix, hash, scopes, created_by)
@@ -110,6 +116,18 @@ func (s *Server) createAPIKey(w http.ResponseWriter, r *http.Request) {
 		key.Secret = secret
 		return http.StatusCreated, key, nil
 	})
+}
+
+// scopesNotHeld lists the scopes of wanted that held lacks: a key cannot
+// make a key more powerful than itself.
+func scopesNotHeld(wanted, held []string) []string {
+	var missing []string
+	for _, sc := range wanted {
+		if !slices.Contains(held, sc) {
+			missing = append(missing, sc)
+		}
+	}
+	return missing
 }
 
 func (s *Server) getAPIKey(w http.ResponseWriter, r *http.Request) {

@@ -160,6 +160,23 @@ func TestAPIKeys(t *testing.T) {
 		b.requireAudit(t, orgA, "api_key.revoked", created.ID)
 	})
 
+	t.Run("GrantsOnlyScopesTheCreatingKeyHolds", func(t *testing.T) {
+		writeOnly, _ := b.addKey(t, orgA, server.ScopeWrite)
+		for _, scopes := range []string{`["read"]`, `["read","write"]`, `["write","read"]`} {
+			var p server.Problem
+			resp := b.call(t, http.MethodPost, "/v1/api-keys", writeOnly, js, strings.NewReader(`{"name":"escalate","scopes":`+scopes+`}`), &p)
+			require.Equal(t, http.StatusForbidden, resp.StatusCode, scopes)
+			require.Equal(t, "urn:rekomi:problem:insufficient_scope", p.Type, scopes)
+			require.Contains(t, p.Detail, "read", scopes)
+		}
+		require.Zero(t, b.countKeysNamed(t, orgA, "escalate"), "no key was made")
+		var created keyObject
+		resp := b.call(t, http.MethodPost, "/v1/api-keys", writeOnly, js, strings.NewReader(`{"name":"peer","scopes":["write"]}`), &created)
+		require.Equal(t, http.StatusCreated, resp.StatusCode, "a scope it holds")
+		require.Equal(t, []string{"write"}, created.Scopes)
+		require.Equal(t, http.StatusForbidden, b.call(t, http.MethodGet, "/v1/api-keys", created.Secret, "", nil, nil).StatusCode)
+	})
+
 	t.Run("RefusesBadInput", func(t *testing.T) {
 		cases := map[string]struct {
 			contentType, body string
@@ -224,6 +241,17 @@ func TestAPIKeys(t *testing.T) {
 		}
 		require.Equal(t, http.StatusOK, b.call(t, http.MethodGet, "/v1/api-keys", keyA, "", nil, nil).StatusCode, "org A's keys still work")
 	})
+}
+
+// countKeysNamed counts org's API keys called name.
+func (b *bundle) countKeysNamed(t *testing.T, org uuid.UUID, name string) int {
+	t.Helper()
+	ctx := context.Background()
+	var n int
+	require.NoError(t, b.db.TenantTx(ctx, org, func(tx pgx.Tx) error {
+		return tx.QueryRow(ctx, `SELECT count(*) FROM api_keys WHERE org_id = $1 AND name = $2`, org, name).Scan(&n)
+	}))
+	return n
 }
 
 func TestRateLimitPerKey(t *testing.T) {
