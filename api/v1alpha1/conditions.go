@@ -45,6 +45,10 @@ const (
 	// ConditionPurged (Organization): a cancelled organization's tenant rows
 	// have been deleted; its audit log is kept.
 	ConditionPurged ConditionType = "Purged"
+	// ConditionAuditWitnessed (Organization): the newest head of the audit
+	// chain is recorded in status.audit, and the chain still holds every
+	// head recorded before.
+	ConditionAuditWitnessed ConditionType = "AuditWitnessed"
 
 	// ConditionSecretValid (WebhookEndpoint): the referenced Secret exists and
 	// every secret in it has the provider's format.
@@ -103,6 +107,13 @@ const (
 	// ReasonPurged: the organization's tenant rows have been deleted (its
 	// audit log is kept); it is not Ready and never will be again.
 	ReasonPurged ConditionReason = "Purged"
+	// ReasonAuditChainDiverged: the audit log no longer holds a head its
+	// witness recorded: entries were changed, removed or rewritten with
+	// their hashes after it was witnessed.
+	ReasonAuditChainDiverged ConditionReason = "AuditChainDiverged"
+	// ReasonAuditChainBroken: entries written since the newest witnessed
+	// head do not form a valid chain from it, so no newer head is witnessed.
+	ReasonAuditChainBroken ConditionReason = "AuditChainBroken"
 	// ReasonAdminKeySecretNotOwned: a Secret of the admin key's name
 	// (<organization>-admin-api-key in the Region's namespace) exists and is
 	// not controlled by the Organization, so its content is neither used nor

@@ -58,8 +58,8 @@ type OrganizationStatus struct {
 	// +optional
 	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
 
-	// conditions are `Ready`, and `Purged` once a cancelled organization's
-	// tenant rows have been deleted.
+	// conditions are `Ready`, `AuditWitnessed`, and `Purged` once a
+	// cancelled organization's tenant rows have been deleted.
 	// +optional
 	// +listType=map
 	// +listMapKey=type
@@ -72,6 +72,45 @@ type OrganizationStatus struct {
 	// purgeAt is when a cancelled organization's tenant rows will be deleted.
 	// +optional
 	PurgeAt *metav1.Time `json:"purgeAt,omitempty"`
+
+	// audit is the witness of the organization's audit log: heads of its
+	// hash chain recorded outside the database, signed with the operator's
+	// witness key (Secret `rekomi-audit-witness` in the operator's
+	// namespace), which the database never holds. `rekomi audit verify
+	// --witness` checks a chain against it.
+	// +optional
+	Audit *AuditWitness `json:"audit,omitempty"`
+}
+
+// AuditWitness is a signed record of heads of one organization's audit
+// chain.
+type AuditWitness struct {
+	// checkpoints are the witnessed heads, oldest first: the first one and
+	// the newest.
+	// +kubebuilder:validation:MaxItems=16
+	// +listType=atomic
+	Checkpoints []AuditCheckpoint `json:"checkpoints"`
+
+	// keyID names the key that signed: the first 8 bytes of the SHA-256 of
+	// its Ed25519 public key, in hex.
+	KeyID string `json:"keyID"`
+
+	// signature is the Ed25519 signature over the organization's id and the
+	// checkpoints, in the canonical form `rekomi audit verify` checks.
+	Signature []byte `json:"signature"`
+}
+
+// AuditCheckpoint is one witnessed head of an audit chain.
+type AuditCheckpoint struct {
+	// seq is the entry's sequence number.
+	// +kubebuilder:validation:Minimum=1
+	Seq int64 `json:"seq"`
+
+	// hash is the entry's hash.
+	Hash []byte `json:"hash"`
+
+	// witnessedAt is when the head was recorded.
+	WitnessedAt metav1.Time `json:"witnessedAt"`
 }
 
 // Organization is one tenant of a Region: a merchant whose campaigns,
