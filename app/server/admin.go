@@ -28,8 +28,8 @@ import (
 
 // The admin pages at /admin are server-rendered HTML for an organization's
 // administrators: an overview with the API keys, and the audit log. They
-// run no JavaScript. A browser signs in with an API key holding the write
-// scope and gets a session cookie (admin_session.go); every form POST is
+// run no JavaScript. A browser signs in with an API key holding the read
+// and write scopes and gets a session cookie (admin_session.go); every form POST is
 // checked for its origin and a CSRF token tied to the session.
 
 // adminFiles holds the page templates and the style sheet.

@@ -26,7 +26,6 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
-	"slices"
 	"strings"
 	"time"
 
@@ -43,7 +42,7 @@ import (
 // The MAC key is derived from the key ring key the payload names, so any
 // replica holding the ring verifies it, and it keeps verifying after a
 // rotation for as long as that key stays in the ring. Every request also
-// re-reads the API key: revoking it, or taking its write scope, ends the
+// re-reads the API key: revoking it, or taking its read or write scope, ends the
 // session. The CSRF token of a form is an HMAC of the session id under a
 // second derived key.
 const (
@@ -211,7 +210,7 @@ func (s *Server) endSession(w http.ResponseWriter) {
 }
 
 // adminSession lets a request through with a valid session whose API key
-// still holds the write scope, as that key's principal; otherwise it ends
+// still holds the read and write scopes, as that key's principal; otherwise it ends
 // the session and sends the browser to sign in. A POST must also come from
 // the admin pages and carry the session's CSRF token, or it is refused
 // with 403 before anything runs. Requests count against the key's rate
@@ -259,7 +258,7 @@ func (s *Server) signedIn(r *http.Request) (session, principal, error) {
 }
 
 // adminPrincipal re-reads the session's API key: a key that is gone,
-// revoked or without the write scope is errUnauthenticated.
+// revoked or without the read or write scope is errUnauthenticated.
 func (s *Server) adminPrincipal(ctx context.Context, sess session) (principal, error) {
 	p := principal{OrgID: sess.org, KeyID: sess.apiKey}
 	var revoked *time.Time
@@ -272,7 +271,7 @@ func (s *Server) adminPrincipal(ctx context.Context, sess session) (principal, e
 		return principal{}, errUnauthenticated
 	case err != nil:
 		return principal{}, err
-	case revoked != nil || !slices.Contains(p.Scopes, ScopeWrite):
+	case revoked != nil || !holdsAdminScopes(p.Scopes):
 		return principal{}, errUnauthenticated
 	}
 	return p, nil

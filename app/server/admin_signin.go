@@ -20,13 +20,20 @@ import (
 	"encoding/base64"
 	"errors"
 	"net/http"
-	"slices"
 	"strings"
 )
 
+// adminScopes are the scopes an admin session's key must hold, on sign-in
+// and on every request: the pages show what read shows and revoke keys.
+var adminScopes = []string{ScopeRead, ScopeWrite}
+
+func holdsAdminScopes(scopes []string) bool {
+	return len(scopesNotHeld(adminScopes, scopes)) == 0
+}
+
 // signInRefused is the one message for every refused token: unknown,
 // malformed, revoked, wrong or read-only. It never says which.
-const signInRefused = "That token cannot sign in. Use an API key of your organization with the write scope."
+const signInRefused = "That token cannot sign in. Use an API key of your organization with the read and write scopes."
 
 // adminSignInForm answers GET /admin/sign-in: the form, with a token tied
 // to a fresh sign-in cookie.
@@ -59,8 +66,8 @@ func signInNonce(r *http.Request) string {
 
 // adminSignIn answers POST /admin/sign-in. Each attempt takes a token from
 // the client address's bucket before the key is looked at. A token that is
-// a valid API key with the write scope starts a session; any other gets the
-// same 401 form.
+// a valid API key with the read and write scopes starts a session; any
+// other gets the same 401 form.
 func (s *Server) adminSignIn(w http.ResponseWriter, r *http.Request) {
 	if wait, ok := s.admin.signIns.allow(clientIP(r, s.cfg.TrustedProxies), s.now()); !ok {
 		w.Header().Set("Retry-After", retryAfter(wait))
@@ -74,7 +81,7 @@ func (s *Server) adminSignIn(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	p, err := s.authenticate(r.Context(), "Bearer "+strings.TrimSpace(r.PostFormValue("token")))
-	if err == nil && !slices.Contains(p.Scopes, ScopeWrite) {
+	if err == nil && !holdsAdminScopes(p.Scopes) {
 		err = errUnauthenticated
 	}
 	switch {

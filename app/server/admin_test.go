@@ -193,6 +193,17 @@ func (b *bundle) keyID(t *testing.T, org uuid.UUID, key string) uuid.UUID {
 	return id
 }
 
+// setScopes changes the scopes of org's key id as the admin can.
+func (b *bundle) setScopes(t *testing.T, org, id uuid.UUID, scopes ...string) {
+	t.Helper()
+	ctx := context.Background()
+	admin, err := pgx.Connect(ctx, b.region.AdminURL)
+	require.NoError(t, err)
+	defer admin.Close(ctx)
+	_, err = admin.Exec(ctx, `UPDATE api_keys SET scopes = $3 WHERE org_id = $1 AND id = $2`, org, id, scopes)
+	require.NoError(t, err)
+}
+
 func (b *bundle) keyWorks(t *testing.T, key string) bool {
 	t.Helper()
 	return b.call(t, http.MethodGet, "/v1/api-keys", key, "", nil, nil).StatusCode == http.StatusOK
@@ -235,7 +246,7 @@ func TestAdmin(t *testing.T) {
 	t.Parallel()
 	srv := dbtest.Start(t)
 	b := setup(t, srv, adminConfig)
-	const refused = "That token cannot sign in. Use an API key of your organization with the write scope."
+	const refused = "That token cannot sign in. Use an API key of your organization with the read and write scopes."
 
 	t.Run("SendsSignedOutBrowsersToSignIn", func(t *testing.T) {
 		a := b.browser(t, "192.0.2.1")
@@ -290,8 +301,9 @@ func TestAdmin(t *testing.T) {
 			wrong = key[:len(key)-4] + "bbbb"
 		}
 		a := b.browser(t, "192.0.2.3")
+		writeOnly, _ := b.addKey(t, org, server.ScopeWrite)
 		for name, token := range map[string]string{"empty": "", "garbage": "letmein", "unknown": unknown,
-			"wrong secret": wrong, "read-only": readOnly, "revoked": revoked} {
+			"wrong secret": wrong, "read-only": readOnly, "write-only": writeOnly, "revoked": revoked} {
 			p := a.signIn(t, token)
 			require.Equal(t, http.StatusUnauthorized, p.status, name)
 			require.Contains(t, p.body, refused, name)
@@ -404,6 +416,20 @@ func TestAdmin(t *testing.T) {
 		token := c.mustSignIn(t, key)
 		require.Equal(t, http.StatusSeeOther, c.revoke(t, b.keyID(t, org, key), token).status)
 		requireSignInRedirect(t, c.get(t, "/admin"))
+	})
+
+	t.Run("ReadingNeedsTheReadScope", func(t *testing.T) {
+		org, key := b.seedOrg(t, "nakatomi", server.ScopeRead, server.ScopeWrite)
+		b.seedAuditEntries(t, org, "nakatomi.vault", 2)
+		a := b.browser(t, "192.0.2.18")
+		a.mustSignIn(t, key)
+		b.setScopes(t, org, b.keyID(t, org, key), server.ScopeWrite)
+		for _, path := range []string{"/admin", "/admin/audit-log", "/admin/audit-log/export.csv"} {
+			p := a.get(t, path)
+			requireSignInRedirect(t, p)
+			require.NotContains(t, p.body, "nakatomi.vault", path)
+		}
+		require.Nil(t, a.sessionCookie(t), "the session ended")
 	})
 
 	t.Run("RefusesATamperedSession", func(t *testing.T) {
