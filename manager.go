@@ -122,6 +122,8 @@ func runManager(ctx context.Context, opts managerOptions) error {
 		DBs:      dbs,
 		Clock:    clock.RealClock{},
 		Rand:     rand.Reader,
+
+		OperatorNamespace: opts.operatorNamespace,
 	}).SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("setting up the organization controller: %w", err)
 	}

@@ -70,6 +70,11 @@ type OrganizationReconciler struct {
 	Clock clock.PassiveClock
 	// Rand supplies organization ids and API keys (crypto/rand.Reader).
 	Rand io.Reader
+	// OperatorNamespace holds the audit witness key (WitnessSecretName).
+	// Empty: audit chains are not witnessed.
+	OperatorNamespace string
+
+	witness *witnessKeyCache
 }
 
 // +kubebuilder:rbac:groups=rekomi.io,resources=organizations,verbs=get;list;watch;update;patch
@@ -190,10 +195,34 @@ func (r *OrganizationReconciler) provision(ctx context.Context, org *rekomiv1.Or
 		}
 	}
 	r.report(org, region, want, allowed, conds)
+	if r.OperatorNamespace != "" {
+		// Witnessed after the purge, so that its head covers the purge's
+		// own entry.
+		problem, err := r.witnessAudit(ctx, org, pool, id, now, conds)
+		if err != nil {
+			return ctrl.Result{}, err
+		}
+		if problem != nil {
+			conds.set(rekomiv1.ConditionReady, false, problem.reason, problem.message)
+		}
+	}
 	if want.Status == orgPurged && !org.DeletionTimestamp.IsZero() {
 		return ctrl.Result{}, r.removeFinalizer(ctx, org)
 	}
-	return ctrl.Result{RequeueAfter: requeueAfter(want, now)}, nil
+	return ctrl.Result{RequeueAfter: r.requeueAfter(want, now)}, nil
+}
+
+// requeueAfter is when the organization is looked at again: at its purge
+// time, and every witnessInterval while its audit log may grow.
+func (r *OrganizationReconciler) requeueAfter(row orgRow, now time.Time) time.Duration {
+	after := requeueAfter(row, now)
+	if r.OperatorNamespace == "" || row.Status == orgPurged {
+		return after
+	}
+	if after == 0 {
+		return witnessInterval
+	}
+	return min(after, witnessInterval)
 }
 
 // ensureID returns the organization's id: the Organization's own UID, so it
