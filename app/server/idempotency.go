@@ -184,7 +184,8 @@ func (s *Server) mutate(w http.ResponseWriter, r *http.Request, doing string, fn
 
 // storeAnswer keeps resp as the answer to the request idem names, in the
 // transaction of the effect it reports. The body is sealed with the
-// answers' key ring, bound to its organization and key: a stored answer can
+// answers' key ring, bound to its organization, its API key and its
+// Idempotency-Key: a stored answer can
 // hold a secret shown once (a new API key, an invite token), and the
 // database must never hold one in the clear.
 func (s *Server) storeAnswer(ctx context.Context, tx pgx.Tx, p principal, idem idempotencyRequest, resp response) error {
@@ -192,14 +193,15 @@ func (s *Server) storeAnswer(ctx context.Context, tx pgx.Tx, p principal, idem i
 	if err != nil {
 		return fmt.Errorf("sealing the stored answer: %w", err)
 	}
-	_, err = tx.Exec(ctx, `INSERT INTO idempotency_keys (org_id, key, request_hash, status, content_type, body)
-		VALUES ($1, $2, $3, $4, $5, $6)`, p.OrgID, idem.key, idem.hash[:], resp.status, resp.contentType, sealed)
+	_, err = tx.Exec(ctx, `INSERT INTO idempotency_keys (org_id, api_key_id, key, request_hash, status, content_type, body)
+		VALUES ($1, $2, $3, $4, $5, $6, $7)`, p.OrgID, p.KeyID, idem.key, idem.hash[:], resp.status, resp.contentType, sealed)
 	return db.MapError(err)
 }
 
-// answerAAD binds a sealed answer to its organization and key.
+// answerAAD binds a sealed answer to its organization, the API key that
+// made the request, and the request's Idempotency-Key.
 func answerAAD(p principal, idem idempotencyRequest) []byte {
-	return []byte("idempotency_key:" + p.OrgID.String() + ":" + idem.key)
+	return []byte("idempotency_answer/v2:" + p.OrgID.String() + ":" + p.KeyID.String() + ":" + idem.key)
 }
 
 // writeResponse writes an answer, marked when replayed from a stored one.
@@ -225,13 +227,16 @@ func requireActiveOrg(ctx context.Context, tx pgx.Tx, p principal) error {
 	return nil
 }
 
-// claimIdempotencyKey takes a transaction lock on the organization's key,
-// which a concurrent request with the same key waits on until this
-// transaction ends, drops the organization's answers older than 24 hours
-// (this key's among them), and returns the stored answer if there is one.
+// claimIdempotencyKey takes a transaction lock on the API key's
+// Idempotency-Key, which a concurrent request of the same API key with the
+// same Idempotency-Key waits on until this transaction ends, drops the
+// organization's answers older than 24 hours (this one's among them), and
+// returns the stored answer if there is one. Another API key's answer is
+// never found; an answer stored before answers named their API key is
+// found for every key of the organization and cannot be opened (a 409).
 func (s *Server) claimIdempotencyKey(ctx context.Context, tx pgx.Tx, p principal, idem idempotencyRequest) (response, bool, error) {
-	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtextextended('idempotency_keys/' || $1 || '/' || $2, 0))`,
-		p.OrgID.String(), idem.key); err != nil {
+	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtextextended('idempotency_keys/' || $1 || '/' || $2 || '/' || $3, 0))`,
+		p.OrgID.String(), p.KeyID.String(), idem.key); err != nil {
 		return response{}, false, fmt.Errorf("locking the idempotency key: %w", err)
 	}
 	if _, err := tx.Exec(ctx, `DELETE FROM idempotency_keys WHERE org_id = $1 AND created_at < now() - interval '24 hours'`,
@@ -240,8 +245,10 @@ func (s *Server) claimIdempotencyKey(ctx context.Context, tx pgx.Tx, p principal
 	}
 	var stored response
 	var hash []byte
-	err := tx.QueryRow(ctx, `SELECT request_hash, status, content_type, body FROM idempotency_keys WHERE org_id = $1 AND key = $2`,
-		p.OrgID, idem.key).Scan(&hash, &stored.status, &stored.contentType, &stored.body)
+	err := tx.QueryRow(ctx, `SELECT request_hash, status, content_type, body FROM idempotency_keys
+		WHERE org_id = $1 AND key = $2 AND (api_key_id = $3 OR api_key_id IS NULL)
+		ORDER BY api_key_id NULLS LAST LIMIT 1`,
+		p.OrgID, idem.key, p.KeyID).Scan(&hash, &stored.status, &stored.contentType, &stored.body)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return response{}, false, nil
 	}

@@ -18,6 +18,7 @@ package server_test
 
 import (
 	"context"
+	"crypto/sha256"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -65,6 +66,13 @@ func (b *bundle) countCampaigns(t *testing.T, org uuid.UUID, name string) int {
 		return tx.QueryRow(ctx, `SELECT count(*) FROM campaigns WHERE name = $1`, name).Scan(&n)
 	}))
 	return n
+}
+
+// mustAddKey gives org a read and write key and returns its secret.
+func (b *bundle) mustAddKey(t *testing.T, org uuid.UUID) string {
+	t.Helper()
+	key, _ := b.addKey(t, org, server.ScopeRead, server.ScopeWrite)
+	return key
 }
 
 func TestIdempotencyKeys(t *testing.T) {
@@ -129,6 +137,23 @@ func TestIdempotencyKeys(t *testing.T) {
 		require.Equal(t, 1, b.countCampaigns(t, orgB, "Shared"))
 	})
 
+	t.Run("KeysArePerAPIKey", func(t *testing.T) {
+		other, _ := b.addKey(t, orgA, server.ScopeRead, server.ScopeWrite)
+		body := `{"name":"deploy","scopes":["read","write"]}`
+		first := b.post(t, "/v1/api-keys", keyA, "mint-deploy", body)
+		require.Equal(t, http.StatusCreated, first.status)
+		var mine, theirs struct{ Secret string }
+		require.NoError(t, json.Unmarshal([]byte(first.body), &mine))
+		second := b.post(t, "/v1/api-keys", other, "mint-deploy", body)
+		require.Equal(t, http.StatusCreated, second.status, second.body)
+		require.Empty(t, second.header.Get(server.IdempotentReplayedHeader), "another key's answer is never replayed")
+		require.NotContains(t, second.body, mine.Secret)
+		require.NoError(t, json.Unmarshal([]byte(second.body), &theirs))
+		require.NotEqual(t, mine.Secret, theirs.Secret)
+		require.Equal(t, first.body, b.post(t, "/v1/api-keys", keyA, "mint-deploy", body).body, "each key replays its own")
+		require.Equal(t, second.body, b.post(t, "/v1/api-keys", other, "mint-deploy", body).body)
+	})
+
 	t.Run("CoversAPIKeysAndArchive", func(t *testing.T) {
 		first := b.post(t, "/v1/api-keys", keyA, "key-ci", `{"name":"ci","scopes":["read"]}`)
 		require.Equal(t, http.StatusCreated, first.status)
@@ -186,13 +211,31 @@ func TestIdempotencyKeys(t *testing.T) {
 			created.Secret).Scan(&inClear))
 		require.Zero(t, inClear, "a stored answer is never in the clear")
 
-		_, err = admin.Exec(ctx, `UPDATE idempotency_keys SET org_id = $1 WHERE key = 'new-key'`, orgB)
+		_, err = admin.Exec(ctx, `UPDATE idempotency_keys SET org_id = $1, api_key_id = $2 WHERE key = 'new-key'`, orgB, b.keyID(t, orgB, keyB))
 		require.NoError(t, err)
 		moved := b.post(t, "/v1/api-keys", keyB, "new-key", `{"name":"ci","scopes":["read"]}`)
 		require.Equal(t, http.StatusConflict, moved.status, "an answer moved to another organization does not open: %s", moved.body)
 		require.Contains(t, moved.body, "urn:rekomi:problem:idempotency_answer_unavailable")
 		require.NotContains(t, moved.body, created.Secret)
 		require.NotContains(t, b.logs.String(), created.Secret)
+	})
+
+	t.Run("NeverReplaysAnAnswerStoredWithoutItsKey", func(t *testing.T) {
+		body := campaignBody("Legacy")
+		h := sha256.Sum256([]byte("POST\n/v1/campaigns\n" + body))
+		ctx := context.Background()
+		admin, err := pgx.Connect(ctx, b.region.AdminURL)
+		require.NoError(t, err)
+		defer admin.Close(ctx)
+		_, err = admin.Exec(ctx, `INSERT INTO idempotency_keys (org_id, key, request_hash, status, content_type, body)
+			VALUES ($1, 'legacy-1', $2, 201, 'application/json', '\x00')`, orgA, h[:])
+		require.NoError(t, err)
+		for _, key := range []string{keyA, b.mustAddKey(t, orgA)} {
+			a := b.post(t, "/v1/campaigns", key, "legacy-1", body)
+			require.Equal(t, http.StatusConflict, a.status, a.body)
+			require.Contains(t, a.body, "urn:rekomi:problem:idempotency_answer_unavailable")
+		}
+		require.Zero(t, b.countCampaigns(t, orgA, "Legacy"), "the request is not run again")
 	})
 
 	t.Run("SweepsTheOrganizationsExpiredAnswers", func(t *testing.T) {
