@@ -18,15 +18,25 @@ package main
 
 import (
 	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/json"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strconv"
 	"testing"
+	"time"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 	"github.com/stretchr/testify/require"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	rekomiv1 "github.com/rekomi/rekomi/api/v1alpha1"
 	"github.com/rekomi/rekomi/app/audit"
+	"github.com/rekomi/rekomi/app/audit/audittest"
 	"github.com/rekomi/rekomi/app/db"
 	"github.com/rekomi/rekomi/app/dbtest"
 	"github.com/rekomi/rekomi/app/dbtest/regiondb"
@@ -81,6 +91,37 @@ func TestAuditVerifyCommand(t *testing.T) {
 		}
 	})
 
+	t.Run("AChainRewrittenWithItsHashesDepartsFromItsWitness", func(t *testing.T) {
+		for i := range 3 {
+			require.NoError(t, app.TenantTx(ctx, other, func(tx pgx.Tx) error {
+				_, err := audit.Append(ctx, tx, other, audit.Entry{ActorType: audit.ActorSystem, ActorID: "test",
+					Action: "campaign.created", TargetType: "campaign", TargetID: "c" + strconv.Itoa(i)})
+				return err
+			}))
+		}
+		file, publicKey := writeWitness(t, app, other)
+		witnessed := func() (int, string, string) {
+			return runArgs(t, "audit", "verify", "--database-url", region.RuntimeURL, "--org", other.String(),
+				"--witness", file, "--witness-public-key", publicKey)
+		}
+		code, stdout, stderr := witnessed()
+		require.Equal(t, 0, code, stderr)
+		require.Contains(t, stdout, "3 entries verified, chain intact, and holds the head witnessed at seq 3")
+
+		audittest.RewriteAsOwner(t, region.OwnerURL, other, 3)
+		code, stdout, _ = verify(region.RuntimeURL, other)
+		require.Equal(t, 0, code, "without its witness the rewritten chain looks intact")
+		require.Contains(t, stdout, "3 entries verified, chain intact")
+		code, stdout, stderr = witnessed()
+		require.Equal(t, exitChainBroken, code, stderr)
+		require.Contains(t, stdout, fmt.Sprintf("organization %s: chain departs from its witness from seq 1: ", other))
+
+		code, _, stderr = runArgs(t, "audit", "verify", "--database-url", region.RuntimeURL, "--org", org.String(),
+			"--witness", file, "--witness-public-key", publicKey)
+		require.Equal(t, 1, code)
+		require.Contains(t, stderr, "audit witness does not verify", "another organization's witness is refused")
+	})
+
 	t.Run("UsageErrors", func(t *testing.T) {
 		t.Setenv("DATABASE_URL", "")
 		for _, tc := range []struct {
@@ -93,6 +134,10 @@ func TestAuditVerifyCommand(t *testing.T) {
 			{[]string{"audit", "verify", "--database-url", region.RuntimeURL}, "no organization"},
 			{[]string{"audit", "verify", "--database-url", region.RuntimeURL, "--org", "acme"}, "--org must be an organization id"},
 			{[]string{"audit", "verify", "extra"}, `rekomi audit verify: unexpected argument "extra"`},
+			{[]string{"audit", "verify", "--database-url", region.RuntimeURL, "--org", org.String(), "--witness", "w.json"},
+				"--witness and --witness-public-key go together"},
+			{[]string{"audit", "verify", "--database-url", region.RuntimeURL, "--org", org.String(), "--witness", "w.json",
+				"--witness-public-key", "c2hvcnQ="}, "--witness-public-key must be 32 bytes in base64"},
 		} {
 			code, _, stderr := runArgs(t, tc.args...)
 			require.Equal(t, 2, code, tc.args)
@@ -106,4 +151,30 @@ func TestAuditVerifyCommand(t *testing.T) {
 		code, _, _ := verify("postgres://nobody@127.0.0.1:1/none?connect_timeout=1", org)
 		require.Equal(t, 1, code)
 	})
+}
+
+// writeWitness witnesses org's head with a new key, writes it as the
+// Organization's status.audit would read in JSON, and returns the file and
+// the public key in base64.
+func writeWitness(t *testing.T, app *db.DB, org uuid.UUID) (file, publicKey string) {
+	t.Helper()
+	ctx := context.Background()
+	pub, key, err := ed25519.GenerateKey(rand.Reader)
+	require.NoError(t, err)
+	var v audit.Verification
+	require.NoError(t, app.TenantTx(ctx, org, func(tx pgx.Tx) (err error) {
+		v, err = audit.Verify(ctx, tx, org)
+		return err
+	}))
+	w, err := audit.Witness{OrgID: org}.Witnessed(audit.Checkpoint{Seq: v.Verified, Hash: v.Head, At: time.Now().UTC().Truncate(time.Second)}, 11, key)
+	require.NoError(t, err)
+	status := rekomiv1.AuditWitness{KeyID: w.KeyID, Signature: w.Signature}
+	for _, c := range w.Checkpoints {
+		status.Checkpoints = append(status.Checkpoints, rekomiv1.AuditCheckpoint{Seq: c.Seq, Hash: c.Hash, WitnessedAt: metav1.NewTime(c.At)})
+	}
+	data, err := json.Marshal(status)
+	require.NoError(t, err)
+	file = filepath.Join(t.TempDir(), "witness.json")
+	require.NoError(t, os.WriteFile(file, data, 0o600))
+	return file, base64.StdEncoding.EncodeToString(pub)
 }

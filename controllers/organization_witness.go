@@ -159,7 +159,7 @@ func (r *OrganizationReconciler) witnessChain(ctx context.Context, org *rekomiv1
 	if err != nil {
 		return nil, fmt.Errorf("reading the audit witness key: %w", err)
 	}
-	w := witnessFromStatus(id, org.Status.Audit)
+	w := WitnessFromStatus(id, org.Status.Audit)
 	if len(w.Checkpoints) > 0 {
 		if err := w.Verify(key.Public().(ed25519.PublicKey)); err != nil {
 			return &witnessProblem{rekomiv1.ReasonAuditChainDiverged,
@@ -200,8 +200,9 @@ func (r *OrganizationReconciler) witnessChain(ctx context.Context, org *rekomiv1
 	return nil, nil
 }
 
-// witnessFromStatus is the witness status.audit holds for organization id.
-func witnessFromStatus(id uuid.UUID, s *rekomiv1.AuditWitness) audit.Witness {
+// WitnessFromStatus is the witness status.audit holds for organization id,
+// as `rekomi audit verify --witness` reads it.
+func WitnessFromStatus(id uuid.UUID, s *rekomiv1.AuditWitness) audit.Witness {
 	w := audit.Witness{OrgID: id}
 	if s == nil {
 		return w
@@ -222,4 +223,3 @@ func witnessToStatus(w audit.Witness) *rekomiv1.AuditWitness {
 	}
 	return s
 }
-

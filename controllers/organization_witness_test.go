@@ -24,7 +24,6 @@ import (
 	"time"
 
 	"github.com/google/uuid"
-	"github.com/jackc/pgx/v5"
 	"github.com/stretchr/testify/require"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -32,6 +31,7 @@ import (
 
 	v1 "github.com/rekomi/rekomi/api/v1alpha1"
 	"github.com/rekomi/rekomi/app/audit"
+	"github.com/rekomi/rekomi/app/audit/audittest"
 	"github.com/rekomi/rekomi/controllers"
 )
 
@@ -89,31 +89,8 @@ func TestOrganizationWitnessesItsAuditLog(t *testing.T) {
 	require.Equal(t, seq, w.Checkpoints[1].Seq)
 	require.Equal(t, hash, w.Checkpoints[1].Hash)
 
-	// The owner role rewrites the chain from its first entry.
 	owner := f.rf.secret(t, controllers.OwnerSecretName(f.region.Name))
-	ownerConn, err := pgx.Connect(ctx, string(owner.Data["url"]))
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = ownerConn.Close(ctx) })
-	require.NoError(t, pgx.BeginFunc(ctx, ownerConn, func(tx pgx.Tx) error {
-		for _, sql := range []string{
-			"SELECT set_config('rekomi.org_id', '" + id.String() + "', true)",
-			"ALTER TABLE audit_log DISABLE TRIGGER USER",
-			"UPDATE audit_log SET actor_id = 'someone-else' WHERE seq = 1",
-		} {
-			if _, err := tx.Exec(ctx, sql); err != nil {
-				return err
-			}
-		}
-		prev := make([]byte, 32)
-		for s := int64(1); s <= seq; s++ {
-			if err := tx.QueryRow(ctx, `UPDATE audit_log a SET prev_hash = $1, hash = rekomi_audit_entry_hash($1, a)
-				WHERE seq = $2 RETURNING hash`, prev, s).Scan(&prev); err != nil {
-				return err
-			}
-		}
-		_, err := tx.Exec(ctx, "ALTER TABLE audit_log ENABLE TRIGGER USER")
-		return err
-	}))
+	audittest.RewriteAsOwner(t, string(owner.Data["url"]), id, seq)
 	v, err := audit.Verify(ctx, conn, id)
 	require.NoError(t, err)
 	require.True(t, v.OK(), "the rewritten chain verifies on its own")

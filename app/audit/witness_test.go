@@ -28,6 +28,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/rekomi/rekomi/app/audit"
+	"github.com/rekomi/rekomi/app/audit/audittest"
 	"github.com/rekomi/rekomi/app/db"
 	"github.com/rekomi/rekomi/app/dbtest"
 	"github.com/rekomi/rekomi/app/dbtest/regiondb"
@@ -134,29 +135,7 @@ func TestWitnessRevealsARewrittenChain(t *testing.T) {
 	}
 	witness() // seq 5
 
-	owner, err := pgx.Connect(ctx, region.OwnerURL)
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = owner.Close(ctx) })
-	require.NoError(t, pgx.BeginFunc(ctx, owner, func(tx pgx.Tx) error {
-		for _, sql := range []string{
-			"SELECT set_config('rekomi.org_id', '" + org.String() + "', true)",
-			"ALTER TABLE audit_log DISABLE TRIGGER USER",
-			"UPDATE audit_log SET action = 'campaign.deleted' WHERE seq = 1",
-		} {
-			if _, err := tx.Exec(ctx, sql); err != nil {
-				return err
-			}
-		}
-		prev := make([]byte, 32)
-		for seq := 1; seq <= 5; seq++ {
-			if err := tx.QueryRow(ctx, `UPDATE audit_log a SET prev_hash = $1, hash = rekomi_audit_entry_hash($1, a)
-				WHERE seq = $2 RETURNING hash`, prev, seq).Scan(&prev); err != nil {
-				return err
-			}
-		}
-		_, err := tx.Exec(ctx, "ALTER TABLE audit_log ENABLE TRIGGER USER")
-		return err
-	}), "the owner may rewrite its table")
+	audittest.RewriteAsOwner(t, region.OwnerURL, org, 5)
 
 	var v audit.Verification
 	var d *audit.Disagreement
