@@ -27,13 +27,17 @@ func RuntimeGrants() map[string][]pgroles.Privilege {
 		// Written by the operator only.
 		"organizations":     {pgroles.Select},
 		"webhook_endpoints": {pgroles.Select},
-		// Public lookup keys come and go with their links, endpoints and keys.
-		"route_keys": {pgroles.Select, pgroles.Insert, pgroles.Delete},
+		// Public lookup keys are written with their links and keys; only the
+		// operator removes one.
+		"route_keys": {pgroles.Select, pgroles.Insert},
+		// A key is only ever revoked: its hash, prefix and scopes never change.
+		"api_keys": {pgroles.Select, pgroles.Insert, pgroles.Column(pgroles.Update, "revoked_at")},
 		// Stored answers are written once, with their effect, and expire.
 		"idempotency_keys": {pgroles.Select, pgroles.Insert, pgroles.Delete},
+		// Admin sessions begin, end at sign-out and expire.
+		"admin_sessions": {pgroles.Select, pgroles.Insert, pgroles.Delete},
 
 		"members":           {pgroles.Select, pgroles.Insert, pgroles.Update, pgroles.Delete},
-		"api_keys":          {pgroles.Select, pgroles.Insert, pgroles.Update},
 		"campaigns":         {pgroles.Select, pgroles.Insert, pgroles.Update},
 		"affiliates":        {pgroles.Select, pgroles.Insert, pgroles.Update},
 		"affiliate_invites": {pgroles.Select, pgroles.Insert, pgroles.Update, pgroles.Delete},

@@ -28,7 +28,7 @@ const (
 // tenantIsolated are the tables whose one policy, tenant_isolation, scopes
 // every command to the current organization.
 var tenantIsolated = []string{
-	"affiliate_invites", "affiliates", "api_keys", "audit_log", "billing_events", "campaigns", "clicks",
+	"admin_sessions", "affiliate_invites", "affiliates", "api_keys", "audit_log", "billing_events", "campaigns", "clicks",
 	"commission_adjustments", "commissions", "conversions", "customers", "idempotency_keys", "members",
 	"payout_deductions", "payout_items", "payouts", "referral_links", "webhook_endpoints",
 }

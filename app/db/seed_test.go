@@ -92,6 +92,8 @@ func seedOrg(t *testing.T, admin *pgx.Conn, name string) uuid.UUID {
 		{`INSERT INTO idempotency_keys (org_id, key, request_hash, status, content_type, body)
 		  VALUES ($1, 'seed-' || $2, sha256($3), 201, 'application/json', '{}')`,
 			[]any{org, name, []byte(name)}},
+		{`INSERT INTO admin_sessions (org_id, id, api_key_id, expires_at) VALUES ($1, gen_random_uuid(), $2, now() + interval '8 hours')`,
+			[]any{org, ids["key"]}},
 	}
 	for _, s := range stmts {
 		_, err := admin.Exec(ctx, s.sql, s.args...)

@@ -24,6 +24,7 @@ import (
 	"encoding/base64"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
@@ -31,9 +32,12 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
+
+	"github.com/rekomi/rekomi/app/audit"
+	"github.com/rekomi/rekomi/app/db"
 )
 
-// An admin session is a cookie the server verifies without remembering it:
+// An admin session is a row of admin_sessions and a signed cookie naming it:
 //
 //	base64url(payload) "." base64url(HMAC-SHA256(session key, payload))
 //	payload: version (1) | key id length n (1) | key id (n) | session id (16)
@@ -41,10 +45,12 @@ import (
 //
 // The MAC key is derived from the key ring key the payload names, so any
 // replica holding the ring verifies it, and it keeps verifying after a
-// rotation for as long as that key stays in the ring. Every request also
-// re-reads the API key: revoking it, or taking its read or write scope, ends the
-// session. The CSRF token of a form is an HMAC of the session id under a
-// second derived key.
+// rotation for as long as that key stays in the ring. A cookie that
+// verifies is not enough: every request also reads the session's row and
+// its API key from the database all replicas share, so signing out (which
+// deletes the row), revoking the key, or taking its read or write scope
+// ends the session on every replica at once. The CSRF token of a form is an
+// HMAC of the session id under a second derived key.
 const (
 	sessionCookie   = "rekomi_admin"
 	signInCookie    = "rekomi_admin_sign_in"
@@ -198,19 +204,68 @@ func (a *adminUI) cookie(name, value string, ttl time.Duration) *http.Cookie {
 		HttpOnly: true, Secure: a.secure, SameSite: http.SameSiteStrictMode}
 }
 
-// startSession signs in p's key and sets the session cookie.
-func (s *Server) startSession(w http.ResponseWriter, p principal) {
-	sess := session{keyID: s.admin.keys.current, org: p.OrgID, apiKey: p.KeyID, expires: time.Now().Add(sessionTTL)}
+// adminSessionTarget is the audit target type of sign-ins and sign-outs.
+const adminSessionTarget = "admin_session"
+
+// startSession signs in p's key: it stores the session, with its
+// admin.signed_in entry in the same transaction (sweeping the
+// organization's expired sessions on the way), then sets the cookie.
+func (s *Server) startSession(w http.ResponseWriter, r *http.Request, p principal) error {
+	sess := session{keyID: s.admin.keys.current, org: p.OrgID, apiKey: p.KeyID,
+		expires: time.Unix(time.Now().Add(sessionTTL).Unix(), 0)}
 	copy(sess.id[:], randomBytes(len(sess.id)))
+	ctx := r.Context()
+	err := s.db.TenantTx(ctx, p.OrgID, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `DELETE FROM admin_sessions WHERE org_id = $1 AND expires_at <= now()`, p.OrgID); err != nil {
+			return fmt.Errorf("sweeping expired admin sessions: %w", db.MapError(err))
+		}
+		if _, err := tx.Exec(ctx, `INSERT INTO admin_sessions (org_id, id, api_key_id, expires_at) VALUES ($1, $2, $3, $4)`,
+			p.OrgID, uuid.UUID(sess.id), p.KeyID, sess.expires); err != nil {
+			return fmt.Errorf("storing the admin session: %w", db.MapError(err))
+		}
+		_, err := audit.Append(ctx, tx, p.OrgID, s.adminEntry(r, p, "admin.signed_in", adminSessionTarget,
+			uuid.UUID(sess.id).String(), map[string]any{"expires_at": sess.expires.UTC().Format(time.RFC3339)}))
+		return err
+	})
+	if err != nil {
+		return err
+	}
 	http.SetCookie(w, s.admin.cookie(sessionCookie, s.admin.keys.seal(sess), sessionTTL))
+	return nil
 }
 
+// stopSession deletes the request's session, with its admin.signed_out
+// entry in the same transaction; a session already gone records nothing.
+func (s *Server) stopSession(r *http.Request, sess session, p principal) error {
+	ctx := r.Context()
+	return s.db.TenantTx(ctx, p.OrgID, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, `DELETE FROM admin_sessions WHERE org_id = $1 AND id = $2`, p.OrgID, uuid.UUID(sess.id))
+		if err != nil {
+			return fmt.Errorf("deleting the admin session: %w", db.MapError(err))
+		}
+		if tag.RowsAffected() == 0 {
+			return nil
+		}
+		_, err = audit.Append(ctx, tx, p.OrgID, s.adminEntry(r, p, "admin.signed_out", adminSessionTarget, uuid.UUID(sess.id).String(), nil))
+		return err
+	})
+}
+
+// adminEntry is an audit entry of an administrator acting through p's key.
+func (s *Server) adminEntry(r *http.Request, p principal, action, targetType, targetID string, metadata map[string]any) audit.Entry {
+	e := s.auditEntry(r, action, targetType, targetID, metadata)
+	e.ActorType, e.ActorID = audit.ActorAdmin, p.KeyID.String()
+	return e
+}
+
+// endSession deletes the browser's session cookie.
 func (s *Server) endSession(w http.ResponseWriter) {
 	http.SetCookie(w, s.admin.cookie(sessionCookie, "", -1))
 }
 
-// adminSession lets a request through with a valid session whose API key
-// still holds the read and write scopes, as that key's principal; otherwise it ends
+// adminSession lets a request through with a valid, stored session whose
+// API key still holds the read and write scopes, as that key's principal;
+// otherwise it ends
 // the session and sends the browser to sign in. A POST must also come from
 // the admin pages and carry the session's CSRF token, or it is refused
 // with 403 before anything runs. Requests count against the key's rate
@@ -257,14 +312,17 @@ func (s *Server) signedIn(r *http.Request) (session, principal, error) {
 	return sess, p, err
 }
 
-// adminPrincipal re-reads the session's API key: a key that is gone,
-// revoked or without the read or write scope is errUnauthenticated.
+// adminPrincipal reads the session's row and its API key: a session that
+// ended (signed out, expired) or whose key is gone, revoked or without the
+// read or write scope is errUnauthenticated.
 func (s *Server) adminPrincipal(ctx context.Context, sess session) (principal, error) {
 	p := principal{OrgID: sess.org, KeyID: sess.apiKey}
 	var revoked *time.Time
 	err := s.db.TenantTx(ctx, p.OrgID, func(tx pgx.Tx) error {
-		return tx.QueryRow(ctx, `SELECT scopes, revoked_at FROM api_keys WHERE org_id = $1 AND id = $2`,
-			p.OrgID, p.KeyID).Scan(&p.Scopes, &revoked)
+		return tx.QueryRow(ctx, `SELECT k.scopes, k.revoked_at FROM admin_sessions s
+			JOIN api_keys k ON k.org_id = s.org_id AND k.id = s.api_key_id
+			WHERE s.org_id = $1 AND s.id = $2 AND s.api_key_id = $3 AND s.expires_at > now()`,
+			p.OrgID, uuid.UUID(sess.id), p.KeyID).Scan(&p.Scopes, &revoked)
 	})
 	switch {
 	case errors.Is(err, pgx.ErrNoRows):

@@ -66,8 +66,8 @@ func signInNonce(r *http.Request) string {
 
 // adminSignIn answers POST /admin/sign-in. Each attempt takes a token from
 // the client address's bucket before the key is looked at. A token that is
-// a valid API key with the read and write scopes starts a session; any
-// other gets the same 401 form.
+// a valid API key with the read and write scopes starts a session
+// (audited as admin.signed_in); any other gets the same 401 form.
 func (s *Server) adminSignIn(w http.ResponseWriter, r *http.Request) {
 	if wait, ok := s.admin.signIns.allow(clientIP(r, s.cfg.TrustedProxies), s.now()); !ok {
 		w.Header().Set("Retry-After", retryAfter(wait))
@@ -92,15 +92,23 @@ func (s *Server) adminSignIn(w http.ResponseWriter, r *http.Request) {
 		s.adminInternalError(w, r, "signing in", err)
 		return
 	}
-	s.startSession(w, p)
+	if err := s.startSession(w, r, p); err != nil {
+		s.adminInternalError(w, r, "starting an admin session", err)
+		return
+	}
 	http.SetCookie(w, s.admin.cookie(signInCookie, "", -1))
 	seeOther(w, r, "/admin")
 }
 
-// adminSignOut answers POST /admin/sign-out by deleting the session cookie.
-// The session's value stays valid until it expires or its key is revoked:
-// nothing is stored server-side to forget.
+// adminSignOut answers POST /admin/sign-out: it deletes the session, so
+// its cookie, wherever a copy of it is, opens nothing on any replica, and
+// then the cookie.
 func (s *Server) adminSignOut(w http.ResponseWriter, r *http.Request) {
+	sess, _ := sessionFrom(r.Context())
+	if err := s.stopSession(r, sess, principalFrom(r.Context())); err != nil {
+		s.adminInternalError(w, r, "signing out", err)
+		return
+	}
 	s.endSession(w)
 	seeOther(w, r, "/admin/sign-in")
 }

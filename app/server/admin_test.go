@@ -25,6 +25,8 @@ import (
 	"encoding/csv"
 	"html"
 	"io"
+	"log/slog"
+	"net"
 	"net/http"
 	"net/http/cookiejar"
 	"net/netip"
@@ -43,6 +45,7 @@ import (
 	"github.com/rekomi/rekomi/app/audit"
 	"github.com/rekomi/rekomi/app/config"
 	"github.com/rekomi/rekomi/app/dbtest"
+	"github.com/rekomi/rekomi/app/keyring"
 	"github.com/rekomi/rekomi/app/server"
 )
 
@@ -578,6 +581,112 @@ func TestAdmin(t *testing.T) {
 		require.Contains(t, p.body, "The organization is cancelled")
 		require.True(t, b.keyWorks(t, victim))
 		require.Zero(t, b.countActions(t, org, "admin.override"))
+	})
+}
+
+// replica starts another app of b's Region on its database, as a second
+// pod is, and returns its base URL; it stops with the test.
+func (b *bundle) replica(t *testing.T, opts []server.Option, mutate ...func(*config.Config)) string {
+	t.Helper()
+	cfg := config.Defaults()
+	cfg.Region, cfg.Location = "eu", "eu"
+	for _, m := range mutate {
+		m(&cfg)
+	}
+	s := server.New(cfg, b.db, slog.New(slog.NewJSONHandler(io.Discard, nil)), opts...)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	metricsLn, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- s.Serve(ctx, ln, metricsLn) }()
+	t.Cleanup(func() {
+		cancel()
+		require.NoError(t, <-done)
+	})
+	return "http://" + ln.Addr().String()
+}
+
+// onReplica is a browser of the replica at base holding a's session cookie.
+func (a *adminBrowser) onReplica(t *testing.T, base string) *adminBrowser {
+	t.Helper()
+	other := &adminBrowser{b: &bundle{base: base}, ip: a.ip}
+	jar, err := cookiejar.New(nil)
+	require.NoError(t, err)
+	other.jar = jar
+	other.client = &http.Client{Jar: jar, CheckRedirect: a.client.CheckRedirect}
+	if c := a.sessionCookie(t); c != nil {
+		other.setSessionCookie(t, c.Value)
+	}
+	return other
+}
+
+// auditOf is the actor type, actor id, IP, target type and target id of
+// org's one entry with action.
+func (b *bundle) auditOf(t *testing.T, org uuid.UUID, action string) []string {
+	t.Helper()
+	ctx := context.Background()
+	out := make([]string, 5)
+	require.NoError(t, b.db.TenantTx(ctx, org, func(tx pgx.Tx) error {
+		return tx.QueryRow(ctx, `SELECT actor_type, actor_id, host(ip), target_type, target_id FROM audit_log
+			WHERE org_id = $1 AND action = $2`, org, action).Scan(&out[0], &out[1], &out[2], &out[3], &out[4])
+	}))
+	return out
+}
+
+func TestAdminSessionsAreServerSide(t *testing.T) {
+	t.Parallel()
+	srv := dbtest.Start(t)
+	ring, err := keyring.Generate(rand.Reader)
+	require.NoError(t, err)
+	opts := []server.Option{server.WithKeyRing(ring)}
+	b := setupWith(t, srv, opts, adminConfig)
+	replica := b.replica(t, opts, adminConfig)
+
+	t.Run("SignOutEndsTheSessionOnEveryReplica", func(t *testing.T) {
+		_, key := b.seedOrg(t, "initrode", server.ScopeRead, server.ScopeWrite)
+		a := b.browser(t, "192.0.2.30")
+		token := a.mustSignIn(t, key)
+		copied := a.sessionCookie(t).Value
+		stolen := a.onReplica(t, replica)
+		require.Equal(t, http.StatusOK, stolen.get(t, "/admin").status, "replicas share sessions")
+		requireSignInRedirect(t, a.do(t, http.MethodPost, "/admin/sign-out", url.Values{"csrf_token": {token}}))
+		for _, browser := range []*adminBrowser{stolen, a} {
+			browser.setSessionCookie(t, copied)
+			requireSignInRedirect(t, browser.get(t, "/admin"))
+			browser.setSessionCookie(t, copied)
+			require.Equal(t, http.StatusSeeOther, browser.revoke(t, uuid.New(), token).status)
+		}
+	})
+
+	t.Run("RevokingTheKeyEndsItsSessionsOnEveryReplica", func(t *testing.T) {
+		org, key := b.seedOrg(t, "globodyne", server.ScopeRead, server.ScopeWrite)
+		second, secondID := b.addKey(t, org, server.ScopeRead, server.ScopeWrite)
+		a := b.browser(t, "192.0.2.31")
+		a.mustSignIn(t, second)
+		there := a.onReplica(t, replica)
+		require.Equal(t, http.StatusOK, there.get(t, "/admin").status)
+		require.Equal(t, http.StatusOK, b.call(t, http.MethodDelete, "/v1/api-keys/"+secondID.String(), key, "", nil, nil).StatusCode)
+		requireSignInRedirect(t, there.get(t, "/admin"))
+		requireSignInRedirect(t, a.get(t, "/admin"))
+	})
+
+	t.Run("SignInAndSignOutAreAudited", func(t *testing.T) {
+		org, key := b.seedOrg(t, "veridian", server.ScopeRead, server.ScopeWrite)
+		keyID := b.keyID(t, org, key)
+		a := b.browser(t, "192.0.2.32")
+		token := a.mustSignIn(t, key)
+		in := b.auditOf(t, org, "admin.signed_in")
+		require.Equal(t, []string{audit.ActorAdmin, keyID.String(), "192.0.2.32", "admin_session"}, in[:4])
+		require.Zero(t, b.countActions(t, org, "admin.signed_out"))
+		requireSignInRedirect(t, a.do(t, http.MethodPost, "/admin/sign-out", url.Values{"csrf_token": {token}}))
+		out := b.auditOf(t, org, "admin.signed_out")
+		require.Equal(t, in, append(out[:4:4], in[4]), "the same session, by the same key, from the same address")
+		b.requireAudit(t, org, "admin.signed_out", uuid.MustParse(out[4]))
+		refused := b.browser(t, "192.0.2.33")
+		require.Equal(t, http.StatusUnauthorized, refused.signIn(t, key[:len(key)-2]+"zz").status)
+		require.Equal(t, 1, b.countActions(t, org, "admin.signed_in"), "a refused sign-in starts no session")
 	})
 }
 

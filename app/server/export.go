@@ -67,6 +67,7 @@ var exportTables = []exportTable{
 var exportOmittedTables = map[string]string{
 	"route_keys":       "derived: the public codes and prefixes are in the links, endpoints and keys themselves",
 	"idempotency_keys": "a retry aid holding stored answers for 24 hours",
+	"admin_sessions":   "the admin pages' open sessions; each sign-in and sign-out is in the audit log",
 }
 
 // exportLine is one line of the NDJSON export. The first line is the
