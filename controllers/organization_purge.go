@@ -35,6 +35,18 @@ import (
 // keptTables hold an organization's rows that outlive its purge.
 var keptTables = []string{"audit_log"}
 
+// tombstones are the kinds of routing keys a purge keeps, so that no other
+// organization can ever claim them: a link code shared in the world would
+// otherwise send its visitors to whoever took it next, and an API key
+// prefix could come back to life. Webhook endpoint ids, which only the
+// operator draws, are deleted with their endpoints.
+var tombstones = []string{"link_code", "api_key_prefix"}
+
+// purgeCondition narrows the purge of a table beyond its organization.
+var purgeCondition = map[string]string{
+	"route_keys": "kind <> ALL ($2)",
+}
+
 // purgeTablesSQL finds the tables to purge: every table of the schema with a
 // tenant column (partitions are reached through their parent).
 const purgeTablesSQL = `
@@ -147,11 +159,19 @@ func (r *OrganizationReconciler) purge(ctx context.Context, org *rekomiv1.Organi
 		}
 		deleted := map[string]int64{}
 		for _, t := range tables {
-			tag, err := tx.Exec(ctx, "DELETE FROM "+pgx.Identifier{t}.Sanitize()+" WHERE org_id = $1", id)
+			sql, args := "DELETE FROM "+pgx.Identifier{t}.Sanitize()+" WHERE org_id = $1", []any{id}
+			if cond, ok := purgeCondition[t]; ok {
+				sql, args = sql+" AND "+cond, append(args, tombstones)
+			}
+			tag, err := tx.Exec(ctx, sql, args...)
 			if err != nil {
 				return fmt.Errorf("deleting the rows of %s: %w", t, db.MapError(err))
 			}
 			deleted[t] = tag.RowsAffected()
+		}
+		var kept int64
+		if err := tx.QueryRow(ctx, "SELECT count(*) FROM route_keys WHERE org_id = $1", id).Scan(&kept); err != nil {
+			return fmt.Errorf("counting the routing keys kept: %w", db.MapError(err))
 		}
 		if _, err := tx.Exec(ctx, "UPDATE organizations SET status = $2, purge_at = $3, updated_at = now() WHERE id = $1",
 			id, orgPurged, now); err != nil {
@@ -168,7 +188,7 @@ func (r *OrganizationReconciler) purge(ctx context.Context, org *rekomiv1.Organi
 			}
 		}
 		_, err = audit.Append(ctx, tx, id, operatorEntry(actionPurged, "organization", id.String(),
-			map[string]any{"deleted_rows": deleted, "kept_tables": keptTables}))
+			map[string]any{"deleted_rows": deleted, "kept_tables": keptTables, "tombstoned_route_keys": kept, "tombstoned_kinds": tombstones}))
 		return err
 	})
 	if err != nil {

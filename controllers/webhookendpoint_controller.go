@@ -126,6 +126,11 @@ func (r *WebhookEndpointReconciler) reconcile(ctx context.Context, ep *rekomiv1.
 		return ctrl.Result{}, err
 	}
 	target, w, err := r.target(ctx, ep, true)
+	if w != nil && w.reason == rekomiv1.ReasonPurged {
+		ep.Status.URL = ""
+		w.message += fmt.Sprintf("; Secret %s/%s, which holds the signing secrets, is not the operator's and is left in place: "+
+			"delete it with this WebhookEndpoint", ep.Namespace, ep.Spec.SecretRef.Name)
+	}
 	if w != nil {
 		conds.set(rekomiv1.ConditionReady, false, w.reason, w.message)
 	}

@@ -122,6 +122,12 @@ func organizationID(org *rekomiv1.Organization, ready bool) (uuid.UUID, *wait) {
 		return uuid.Nil, &wait{reason: rekomiv1.ReasonDependencyNotReady, gone: true,
 			message: fmt.Sprintf("Organization %s has a status.id that is not a UUID", org.Name)}
 	}
+	if meta.IsStatusConditionTrue(org.Status.Conditions, string(rekomiv1.ConditionPurged)) {
+		// The purge deleted the endpoint's row and route: nothing to wait for.
+		return uuid.Nil, &wait{reason: rekomiv1.ReasonPurged, gone: true,
+			message: fmt.Sprintf("Organization %s is purged: this endpoint's row, its sealed signing secrets and its route "+
+				"are deleted from the Region database, so its URL answers 401", org.Name)}
+	}
 	if ready && !meta.IsStatusConditionTrue(org.Status.Conditions, string(rekomiv1.ConditionReady)) {
 		return uuid.Nil, &wait{reason: rekomiv1.ReasonDependencyNotReady,
 			message: fmt.Sprintf("Organization %s is not Ready", org.Name)}
