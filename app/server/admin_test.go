@@ -588,14 +588,21 @@ func TestAdmin(t *testing.T) {
 // pod is, and returns its base URL; it stops with the test.
 func (b *bundle) replica(t *testing.T, opts []server.Option, mutate ...func(*config.Config)) string {
 	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	return b.serveOn(t, ln, opts, mutate...)
+}
+
+// serveOn serves another app of b's Region on ln and returns its base URL
+// (http://, whatever ln is); it stops with the test.
+func (b *bundle) serveOn(t *testing.T, ln net.Listener, opts []server.Option, mutate ...func(*config.Config)) string {
+	t.Helper()
 	cfg := config.Defaults()
 	cfg.Region, cfg.Location = "eu", "eu"
 	for _, m := range mutate {
 		m(&cfg)
 	}
 	s := server.New(cfg, b.db, slog.New(slog.NewJSONHandler(io.Discard, nil)), opts...)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
 	metricsLn, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
 	ctx, cancel := context.WithCancel(context.Background())

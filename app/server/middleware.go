@@ -61,6 +61,23 @@ func (s *Server) requestID(next http.Handler) http.Handler {
 	})
 }
 
+// hstsValue asks browsers to reach this host over HTTPS only, for a year.
+// It names no subdomains: the app's host may share a parent domain with
+// sites that are not its own.
+const hstsValue = "max-age=31536000"
+
+// strictTransport sends Strict-Transport-Security on every answer to a
+// request that came over HTTPS (see servedOverTLS); browsers ignore it over
+// plain HTTP, so it is not sent there.
+func (s *Server) strictTransport(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if servedOverTLS(r, s.cfg.TrustedProxies) {
+			w.Header().Set("Strict-Transport-Security", hstsValue)
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
 // limitBody refuses a body over the limit: the handler's read fails, and a
 // declared length over it is refused before the handler runs. Webhook
 // deliveries are bounded by their own handler instead.

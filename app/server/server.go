@@ -223,7 +223,7 @@ func (s *Server) Routes() []string {
 // links are stored only while Serve runs; through Handler alone they wait in
 // the bounded click buffers.
 func (s *Server) Handler() http.Handler {
-	return s.requestID(s.recoverPanics(s.observe(s.limitBody(s.fenced(s.mux)))))
+	return s.requestID(s.strictTransport(s.recoverPanics(s.observe(s.limitBody(s.fenced(s.mux))))))
 }
 
 // MetricsHandler serves GET /metrics (Prometheus) and nothing else. It is
