@@ -30,6 +30,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/rekomi/rekomi/app/db"
+	"github.com/rekomi/rekomi/app/storable"
 )
 
 // Actor types, as the audit_log table's CHECK constraint lists them.
@@ -45,6 +46,9 @@ const (
 // MaxMetadataBytes bounds an entry's metadata, encoded as JSON.
 const MaxMetadataBytes = 8 << 10
 
+// MaxUserAgentChars is how many characters of a user agent are kept.
+const MaxUserAgentChars = 1024
+
 // ErrInvalidEntry is returned, wrapped with the field at fault, for an entry
 // that Append refuses before reaching the database.
 var ErrInvalidEntry = errors.New("invalid audit entry")
@@ -59,7 +63,7 @@ type Entry struct {
 	TargetType string
 	TargetID   string
 	IP         netip.Addr // the zero Addr records none; a zone is dropped, IPv4-in-IPv6 stored as IPv4
-	UserAgent  string     // "" records none
+	UserAgent  string     // as the client sent it, stored as storable.Text(UserAgent, MaxUserAgentChars); "" records none
 	RequestID  string     // "" records none
 	Metadata   map[string]any
 }
@@ -81,14 +85,17 @@ VALUES ($1, $2, $3, $4, $5, $6, $7, NULLIF($8, ''), NULLIF($9, ''), $10)
 RETURNING seq, id, occurred_at, prev_hash, hash`
 
 // Append validates e and adds it to orgID's chain through q, which should be
-// the db.TenantTx that makes the change e records. The database takes a
-// per-organization lock until q commits, so keep that transaction short.
+// the db.TenantTx that makes the change e records. The user agent, which the
+// client chooses byte for byte, is made storable rather than refused. The
+// database takes a per-organization lock until q commits, so keep that
+// transaction short.
 // Errors from the database come back as db's sentinels (db.ErrForbidden when
 // q's tenant is not orgID).
 func Append(ctx context.Context, q db.DBTX, orgID uuid.UUID, e Entry) (Record, error) {
 	if orgID == uuid.Nil {
 		return Record{}, fmt.Errorf("appending to the audit log: %w", db.ErrNoTenant)
 	}
+	e.UserAgent = storable.Text(e.UserAgent, MaxUserAgentChars)
 	metadata, err := e.validate()
 	if err != nil {
 		return Record{}, err
@@ -122,7 +129,6 @@ func (e Entry) validate() (json.RawMessage, error) {
 		{"actor id", e.ActorID, 255, true},
 		{"target type", e.TargetType, 100, true},
 		{"target id", e.TargetID, 255, true},
-		{"user agent", e.UserAgent, 1024, false},
 		{"request id", e.RequestID, 128, false},
 	} {
 		if err := checkText(f.name, f.value, f.max, f.required); err != nil {

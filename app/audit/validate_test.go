@@ -83,8 +83,8 @@ func TestAppendValidatesBeforeAnySQL(t *testing.T) {
 		"a missing target type":             {edit: func(e *audit.Entry) { e.TargetType = "" }, want: "target type is required"},
 		"a target id of 256 runes":          {edit: func(e *audit.Entry) { e.TargetID = strings.Repeat("é", 256) }, want: "target id is longer than 255"},
 		"a target id of 255 two-byte runes": {edit: func(e *audit.Entry) { e.TargetID = strings.Repeat("é", 255) }},
-		"a user agent over 1024 characters": {
-			edit: func(e *audit.Entry) { e.UserAgent = strings.Repeat("u", 1025) }, want: "user agent is longer than 1024",
+		"a user agent over 1024 characters, not UTF-8, with a NUL (made storable, not refused)": {
+			edit: func(e *audit.Entry) { e.UserAgent = strings.Repeat("u", 1025) + "\xff\x00" },
 		},
 		"a request id that is not UTF-8": {edit: func(e *audit.Entry) { e.RequestID = "req-\xff" }, want: "request id must be UTF-8"},
 		"an actor id with a NUL":         {edit: func(e *audit.Entry) { e.ActorID = "a\x00b" }, want: "actor id must be UTF-8 text without NUL"},

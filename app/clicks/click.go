@@ -22,10 +22,12 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+
+	"github.com/rekomi/rekomi/app/storable"
 )
 
-// Bounds of the stored text columns, in bytes (the table bounds them in
-// characters, which are never more).
+// Bounds of the stored text columns, in characters as the table's checks
+// count them.
 const (
 	maxUserAgent = 1024
 	maxReferrer  = 2048
@@ -92,13 +94,10 @@ func storedIP(ip netip.Addr, truncate bool) *netip.Prefix {
 	return &p
 }
 
-// storableText is s as a text column takes it: valid UTF-8 without NUL, at
-// most n bytes (cut on a character boundary); nil when empty.
+// storableText is s made storable by storable.Text (the helper every
+// header copied into the database goes through); nil when that is empty.
 func storableText(s string, n int) *string {
-	s = strings.ReplaceAll(strings.ToValidUTF8(s, "\uFFFD"), "\x00", "")
-	if len(s) > n {
-		s = strings.ToValidUTF8(s[:n], "")
-	}
+	s = storable.Text(s, n)
 	if s == "" {
 		return nil
 	}

@@ -79,8 +79,9 @@ func TestStorableText(t *testing.T) {
 	t.Parallel()
 	require.Nil(t, storableText("", 10))
 	require.Equal(t, "ab\uFFFDc", *storableText("ab\xffc\x00", 10), "invalid UTF-8 is replaced and NUL dropped")
-	long := strings.Repeat("é", 600) // 1,200 bytes
-	got := *storableText(long, maxUserAgent)
-	require.LessOrEqual(t, len(got), maxUserAgent)
-	require.Equal(t, strings.Repeat("é", 512), got, "cut on a character boundary")
+	long := strings.Repeat("é", maxUserAgent+1) // 2,050 bytes
+	require.Equal(t, strings.Repeat("é", maxUserAgent), *storableText(long, maxUserAgent),
+		"cut after as many characters as the column allows")
+	require.Equal(t, strings.Repeat("a\uFFFD", maxReferrer/2), *storableText(strings.Repeat("a\xff\xfe", maxReferrer), maxReferrer),
+		"cut on a character boundary after replacing")
 }

@@ -40,7 +40,7 @@ import (
 
 // seedOrg writes an organization and one API key with the given scopes as
 // the admin, as the operator does, and returns the org id and the key.
-func (b *bundle) seedOrg(t *testing.T, name string, scopes ...string) (uuid.UUID, string) {
+func (b *bundle) seedOrg(t testing.TB, name string, scopes ...string) (uuid.UUID, string) {
 	t.Helper()
 	ctx := context.Background()
 	admin, err := pgx.Connect(ctx, b.region.AdminURL)
@@ -52,7 +52,7 @@ func (b *bundle) seedOrg(t *testing.T, name string, scopes ...string) (uuid.UUID
 	return org, b.seedKey(t, admin, org, scopes...)
 }
 
-func (b *bundle) seedKey(t *testing.T, admin *pgx.Conn, org uuid.UUID, scopes ...string) string {
+func (b *bundle) seedKey(t testing.TB, admin *pgx.Conn, org uuid.UUID, scopes ...string) string {
 	t.Helper()
 	ctx := context.Background()
 	key, prefix, err := apikey.Generate(rand.Reader)

@@ -137,7 +137,7 @@ func (s *Server) auditEntry(r *http.Request, action, targetType, targetID string
 	return audit.Entry{
 		ActorType: audit.ActorAPIKey, ActorID: p.KeyID.String(),
 		Action: action, TargetType: targetType, TargetID: targetID,
-		IP: clientIP(r, s.cfg.TrustedProxies), UserAgent: truncate(r.UserAgent(), 1024), RequestID: requestIDFrom(r.Context()),
+		IP: clientIP(r, s.cfg.TrustedProxies), UserAgent: r.UserAgent(), RequestID: requestIDFrom(r.Context()),
 		Metadata: metadata,
 	}
 }

@@ -88,13 +88,13 @@ type bundle struct {
 	done        chan error
 }
 
-func setup(t *testing.T, srv *dbtest.Server, mutate ...func(*config.Config)) *bundle {
+func setup(t testing.TB, srv *dbtest.Server, mutate ...func(*config.Config)) *bundle {
 	t.Helper()
 	return setupWith(t, srv, nil, mutate...)
 }
 
 // setupWith is setup with options for server.New.
-func setupWith(t *testing.T, srv *dbtest.Server, opts []server.Option, mutate ...func(*config.Config)) *bundle {
+func setupWith(t testing.TB, srv *dbtest.Server, opts []server.Option, mutate ...func(*config.Config)) *bundle {
 	t.Helper()
 	ctx := context.Background()
 	region := regiondb.New(t, srv)

@@ -248,7 +248,7 @@ func (s *Server) billingEventEntry(r *http.Request, ev receivedEvent) audit.Entr
 	return audit.Entry{
 		ActorType: audit.ActorProvider, ActorID: ev.Provider,
 		Action: actionBillingEventReceived, TargetType: "billing_event", TargetID: ev.EventID,
-		IP: clientIP(r, s.cfg.TrustedProxies), UserAgent: truncate(r.UserAgent(), 1024), RequestID: requestIDFrom(r.Context()),
+		IP: clientIP(r, s.cfg.TrustedProxies), UserAgent: r.UserAgent(), RequestID: requestIDFrom(r.Context()),
 		Metadata: map[string]any{"provider": ev.Provider, "type": ev.Type, "event_id": ev.EventID},
 	}
 }
