@@ -23,6 +23,7 @@ import (
 	"net/http"
 	"net/mail"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -303,17 +304,29 @@ func (s *Server) updateAffiliate(w http.ResponseWriter, r *http.Request) {
 		if err != nil {
 			return 0, nil, err
 		}
+		account := a.StripeAccountID
 		changed := req.apply(&a)
 		if len(changed) == 0 {
 			return http.StatusOK, a, nil
+		}
+		metadata := map[string]any{"changed": changed}
+		if slices.Contains(changed, "stripe_account_id") {
+			metadata["stripe_account_id"] = map[string]any{"from": maskedAccount(account), "to": maskedAccount(a.StripeAccountID)}
 		}
 		updated, err := scanAffiliate(tx.QueryRow(ctx, `UPDATE affiliates SET name = $3, stripe_account_id = $4, updated_at = now()
 			WHERE org_id = $1 AND id = $2 RETURNING `+affiliateColumns, p.OrgID, id, a.Name, a.StripeAccountID))
 		if err != nil {
 			return 0, nil, err
 		}
-		_, err = audit.Append(ctx, tx, p.OrgID, s.auditEntry(r, "affiliate.updated", "affiliate", id.String(),
-			map[string]any{"changed": changed}))
+		_, err = audit.Append(ctx, tx, p.OrgID, s.auditEntry(r, "affiliate.updated", "affiliate", id.String(), metadata))
 		return http.StatusOK, updated, err
 	})
+}
+
+// maskedAccount is a masked account id for the audit log, nil for none.
+func maskedAccount(account *string) any {
+	if account == nil {
+		return nil
+	}
+	return maskAccount(*account)
 }

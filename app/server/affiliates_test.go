@@ -329,7 +329,8 @@ func TestAffiliates(t *testing.T) {
 		require.Equal(t, http.StatusOK, resp.StatusCode)
 		require.Equal(t, "acct_1A2b3C", *patched.StripeAccountID)
 		require.Equal(t, "Updates", *patched.Name)
-		b.requireAuditMetadata(t, orgA, "affiliate.updated", a.ID, `{"changed": ["name", "stripe_account_id"]}`)
+		b.requireAuditMetadata(t, orgA, "affiliate.updated", a.ID,
+			`{"changed": ["name", "stripe_account_id"], "stripe_account_id": {"from": null, "to": "acct_…2b3C"}}`)
 		require.Equal(t, http.StatusOK, b.call(t, http.MethodPatch, path, keyA, js, strings.NewReader(`{"name":"Updates"}`), nil).StatusCode)
 		require.Equal(t, 1, b.countAudit(t, orgA, "affiliate.updated", a.ID), "an update that changes nothing is not audited")
 		resp = b.call(t, http.MethodPatch, path, keyA, js, strings.NewReader(`{"stripe_account_id":null}`), &patched)

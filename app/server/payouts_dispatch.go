@@ -20,6 +20,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"strings"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
@@ -133,8 +134,11 @@ func (s *Server) startDispatch(ctx context.Context, tx pgx.Tx, r *http.Request, 
 			WHERE org_id = $1 AND id = $2`, orgID, id); err != nil {
 			return payout.Transfer{}, nil, fmt.Errorf("marking the payout dispatched: %w", db.MapError(err))
 		}
-		if _, err := audit.Append(ctx, tx, orgID, s.auditEntry(r, "payout.dispatched", "payout", id.String(),
-			map[string]any{"provider": po.Provider, "amount": po.Amount, "currency": po.Currency})); err != nil {
+		metadata := map[string]any{"provider": po.Provider, "amount": po.Amount, "currency": po.Currency}
+		if destination != "" {
+			metadata["destination"] = maskAccount(destination)
+		}
+		if _, err := audit.Append(ctx, tx, orgID, s.auditEntry(r, "payout.dispatched", "payout", id.String(), metadata)); err != nil {
 			return payout.Transfer{}, nil, err
 		}
 	}
@@ -212,4 +216,20 @@ func (s *Server) providerUnavailable(w http.ResponseWriter, r *http.Request, id 
 		Title: "The payout provider did not confirm the transfer",
 		Detail: "the payout stays dispatched; dispatch it again later: the provider receives the payout id as " +
 			"idempotency key, so a retry never pays twice"})
+}
+
+// maskAccount shows enough of a provider account id to tell accounts apart
+// in the audit log ("acct_…3C4d") without writing it out whole.
+func maskAccount(account string) string {
+	const shown = 4
+	prefix, rest, ok := strings.Cut(account, "_")
+	if !ok {
+		prefix, rest = "", account
+	} else {
+		prefix += "_"
+	}
+	if len(rest) <= shown {
+		return prefix + "…"
+	}
+	return prefix + "…" + rest[len(rest)-shown:]
 }

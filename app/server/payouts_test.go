@@ -334,7 +334,8 @@ func TestPayouts(t *testing.T) {
 		require.Equal(t, "eur", reqs[0].Form.Get("currency"))
 		require.Equal(t, account, reqs[0].Form.Get("destination"))
 		require.Equal(t, created.ID.String(), reqs[0].Form.Get("metadata[payout_id]"))
-		b.requireAudit(t, tn.org, "payout.dispatched", created.ID)
+		b.requireAuditMetadata(t, tn.org, "payout.dispatched", created.ID,
+			`{"provider":"stripe_connect","amount":1000,"currency":"EUR","destination":"acct_…lo2C"}`)
 		b.requireAudit(t, tn.org, "payout.paid", created.ID)
 		b.requireAuditMetadata(t, tn.org, "payout.paid", created.ID, `{"provider_ref":"`+*paid.ProviderRef+`"}`)
 	})
