@@ -151,8 +151,6 @@ type Disagreement struct {
 	Detail string
 }
 
-const checkpointSQL = `SELECT hash FROM audit_log WHERE org_id = $1 AND seq = $2`
-
 // VerifyAfter is Verify for the entries after cp, taking cp's entry as
 // intact: what a witness that already checked the chain up to cp needs to
 // check before it witnesses a newer head.
@@ -160,22 +158,38 @@ func VerifyAfter(ctx context.Context, q db.DBTX, orgID uuid.UUID, cp Checkpoint)
 	return verifyFrom(ctx, q, orgID, Verification{Verified: cp.Seq, Head: cp.Hash})
 }
 
+const checkpointsSQL = `SELECT seq, hash FROM audit_log WHERE org_id = $1 AND seq = ANY ($2)`
+
 // CompareWitness compares the stored chain of w.OrgID with w's checkpoints,
 // oldest first, and returns the first disagreement, nil when every
 // checkpoint agrees. Check the witness's signature first (Verify), and the
 // chain's own integrity with Verify: a chain that agrees with its witness
 // and verifies was not rewritten before its newest checkpoint.
 func CompareWitness(ctx context.Context, q db.DBTX, w Witness) (*Disagreement, error) {
+	seqs := make([]int64, len(w.Checkpoints))
+	for i, c := range w.Checkpoints {
+		seqs[i] = c.Seq
+	}
+	rows, err := q.Query(ctx, checkpointsSQL, w.OrgID, seqs)
+	if err != nil {
+		return nil, fmt.Errorf("reading the witnessed entries of organization %s: %w", w.OrgID, db.MapError(err))
+	}
+	stored := map[int64][]byte{}
+	var seq int64
+	var hash []byte
+	if _, err := pgx.ForEachRow(rows, []any{&seq, &hash}, func() error {
+		stored[seq] = hash
+		return nil
+	}); err != nil {
+		return nil, fmt.Errorf("reading the witnessed entries of organization %s: %w", w.OrgID, db.MapError(err))
+	}
 	var agreed int64
 	for _, c := range w.Checkpoints {
-		var stored []byte
-		err := q.QueryRow(ctx, checkpointSQL, w.OrgID, c.Seq).Scan(&stored)
+		h, ok := stored[c.Seq]
 		switch {
-		case errors.Is(err, pgx.ErrNoRows):
+		case !ok:
 			return disagreement(agreed, c, fmt.Sprintf("entry %d, witnessed at %s, is missing", c.Seq, c.At.UTC().Format(time.RFC3339))), nil
-		case err != nil:
-			return nil, fmt.Errorf("reading entry %d of organization %s: %w", c.Seq, w.OrgID, db.MapError(err))
-		case !bytes.Equal(stored, c.Hash):
+		case !bytes.Equal(h, c.Hash):
 			return disagreement(agreed, c, fmt.Sprintf("entry %d does not hold the hash witnessed at %s: %s",
 				c.Seq, c.At.UTC().Format(time.RFC3339), changedSince(agreed, c.Seq))), nil
 		}

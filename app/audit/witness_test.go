@@ -186,3 +186,27 @@ func TestVerifyAfter(t *testing.T) {
 	require.Equal(t, int64(4), v.BrokenSeq)
 	require.Equal(t, audit.ProblemLink, v.Problem)
 }
+
+func TestWitnessRevealsLostEntries(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	org := b.newOrg(t)
+	recs := b.appendN(t, org, 5)
+	key := newKey(t)
+	w, err := audit.Witness{OrgID: org}.Witnessed(audit.Checkpoint{Seq: 1, Hash: recs[0].Hash, At: witnessEpoch}, 11, key)
+	require.NoError(t, err)
+	w, err = w.Witnessed(audit.Checkpoint{Seq: 5, Hash: recs[4].Hash, At: witnessEpoch.Add(time.Minute)}, 11, key)
+	require.NoError(t, err)
+
+	b.tamper(t, "DELETE FROM audit_log WHERE org_id = $1 AND seq = 5", org)
+	require.True(t, b.verify(t, org).OK(), "losing the newest entry leaves a chain that verifies")
+	var d *audit.Disagreement
+	require.NoError(t, b.app.TenantTx(context.Background(), org, func(tx pgx.Tx) (err error) {
+		d, err = audit.CompareWitness(context.Background(), tx, w)
+		return err
+	}))
+	require.NotNil(t, d)
+	require.Equal(t, int64(2), d.FirstSeq)
+	require.Equal(t, int64(5), d.WitnessedSeq)
+	require.Contains(t, d.Detail, "entry 5, witnessed at 2026-12-01T09:01:00Z, is missing")
+}
