@@ -17,6 +17,8 @@ limitations under the License.
 package controllers
 
 import (
+	"strings"
+
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -120,5 +122,18 @@ func appContainer(region *rekomiv1.Region, image string) corev1.Container {
 	if res := region.Spec.App.Resources; res != nil {
 		c.Resources = *res
 	}
+	if proxies := trustedProxies(region); proxies != "" {
+		c.Env = append(c.Env, corev1.EnvVar{Name: "REKOMI_TRUSTED_PROXIES", Value: proxies})
+	}
 	return c
+}
+
+// trustedProxies is the Region's spec.app.trustedProxies as the app's
+// --trusted-proxies takes them: comma-separated; "" for none.
+func trustedProxies(region *rekomiv1.Region) string {
+	out := make([]string, len(region.Spec.App.TrustedProxies))
+	for i, p := range region.Spec.App.TrustedProxies {
+		out[i] = string(p)
+	}
+	return strings.Join(out, ",")
 }

@@ -18,6 +18,7 @@ package controllers_test
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -205,6 +206,41 @@ func TestRegionCreateValidation(t *testing.T) {
 		"refuses a public URL with a query": {
 			mutate:  func(r *v1.Region) { r.Spec.App.PublicBaseURL = "https://example.com/?ref=1" },
 			wantErr: "publicBaseURL must not carry a query or a fragment",
+		},
+		"accepts trusted proxies as networks and single addresses": {mutate: func(r *v1.Region) {
+			r.Spec.App.TrustedProxies = []v1.CIDR{"10.0.0.0/8", "192.0.2.7/32", "2001:db8::/32", "::1/128"}
+		}},
+		"refuses a trusted proxy that is not a network": {
+			mutate:  func(r *v1.Region) { r.Spec.App.TrustedProxies = []v1.CIDR{"10.0.0.0/8", "ingress-nginx"} },
+			wantErr: "spec.app.trustedProxies[1]: Invalid value: \"ingress-nginx\": must be a network in CIDR notation",
+		},
+		"refuses a trusted proxy without a prefix length": {
+			mutate:  func(r *v1.Region) { r.Spec.App.TrustedProxies = []v1.CIDR{"10.1.2.3"} },
+			wantErr: "must be a network in CIDR notation",
+		},
+		"refuses a trusted proxy written with a host address": {
+			mutate:  func(r *v1.Region) { r.Spec.App.TrustedProxies = []v1.CIDR{"10.1.2.3/8"} },
+			wantErr: "must be written in canonical form with its network address",
+		},
+		"refuses trusting every IPv4 peer": {
+			mutate:  func(r *v1.Region) { r.Spec.App.TrustedProxies = []v1.CIDR{"0.0.0.0/0"} },
+			wantErr: "must not be the whole address space",
+		},
+		"refuses trusting every IPv6 peer": {
+			mutate:  func(r *v1.Region) { r.Spec.App.TrustedProxies = []v1.CIDR{"::/0"} },
+			wantErr: "must not be the whole address space",
+		},
+		"refuses a trusted proxy listed twice": {
+			mutate:  func(r *v1.Region) { r.Spec.App.TrustedProxies = []v1.CIDR{"10.0.0.0/8", "10.0.0.0/8"} },
+			wantErr: "spec.app.trustedProxies[1]: Duplicate value",
+		},
+		"refuses more than 32 trusted proxies": {
+			mutate: func(r *v1.Region) {
+				for i := range 33 {
+					r.Spec.App.TrustedProxies = append(r.Spec.App.TrustedProxies, v1.CIDR(fmt.Sprintf("10.%d.0.0/16", i)))
+				}
+			},
+			wantErr: "spec.app.trustedProxies: Too many",
 		},
 		"refuses zero replicas": {
 			mutate:  func(r *v1.Region) { r.Spec.App.Replicas = ptr.To[int32](0) },

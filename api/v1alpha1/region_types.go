@@ -247,7 +247,31 @@ type RegionApp struct {
 	// only manual payouts are offered.
 	// +optional
 	StripeSecretKeyRef *LocalSecretKeyReference `json:"stripeSecretKeyRef,omitempty"`
+
+	// trustedProxies are the networks of the proxies in front of the app
+	// (an ingress controller's or load balancer's addresses), as CIDRs such
+	// as `10.0.0.0/8` or `2001:db8::/32`. From a peer in them, and only
+	// then, the app takes the client's address from `X-Forwarded-For` (the
+	// rightmost address outside them) for the audit log, clicks and the
+	// admin sign-in limit, and believes its `X-Forwarded-Proto: https`:
+	// the visitor cookie `rk_vid` is then Secure and answers carry
+	// Strict-Transport-Security. Empty trusts none: the client is the
+	// connection's peer, and behind a proxy every client is the proxy.
+	// +optional
+	// +listType=set
+	// +kubebuilder:validation:MaxItems=32
+	TrustedProxies []CIDR `json:"trustedProxies,omitempty"`
 }
+
+// CIDR is an IPv4 or IPv6 network in CIDR notation, written with its
+// network address (`10.0.0.0/8`, not `10.1.2.3/8`); a single address is
+// `/32` or `/128`. The whole address space (`/0`) is refused: trusting
+// every peer would let anyone forge client addresses.
+// +kubebuilder:validation:MaxLength=49
+// +kubebuilder:validation:XValidation:rule="isCIDR(self)",message="must be a network in CIDR notation, such as 10.0.0.0/8"
+// +kubebuilder:validation:XValidation:rule="!isCIDR(self) || string(cidr(self).masked()) == self",message="must be written in canonical form with its network address, such as 10.0.0.0/8 (not 10.1.2.3/8) or 2001:db8::/32"
+// +kubebuilder:validation:XValidation:rule="!isCIDR(self) || cidr(self).prefixLength() > 0",message="must not be the whole address space: trusting every peer lets anyone forge client addresses"
+type CIDR string
 
 // LocalSecretKeyReference selects one key of a Secret in the Region's
 // namespace, which the app's pods can mount.
