@@ -716,6 +716,23 @@ func TestAdminSignInRateLimit(t *testing.T) {
 	require.Equal(t, http.StatusSeeOther, guesser.signIn(t, key).status, "one more attempt once the wait is over")
 }
 
+func TestAdminSignInLimitIgnoresAnUntrustedForwardedFor(t *testing.T) {
+	t.Parallel()
+	srv := dbtest.Start(t)
+	clock := newTestClock()
+	b := setupWith(t, srv, []server.Option{server.WithClock(clock.Now)}, func(c *config.Config) {
+		adminConfig(c)
+		c.TrustedProxies = nil
+	})
+	_, key := b.seedOrg(t, "acme", server.ScopeRead, server.ScopeWrite)
+	for i := range 10 {
+		forger := b.browser(t, "198.51.100."+strconv.Itoa(i+1))
+		require.Equal(t, http.StatusUnauthorized, forger.signIn(t, "rk_live_guess"+strconv.Itoa(i)).status, "attempt %d", i)
+	}
+	p := b.browser(t, "203.0.113.99").signIn(t, key)
+	require.Equal(t, http.StatusTooManyRequests, p.status, "a made-up X-Forwarded-For from an untrusted peer is not a new client")
+}
+
 func TestAdminCookiesAreSecureByDefault(t *testing.T) {
 	t.Parallel()
 	srv := dbtest.Start(t)
