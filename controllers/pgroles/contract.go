@@ -130,9 +130,11 @@ type objectFacts struct {
 }
 
 // tableFacts holds the privileges of the runtime role and of PUBLIC on one
-// table, on the table itself and on any of its columns.
+// table, on the table itself and on any of its columns (named
+// "PRIVILEGE(column)"), and the table's column names.
 type tableFacts struct {
 	Name         string
+	Columns      []string
 	Grants       map[string]privileges
 	ColumnGrants map[string]privileges
 }
@@ -217,10 +219,12 @@ func planDatabase(spec Spec, got objectFacts) []Action {
 		actions = append(actions, Action{Kind: AlterDatabaseOwner, Target: db, Role: spec.Owner.Name})
 		got = got.withOwner(spec.Owner.Name)
 	}
+	// No TEMPORARY but the owner's: a temporary table comes first in an
+	// unqualified name's search, so it could shadow one of the schema's.
 	rules := []privilegeRule{
-		{Grantee: PublicGrantee, Allowed: []string{"TEMPORARY"}},
+		{Grantee: PublicGrantee},
 		{Grantee: spec.Owner.Name, Required: []string{"CONNECT"}, AnyOther: true},
-		{Grantee: spec.Runtime.Name, Required: []string{"CONNECT"}, Allowed: []string{"CONNECT", "TEMPORARY"}},
+		{Grantee: spec.Runtime.Name, Required: []string{"CONNECT"}, Allowed: []string{"CONNECT"}},
 	}
 	return append(actions, planGrants(GrantDatabase, RevokeDatabase, db, rules, got.Grants, nil)...)
 }
@@ -265,6 +269,11 @@ func planTables(spec Spec, grants map[string][]string, tables []tableFacts) ([]A
 	}
 	var actions []Action
 	for _, t := range slices.SortedFunc(slices.Values(tables), byName) {
+		for _, p := range grants[t.Name] {
+			if _, column, ok := columnPrivilege(p); ok && !slices.Contains(t.Columns, column) {
+				return nil, fmt.Errorf("%w: table %s.%s has no column %s", ErrUnknownColumn, spec.Schema, t.Name, column)
+			}
+		}
 		rules := []privilegeRule{
 			{Grantee: spec.Runtime.Name, Required: grants[t.Name], Allowed: grants[t.Name]},
 			{Grantee: PublicGrantee},

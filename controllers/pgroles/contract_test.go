@@ -29,9 +29,8 @@ func provisioned() provisionFacts {
 		Owner:   roleFacts{Exists: true, Attributes: ownerAttributes()},
 		Runtime: roleFacts{Exists: true, Attributes: runtimeAttributes()},
 		Database: objectFacts{Exists: true, Owner: "rekomi", Grants: map[string]privileges{
-			PublicGrantee: {"TEMPORARY": false},
-			"rekomi":      {"CREATE": false, "CONNECT": false, "TEMPORARY": false},
-			"rekomi_app":  {"CONNECT": false},
+			"rekomi":     {"CREATE": false, "CONNECT": false, "TEMPORARY": false},
+			"rekomi_app": {"CONNECT": false},
 		}},
 	}
 }
@@ -59,7 +58,7 @@ func TestPlanProvisioning(t *testing.T) {
 				{Kind: CreateRole, Target: "rekomi", Items: ownerAll},
 				{Kind: CreateRole, Target: "rekomi_app", Items: runtimeAll},
 				{Kind: CreateDatabase, Target: "rekomi_eu", Role: "rekomi"},
-				{Kind: RevokeDatabase, Target: "rekomi_eu", Role: PublicGrantee, Items: []string{"CONNECT"}},
+				{Kind: RevokeDatabase, Target: "rekomi_eu", Role: PublicGrantee, Items: []string{"CONNECT", "TEMPORARY"}},
 				{Kind: GrantDatabase, Target: "rekomi_eu", Role: "rekomi_app", Items: []string{"CONNECT"}},
 			},
 		},
@@ -113,9 +112,19 @@ func TestPlanProvisioning(t *testing.T) {
 			},
 			want: []Action{
 				{Kind: AlterDatabaseOwner, Target: "rekomi_eu", Role: "rekomi"},
-				{Kind: RevokeDatabase, Target: "rekomi_eu", Role: PublicGrantee, Items: []string{"CONNECT", "CREATE"}},
+				{Kind: RevokeDatabase, Target: "rekomi_eu", Role: PublicGrantee, Items: []string{"CONNECT", "CREATE", "TEMPORARY"}},
 				{Kind: RevokeDatabase, Target: "rekomi_eu", Role: "rekomi_app", Items: []string{"CONNECT", "CREATE"}},
 				{Kind: GrantDatabase, Target: "rekomi_eu", Role: "rekomi_app", Items: []string{"CONNECT"}},
+			},
+		},
+		"takes TEMPORARY from the runtime role and PUBLIC, not from the owner": {
+			edit: func(f *provisionFacts) {
+				f.Database.Grants[PublicGrantee] = privileges{"TEMPORARY": false}
+				f.Database.Grants["rekomi_app"]["TEMPORARY"] = false
+			},
+			want: []Action{
+				{Kind: RevokeDatabase, Target: "rekomi_eu", Role: PublicGrantee, Items: []string{"TEMPORARY"}},
+				{Kind: RevokeDatabase, Target: "rekomi_eu", Role: "rekomi_app", Items: []string{"TEMPORARY"}},
 			},
 		},
 		"grants the owner CONNECT when it was revoked": {
@@ -132,7 +141,7 @@ func TestPlanProvisioning(t *testing.T) {
 			want: []Action{
 				{Kind: GrantMembership, Target: "cloudadmin", Role: "rekomi"},
 				{Kind: CreateDatabase, Target: "rekomi_eu", Role: "rekomi"},
-				{Kind: RevokeDatabase, Target: "rekomi_eu", Role: PublicGrantee, Items: []string{"CONNECT"}},
+				{Kind: RevokeDatabase, Target: "rekomi_eu", Role: PublicGrantee, Items: []string{"CONNECT", "TEMPORARY"}},
 				{Kind: GrantDatabase, Target: "rekomi_eu", Role: "rekomi_app", Items: []string{"CONNECT"}},
 			},
 		},
@@ -294,10 +303,10 @@ func TestPlanTables(t *testing.T) {
 		"revokes column privileges the table-level grants do not allow": {
 			tables: func() []tableFacts {
 				a := table("audit_log", privileges{"INSERT": false, "SELECT": false}, nil)
-				a.ColumnGrants["rekomi_app"] = privileges{"SELECT": false, "UPDATE": false}
+				a.ColumnGrants["rekomi_app"] = privileges{"SELECT(note)": false, "UPDATE(note)": false}
 				return []tableFacts{exact, a}
 			}(),
-			want: []Action{{Kind: RevokeTable, Target: "audit_log", Role: "rekomi_app", Items: []string{"UPDATE"}}},
+			want: []Action{{Kind: RevokeTable, Target: "audit_log", Role: "rekomi_app", Items: []string{"SELECT(note)", "UPDATE(note)"}}},
 		},
 		"revokes every privilege granted to PUBLIC": {
 			tables: []tableFacts{exact, table("audit_log", privileges{"INSERT": false, "SELECT": false}, privileges{"SELECT": false})},
@@ -317,6 +326,70 @@ func TestPlanTables(t *testing.T) {
 			if tc.wantErr != nil {
 				require.ErrorIs(t, err, tc.wantErr)
 				require.ErrorContains(t, err, "audit_log")
+				return
+			}
+			require.NoError(t, err)
+			require.Equal(t, tc.want, got)
+		})
+	}
+}
+
+func TestPlanColumnGrants(t *testing.T) {
+	t.Parallel()
+	grants := map[string][]string{"api_keys": {"INSERT", "SELECT", "UPDATE(revoked_at)"}}
+	keys := func(table, columns privileges) []tableFacts {
+		return []tableFacts{{Name: "api_keys", Columns: []string{"id", "hash", "revoked_at"},
+			Grants: map[string]privileges{"rekomi_app": table}, ColumnGrants: map[string]privileges{"rekomi_app": columns}}}
+	}
+	tests := map[string]struct {
+		tables  []tableFacts
+		want    []Action
+		wantErr error
+	}{
+		"changes nothing when the column privilege is held": {
+			tables: keys(privileges{"INSERT": false, "SELECT": false}, privileges{"UPDATE(revoked_at)": false}),
+		},
+		"narrows UPDATE on the table to the column": {
+			tables: keys(privileges{"INSERT": false, "SELECT": false, "UPDATE": false}, nil),
+			want: []Action{
+				{Kind: RevokeTable, Target: "api_keys", Role: "rekomi_app", Items: []string{"UPDATE"}},
+				{Kind: GrantTable, Target: "api_keys", Role: "rekomi_app", Items: []string{"UPDATE(revoked_at)"}},
+			},
+		},
+		"grants the column again after revoking UPDATE on the table, which takes it": {
+			tables: keys(privileges{"INSERT": false, "SELECT": false, "UPDATE": false},
+				privileges{"UPDATE(revoked_at)": false, "UPDATE(hash)": false}),
+			want: []Action{
+				{Kind: RevokeTable, Target: "api_keys", Role: "rekomi_app", Items: []string{"UPDATE"}},
+				{Kind: GrantTable, Target: "api_keys", Role: "rekomi_app", Items: []string{"UPDATE(revoked_at)"}},
+			},
+		},
+		"revokes another column and a grant option": {
+			tables: keys(privileges{"INSERT": false, "SELECT": false},
+				privileges{"UPDATE(revoked_at)": true, "UPDATE(hash)": false}),
+			want: []Action{
+				{Kind: RevokeTable, Target: "api_keys", Role: "rekomi_app", Items: []string{"UPDATE(hash)", "UPDATE(revoked_at)"}},
+				{Kind: GrantTable, Target: "api_keys", Role: "rekomi_app", Items: []string{"UPDATE(revoked_at)"}},
+			},
+		},
+		"fails on a column the table lacks": {
+			tables: func() []tableFacts {
+				f := keys(nil, nil)
+				f[0].Columns = []string{"id", "hash"}
+				return f
+			}(),
+			wantErr: ErrUnknownColumn,
+		},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			spec, err := validSpec().normalized()
+			require.NoError(t, err)
+			got, err := planTables(spec, grants, tc.tables)
+			if tc.wantErr != nil {
+				require.ErrorIs(t, err, tc.wantErr)
+				require.ErrorContains(t, err, "revoked_at")
 				return
 			}
 			require.NoError(t, err)

@@ -72,12 +72,13 @@ func EnsureSchema(ctx context.Context, admin *pgx.Conn, spec Spec, log logr.Logg
 }
 
 // EnsureTableGrants makes the runtime role's privileges on every table, view
-// and foreign table of spec.Schema exactly those in grants: missing ones are
-// granted, any other (TRUNCATE, REFERENCES, TRIGGER, column privileges, grant
-// options) revoked, and a table absent from grants gets none. PUBLIC keeps no
+// and foreign table of spec.Schema exactly those in grants, on the table or
+// on one column (Column): missing ones are granted, any other (TRUNCATE,
+// REFERENCES, TRIGGER, column privileges not listed, grant options)
+// revoked, and a table absent from grants gets none. PUBLIC keeps no
 // privilege on any of them. admin is connected to spec.Database; run it after
-// migrations. A grants entry naming a missing table fails with
-// ErrUnknownTable before anything is changed.
+// migrations. A grants entry naming a missing table or column fails with
+// ErrUnknownTable or ErrUnknownColumn before anything is changed.
 func EnsureTableGrants(ctx context.Context, admin *pgx.Conn, spec Spec, grants map[string][]Privilege, log logr.Logger) (Result, error) {
 	spec, err := spec.normalized()
 	if err != nil {

@@ -153,3 +153,49 @@ func testRepairsSchemaDrift(t *testing.T, srv *dbtest.Server) {
 	require.NoError(t, err)
 	require.Empty(t, res.Actions)
 }
+
+func testGrantsColumnPrivileges(t *testing.T, srv *dbtest.Server) {
+	e := newEnv(t, srv)
+	ctx := context.Background()
+	e.provision(t)
+	owner := e.as(t, e.spec.Owner.Name, e.spec.Owner.Password)
+	exec(t, owner, "CREATE TABLE api_keys (id int, hash text, revoked_at timestamptz)")
+	exec(t, owner, "INSERT INTO api_keys VALUES (1, 'h', NULL)")
+	app := e.spec.Runtime.Name
+	exec(t, owner, "GRANT SELECT, UPDATE ON api_keys TO "+ident(app))
+	region := e.superuser(t, e.spec.Database)
+	grants := map[string][]pgroles.Privilege{"api_keys": {pgroles.Select, pgroles.Column(pgroles.Update, "revoked_at")}}
+
+	res, err := pgroles.EnsureTableGrants(ctx, region, e.spec, grants, e.log)
+	require.NoError(t, err)
+	require.Equal(t, []pgroles.Action{
+		{Kind: pgroles.RevokeTable, Target: "api_keys", Role: app, Items: []string{"UPDATE"}},
+		{Kind: pgroles.GrantTable, Target: "api_keys", Role: app, Items: []string{"UPDATE(revoked_at)"}},
+	}, res.Actions)
+	runtime := e.as(t, app, e.spec.Runtime.Password)
+	exec(t, runtime, "UPDATE api_keys SET revoked_at = now() WHERE id = 1")
+	_, err = runtime.Exec(ctx, "UPDATE api_keys SET hash = 'mine' WHERE id = 1")
+	requireSQLState(t, err, "42501")
+
+	exec(t, owner, "GRANT UPDATE (hash) ON api_keys TO "+ident(app))
+	res, err = pgroles.EnsureTableGrants(ctx, region, e.spec, grants, e.log)
+	require.NoError(t, err)
+	require.Equal(t, []pgroles.Action{
+		{Kind: pgroles.RevokeTable, Target: "api_keys", Role: app, Items: []string{"UPDATE(hash)"}},
+	}, res.Actions)
+	res, err = pgroles.EnsureTableGrants(ctx, region, e.spec, grants, e.log)
+	require.NoError(t, err)
+	require.Empty(t, res.Actions)
+
+	res, err = pgroles.EnsureTableGrants(ctx, region, e.spec,
+		map[string][]pgroles.Privilege{"api_keys": {pgroles.Column(pgroles.Update, "revoked")}}, e.log)
+	require.ErrorIs(t, err, pgroles.ErrUnknownColumn)
+	require.Empty(t, res.Actions, "nothing is changed when a grant names a missing column")
+
+	_, err = pgroles.EnsureTableGrants(ctx, region, e.spec,
+		map[string][]pgroles.Privilege{"api_keys": {pgroles.Column(pgroles.Delete, "hash")}}, e.log)
+	require.ErrorIs(t, err, pgroles.ErrInvalidSpec)
+	_, err = pgroles.EnsureTableGrants(ctx, region, e.spec,
+		map[string][]pgroles.Privilege{"api_keys": {pgroles.Column(pgroles.Update, "hash; DROP TABLE api_keys")}}, e.log)
+	require.ErrorIs(t, err, pgroles.ErrInvalidSpec)
+}

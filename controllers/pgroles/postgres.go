@@ -136,7 +136,10 @@ func readTables(ctx context.Context, conn *pgx.Conn, spec Spec) ([]tableFacts, e
 			SELECT 0::oid AS oid, '`+PublicGrantee+`'::text AS name
 			UNION ALL SELECT oid, rolname::text FROM pg_catalog.pg_roles WHERE rolname = $2),
 		rel AS (
-			SELECT c.oid, c.relname::text AS name, c.relacl FROM pg_catalog.pg_class c
+			SELECT c.oid, c.relname::text AS name, c.relacl,
+				ARRAY(SELECT att.attname::text FROM pg_catalog.pg_attribute att
+					WHERE att.attrelid = c.oid AND att.attnum > 0 AND NOT att.attisdropped ORDER BY att.attnum) AS columns
+			FROM pg_catalog.pg_class c
 			JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
 			WHERE n.nspname = $1 AND c.relkind IN ('r', 'p', 'v', 'm', 'f')),
 		acl AS (
@@ -144,20 +147,21 @@ func readTables(ctx context.Context, conn *pgx.Conn, spec Spec) ([]tableFacts, e
 			FROM rel CROSS JOIN LATERAL pg_catalog.aclexplode(rel.relacl) a
 			JOIN grantee g ON g.oid = a.grantee
 			UNION ALL
-			SELECT rel.oid, g.name, a.privilege_type, a.is_grantable, true
+			SELECT rel.oid, g.name, a.privilege_type || '(' || att.attname || ')', a.is_grantable, true
 			FROM rel JOIN pg_catalog.pg_attribute att
 				ON att.attrelid = rel.oid AND att.attnum > 0 AND NOT att.attisdropped
 			CROSS JOIN LATERAL pg_catalog.aclexplode(att.attacl) a
 			JOIN grantee g ON g.oid = a.grantee)
-		SELECT rel.name, acl.name, acl.privilege_type, coalesce(acl.is_grantable, false), coalesce(acl.on_column, false)
+		SELECT rel.name, rel.columns, acl.name, acl.privilege_type, coalesce(acl.is_grantable, false), coalesce(acl.on_column, false)
 		FROM rel LEFT JOIN acl ON acl.oid = rel.oid ORDER BY 1`, spec.Schema, spec.Runtime.Name)
 	var tables []tableFacts
 	var name string
+	var columns []string
 	var grantee, privilege *string
 	var grantable, onColumn bool
-	_, err := pgx.ForEachRow(rows, []any{&name, &grantee, &privilege, &grantable, &onColumn}, func() error {
+	_, err := pgx.ForEachRow(rows, []any{&name, &columns, &grantee, &privilege, &grantable, &onColumn}, func() error {
 		if len(tables) == 0 || tables[len(tables)-1].Name != name {
-			tables = append(tables, tableFacts{Name: name,
+			tables = append(tables, tableFacts{Name: name, Columns: columns,
 				Grants: map[string]privileges{}, ColumnGrants: map[string]privileges{}})
 		}
 		t := &tables[len(tables)-1]

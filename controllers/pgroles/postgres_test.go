@@ -46,6 +46,7 @@ func TestPostgres(t *testing.T) {
 		"RepairsSchemaDrift":             testRepairsSchemaDrift,
 		"GrantsTablePrivilegesExactly":   testGrantsTablePrivilegesExactly,
 		"RefusesGrantsForMissingTables":  testRefusesGrantsForMissingTables,
+		"GrantsColumnPrivileges":         testGrantsColumnPrivileges,
 		"NeverRevealsPasswords":          testNeverRevealsPasswords,
 		"WorksWithNonSuperuserAdmin":     testWorksWithNonSuperuserAdmin,
 		"ReportsWhatNeedsASuperuser":     testReportsWhatNeedsASuperuser,

@@ -16,7 +16,10 @@ limitations under the License.
 
 package pgroles
 
-import "slices"
+import (
+	"slices"
+	"strings"
+)
 
 // privilegeRule says which privileges one grantee must and may hold on an
 // object.
@@ -33,9 +36,11 @@ type privilegeRule struct {
 }
 
 // diff returns the privileges to revoke and then grant so that a grantee
-// holding table (and column) privileges obeys r. A privilege held with grant
+// holding table (and column) privileges obeys r. Column privileges are
+// named "PRIVILEGE(column)" in columns and in r. A privilege held with grant
 // option is revoked and granted again without it. Revoking a table privilege
-// also revokes it on every column.
+// also revokes it on every column, so a column privilege of the same kind
+// that r requires is then granted again.
 func (r privilegeRule) diff(table, columns privileges) (revoke, grant []string) {
 	if !r.AnyOther {
 		for _, have := range []privileges{table, columns} {
@@ -46,13 +51,34 @@ func (r privilegeRule) diff(table, columns privileges) (revoke, grant []string) 
 			}
 		}
 	}
+	revokedOnTable := slices.Clone(revoke)
+	takenWithTable := func(p string) bool {
+		base, _, ok := columnPrivilege(p)
+		return ok && slices.Contains(revokedOnTable, base)
+	}
 	for _, p := range r.Required {
-		grantable, held := table[p]
-		if !held || (grantable && !r.AnyOther) {
+		held := table
+		if _, _, ok := columnPrivilege(p); ok {
+			held = columns
+		}
+		grantable, ok := held[p]
+		if !ok || (grantable && !r.AnyOther) || takenWithTable(p) {
 			grant = append(grant, p)
 		}
 	}
+	revoke = slices.DeleteFunc(revoke, takenWithTable)
 	return sortedSet(revoke), sortedSet(grant)
+}
+
+// columnPrivilege splits "PRIVILEGE(column)" into its parts; ok is false
+// for a table privilege.
+func columnPrivilege(p string) (privilege, column string, ok bool) {
+	privilege, rest, found := strings.Cut(p, "(")
+	column, closed := strings.CutSuffix(rest, ")")
+	if !found || !closed {
+		return p, "", false
+	}
+	return privilege, column, true
 }
 
 // planGrants lists the revokes and grants on one object that make every

@@ -20,6 +20,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"slices"
 	"strings"
 )
 
@@ -33,6 +34,9 @@ var (
 	// ErrUnknownTable reports a grants entry naming a table that the schema
 	// does not have.
 	ErrUnknownTable = errors.New("table not found")
+	// ErrUnknownColumn reports a column privilege naming a column that its
+	// table does not have.
+	ErrUnknownColumn = errors.New("column not found")
 	// ErrDriftRemains reports that the catalog still differs from the
 	// specification after the changes were applied.
 	ErrDriftRemains = errors.New("catalog still differs after applying changes")
@@ -69,6 +73,12 @@ const (
 	Update Privilege = "UPDATE"
 	Delete Privilege = "DELETE"
 )
+
+// Column limits p (SELECT, INSERT or UPDATE) to one column of its table:
+// Column(Update, "revoked_at") is GRANT UPDATE (revoked_at).
+func Column(p Privilege, column string) Privilege {
+	return p + "(" + Privilege(column) + ")"
+}
 
 var (
 	identRE       = regexp.MustCompile(`^[a-z_][a-z0-9_]{0,62}$`)
@@ -139,8 +149,9 @@ func validatePassword(what, password string) error {
 	return nil
 }
 
-// validateGrants checks the grants map and returns it as sorted privilege
-// names per table.
+// validateGrants checks grants and returns the privilege names per table,
+// sorted: SELECT, INSERT, UPDATE and DELETE on a table, or SELECT, INSERT
+// and UPDATE on one column ("UPDATE(revoked_at)", see Column).
 func validateGrants(grants map[string][]Privilege) (map[string][]string, error) {
 	out := make(map[string][]string, len(grants))
 	for table, privs := range grants {
@@ -149,15 +160,28 @@ func validateGrants(grants map[string][]Privilege) (map[string][]string, error) 
 		}
 		names := make([]string, 0, len(privs))
 		for _, p := range privs {
-			switch p {
-			case Select, Insert, Update, Delete:
-				names = append(names, string(p))
-			default:
-				return nil, fmt.Errorf("%w: privilege %q on table %q: only SELECT, INSERT, UPDATE and DELETE may be granted",
-					ErrInvalidSpec, p, table)
+			if err := validatePrivilege(p); err != nil {
+				return nil, fmt.Errorf("%w: privilege %q on table %q: %w", ErrInvalidSpec, p, table, err)
 			}
+			names = append(names, string(p))
 		}
 		out[table] = sortedSet(names)
 	}
 	return out, nil
+}
+
+// validatePrivilege says what is wrong with p, or nil.
+func validatePrivilege(p Privilege) error {
+	base, column, onColumn := columnPrivilege(string(p))
+	switch {
+	case !onColumn && slices.Contains([]Privilege{Select, Insert, Update, Delete}, p):
+		return nil
+	case !onColumn:
+		return errors.New("only SELECT, INSERT, UPDATE and DELETE may be granted")
+	case !slices.Contains([]Privilege{Select, Insert, Update}, Privilege(base)):
+		return errors.New("only SELECT, INSERT and UPDATE may be granted on a column")
+	case !identRE.MatchString(column):
+		return fmt.Errorf("column name must match %s", identRE)
+	}
+	return nil
 }

@@ -33,6 +33,8 @@ var (
 	memberOptsRE = regexp.MustCompile(`^(INHERIT|SET|ADMIN) (TRUE|FALSE)$`)
 	// verifierRE is the whole alphabet of a SCRAM verifier: base64, '$' and ':'.
 	verifierRE = regexp.MustCompile(`^SCRAM-SHA-256\$[0-9]+:[A-Za-z0-9+/=]+\$[A-Za-z0-9+/=]+:[A-Za-z0-9+/=]+$`)
+	// columnPrivilegeRE is a privilege on one column, as "UPDATE(revoked_at)".
+	columnPrivilegeRE = regexp.MustCompile(`^(SELECT|INSERT|UPDATE|REFERENCES)\(([a-z_][a-z0-9_]{0,62})\)$`)
 )
 
 // apply runs actions one statement at a time, outside any transaction
@@ -132,11 +134,20 @@ func renderPassword(a Action, spec Spec) (string, error) {
 
 // renderGrant writes GRANT ... TO or REVOKE ... FROM ... CASCADE on object.
 // CASCADE also takes back what the grantee passed on with a grant option.
+// An item may name one column, as "UPDATE(revoked_at)" (tables only).
 func renderGrant(a Action, object string) (string, error) {
-	privs, err := joinChecked(a, ", ", privilegeRE)
-	if err != nil {
-		return "", err
+	items := make([]string, len(a.Items))
+	for i, item := range a.Items {
+		switch m := columnPrivilegeRE.FindStringSubmatch(item); {
+		case privilegeRE.MatchString(item):
+			items[i] = item
+		case m != nil && (a.Kind == GrantTable || a.Kind == RevokeTable):
+			items[i] = m[1] + " (" + ident(m[2]) + ")"
+		default:
+			return "", fmt.Errorf("rendering %s: unexpected item %q", a, item)
+		}
 	}
+	privs := strings.Join(items, ", ")
 	if privs == "" {
 		return "", fmt.Errorf("rendering %s: no privileges", a)
 	}

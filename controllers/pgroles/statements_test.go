@@ -55,6 +55,18 @@ func TestRender(t *testing.T) {
 			action: Action{Kind: GrantTable, Target: `odd "name"`, Role: "rekomi_app", Items: []string{"INSERT", "SELECT"}},
 			want:   `GRANT INSERT, SELECT ON TABLE "public"."odd ""name""" TO "rekomi_app"`,
 		},
+		"quotes the column of a column privilege": {
+			action: Action{Kind: RevokeTable, Target: "api_keys", Role: "rekomi_app", Items: []string{"SELECT", "UPDATE(revoked_at)"}},
+			want:   `REVOKE SELECT, UPDATE ("revoked_at") ON TABLE "public"."api_keys" FROM "rekomi_app" CASCADE`,
+		},
+		"refuses a column privilege on a database": {
+			action:  Action{Kind: GrantDatabase, Target: "rekomi_eu", Role: "rekomi_app", Items: []string{"UPDATE(x)"}},
+			wantErr: "unexpected item",
+		},
+		"refuses a column that is not an identifier": {
+			action:  Action{Kind: GrantTable, Target: "t", Role: "rekomi_app", Items: []string{"UPDATE(a) ON t TO PUBLIC; --)"}},
+			wantErr: "unexpected item",
+		},
 		"refuses a privilege that is not a keyword": {
 			action:  Action{Kind: GrantTable, Target: "t", Role: "rekomi_app", Items: []string{"SELECT; DROP TABLE t"}},
 			wantErr: "unexpected item",
