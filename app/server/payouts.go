@@ -184,6 +184,9 @@ func (s *Server) createPayout(w http.ResponseWriter, r *http.Request) {
 		if err := due.check(*in.Currency); err != nil {
 			return 0, nil, err
 		}
+		if err := checkPayoutLimits(ctx, tx, p.OrgID, *in.Currency, due.net()); err != nil {
+			return 0, nil, err
+		}
 		created, err := insertPayout(ctx, tx, p.OrgID, affiliateID, *in.Currency, *in.Provider, due)
 		if err != nil {
 			return 0, nil, err
@@ -305,6 +308,48 @@ func (due payable) check(currency string) error {
 	}
 	return refuse(fmt.Sprintf("%s; the minimum is %d %s, the highest min_payout_amount among the campaigns of these commissions",
 		payableText, due.minimum, currency))
+}
+
+// payoutLockSQL serializes the organization's payouts for the rest of the
+// transaction; payoutLimitSQL, run after it (so that its snapshot holds
+// every payout committed before the lock was granted), reads the limits and
+// what the organization's payouts in the currency have paid, or are
+// paying, over the last 24 hours.
+const (
+	payoutLockSQL  = `SELECT pg_advisory_xact_lock(hashtextextended('rekomi.payouts:' || $1::text, 0))`
+	payoutLimitSQL = `
+SELECT o.payout_limit_per_payout, o.payout_limit_per_day,
+       (SELECT coalesce(sum(p.amount), 0) FROM payouts p
+         WHERE p.org_id = o.id AND p.currency = $2 AND p.status <> 'failed'
+           AND p.created_at > now() - interval '24 hours')
+  FROM organizations o
+ WHERE o.id = $1`
+)
+
+// checkPayoutLimits refuses a payout of amount in currency that is more than
+// the organization's limit per payout, or that would take its payouts in
+// that currency over the last 24 hours past its daily limit. The
+// transaction must be READ COMMITTED, as db.TenantTx's are.
+func checkPayoutLimits(ctx context.Context, tx pgx.Tx, orgID uuid.UUID, currency string, amount int64) error {
+	if _, err := tx.Exec(ctx, payoutLockSQL, orgID); err != nil {
+		return fmt.Errorf("serializing the organization's payouts: %w", db.MapError(err))
+	}
+	var perPayout, perDay, spent int64
+	if err := tx.QueryRow(ctx, payoutLimitSQL, orgID, currency).Scan(&perPayout, &perDay, &spent); err != nil {
+		return fmt.Errorf("reading the payout limits: %w", db.MapError(err))
+	}
+	refuse := func(detail string) error {
+		return problemError{Problem{Type: "payout_limit_exceeded", Status: http.StatusUnprocessableEntity,
+			Title: "The payout is over the organization's payout limit", Detail: detail}}
+	}
+	if amount > perPayout {
+		return refuse(fmt.Sprintf("%d %s is payable; one payout may pay at most %d %s", amount, currency, perPayout, currency))
+	}
+	if spent+amount > perDay {
+		return refuse(fmt.Sprintf("payouts have paid or are paying %d %s over the last 24 hours; with %d %s more they would pass the limit of %d %s",
+			spent, currency, amount, currency, perDay, currency))
+	}
+	return nil
 }
 
 // insertPayout writes the payout and its items and marks the commissions
