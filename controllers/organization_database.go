@@ -47,7 +47,8 @@ type orgFacts struct {
 }
 
 const readOrgSQL = `
-SELECT name, display_name, plan, status, cancelled_at, purge_at FROM organizations WHERE id = $1`
+SELECT name, display_name, plan, status, cancelled_at, purge_at, payout_limit_per_payout, payout_limit_per_day
+  FROM organizations WHERE id = $1`
 
 const hasAdminKeySQL = `SELECT EXISTS (SELECT FROM api_keys WHERE org_id = $1 AND created_by = $2)`
 
@@ -56,7 +57,8 @@ func readOrg(ctx context.Context, pool *db.DB, id uuid.UUID) (orgFacts, error) {
 	var facts orgFacts
 	err := pool.TenantTx(ctx, id, func(tx pgx.Tx) error {
 		var row orgRow
-		err := tx.QueryRow(ctx, readOrgSQL, id).Scan(&row.Name, &row.DisplayName, &row.Plan, &row.Status, &row.CancelledAt, &row.PurgeAt)
+		err := tx.QueryRow(ctx, readOrgSQL, id).Scan(&row.Name, &row.DisplayName, &row.Plan, &row.Status, &row.CancelledAt, &row.PurgeAt,
+			&row.PerPayout, &row.PerDay)
 		if errors.Is(err, pgx.ErrNoRows) {
 			return nil
 		}
@@ -74,15 +76,19 @@ func readOrg(ctx context.Context, pool *db.DB, id uuid.UUID) (orgFacts, error) {
 
 // upsertOrgSQL writes the row, and leaves it untouched when nothing differs.
 const upsertOrgSQL = `
-INSERT INTO organizations (id, name, display_name, plan, status, cancelled_at, purge_at)
-VALUES ($1, $2, $3, $4, $5, $6, $7)
+INSERT INTO organizations (id, name, display_name, plan, status, cancelled_at, purge_at, payout_limit_per_payout, payout_limit_per_day)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
 ON CONFLICT (id) DO UPDATE
 SET name = EXCLUDED.name, display_name = EXCLUDED.display_name, plan = EXCLUDED.plan, status = EXCLUDED.status,
-    cancelled_at = EXCLUDED.cancelled_at, purge_at = EXCLUDED.purge_at, updated_at = now()
+    cancelled_at = EXCLUDED.cancelled_at, purge_at = EXCLUDED.purge_at,
+    payout_limit_per_payout = EXCLUDED.payout_limit_per_payout, payout_limit_per_day = EXCLUDED.payout_limit_per_day,
+    updated_at = now()
 WHERE (organizations.name, organizations.display_name, organizations.plan, organizations.status,
-       organizations.cancelled_at, organizations.purge_at)
+       organizations.cancelled_at, organizations.purge_at,
+       organizations.payout_limit_per_payout, organizations.payout_limit_per_day)
       IS DISTINCT FROM
-      (EXCLUDED.name, EXCLUDED.display_name, EXCLUDED.plan, EXCLUDED.status, EXCLUDED.cancelled_at, EXCLUDED.purge_at)`
+      (EXCLUDED.name, EXCLUDED.display_name, EXCLUDED.plan, EXCLUDED.status, EXCLUDED.cancelled_at, EXCLUDED.purge_at,
+       EXCLUDED.payout_limit_per_payout, EXCLUDED.payout_limit_per_day)`
 
 const insertAPIKeySQL = `
 INSERT INTO api_keys (org_id, name, prefix, hash, scopes, created_by)
@@ -107,7 +113,7 @@ func writeOrg(ctx context.Context, pool *db.DB, id uuid.UUID, stored *orgRow, wa
 	err := pool.TenantTx(ctx, id, func(tx pgx.Tx) error {
 		if len(actions) > 0 {
 			if _, err := tx.Exec(ctx, upsertOrgSQL, id, want.Name, want.DisplayName, want.Plan, want.Status,
-				want.CancelledAt, want.PurgeAt); err != nil {
+				want.CancelledAt, want.PurgeAt, want.PerPayout, want.PerDay); err != nil {
 				return fmt.Errorf("writing the organization row: %w", db.MapError(err))
 			}
 		}
@@ -151,7 +157,8 @@ func insertAdminKey(ctx context.Context, tx pgx.Tx, id uuid.UUID, key string, wh
 func rowMetadata(action string, stored *orgRow, want orgRow, where orgPlace) map[string]any {
 	switch action {
 	case actionCreated:
-		return map[string]any{"name": want.Name, "display_name": want.DisplayName, "plan": want.Plan, "region": where.region}
+		return map[string]any{"name": want.Name, "display_name": want.DisplayName, "plan": want.Plan, "region": where.region,
+			"payout_limit_per_payout": want.PerPayout, "payout_limit_per_day": want.PerDay}
 	case actionUpdated:
 		return map[string]any{"changes": rowChanges(*stored, want)}
 	case actionCancelled:

@@ -19,6 +19,7 @@ package controllers
 import (
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -51,6 +52,27 @@ type orgRow struct {
 	Status      string
 	CancelledAt *time.Time
 	PurgeAt     *time.Time
+	// PerPayout and PerDay are the payout limits, in minor units.
+	PerPayout, PerDay int64
+}
+
+// Payout limits of an Organization whose spec sets none (the CRD's defaults,
+// and the columns').
+const (
+	defaultPerPayout = 1_000_000
+	defaultPerDay    = 2_500_000
+)
+
+// payoutLimits are org's limits, defaults filled in.
+func payoutLimits(org *rekomiv1.Organization) (perPayout, perDay int64) {
+	perPayout, perDay = org.Spec.PayoutLimits.PerPayout, org.Spec.PayoutLimits.PerDay
+	if perPayout <= 0 {
+		perPayout = defaultPerPayout
+	}
+	if perDay <= 0 {
+		perDay = defaultPerDay
+	}
+	return perPayout, perDay
 }
 
 // planAllowed reports whether region accepts organizations on plan.
@@ -78,6 +100,7 @@ func desiredRow(org *rekomiv1.Organization, stored *orgRow, allowed bool, grace 
 		return *stored
 	}
 	want := orgRow{Name: org.Name, DisplayName: org.Spec.DisplayName, Plan: org.Spec.Plan, Status: orgActive}
+	want.PerPayout, want.PerDay = payoutLimits(org)
 	if stored != nil && !allowed {
 		want.Plan = stored.Plan
 	}
@@ -121,9 +144,11 @@ func rowActions(stored *orgRow, want orgRow) []string {
 func rowChanges(stored, want orgRow) map[string]any {
 	changes := map[string]any{}
 	for field, pair := range map[string][2]string{
-		"name":         {stored.Name, want.Name},
-		"display_name": {stored.DisplayName, want.DisplayName},
-		"plan":         {string(stored.Plan), string(want.Plan)},
+		"name":                    {stored.Name, want.Name},
+		"display_name":            {stored.DisplayName, want.DisplayName},
+		"plan":                    {string(stored.Plan), string(want.Plan)},
+		"payout_limit_per_payout": {strconv.FormatInt(stored.PerPayout, 10), strconv.FormatInt(want.PerPayout, 10)},
+		"payout_limit_per_day":    {strconv.FormatInt(stored.PerDay, 10), strconv.FormatInt(want.PerDay, 10)},
 	} {
 		if pair[0] != pair[1] {
 			changes[field] = map[string]string{"from": pair[0], "to": pair[1]}

@@ -43,8 +43,9 @@ func TestDesiredRowAndActions(t *testing.T) {
 		}
 		return o
 	}
-	active := &orgRow{Name: "acme", DisplayName: "Acme", Plan: rekomiv1.PlanPro, Status: orgActive}
-	cancelled := &orgRow{Name: "acme", DisplayName: "Acme", Plan: rekomiv1.PlanPro, Status: orgCancelled, CancelledAt: &earlier, PurgeAt: &purgeAt}
+	active := &orgRow{Name: "acme", DisplayName: "Acme", Plan: rekomiv1.PlanPro, Status: orgActive, PerPayout: defaultPerPayout, PerDay: defaultPerDay}
+	cancelled := &orgRow{Name: "acme", DisplayName: "Acme", Plan: rekomiv1.PlanPro, Status: orgCancelled, CancelledAt: &earlier, PurgeAt: &purgeAt,
+		PerPayout: defaultPerPayout, PerDay: defaultPerDay}
 	purged := &orgRow{Name: "acme", DisplayName: "Old", Plan: rekomiv1.PlanPro, Status: orgPurged, CancelledAt: &earlier, PurgeAt: &earlier}
 
 	cases := map[string]struct {
@@ -63,7 +64,7 @@ func TestDesiredRowAndActions(t *testing.T) {
 		"a new display name is an update": {
 			org:    org(func(o *rekomiv1.Organization) { o.Spec.DisplayName = "Acme GmbH" }),
 			stored: active, allowed: true,
-			want:    orgRow{Name: "acme", DisplayName: "Acme GmbH", Plan: rekomiv1.PlanPro, Status: orgActive},
+			want:    orgRow{Name: "acme", DisplayName: "Acme GmbH", Plan: rekomiv1.PlanPro, Status: orgActive, PerPayout: defaultPerPayout, PerDay: defaultPerDay},
 			actions: []string{actionUpdated},
 		},
 		"a plan the Region refuses keeps the stored plan": {
@@ -73,7 +74,7 @@ func TestDesiredRowAndActions(t *testing.T) {
 		"cancelling starts the grace period now": {
 			org:    org(func(o *rekomiv1.Organization) { o.Spec.Cancelled = true }),
 			stored: active, allowed: true,
-			want: orgRow{Name: "acme", DisplayName: "Acme", Plan: rekomiv1.PlanPro, Status: orgCancelled,
+			want: orgRow{Name: "acme", DisplayName: "Acme", Plan: rekomiv1.PlanPro, Status: orgCancelled, PerPayout: defaultPerPayout, PerDay: defaultPerDay,
 				CancelledAt: &now, PurgeAt: &later},
 			actions: []string{actionCancelled},
 		},
@@ -92,7 +93,7 @@ func TestDesiredRowAndActions(t *testing.T) {
 				o.Annotations = map[string]string{PurgeNowAnnotation: "true"}
 			}),
 			stored: active, allowed: true,
-			want: orgRow{Name: "acme", DisplayName: "Acme", Plan: rekomiv1.PlanPro, Status: orgCancelled,
+			want: orgRow{Name: "acme", DisplayName: "Acme", Plan: rekomiv1.PlanPro, Status: orgCancelled, PerPayout: defaultPerPayout, PerDay: defaultPerDay,
 				CancelledAt: &now, PurgeAt: &later},
 			actions: []string{actionCancelled},
 		},
@@ -104,7 +105,7 @@ func TestDesiredRowAndActions(t *testing.T) {
 		},
 		"created cancelled": {
 			org: org(func(o *rekomiv1.Organization) { o.Spec.Cancelled = true }), allowed: true,
-			want: orgRow{Name: "acme", DisplayName: "Acme", Plan: rekomiv1.PlanPro, Status: orgCancelled,
+			want: orgRow{Name: "acme", DisplayName: "Acme", Plan: rekomiv1.PlanPro, Status: orgCancelled, PerPayout: defaultPerPayout, PerDay: defaultPerDay,
 				CancelledAt: &now, PurgeAt: &later},
 			actions: []string{actionCreated, actionCancelled},
 		},

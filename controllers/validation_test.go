@@ -356,7 +356,23 @@ func TestOrganizationCreateValidation(t *testing.T) {
 		"refuses a name longer than a label value": {mutate: func(o *v1.Organization) { o.Name += strings.Repeat("o", 64-len(o.Name)) },
 			wantErr: "at most 63 characters"},
 		"accepts a name as long as a label value": {mutate: func(o *v1.Organization) { o.Name += strings.Repeat("o", 63-len(o.Name)) }},
+		"accepts payout limits":                   {mutate: func(o *v1.Organization) { o.Spec.PayoutLimits = v1.PayoutLimits{PerPayout: 500, PerDay: 500} }},
+		"refuses a daily payout limit below the limit per payout": {
+			mutate:  func(o *v1.Organization) { o.Spec.PayoutLimits = v1.PayoutLimits{PerPayout: 5000, PerDay: 4999} },
+			wantErr: "perDay must be at least perPayout"},
+		"refuses a negative payout limit": {mutate: func(o *v1.Organization) { o.Spec.PayoutLimits.PerPayout = -1 },
+			wantErr: "spec.payoutLimits.perPayout: Invalid value: -1"},
 	})
+}
+
+// TestOrganizationPayoutLimitDefaults proves that an Organization created
+// without payout limits gets the documented ones.
+func TestOrganizationPayoutLimitDefaults(t *testing.T) {
+	t.Parallel()
+	org := validOrganization(t)
+	require.NoError(t, testEnv.client.Create(context.Background(), org))
+	t.Cleanup(func() { _ = testEnv.client.Delete(context.Background(), org) })
+	require.Equal(t, v1.PayoutLimits{PerPayout: 1_000_000, PerDay: 2_500_000}, org.Spec.PayoutLimits)
 }
 
 func TestOrganizationUpdateValidation(t *testing.T) {

@@ -50,6 +50,32 @@ type OrganizationSpec struct {
 	// purged at `status.purgeAt`. Its audit log is kept.
 	// +optional
 	Cancelled bool `json:"cancelled,omitempty"`
+
+	// payoutLimits bound what the organization's payouts may send out, so
+	// that a stolen write key cannot empty the balance they are paid from.
+	// +optional
+	// +kubebuilder:default={}
+	PayoutLimits PayoutLimits `json:"payoutLimits,omitempty"`
+}
+
+// PayoutLimits are amounts in minor units of a payout's currency (cents for
+// EUR and USD). The app refuses, with 422 `payout_limit_exceeded`, a payout
+// over either.
+// +kubebuilder:validation:XValidation:rule="!has(self.perDay) || !has(self.perPayout) || self.perDay >= self.perPayout",message="perDay must be at least perPayout"
+type PayoutLimits struct {
+	// perPayout is the most one payout may pay. Defaults to 1000000
+	// (10,000.00).
+	// +optional
+	// +kubebuilder:default=1000000
+	// +kubebuilder:validation:Minimum=1
+	PerPayout int64 `json:"perPayout,omitempty"`
+
+	// perDay is the most the organization's payouts in one currency may pay
+	// over any 24 hours. Defaults to 2500000 (25,000.00).
+	// +optional
+	// +kubebuilder:default=2500000
+	// +kubebuilder:validation:Minimum=1
+	PerDay int64 `json:"perDay,omitempty"`
 }
 
 // OrganizationStatus is the observed state of an Organization.
