@@ -141,6 +141,16 @@ func (s *Server) revokeAPIKey(w http.ResponseWriter, r *http.Request) {
 	}
 	p := principalFrom(r.Context())
 	s.mutate(w, r, "revoking an API key", func(ctx context.Context, tx pgx.Tx) (int, any, error) {
+		// Scopes never change, so the check holds until the update.
+		var scopes []string
+		if err := tx.QueryRow(ctx, `SELECT scopes FROM api_keys WHERE org_id = $1 AND id = $2`, p.OrgID, id).Scan(&scopes); err != nil {
+			return 0, nil, db.MapError(err)
+		}
+		if missing := scopesNotHeld(scopes, p.Scopes); len(missing) > 0 {
+			return 0, nil, problemError{Problem{Type: "insufficient_scope", Status: http.StatusForbidden,
+				Title: "An API key can only revoke keys whose scopes it holds",
+				Detail: "this key does not hold " + strings.Join(missing, ", ") + ", which the key to revoke holds"}}
+		}
 		key, err := scanAPIKey(tx.QueryRow(ctx, `UPDATE api_keys SET revoked_at = coalesce(revoked_at, now())
 			WHERE org_id = $1 AND id = $2 RETURNING `+apiKeyColumns, p.OrgID, id))
 		if err != nil {

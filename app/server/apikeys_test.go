@@ -177,6 +177,24 @@ func TestAPIKeys(t *testing.T) {
 		require.Equal(t, http.StatusForbidden, b.call(t, http.MethodGet, "/v1/api-keys", created.Secret, "", nil, nil).StatusCode)
 	})
 
+	t.Run("RevokesOnlyKeysWhoseScopesItHolds", func(t *testing.T) {
+		writeOnly, _ := b.addKey(t, orgA, server.ScopeWrite)
+		_, strongID := b.addKey(t, orgA, server.ScopeRead, server.ScopeWrite)
+		_, peerID := b.addKey(t, orgA, server.ScopeWrite)
+		var p server.Problem
+		resp := b.call(t, http.MethodDelete, "/v1/api-keys/"+strongID.String(), writeOnly, "", nil, &p)
+		require.Equal(t, http.StatusForbidden, resp.StatusCode, "a write-only key cannot revoke a read and write key")
+		require.Equal(t, "urn:rekomi:problem:insufficient_scope", p.Type)
+		require.Contains(t, p.Detail, "read")
+		var got keyObject
+		require.Equal(t, http.StatusOK, b.call(t, http.MethodGet, "/v1/api-keys/"+strongID.String(), keyA, "", nil, &got).StatusCode)
+		require.Nil(t, got.RevokedAt, "the stronger key still works")
+
+		require.Equal(t, http.StatusOK, b.call(t, http.MethodDelete, "/v1/api-keys/"+peerID.String(), writeOnly, "", nil, &got).StatusCode,
+			"a key it could have made")
+		require.NotNil(t, got.RevokedAt)
+	})
+
 	t.Run("RefusesBadInput", func(t *testing.T) {
 		cases := map[string]struct {
 			contentType, body string
