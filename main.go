@@ -294,7 +294,7 @@ func appCommand(fs *flag.FlagSet, _ io.Writer) func(context.Context) error {
 	fs.Int64Var(&cfg.MaxBodyBytes, "max-body-bytes", cfg.MaxBodyBytes, "largest request body accepted")
 	fs.Float64Var(&cfg.RateLimit, "rate-limit", cfg.RateLimit, "requests per second one API key may make on average")
 	fs.IntVar(&cfg.RateBurst, "rate-burst", cfg.RateBurst, "requests one API key may make at once")
-	trustedProxies := fs.String("trusted-proxies", envOr("REKOMI_TRUSTED_PROXIES", ""), "comma-separated networks whose X-Forwarded-For is believed for client IPs (env REKOMI_TRUSTED_PROXIES)")
+	trustedProxies := fs.String("trusted-proxies", envOr("REKOMI_TRUSTED_PROXIES", ""), "comma-separated networks whose X-Forwarded-For (the client address) and X-Forwarded-Proto (https: HSTS and Secure cookies) are believed (env REKOMI_TRUSTED_PROXIES)")
 	fs.DurationVar(&cfg.LinkCacheTTL, "link-cache-ttl", cfg.LinkCacheTTL, "how long a replica caches a referral code; other replicas see a link change or an affiliate suspension within this time")
 	fs.DurationVar(&cfg.IsolationCheckInterval, "isolation-check-interval", cfg.IsolationCheckInterval, "how often the app verifies tenant isolation as its own database session; tenant routes answer 503 while it does not hold (at most 10s)")
 	fs.DurationVar(&cfg.ShutdownTimeout, "shutdown-timeout", cfg.ShutdownTimeout, "how long in-flight requests may take to finish on shutdown")

@@ -56,8 +56,9 @@ type Config struct {
 	// average; RateBurst how many it may make at once.
 	RateLimit float64
 	RateBurst int
-	// TrustedProxies are the networks whose X-Forwarded-For is believed when
-	// recording a client's IP; empty trusts none.
+	// TrustedProxies are the networks whose X-Forwarded-For is believed for
+	// a client's IP, and whose X-Forwarded-Proto for whether the client used
+	// HTTPS; empty trusts none.
 	TrustedProxies []netip.Prefix
 	// StripeSecretKeyFile holds the platform's Stripe secret key, for payouts
 	// through Stripe Connect; empty leaves only manual payouts.
