@@ -148,7 +148,7 @@ func (s *Server) revokeAPIKey(w http.ResponseWriter, r *http.Request) {
 		}
 		if missing := scopesNotHeld(scopes, p.Scopes); len(missing) > 0 {
 			return 0, nil, problemError{Problem{Type: "insufficient_scope", Status: http.StatusForbidden,
-				Title: "An API key can only revoke keys whose scopes it holds",
+				Title:  "An API key can only revoke keys whose scopes it holds",
 				Detail: "this key does not hold " + strings.Join(missing, ", ") + ", which the key to revoke holds"}}
 		}
 		key, err := scanAPIKey(tx.QueryRow(ctx, `UPDATE api_keys SET revoked_at = coalesce(revoked_at, now())
