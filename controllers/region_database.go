@@ -166,12 +166,16 @@ func (r *RegionReconciler) verifyIsolation(ctx context.Context, region *rekomiv1
 	if err != nil {
 		return fmt.Errorf("verifying isolation of region %s: %w", region.Name, err)
 	}
-	r.drift.accept(region.Name, target, fingerprint)
 	region.Status.TenantTables = int32(len(report.TenantTables))
 	if !report.OK() {
+		// Not a state to keep: drift made between the repair and this
+		// snapshot, or drift only a human can repair. The watch asks for a
+		// reconcile at its next comparison.
+		r.drift.accept(region.Name, target, "")
 		conds.set(rekomiv1.ConditionIsolationVerified, false, rekomiv1.ReasonIsolationViolated, report.Summary())
 		return nil
 	}
+	r.drift.accept(region.Name, target, fingerprint)
 	conds.set(rekomiv1.ConditionIsolationVerified, true, rekomiv1.ReasonReconciled, report.Summary()+"; "+watchMode(notified, r.drift))
 	return nil
 }

@@ -109,8 +109,10 @@ func (d *driftWatch) every() time.Duration {
 }
 
 // accept records that region's database, as target reaches it, was
-// verified with fingerprint, and follows it from now on (once started). A
-// nil watch (a reconciler run without its manager) follows nothing.
+// verified with fingerprint, and follows it from now on (once started); an
+// empty fingerprint matches none, so the next comparison asks for a
+// reconcile. A nil watch (a reconciler run without its manager) follows
+// nothing.
 func (d *driftWatch) accept(region string, target driftTarget, fingerprint string) {
 	if d == nil {
 		return
