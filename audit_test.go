@@ -32,14 +32,13 @@ import (
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 	"github.com/stretchr/testify/require"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
-	rekomiv1 "github.com/rekomi/rekomi/api/v1alpha1"
 	"github.com/rekomi/rekomi/app/audit"
 	"github.com/rekomi/rekomi/app/audit/audittest"
 	"github.com/rekomi/rekomi/app/db"
 	"github.com/rekomi/rekomi/app/dbtest"
 	"github.com/rekomi/rekomi/app/dbtest/regiondb"
+	"github.com/rekomi/rekomi/controllers"
 )
 
 func TestAuditVerifyCommand(t *testing.T) {
@@ -168,11 +167,7 @@ func writeWitness(t *testing.T, app *db.DB, org uuid.UUID) (file, publicKey stri
 	}))
 	w, err := audit.Witness{OrgID: org}.Witnessed(audit.Checkpoint{Seq: v.Verified, Hash: v.Head, At: time.Now().UTC().Truncate(time.Second)}, 11, key)
 	require.NoError(t, err)
-	status := rekomiv1.AuditWitness{KeyID: w.KeyID, Signature: w.Signature}
-	for _, c := range w.Checkpoints {
-		status.Checkpoints = append(status.Checkpoints, rekomiv1.AuditCheckpoint{Seq: c.Seq, Hash: c.Hash, WitnessedAt: metav1.NewTime(c.At)})
-	}
-	data, err := json.Marshal(status)
+	data, err := json.Marshal(controllers.WitnessToStatus(w))
 	require.NoError(t, err)
 	file = filepath.Join(t.TempDir(), "witness.json")
 	require.NoError(t, os.WriteFile(file, data, 0o600))

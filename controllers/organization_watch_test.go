@@ -24,19 +24,12 @@ import (
 	"testing"
 	"time"
 
-	"github.com/go-logr/logr"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
-	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/client-go/tools/events"
-	"k8s.io/utils/ptr"
-	ctrl "sigs.k8s.io/controller-runtime"
-	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/config"
-	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	v1 "github.com/rekomi/rekomi/api/v1alpha1"
 	"github.com/rekomi/rekomi/controllers"
@@ -53,34 +46,13 @@ func TestOrganizationFollowsItsRegionsOwnerCredentials(t *testing.T) {
 	ctx := context.Background()
 	f := newOrgFixture(t)
 	org := f.newOrg(t)
-	// This manager sees this test's Organization alone: the other tests
-	// reconcile theirs themselves, and Organizations are cluster-scoped.
-	// Secrets as the manager reaches them: the cache holds only the labelled.
-	mgr, err := ctrl.NewManager(testEnv.cfg, controllers.LimitSecretAccess(ctrl.Options{
-		Scheme:  testEnv.scheme,
-		Logger:  logr.Discard(),
-		Metrics: metricsserver.Options{BindAddress: "0"},
-		Cache: cache.Options{
-			DefaultNamespaces: map[string]cache.Config{f.region.Spec.Namespace: {}},
-			ByObject: map[client.Object]cache.ByObject{
-				&v1.Organization{}: {Field: fields.OneTermEqualSelector("metadata.name", org.Name)},
-			},
-		},
-		Controller: config.Controller{SkipNameValidation: ptr.To(true)},
-	}))
-	require.NoError(t, err)
+	mgr := newScopedManager(t, []string{f.region.Spec.Namespace}, &v1.Organization{}, org.Name)
 	dbs := controllers.NewRegionDatabases()
 	t.Cleanup(dbs.Close)
 	require.NoError(t, (&controllers.OrganizationReconciler{
 		Client: mgr.GetClient(), Recorder: events.NewFakeRecorder(100), DBs: dbs, Clock: f.clock, Rand: rand.Reader,
 	}).SetupWithManager(mgr))
-	mgrCtx, cancel := context.WithCancel(ctx)
-	done := make(chan error, 1)
-	go func() { done <- mgr.Start(mgrCtx) }()
-	t.Cleanup(func() {
-		cancel()
-		require.NoError(t, <-done)
-	})
+	runManager(t, mgr)
 
 	ready := func(reason v1.ConditionReason) {
 		t.Helper()

@@ -195,7 +195,7 @@ func (r *OrganizationReconciler) witnessChain(ctx context.Context, org *rekomiv1
 		if w, err = w.Witnessed(audit.Checkpoint{Seq: v.Verified, Hash: v.Head, At: now}, witnessKeep, key); err != nil {
 			return nil, err
 		}
-		org.Status.Audit = witnessToStatus(w)
+		org.Status.Audit = WitnessToStatus(w)
 	}
 	return nil, nil
 }
@@ -214,9 +214,9 @@ func WitnessFromStatus(id uuid.UUID, s *rekomiv1.AuditWitness) audit.Witness {
 	return w
 }
 
-// witnessToStatus is w as status.audit holds it. Times are whole seconds,
+// WitnessToStatus is w as status.audit holds it. Times are whole seconds,
 // as metav1.Time keeps them, so that the signature still covers them.
-func witnessToStatus(w audit.Witness) *rekomiv1.AuditWitness {
+func WitnessToStatus(w audit.Witness) *rekomiv1.AuditWitness {
 	s := &rekomiv1.AuditWitness{KeyID: w.KeyID, Signature: w.Signature}
 	for _, c := range w.Checkpoints {
 		s.Checkpoints = append(s.Checkpoints, rekomiv1.AuditCheckpoint{Seq: c.Seq, Hash: c.Hash, WitnessedAt: metav1.Time{Time: c.At}})

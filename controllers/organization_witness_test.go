@@ -54,10 +54,7 @@ func TestOrganizationWitnessesItsAuditLog(t *testing.T) {
 	witness := func(o *v1.Organization) audit.Witness {
 		t.Helper()
 		require.NotNil(t, o.Status.Audit)
-		w := audit.Witness{OrgID: id, KeyID: o.Status.Audit.KeyID, Signature: o.Status.Audit.Signature}
-		for _, c := range o.Status.Audit.Checkpoints {
-			w.Checkpoints = append(w.Checkpoints, audit.Checkpoint{Seq: c.Seq, Hash: c.Hash, At: c.WitnessedAt.UTC()})
-		}
+		w := controllers.WitnessFromStatus(id, o.Status.Audit)
 		require.NoError(t, w.Verify(pub), "status.audit is signed with the witness key")
 		return w
 	}

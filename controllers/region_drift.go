@@ -28,6 +28,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/log"
 
 	rekomiv1 "github.com/rekomi/rekomi/api/v1alpha1"
+	"github.com/rekomi/rekomi/controllers/isolation"
 )
 
 // DefaultDriftInterval is how often a Region's catalog is compared with
@@ -271,9 +272,7 @@ SELECT md5(concat_ws('|',
 ))`
 
 // catalogFingerprint reads the fingerprint through q.
-func catalogFingerprint(ctx context.Context, q interface {
-	QueryRow(context.Context, string, ...any) pgx.Row
-}, target driftTarget) (string, error) {
+func catalogFingerprint(ctx context.Context, q isolation.Querier, target driftTarget) (string, error) {
 	var fp string
 	if err := q.QueryRow(ctx, fingerprintSQL, target.runtimeRole, target.schema).Scan(&fp); err != nil {
 		return "", fmt.Errorf("reading the catalog fingerprint: %w", err)

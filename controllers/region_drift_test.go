@@ -17,21 +17,12 @@ limitations under the License.
 package controllers_test
 
 import (
-	"context"
 	"testing"
 	"time"
 
-	"github.com/go-logr/logr"
 	"github.com/jackc/pgx/v5"
 	"github.com/stretchr/testify/require"
-	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/client-go/tools/events"
-	"k8s.io/utils/ptr"
-	ctrl "sigs.k8s.io/controller-runtime"
-	"sigs.k8s.io/controller-runtime/pkg/cache"
-	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/config"
-	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	v1 "github.com/rekomi/rekomi/api/v1alpha1"
 )
@@ -72,36 +63,17 @@ func TestRegionWatchesForDrift(t *testing.T) {
 }
 
 // startRegionManager runs the Region controller in a manager that sees
-// region alone (the other tests reconcile theirs themselves, and Regions are
-// cluster-scoped), with its resync an hour away, until tb ends. It returns
+// region alone, with its resync an hour away, until tb ends. It returns
 // once the drift watch is connected to the Region database: it compares
 // right after it listens, so drift made from then on is noticed either way.
 func startRegionManager(tb testing.TB, f *regionFixture, region *v1.Region, driftInterval time.Duration) {
 	tb.Helper()
-	mgr, err := ctrl.NewManager(testEnv.cfg, ctrl.Options{
-		Scheme:  testEnv.scheme,
-		Logger:  logr.Discard(),
-		Metrics: metricsserver.Options{BindAddress: "0"},
-		Cache: cache.Options{
-			DefaultNamespaces: map[string]cache.Config{region.Spec.Namespace: {}, f.adminNS: {}},
-			ByObject: map[client.Object]cache.ByObject{
-				&v1.Region{}: {Field: fields.OneTermEqualSelector("metadata.name", region.Name)},
-			},
-		},
-		Controller: config.Controller{SkipNameValidation: ptr.To(true)},
-	})
-	require.NoError(tb, err)
+	mgr := newScopedManager(tb, []string{region.Spec.Namespace, f.adminNS}, &v1.Region{}, region.Name)
 	r := *f.reconciler
 	r.Client, r.Recorder = mgr.GetClient(), events.NewFakeRecorder(1000)
 	r.ResyncPeriod, r.DriftInterval = time.Hour, driftInterval
 	require.NoError(tb, r.SetupWithManager(mgr))
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- mgr.Start(ctx) }()
-	tb.Cleanup(func() {
-		cancel()
-		require.NoError(tb, <-done)
-	})
+	runManager(tb, mgr)
 	require.Eventually(tb, func() bool {
 		return superQueryBool(tb, region.Spec.Database.Name, `SELECT EXISTS (SELECT FROM pg_stat_activity
 			WHERE datname = current_database() AND application_name = 'rekomi-drift-watch')`)

@@ -44,6 +44,20 @@ func ownerDatabase(t *testing.T, srv *dbtest.Server) string {
 	return dbtest.WithUser(t, dbtest.WithDatabase(t, srv.AdminURL(), name), role, password)
 }
 
+// migratedConn migrates a new database as its owner and connects to it as
+// the owner, until t ends.
+func migratedConn(t *testing.T, srv *dbtest.Server) *pgx.Conn {
+	t.Helper()
+	ctx := context.Background()
+	url := ownerDatabase(t, srv)
+	_, err := openMigrator(t, url).Up(ctx)
+	require.NoError(t, err)
+	conn, err := pgx.Connect(ctx, url)
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = conn.Close(ctx) })
+	return conn
+}
+
 func openMigrator(t *testing.T, url string) *migrations.Migrator {
 	t.Helper()
 	m, err := migrations.Open(context.Background(), url)
@@ -220,12 +234,7 @@ func TestMigrations(t *testing.T) {
 
 	t.Run("EveryTableHasAGrantsEntry", func(t *testing.T) {
 		t.Parallel()
-		url := ownerDatabase(t, srv)
-		_, err := openMigrator(t, url).Up(ctx)
-		require.NoError(t, err)
-		conn, err := pgx.Connect(ctx, url)
-		require.NoError(t, err)
-		defer conn.Close(ctx)
+		conn := migratedConn(t, srv)
 		rows, err := conn.Query(ctx, `SELECT relname FROM pg_class
 			WHERE relnamespace = 'public'::regnamespace AND relkind IN ('r', 'p') ORDER BY 1`)
 		require.NoError(t, err)
@@ -240,12 +249,7 @@ func TestMigrations(t *testing.T) {
 
 	t.Run("PoliciesAreTheMigratedSet", func(t *testing.T) {
 		t.Parallel()
-		url := ownerDatabase(t, srv)
-		_, err := openMigrator(t, url).Up(ctx)
-		require.NoError(t, err)
-		conn, err := pgx.Connect(ctx, url)
-		require.NoError(t, err)
-		defer conn.Close(ctx)
+		conn := migratedConn(t, srv)
 		var owner string
 		require.NoError(t, conn.QueryRow(ctx, "SELECT current_user").Scan(&owner))
 		report, err := isolation.Verify(ctx, conn, isolation.Options{
