@@ -20,6 +20,8 @@ limitations under the License.
 package config
 
 import (
+	"crypto/ed25519"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"net"
@@ -78,6 +80,25 @@ type Config struct {
 	// database session, that tenant isolation holds; while it does not,
 	// tenant routes answer 503 and /readyz fails.
 	IsolationCheckInterval time.Duration
+	// AuditWitnessDir holds the operator's signed witness of each
+	// organization's audit chain, one file named by the organization's
+	// UUID, read when GET /v1/audit-log/verify asks; empty leaves the
+	// chain unwitnessed. AuditWitnessPublicKey is the base64 Ed25519 key
+	// the witnesses must be signed with; both are set or neither.
+	AuditWitnessDir       string
+	AuditWitnessPublicKey string
+}
+
+// AuditWitnessKey decodes AuditWitnessPublicKey: nil when it is empty.
+func (c Config) AuditWitnessKey() (ed25519.PublicKey, error) {
+	if c.AuditWitnessPublicKey == "" {
+		return nil, nil
+	}
+	key, err := base64.StdEncoding.DecodeString(c.AuditWitnessPublicKey)
+	if err != nil || len(key) != ed25519.PublicKeySize {
+		return nil, fmt.Errorf("audit witness public key must be %d bytes in base64", ed25519.PublicKeySize)
+	}
+	return ed25519.PublicKey(key), nil
 }
 
 // MaxIsolationCheckInterval bounds IsolationCheckInterval: drift is fenced
@@ -171,6 +192,13 @@ func (c Config) Validate() error {
 	if c.IsolationCheckInterval <= 0 || c.IsolationCheckInterval > MaxIsolationCheckInterval {
 		errs = append(errs, fmt.Errorf("isolation check interval must be positive and at most %s, got %s",
 			MaxIsolationCheckInterval, c.IsolationCheckInterval))
+	}
+	if (c.AuditWitnessDir == "") != (c.AuditWitnessPublicKey == "") {
+		errs = append(errs, errors.New("an audit witness directory and its public key go together "+
+			"(--audit-witness-dir and --audit-witness-public-key, or REKOMI_AUDIT_WITNESS_DIR and REKOMI_AUDIT_WITNESS_PUBLIC_KEY)"))
+	}
+	if _, err := c.AuditWitnessKey(); err != nil {
+		errs = append(errs, err)
 	}
 	if c.LinkCacheSize < 1 || c.LinkCacheSize > 10_000_000 {
 		errs = append(errs, fmt.Errorf("link cache size must be 1 to 10000000, got %d", c.LinkCacheSize))

@@ -17,6 +17,7 @@ limitations under the License.
 package config_test
 
 import (
+	"encoding/base64"
 	"net/netip"
 	"testing"
 	"time"
@@ -68,6 +69,20 @@ func TestValidate(t *testing.T) {
 		}, wantErr: "Stripe API URL must be an absolute"},
 		"refuses a Stripe API URL without a key": {mutate: func(c *config.Config) { c.StripeAPIURL = "http://localhost:12111" },
 			wantErr: "REKOMI_STRIPE_SECRET_KEY_FILE"},
+		"accepts an audit witness directory with its key": {mutate: func(c *config.Config) {
+			c.AuditWitnessDir, c.AuditWitnessPublicKey = "/etc/rekomi/audit-witness", base64.StdEncoding.EncodeToString(make([]byte, 32))
+		}},
+		"refuses an audit witness directory without a key": {mutate: func(c *config.Config) { c.AuditWitnessDir = "/etc/rekomi/audit-witness" },
+			wantErr: "REKOMI_AUDIT_WITNESS_PUBLIC_KEY"},
+		"refuses an audit witness key without a directory": {mutate: func(c *config.Config) {
+			c.AuditWitnessPublicKey = base64.StdEncoding.EncodeToString(make([]byte, 32))
+		}, wantErr: "REKOMI_AUDIT_WITNESS_DIR"},
+		"refuses an audit witness key of the wrong length": {mutate: func(c *config.Config) {
+			c.AuditWitnessDir, c.AuditWitnessPublicKey = "/etc/rekomi/audit-witness", base64.StdEncoding.EncodeToString(make([]byte, 31))
+		}, wantErr: "audit witness public key must be 32 bytes"},
+		"refuses an audit witness key that is not base64": {mutate: func(c *config.Config) {
+			c.AuditWitnessDir, c.AuditWitnessPublicKey = "/etc/rekomi/audit-witness", "not base64!"
+		}, wantErr: "audit witness public key must be 32 bytes"},
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {

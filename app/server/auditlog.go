@@ -156,20 +156,23 @@ func (s *Server) listAuditLog(w http.ResponseWriter, r *http.Request) {
 
 // auditVerificationObject is the outcome of verifying an organization's
 // chain. head_seq is the last intact entry (0: none); broken_seq, problem
-// and detail are null while the chain is intact.
+// and detail are null while the chain is intact. ok is false as well when
+// the chain disagrees with its witness or the witness cannot be checked.
 type auditVerificationObject struct {
-	Object    string  `json:"object"`
-	OK        bool    `json:"ok"`
-	Verified  int64   `json:"verified"`
-	HeadSeq   int64   `json:"head_seq"`
-	HeadHash  *string `json:"head_hash"`
-	BrokenSeq *int64  `json:"broken_seq"`
-	Problem   *string `json:"problem"`
-	Detail    *string `json:"detail"`
+	Object    string             `json:"object"`
+	OK        bool               `json:"ok"`
+	Verified  int64              `json:"verified"`
+	HeadSeq   int64              `json:"head_seq"`
+	HeadHash  *string            `json:"head_hash"`
+	BrokenSeq *int64             `json:"broken_seq"`
+	Problem   *string            `json:"problem"`
+	Detail    *string            `json:"detail"`
+	Witness   auditWitnessObject `json:"witness"`
 }
 
-func newAuditVerification(v audit.Verification) auditVerificationObject {
-	o := auditVerificationObject{Object: "audit_verification", OK: v.OK(), Verified: v.Verified, HeadSeq: v.Verified}
+func newAuditVerification(v audit.Verification, witness auditWitnessObject) auditVerificationObject {
+	o := auditVerificationObject{Object: "audit_verification", OK: v.OK() && !witness.spoils(), Verified: v.Verified, HeadSeq: v.Verified,
+		Witness: witness}
 	if v.Head != nil {
 		h := hex.EncodeToString(v.Head)
 		o.HeadHash = &h
@@ -182,22 +185,28 @@ func newAuditVerification(v audit.Verification) auditVerificationObject {
 }
 
 // verifyAuditLog answers GET /v1/audit-log/verify by walking the caller's
-// organization's chain.
+// organization's chain and comparing it with the operator's witness, in
+// one tenant transaction.
 func (s *Server) verifyAuditLog(w http.ResponseWriter, r *http.Request) {
 	if errs := unknownParams(r.URL.Query(), nil); len(errs) > 0 {
 		writeProblem(w, r, Problem{Type: "invalid_request", Title: "Invalid audit log query", Status: http.StatusBadRequest, Errors: errs})
 		return
 	}
 	p := principalFrom(r.Context())
+	witness, state := s.readAuditWitness(r.Context(), p.OrgID)
 	var v audit.Verification
+	var wo auditWitnessObject
 	err := s.db.TenantTx(r.Context(), p.OrgID, func(tx pgx.Tx) error {
 		var err error
-		v, err = audit.Verify(r.Context(), tx, p.OrgID)
+		if v, err = audit.Verify(r.Context(), tx, p.OrgID); err != nil {
+			return err
+		}
+		wo, err = compareAuditWitness(r.Context(), tx, witness, state)
 		return err
 	})
 	if err != nil {
 		s.internalError(w, r, "verifying the audit log", err)
 		return
 	}
-	writeJSON(w, http.StatusOK, newAuditVerification(v))
+	writeJSON(w, http.StatusOK, newAuditVerification(v, wo))
 }
