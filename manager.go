@@ -82,9 +82,10 @@ func runManager(ctx context.Context, opts managerOptions) error {
 			return fmt.Errorf("finding the cluster: %w", err)
 		}
 	}
-	// The cache holds only the Secrets labelled for the operator; any other
-	// is read by name when a spec names it.
-	mgr, err := ctrl.NewManager(cfg, controllers.LimitSecretAccess(ctrl.Options{
+	// The cache holds only the Secrets labelled for the operator, any other
+	// read by name when a spec names it, and only the audit witness
+	// ConfigMaps.
+	mgr, err := ctrl.NewManager(cfg, controllers.LimitSecretAccess(controllers.LimitConfigMapAccess(ctrl.Options{
 		Scheme:                 scheme,
 		Metrics:                metricsOptions(opts),
 		HealthProbeBindAddress: opts.probeAddr,
@@ -98,7 +99,7 @@ func runManager(ctx context.Context, opts managerOptions) error {
 			UsePriorityQueue: ptr.To(false)},
 		LeaderElection:   opts.leaderElect,
 		LeaderElectionID: "manager.rekomi.io",
-	}))
+	})))
 	if err != nil {
 		return fmt.Errorf("creating the manager: %w", err)
 	}
@@ -126,6 +127,9 @@ func runManager(ctx context.Context, opts managerOptions) error {
 		OperatorNamespace: opts.operatorNamespace,
 	}).SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("setting up the organization controller: %w", err)
+	}
+	if err := (&controllers.WitnessPublishReconciler{Client: mgr.GetClient()}).SetupWithManager(mgr); err != nil {
+		return fmt.Errorf("setting up the audit witness publisher: %w", err)
 	}
 	if err := (&controllers.WebhookEndpointReconciler{
 		Client:       mgr.GetClient(),

@@ -31,6 +31,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	rekomiv1 "github.com/rekomi/rekomi/api/v1alpha1"
 	"github.com/rekomi/rekomi/app/audit"
@@ -75,13 +76,7 @@ func (r *OrganizationReconciler) witnessKey(ctx context.Context) (ed25519.Privat
 	if c.key != nil {
 		return c.key, nil
 	}
-	key, err := r.loadWitnessKey(ctx)
-	if apierrors.IsNotFound(err) {
-		key, err = r.createWitnessKey(ctx)
-	}
-	if apierrors.IsAlreadyExists(err) {
-		key, err = r.loadWitnessKey(ctx) // another replica made it first
-	}
+	key, err := ensureWitnessKey(ctx, r.Client, r.Rand, r.OperatorNamespace)
 	if err != nil {
 		return nil, err
 	}
@@ -89,10 +84,24 @@ func (r *OrganizationReconciler) witnessKey(ctx context.Context) (ed25519.Privat
 	return key, nil
 }
 
-func (r *OrganizationReconciler) loadWitnessKey(ctx context.Context) (ed25519.PrivateKey, error) {
+// ensureWitnessKey reads the witness key from its Secret in namespace,
+// creating both when absent. The Organization reconciler signs with it;
+// the Region reconciler hands its public half to the apps.
+func ensureWitnessKey(ctx context.Context, c client.Client, rand io.Reader, namespace string) (ed25519.PrivateKey, error) {
+	key, err := loadWitnessKey(ctx, c, namespace)
+	if apierrors.IsNotFound(err) {
+		key, err = createWitnessKey(ctx, c, rand, namespace)
+	}
+	if apierrors.IsAlreadyExists(err) {
+		key, err = loadWitnessKey(ctx, c, namespace) // another reconciler or replica made it first
+	}
+	return key, err
+}
+
+func loadWitnessKey(ctx context.Context, c client.Client, namespace string) (ed25519.PrivateKey, error) {
 	secret := &corev1.Secret{}
-	name := types.NamespacedName{Namespace: r.OperatorNamespace, Name: WitnessSecretName}
-	if err := r.Client.Get(ctx, name, secret); err != nil {
+	name := types.NamespacedName{Namespace: namespace, Name: WitnessSecretName}
+	if err := c.Get(ctx, name, secret); err != nil {
 		return nil, err
 	}
 	seed := secret.Data[witnessSeedKey]
@@ -106,19 +115,19 @@ func (r *OrganizationReconciler) loadWitnessKey(ctx context.Context) (ed25519.Pr
 	return key, nil
 }
 
-func (r *OrganizationReconciler) createWitnessKey(ctx context.Context) (ed25519.PrivateKey, error) {
+func createWitnessKey(ctx context.Context, c client.Client, rand io.Reader, namespace string) (ed25519.PrivateKey, error) {
 	seed := make([]byte, ed25519.SeedSize)
-	if _, err := io.ReadFull(r.Rand, seed); err != nil {
+	if _, err := io.ReadFull(rand, seed); err != nil {
 		return nil, fmt.Errorf("drawing the audit witness key: %w", err)
 	}
 	key := ed25519.NewKeyFromSeed(seed)
 	secret := &corev1.Secret{
-		ObjectMeta: metav1.ObjectMeta{Namespace: r.OperatorNamespace, Name: WitnessSecretName,
+		ObjectMeta: metav1.ObjectMeta{Namespace: namespace, Name: WitnessSecretName,
 			Labels: map[string]string{rekomiv1.WatchLabel: "true"}},
 		Data: map[string][]byte{witnessSeedKey: seed, WitnessPublicKeyKey: key.Public().(ed25519.PublicKey)},
 	}
-	if err := r.Client.Create(ctx, secret); err != nil {
-		return nil, fmt.Errorf("creating Secret %s/%s: %w", r.OperatorNamespace, WitnessSecretName, err)
+	if err := c.Create(ctx, secret); err != nil {
+		return nil, fmt.Errorf("creating Secret %s/%s: %w", namespace, WitnessSecretName, err)
 	}
 	return key, nil
 }

@@ -113,7 +113,12 @@ func (r *RegionReconciler) reconcileApp(ctx context.Context, region *rekomiv1.Re
 	if !ok {
 		return err // waiting for the Stripe Secret: its watch brings us back
 	}
+	witnessKey, err := r.witnessPublicKey(ctx)
+	if err != nil {
+		return err
+	}
 	desired := r.appDeployment(region, hashOf(runtimePassword), stripeHash)
+	withAuditWitness(region, witnessKey, &desired.Spec.Template)
 	if err := r.apply(ctx, region, desired); err != nil {
 		return err
 	}
