@@ -60,7 +60,8 @@ const PurgeNowAnnotation = "rekomi.io/purge-now"
 const regionWait = 15 * time.Second
 
 // OrganizationReconciler provisions an Organization in its Region's
-// database: its row, its first admin API key, and its cancellation and purge.
+// database: its row, its first admin API key, its Stripe key (sealed), and
+// its cancellation and purge.
 type OrganizationReconciler struct {
 	Client   client.Client
 	Recorder events.EventRecorder
@@ -82,6 +83,7 @@ type OrganizationReconciler struct {
 // +kubebuilder:rbac:groups=rekomi.io,resources=organizations/status,verbs=get;update;patch
 // +kubebuilder:rbac:groups=rekomi.io,resources=regions,verbs=get;list;watch
 // +kubebuilder:rbac:groups="",resources=secrets,verbs=get;list;watch;create;update;delete
+// +kubebuilder:rbac:groups="",resources=namespaces,verbs=get;list;watch
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
 
 // Reconcile brings one Organization to its spec and reports what it found.
@@ -195,6 +197,10 @@ func (r *OrganizationReconciler) provision(ctx context.Context, org *rekomiv1.Or
 		}
 	}
 	r.report(org, region, want, allowed, conds)
+	stripeAfter, err := r.syncStripeKey(ctx, org, region, pool, id, want.Status == orgPurged, conds)
+	if err != nil {
+		return ctrl.Result{}, err
+	}
 	if r.OperatorNamespace != "" {
 		// Witnessed after the purge, so that its head covers the purge's
 		// own entry.
@@ -209,7 +215,15 @@ func (r *OrganizationReconciler) provision(ctx context.Context, org *rekomiv1.Or
 	if want.Status == orgPurged && !org.DeletionTimestamp.IsZero() {
 		return ctrl.Result{}, r.removeFinalizer(ctx, org)
 	}
-	return ctrl.Result{RequeueAfter: r.requeueAfter(want, now)}, nil
+	return ctrl.Result{RequeueAfter: sooner(r.requeueAfter(want, now), stripeAfter)}, nil
+}
+
+// sooner is the shorter of two requeue delays, where 0 means never.
+func sooner(a, b time.Duration) time.Duration {
+	if a == 0 || (b != 0 && b < a) {
+		return b
+	}
+	return a
 }
 
 // requeueAfter is when the organization is looked at again: at its purge
@@ -335,8 +349,9 @@ func (r *OrganizationReconciler) patchStatus(ctx context.Context, org *rekomiv1.
 }
 
 // SetupWithManager registers the controller: Organizations (on spec and
-// annotation changes), the Secrets they own, their Regions and the Regions'
-// owner credentials.
+// annotation changes), the Secrets they own, their Regions, the Regions'
+// owner credentials, their Stripe Secrets and the bindings of the
+// namespaces that hold those.
 func (r *OrganizationReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	return ctrl.NewControllerManagedBy(mgr).
 		For(&rekomiv1.Organization{}, builder.WithPredicates(
@@ -349,9 +364,17 @@ func (r *OrganizationReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		Watches(&rekomiv1.Region{}, handler.EnqueueRequestsFromMapFunc(r.organizationsForRegion)).
 		// The owner credentials of a Region change when its server moves or
 		// its password is re-set; the organizations write through them.
-		Watches(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(r.organizationsForOwnerSecret)).
+		Watches(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(r.organizationsForSecret)).
+		Watches(&corev1.Namespace{}, handler.EnqueueRequestsFromMapFunc(r.organizationsForNamespace),
+			builder.WithPredicates(predicate.LabelChangedPredicate{})).
 		Named("organization").
 		Complete(r)
+}
+
+// organizationsForSecret maps a Secret to the Organizations that read it:
+// as their Region's owner credentials or as their Stripe Secret.
+func (r *OrganizationReconciler) organizationsForSecret(ctx context.Context, obj client.Object) []reconcile.Request {
+	return append(r.organizationsForOwnerSecret(ctx, obj), r.organizationsForStripeSecret(ctx, obj)...)
 }
 
 // organizationsForOwnerSecret maps a Region's owner credentials Secret to

@@ -176,7 +176,7 @@ func (r *RegionReconciler) patchStatus(ctx context.Context, region *rekomiv1.Reg
 }
 
 // SetupWithManager registers the controller: Regions, the objects they own,
-// and the admin and Stripe Secrets they reference.
+// and the admin Secrets they reference.
 func (r *RegionReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	r.drift = newDriftWatch(r.DriftInterval)
 	if err := mgr.Add(r.drift); err != nil {
@@ -194,9 +194,9 @@ func (r *RegionReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		Complete(r)
 }
 
-// regionsForSecret maps a Secret to the Regions that reference it: as their
-// admin Secret, or as their app's Stripe Secret, so that creating a missing
-// Secret or rotating a key is acted on at once.
+// regionsForSecret maps a Secret to the Regions that reference it as their
+// admin Secret, so that creating a missing Secret or changing it is acted on
+// at once.
 func (r *RegionReconciler) regionsForSecret(ctx context.Context, obj client.Object) []reconcile.Request {
 	var regions rekomiv1.RegionList
 	if err := r.Client.List(ctx, &regions); err != nil {
@@ -215,9 +215,5 @@ func (r *RegionReconciler) regionsForSecret(ctx context.Context, obj client.Obje
 // referencesSecret says whether region reads the Secret namespace/name.
 func referencesSecret(region *rekomiv1.Region, namespace, name string) bool {
 	admin := region.Spec.Database.AdminSecretRef
-	if admin.Namespace == namespace && admin.Name == name {
-		return true
-	}
-	stripe := region.Spec.App.StripeSecretKeyRef
-	return stripe != nil && region.Spec.Namespace == namespace && stripe.Name == name
+	return admin.Namespace == namespace && admin.Name == name
 }

@@ -30,12 +30,11 @@ import (
 )
 
 // appDeployment runs `rekomi app` as the runtime role, with the key ring
-// and, when the Region names one, the Stripe secret key (whose SHA-256 is
-// stripeHash) mounted read-only, hardened, and placed as the Region asks.
+// mounted read-only, hardened, and placed as the Region asks.
 // runtimeHash, the SHA-256 of the runtime role's password, is annotated on
 // the pod template: the app reads DATABASE_URL at start, so a new password
 // (its Secret deleted and made again) must roll the pods.
-func (r *RegionReconciler) appDeployment(region *rekomiv1.Region, runtimeHash, stripeHash string) *appsv1.Deployment {
+func (r *RegionReconciler) appDeployment(region *rekomiv1.Region, runtimeHash string) *appsv1.Deployment {
 	image := region.Spec.App.Image
 	if image == "" {
 		image = r.AppImage
@@ -67,7 +66,6 @@ func (r *RegionReconciler) appDeployment(region *rekomiv1.Region, runtimeHash, s
 		ObjectMeta: metav1.ObjectMeta{Labels: appLabels(region), Annotations: map[string]string{runtimeHashAnno: runtimeHash}},
 		Spec:       pod,
 	}
-	withStripeKey(region, stripeHash, &tmpl)
 	return &appsv1.Deployment{
 		TypeMeta:   metav1.TypeMeta{APIVersion: "apps/v1", Kind: "Deployment"},
 		ObjectMeta: appMeta(region),

@@ -23,6 +23,8 @@ import (
 
 	"github.com/stretchr/testify/require"
 	appsv1 "k8s.io/api/apps/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	v1 "github.com/rekomi/rekomi/api/v1alpha1"
@@ -73,4 +75,16 @@ func TestRegionTrustedProxiesReachTheApp(t *testing.T) {
 	require.NoError(t, err)
 	_, set = appEnv(t, f.deployment(t), "REKOMI_TRUSTED_PROXIES")
 	require.False(t, set, "removed from the spec, no longer trusted")
+}
+
+// deployment returns the Region's app Deployment, or nil when there is none.
+func (f *regionFixture) deployment(t *testing.T) *appsv1.Deployment {
+	t.Helper()
+	dep := &appsv1.Deployment{}
+	err := testEnv.client.Get(context.Background(), types.NamespacedName{Namespace: f.region.Spec.Namespace, Name: f.region.Name + "-app"}, dep)
+	if apierrors.IsNotFound(err) {
+		return nil
+	}
+	require.NoError(t, err)
+	return dep
 }

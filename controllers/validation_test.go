@@ -258,51 +258,6 @@ func TestRegionCreateValidation(t *testing.T) {
 			mutate:  func(r *v1.Region) { r.Spec.Retention.GracePeriod = duration(10 * time.Minute) },
 			wantErr: "gracePeriod must be at least 1h",
 		},
-		"accepts a Stripe secret key reference": {mutate: func(r *v1.Region) {
-			r.Spec.App.StripeSecretKeyRef = &v1.LocalSecretKeyReference{Name: "stripe.platform-1", Key: "STRIPE_SECRET_KEY.v2"}
-		}},
-		"refuses a Stripe Secret without a name": {
-			mutate:  func(r *v1.Region) { r.Spec.App.StripeSecretKeyRef = &v1.LocalSecretKeyReference{} },
-			wantErr: "spec.app.stripeSecretKeyRef.name",
-		},
-		"refuses an upper-case Stripe Secret name": {
-			mutate:  func(r *v1.Region) { r.Spec.App.StripeSecretKeyRef = &v1.LocalSecretKeyReference{Name: "Stripe"} },
-			wantErr: "name must be a Secret name",
-		},
-		"refuses a Stripe Secret name with a slash": {
-			mutate: func(r *v1.Region) {
-				r.Spec.App.StripeSecretKeyRef = &v1.LocalSecretKeyReference{Name: "rekomi-system/stripe"}
-			},
-			wantErr: "name must be a Secret name",
-		},
-		"refuses a Stripe Secret name ending in a dot": {
-			mutate:  func(r *v1.Region) { r.Spec.App.StripeSecretKeyRef = &v1.LocalSecretKeyReference{Name: "stripe."} },
-			wantErr: "name must be a Secret name",
-		},
-		"refuses a Stripe Secret name over 253 characters": {
-			mutate: func(r *v1.Region) {
-				r.Spec.App.StripeSecretKeyRef = &v1.LocalSecretKeyReference{Name: strings.Repeat("s", 254)}
-			},
-			wantErr: "spec.app.stripeSecretKeyRef.name: Too long",
-		},
-		"refuses a Stripe key that is a path": {
-			mutate: func(r *v1.Region) {
-				r.Spec.App.StripeSecretKeyRef = &v1.LocalSecretKeyReference{Name: "stripe", Key: "../keyring"}
-			},
-			wantErr: "spec.app.stripeSecretKeyRef.key: Invalid value",
-		},
-		"refuses a Stripe key starting with ..": {
-			mutate: func(r *v1.Region) {
-				r.Spec.App.StripeSecretKeyRef = &v1.LocalSecretKeyReference{Name: "stripe", Key: "..data"}
-			},
-			wantErr: "key must not be '.' nor start with '..'",
-		},
-		"refuses a Stripe key of one dot": {
-			mutate: func(r *v1.Region) {
-				r.Spec.App.StripeSecretKeyRef = &v1.LocalSecretKeyReference{Name: "stripe", Key: "."}
-			},
-			wantErr: "key must not be '.' nor start with '..'",
-		},
 	})
 }
 
@@ -317,12 +272,6 @@ func TestRegionDefaults(t *testing.T) {
 	require.Equal(t, ptr.To[int32](2), r.Spec.App.Replicas)
 	require.Equal(t, []v1.Plan{v1.PlanTrial, v1.PlanStarter, v1.PlanPro, v1.PlanEnterprise}, r.Spec.AllowedPlans)
 	require.Equal(t, 720*time.Hour, r.Spec.Retention.GracePeriod.Duration)
-	require.Nil(t, r.Spec.App.StripeSecretKeyRef, "no Stripe key unless one is named")
-
-	withStripe := validRegion(t)
-	withStripe.Spec.App.StripeSecretKeyRef = &v1.LocalSecretKeyReference{Name: "stripe"}
-	require.NoError(t, testEnv.client.Create(context.Background(), withStripe))
-	require.Equal(t, "secret-key", withStripe.Spec.App.StripeSecretKeyRef.Key)
 }
 
 func TestRegionUpdateValidation(t *testing.T) {
@@ -337,9 +286,6 @@ func TestRegionUpdateValidation(t *testing.T) {
 		"accepts an allowed plans change": {mutate: func(r *v1.Region) { r.Spec.AllowedPlans = []v1.Plan{v1.PlanEnterprise} }},
 		"accepts a new admin secret": {mutate: func(r *v1.Region) {
 			r.Spec.Database.AdminSecretRef.Name = "postgres-admin-rotated"
-		}},
-		"accepts a Stripe secret key reference": {mutate: func(r *v1.Region) {
-			r.Spec.App.StripeSecretKeyRef = &v1.LocalSecretKeyReference{Name: "stripe"}
 		}},
 	})
 }
@@ -360,9 +306,59 @@ func TestOrganizationCreateValidation(t *testing.T) {
 		"refuses a daily payout limit below the limit per payout": {
 			mutate:  func(o *v1.Organization) { o.Spec.PayoutLimits = v1.PayoutLimits{PerPayout: 5000, PerDay: 4999} },
 			wantErr: "perDay must be at least perPayout"},
+		"accepts a Stripe secret key reference": {mutate: func(o *v1.Organization) {
+			o.Spec.Stripe = stripeRef("acme-payments", "stripe.platform-1", "STRIPE_SECRET_KEY.v2")
+		}},
+		"refuses a Stripe Secret without a namespace": {
+			mutate:  func(o *v1.Organization) { o.Spec.Stripe = stripeRef("", "stripe", "") },
+			wantErr: "spec.stripe.secretKeyRef.namespace",
+		},
+		"refuses a Stripe Secret namespace with a dot": {
+			mutate:  func(o *v1.Organization) { o.Spec.Stripe = stripeRef("acme.payments", "stripe", "") },
+			wantErr: "namespace must be a namespace name",
+		},
+		"refuses a Stripe Secret without a name": {
+			mutate:  func(o *v1.Organization) { o.Spec.Stripe = stripeRef("acme", "", "") },
+			wantErr: "spec.stripe.secretKeyRef.name",
+		},
+		"refuses an upper-case Stripe Secret name": {
+			mutate:  func(o *v1.Organization) { o.Spec.Stripe = stripeRef("acme", "Stripe", "") },
+			wantErr: "name must be a Secret name",
+		},
+		"refuses a Stripe Secret name with a slash": {
+			mutate:  func(o *v1.Organization) { o.Spec.Stripe = stripeRef("acme", "rekomi-system/stripe", "") },
+			wantErr: "name must be a Secret name",
+		},
+		"refuses a Stripe Secret name over 253 characters": {
+			mutate:  func(o *v1.Organization) { o.Spec.Stripe = stripeRef("acme", strings.Repeat("s", 254), "") },
+			wantErr: "spec.stripe.secretKeyRef.name: Too long",
+		},
+		"refuses a Stripe key that is a path": {
+			mutate:  func(o *v1.Organization) { o.Spec.Stripe = stripeRef("acme", "stripe", "../keyring") },
+			wantErr: "spec.stripe.secretKeyRef.key: Invalid value",
+		},
 		"refuses a negative payout limit": {mutate: func(o *v1.Organization) { o.Spec.PayoutLimits.PerPayout = -1 },
 			wantErr: "spec.payoutLimits.perPayout: Invalid value: -1"},
 	})
+}
+
+// stripeRef is spec.stripe naming key of Secret namespace/name.
+func stripeRef(namespace, name, key string) *v1.OrganizationStripe {
+	return &v1.OrganizationStripe{SecretKeyRef: v1.OrganizationSecretKeyReference{Namespace: namespace, Name: name, Key: key}}
+}
+
+// TestOrganizationStripeDefaults proves that a Stripe Secret reference
+// without a key reads key secret-key, and that none is set unless named.
+func TestOrganizationStripeDefaults(t *testing.T) {
+	t.Parallel()
+	o := validOrganization(t)
+	require.NoError(t, testEnv.client.Create(context.Background(), o))
+	require.Nil(t, o.Spec.Stripe, "no Stripe key unless one is named")
+
+	withStripe := validOrganization(t)
+	withStripe.Spec.Stripe = stripeRef("acme-payments", "stripe", "")
+	require.NoError(t, testEnv.client.Create(context.Background(), withStripe))
+	require.Equal(t, "secret-key", withStripe.Spec.Stripe.SecretKeyRef.Key)
 }
 
 // TestOrganizationPayoutLimitDefaults proves that an Organization created

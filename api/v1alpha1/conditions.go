@@ -20,7 +20,7 @@ package v1alpha1
 type ConditionType string
 
 // Condition types. Every kind reports Ready, which is True only when every
-// other condition of that kind is.
+// other condition of that kind is, except an Organization's StripeKeyReady.
 const (
 	// ConditionReady sums up the object: `kubectl wait --for=condition=Ready`.
 	ConditionReady ConditionType = "Ready"
@@ -49,6 +49,13 @@ const (
 	// chain is recorded in status.audit, and the chain still holds every
 	// head recorded before.
 	ConditionAuditWitnessed ConditionType = "AuditWitnessed"
+	// ConditionStripeKeyReady (Organization): the Stripe secret key named by
+	// spec.stripe.secretKeyRef is stored, sealed, in the organization's row,
+	// so its payouts can go out as Stripe Connect transfers from its own
+	// account. False means Stripe payouts are off (manual payouts still
+	// work); it does not make Ready False, since the organization is served
+	// either way.
+	ConditionStripeKeyReady ConditionType = "StripeKeyReady"
 
 	// ConditionSecretValid (WebhookEndpoint): the referenced Secret exists and
 	// every secret in it has the provider's format.
@@ -89,13 +96,6 @@ const (
 	// ReasonIsolationViolated: the catalog check found a violation, such as a
 	// tenant table without forced row-level security.
 	ReasonIsolationViolated ConditionReason = "IsolationViolated"
-	// ReasonStripeSecretNotFound: the Secret or key named by
-	// spec.app.stripeSecretKeyRef does not exist, so the app Deployment is
-	// not updated.
-	ReasonStripeSecretNotFound ConditionReason = "StripeSecretNotFound"
-	// ReasonStripeSecretInvalid: the key named by spec.app.stripeSecretKeyRef
-	// does not hold a Stripe secret key, so the app Deployment is not updated.
-	ReasonStripeSecretInvalid ConditionReason = "StripeSecretInvalid"
 )
 
 // Organization condition reasons.
@@ -119,6 +119,21 @@ const (
 	// not controlled by the Organization, so its content is neither used nor
 	// overwritten and no admin key is issued until it is removed.
 	ReasonAdminKeySecretNotOwned ConditionReason = "AdminKeySecretNotOwned"
+	// ReasonStripeKeyNotConfigured (StripeKeyReady): spec.stripe is not set,
+	// so the organization has no Stripe key and offers manual payouts only.
+	ReasonStripeKeyNotConfigured ConditionReason = "StripeKeyNotConfigured"
+	// ReasonStripeSecretNotFound (StripeKeyReady): the Secret or key named
+	// by spec.stripe.secretKeyRef does not exist; no key is stored.
+	ReasonStripeSecretNotFound ConditionReason = "StripeSecretNotFound"
+	// ReasonStripeSecretInvalid (StripeKeyReady): the key named by
+	// spec.stripe.secretKeyRef does not hold a Stripe secret key (sk_... or
+	// rk_...); no key is stored.
+	ReasonStripeSecretInvalid ConditionReason = "StripeSecretInvalid"
+	// ReasonStripeSecretNamespaceNotBound (StripeKeyReady): the namespace of
+	// spec.stripe.secretKeyRef does not carry the OrganizationLabel with
+	// the organization's name, so the Secret is not read and no key is
+	// stored.
+	ReasonStripeSecretNamespaceNotBound ConditionReason = "StripeSecretNamespaceNotBound"
 )
 
 // WebhookEndpoint condition reasons.

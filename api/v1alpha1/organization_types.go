@@ -56,6 +56,59 @@ type OrganizationSpec struct {
 	// +optional
 	// +kubebuilder:default={}
 	PayoutLimits PayoutLimits `json:"payoutLimits,omitempty"`
+
+	// stripe connects the organization to its own Stripe account, from
+	// which its affiliates are paid by Stripe Connect transfers. Without it
+	// the organization is still served, with manual payouts only, and
+	// `StripeKeyReady` is False with reason `StripeKeyNotConfigured`. No
+	// Region-wide key pays for an organization.
+	// +optional
+	Stripe *OrganizationStripe `json:"stripe,omitempty"`
+}
+
+// OrganizationStripe is where an organization's Stripe secret key lives.
+type OrganizationStripe struct {
+	// secretKeyRef selects the Secret key that holds the organization's
+	// Stripe secret key (`sk_...`, or a restricted `rk_...` key with write
+	// access to transfers and read access to connected accounts). The
+	// Secret must live in a namespace bound to this organization (labelled
+	// `rekomi.io/organization=<organization name>`). The operator checks
+	// the key's format and stores it, sealed with the Region's key ring, in
+	// the organization's row, where only the app opens it; it reports
+	// `StripeKeyReady`. A Secret that is missing, invalid or in a namespace
+	// not bound to the organization stores nothing and removes a key stored
+	// before.
+	// +required
+	SecretKeyRef OrganizationSecretKeyReference `json:"secretKeyRef"`
+}
+
+// OrganizationSecretKeyReference selects one key of a Secret in a namespace
+// bound to the Organization.
+type OrganizationSecretKeyReference struct {
+	// namespace of the Secret: a namespace labelled
+	// `rekomi.io/organization=<organization name>`.
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=63
+	// +kubebuilder:validation:XValidation:rule="self.matches('^[a-z0-9]([-a-z0-9]*[a-z0-9])?$')",message="namespace must be a namespace name: lower-case letters, digits and '-', starting and ending with a letter or digit"
+	Namespace string `json:"namespace"`
+
+	// name of the Secret: a DNS subdomain (lower-case letters, digits, '-'
+	// and '.').
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	// +kubebuilder:validation:XValidation:rule="self.matches('^[a-z0-9]([-a-z0-9]*[a-z0-9])?([.][a-z0-9]([-a-z0-9]*[a-z0-9])?)*$')",message="name must be a Secret name: lower-case letters, digits, '-' and '.', starting and ending with a letter or digit"
+	Name string `json:"name"`
+
+	// key within the Secret's data: letters, digits, '-', '_' and '.'.
+	// Defaults to `secret-key`.
+	// +optional
+	// +kubebuilder:default=secret-key
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	// +kubebuilder:validation:Pattern=`^[-._a-zA-Z0-9]+$`
+	Key string `json:"key,omitempty"`
 }
 
 // PayoutLimits are amounts in minor units of a payout's currency (cents for
@@ -84,8 +137,9 @@ type OrganizationStatus struct {
 	// +optional
 	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
 
-	// conditions are `Ready`, `AuditWitnessed`, and `Purged` once a
-	// cancelled organization's tenant rows have been deleted.
+	// conditions are `Ready`, `AuditWitnessed`, `StripeKeyReady`, and
+	// `Purged` once a cancelled organization's tenant rows have been
+	// deleted.
 	// +optional
 	// +listType=map
 	// +listMapKey=type

@@ -31,8 +31,8 @@ const OperatorNamespaceLabel = "rekomi.io/operator"
 // WatchLabel, set to "true" on a Secret, lets the operator watch it: only
 // Secrets carrying it are held in the operator's cache, and a change to one
 // is acted on at once. The Secrets the operator writes carry it. A Secret a
-// spec names (a Region's admin or Stripe Secret, a WebhookEndpoint's signing
-// Secret) is read from the API server by name whether it carries the label
+// spec names (a Region's admin Secret, an Organization's Stripe Secret, a
+// WebhookEndpoint's signing Secret) is read from the API server by name whether it carries the label
 // or not; without it, a change is taken up at the next resync.
 const WatchLabel = "rekomi.io/watch"
 
@@ -236,18 +236,6 @@ type RegionApp struct {
 	// +kubebuilder:validation:XValidation:rule="!self.contains('?') && !self.contains('#')",message="publicBaseURL must not carry a query or a fragment"
 	PublicBaseURL string `json:"publicBaseURL"`
 
-	// stripeSecretKeyRef selects the Secret key, in the Region's namespace,
-	// that holds the platform's Stripe secret key (`sk_...`, or a restricted
-	// `rk_...` key), with which the app dispatches payouts as Stripe Connect
-	// transfers. The app's pods mount only that key, read-only, and are
-	// replaced when its value changes, since the app reads it at start. While
-	// the Secret or the key is missing, or the value is not a Stripe secret
-	// key, the app Deployment is left as it was and `AppAvailable` is False
-	// with reason `StripeSecretNotFound` or `StripeSecretInvalid`. Without it,
-	// only manual payouts are offered.
-	// +optional
-	StripeSecretKeyRef *LocalSecretKeyReference `json:"stripeSecretKeyRef,omitempty"`
-
 	// trustedProxies are the networks of the proxies in front of the app
 	// (an ingress controller's or load balancer's addresses), as CIDRs such
 	// as `10.0.0.0/8` or `2001:db8::/32`. From a peer in them, and only
@@ -272,28 +260,6 @@ type RegionApp struct {
 // +kubebuilder:validation:XValidation:rule="!isCIDR(self) || string(cidr(self).masked()) == self",message="must be written in canonical form with its network address, such as 10.0.0.0/8 (not 10.1.2.3/8) or 2001:db8::/32"
 // +kubebuilder:validation:XValidation:rule="!isCIDR(self) || cidr(self).prefixLength() > 0",message="must not be the whole address space: trusting every peer lets anyone forge client addresses"
 type CIDR string
-
-// LocalSecretKeyReference selects one key of a Secret in the Region's
-// namespace, which the app's pods can mount.
-type LocalSecretKeyReference struct {
-	// name of the Secret: a DNS subdomain (lower-case letters, digits, '-'
-	// and '.').
-	// +required
-	// +kubebuilder:validation:MinLength=1
-	// +kubebuilder:validation:MaxLength=253
-	// +kubebuilder:validation:XValidation:rule="self.matches('^[a-z0-9]([-a-z0-9]*[a-z0-9])?([.][a-z0-9]([-a-z0-9]*[a-z0-9])?)*$')",message="name must be a Secret name: lower-case letters, digits, '-' and '.', starting and ending with a letter or digit"
-	Name string `json:"name"`
-
-	// key within the Secret's data: letters, digits, '-', '_' and '.'.
-	// Defaults to `secret-key`.
-	// +optional
-	// +kubebuilder:default=secret-key
-	// +kubebuilder:validation:MinLength=1
-	// +kubebuilder:validation:MaxLength=253
-	// +kubebuilder:validation:Pattern=`^[-._a-zA-Z0-9]+$`
-	// +kubebuilder:validation:XValidation:rule="self != '.' && !self.startsWith('..')",message="key must not be '.' nor start with '..'"
-	Key string `json:"key,omitempty"`
-}
 
 // Retention says how long a cancelled organization's data is kept.
 type Retention struct {
