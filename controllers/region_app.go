@@ -101,23 +101,18 @@ func hashOf[T string | []byte](secret T) string {
 
 // reconcileApp applies the app's ServiceAccount, Service,
 // PodDisruptionBudget and Deployment, and reports AppAvailable from the
-// Deployment. The Deployment is left as it was while a Secret its pods would
-// need cannot be used, so no rollout gets stuck on pods that cannot start.
+// Deployment.
 func (r *RegionReconciler) reconcileApp(ctx context.Context, region *rekomiv1.Region, runtimePassword string, conds *conditionSet) error {
 	for _, obj := range []client.Object{appServiceAccount(region), appService(region), appPDB(region)} {
 		if err := r.apply(ctx, region, obj); err != nil {
 			return err
 		}
 	}
-	stripeHash, ok, err := r.stripeKeyHash(ctx, region, conds)
-	if !ok {
-		return err // waiting for the Stripe Secret: its watch brings us back
-	}
 	witnessKey, err := r.witnessPublicKey(ctx)
 	if err != nil {
 		return err
 	}
-	desired := r.appDeployment(region, hashOf(runtimePassword), stripeHash)
+	desired := r.appDeployment(region, hashOf(runtimePassword))
 	withAuditWitness(region, witnessKey, &desired.Spec.Template)
 	if err := r.apply(ctx, region, desired); err != nil {
 		return err
