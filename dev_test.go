@@ -166,6 +166,43 @@ func checkDevStack(ctx context.Context, t *testing.T, s *devstack.Stack) {
 		require.NoError(t, json.NewDecoder(resp.Body).Decode(&got))
 		resp.Body.Close()
 		require.Equal(t, http.StatusCreated, resp.StatusCode, "%s: %v", o.Name, got)
+		checkWitnessed(ctx, t, app, o)
+	}
+}
+
+// checkWitnessed waits until the organization's audit log verifies against
+// the operator's witness, which reaches the in-process app through the
+// stack's mirror of its Region's ConfigMaps.
+func checkWitnessed(ctx context.Context, t *testing.T, app string, o devstack.Org) {
+	deadline := time.Now().Add(2 * time.Minute)
+	for {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, app+"/v1/audit-log/verify", nil)
+		require.NoError(t, err)
+		req.Header.Set("Authorization", "Bearer "+o.APIKey)
+		resp, err := http.DefaultClient.Do(req)
+		require.NoError(t, err)
+		var v struct {
+			OK      bool `json:"ok"`
+			Witness struct {
+				State string `json:"state"`
+				Seq   int64  `json:"seq"`
+			} `json:"witness"`
+		}
+		require.NoError(t, json.NewDecoder(resp.Body).Decode(&v))
+		resp.Body.Close()
+		require.Equal(t, http.StatusOK, resp.StatusCode)
+		if v.Witness.State == "agrees" {
+			require.True(t, v.OK, "%s: %+v", o.Name, v)
+			require.Positive(t, v.Witness.Seq)
+			return
+		}
+		require.Equal(t, "not_witnessed", v.Witness.State, "%s: %+v", o.Name, v)
+		require.True(t, time.Now().Before(deadline), "%s: the chain is not checked against its witness after 2 minutes", o.Name)
+		select {
+		case <-ctx.Done():
+			t.Fatalf("waiting for the witness of %s: %v", o.Name, context.Cause(ctx))
+		case <-time.After(500 * time.Millisecond):
+		}
 	}
 }
 

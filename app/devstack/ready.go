@@ -152,7 +152,8 @@ func (s *Stack) startApps(ctx context.Context, opts Options, regions []regionSam
 }
 
 // appConfig is the configuration the Region's Deployment gives its pods,
-// with the key ring written to a file under dir.
+// with the key ring written to a file under dir and the audit witness
+// shards mirrored under it.
 func (s *Stack) appConfig(ctx context.Context, dir string, r regionSample) (config.Config, error) {
 	region := &rekomiv1.Region{}
 	if err := s.Client.Get(ctx, types.NamespacedName{Name: r.name}, region); err != nil {
@@ -178,6 +179,9 @@ func (s *Stack) appConfig(ctx context.Context, dir string, r regionSample) (conf
 	cfg.Region = r.name
 	cfg.Location = string(region.Spec.Location)
 	cfg.PublicBaseURL = region.Spec.App.PublicBaseURL
+	if err := s.withAuditWitness(ctx, dir, region, &cfg); err != nil {
+		return config.Config{}, err
+	}
 	return cfg, nil
 }
 

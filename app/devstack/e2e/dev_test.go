@@ -450,11 +450,29 @@ func checkAuditTrail(t *testing.T, org tenant, ref referral, s sale) {
 		Verified int64  `json:"verified"`
 		HeadSeq  int64  `json:"head_seq"`
 		Problem  string `json:"problem"`
+		Witness  struct {
+			State string `json:"state"`
+			Seq   int64  `json:"seq"`
+		} `json:"witness"`
 	}
 	org.api.do(t, http.MethodGet, "/v1/audit-log/verify", "", http.StatusOK, &v)
 	require.True(t, v.OK, "the chain verifies: %+v", v)
 	require.Equal(t, int64(len(entries)), v.Verified, "every entry is verified")
 	require.Equal(t, int64(len(entries)), v.HeadSeq)
+
+	// The operator witnessed the chain when it provisioned the
+	// organization; the witness reaches the app through its Region's
+	// ConfigMaps, which the stack mirrors as a kubelet would.
+	deadline := time.Now().Add(2 * time.Minute)
+	for v.Witness.State != "agrees" {
+		require.Contains(t, []string{"not_witnessed", "agrees"}, v.Witness.State, "%+v", v)
+		require.True(t, time.Now().Before(deadline), "the chain is not checked against its witness after 2 minutes: %+v", v)
+		time.Sleep(500 * time.Millisecond)
+		org.api.do(t, http.MethodGet, "/v1/audit-log/verify", "", http.StatusOK, &v)
+	}
+	require.True(t, v.OK, "%+v", v)
+	require.Positive(t, v.Witness.Seq)
+	require.LessOrEqual(t, v.Witness.Seq, v.HeadSeq)
 }
 
 // inOrder says whether got holds the entries of each step of want, one
