@@ -35,6 +35,14 @@ import (
 // keptTables hold an organization's rows that outlive its purge.
 var keptTables = []string{"audit_log"}
 
+// dataKeyTable holds the organization's data key, under which the personal
+// fields of its audit entries are sealed. Purge deletes it last, under the
+// organization's audit lock (the lock a new key's insert takes), so a key
+// created by a transaction still running is deleted too once it commits,
+// and none can be created after: the kept entries' personal fields can
+// then be opened by no one.
+const dataKeyTable = "org_data_keys"
+
 // tombstones are the kinds of routing keys a purge keeps, so that no other
 // organization can ever claim them: a link code shared in the world would
 // otherwise send its visitors to whoever took it next, and an API key
@@ -134,6 +142,8 @@ func purgeTables(ctx context.Context, tx pgx.Tx) ([]string, error) {
 		return nil, fmt.Errorf("reading tenant tables: %w", err)
 	}
 	tables = slices.DeleteFunc(tables, func(t string) bool { return slices.Contains(keptTables, t) })
+	hasKeys := slices.Contains(tables, dataKeyTable)
+	tables = slices.DeleteFunc(tables, func(t string) bool { return t == dataKeyTable })
 	rows, err = tx.Query(ctx, foreignKeysSQL)
 	if err != nil {
 		return nil, fmt.Errorf("reading foreign keys: %w", err)
@@ -146,7 +156,20 @@ func purgeTables(ctx context.Context, tx pgx.Tx) ([]string, error) {
 	if err != nil {
 		return nil, fmt.Errorf("reading foreign keys: %w", err)
 	}
-	return deleteOrder(tables, keys)
+	order, err := deleteOrder(tables, keys)
+	if err != nil || !hasKeys {
+		return order, err
+	}
+	return append(order, dataKeyTable), nil // nothing references it
+}
+
+// lockAuditChain takes the organization's audit lock until tx ends, as the
+// chain trigger and a data key's insert do.
+func lockAuditChain(ctx context.Context, tx pgx.Tx, id uuid.UUID) error {
+	if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock(hashtext('audit_log'), hashtext($1::text))", id); err != nil {
+		return fmt.Errorf("locking the audit log: %w", db.MapError(err))
+	}
+	return nil
 }
 
 // purge deletes every tenant row of the organization except its audit log,
@@ -159,6 +182,11 @@ func (r *OrganizationReconciler) purge(ctx context.Context, org *rekomiv1.Organi
 		}
 		deleted := map[string]int64{}
 		for _, t := range tables {
+			if t == dataKeyTable {
+				if err := lockAuditChain(ctx, tx, id); err != nil {
+					return err
+				}
+			}
 			sql, args := "DELETE FROM "+pgx.Identifier{t}.Sanitize()+" WHERE org_id = $1", []any{id}
 			if cond, ok := purgeCondition[t]; ok {
 				sql, args = sql+" AND "+cond, append(args, tombstones)
@@ -188,13 +216,23 @@ func (r *OrganizationReconciler) purge(ctx context.Context, org *rekomiv1.Organi
 			}
 		}
 		_, err = audit.Append(ctx, tx, id, operatorEntry(actionPurged, "organization", id.String(),
-			map[string]any{"deleted_rows": deleted, "kept_tables": keptTables, "tombstoned_route_keys": kept, "tombstoned_kinds": tombstones}))
+			map[string]any{"deleted_rows": deleted, "kept_tables": keptTables, "tombstoned_route_keys": kept, "tombstoned_kinds": tombstones,
+				"data_key": dataKeyFate(deleted[dataKeyTable])}))
 		return err
 	})
 	if err != nil {
 		return fmt.Errorf("purging organization %s: %w", org.Name, err)
 	}
 	return nil
+}
+
+// dataKeyFate says in the purge's audit entry what became of the data key:
+// "destroyed", or "none" when the organization never sealed a field.
+func dataKeyFate(deleted int64) string {
+	if deleted > 0 {
+		return "destroyed"
+	}
+	return "none"
 }
 
 // annotationManager names the field manager that set annotation on org (such

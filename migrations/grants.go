@@ -55,6 +55,10 @@ func RuntimeGrants() map[string][]pgroles.Privilege {
 		"commission_adjustments": {pgroles.Select, pgroles.Insert},
 		"payout_deductions":      {pgroles.Select, pgroles.Insert},
 
+		// An organization's data key is created once and never replaced;
+		// only the operator's purge deletes it.
+		"org_data_keys": {pgroles.Select, pgroles.Insert},
+
 		// golang-migrate's bookkeeping: the owner's alone.
 		"schema_migrations": {},
 	}

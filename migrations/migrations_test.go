@@ -173,25 +173,76 @@ func TestMigrations(t *testing.T) {
 		require.NoError(t, err)
 		_, err = conn.Exec(ctx, `INSERT INTO organizations (id, name, display_name, plan) VALUES ($1, 'acme', 'Acme', 'pro')`, org)
 		require.NoError(t, err)
-		appendEntries := func(action string) {
+		appendEntries := func(action string, ip *string) {
 			_, err := conn.Exec(ctx, `INSERT INTO audit_log (org_id, actor_type, actor_id, action, target_type, target_id, ip, metadata)
-				SELECT $1, 'api_key', 'k' || i, $2, 'campaign', 'c' || i, '192.0.2.1/24', jsonb_build_object('n', i, 'é', 'ü')
-				FROM generate_series(1, 3) i`, org, action)
+				SELECT $1, 'api_key', 'k' || i, $2, 'campaign', 'c' || i, $3::inet, jsonb_build_object('n', i, 'é', 'ü')
+				FROM generate_series(1, 3) i`, org, action, ip)
 			require.NoError(t, err)
 		}
+		ip := "192.0.2.1/24"
 		verifies := func() bool {
 			var ok bool
 			require.NoError(t, conn.QueryRow(ctx, `SELECT bool_and(hash = rekomi_audit_entry_hash(prev_hash, a)) FROM audit_log a`).Scan(&ok))
 			return ok
 		}
-		appendEntries("campaign.created")
+		appendEntries("campaign.created", &ip)
 		_, err = m.Up(ctx)
 		require.NoError(t, err)
 		require.True(t, verifies(), "entries hashed by the old function verify with the new one")
-		appendEntries("campaign.updated")
+		appendEntries("campaign.updated", nil) // a plaintext ip is refused since 0017
 		_, err = m.Down(ctx, int(latest)-6)
 		require.NoError(t, err)
 		require.True(t, verifies(), "entries hashed by the new function verify with the old one")
+	})
+
+	t.Run("AuditChainsWrittenBeforeSealingStillVerify", func(t *testing.T) {
+		t.Parallel()
+		url := ownerDatabase(t, srv)
+		m := openMigrator(t, url)
+		_, err := m.Up(ctx)
+		require.NoError(t, err)
+		_, err = m.Down(ctx, 1) // back before 0017: plaintext ip and user agent
+		require.NoError(t, err)
+		conn, err := pgx.Connect(ctx, url)
+		require.NoError(t, err)
+		defer conn.Close(ctx)
+		org := "0b6f4f86-4f0f-4b5e-9d7e-3c8a6f1d2e44"
+		_, err = conn.Exec(ctx, `SELECT set_config('rekomi.org_id', $1, false)`, org)
+		require.NoError(t, err)
+		_, err = conn.Exec(ctx, `INSERT INTO organizations (id, name, display_name, plan) VALUES ($1, 'initech', 'Initech', 'pro')`, org)
+		require.NoError(t, err)
+		_, err = conn.Exec(ctx, `INSERT INTO audit_log (org_id, actor_type, actor_id, action, target_type, target_id, ip, user_agent, metadata)
+			SELECT $1, 'api_key', 'k', 'affiliate.invited', 'affiliate', 'a' || i, '198.51.100.7', 'curl/8',
+			       jsonb_build_object('email', 'ann@example.com')
+			FROM generate_series(1, 2) i`, org)
+		require.NoError(t, err)
+		var before []byte
+		require.NoError(t, conn.QueryRow(ctx, `SELECT hash FROM audit_log WHERE seq = 2`).Scan(&before))
+		verifies := func() bool {
+			var ok bool
+			require.NoError(t, conn.QueryRow(ctx, `SELECT bool_and(hash = rekomi_audit_entry_hash(prev_hash, a)) FROM audit_log a`).Scan(&ok))
+			return ok
+		}
+		_, err = m.Up(ctx)
+		require.NoError(t, err)
+		require.True(t, verifies(), "entries written before the sealed columns verify after them")
+		var recomputed []byte
+		require.NoError(t, conn.QueryRow(ctx, `SELECT rekomi_audit_entry_hash(prev_hash, a) FROM audit_log a WHERE seq = 2`).Scan(&recomputed))
+		require.Equal(t, before, recomputed, "an entry without sealed columns hashes as before")
+
+		_, err = conn.Exec(ctx, `INSERT INTO audit_log (org_id, actor_type, actor_id, action, target_type, target_id, ip)
+			VALUES ($1, 'api_key', 'k', 'affiliate.invited', 'affiliate', 'a3', '198.51.100.7')`, org)
+		requireSQLState(t, err, "23514")
+		_, err = conn.Exec(ctx, `INSERT INTO audit_log (org_id, actor_type, actor_id, action, target_type, target_id, personal, personal_index)
+			VALUES ($1, 'api_key', 'k', 'affiliate.invited', 'affiliate', 'a3', '\x01aa', ARRAY['\x02bb'::bytea, '\x03cc'])`, org)
+		require.NoError(t, err)
+		require.True(t, verifies(), "a sealed entry verifies")
+		var sealed, unsealed []byte
+		require.NoError(t, conn.QueryRow(ctx, `SELECT rekomi_audit_entry_hash(prev_hash, a),
+			rekomi_audit_entry_hash(prev_hash, (a.org_id, a.seq, a.id, a.occurred_at, a.actor_type, a.actor_id, a.action, a.target_type,
+				a.target_id, a.ip, a.user_agent, a.request_id, a.metadata, a.prev_hash, a.hash, '\x01ab', a.personal_index)::audit_log)
+			FROM audit_log a WHERE seq = 3`).Scan(&sealed, &unsealed))
+		require.NotEqual(t, sealed, unsealed, "the hash covers the sealed bytes")
 	})
 
 	t.Run("DownPastTheFirstMigrationFails", func(t *testing.T) {

@@ -116,6 +116,26 @@ func TestRuntimeRolePrivileges(t *testing.T) {
 		requireSQLState(t, err, "42501")
 		require.Zero(t, n)
 	})
+	t.Run("CannotReplaceOrDestroyADataKey", func(t *testing.T) {
+		_, err := tenantExec(ctx, runtime, org, `INSERT INTO org_data_keys (org_id, sealed_key) VALUES ($1, '\x01')`, org)
+		require.NoError(t, err, "the app creates its organization's key")
+		_, err = tenantExec(ctx, runtime, org, `INSERT INTO org_data_keys (org_id, sealed_key) VALUES ($1, '\x02')`, org)
+		requireSQLState(t, err, "23505")
+		_, err = tenantExec(ctx, runtime, org, `UPDATE org_data_keys SET sealed_key = '\x02' WHERE org_id = $1`, org)
+		requireSQLState(t, err, "42501")
+		_, err = tenantExec(ctx, runtime, org, `DELETE FROM org_data_keys WHERE org_id = $1`, org)
+		requireSQLState(t, err, "42501")
+		_, err = tenantExec(ctx, runtime, org, `TRUNCATE org_data_keys`)
+		requireSQLState(t, err, "42501")
+	})
+
+	t.Run("CannotGiveAPurgedOrganizationADataKey", func(t *testing.T) {
+		purged := uuid.New()
+		dbtest.Exec(t, region.AdminURL, `INSERT INTO organizations (id, name, display_name, plan, status, cancelled_at, purge_at)
+			VALUES ($1, $2, $2, 'pro', 'purged', now(), now())`, purged, "org-"+purged.String()[:8])
+		_, err := tenantExec(ctx, runtime, purged, `INSERT INTO org_data_keys (org_id, sealed_key) VALUES ($1, '\x01')`, purged)
+		requireSQLState(t, err, "42501")
+	})
 }
 
 // seedKey writes an organization, one API key and its route key as the

@@ -65,11 +65,18 @@ func TestAppend(t *testing.T) {
 			ActorType: audit.ActorAPIKey, ActorID: "key-1", Action: "payout.dispatched",
 			TargetType: "payout", TargetID: "p-1", IP: netip.MustParseAddr("192.0.2.1"),
 			UserAgent: "curl/8", RequestID: "req-1", Metadata: map[string]any{"amount": 980},
+			Personal: map[string]string{audit.FieldEmail: "ann@example.com"},
 		})
+		var personal []byte
+		var index []string
+		require.NoError(t, b.admin.QueryRow(ctx, `SELECT personal, ARRAY(SELECT encode(x, 'hex') FROM unnest(personal_index) x)
+			FROM audit_log WHERE org_id = $1 AND seq = 1`, org).Scan(&personal, &index))
+		require.Len(t, index, 2, "the IP address and the email are indexed")
 		canonical := fmt.Sprintf(`["%s", 1, "%s", %d, "api_key", "key-1", "payout.dispatched", "payout", "p-1", `+
-			`"192.0.2.1/32", "curl/8", "req-1", {"amount": 980}]`, org, rec.ID, rec.OccurredAt.UnixMicro())
+			`null, null, "req-1", {"amount": 980}, "%x", ["%s", "%s"]]`, org, rec.ID, rec.OccurredAt.UnixMicro(),
+			personal, index[0], index[1])
 		want := sha256.Sum256(append(make([]byte, 32), canonical...))
-		require.Equal(t, want[:], rec.Hash)
+		require.Equal(t, want[:], rec.Hash, "a sealed entry's hash covers its sealed bytes and blind indexes")
 
 		rec = b.append(t, org, audit.Entry{
 			ActorType: audit.ActorSystem, ActorID: "billing", Action: "billing.event_received",

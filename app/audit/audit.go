@@ -62,10 +62,16 @@ type Entry struct {
 	Action     string
 	TargetType string
 	TargetID   string
-	IP         netip.Addr // the zero Addr records none; a zone is dropped, IPv4-in-IPv6 stored as IPv4
-	UserAgent  string     // as the client sent it, stored as storable.Text(UserAgent, MaxUserAgentChars); "" records none
+	IP         netip.Addr // sealed; the zero Addr records none; a zone is dropped, IPv4-in-IPv6 stored as IPv4
+	UserAgent  string     // sealed; as the client sent it, kept as storable.Text(UserAgent, MaxUserAgentChars); "" records none
 	RequestID  string     // "" records none
 	Metadata   map[string]any
+	// Personal holds the values that identify a person (emails, URLs,
+	// names), by field name, such as FieldEmail. With IP and UserAgent they
+	// are sealed under the organization's data key, which purge destroys;
+	// readers see them in the metadata again while the key exists. A field
+	// name must not also be a metadata key.
+	Personal map[string]string
 }
 
 // Record is a stored entry's place in its organization's chain, as the
@@ -80,14 +86,14 @@ type Record struct {
 
 const appendSQL = `
 INSERT INTO audit_log (org_id, actor_type, actor_id, action, target_type, target_id,
-                       ip, user_agent, request_id, metadata)
-VALUES ($1, $2, $3, $4, $5, $6, $7, NULLIF($8, ''), NULLIF($9, ''), $10)
+                       request_id, metadata, personal, personal_index)
+VALUES ($1, $2, $3, $4, $5, $6, NULLIF($7, ''), $8, $9, $10)
 RETURNING seq, id, occurred_at, prev_hash, hash`
 
 // Append validates e and adds it to orgID's chain through q, which should be
-// the db.TenantTx that makes the change e records. The user agent, which the
-// client chooses byte for byte, is made storable rather than refused. The
-// database takes a per-organization lock until q commits, so keep that
+// the db.TenantTx that makes the change e records. It refuses an entry with
+// personal fields (IP, UserAgent, Personal), which only a Sealer stores.
+// The database takes a per-organization lock until q commits, so keep that
 // transaction short.
 // Errors from the database come back as db's sentinels (db.ErrForbidden when
 // q's tenant is not orgID).
@@ -95,18 +101,30 @@ func Append(ctx context.Context, q db.DBTX, orgID uuid.UUID, e Entry) (Record, e
 	if orgID == uuid.Nil {
 		return Record{}, fmt.Errorf("appending to the audit log: %w", db.ErrNoTenant)
 	}
-	e.UserAgent = storable.Text(e.UserAgent, MaxUserAgentChars)
+	e = e.storable()
 	metadata, err := e.validate()
 	if err != nil {
 		return Record{}, err
 	}
-	var ip any
-	if e.IP.IsValid() {
-		ip = e.IP.WithZone("").Unmap()
+	if e.hasPersonal() {
+		return Record{}, fmt.Errorf("%w: %s records personal fields, which only a Sealer stores", ErrInvalidEntry, e.Action)
 	}
+	return insert(ctx, q, orgID, e, metadata, nil, nil)
+}
+
+// storable returns e with its user agent, which the client chooses byte for
+// byte, made storable rather than refused.
+func (e Entry) storable() Entry {
+	e.UserAgent = storable.Text(e.UserAgent, MaxUserAgentChars)
+	return e
+}
+
+// insert adds the validated e with its sealed personal fields and their
+// blind indexes (nil, nil: none) to orgID's chain.
+func insert(ctx context.Context, q db.DBTX, orgID uuid.UUID, e Entry, metadata json.RawMessage, personal []byte, index [][]byte) (Record, error) {
 	var r Record
-	err = q.QueryRow(ctx, appendSQL, orgID, e.ActorType, e.ActorID, e.Action, e.TargetType, e.TargetID,
-		ip, e.UserAgent, e.RequestID, metadata).Scan(&r.Seq, &r.ID, &r.OccurredAt, &r.PrevHash, &r.Hash)
+	err := q.QueryRow(ctx, appendSQL, orgID, e.ActorType, e.ActorID, e.Action, e.TargetType, e.TargetID,
+		e.RequestID, metadata, personal, index).Scan(&r.Seq, &r.ID, &r.OccurredAt, &r.PrevHash, &r.Hash)
 	if err != nil {
 		return Record{}, fmt.Errorf("appending %s to the audit log of organization %s: %w", e.Action, orgID, db.MapError(err))
 	}
@@ -138,6 +156,9 @@ func (e Entry) validate() (json.RawMessage, error) {
 	if !validAction(e.Action) {
 		return nil, fmt.Errorf("%w: action %q must be dot-separated lower-case words, such as campaign.created",
 			ErrInvalidEntry, e.Action)
+	}
+	if err := e.checkPersonal(); err != nil {
+		return nil, err
 	}
 	return encodeMetadata(e.Metadata)
 }

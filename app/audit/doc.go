@@ -20,7 +20,17 @@ limitations under the License.
 // back with the change it records; the database assigns seq, prev_hash and
 // hash. Verify recomputes the chain with the database's own hash function.
 //
+// Personal fields (the client's IP address and user agent, and the emails,
+// URLs and names an entry's Personal map holds) are never stored in
+// plaintext: a Sealer seals them with AES-256-GCM under a random data key
+// of the organization, kept in org_data_keys sealed with the Region's key
+// ring, and stores keyed blind indexes (HMAC-SHA256) of them for
+// exact-match search. The chain covers the sealed bytes, so an
+// organization's purge, which deletes its data key, leaves entries that
+// still verify but whose personal fields no one can open.
+//
 // The package never opens a transaction, never updates or deletes an entry
-// (the database refuses both), and never computes a hash itself: the SQL
-// function rekomi_audit_entry_hash is the single definition of the chain.
+// (the database refuses both), and never computes a chain hash itself: the
+// SQL function rekomi_audit_entry_hash is the single definition of the
+// chain.
 package audit

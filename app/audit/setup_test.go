@@ -18,6 +18,7 @@ package audit_test
 
 import (
 	"context"
+	"crypto/rand"
 	"fmt"
 	"testing"
 
@@ -30,13 +31,16 @@ import (
 	"github.com/rekomi/rekomi/app/db"
 	"github.com/rekomi/rekomi/app/dbtest"
 	"github.com/rekomi/rekomi/app/dbtest/regiondb"
+	"github.com/rekomi/rekomi/app/keyring"
 )
 
 // bundle is one migrated Region database, reached as the app and as the
 // server's admin. Subtests share it and each makes its own organizations.
 type bundle struct {
-	app   *db.DB        // the runtime role, under row-level security
-	admin *pgxpool.Pool // bypasses row-level security: ground truth and tampering
+	app    *db.DB        // the runtime role, under row-level security
+	admin  *pgxpool.Pool // bypasses row-level security: ground truth and tampering
+	ring   *keyring.KeyRing
+	sealer *audit.Sealer // seals with ring, as the app does
 }
 
 func setup(t *testing.T) *bundle {
@@ -49,7 +53,9 @@ func setup(t *testing.T) *bundle {
 	admin, err := pgxpool.New(ctx, region.AdminURL)
 	require.NoError(t, err)
 	t.Cleanup(admin.Close)
-	return &bundle{app: app, admin: admin}
+	ring, err := keyring.Generate(rand.Reader)
+	require.NoError(t, err)
+	return &bundle{app: app, admin: admin, ring: ring, sealer: audit.NewSealer(ring, 0)}
 }
 
 // newOrg creates an organization and returns its id.
@@ -89,10 +95,37 @@ func (b *bundle) append(t *testing.T, org uuid.UUID, e audit.Entry) audit.Record
 	t.Helper()
 	var rec audit.Record
 	require.NoError(t, b.app.TenantTx(context.Background(), org, func(tx pgx.Tx) (err error) {
-		rec, err = audit.Append(context.Background(), tx, org, e)
+		rec, err = b.sealer.Append(context.Background(), tx, org, e)
 		return err
 	}))
 	return rec
+}
+
+// opened reads org's entry seq and opens its personal fields as the app
+// does, with the key a new Sealer over the same ring finds.
+func (b *bundle) opened(t *testing.T, org uuid.UUID, seq int64) (audit.Personal, error) {
+	t.Helper()
+	var p audit.Personal
+	var openErr error
+	require.NoError(t, b.app.TenantTx(context.Background(), org, func(tx pgx.Tx) error {
+		key, err := audit.NewSealer(b.ring, 0).Key(context.Background(), tx, org)
+		if err != nil {
+			return err
+		}
+		var action, targetType, targetID string
+		var sealed []byte
+		if err := tx.QueryRow(context.Background(), `SELECT action, target_type, target_id, personal FROM audit_log
+			WHERE org_id = $1 AND seq = $2`, org, seq).Scan(&action, &targetType, &targetID, &sealed); err != nil {
+			return err
+		}
+		if key == nil {
+			openErr = audit.ErrErased
+			return nil
+		}
+		p, openErr = key.Open(action, targetType, targetID, sealed)
+		return nil
+	}))
+	return p, openErr
 }
 
 // verify runs Verify as the app does, in a tenant transaction.

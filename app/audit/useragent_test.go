@@ -45,10 +45,13 @@ func TestAppendStoresAnyUserAgent(t *testing.T) {
 			e := entry(1)
 			e.UserAgent = tc.sent
 			rec := b.append(t, org, e)
-			var stored string
+			var plain *string
 			require.NoError(t, b.admin.QueryRow(ctx, "SELECT user_agent FROM audit_log WHERE org_id = $1 AND seq = $2",
-				org, rec.Seq).Scan(&stored))
-			require.Equal(t, tc.stored, stored)
+				org, rec.Seq).Scan(&plain))
+			require.Nil(t, plain, "the user agent is sealed, not stored in plaintext")
+			p, err := b.opened(t, org, rec.Seq)
+			require.NoError(t, err)
+			require.Equal(t, tc.stored, p.UserAgent)
 			v := b.verify(t, org)
 			require.True(t, v.OK(), v.Detail)
 		})

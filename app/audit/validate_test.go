@@ -18,6 +18,7 @@ package audit_test
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"math"
 	"net/netip"
@@ -31,6 +32,7 @@ import (
 
 	"github.com/rekomi/rekomi/app/audit"
 	"github.com/rekomi/rekomi/app/db"
+	"github.com/rekomi/rekomi/app/keyring"
 )
 
 // errReachedDB is what recorder answers to every statement.
@@ -64,6 +66,9 @@ var _ db.DBTX = (*recorder)(nil)
 func TestAppendValidatesBeforeAnySQL(t *testing.T) {
 	t.Parallel()
 	org := uuid.New()
+	ring, err := keyring.Generate(rand.Reader)
+	require.NoError(t, err)
+	sealer := audit.NewSealer(ring, 0)
 	for name, tc := range map[string]struct {
 		edit func(e *audit.Entry)
 		want string // "" when the entry is valid and reaches the database
@@ -95,6 +100,22 @@ func TestAppendValidatesBeforeAnySQL(t *testing.T) {
 		},
 		"metadata JSON cannot encode": {edit: func(e *audit.Entry) { e.Metadata = map[string]any{"x": math.NaN()} }, want: "encoding metadata"},
 		"metadata with a NUL":         {edit: func(e *audit.Entry) { e.Metadata = map[string]any{"k": "a\x00b"} }, want: "NUL"},
+		"a personal field named with upper case": {
+			edit: func(e *audit.Entry) { e.Personal = map[string]string{"Email": "a@example.com"} }, want: "personal field name",
+		},
+		"a personal field that is also a metadata key": {
+			edit: func(e *audit.Entry) {
+				e.Metadata, e.Personal = map[string]any{"email": "x"}, map[string]string{"email": "a@example.com"}
+			},
+			want: "email is both a personal field and a metadata key",
+		},
+		"a personal value with a NUL": {
+			edit: func(e *audit.Entry) { e.Personal = map[string]string{"email": "a\x00@example.com"} }, want: "personal field email",
+		},
+		"a personal value over 2048 characters": {
+			edit: func(e *audit.Entry) { e.Personal = map[string]string{"destination_url": strings.Repeat("é", 2049)} },
+			want: "personal field destination_url is longer than 2048",
+		},
 		"metadata quoting a backslash before u0000": {
 			edit: func(e *audit.Entry) { e.Metadata = map[string]any{"k": `\u0000`} },
 		},
@@ -104,7 +125,7 @@ func TestAppendValidatesBeforeAnySQL(t *testing.T) {
 			e := entry(1)
 			tc.edit(&e)
 			var rec recorder
-			_, err := audit.Append(context.Background(), &rec, org, e)
+			_, err := sealer.Append(context.Background(), &rec, org, e)
 			if tc.want == "" {
 				require.ErrorIs(t, err, errReachedDB)
 				require.Equal(t, 1, rec.statements)
@@ -121,6 +142,25 @@ func TestAppendValidatesBeforeAnySQL(t *testing.T) {
 		var rec recorder
 		_, err := audit.Append(context.Background(), &rec, uuid.Nil, entry(1))
 		require.ErrorIs(t, err, db.ErrNoTenant)
+		_, err = sealer.Append(context.Background(), &rec, uuid.Nil, entry(1))
+		require.ErrorIs(t, err, db.ErrNoTenant)
 		require.Zero(t, rec.statements)
+	})
+
+	t.Run("AppendWithoutASealerRefusesPersonalFields", func(t *testing.T) {
+		t.Parallel()
+		for name, edit := range map[string]func(e *audit.Entry){
+			"an IP address": func(e *audit.Entry) { e.IP = netip.MustParseAddr("192.0.2.1") },
+			"a user agent":  func(e *audit.Entry) { e.UserAgent = "curl/8" },
+			"an email":      func(e *audit.Entry) { e.Personal = map[string]string{audit.FieldEmail: "a@example.com"} },
+		} {
+			e := entry(1)
+			edit(&e)
+			var rec recorder
+			_, err := audit.Append(context.Background(), &rec, org, e)
+			require.ErrorIs(t, err, audit.ErrInvalidEntry, name)
+			require.ErrorContains(t, err, "only a Sealer stores", name)
+			require.Zero(t, rec.statements, name)
+		}
 	})
 }

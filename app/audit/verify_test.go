@@ -89,7 +89,8 @@ func TestVerify(t *testing.T) {
 		"ReportsARehashedEntryAtTheNextLink": {
 			sql: `UPDATE audit_log a SET action = 'campaign.deleted',
 				hash = rekomi_audit_entry_hash(a.prev_hash, (a.org_id, a.seq, a.id, a.occurred_at, a.actor_type, a.actor_id,
-					'campaign.deleted', a.target_type, a.target_id, a.ip, a.user_agent, a.request_id, a.metadata, a.prev_hash, a.hash)::audit_log)
+					'campaign.deleted', a.target_type, a.target_id, a.ip, a.user_agent, a.request_id, a.metadata, a.prev_hash, a.hash,
+					a.personal, a.personal_index)::audit_log)
 				WHERE org_id = $1 AND seq = 3`,
 			broken: 4, problem: audit.ProblemLink,
 		},

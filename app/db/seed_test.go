@@ -94,6 +94,7 @@ func seedOrg(t *testing.T, admin *pgx.Conn, name string) uuid.UUID {
 			[]any{org, name, []byte(name)}},
 		{`INSERT INTO admin_sessions (org_id, id, api_key_id, expires_at) VALUES ($1, gen_random_uuid(), $2, now() + interval '8 hours')`,
 			[]any{org, ids["key"]}},
+		{`INSERT INTO org_data_keys (org_id, sealed_key) VALUES ($1, sha256($2))`, []any{org, []byte(name)}},
 	}
 	for _, s := range stmts {
 		_, err := admin.Exec(ctx, s.sql, s.args...)

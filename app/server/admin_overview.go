@@ -64,7 +64,7 @@ func (s *Server) adminOverview(w http.ResponseWriter, r *http.Request) {
 	p := principalFrom(r.Context())
 	data := adminOverviewData{CurrentKey: p.KeyID}
 	err := s.db.TenantTx(r.Context(), p.OrgID, func(tx pgx.Tx) error {
-		return readOverview(r.Context(), tx, p.OrgID, &data)
+		return s.readOverview(r.Context(), tx, p.OrgID, &data)
 	})
 	if err != nil {
 		s.adminInternalError(w, r, "reading the overview", err)
@@ -73,7 +73,7 @@ func (s *Server) adminOverview(w http.ResponseWriter, r *http.Request) {
 	s.render(w, r, http.StatusOK, "overview", adminPage{Title: data.Org.DisplayName, Data: data})
 }
 
-func readOverview(ctx context.Context, tx pgx.Tx, org uuid.UUID, data *adminOverviewData) error {
+func (s *Server) readOverview(ctx context.Context, tx pgx.Tx, org uuid.UUID, data *adminOverviewData) error {
 	o := &data.Org
 	counts := make([]int64, 4)
 	err := tx.QueryRow(ctx, `SELECT name, display_name, plan, status, cancelled_at, purge_at,
@@ -92,7 +92,7 @@ func readOverview(ctx context.Context, tx pgx.Tx, org uuid.UUID, data *adminOver
 	if data.Commissions, err = countCommissions(ctx, tx, org); err != nil {
 		return err
 	}
-	if data.Recent, err = queryAuditLog(ctx, tx, org, auditFilter{}, 0, 10); err != nil {
+	if data.Recent, err = s.queryAuditLog(ctx, tx, org, auditFilter{}, 0, 10); err != nil {
 		return fmt.Errorf("reading recent audit entries: %w", err)
 	}
 	data.Keys, err = queryAPIKeys(ctx, tx, org)
@@ -184,6 +184,6 @@ func (s *Server) revokeAsAdmin(r *http.Request, tx pgx.Tx, p principal, id uuid.
 		"operation": "api_key.revoke", "api_key_id": id.String(), "name": key.Name, "prefix": key.Prefix,
 	})
 	e.ActorType = audit.ActorAdmin
-	_, err = audit.Append(ctx, tx, p.OrgID, e)
+	_, err = s.sealer.Append(ctx, tx, p.OrgID, e)
 	return err
 }

@@ -223,7 +223,7 @@ func (s *Server) startSession(w http.ResponseWriter, r *http.Request, p principa
 			p.OrgID, uuid.UUID(sess.id), p.KeyID, sess.expires); err != nil {
 			return fmt.Errorf("storing the admin session: %w", db.MapError(err))
 		}
-		_, err := audit.Append(ctx, tx, p.OrgID, s.adminEntry(r, p, "admin.signed_in", adminSessionTarget,
+		_, err := s.sealer.Append(ctx, tx, p.OrgID, s.adminEntry(r, p, "admin.signed_in", adminSessionTarget,
 			uuid.UUID(sess.id).String(), map[string]any{"expires_at": sess.expires.UTC().Format(time.RFC3339)}))
 		return err
 	})
@@ -246,7 +246,7 @@ func (s *Server) stopSession(r *http.Request, sess session, p principal) error {
 		if tag.RowsAffected() == 0 {
 			return nil
 		}
-		_, err = audit.Append(ctx, tx, p.OrgID, s.adminEntry(r, p, "admin.signed_out", adminSessionTarget, uuid.UUID(sess.id).String(), nil))
+		_, err = s.sealer.Append(ctx, tx, p.OrgID, s.adminEntry(r, p, "admin.signed_out", adminSessionTarget, uuid.UUID(sess.id).String(), nil))
 		return err
 	})
 }

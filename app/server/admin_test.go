@@ -392,11 +392,12 @@ func TestAdmin(t *testing.T) {
 		require.Equal(t, 1, b.countActions(t, org, "admin.override"))
 
 		ctx := context.Background()
-		var actorType, actorID, operation, ip string
+		var actorType, actorID, operation string
 		require.NoError(t, b.db.TenantTx(ctx, org, func(tx pgx.Tx) error {
-			return tx.QueryRow(ctx, `SELECT actor_type, actor_id, metadata->>'operation', host(ip) FROM audit_log
-				WHERE org_id = $1 AND action = 'admin.override'`, org).Scan(&actorType, &actorID, &operation, &ip)
+			return tx.QueryRow(ctx, `SELECT actor_type, actor_id, metadata->>'operation' FROM audit_log
+				WHERE org_id = $1 AND action = 'admin.override'`, org).Scan(&actorType, &actorID, &operation)
 		}))
+		ip := b.openedIP(t, org, "admin.override")
 		require.Equal(t, audit.ActorAdmin, actorType)
 		require.Equal(t, sessionKeyID.String(), actorID)
 		require.Equal(t, "api_key.revoke", operation)
@@ -636,9 +637,10 @@ func (b *bundle) auditOf(t *testing.T, org uuid.UUID, action string) []string {
 	ctx := context.Background()
 	out := make([]string, 5)
 	require.NoError(t, b.db.TenantTx(ctx, org, func(tx pgx.Tx) error {
-		return tx.QueryRow(ctx, `SELECT actor_type, actor_id, host(ip), target_type, target_id FROM audit_log
-			WHERE org_id = $1 AND action = $2`, org, action).Scan(&out[0], &out[1], &out[2], &out[3], &out[4])
+		return tx.QueryRow(ctx, `SELECT actor_type, actor_id, target_type, target_id FROM audit_log
+			WHERE org_id = $1 AND action = $2`, org, action).Scan(&out[0], &out[1], &out[3], &out[4])
 	}))
+	out[2] = b.openedIP(t, org, action)
 	return out
 }
 
@@ -649,6 +651,7 @@ func TestAdminSessionsAreServerSide(t *testing.T) {
 	require.NoError(t, err)
 	opts := []server.Option{server.WithKeyRing(ring)}
 	b := setupWith(t, srv, opts, adminConfig)
+	b.ring = ring
 	replica := b.replica(t, opts, adminConfig)
 
 	t.Run("SignOutEndsTheSessionOnEveryReplica", func(t *testing.T) {

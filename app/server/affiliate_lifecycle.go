@@ -108,8 +108,8 @@ func (s *Server) reinviteAffiliate(w http.ResponseWriter, r *http.Request) {
 		if a.Invite, err = insertInvite(ctx, tx, p.OrgID, id, campaign); err != nil {
 			return 0, nil, err
 		}
-		_, err = audit.Append(ctx, tx, p.OrgID, s.auditEntry(r, "affiliate.invited", "affiliate", id.String(),
-			map[string]any{"email": a.Email, "campaign_id": campaign, "reissued": true}))
+		_, err = s.sealer.Append(ctx, tx, p.OrgID, withPersonal(s.auditEntry(r, "affiliate.invited", "affiliate", id.String(),
+			map[string]any{"campaign_id": campaign, "reissued": true}), map[string]string{audit.FieldEmail: a.Email}))
 		return http.StatusOK, a, err
 	})
 }
@@ -157,7 +157,7 @@ func (s *Server) acceptInvite(w http.ResponseWriter, r *http.Request) {
 		if err != nil {
 			return 0, nil, err
 		}
-		_, err = audit.Append(ctx, tx, p.OrgID, s.auditEntry(r, "affiliate.accepted", "affiliate", a.ID.String(),
+		_, err = s.sealer.Append(ctx, tx, p.OrgID, s.auditEntry(r, "affiliate.accepted", "affiliate", a.ID.String(),
 			map[string]any{"invite_id": inviteID}))
 		return http.StatusOK, a, err
 	})
@@ -234,7 +234,7 @@ func (s *Server) transitionAffiliate(w http.ResponseWriter, r *http.Request, act
 		if err != nil {
 			return 0, nil, err
 		}
-		_, err = audit.Append(ctx, tx, p.OrgID, s.auditEntry(r, auditAction, "affiliate", id.String(), metadata))
+		_, err = s.sealer.Append(ctx, tx, p.OrgID, s.auditEntry(r, auditAction, "affiliate", id.String(), metadata))
 		return http.StatusOK, updated, err
 	}, func() { s.links.evictAffiliate(p.OrgID, id) })
 }

@@ -189,8 +189,8 @@ func (s *Server) createAffiliate(w http.ResponseWriter, r *http.Request) {
 		if a.Invite, err = insertInvite(ctx, tx, p.OrgID, a.ID, campaign); err != nil {
 			return 0, nil, err
 		}
-		_, err = audit.Append(ctx, tx, p.OrgID, s.auditEntry(r, "affiliate.invited", "affiliate", a.ID.String(),
-			map[string]any{"email": a.Email, "campaign_id": campaign}))
+		_, err = s.sealer.Append(ctx, tx, p.OrgID, withPersonal(s.auditEntry(r, "affiliate.invited", "affiliate", a.ID.String(),
+			map[string]any{"campaign_id": campaign}), map[string]string{audit.FieldEmail: a.Email}))
 		return http.StatusCreated, a, err
 	})
 }
@@ -318,7 +318,7 @@ func (s *Server) updateAffiliate(w http.ResponseWriter, r *http.Request) {
 		if err != nil {
 			return 0, nil, err
 		}
-		_, err = audit.Append(ctx, tx, p.OrgID, s.auditEntry(r, "affiliate.updated", "affiliate", id.String(), metadata))
+		_, err = s.sealer.Append(ctx, tx, p.OrgID, s.auditEntry(r, "affiliate.updated", "affiliate", id.String(), metadata))
 		return http.StatusOK, updated, err
 	})
 }

@@ -30,7 +30,6 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/rekomi/rekomi/app/apikey"
-	"github.com/rekomi/rekomi/app/audit"
 	"github.com/rekomi/rekomi/app/db"
 )
 
@@ -109,7 +108,7 @@ func (s *Server) createAPIKey(w http.ResponseWriter, r *http.Request) {
 			prefix, p.OrgID, key.ID); err != nil {
 			return 0, nil, db.MapError(err)
 		}
-		if _, err := audit.Append(ctx, tx, p.OrgID, s.auditEntry(r, "api_key.created", "api_key", key.ID.String(),
+		if _, err := s.sealer.Append(ctx, tx, p.OrgID, s.auditEntry(r, "api_key.created", "api_key", key.ID.String(),
 			map[string]any{"name": req.Name, "prefix": prefix, "scopes": req.Scopes})); err != nil {
 			return 0, nil, err
 		}
@@ -156,7 +155,7 @@ func (s *Server) revokeAPIKey(w http.ResponseWriter, r *http.Request) {
 		if err != nil {
 			return 0, nil, err
 		}
-		if _, err := audit.Append(ctx, tx, p.OrgID, s.auditEntry(r, "api_key.revoked", "api_key", id.String(), nil)); err != nil {
+		if _, err := s.sealer.Append(ctx, tx, p.OrgID, s.auditEntry(r, "api_key.revoked", "api_key", id.String(), nil)); err != nil {
 			return 0, nil, err
 		}
 		return http.StatusOK, key, nil

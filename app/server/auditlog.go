@@ -20,6 +20,7 @@ import (
 	"context"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"strconv"
 	"strings"
@@ -39,7 +40,10 @@ type auditRef struct {
 }
 
 // auditEntryObject is an audit log entry as the API shows it; the hashes
-// are hex.
+// are hex. Sealed personal fields are shown opened, the IP address and
+// user agent in their own fields and the rest in the metadata, as when
+// they were stored in plaintext; once the organization's data key is gone
+// they are absent (null, or missing from the metadata) and Erased is set.
 type auditEntryObject struct {
 	Object     string          `json:"object"`
 	Seq        int64           `json:"seq"`
@@ -54,27 +58,96 @@ type auditEntryObject struct {
 	Metadata   json.RawMessage `json:"metadata"`
 	PrevHash   string          `json:"prev_hash"`
 	Hash       string          `json:"hash"`
+	// Erased: the entry's personal fields were sealed under a data key
+	// that is gone.
+	Erased bool `json:"-"`
+
+	sealed []byte // the stored personal column, until opened
 }
 
 const auditEntryColumns = `seq, id, occurred_at, actor_type, actor_id, action, target_type, target_id,
-	host(ip), user_agent, request_id, metadata::text, prev_hash, hash`
+	host(ip), user_agent, request_id, metadata::text, prev_hash, hash, personal`
 
+// scanAuditEntry reads one entry as stored; its personal fields, if
+// sealed, are opened by open.
 func scanAuditEntry(row pgx.Row) (auditEntryObject, error) {
 	e := auditEntryObject{Object: "audit_entry"}
 	var metadata string
 	var prev, hash []byte
 	err := row.Scan(&e.Seq, &e.ID, &e.OccurredAt, &e.Actor.Type, &e.Actor.ID, &e.Action, &e.Target.Type, &e.Target.ID,
-		&e.IP, &e.UserAgent, &e.RequestID, &metadata, &prev, &hash)
+		&e.IP, &e.UserAgent, &e.RequestID, &metadata, &prev, &hash, &e.sealed)
 	e.OccurredAt = e.OccurredAt.UTC()
 	e.Metadata = json.RawMessage(metadata)
 	e.PrevHash, e.Hash = hex.EncodeToString(prev), hex.EncodeToString(hash)
 	return e, db.MapError(err)
 }
 
+// open shows e's sealed personal fields, opened with key (nil: the
+// organization has no data key): the IP address and user agent in their
+// fields, the others in the metadata. Fields that cannot be opened are
+// left out and e is marked erased; a key that exists but does not open
+// them means the entry was damaged, which verification reports.
+func (e *auditEntryObject) open(key *audit.OrgKey) error {
+	sealed := e.sealed
+	e.sealed = nil
+	if sealed == nil {
+		return nil
+	}
+	if key == nil {
+		e.Erased = true
+		return nil
+	}
+	p, err := key.Open(e.Action, e.Target.Type, e.Target.ID, sealed)
+	if err != nil {
+		e.Erased = true
+		return fmt.Errorf("entry %d: %w", e.Seq, err)
+	}
+	if p.IP.IsValid() {
+		ip := p.IP.String()
+		e.IP = &ip
+	}
+	if p.UserAgent != "" {
+		e.UserAgent = &p.UserAgent
+	}
+	if len(p.Fields) == 0 {
+		return nil
+	}
+	var metadata map[string]json.RawMessage
+	if err := json.Unmarshal(e.Metadata, &metadata); err != nil {
+		return fmt.Errorf("entry %d: decoding metadata: %w", e.Seq, err)
+	}
+	for name, v := range p.Fields {
+		b, err := json.Marshal(v)
+		if err != nil {
+			return fmt.Errorf("entry %d: encoding personal field %s: %w", e.Seq, name, err)
+		}
+		metadata[name] = b
+	}
+	b, err := json.Marshal(metadata)
+	if err != nil {
+		return fmt.Errorf("entry %d: encoding metadata: %w", e.Seq, err)
+	}
+	e.Metadata = b
+	return nil
+}
+
+// openAll opens the personal fields of entries with key, logging the ones
+// that do not open: one damaged entry does not hide the others.
+func (s *Server) openAll(ctx context.Context, key *audit.OrgKey, entries []auditEntryObject) {
+	for i := range entries {
+		if err := entries[i].open(key); err != nil {
+			s.log.Warn("Audit entry's personal fields do not open", "error", err.Error(), "request_id", requestIDFrom(ctx))
+		}
+	}
+}
+
 // where returns the condition selecting org's entries that match f and have
-// a seq below before (0: no bound), with its parameters. Every condition
-// leads with org_id, so the audit_log indexes on (org_id, ...) serve it.
-func (f auditFilter) where(orgID uuid.UUID, before int64) (string, []any) {
+// a seq below before (0: no bound), with its parameters; key (nil: the
+// organization has none) computes the blind indexes a match looks for.
+// Every condition leads with org_id, so the audit_log indexes on
+// (org_id, ...) serve it; a match is served by the GIN index on
+// personal_index, whose keyed values differ between organizations.
+func (f auditFilter) where(orgID uuid.UUID, before int64, key *audit.OrgKey) (string, []any) {
 	conds, args := []string{"org_id = $1"}, []any{orgID}
 	add := func(cond string, v any) {
 		args = append(args, v)
@@ -98,6 +171,13 @@ func (f auditFilter) where(orgID uuid.UUID, before int64) (string, []any) {
 		add(`(strpos(lower(action), lower($?)) > 0 OR strpos(lower(target_id), lower($?)) > 0
 			OR strpos(lower(actor_id), lower($?)) > 0 OR strpos(lower(metadata::text), lower($?)) > 0)`, f.text)
 	}
+	if f.match != "" {
+		if key == nil {
+			conds = append(conds, "false")
+		} else {
+			add("personal_index && $?::bytea[]", f.matchIndexes(key))
+		}
+	}
 	if before > 0 {
 		add("seq < $?", before)
 	}
@@ -110,15 +190,19 @@ func (s *Server) readAuditLog(ctx context.Context, orgID uuid.UUID, f auditFilte
 	var entries []auditEntryObject
 	err := s.db.TenantTx(ctx, orgID, func(tx pgx.Tx) error {
 		var err error
-		entries, err = queryAuditLog(ctx, tx, orgID, f, before, n)
+		entries, err = s.queryAuditLog(ctx, tx, orgID, f, before, n)
 		return err
 	})
 	return entries, err
 }
 
 // queryAuditLog is readAuditLog inside the caller's tenant transaction.
-func queryAuditLog(ctx context.Context, tx pgx.Tx, orgID uuid.UUID, f auditFilter, before int64, n int) ([]auditEntryObject, error) {
-	where, args := f.where(orgID, before)
+func (s *Server) queryAuditLog(ctx context.Context, tx pgx.Tx, orgID uuid.UUID, f auditFilter, before int64, n int) ([]auditEntryObject, error) {
+	key, err := s.sealer.Key(ctx, tx, orgID)
+	if err != nil {
+		return nil, err
+	}
+	where, args := f.where(orgID, before, key)
 	args = append(args, n)
 	rows, err := tx.Query(ctx, `SELECT `+auditEntryColumns+` FROM audit_log WHERE `+where+
 		` ORDER BY seq DESC LIMIT $`+strconv.Itoa(len(args)), args...)
@@ -134,7 +218,27 @@ func queryAuditLog(ctx context.Context, tx pgx.Tx, orgID uuid.UUID, f auditFilte
 		}
 		entries = append(entries, e)
 	}
-	return entries, db.MapError(rows.Err())
+	if err := rows.Err(); err != nil {
+		return nil, db.MapError(err)
+	}
+	s.openAll(ctx, key, entries)
+	return entries, nil
+}
+
+// readAuditEntry reads org's entry seq, opened, inside the caller's tenant
+// transaction.
+func (s *Server) readAuditEntry(ctx context.Context, tx pgx.Tx, orgID uuid.UUID, seq int64) (auditEntryObject, error) {
+	key, err := s.sealer.Key(ctx, tx, orgID)
+	if err != nil {
+		return auditEntryObject{}, err
+	}
+	e, err := scanAuditEntry(tx.QueryRow(ctx, `SELECT `+auditEntryColumns+` FROM audit_log WHERE org_id = $1 AND seq = $2`, orgID, seq))
+	if err != nil {
+		return auditEntryObject{}, err
+	}
+	entries := []auditEntryObject{e}
+	s.openAll(ctx, key, entries)
+	return entries[0], nil
 }
 
 // listAuditLog answers GET /v1/audit-log: the caller's organization's

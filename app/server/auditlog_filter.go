@@ -35,7 +35,8 @@ type auditFilter struct {
 	action               string
 	targetType, targetID string
 	after, before        *time.Time
-	text                 string // q: case-insensitive substring
+	text                 string // q: case-insensitive substring of the fields that are not personal
+	match, matchField    string // match: exact personal value, in matchField or any of audit.SearchedFields
 }
 
 // auditQuery is a filter with its keyset page. The cursor is a seq: the
@@ -49,7 +50,7 @@ type auditQuery struct {
 // Query parameters of the audit log routes.
 var (
 	auditFilterParams = []string{"actor_type", "actor_id", "action", "target_type", "target_id",
-		"occurred_after", "occurred_before", "q"}
+		"occurred_after", "occurred_before", "q", "match", "match_field"}
 	auditPageParams = []string{"limit", "starting_after"}
 )
 
@@ -112,7 +113,7 @@ func (f *auditFilter) parse(values url.Values) []FieldError {
 	var errs []FieldError
 	for _, p := range []textParam{
 		{"actor_id", &f.actorID, 255}, {"action", &f.action, 100}, {"target_type", &f.targetType, 100},
-		{"target_id", &f.targetID, 255}, {"q", &f.text, 200},
+		{"target_id", &f.targetID, 255}, {"q", &f.text, 200}, {"match", &f.match, 2048},
 	} {
 		v := values.Get(p.name)
 		if !utf8.ValidString(v) || strings.ContainsRune(v, 0) || utf8.RuneCountInString(v) > p.max {
@@ -121,6 +122,7 @@ func (f *auditFilter) parse(values url.Values) []FieldError {
 		}
 		*p.dst = v
 	}
+	errs = append(errs, f.parseMatchField(values.Get("match_field"))...)
 	f.actorType = values.Get("actor_type")
 	if f.actorType != "" && !validActorType(f.actorType) {
 		errs = append(errs, FieldError{Field: "actor_type", Detail: "must be one of api_key, member, operator, provider, system, admin"})
@@ -136,6 +138,35 @@ func (f *auditFilter) parse(values url.Values) []FieldError {
 		errs = append(errs, FieldError{Field: "occurred_before", Detail: "must be later than occurred_after"})
 	}
 	return errs
+}
+
+// parseMatchField reads match_field, which names the personal field a
+// match looks in and needs a match.
+func (f *auditFilter) parseMatchField(v string) []FieldError {
+	switch {
+	case v == "":
+		return nil
+	case len(v) > 64 || strings.Trim(v, "abcdefghijklmnopqrstuvwxyz_") != "":
+		return []FieldError{{Field: "match_field", Detail: "must be a personal field name, such as email, ip or destination_url"}}
+	case f.match == "":
+		return []FieldError{{Field: "match_field", Detail: "needs a match"}}
+	}
+	f.matchField = v
+	return nil
+}
+
+// matchIndexes are the blind indexes, under key, of the match value in
+// the field it names or in each field a search looks in.
+func (f auditFilter) matchIndexes(key *audit.OrgKey) [][]byte {
+	fields := audit.SearchedFields
+	if f.matchField != "" {
+		fields = []string{f.matchField}
+	}
+	out := make([][]byte, len(fields))
+	for i, field := range fields {
+		out[i] = key.Index(field, f.match)
+	}
+	return out
 }
 
 func validActorType(s string) bool {

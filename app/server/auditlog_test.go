@@ -20,6 +20,7 @@ import (
 	"context"
 	"encoding/csv"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"net/netip"
 	"net/url"
@@ -77,17 +78,58 @@ type auditVerification struct {
 	Detail    *string `json:"detail"`
 }
 
-// appendAudit adds e to org's chain in a tenant transaction of its own.
+// appendAudit adds e to org's chain in a tenant transaction of its own,
+// sealing its personal fields with the server's key ring as the server
+// does (a bundle of setupWith, whose ring the test does not know, appends
+// entries without personal fields only).
 func (b *bundle) appendAudit(t *testing.T, org uuid.UUID, e audit.Entry) audit.Record {
 	t.Helper()
 	ctx := context.Background()
 	var rec audit.Record
 	require.NoError(t, b.db.TenantTx(ctx, org, func(tx pgx.Tx) error {
 		var err error
-		rec, err = audit.Append(ctx, tx, org, e)
+		if b.ring == nil {
+			rec, err = audit.Append(ctx, tx, org, e)
+		} else {
+			rec, err = audit.NewSealer(b.ring, 0).Append(ctx, tx, org, e)
+		}
 		return err
 	}))
 	return rec
+}
+
+// openedPersonal is what org's one entry of action (on targetID, "": any)
+// recorded sealed, opened with the server's key ring as the server opens
+// it.
+func (b *bundle) openedPersonal(t testing.TB, org uuid.UUID, action, targetID string) audit.Personal {
+	t.Helper()
+	require.NotNil(t, b.ring, "a bundle whose server's key ring the test knows")
+	ctx := context.Background()
+	var p audit.Personal
+	var openErr error
+	require.NoError(t, b.db.TenantTx(ctx, org, func(tx pgx.Tx) error {
+		var targetType string
+		var sealed []byte
+		if err := tx.QueryRow(ctx, `SELECT target_type, target_id, personal FROM audit_log
+			WHERE org_id = $1 AND action = $2 AND ($3 = '' OR target_id = $3)`,
+			org, action, targetID).Scan(&targetType, &targetID, &sealed); err != nil {
+			return err
+		}
+		key, err := audit.NewSealer(b.ring, 0).Key(ctx, tx, org)
+		if err != nil || key == nil {
+			return errors.Join(err, audit.ErrErased)
+		}
+		p, openErr = key.Open(action, targetType, targetID, sealed)
+		return nil
+	}))
+	require.NoError(t, openErr)
+	return p
+}
+
+// openedIP is the IP address org's one entry of action recorded.
+func (b *bundle) openedIP(t *testing.T, org uuid.UUID, action string) string {
+	t.Helper()
+	return b.openedPersonal(t, org, action, "").IP.String()
 }
 
 // auditAll lists every entry key may see matching query, one page of 100.

@@ -142,6 +142,13 @@ func (s *Server) auditEntry(r *http.Request, action, targetType, targetID string
 	}
 }
 
+// withPersonal returns e with the personal values to seal: emails, URLs,
+// names, by field name, such as audit.FieldEmail.
+func withPersonal(e audit.Entry, personal map[string]string) audit.Entry {
+	e.Personal = personal
+	return e
+}
+
 // clientIP is the address of the client: the connection's peer, unless the
 // peer is a trusted proxy, in which case X-Forwarded-For is read from the
 // right, skipping trusted proxies, and the first other address is the

@@ -27,7 +27,6 @@ import (
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 
-	"github.com/rekomi/rekomi/app/audit"
 	"github.com/rekomi/rekomi/app/db"
 )
 
@@ -245,7 +244,7 @@ func (s *Server) createCampaign(w http.ResponseWriter, r *http.Request) {
 		if err != nil {
 			return 0, nil, err
 		}
-		_, err = audit.Append(ctx, tx, p.OrgID, s.auditEntry(r, "campaign.created", "campaign", created.ID.String(),
+		_, err = s.sealer.Append(ctx, tx, p.OrgID, s.auditEntry(r, "campaign.created", "campaign", created.ID.String(),
 			map[string]any{"name": created.Name}))
 		return http.StatusCreated, created, err
 	})
@@ -340,7 +339,7 @@ func (s *Server) updateCampaign(w http.ResponseWriter, r *http.Request) {
 		if err != nil {
 			return 0, nil, err
 		}
-		_, err = audit.Append(ctx, tx, p.OrgID, s.auditEntry(r, "campaign.updated", "campaign", id.String(),
+		_, err = s.sealer.Append(ctx, tx, p.OrgID, s.auditEntry(r, "campaign.updated", "campaign", id.String(),
 			map[string]any{"changed": changed}))
 		return http.StatusOK, updated, err
 	}, func() { s.links.evictCampaign(p.OrgID, id) }) // its links' cookies last its attribution window
@@ -362,7 +361,7 @@ func (s *Server) archiveCampaign(w http.ResponseWriter, r *http.Request) {
 		if err != nil {
 			return 0, nil, err
 		}
-		_, err = audit.Append(ctx, tx, p.OrgID, s.auditEntry(r, "campaign.archived", "campaign", id.String(), nil))
+		_, err = s.sealer.Append(ctx, tx, p.OrgID, s.auditEntry(r, "campaign.archived", "campaign", id.String(), nil))
 		return http.StatusOK, archived, err
 	})
 }

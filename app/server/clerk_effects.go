@@ -73,13 +73,13 @@ type clerkMembership struct {
 func (s *Server) clerkEffect(eventType string) effect {
 	switch eventType {
 	case "user.created", "user.updated":
-		return clerkUserChanged
+		return s.clerkUserChanged
 	case "user.deleted":
-		return clerkUserDeleted
+		return s.clerkUserDeleted
 	case "organizationMembership.created", "organizationMembership.updated":
-		return clerkMembershipChanged
+		return s.clerkMembershipChanged
 	case "organizationMembership.deleted":
-		return clerkMembershipDeleted
+		return s.clerkMembershipDeleted
 	}
 	return nil
 }
@@ -132,7 +132,7 @@ func memberRole(clerkRole string) string {
 	return "member"
 }
 
-func clerkUserChanged(ctx context.Context, tx pgx.Tx, org uuid.UUID, ev receivedEvent) error {
+func (s *Server) clerkUserChanged(ctx context.Context, tx pgx.Tx, org uuid.UUID, ev receivedEvent) error {
 	var u clerkUser
 	if err := parseClerk(ev.Payload, &u); err != nil {
 		return err
@@ -144,10 +144,10 @@ func clerkUserChanged(ctx context.Context, tx pgx.Tx, org uuid.UUID, ev received
 	if !ok {
 		return unusable("user %s has no usable primary email address", u.ID)
 	}
-	return upsertMember(ctx, tx, org, providerAuditor(ev), memberChange{user: u.ID, email: email, setEmail: true})
+	return upsertMember(ctx, tx, org, s.providerAuditor(ev), memberChange{user: u.ID, email: email, setEmail: true})
 }
 
-func clerkMembershipChanged(ctx context.Context, tx pgx.Tx, org uuid.UUID, ev receivedEvent) error {
+func (s *Server) clerkMembershipChanged(ctx context.Context, tx pgx.Tx, org uuid.UUID, ev receivedEvent) error {
 	var m clerkMembership
 	if err := parseClerk(ev.Payload, &m); err != nil {
 		return err
@@ -158,11 +158,11 @@ func clerkMembershipChanged(ctx context.Context, tx pgx.Tx, org uuid.UUID, ev re
 	// The identifier is the user's email or username: an email names a
 	// member the membership creates, never replaces the user's own.
 	email, _ := memberEmail(m.PublicUserData.Identifier)
-	return upsertMember(ctx, tx, org, providerAuditor(ev),
+	return upsertMember(ctx, tx, org, s.providerAuditor(ev),
 		memberChange{user: m.PublicUserData.UserID, email: email, role: memberRole(m.Role)})
 }
 
-func clerkUserDeleted(ctx context.Context, tx pgx.Tx, org uuid.UUID, ev receivedEvent) error {
+func (s *Server) clerkUserDeleted(ctx context.Context, tx pgx.Tx, org uuid.UUID, ev receivedEvent) error {
 	var u clerkUser
 	if err := parseClerk(ev.Payload, &u); err != nil {
 		return err
@@ -170,10 +170,10 @@ func clerkUserDeleted(ctx context.Context, tx pgx.Tx, org uuid.UUID, ev received
 	if err := validUserID(u.ID); err != nil {
 		return err
 	}
-	return deleteMember(ctx, tx, org, providerAuditor(ev), u.ID)
+	return deleteMember(ctx, tx, org, s.providerAuditor(ev), u.ID)
 }
 
-func clerkMembershipDeleted(ctx context.Context, tx pgx.Tx, org uuid.UUID, ev receivedEvent) error {
+func (s *Server) clerkMembershipDeleted(ctx context.Context, tx pgx.Tx, org uuid.UUID, ev receivedEvent) error {
 	var m clerkMembership
 	if err := parseClerk(ev.Payload, &m); err != nil {
 		return err
@@ -181,7 +181,7 @@ func clerkMembershipDeleted(ctx context.Context, tx pgx.Tx, org uuid.UUID, ev re
 	if err := validUserID(m.PublicUserData.UserID); err != nil {
 		return err
 	}
-	return deleteMember(ctx, tx, org, providerAuditor(ev), m.PublicUserData.UserID)
+	return deleteMember(ctx, tx, org, s.providerAuditor(ev), m.PublicUserData.UserID)
 }
 
 // member is a member row as the Clerk effects read it.
@@ -228,9 +228,9 @@ func upsertMember(ctx context.Context, tx pgx.Tx, org uuid.UUID, aud auditor, c 
 	if err != nil {
 		return fmt.Errorf("updating the member of user %s: %w", c.user, db.MapError(err))
 	}
-	_, err = audit.Append(ctx, tx, org, aud("member.updated", "member", m.id.String(), map[string]any{"external_user_id": c.user,
-		"email": to.email, "email_was": m.email, "role": to.role, "role_was": m.role}))
-	return err
+	return aud.append(ctx, tx, org, "member.updated", "member", m.id.String(),
+		map[string]any{"external_user_id": c.user, "role": to.role, "role_was": m.role},
+		map[string]string{audit.FieldEmail: to.email, audit.FieldEmailWas: m.email})
 }
 
 // createMember adds the user's member, a plain member unless c says.
@@ -250,9 +250,8 @@ func createMember(ctx context.Context, tx pgx.Tx, org uuid.UUID, aud auditor, c 
 	if err != nil {
 		return fmt.Errorf("creating the member of user %s: %w", c.user, db.MapError(err))
 	}
-	_, err = audit.Append(ctx, tx, org, aud("member.created", "member", id.String(),
-		map[string]any{"external_user_id": c.user, "email": c.email, "role": c.role}))
-	return err
+	return aud.append(ctx, tx, org, "member.created", "member", id.String(),
+		map[string]any{"external_user_id": c.user, "role": c.role}, map[string]string{audit.FieldEmail: c.email})
 }
 
 // checkEmailFree refuses, as unusable, an email another member has: the
@@ -281,7 +280,6 @@ func deleteMember(ctx context.Context, tx pgx.Tx, org uuid.UUID, aud auditor, us
 	case err != nil:
 		return fmt.Errorf("deleting the member of user %s: %w", user, err)
 	}
-	_, err = audit.Append(ctx, tx, org, aud("member.deleted", "member", m.id.String(),
-		map[string]any{"external_user_id": user, "email": m.email, "role": m.role}))
-	return err
+	return aud.append(ctx, tx, org, "member.deleted", "member", m.id.String(),
+		map[string]any{"external_user_id": user, "role": m.role}, map[string]string{audit.FieldEmail: m.email})
 }

@@ -25,7 +25,6 @@ import (
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 
-	"github.com/rekomi/rekomi/app/audit"
 	"github.com/rekomi/rekomi/app/db"
 )
 
@@ -162,7 +161,7 @@ func (s *Server) reverseCommission(w http.ResponseWriter, r *http.Request) {
 		if err != nil {
 			return 0, nil, fmt.Errorf("reversing commission %s: %w", id, err)
 		}
-		_, err = audit.Append(ctx, tx, p.OrgID, s.auditEntry(r, "commission.reversed", "commission", id.String(),
+		_, err = s.sealer.Append(ctx, tx, p.OrgID, s.auditEntry(r, "commission.reversed", "commission", id.String(),
 			map[string]any{"reason": *in.Reason, "status_was": c.Status, "amount": c.Amount, "currency": c.Currency}))
 		return http.StatusOK, reversed, err
 	})

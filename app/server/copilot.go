@@ -24,8 +24,6 @@ import (
 	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5"
-
-	"github.com/rekomi/rekomi/app/audit"
 )
 
 // copilotActionInput is an action a merchant's co-pilot (an assistant acting
@@ -104,12 +102,11 @@ func (s *Server) recordCopilotAction(w http.ResponseWriter, r *http.Request) {
 	}
 	p := principalFrom(r.Context())
 	s.mutate(w, r, "recording a co-pilot action", func(ctx context.Context, tx pgx.Tx) (int, any, error) {
-		rec, err := audit.Append(ctx, tx, p.OrgID, s.auditEntry(r, "copilot."+*in.Action, in.Target.Type, in.Target.ID, metadata))
+		rec, err := s.sealer.Append(ctx, tx, p.OrgID, s.auditEntry(r, "copilot."+*in.Action, in.Target.Type, in.Target.ID, metadata))
 		if err != nil {
 			return 0, nil, err
 		}
-		entry, err := scanAuditEntry(tx.QueryRow(ctx, `SELECT `+auditEntryColumns+` FROM audit_log WHERE org_id = $1 AND seq = $2`,
-			p.OrgID, rec.Seq))
+		entry, err := s.readAuditEntry(ctx, tx, p.OrgID, rec.Seq)
 		return http.StatusCreated, entry, err
 	})
 }

@@ -27,7 +27,6 @@ import (
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 
-	"github.com/rekomi/rekomi/app/audit"
 	"github.com/rekomi/rekomi/app/db"
 )
 
@@ -68,6 +67,7 @@ var exportOmittedTables = map[string]string{
 	"route_keys":       "derived: the public codes and prefixes are in the links, endpoints and keys themselves",
 	"idempotency_keys": "a retry aid holding stored answers for 24 hours",
 	"admin_sessions":   "the admin pages' open sessions; each sign-in and sign-out is in the audit log",
+	"org_data_keys":    "sealed with the Region's key ring, of no use outside it; the audit entries it seals are exported opened",
 }
 
 // exportLine is one line of the NDJSON export. The first line is the
@@ -91,7 +91,7 @@ func (s *Server) exportOrganization(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	p := principalFrom(ctx)
 	err := s.db.TenantTx(ctx, p.OrgID, func(tx pgx.Tx) error {
-		_, err := audit.Append(ctx, tx, p.OrgID, s.auditEntry(r, "organization.exported", "organization", p.OrgID.String(), nil))
+		_, err := s.sealer.Append(ctx, tx, p.OrgID, s.auditEntry(r, "organization.exported", "organization", p.OrgID.String(), nil))
 		return err
 	})
 	if err != nil {
@@ -132,9 +132,17 @@ func (s *Server) streamExport(ctx context.Context, w http.ResponseWriter, tx pgx
 	if err := enc.Encode(exportLine{Object: "export", OrganizationID: &org, ExportedAt: &now}); err != nil {
 		return fmt.Errorf("writing the export header: %w", err)
 	}
+	key, err := s.sealer.Key(ctx, tx, org)
+	if err != nil {
+		return err
+	}
 	counts := make(map[string]int64, len(exportTables))
 	for _, t := range exportTables {
-		n, err := exportRows(ctx, tx, enc, org, t, func() error {
+		var transform func(string) (string, error)
+		if t.name == "audit_log" {
+			transform = auditRowOpener(key)
+		}
+		n, err := exportRows(ctx, tx, enc, org, t, transform, func() error {
 			_ = rc.SetWriteDeadline(time.Now().Add(s.cfg.WriteTimeout))
 			return out.Flush()
 		})
@@ -152,9 +160,10 @@ func (s *Server) streamExport(ctx context.Context, w http.ResponseWriter, tx pgx
 // exportFlushEvery is how many rows go out between flushes.
 const exportFlushEvery = 500
 
-// exportRows writes t's rows of org, each as an export.row
-// line, calling flush every exportFlushEvery rows.
-func exportRows(ctx context.Context, tx pgx.Tx, enc *json.Encoder, org uuid.UUID, t exportTable, flush func() error) (int64, error) {
+// exportRows writes t's rows of org, each as an export.row line made by
+// transform (nil: as stored), calling flush every exportFlushEvery rows.
+func exportRows(ctx context.Context, tx pgx.Tx, enc *json.Encoder, org uuid.UUID, t exportTable,
+	transform func(string) (string, error), flush func() error) (int64, error) {
 	orgColumn := "org_id"
 	if t.name == "organizations" {
 		orgColumn = "id"
@@ -174,6 +183,11 @@ func exportRows(ctx context.Context, tx pgx.Tx, enc *json.Encoder, org uuid.UUID
 		var data string
 		if err := rows.Scan(&data); err != nil {
 			return n, fmt.Errorf("exporting %s: %w", t.name, err)
+		}
+		if transform != nil {
+			if data, err = transform(data); err != nil {
+				return n, fmt.Errorf("exporting %s: %w", t.name, err)
+			}
 		}
 		if err := enc.Encode(exportLine{Object: "export.row", Table: t.name, Data: json.RawMessage(data)}); err != nil {
 			return n, fmt.Errorf("writing %s: %w", t.name, err)

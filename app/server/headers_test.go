@@ -17,7 +17,6 @@ limitations under the License.
 package server_test
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -28,7 +27,6 @@ import (
 	"unicode/utf8"
 
 	"github.com/google/uuid"
-	"github.com/jackc/pgx/v5"
 	"github.com/stretchr/testify/require"
 
 	"github.com/rekomi/rekomi/app/config"
@@ -77,11 +75,7 @@ func TestWebhookUserAgent(t *testing.T) {
 	h := stripeSigned(time.Now().Unix(), body, stripeSecret)
 	h.Set("User-Agent", "Stripe/1.0 \xff\xfe"+strings.Repeat("é", 1100))
 	require.Equal(t, http.StatusOK, b.deliver(t, webhookPath("stripe", ep), h, body).status)
-	ctx := context.Background()
-	var ua string
-	require.NoError(t, b.db.TenantTx(ctx, org, func(tx pgx.Tx) error {
-		return tx.QueryRow(ctx, `SELECT user_agent FROM audit_log WHERE action = 'billing_event.received' AND target_id = 'evt_ua'`).Scan(&ua)
-	}))
+	ua := b.openedPersonal(t, org, "billing_event.received", "evt_ua").UserAgent
 	kept := "Stripe/1.0 \uFFFD"
 	require.Equal(t, kept+strings.Repeat("é", 1024-utf8.RuneCountInString(kept)), ua)
 }
@@ -152,14 +146,5 @@ func (b *bundle) createCampaign(t testing.TB, key string, h http.Header) (*http.
 // campaign id.
 func (b *bundle) storedUserAgent(t testing.TB, org, id uuid.UUID) string {
 	t.Helper()
-	ctx := context.Background()
-	var ua *string
-	require.NoError(t, b.db.TenantTx(ctx, org, func(tx pgx.Tx) error {
-		return tx.QueryRow(ctx, `SELECT user_agent FROM audit_log WHERE action = 'campaign.created' AND target_id = $1`,
-			id.String()).Scan(&ua)
-	}))
-	if ua == nil {
-		return ""
-	}
-	return *ua
+	return b.openedPersonal(t, org, "campaign.created", id.String()).UserAgent
 }

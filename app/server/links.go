@@ -207,8 +207,9 @@ func (s *Server) createLink(w http.ResponseWriter, r *http.Request) {
 		if err != nil {
 			return 0, nil, err
 		}
-		_, err = audit.Append(ctx, tx, p.OrgID, s.auditEntry(r, "link.created", "referral_link", l.ID.String(),
-			map[string]any{"code": l.Code, "affiliate_id": l.AffiliateID, "campaign_id": l.CampaignID, "destination_url": l.DestinationURL}))
+		_, err = s.sealer.Append(ctx, tx, p.OrgID, withPersonal(s.auditEntry(r, "link.created", "referral_link", l.ID.String(),
+			map[string]any{"code": l.Code, "affiliate_id": l.AffiliateID, "campaign_id": l.CampaignID}),
+			map[string]string{audit.FieldDestinationURL: l.DestinationURL}))
 		return http.StatusCreated, l, err
 	}, evict)
 }
@@ -315,7 +316,7 @@ func (s *Server) updateLink(w http.ResponseWriter, r *http.Request) {
 		if err != nil {
 			return 0, nil, err
 		}
-		_, err = audit.Append(ctx, tx, p.OrgID, s.auditEntry(r, "link.updated", "referral_link", id.String(),
+		_, err = s.sealer.Append(ctx, tx, p.OrgID, s.auditEntry(r, "link.updated", "referral_link", id.String(),
 			map[string]any{"changed": []string{"destination_url"}}))
 		return http.StatusOK, updated, err
 	}, func() { s.links.evict(code) })
@@ -342,7 +343,7 @@ func (s *Server) disableLink(w http.ResponseWriter, r *http.Request) {
 		if err != nil {
 			return 0, nil, err
 		}
-		_, err = audit.Append(ctx, tx, p.OrgID, s.auditEntry(r, "link.disabled", "referral_link", id.String(), map[string]any{"code": l.Code}))
+		_, err = s.sealer.Append(ctx, tx, p.OrgID, s.auditEntry(r, "link.disabled", "referral_link", id.String(), map[string]any{"code": l.Code}))
 		return http.StatusOK, disabled, err
 	}, func() { s.links.evict(code) })
 }

@@ -28,7 +28,6 @@ import (
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 
-	"github.com/rekomi/rekomi/app/audit"
 	"github.com/rekomi/rekomi/app/db"
 	"github.com/rekomi/rekomi/app/payout"
 )
@@ -191,7 +190,7 @@ func (s *Server) createPayout(w http.ResponseWriter, r *http.Request) {
 		if err != nil {
 			return 0, nil, err
 		}
-		_, err = audit.Append(ctx, tx, p.OrgID, s.auditEntry(r, "payout.created", "payout", created.ID.String(),
+		_, err = s.sealer.Append(ctx, tx, p.OrgID, s.auditEntry(r, "payout.created", "payout", created.ID.String(),
 			map[string]any{"amount": created.Amount, "currency": created.Currency, "commission_count": len(due.ids), "deduction_count": len(due.deductions),
 				"provider": created.Provider, "affiliate_id": affiliateID.String()}))
 		return http.StatusCreated, created, err

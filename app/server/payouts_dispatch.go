@@ -138,7 +138,7 @@ func (s *Server) startDispatch(ctx context.Context, tx pgx.Tx, r *http.Request, 
 		if destination != "" {
 			metadata["destination"] = maskAccount(destination)
 		}
-		if _, err := audit.Append(ctx, tx, orgID, s.auditEntry(r, "payout.dispatched", "payout", id.String(), metadata)); err != nil {
+		if _, err := s.sealer.Append(ctx, tx, orgID, s.auditEntry(r, "payout.dispatched", "payout", id.String(), metadata)); err != nil {
 			return payout.Transfer{}, nil, err
 		}
 	}
@@ -200,7 +200,7 @@ func (s *Server) settlePayout(ctx context.Context, tx pgx.Tx, r *http.Request, i
 			return po, fmt.Errorf("marking the payout paid: %w", err)
 		}
 	}
-	if _, err := audit.Append(ctx, tx, orgID, entry); err != nil {
+	if _, err := s.sealer.Append(ctx, tx, orgID, entry); err != nil {
 		return po, err
 	}
 	return withItems(ctx, tx, orgID, po)

@@ -39,6 +39,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/rekomi/rekomi/app/audit"
 	"github.com/rekomi/rekomi/app/clicks"
 	"github.com/rekomi/rekomi/app/config"
 	"github.com/rekomi/rekomi/app/db"
@@ -57,9 +58,12 @@ type Server struct {
 	// answers seals stored idempotent answers: the Region's key ring, or
 	// without one a ring drawn for this process.
 	answers *keyring.KeyRing
-	admin   *adminUI
-	mux     *http.ServeMux
-	routes  []string
+	// sealer seals the personal fields of audit entries under each
+	// organization's data key, itself sealed with the answers ring.
+	sealer *audit.Sealer
+	admin  *adminUI
+	mux    *http.ServeMux
+	routes []string
 	// metricsMux serves /metrics, on a listener of its own.
 	metricsMux *http.ServeMux
 	// payouts are the payout providers by name; manual is always there.
@@ -151,8 +155,9 @@ func New(cfg config.Config, database *db.DB, log *slog.Logger, opts ...Option) *
 	s.answers = s.ring
 	if s.answers == nil {
 		s.answers = processKeyRing()
-		log.Warn("No key ring given: stored idempotent answers are sealed with a key of this process and cannot be replayed by another")
+		log.Warn("No key ring given: stored idempotent answers and the data keys of audit entries are sealed with a key of this process and cannot be opened by another")
 	}
+	s.sealer = audit.NewSealer(s.answers, audit.DefaultCachedKeys)
 	s.route("GET /healthz", http.HandlerFunc(s.healthz))
 	s.route("GET /readyz", http.HandlerFunc(s.readyz))
 	s.route("GET /openapi.json", http.HandlerFunc(s.openAPI))

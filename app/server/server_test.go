@@ -19,6 +19,7 @@ package server_test
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
 	"encoding/json"
 	"io"
 	"log/slog"
@@ -35,6 +36,7 @@ import (
 	"github.com/rekomi/rekomi/app/db"
 	"github.com/rekomi/rekomi/app/dbtest"
 	"github.com/rekomi/rekomi/app/dbtest/regiondb"
+	"github.com/rekomi/rekomi/app/keyring"
 	"github.com/rekomi/rekomi/app/server"
 )
 
@@ -86,11 +88,19 @@ type bundle struct {
 	region      *regiondb.DB
 	cancel      context.CancelFunc
 	done        chan error
+	// ring is the server's key ring when setup drew it, so a test can seal
+	// audit entries as the server does; nil after setupWith.
+	ring *keyring.KeyRing
 }
 
+// setup runs a server with a key ring of its own.
 func setup(t testing.TB, srv *dbtest.Server, mutate ...func(*config.Config)) *bundle {
 	t.Helper()
-	return setupWith(t, srv, nil, mutate...)
+	ring, err := keyring.Generate(rand.Reader)
+	require.NoError(t, err)
+	b := setupWith(t, srv, []server.Option{server.WithKeyRing(ring)}, mutate...)
+	b.ring = ring
+	return b
 }
 
 // setupWith is setup with options for server.New.

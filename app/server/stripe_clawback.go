@@ -27,7 +27,6 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/stripe/stripe-go/v85"
 
-	"github.com/rekomi/rekomi/app/audit"
 	"github.com/rekomi/rekomi/app/db"
 )
 
@@ -119,7 +118,7 @@ func (s *Server) reversePayment(ctx context.Context, tx pgx.Tx, org uuid.UUID, e
 			"event_id", ev.EventID, "org_id", org.String(), "charge", p.charge)
 		return nil
 	}
-	return reverseSale(ctx, tx, org, providerAuditor(ev), p.invoice, reason)
+	return reverseSale(ctx, tx, org, s.providerAuditor(ev), p.invoice, reason)
 }
 
 // containing is the containment document {"type": eventType, "data":
@@ -223,7 +222,7 @@ func (s *Server) applyStoredReversals(ctx context.Context, tx pgx.Tx, org uuid.U
 	reasons := map[string]string{"charge.refunded": "refunded", "charge.dispute.created": "disputed"}
 	for _, f := range found {
 		if reason, ok := reasons[f[0]]; ok {
-			if err := reverseSale(ctx, tx, org, providerAuditor(ev), invoice, reason); err != nil {
+			if err := reverseSale(ctx, tx, org, s.providerAuditor(ev), invoice, reason); err != nil {
 				return err
 			}
 		}
@@ -321,6 +320,6 @@ func reverseForPayment(ctx context.Context, tx pgx.Tx, org uuid.UUID, aud audito
 			return fmt.Errorf("reversing commission %s: %w", id, db.MapError(err))
 		}
 	}
-	_, err = audit.Append(ctx, tx, org, aud(action, "commission", id.String(), meta))
+	err = aud.append(ctx, tx, org, action, "commission", id.String(), meta, nil)
 	return err
 }

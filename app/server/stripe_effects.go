@@ -28,7 +28,6 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/stripe/stripe-go/v85"
 
-	"github.com/rekomi/rekomi/app/audit"
 	"github.com/rekomi/rekomi/app/db"
 )
 
@@ -213,7 +212,7 @@ func (s *Server) syncStripeCustomer(ctx context.Context, tx pgx.Tx, org uuid.UUI
 	case !changed && cust.SelfReferral == before.SelfReferral:
 		return nil
 	}
-	_, err = audit.Append(ctx, tx, org, providerAuditor(ev)(action, "customer", cust.ID.String(), meta))
+	err = s.providerAuditor(ev).append(ctx, tx, org, action, "customer", cust.ID.String(), meta, nil)
 	return err
 }
 
@@ -276,7 +275,7 @@ func (s *Server) stripeInvoicePaid(ctx context.Context, tx pgx.Tx, org uuid.UUID
 	if err := lockStripeEffects(ctx, tx, org); err != nil {
 		return err
 	}
-	_, created, err := recordTrackingOnce(ctx, tx, org, providerAuditor(ev), t)
+	_, created, err := recordTrackingOnce(ctx, tx, org, s.providerAuditor(ev), t)
 	if err != nil || !created {
 		return err
 	}

@@ -218,15 +218,28 @@ func (s *Server) track(w http.ResponseWriter, r *http.Request, t tracking, errs 
 	})
 }
 
-// auditor builds the audit entry of a change for whoever made it: the API
-// key of a request, or the provider of a webhook event.
-type auditor func(action, targetType, targetID string, metadata map[string]any) audit.Entry
+// auditor appends the audit entries of changes for whoever made them: the
+// API key of a request, or the provider of a webhook event.
+type auditor struct {
+	sealer *audit.Sealer
+	entry  func(action, targetType, targetID string, metadata map[string]any) audit.Entry
+}
+
+// append adds the entry of action on the target, with metadata and the
+// personal values to seal (nil: none), to org's audit log in tx.
+func (a auditor) append(ctx context.Context, tx pgx.Tx, org uuid.UUID, action, targetType, targetID string,
+	metadata map[string]any, personal map[string]string) error {
+	e := a.entry(action, targetType, targetID, metadata)
+	e.Personal = personal
+	_, err := a.sealer.Append(ctx, tx, org, e)
+	return err
+}
 
 // requestAuditor audits changes as made by r's API key.
 func (s *Server) requestAuditor(r *http.Request) auditor {
-	return func(action, targetType, targetID string, metadata map[string]any) audit.Entry {
+	return auditor{sealer: s.sealer, entry: func(action, targetType, targetID string, metadata map[string]any) audit.Entry {
 		return s.auditEntry(r, action, targetType, targetID, metadata)
-	}
+	}}
 }
 
 // recordTrackingOnce records t unless a conversion of the same kind and
@@ -292,7 +305,7 @@ func recordTracking(ctx context.Context, tx pgx.Tx, org uuid.UUID, aud auditor, 
 		}
 		answer = saleTracked{leadTracked: lead, Commission: commission}
 	}
-	_, err = audit.Append(ctx, tx, org, aud("conversion."+t.kind+"_tracked", "conversion", conv.ID.String(), meta))
+	err = aud.append(ctx, tx, org, "conversion."+t.kind+"_tracked", "conversion", conv.ID.String(), meta, nil)
 	return answer, err
 }
 

@@ -116,8 +116,8 @@ func unusable(format string, args ...any) error {
 
 // providerAuditor audits changes as made by ev's provider, naming the
 // event in every entry's metadata.
-func providerAuditor(ev receivedEvent) auditor {
-	return func(action, targetType, targetID string, metadata map[string]any) audit.Entry {
+func (s *Server) providerAuditor(ev receivedEvent) auditor {
+	return auditor{sealer: s.sealer, entry: func(action, targetType, targetID string, metadata map[string]any) audit.Entry {
 		meta := make(map[string]any, len(metadata)+3)
 		for k, v := range metadata {
 			meta[k] = v
@@ -125,5 +125,5 @@ func providerAuditor(ev receivedEvent) auditor {
 		meta["event_id"], meta["event_type"], meta["endpoint_id"] = ev.EventID, ev.Type, ev.EndpointID
 		return audit.Entry{ActorType: audit.ActorProvider, ActorID: ev.Provider, Action: action,
 			TargetType: targetType, TargetID: targetID, Metadata: meta}
-	}
+	}}
 }

@@ -233,7 +233,7 @@ func (s *Server) recordEvent(ctx context.Context, tx pgx.Tx, r *http.Request, or
 	case err != nil:
 		return false, fmt.Errorf("storing %s event %s: %w", ev.Provider, ev.EventID, db.MapError(err))
 	}
-	if _, err := audit.Append(ctx, tx, org, s.billingEventEntry(r, ev)); err != nil {
+	if _, err := s.sealer.Append(ctx, tx, org, s.billingEventEntry(r, ev)); err != nil {
 		return false, fmt.Errorf("auditing %s event %s: %w", ev.Provider, ev.EventID, err)
 	}
 	if err := s.applyEvent(ctx, tx, org, ev); err != nil {

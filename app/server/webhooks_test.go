@@ -61,6 +61,7 @@ func setupWebhooks(t *testing.T, srv *dbtest.Server) *webhookBundle {
 	require.NoError(t, err)
 	// The API's body limit is small: webhooks have their own.
 	b := setupWith(t, srv, []server.Option{server.WithKeyRing(ring)}, func(c *config.Config) { c.MaxBodyBytes = 1024 })
+	b.ring = ring
 	return &webhookBundle{bundle: b, ring: ring}
 }
 
