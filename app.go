@@ -27,7 +27,6 @@ import (
 	"github.com/rekomi/rekomi/app/config"
 	"github.com/rekomi/rekomi/app/db"
 	"github.com/rekomi/rekomi/app/keyring"
-	"github.com/rekomi/rekomi/app/payout"
 	"github.com/rekomi/rekomi/app/server"
 )
 
@@ -55,11 +54,6 @@ func runApp(ctx context.Context, cfg config.Config, ln, metricsLn net.Listener, 
 		return err
 	}
 	log.Info("Tenant isolation verified", "summary", report.Summary())
-	providers, err := payoutProviders(cfg)
-	if err != nil {
-		return err
-	}
-	log.Info("Payout providers ready", "stripe_connect", len(providers) > 0)
 	if ln == nil {
 		if ln, err = net.Listen("tcp", cfg.ListenAddress); err != nil {
 			return fmt.Errorf("listening on %s: %w", cfg.ListenAddress, err)
@@ -71,29 +65,8 @@ func runApp(ctx context.Context, cfg config.Config, ln, metricsLn net.Listener, 
 			return fmt.Errorf("listening for metrics on %s: %w", cfg.MetricsAddress, err)
 		}
 	}
-	srv := server.New(cfg, database, log, server.WithPayoutProviders(providers...), server.WithKeyRing(ring))
+	srv := server.New(cfg, database, log, server.WithKeyRing(ring))
 	return srv.Serve(ctx, ln, metricsLn)
-}
-
-// payoutProviders builds Stripe Connect when a Stripe secret key file is
-// configured; the manual provider is always there.
-func payoutProviders(cfg config.Config) ([]payout.Provider, error) {
-	if cfg.StripeSecretKeyFile == "" {
-		return nil, nil
-	}
-	data, err := os.ReadFile(cfg.StripeSecretKeyFile)
-	if err != nil {
-		return nil, fmt.Errorf("reading the Stripe secret key: %w", err)
-	}
-	key, err := payout.ParseStripeSecretKey(data)
-	if err != nil {
-		return nil, fmt.Errorf("stripe secret key file %s: %w", cfg.StripeSecretKeyFile, err)
-	}
-	stripe, err := payout.NewStripeConnect(payout.StripeOptions{SecretKey: key, APIURL: cfg.StripeAPIURL})
-	if err != nil {
-		return nil, fmt.Errorf("stripe secret key file %s: %w", cfg.StripeSecretKeyFile, err)
-	}
-	return []payout.Provider{stripe}, nil
 }
 
 // loadKeyRing reads and parses the key ring the app decrypts signing

@@ -298,7 +298,6 @@ func appCommand(fs *flag.FlagSet, _ io.Writer) func(context.Context) error {
 	fs.DurationVar(&cfg.LinkCacheTTL, "link-cache-ttl", cfg.LinkCacheTTL, "how long a replica caches a referral code; other replicas see a link change or an affiliate suspension within this time")
 	fs.DurationVar(&cfg.IsolationCheckInterval, "isolation-check-interval", cfg.IsolationCheckInterval, "how often the app verifies tenant isolation as its own database session; tenant routes answer 503 while it does not hold (at most 10s)")
 	fs.DurationVar(&cfg.ShutdownTimeout, "shutdown-timeout", cfg.ShutdownTimeout, "how long in-flight requests may take to finish on shutdown")
-	fs.StringVar(&cfg.StripeSecretKeyFile, "stripe-secret-key-file", envOr("REKOMI_STRIPE_SECRET_KEY_FILE", ""), "file holding the platform's Stripe secret key, for Stripe Connect payouts; unset allows manual payouts only (env REKOMI_STRIPE_SECRET_KEY_FILE)")
 	fs.StringVar(&cfg.StripeAPIURL, "stripe-api-url", envOr("REKOMI_STRIPE_API_URL", ""), "Stripe's API URL, to use stripe-mock instead (env REKOMI_STRIPE_API_URL)")
 	fs.StringVar(&cfg.AuditWitnessDir, "audit-witness-dir", envOr("REKOMI_AUDIT_WITNESS_DIR", ""), "directory of the operator's signed audit witnesses, one file per organization UUID, checked by GET /v1/audit-log/verify (env REKOMI_AUDIT_WITNESS_DIR)")
 	fs.StringVar(&cfg.AuditWitnessPublicKey, "audit-witness-public-key", envOr("REKOMI_AUDIT_WITNESS_PUBLIC_KEY", ""), "base64 Ed25519 public key the audit witnesses must be signed with (env REKOMI_AUDIT_WITNESS_PUBLIC_KEY)")

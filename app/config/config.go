@@ -62,9 +62,6 @@ type Config struct {
 	// a client's IP, and whose X-Forwarded-Proto for whether the client used
 	// HTTPS; empty trusts none.
 	TrustedProxies []netip.Prefix
-	// StripeSecretKeyFile holds the platform's Stripe secret key, for payouts
-	// through Stripe Connect; empty leaves only manual payouts.
-	StripeSecretKeyFile string
 	// LinkCacheTTL is how long a replica keeps a referral code's link,
 	// campaign and affiliate in memory. A replica drops the code at once when
 	// it changes the link or suspends its affiliate itself; the others, and
@@ -74,7 +71,8 @@ type Config struct {
 	// unknown codes remembered as such.
 	LinkCacheSize int
 	// StripeAPIURL replaces Stripe's API URL, for stripe-mock; empty is
-	// Stripe's.
+	// Stripe's. The app holds no Stripe key of its own: each organization's
+	// key is sealed in its row.
 	StripeAPIURL string
 	// IsolationCheckInterval is how often the app verifies, as its own
 	// database session, that tenant isolation holds; while it does not,
@@ -181,9 +179,6 @@ func (c Config) Validate() error {
 	if c.StripeAPIURL != "" {
 		if u, err := url.Parse(c.StripeAPIURL); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
 			errs = append(errs, fmt.Errorf("Stripe API URL must be an absolute http(s) URL, got %q", c.StripeAPIURL))
-		}
-		if c.StripeSecretKeyFile == "" {
-			errs = append(errs, errors.New("a Stripe API URL needs a Stripe secret key file (--stripe-secret-key-file or REKOMI_STRIPE_SECRET_KEY_FILE)"))
 		}
 	}
 	if c.LinkCacheTTL <= 0 || c.LinkCacheTTL > 10*time.Minute {

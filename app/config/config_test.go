@@ -61,14 +61,12 @@ func TestValidate(t *testing.T) {
 		"refuses an isolation check interval over 10s":  {mutate: func(c *config.Config) { c.IsolationCheckInterval = 11 * time.Second }, wantErr: "isolation check interval must be positive and at most 10s"},
 		"refuses an empty link cache":                   {mutate: func(c *config.Config) { c.LinkCacheSize = 0 }, wantErr: "link cache size"},
 		"refuses a negative read timeout":               {mutate: func(c *config.Config) { c.ReadTimeout = -time.Second }, wantErr: "read timeout must be positive"},
-		"accepts a Stripe key file with stripe-mock's URL": {mutate: func(c *config.Config) {
-			c.StripeSecretKeyFile, c.StripeAPIURL = "/etc/rekomi/stripe/secret-key", "http://localhost:12111"
+		"accepts stripe-mock's URL": {mutate: func(c *config.Config) {
+			c.StripeAPIURL = "http://localhost:12111"
 		}},
 		"refuses a relative Stripe API URL": {mutate: func(c *config.Config) {
-			c.StripeSecretKeyFile, c.StripeAPIURL = "/etc/rekomi/stripe/secret-key", "localhost:12111"
+			c.StripeAPIURL = "localhost:12111"
 		}, wantErr: "Stripe API URL must be an absolute"},
-		"refuses a Stripe API URL without a key": {mutate: func(c *config.Config) { c.StripeAPIURL = "http://localhost:12111" },
-			wantErr: "REKOMI_STRIPE_SECRET_KEY_FILE"},
 		"accepts an audit witness directory with its key": {mutate: func(c *config.Config) {
 			c.AuditWitnessDir, c.AuditWitnessPublicKey = "/etc/rekomi/audit-witness", base64.StdEncoding.EncodeToString(make([]byte, 32))
 		}},

@@ -299,6 +299,9 @@ func (s *Server) updateAffiliate(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	p := principalFrom(r.Context())
+	if v := req.StripeAccountID.Value; v != nil && !s.checkStripeAccount(w, r, p.OrgID, *v) {
+		return
+	}
 	s.mutate(w, r, "updating an affiliate", func(ctx context.Context, tx pgx.Tx) (int, any, error) {
 		a, err := lockAffiliate(ctx, tx, p.OrgID, id)
 		if err != nil {

@@ -33,6 +33,7 @@ import (
 
 	"github.com/rekomi/rekomi/app/config"
 	"github.com/rekomi/rekomi/app/dbtest"
+	"github.com/rekomi/rekomi/app/payout/stripemock"
 	"github.com/rekomi/rekomi/app/server"
 )
 
@@ -69,9 +70,9 @@ func (l affiliateListJSON) ids() []uuid.UUID {
 // testBaseURL is the public URL the affiliate and link tests run the app at.
 const testBaseURL = "https://eu.rekomi.test"
 
-func setupAffiliates(t *testing.T, srv *dbtest.Server) *bundle {
+func setupAffiliates(t *testing.T, srv *dbtest.Server, opts ...server.Option) *bundle {
 	t.Helper()
-	return setup(t, srv, func(c *config.Config) {
+	return setupWith(t, srv, opts, func(c *config.Config) {
 		c.MaxBodyBytes, c.PublicBaseURL = 4096, testBaseURL
 		c.RateLimit, c.RateBurst = 1000, 1000 // these tests send many requests with one key
 	})
@@ -152,8 +153,12 @@ func (b *bundle) tablesContaining(t *testing.T, text string) []string {
 func TestAffiliates(t *testing.T) {
 	t.Parallel()
 	srv := dbtest.Start(t)
-	b := setupAffiliates(t, srv)
+	// acme's Stripe key sees every account stripe-mock makes up.
+	ring := newRing(t)
+	_, stripeURL := stripemock.StartFiltered(t)
+	b := setupAffiliates(t, srv, server.WithKeyRing(ring), server.WithStripeConnect(stripeBuilder(stripeURL, &stripemock.Recorder{})))
 	orgA, keyA := b.seedOrg(t, "acme", server.ScopeRead, server.ScopeWrite)
+	b.sealStripeKey(t, ring, orgA, stripeKeyA)
 	orgB, keyB := b.seedOrg(t, "globex", server.ScopeRead, server.ScopeWrite)
 
 	t.Run("WalksTheLifecycle", func(t *testing.T) {

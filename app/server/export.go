@@ -42,7 +42,7 @@ type exportTable struct {
 // exportTables is every table an export covers, parents before children,
 // so that loading the lines in order satisfies the foreign keys.
 var exportTables = []exportTable{
-	{name: "organizations", orderBy: "id"},
+	{name: "organizations", orderBy: "id", omit: []string{"stripe_secret_key_sealed"}},
 	{name: "members", orderBy: "created_at, id"},
 	{name: "api_keys", orderBy: "created_at, id", omit: []string{"hash"}},
 	{name: "webhook_endpoints", orderBy: "created_at, id", omit: []string{"secrets"}},

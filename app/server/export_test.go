@@ -79,6 +79,8 @@ func (b *bundle) seedSecrets(t *testing.T, org uuid.UUID) {
 	require.NoError(t, err)
 	_, err = admin.Exec(ctx, `INSERT INTO webhook_endpoints (org_id, name, provider, secrets) VALUES ($1, 'stripe', 'stripe', '\xdeadbeef')`, org)
 	require.NoError(t, err)
+	_, err = admin.Exec(ctx, `UPDATE organizations SET stripe_secret_key_sealed = '\xdeadbeef' WHERE id = $1`, org)
+	require.NoError(t, err)
 }
 
 func TestExport(t *testing.T) {
@@ -111,7 +113,7 @@ func TestExport(t *testing.T) {
 				owner = l.Data["id"]
 			}
 			require.Equal(t, orgA.String(), owner, "a row of another organization in %s", l.Table)
-			for _, secret := range []string{"hash", "secrets", "token_hash"} {
+			for _, secret := range []string{"hash", "secrets", "token_hash", "stripe_secret_key_sealed"} {
 				if l.Table != "audit_log" {
 					require.NotContains(t, l.Data, secret, "%s exports its secret column", l.Table)
 				}

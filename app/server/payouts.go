@@ -148,17 +148,8 @@ func (s *Server) validatePayout(in payoutInput) (uuid.UUID, []FieldError) {
 		bad("provider", "is required")
 	case *in.Provider != payout.NameStripeConnect && *in.Provider != payout.NameManual:
 		bad("provider", "must be stripe_connect or manual")
-	case s.payouts[*in.Provider] == nil:
-		bad("provider", providerMissing(*in.Provider))
 	}
 	return affiliateID, errs
-}
-
-func providerMissing(name string) string {
-	if name == payout.NameStripeConnect {
-		return "Stripe is not configured on this server (rekomi app needs --stripe-secret-key-file); use manual, or ask the operator to configure Stripe"
-	}
-	return name + " is not configured on this server"
 }
 
 func (s *Server) createPayout(w http.ResponseWriter, r *http.Request) {
@@ -198,7 +189,9 @@ func (s *Server) createPayout(w http.ResponseWriter, r *http.Request) {
 }
 
 // lockPayee locks the affiliate's row, which serializes payouts of one
-// affiliate, and checks it can be paid through provider.
+// affiliate, and checks it can be paid through provider: through Stripe
+// Connect, the organization needs its own Stripe key and the affiliate a
+// connected account.
 func lockPayee(ctx context.Context, tx pgx.Tx, orgID, affiliateID uuid.UUID, provider string) error {
 	var account *string
 	err := tx.QueryRow(ctx, `SELECT stripe_account_id FROM affiliates WHERE org_id = $1 AND id = $2 FOR UPDATE`,
@@ -209,7 +202,17 @@ func lockPayee(ctx context.Context, tx pgx.Tx, orgID, affiliateID uuid.UUID, pro
 	if err != nil {
 		return fmt.Errorf("locking the affiliate: %w", err)
 	}
-	if provider == payout.NameStripeConnect && account == nil {
+	if provider != payout.NameStripeConnect {
+		return nil
+	}
+	has, err := hasStripeKey(ctx, tx, orgID)
+	if err != nil {
+		return err
+	}
+	if !has {
+		return invalidInput{{Field: "provider", Detail: noStripeKeyDetail}}
+	}
+	if account == nil {
 		return invalidInput{{Field: "provider", Detail: "the affiliate has no Stripe connected account (stripe_account_id); connect one or use manual"}}
 	}
 	return nil

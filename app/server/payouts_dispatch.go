@@ -108,8 +108,9 @@ func (s *Server) answerStored(w http.ResponseWriter, r *http.Request, resp respo
 
 // startDispatch locks the payout, checks it may be sent, marks a pending
 // one dispatched, and returns the transfer and the provider to send it
-// with. A dispatched payout (a transient failure before) is sent again
-// unchanged.
+// with: for Stripe Connect, the one built from the organization's own key
+// as its row holds it now. A dispatched payout (a transient failure
+// before) is sent again unchanged.
 func (s *Server) startDispatch(ctx context.Context, tx pgx.Tx, r *http.Request, id uuid.UUID) (payout.Transfer, payout.Provider, error) {
 	orgID := principalFrom(ctx).OrgID
 	po, err := scanPayout(tx.QueryRow(ctx, `SELECT `+payoutColumns+` FROM payouts WHERE org_id = $1 AND id = $2 FOR UPDATE`, orgID, id))
@@ -120,10 +121,9 @@ func (s *Server) startDispatch(ctx context.Context, tx pgx.Tx, r *http.Request, 
 		return payout.Transfer{}, nil, problemError{Problem{Type: "conflict", Status: http.StatusConflict,
 			Title: "The payout is already " + po.Status, Detail: "only a pending or dispatched payout can be dispatched"}}
 	}
-	provider := s.payouts[po.Provider]
-	if provider == nil {
-		return payout.Transfer{}, nil, problemError{Problem{Type: "payout_provider_not_configured", Status: http.StatusUnprocessableEntity,
-			Title: "The payout's provider is not configured on this server", Detail: providerMissing(po.Provider)}}
+	provider, err := s.providerFor(ctx, tx, orgID, po.Provider)
+	if err != nil {
+		return payout.Transfer{}, nil, err
 	}
 	destination, err := payoutDestination(ctx, tx, orgID, po)
 	if err != nil {

@@ -29,12 +29,10 @@ import (
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 	"github.com/stretchr/testify/require"
-	"github.com/stripe/stripe-go/v85"
 
 	"github.com/rekomi/rekomi/app/config"
 	"github.com/rekomi/rekomi/app/dbtest"
 	"github.com/rekomi/rekomi/app/payout"
-	"github.com/rekomi/rekomi/app/payout/stripemock"
 	"github.com/rekomi/rekomi/app/server"
 )
 
@@ -88,6 +86,9 @@ func (f *fakeProvider) Transfer(_ context.Context, t payout.Transfer) (string, e
 	return fmt.Sprintf("fake_%d", len(f.calls)), nil
 }
 
+// CheckAccount accepts every account.
+func (f *fakeProvider) CheckAccount(context.Context, string) error { return nil }
+
 func (f *fakeProvider) transfers() []payout.Transfer {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -129,13 +130,17 @@ func (b *bundle) seedAffiliate(t *testing.T, org uuid.UUID, stripeAccount *strin
 // affiliate.
 const connectedAccount = "acct_123"
 
-// connectedAffiliate starts a server paying through provider and seeds the
-// organization acme with an affiliate whose connected account is
-// connectedAccount and a EUR campaign with no minimum payout.
-func connectedAffiliate(t *testing.T, srv *dbtest.Server, provider payout.Provider, mutate func(*config.Config)) (b *bundle, tn tenant, aff, campaign uuid.UUID) {
+// connectedAffiliate starts a server whose organizations pay through
+// provider and seeds the organization acme, with a Stripe key, an affiliate
+// whose connected account is connectedAccount and a EUR campaign with no
+// minimum payout.
+func connectedAffiliate(t *testing.T, srv *dbtest.Server, provider server.StripeConnector, mutate func(*config.Config)) (b *bundle, tn tenant, aff, campaign uuid.UUID) {
 	t.Helper()
-	b = setupWith(t, srv, []server.Option{server.WithPayoutProviders(provider)}, mutate)
+	ring := newRing(t)
+	b = setupWith(t, srv, []server.Option{server.WithKeyRing(ring),
+		server.WithStripeConnect(func(string) (server.StripeConnector, error) { return provider, nil })}, mutate)
 	tn = b.seedTenant(t, "acme")
+	b.sealStripeKey(t, ring, tn.org, "sk_test_acme")
 	account := connectedAccount
 	aff = b.seedAffiliate(t, tn.org, &account)
 	return b, tn, aff, b.seedPayoutCampaign(t, tn.org, "EUR", 0)
@@ -304,40 +309,38 @@ func TestPayouts(t *testing.T) {
 
 	t.Run("StripeConnectPayoutTransfersThroughStripeMock", func(t *testing.T) {
 		t.Parallel()
-		rec := &stripemock.Recorder{}
-		stripeConnect, err := payout.NewStripeConnect(payout.StripeOptions{SecretKey: "sk_test_123", APIURL: stripemock.Start(t),
-			HTTPClient: &http.Client{Transport: rec}, MaxNetworkRetries: stripe.Int64(0)})
-		require.NoError(t, err)
-		b := setupWith(t, srv, []server.Option{server.WithPayoutProviders(stripeConnect)}, wide)
-		tn := b.seedTenant(t, "acme")
+		h := setupStripe(t, srv, wide)
+		tn := h.seedTenant(t, "acme")
+		h.sealStripeKey(t, h.ring, tn.org, "sk_test_acme")
 		account := "acct_1032D82eZvKYlo2C"
-		aff := b.seedAffiliate(t, tn.org, &account)
-		campaign := b.seedPayoutCampaign(t, tn.org, "EUR", 1000)
-		b.seedCommission(t, tn.org, aff, campaign, 600, "EUR", "approved", anHourAgo)
-		b.seedCommission(t, tn.org, aff, campaign, 400, "EUR", "approved", anHourAgo)
+		aff := h.seedAffiliate(t, tn.org, &account)
+		campaign := h.seedPayoutCampaign(t, tn.org, "EUR", 1000)
+		h.seedCommission(t, tn.org, aff, campaign, 600, "EUR", "approved", anHourAgo)
+		h.seedCommission(t, tn.org, aff, campaign, 400, "EUR", "approved", anHourAgo)
 
 		var created payoutObject
-		require.Equal(t, http.StatusCreated, b.createPayout(t, tn, payoutBody(aff, "EUR", "stripe_connect"), &created).StatusCode)
+		require.Equal(t, http.StatusCreated, h.createPayout(t, tn, payoutBody(aff, "EUR", "stripe_connect"), &created).StatusCode)
 		require.EqualValues(t, 1000, created.Amount, "exactly the minimum is enough")
 		require.Equal(t, "stripe_connect", created.Provider)
 
 		var paid payoutObject
-		require.Equal(t, http.StatusOK, b.dispatch(t, tn, created.ID, &paid).StatusCode)
+		require.Equal(t, http.StatusOK, h.dispatch(t, tn, created.ID, &paid).StatusCode)
 		require.Equal(t, "paid", paid.Status)
 		require.Regexp(t, "^tr_", *paid.ProviderRef)
 
-		reqs := rec.Requests()
+		reqs := h.rec.Requests()
 		require.Len(t, reqs, 1)
 		require.Equal(t, "/v1/transfers", reqs[0].Path)
+		require.Equal(t, "Bearer sk_test_acme", reqs[0].Header.Get("Authorization"), "the organization's own key")
 		require.Equal(t, created.ID.String(), reqs[0].Header.Get("Idempotency-Key"))
 		require.Equal(t, "1000", reqs[0].Form.Get("amount"))
 		require.Equal(t, "eur", reqs[0].Form.Get("currency"))
 		require.Equal(t, account, reqs[0].Form.Get("destination"))
 		require.Equal(t, created.ID.String(), reqs[0].Form.Get("metadata[payout_id]"))
-		b.requireAuditMetadata(t, tn.org, "payout.dispatched", created.ID,
+		h.requireAuditMetadata(t, tn.org, "payout.dispatched", created.ID,
 			`{"provider":"stripe_connect","amount":1000,"currency":"EUR","destination":"acct_…lo2C"}`)
-		b.requireAudit(t, tn.org, "payout.paid", created.ID)
-		b.requireAuditMetadata(t, tn.org, "payout.paid", created.ID, `{"provider_ref":"`+*paid.ProviderRef+`"}`)
+		h.requireAudit(t, tn.org, "payout.paid", created.ID)
+		h.requireAuditMetadata(t, tn.org, "payout.paid", created.ID, `{"provider_ref":"`+*paid.ProviderRef+`"}`)
 	})
 
 	t.Run("RefusesPayoutsBelowTheMinimum", func(t *testing.T) {
@@ -371,13 +374,11 @@ func TestPayouts(t *testing.T) {
 		require.EqualValues(t, 3000, created.Amount)
 	})
 
-	t.Run("StripeConnectNeedsAConnectedAccountAndAConfiguredStripe", func(t *testing.T) {
+	t.Run("StripeConnectNeedsAConnectedAccountAndAStripeKey", func(t *testing.T) {
 		t.Parallel()
 		fake := &fakeProvider{name: payout.NameStripeConnect}
-		b := setupWith(t, srv, []server.Option{server.WithPayoutProviders(fake)}, wide)
-		tn := b.seedTenant(t, "acme")
+		b, tn, _, campaign := connectedAffiliate(t, srv, fake, wide)
 		aff := b.seedAffiliate(t, tn.org, nil)
-		campaign := b.seedPayoutCampaign(t, tn.org, "EUR", 0)
 		b.seedCommission(t, tn.org, aff, campaign, 1000, "EUR", "approved", anHourAgo)
 		var p server.Problem
 		resp := b.createPayout(t, tn, payoutBody(aff, "EUR", "stripe_connect"), &p)
@@ -385,14 +386,14 @@ func TestPayouts(t *testing.T) {
 		require.Equal(t, "provider", p.Errors[0].Field)
 		require.Contains(t, p.Errors[0].Detail, "no Stripe connected account")
 
-		plain := setup(t, srv, wide)
-		other := plain.seedTenant(t, "globex")
+		other := b.seedTenant(t, "globex")
 		account := connectedAccount
-		aff = plain.seedAffiliate(t, other.org, &account)
-		resp = plain.createPayout(t, other, payoutBody(aff, "EUR", "stripe_connect"), &p)
+		aff = b.seedAffiliate(t, other.org, &account)
+		resp = b.createPayout(t, other, payoutBody(aff, "EUR", "stripe_connect"), &p)
 		require.Equal(t, http.StatusUnprocessableEntity, resp.StatusCode)
 		require.Equal(t, "provider", p.Errors[0].Field)
-		require.Contains(t, p.Errors[0].Detail, "Stripe is not configured")
+		require.Contains(t, p.Errors[0].Detail, "the organization has no Stripe key")
+		require.Empty(t, fake.transfers())
 	})
 
 	t.Run("ConcurrentPayoutsNeverTakeACommissionTwice", func(t *testing.T) {

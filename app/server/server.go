@@ -44,7 +44,6 @@ import (
 	"github.com/rekomi/rekomi/app/config"
 	"github.com/rekomi/rekomi/app/db"
 	"github.com/rekomi/rekomi/app/keyring"
-	"github.com/rekomi/rekomi/app/payout"
 )
 
 // Server holds the app's routes and what they need.
@@ -66,8 +65,9 @@ type Server struct {
 	routes []string
 	// metricsMux serves /metrics, on a listener of its own.
 	metricsMux *http.ServeMux
-	// payouts are the payout providers by name; manual is always there.
-	payouts map[string]payout.Provider
+	// stripe builds and holds each organization's Stripe Connect provider,
+	// from the key sealed in its row.
+	stripe stripeProviders
 	// links caches what referral codes resolve to; clicks stores the
 	// clicks on them, in batches, while Serve runs.
 	links       *linkCache
@@ -87,16 +87,6 @@ type Server struct {
 
 // Option sets an optional dependency of the server.
 type Option func(*Server)
-
-// WithPayoutProviders adds providers payouts may be sent through, replacing
-// any of the same name (the manual provider is there without this option).
-func WithPayoutProviders(providers ...payout.Provider) Option {
-	return func(s *Server) {
-		for _, p := range providers {
-			s.payouts[p.Name()] = p
-		}
-	}
-}
 
 // WithKeyRing gives the server the Region's key ring, from which the admin
 // pages derive the keys that sign their sessions. Without it, those keys
@@ -134,9 +124,12 @@ func New(cfg config.Config, database *db.DB, log *slog.Logger, opts ...Option) *
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	s := &Server{cfg: cfg, db: database, log: log, metrics: newMetrics(reg, database), webhooks: newWebhookMetrics(reg),
 		limits: newKeyLimits[uuid.UUID](cfg.RateLimit, cfg.RateBurst), mux: http.NewServeMux(),
-		payouts: map[string]payout.Provider{payout.NameManual: payout.Manual{}}, now: time.Now}
+		now: time.Now}
 	for _, o := range opts {
 		o(s)
+	}
+	if s.stripe.build == nil {
+		s.stripe.build = defaultStripeBuilder(cfg.StripeAPIURL)
 	}
 	s.metricsMux = http.NewServeMux()
 	s.metricsMux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
