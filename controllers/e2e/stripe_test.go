@@ -24,9 +24,11 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	rekomiv1 "github.com/rekomi/rekomi/api/v1alpha1"
+	"github.com/rekomi/rekomi/controllers"
 )
 
 // secretWatchTimeout is shorter than the manager's resync period (1m), so
@@ -61,6 +63,13 @@ func TestStripeSecretReachesTheOrganization(t *testing.T) {
 			Stripe: &rekomiv1.OrganizationStripe{SecretKeyRef: rekomiv1.OrganizationSecretKeyReference{Namespace: ns.Name, Name: "stripe"}}},
 	}
 	createOrganization(t, mgr, org)
+	t.Cleanup(func() {
+		// A provisioned organization is deleted only once purged.
+		patch := client.RawPatch(types.MergePatchType, []byte(`{"metadata":{"annotations":{"`+controllers.PurgeNowAnnotation+`":"true"}}}`))
+		if err := env.client.Patch(ctx, org, patch); err != nil {
+			t.Error(err)
+		}
+	})
 	conds := func() []metav1.Condition { return org.Status.Conditions }
 	waitReason(t, mgr, org, conds, rekomiv1.ConditionStripeKeyReady, metav1.ConditionFalse, rekomiv1.ReasonStripeSecretNotFound, time.Minute)
 	waitCondition(t, mgr, org, conds, rekomiv1.ConditionReady, metav1.ConditionTrue, time.Minute)
