@@ -30,7 +30,8 @@ import (
 
 // StripeOptions configure a StripeConnect provider.
 type StripeOptions struct {
-	// SecretKey is the platform's secret (sk_...) or restricted (rk_...) key.
+	// SecretKey is the organization's secret (sk_...) or restricted (rk_...)
+	// key: the account its payouts are paid from.
 	SecretKey string
 	// APIURL replaces https://api.stripe.com, for tests against stripe-mock.
 	// +optional
@@ -48,11 +49,10 @@ type StripeOptions struct {
 // errStripeKeyFormat says what is wrong with a key without quoting it.
 var errStripeKeyFormat = errors.New("the Stripe secret key must start with sk_ or rk_")
 
-// ParseStripeSecretKey returns the Stripe secret key held by the contents of
-// a key file, without surrounding white space, or an error when it is not a
-// secret (sk_...) or restricted (rk_...) key. The app reads its key file
-// with it, and the operator checks a Region's Secret with it before giving
-// the key to the app.
+// ParseStripeSecretKey returns the Stripe secret key held by data, without
+// surrounding white space, or an error when it is not a secret (sk_...) or
+// restricted (rk_...) key. The operator checks an organization's Secret with
+// it before sealing the key, and the app checks the key it opens.
 func ParseStripeSecretKey(data []byte) (string, error) {
 	key := strings.TrimSpace(string(data))
 	if !isStripeSecretKey(key) {
@@ -81,8 +81,9 @@ func (o StripeOptions) validate() error {
 	return errors.Join(errs...)
 }
 
-// StripeConnect pays an affiliate with a Stripe transfer from the platform's
-// balance to the affiliate's connected account (Destination, acct_...). The
+// StripeConnect pays an affiliate with a Stripe transfer from the balance of
+// the account whose key it holds (one organization's) to the affiliate's
+// connected account (Destination, acct_...). The
 // payout id is the request's idempotency key and the transfer's
 // metadata.payout_id, so a retried dispatch never transfers twice.
 type StripeConnect struct {
@@ -136,7 +137,7 @@ func (s *StripeConnect) Transfer(ctx context.Context, t Transfer) (string, error
 // classifyStripe sorts a Stripe error. Only a request Stripe answered and
 // refused on its merits (400 invalid request, 402 card or balance error,
 // 404 unknown account) is definitive. Network errors, 401/403 (the
-// platform's key, fixable by the operator), idempotency errors, 409 (a
+// organization's key, fixable by its owner), idempotency errors, 409 (a
 // concurrent request with the same key), 429 and 5xx are transient: the
 // transfer may still happen, or happen on a retry with the same key.
 func classifyStripe(err error) error {
