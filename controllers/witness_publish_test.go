@@ -23,8 +23,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"testing"
+	"time"
 
 	"github.com/google/uuid"
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -198,4 +200,48 @@ func TestWitnessPublishedToTheRegion(t *testing.T) {
 		f.publish(t)
 		require.Empty(t, f.shards(t), "no organization is left, so no shard")
 	})
+}
+
+// TestWitnessPublisherFollowsOrganizationsAndShards runs the publisher in a
+// manager: only the watches can bring it to a new witness in an
+// Organization's status, or to a shard changed or deleted by someone else,
+// which it puts back.
+func TestWitnessPublisherFollowsOrganizationsAndShards(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	f := newWitnessFixture(t)
+	conn := f.conn(t)
+	org := f.provision(t, f.newOrg(t))
+	id := uuid.MustParse(org.Status.ID)
+	mgr := newScopedManager(t, []string{f.region.Spec.Namespace}, &v1.Region{}, f.region.Name)
+	require.NoError(t, (&controllers.WitnessPublishReconciler{Client: mgr.GetClient()}).SetupWithManager(mgr))
+	runManager(t, mgr)
+
+	// holds waits until org's shard holds exactly its current witness.
+	holds := func(org *v1.Organization, why string) {
+		t.Helper()
+		want, err := json.Marshal(controllers.WitnessFromStatus(id, org.Status.Audit))
+		require.NoError(t, err)
+		require.EventuallyWithT(t, func(c *assert.CollectT) {
+			cm := f.shard(t, id)
+			require.NotNil(c, cm)
+			require.Equal(c, map[string]string{id.String(): string(want)}, cm.Data)
+		}, 15*time.Second, 50*time.Millisecond, why)
+	}
+	holds(org, "published once the publisher starts")
+
+	_, err := audit.Append(ctx, conn, id, audit.Entry{ActorType: audit.ActorMember, ActorID: "m", Action: "campaign.created",
+		TargetType: "campaign", TargetID: "c1"})
+	require.NoError(t, err)
+	org, _ = f.reconcile(t, org)
+	require.Len(t, org.Status.Audit.Checkpoints, 2)
+	holds(org, "a new witness in the Organization's status is published")
+
+	cm := f.shard(t, id)
+	cm.Data = map[string]string{id.String(): `{"orgID":"` + id.String() + `"}`, uuid.NewString(): "planted"}
+	require.NoError(t, testEnv.client.Update(ctx, cm))
+	holds(org, "a changed shard is written back")
+
+	require.NoError(t, testEnv.client.Delete(ctx, f.shard(t, id)))
+	holds(org, "a deleted shard is made again")
 }
