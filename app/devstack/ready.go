@@ -232,8 +232,8 @@ func appReady(baseURL string) func(ctx context.Context) (bool, string) {
 	}
 }
 
-// waitOrganizations waits for every Organization to be Ready and reads its
-// admin API key.
+// waitOrganizations waits for every Organization to be Ready, with its
+// Stripe key stored when it names one, and reads its admin API key.
 func (s *Stack) waitOrganizations(ctx context.Context) error {
 	list := &rekomiv1.OrganizationList{}
 	if err := s.Client.List(ctx, list); err != nil {
@@ -243,6 +243,11 @@ func (s *Stack) waitOrganizations(ctx context.Context) error {
 	for _, org := range list.Items {
 		if err := s.waitReady(ctx, "Organization "+org.Name, client.ObjectKeyFromObject(&org), &rekomiv1.Organization{}); err != nil {
 			return err
+		}
+		if org.Spec.Stripe != nil {
+			if err := s.waitStripeKey(ctx, &org); err != nil {
+				return err
+			}
 		}
 		region := &rekomiv1.Region{}
 		if err := s.Client.Get(ctx, types.NamespacedName{Name: org.Spec.Region}, region); err != nil {

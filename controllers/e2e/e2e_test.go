@@ -34,7 +34,7 @@ import (
 func TestSamplesBecomeReady(t *testing.T) {
 	mgr := startManager(t)
 	setupRegions(t, mgr)
-	for _, file := range []string{"rekomi_v1alpha1_organization_acme.yaml", "rekomi_v1alpha1_organization_globex.yaml", "namespace_acme.yaml",
+	for _, file := range []string{"rekomi_v1alpha1_organization_acme.yaml", "rekomi_v1alpha1_organization_globex.yaml", "namespace_acme.yaml", "namespace_globex.yaml",
 		"rekomi_v1alpha1_webhookendpoint_stripe.yaml", "rekomi_v1alpha1_webhookendpoint_clerk.yaml"} {
 		applySample(t, file)
 	}
@@ -55,6 +55,8 @@ func TestSamplesBecomeReady(t *testing.T) {
 		if org.Status.ID == "" {
 			t.Fatalf("organization %s is Ready without an id", name)
 		}
+		waitCondition(t, mgr, org, func() []metav1.Condition { return org.Status.Conditions }, rekomiv1.ConditionStripeKeyReady,
+			metav1.ConditionTrue, time.Minute)
 	}
 	for _, name := range []string{"acme-stripe", "acme-clerk"} {
 		ep := &rekomiv1.WebhookEndpoint{ObjectMeta: metav1.ObjectMeta{Namespace: "acme", Name: name}}
