@@ -201,8 +201,8 @@ func TestRegionProvisionsDatabaseAndApp(t *testing.T) {
 	}
 	require.Equal(t, int64(latest), got.Status.SchemaVersion)
 	require.Contains(t, meta.FindStatusCondition(got.Status.Conditions, string(v1.ConditionSchemaReady)).Message, "schema version")
-	require.EqualValues(t, 21, got.Status.TenantTables)
-	require.Contains(t, meta.FindStatusCondition(got.Status.Conditions, string(v1.ConditionIsolationVerified)).Message, "21 tenant tables, 0 violations")
+	require.EqualValues(t, 22, got.Status.TenantTables)
+	require.Contains(t, meta.FindStatusCondition(got.Status.Conditions, string(v1.ConditionIsolationVerified)).Message, "22 tenant tables, 0 violations")
 	require.Equal(t, got.Generation, got.Status.ObservedGeneration)
 
 	t.Run("CredentialSecretsConnectAsTheirRoles", func(t *testing.T) {
