@@ -45,7 +45,7 @@ func TestSamplesBecomeReady(t *testing.T) {
 		if err := env.client.Get(ctx, types.NamespacedName{Name: name}, region); err != nil {
 			t.Fatal(err)
 		}
-		if region.Status.TenantTables != 21 || region.Status.SchemaVersion == 0 {
+		if region.Status.TenantTables != 22 || region.Status.SchemaVersion == 0 {
 			t.Fatalf("region %s reports %d tenant tables at schema %d", name, region.Status.TenantTables, region.Status.SchemaVersion)
 		}
 	}
