@@ -70,13 +70,17 @@ var errNoStripeKey = errors.New("the organization has no Stripe key")
 
 // stripeProviders holds each organization's provider, built from its
 // sealed key and kept with the SHA-256 of that sealed value: a new key
-// (new sealed bytes) builds a new provider at its next use.
+// (new sealed bytes) builds a new provider at its next use. At most
+// maxStripeProviders organizations' providers are kept.
 type stripeProviders struct {
 	build StripeBuilder
 
 	mu    sync.Mutex
 	byOrg map[uuid.UUID]stripeEntry
 }
+
+// maxStripeProviders bounds how many organizations' providers are kept.
+const maxStripeProviders = 1024
 
 type stripeEntry struct {
 	sealed   [sha256.Size]byte
@@ -124,6 +128,12 @@ func (p *stripeProviders) get(orgID uuid.UUID, sealed []byte, ring *keyring.KeyR
 	}
 	if p.byOrg == nil {
 		p.byOrg = map[uuid.UUID]stripeEntry{}
+	}
+	if _, ok := p.byOrg[orgID]; !ok && len(p.byOrg) >= maxStripeProviders {
+		for evict := range p.byOrg { // an arbitrary one; it is rebuilt at its next use
+			delete(p.byOrg, evict)
+			break
+		}
 	}
 	p.byOrg[orgID] = stripeEntry{sealed: sum, provider: provider}
 	return provider, nil
