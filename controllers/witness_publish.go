@@ -19,6 +19,7 @@ package controllers
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"maps"
 	"strconv"
@@ -106,12 +107,13 @@ func (r *WitnessPublishReconciler) Reconcile(ctx context.Context, req ctrl.Reque
 	for i := range have.Items {
 		existing[have.Items[i].Name] = &have.Items[i]
 	}
+	// A shard that cannot be written (one past the API server's size limit,
+	// say) does not hold back the others.
+	var errs []error
 	for shard, data := range want {
-		if err := r.syncShard(ctx, region, existing[WitnessShardName(region.Name, shard)], shard, data); err != nil {
-			return ctrl.Result{}, err
-		}
+		errs = append(errs, r.syncShard(ctx, region, existing[WitnessShardName(region.Name, shard)], shard, data))
 	}
-	return ctrl.Result{}, nil
+	return ctrl.Result{}, errors.Join(errs...)
 }
 
 // syncShard makes shard hold data: created or updated when it differs,

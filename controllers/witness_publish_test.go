@@ -245,3 +245,24 @@ func TestWitnessPublisherFollowsOrganizationsAndShards(t *testing.T) {
 	require.NoError(t, testEnv.client.Delete(ctx, f.shard(t, id)))
 	holds(org, "a deleted shard is made again")
 }
+
+// TestWitnessShardFailureHoldsBackNoOther puts a ConfigMap the Region does
+// not own in shard 0's place: the publisher reports it, and still writes
+// the shards after it.
+func TestWitnessShardFailureHoldsBackNoOther(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	f := newWitnessFixture(t)
+	org := f.provision(t, f.newOrg(t))
+	for uuid.MustParse(org.Status.ID)[0]>>4 == 0 {
+		org = f.provision(t, f.newOrg(t))
+	}
+	foreign := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: f.region.Spec.Namespace,
+		Name:   controllers.WitnessShardName(f.region.Name, 0),
+		Labels: map[string]string{controllers.WitnessShardLabel: "true", "rekomi.io/region": f.region.Name}}}
+	require.NoError(t, testEnv.client.Create(ctx, foreign))
+
+	_, err := f.publisher.Reconcile(ctx, ctrl.Request{NamespacedName: types.NamespacedName{Name: f.region.Name}})
+	require.ErrorContains(t, err, "is not region "+f.region.Name+"'s")
+	f.published(t, org)
+}
