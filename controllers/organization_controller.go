@@ -21,7 +21,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -382,18 +381,8 @@ func (r *OrganizationReconciler) organizationsForSecret(ctx context.Context, obj
 // a re-set password) is taken up at once rather than after the backoff of
 // the connections that failed meanwhile.
 func (r *OrganizationReconciler) organizationsForOwnerSecret(ctx context.Context, obj client.Object) []reconcile.Request {
-	name, ok := strings.CutSuffix(obj.GetName(), OwnerSecretName(""))
-	if !ok || name == "" {
-		return nil
-	}
-	region := &rekomiv1.Region{}
-	if err := r.Client.Get(ctx, types.NamespacedName{Name: name}, region); err != nil {
-		if !apierrors.IsNotFound(err) {
-			log.FromContext(ctx).Error(err, "Reading the Region of an owner Secret", "secret", client.ObjectKeyFromObject(obj))
-		}
-		return nil
-	}
-	if region.Spec.Namespace != obj.GetNamespace() {
+	region := regionOfOwnerSecret(ctx, r.Client, obj)
+	if region == nil {
 		return nil
 	}
 	return r.organizationsForRegion(ctx, region)

@@ -20,12 +20,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/log"
 
 	rekomiv1 "github.com/rekomi/rekomi/api/v1alpha1"
 	"github.com/rekomi/rekomi/app/db"
@@ -95,4 +97,24 @@ func (r *RegionDatabases) Close() {
 		p.db.Close()
 		delete(r.pools, name)
 	}
+}
+
+// regionOfOwnerSecret returns the Region whose owner credentials obj is, or
+// nil when obj is no Region's owner Secret.
+func regionOfOwnerSecret(ctx context.Context, c client.Reader, obj client.Object) *rekomiv1.Region {
+	name, ok := strings.CutSuffix(obj.GetName(), OwnerSecretName(""))
+	if !ok || name == "" {
+		return nil
+	}
+	region := &rekomiv1.Region{}
+	if err := c.Get(ctx, types.NamespacedName{Name: name}, region); err != nil {
+		if !apierrors.IsNotFound(err) {
+			log.FromContext(ctx).Error(err, "Reading the Region of an owner Secret", "secret", client.ObjectKeyFromObject(obj))
+		}
+		return nil
+	}
+	if region.Spec.Namespace != obj.GetNamespace() {
+		return nil
+	}
+	return region
 }

@@ -251,12 +251,37 @@ func (r *WebhookEndpointReconciler) SetupWithManager(mgr ctrl.Manager) error {
 }
 
 // endpointsForSecret maps a Secret to the endpoints of its namespace whose
-// secretRef names it, so that a rotation is stored at once. Only Secrets
+// secretRef names it, so that a rotation is stored at once, and a Region's
+// owner credentials to the endpoints of its organizations. Only Secrets
 // labelled rekomi.io/watch reach it; the others are read at each pass.
 func (r *WebhookEndpointReconciler) endpointsForSecret(ctx context.Context, obj client.Object) []reconcile.Request {
-	return r.endpointsMatching(ctx, []client.ListOption{client.InNamespace(obj.GetNamespace())}, func(ep *rekomiv1.WebhookEndpoint) bool {
+	reqs := r.endpointsMatching(ctx, []client.ListOption{client.InNamespace(obj.GetNamespace())}, func(ep *rekomiv1.WebhookEndpoint) bool {
 		return ep.Spec.SecretRef.Name == obj.GetName()
 	})
+	return append(reqs, r.endpointsForOwnerSecret(ctx, obj)...)
+}
+
+// endpointsForOwnerSecret maps a Region's owner credentials Secret to the
+// endpoints of the Region's organizations: a new URL (a server restarted on
+// another port, a re-set password) is taken up at once, not after the
+// backoff that the connections failing meanwhile have grown.
+func (r *WebhookEndpointReconciler) endpointsForOwnerSecret(ctx context.Context, obj client.Object) []reconcile.Request {
+	region := regionOfOwnerSecret(ctx, r.Client, obj)
+	if region == nil {
+		return nil
+	}
+	var orgs rekomiv1.OrganizationList
+	if err := r.Client.List(ctx, &orgs); err != nil {
+		log.FromContext(ctx).Error(err, "Listing organizations for a Region", "region", region.Name)
+		return nil
+	}
+	inRegion := map[string]bool{}
+	for _, org := range orgs.Items {
+		if org.Spec.Region == region.Name {
+			inRegion[org.Name] = true
+		}
+	}
+	return r.endpointsMatching(ctx, nil, func(ep *rekomiv1.WebhookEndpoint) bool { return inRegion[ep.Spec.Organization] })
 }
 
 // endpointsForOrganization maps an Organization to its endpoints.

@@ -20,6 +20,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -686,4 +687,58 @@ func TestWebhookEndpointWatchesItsNamespace(t *testing.T) {
 	require.False(t, f.row(t, id).disabled)
 	_, ok = f.routeKeyOrg(t, id)
 	require.True(t, ok, "route key")
+}
+
+// TestWebhookEndpointFollowsItsRegionsOwnerCredentials runs the controller
+// in a manager with a resync far away and moves the Region's owner
+// credentials, as a database server restarted on another port does: a
+// Ready endpoint is not reconciled again by itself, so only the Secret's
+// watch can bring it to the move and back.
+func TestWebhookEndpointFollowsItsRegionsOwnerCredentials(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	f := newEndpointFixture(t)
+	mgr, err := ctrl.NewManager(testEnv.cfg, ctrl.Options{
+		Scheme:  testEnv.scheme,
+		Logger:  logr.Discard(),
+		Metrics: metricsserver.Options{BindAddress: "0"},
+		Cache: cache.Options{DefaultNamespaces: map[string]cache.Config{
+			f.ns: {}, f.region.Spec.Namespace: {},
+		}},
+		Controller: config.Controller{SkipNameValidation: ptr.To(true)},
+	})
+	require.NoError(t, err)
+	dbs := controllers.NewRegionDatabases()
+	t.Cleanup(dbs.Close)
+	require.NoError(t, (&controllers.WebhookEndpointReconciler{
+		Client:       mgr.GetClient(),
+		Recorder:     events.NewFakeRecorder(100),
+		DBs:          dbs,
+		ResyncPeriod: time.Hour,
+	}).SetupWithManager(mgr))
+	runManager(t, mgr)
+
+	ep := f.createEndpoint(t, v1.ProviderStripe, map[string]string{"current": stripeSecret})
+	ready := func(reason v1.ConditionReason) {
+		t.Helper()
+		require.EventuallyWithT(t, func(c *assert.CollectT) {
+			got := &v1.WebhookEndpoint{}
+			require.NoError(c, testEnv.client.Get(ctx, client.ObjectKeyFromObject(ep), got))
+			cond := meta.FindStatusCondition(got.Status.Conditions, string(v1.ConditionReady))
+			require.NotNil(c, cond)
+			require.Equal(c, string(reason), cond.Reason)
+		}, 15*time.Second, 50*time.Millisecond, "Ready with reason %s", reason)
+	}
+	ready(v1.ReasonReconciled)
+
+	owner := f.regionFix.secret(t, controllers.OwnerSecretName(f.region.Name))
+	good := string(owner.Data["url"])
+	moved, err := url.Parse(good)
+	require.NoError(t, err)
+	moved.Host = closedAddr(t)
+	setOwnerURL(t, owner, moved.String())
+	ready(v1.ReasonDatabaseUnreachable)
+
+	setOwnerURL(t, owner, good)
+	ready(v1.ReasonReconciled)
 }
