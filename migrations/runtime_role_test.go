@@ -176,10 +176,23 @@ func requireSQLState(t *testing.T, err error, code string) {
 	require.Equal(t, code, pgErr.Code, pgErr.Message)
 }
 
+// inlinedFunctions are the functions every policy reads its key through.
+// They run without a SET clause, which would keep the planner from
+// inlining them and cost a configuration save and restore per call; their
+// bodies name every function, type and operator with its schema instead.
+// A change to either body must keep that, and update this list.
+var inlinedFunctions = map[string]string{
+	"rekomi_current_org()": " SELECT CASE WHEN pg_catalog.current_setting('rekomi.org_id', true) OPERATOR(pg_catalog.<>) '' " +
+		"THEN pg_catalog.current_setting('rekomi.org_id', true)::pg_catalog.uuid END ",
+	"rekomi_route_key()": " SELECT CASE WHEN pg_catalog.current_setting('rekomi.route_key', true) OPERATOR(pg_catalog.<>) '' " +
+		"THEN pg_catalog.current_setting('rekomi.route_key', true) END ",
+}
+
 // TestFunctionsHaveAFixedSearchPath requires every function of the schema
 // to run with search_path = pg_catalog, pg_temp, so no caller's search_path
 // (nor a temporary table, which comes first in it) changes what a name in
-// its body means.
+// its body means; only inlinedFunctions, with exactly their qualified
+// bodies, run without one.
 func TestFunctionsHaveAFixedSearchPath(t *testing.T) {
 	t.Parallel()
 	region := regiondb.New(t, dbtest.Start(t))
@@ -187,15 +200,62 @@ func TestFunctionsHaveAFixedSearchPath(t *testing.T) {
 	admin, err := pgx.Connect(ctx, region.AdminURL)
 	require.NoError(t, err)
 	defer admin.Close(ctx)
-	rows, err := admin.Query(ctx, `SELECT p.oid::regprocedure::text FROM pg_catalog.pg_proc p
+	rows, err := admin.Query(ctx, `SELECT p.oid::regprocedure::text, p.prosrc, p.proconfig IS NULL FROM pg_catalog.pg_proc p
 		WHERE p.pronamespace = 'public'::regnamespace
 		  AND NOT coalesce(p.proconfig @> ARRAY['search_path=pg_catalog, pg_temp'], false)
 		ORDER BY 1`)
 	require.NoError(t, err)
-	loose, err := pgx.CollectRows(rows, pgx.RowTo[string])
-	require.NoError(t, err)
+	var loose []string
+	inlined := map[string]string{}
+	for rows.Next() {
+		var name, body string
+		var noConfig bool
+		require.NoError(t, rows.Scan(&name, &body, &noConfig))
+		if _, ok := inlinedFunctions[name]; ok && noConfig {
+			inlined[name] = body
+			continue
+		}
+		loose = append(loose, name)
+	}
+	require.NoError(t, rows.Err())
 	require.Empty(t, loose, "functions without a fixed search_path")
+	require.Equal(t, inlinedFunctions, inlined, "the inlined functions keep their schema-qualified bodies")
 	var n int
 	require.NoError(t, admin.QueryRow(ctx, `SELECT count(*) FROM pg_catalog.pg_proc WHERE pronamespace = 'public'::regnamespace`).Scan(&n))
 	require.GreaterOrEqual(t, n, 7, "the schema's functions are found")
+}
+
+// TestTenantFunctionsIgnoreAHostileSearchPath puts a schema of look-alikes
+// (current_setting, uuid's and text's <> operators) before pg_catalog in the
+// search path: the tenant and route key functions still read the settings.
+func TestTenantFunctionsIgnoreAHostileSearchPath(t *testing.T) {
+	t.Parallel()
+	region := regiondb.New(t, dbtest.Start(t))
+	ctx := context.Background()
+	admin, err := pgx.Connect(ctx, region.AdminURL)
+	require.NoError(t, err)
+	defer admin.Close(ctx)
+	_, err = admin.Exec(ctx, `
+CREATE SCHEMA hostile;
+CREATE FUNCTION hostile.current_setting(text, boolean) RETURNS text LANGUAGE sql
+    AS $$ SELECT '00000000-0000-0000-0000-00000000beef' $$;
+CREATE FUNCTION hostile.never_equal(text, text) RETURNS boolean LANGUAGE sql AS $$ SELECT true $$;
+CREATE OPERATOR hostile.<> (LEFTARG = text, RIGHTARG = text, FUNCTION = hostile.never_equal)`)
+	require.NoError(t, err)
+	org := "3f1c2a9e-8d44-4b7a-9c55-0e6f2d1b7a10"
+	tx, err := admin.Begin(ctx)
+	require.NoError(t, err)
+	defer tx.Rollback(ctx)
+	_, err = tx.Exec(ctx, `SELECT set_config('search_path', 'hostile, pg_catalog, public', true),
+		pg_catalog.set_config('rekomi.org_id', $1, true), pg_catalog.set_config('rekomi.route_key', 'r_abc', true)`, org)
+	require.NoError(t, err)
+	var got, key string
+	require.NoError(t, tx.QueryRow(ctx, `SELECT public.rekomi_current_org()::text, public.rekomi_route_key()`).Scan(&got, &key))
+	require.Equal(t, org, got, "the tenant is the setting, not a look-alike's answer")
+	require.Equal(t, "r_abc", key)
+	_, err = tx.Exec(ctx, `SELECT pg_catalog.set_config('rekomi.org_id', '', true)`)
+	require.NoError(t, err)
+	var none *string
+	require.NoError(t, tx.QueryRow(ctx, `SELECT public.rekomi_current_org()::text`).Scan(&none))
+	require.Nil(t, none, "an empty setting is no tenant")
 }
