@@ -352,6 +352,9 @@ func (r *OrganizationReconciler) patchStatus(ctx context.Context, org *rekomiv1.
 // owner credentials, their Stripe Secrets and the bindings of the
 // namespaces that hold those.
 func (r *OrganizationReconciler) SetupWithManager(mgr ctrl.Manager) error {
+	if err := indexStripeSecrets(context.Background(), mgr.GetFieldIndexer()); err != nil {
+		return err
+	}
 	return ctrl.NewControllerManagedBy(mgr).
 		For(&rekomiv1.Organization{}, builder.WithPredicates(
 			predicate.Or[client.Object](predicate.GenerationChangedPredicate{}, predicate.AnnotationChangedPredicate{}))).

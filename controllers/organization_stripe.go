@@ -235,37 +235,64 @@ func stripeKeyMetadata(action string, finding stripeFinding) map[string]any {
 	return map[string]any{"key_type": kind, "mode": mode, "secret": finding.source}
 }
 
+// Field indexes of the manager's Organization cache: the Secret
+// (namespace/name) and the namespace that spec.stripe names, so that a
+// Secret's or a namespace's event finds its organizations without listing
+// them all (the operator writes one admin key Secret per organization).
+const (
+	stripeSecretIndex    = "spec.stripe.secretKeyRef"
+	stripeNamespaceIndex = "spec.stripe.secretKeyRef.namespace"
+)
+
+// indexStripeSecrets registers the two indexes.
+func indexStripeSecrets(ctx context.Context, indexer client.FieldIndexer) error {
+	ref := func(obj client.Object) *rekomiv1.OrganizationSecretKeyReference {
+		if org, ok := obj.(*rekomiv1.Organization); ok && org.Spec.Stripe != nil {
+			return &org.Spec.Stripe.SecretKeyRef
+		}
+		return nil
+	}
+	if err := indexer.IndexField(ctx, &rekomiv1.Organization{}, stripeSecretIndex, func(obj client.Object) []string {
+		if r := ref(obj); r != nil {
+			return []string{r.Namespace + "/" + r.Name}
+		}
+		return nil
+	}); err != nil {
+		return fmt.Errorf("indexing organizations by Stripe Secret: %w", err)
+	}
+	if err := indexer.IndexField(ctx, &rekomiv1.Organization{}, stripeNamespaceIndex, func(obj client.Object) []string {
+		if r := ref(obj); r != nil {
+			return []string{r.Namespace}
+		}
+		return nil
+	}); err != nil {
+		return fmt.Errorf("indexing organizations by Stripe Secret namespace: %w", err)
+	}
+	return nil
+}
+
 // organizationsForStripeSecret maps a Secret to the Organizations whose
-// spec.stripe names it, so that a new key is stored at once. Only Secrets
-// labelled rekomi.io/watch reach it; the others are read every
-// stripeResync.
+// spec.stripe names it.
 func (r *OrganizationReconciler) organizationsForStripeSecret(ctx context.Context, obj client.Object) []reconcile.Request {
-	return r.organizationsMatching(ctx, func(org *rekomiv1.Organization) bool {
-		s := org.Spec.Stripe
-		return s != nil && s.SecretKeyRef.Namespace == obj.GetNamespace() && s.SecretKeyRef.Name == obj.GetName()
-	})
+	return r.organizationsIndexed(ctx, stripeSecretIndex, obj.GetNamespace()+"/"+obj.GetName())
 }
 
 // organizationsForNamespace maps a namespace to the Organizations whose
 // Stripe Secret it holds, so that a change of its binding is acted on at
 // once.
 func (r *OrganizationReconciler) organizationsForNamespace(ctx context.Context, obj client.Object) []reconcile.Request {
-	return r.organizationsMatching(ctx, func(org *rekomiv1.Organization) bool {
-		return org.Spec.Stripe != nil && org.Spec.Stripe.SecretKeyRef.Namespace == obj.GetName()
-	})
+	return r.organizationsIndexed(ctx, stripeNamespaceIndex, obj.GetName())
 }
 
-func (r *OrganizationReconciler) organizationsMatching(ctx context.Context, match func(*rekomiv1.Organization) bool) []reconcile.Request {
+func (r *OrganizationReconciler) organizationsIndexed(ctx context.Context, index, value string) []reconcile.Request {
 	var orgs rekomiv1.OrganizationList
-	if err := r.Client.List(ctx, &orgs); err != nil {
-		log.FromContext(ctx).Error(err, "Listing organizations")
+	if err := r.Client.List(ctx, &orgs, client.MatchingFields{index: value}); err != nil {
+		log.FromContext(ctx).Error(err, "Listing organizations", "index", index)
 		return nil
 	}
-	var reqs []reconcile.Request
+	reqs := make([]reconcile.Request, 0, len(orgs.Items))
 	for i := range orgs.Items {
-		if match(&orgs.Items[i]) {
-			reqs = append(reqs, reconcile.Request{NamespacedName: types.NamespacedName{Name: orgs.Items[i].Name}})
-		}
+		reqs = append(reqs, reconcile.Request{NamespacedName: types.NamespacedName{Name: orgs.Items[i].Name}})
 	}
 	return reqs
 }

@@ -23,6 +23,8 @@ import (
 	"fmt"
 	"maps"
 	"strconv"
+	"sync"
+	"time"
 
 	"github.com/google/uuid"
 	corev1 "k8s.io/api/core/v1"
@@ -76,6 +78,15 @@ const witnessFieldOwner = client.FieldOwner("rekomi-audit-witness")
 // audit witnesses of the Region's live organizations.
 type WitnessPublishReconciler struct {
 	Client client.Client
+	// Interval is the least time between two publications of one Region's
+	// shards: its organizations' witnesses that change meanwhile are
+	// published together, so a thousand organizations witnessed within a
+	// few seconds cost a few publications, not a thousand. Zero publishes
+	// at every change.
+	Interval time.Duration
+
+	mu        sync.Mutex
+	published map[string]time.Time // by Region name
 }
 
 // +kubebuilder:rbac:groups="",resources=configmaps,verbs=get;list;watch;create;update;patch;delete
@@ -88,7 +99,11 @@ func (r *WitnessPublishReconciler) Reconcile(ctx context.Context, req ctrl.Reque
 	region := &rekomiv1.Region{}
 	if err := r.Client.Get(ctx, req.NamespacedName, region); err != nil {
 		// A deleted Region's shards go with it: they are owned by it.
+		r.forget(req.Name)
 		return ctrl.Result{}, client.IgnoreNotFound(err)
+	}
+	if wait := r.untilDue(region.Name); wait > 0 {
+		return ctrl.Result{RequeueAfter: wait}, nil
 	}
 	var orgs rekomiv1.OrganizationList
 	if err := r.Client.List(ctx, &orgs); err != nil {
@@ -113,7 +128,41 @@ func (r *WitnessPublishReconciler) Reconcile(ctx context.Context, req ctrl.Reque
 	for shard, data := range want {
 		errs = append(errs, r.syncShard(ctx, region, existing[WitnessShardName(region.Name, shard)], shard, data))
 	}
-	return ctrl.Result{}, errors.Join(errs...)
+	if err := errors.Join(errs...); err != nil {
+		return ctrl.Result{}, err
+	}
+	r.markPublished(region.Name)
+	return ctrl.Result{}, nil
+}
+
+// untilDue is how long region's next publication must wait for Interval
+// to pass since its last one.
+func (r *WitnessPublishReconciler) untilDue(region string) time.Duration {
+	if r.Interval <= 0 {
+		return 0
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	last, ok := r.published[region]
+	if !ok {
+		return 0
+	}
+	return time.Until(last.Add(r.Interval))
+}
+
+func (r *WitnessPublishReconciler) markPublished(region string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.published == nil {
+		r.published = map[string]time.Time{}
+	}
+	r.published[region] = time.Now()
+}
+
+func (r *WitnessPublishReconciler) forget(region string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	delete(r.published, region)
 }
 
 // syncShard makes shard hold data: created or updated when it differs,
