@@ -266,3 +266,34 @@ func TestWitnessShardFailureHoldsBackNoOther(t *testing.T) {
 	require.ErrorContains(t, err, "is not region "+f.region.Name+"'s")
 	f.published(t, org)
 }
+
+// TestWitnessPublisherWaitsItsInterval publishes a Region's shards, then
+// changes a witness at once: with an Interval, the publisher leaves the
+// shard as it was and asks to come back when the interval has passed.
+func TestWitnessPublisherWaitsItsInterval(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	f := newWitnessFixture(t)
+	f.publisher.Interval = time.Hour
+	org := f.provision(t, f.newOrg(t))
+	id := uuid.MustParse(org.Status.ID)
+	req := ctrl.Request{NamespacedName: types.NamespacedName{Name: f.region.Name}}
+
+	res, err := f.publisher.Reconcile(ctx, req)
+	require.NoError(t, err)
+	require.Zero(t, res.RequeueAfter, "the first publication does not wait")
+	first := f.published(t, org)
+
+	_, err = audit.Append(ctx, f.conn(t), id, audit.Entry{ActorType: audit.ActorMember, ActorID: "m", Action: "campaign.created",
+		TargetType: "campaign", TargetID: "c1"})
+	require.NoError(t, err)
+	org, _ = f.reconcile(t, org)
+	require.Len(t, org.Status.Audit.Checkpoints, 2, "the organization witnessed its new head")
+
+	res, err = f.publisher.Reconcile(ctx, req)
+	require.NoError(t, err)
+	require.Greater(t, res.RequeueAfter, 59*time.Minute, "it comes back once the interval has passed")
+	var w audit.Witness
+	require.NoError(t, json.Unmarshal([]byte(f.shard(t, id).Data[id.String()]), &w))
+	require.Equal(t, first.Checkpoints, w.Checkpoints, "nothing is published within the interval")
+}
