@@ -110,12 +110,19 @@ func oneLine(err error) string {
 	return msg
 }
 
+// chosenReason says whether reason, on a False condition, reports a
+// choice of the spec rather than a fault: nothing to warn about.
+func chosenReason(reason string) bool {
+	return reason == string(rekomiv1.ReasonStripeKeyNotConfigured)
+}
+
 // emitConditionEvents records an event for each condition that moved, with
-// the condition's reason: Warning unless it turned True.
+// the condition's reason: Warning unless it turned True or its reason is
+// one the spec chose.
 func emitConditionEvents(rec events.EventRecorder, obj runtime.Object, changed []metav1.Condition) {
 	for _, c := range changed {
 		kind := corev1.EventTypeNormal
-		if c.Status != metav1.ConditionTrue {
+		if c.Status != metav1.ConditionTrue && !chosenReason(c.Reason) {
 			kind = corev1.EventTypeWarning
 		}
 		rec.Eventf(obj, nil, kind, c.Reason, "Reconcile", "%s: %s", c.Type, c.Message)

@@ -180,6 +180,9 @@ func TestOrganizationStripeKey(t *testing.T) {
 		c := requireOrgCondition(t, got, v1.ConditionStripeKeyReady, metav1.ConditionFalse, v1.ReasonStripeKeyNotConfigured)
 		require.Contains(t, c.Message, "Stripe Connect payouts are off")
 		require.Nil(t, b.sealed(t))
+		events := strings.Join(b.f.drainEvents(), "\n")
+		require.Contains(t, events, "Normal StripeKeyNotConfigured", "a choice of the spec is told")
+		require.NotContains(t, events, "Warning StripeKeyNotConfigured", "not warned about")
 	})
 
 	t.Run("SealsTheKeyOfABoundNamespaceAndReSealsOnlyAChange", func(t *testing.T) {
