@@ -45,6 +45,7 @@ import (
 	v1 "github.com/rekomi/rekomi/api/v1alpha1"
 	"github.com/rekomi/rekomi/app/dbtest"
 	"github.com/rekomi/rekomi/app/keyring"
+	"github.com/rekomi/rekomi/app/webhook"
 	"github.com/rekomi/rekomi/controllers"
 )
 
@@ -266,7 +267,7 @@ func (f *endpointFixture) row(t *testing.T, id string) *storedRow {
 	require.NoError(t, err)
 	ring, err := keyring.Parse(f.regionFix.secret(t, controllers.KeyRingSecretName(f.region.Name)).Data[keyring.SecretKey])
 	require.NoError(t, err)
-	plain, err := ring.Decrypt(sealed, []byte("webhook_endpoint:"+id))
+	plain, err := ring.Decrypt(sealed, webhook.SecretsAAD(uuid.MustParse(id)))
 	require.NoError(t, err)
 	require.NoError(t, json.Unmarshal(plain, &r.secrets))
 	return &r

@@ -30,6 +30,7 @@ import (
 	rekomiv1 "github.com/rekomi/rekomi/api/v1alpha1"
 	"github.com/rekomi/rekomi/app/audit"
 	"github.com/rekomi/rekomi/app/db"
+	"github.com/rekomi/rekomi/app/webhook"
 )
 
 // Audit actions of the endpoint's row, recorded in its organization's log.
@@ -86,11 +87,6 @@ func endpointAction(stored *endpointRow, want endpointRow) string {
 // webhookURL is where the provider sends an endpoint's deliveries.
 func webhookURL(publicBaseURL string, provider rekomiv1.Provider, id uuid.UUID) string {
 	return strings.TrimRight(publicBaseURL, "/") + "/webhooks/" + string(provider) + "/" + id.String()
-}
-
-// endpointAAD binds an endpoint's sealed secrets to its row.
-func endpointAAD(id uuid.UUID) []byte {
-	return []byte(endpointKind + ":" + id.String())
 }
 
 const selectEndpointSQL = `
@@ -163,7 +159,7 @@ func loadEndpoint(ctx context.Context, tx pgx.Tx, t *endpointTarget, id uuid.UUI
 	if err != nil {
 		return nil, fmt.Errorf("reading webhook endpoint: %w", db.MapError(err))
 	}
-	if plain, err := t.ring.Decrypt(sealed, endpointAAD(id)); err == nil {
+	if plain, err := t.ring.Decrypt(sealed, webhook.SecretsAAD(id)); err == nil {
 		var secrets []string
 		if json.Unmarshal(plain, &secrets) == nil && secrets != nil {
 			row.secrets = secrets
@@ -177,7 +173,7 @@ func writeEndpoint(ctx context.Context, tx pgx.Tx, t *endpointTarget, id uuid.UU
 	if err != nil {
 		return fmt.Errorf("encoding secrets: %w", err)
 	}
-	sealed, err := t.ring.Encrypt(plain, endpointAAD(id))
+	sealed, err := t.ring.Encrypt(plain, webhook.SecretsAAD(id))
 	if err != nil {
 		return fmt.Errorf("sealing secrets: %w", err)
 	}

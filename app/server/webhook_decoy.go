@@ -29,6 +29,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/rekomi/rekomi/app/keyring"
+	"github.com/rekomi/rekomi/app/webhook"
 )
 
 // decoyTolerance is the decoy's timestamp tolerance, the endpoints' default.
@@ -57,7 +58,7 @@ func newDecoyEndpoint(ring *keyring.KeyRing) *decoyEndpoint {
 	_, _ = rand.Read(secret) // crypto/rand does not fail on a supported platform
 	plain, err := json.Marshal([]string{"whsec_" + base64.StdEncoding.EncodeToString(secret)})
 	if err == nil {
-		d.sealed, err = ring.Encrypt(plain, []byte(webhookSecretsKind+":"+d.id.String()))
+		d.sealed, err = ring.Encrypt(plain, webhook.SecretsAAD(d.id))
 	}
 	if err != nil {
 		panic(fmt.Sprintf("sealing the decoy endpoint's secrets: %v", err)) // a valid ring seals any bytes

@@ -51,10 +51,6 @@ const maxWebhookBody = 1 << 20
 // webhookPathPrefix starts every webhook route.
 const webhookPathPrefix = "/webhooks/"
 
-// webhookSecretsKind binds an endpoint's sealed secrets to its row: the
-// operator seals them with the additional data "webhook_endpoint:<id>".
-const webhookSecretsKind = "webhook_endpoint"
-
 const actionBillingEventReceived = "billing_event.received"
 
 // storedEndpoint is a webhook_endpoints row with its secrets opened, and
@@ -192,7 +188,7 @@ func (s *Server) openSecrets(ep *storedEndpoint, sealed []byte, id uuid.UUID) er
 	if s.ring == nil {
 		return fmt.Errorf("opening the secrets of webhook endpoint %s: the server has no key ring", id)
 	}
-	plain, err := s.ring.Decrypt(sealed, []byte(webhookSecretsKind+":"+id.String()))
+	plain, err := s.ring.Decrypt(sealed, webhook.SecretsAAD(id))
 	if err != nil {
 		return fmt.Errorf("opening the secrets of webhook endpoint %s: %w", id, err)
 	}

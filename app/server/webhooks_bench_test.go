@@ -41,6 +41,7 @@ import (
 	"github.com/rekomi/rekomi/app/dbtest"
 	"github.com/rekomi/rekomi/app/dbtest/regiondb"
 	"github.com/rekomi/rekomi/app/keyring"
+	"github.com/rekomi/rekomi/app/webhook"
 )
 
 const benchStripeSecret = "whsec_bench0123456789"
@@ -60,7 +61,7 @@ func seedWebhookBench(b *testing.B, adminURL string, ring *keyring.KeyRing) []be
 	eps := make([]benchEndpoint, benchWorkers)
 	for i := range eps {
 		ep := benchEndpoint{org: uuid.New(), id: uuid.New()}
-		sealed, err := ring.Encrypt(plain, []byte(webhookSecretsKind+":"+ep.id.String()))
+		sealed, err := ring.Encrypt(plain, webhook.SecretsAAD(ep.id))
 		require.NoError(b, err)
 		_, err = admin.Exec(ctx, `INSERT INTO organizations (id, name, display_name, plan) VALUES ($1, $2, $2, 'pro')`, ep.org, fmt.Sprintf("bench-%d", i))
 		require.NoError(b, err)
