@@ -26,9 +26,9 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/log"
 
 	rekomiv1 "github.com/rekomi/rekomi/api/v1alpha1"
-	"github.com/rekomi/rekomi/controllers/isolation"
-	"github.com/rekomi/rekomi/controllers/pgroles"
 	"github.com/rekomi/rekomi/migrations"
+	"github.com/rekomi/rekomi/pg/isolation"
+	"github.com/rekomi/rekomi/pg/pgroles"
 )
 
 // dbTimeout bounds one pass of database work, so an unreachable server

@@ -28,7 +28,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/log"
 
 	rekomiv1 "github.com/rekomi/rekomi/api/v1alpha1"
-	"github.com/rekomi/rekomi/controllers/isolation"
+	"github.com/rekomi/rekomi/pg/isolation"
 )
 
 // DefaultDriftInterval is how often a Region's catalog is compared with

@@ -36,8 +36,8 @@ import (
 	"github.com/rekomi/rekomi/app/dbtest"
 	"github.com/rekomi/rekomi/app/server"
 	"github.com/rekomi/rekomi/controllers"
-	"github.com/rekomi/rekomi/controllers/isolation"
 	"github.com/rekomi/rekomi/migrations"
+	"github.com/rekomi/rekomi/pg/isolation"
 )
 
 // driftClass is one way a superuser or the database owner breaks tenant

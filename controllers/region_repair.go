@@ -28,7 +28,7 @@ import (
 
 	rekomiv1 "github.com/rekomi/rekomi/api/v1alpha1"
 	"github.com/rekomi/rekomi/app/audit"
-	"github.com/rekomi/rekomi/controllers/isolation"
+	"github.com/rekomi/rekomi/pg/isolation"
 )
 
 // actionIsolationRepaired is the audit action of a repair the operator made

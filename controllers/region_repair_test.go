@@ -27,8 +27,8 @@ import (
 
 	v1 "github.com/rekomi/rekomi/api/v1alpha1"
 	"github.com/rekomi/rekomi/app/dbtest"
-	"github.com/rekomi/rekomi/controllers/isolation"
 	"github.com/rekomi/rekomi/migrations"
+	"github.com/rekomi/rekomi/pg/isolation"
 )
 
 // TestRegionRepairsTableDrift changes a tenant table's policies, row-level

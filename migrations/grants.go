@@ -16,7 +16,7 @@ limitations under the License.
 
 package migrations
 
-import "github.com/rekomi/rekomi/controllers/pgroles"
+import "github.com/rekomi/rekomi/pg/pgroles"
 
 // RuntimeGrants is exactly what the runtime role may do to each table of the
 // schema; a table that is not listed gets nothing. The operator makes the

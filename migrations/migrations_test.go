@@ -25,8 +25,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/rekomi/rekomi/app/dbtest"
-	"github.com/rekomi/rekomi/controllers/isolation"
 	"github.com/rekomi/rekomi/migrations"
+	"github.com/rekomi/rekomi/pg/isolation"
 )
 
 // ownerDatabase creates a database owned by a new NOSUPERUSER role, as the

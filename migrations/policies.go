@@ -16,7 +16,7 @@ limitations under the License.
 
 package migrations
 
-import "github.com/rekomi/rekomi/controllers/isolation"
+import "github.com/rekomi/rekomi/pg/isolation"
 
 // Expressions of the policies, as PostgreSQL deparses them.
 const (

@@ -23,8 +23,8 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/rekomi/rekomi/controllers/isolation"
 	"github.com/rekomi/rekomi/migrations"
+	"github.com/rekomi/rekomi/pg/isolation"
 )
 
 // ErrUnsafe means the app must not serve: its role could bypass row-level

@@ -30,8 +30,8 @@ import (
 	"github.com/rekomi/rekomi/app/db"
 	"github.com/rekomi/rekomi/app/dbtest"
 	"github.com/rekomi/rekomi/app/dbtest/regiondb"
-	"github.com/rekomi/rekomi/controllers/isolation"
 	"github.com/rekomi/rekomi/migrations"
+	"github.com/rekomi/rekomi/pg/isolation"
 )
 
 // bundle is one migrated Region database with two seeded organizations.

@@ -16,7 +16,7 @@ limitations under the License.
 
 // Package regiondb provisions a Region database for tests exactly as the
 // operator does: owner and runtime roles and the database through
-// controllers/pgroles, the embedded migrations applied as the owner, then
+// pg/pgroles, the embedded migrations applied as the owner, then
 // the runtime role's grants. Each call makes its own roles and database.
 package regiondb
 
@@ -29,8 +29,8 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/rekomi/rekomi/app/dbtest"
-	"github.com/rekomi/rekomi/controllers/pgroles"
 	"github.com/rekomi/rekomi/migrations"
+	"github.com/rekomi/rekomi/pg/pgroles"
 )
 
 // DB is a provisioned, migrated Region database.

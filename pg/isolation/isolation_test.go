@@ -27,7 +27,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/rekomi/rekomi/app/dbtest"
-	"github.com/rekomi/rekomi/controllers/isolation"
+	"github.com/rekomi/rekomi/pg/isolation"
 )
 
 var (

@@ -24,7 +24,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/rekomi/rekomi/app/dbtest"
-	"github.com/rekomi/rekomi/controllers/pgroles"
+	"github.com/rekomi/rekomi/pg/pgroles"
 )
 
 func testProvisionsFromNothing(t *testing.T, srv *dbtest.Server) {

@@ -25,7 +25,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/rekomi/rekomi/app/dbtest"
-	"github.com/rekomi/rekomi/controllers/pgroles"
+	"github.com/rekomi/rekomi/pg/pgroles"
 )
 
 func testNeverRevealsPasswords(t *testing.T, srv *dbtest.Server) {

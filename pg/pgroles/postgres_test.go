@@ -30,7 +30,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/rekomi/rekomi/app/dbtest"
-	"github.com/rekomi/rekomi/controllers/pgroles"
+	"github.com/rekomi/rekomi/pg/pgroles"
 )
 
 // TestPostgres runs every database test against one throwaway server. Roles

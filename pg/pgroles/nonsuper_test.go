@@ -25,7 +25,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/rekomi/rekomi/app/dbtest"
-	"github.com/rekomi/rekomi/controllers/pgroles"
+	"github.com/rekomi/rekomi/pg/pgroles"
 )
 
 // cloudAdmin creates a role with CREATEROLE and CREATEDB but not SUPERUSER,
