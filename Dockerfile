@@ -14,6 +14,7 @@ COPY api/ api/
 COPY app/ app/
 COPY controllers/ controllers/
 COPY migrations/ migrations/
+COPY pg/ pg/
 RUN CGO_ENABLED=0 GOOS=${TARGETOS} GOARCH=${TARGETARCH} \
     go build -trimpath -ldflags "-s -w -X main.version=${VERSION}" -o /out/rekomi .
 
