@@ -38,7 +38,6 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
-	"sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
@@ -355,6 +354,15 @@ func (r *OrganizationReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	if err := indexStripeSecrets(context.Background(), mgr.GetFieldIndexer()); err != nil {
 		return err
 	}
+	if err := mgr.GetFieldIndexer().IndexField(context.Background(), &rekomiv1.Organization{}, organizationRegionIndex,
+		func(obj client.Object) []string {
+			if org, ok := obj.(*rekomiv1.Organization); ok {
+				return []string{org.Spec.Region}
+			}
+			return nil
+		}); err != nil {
+		return fmt.Errorf("indexing organizations by region: %w", err)
+	}
 	return ctrl.NewControllerManagedBy(mgr).
 		For(&rekomiv1.Organization{}, builder.WithPredicates(
 			predicate.Or[client.Object](predicate.GenerationChangedPredicate{}, predicate.AnnotationChangedPredicate{}))).
@@ -391,18 +399,11 @@ func (r *OrganizationReconciler) organizationsForOwnerSecret(ctx context.Context
 	return r.organizationsForRegion(ctx, region)
 }
 
+// organizationRegionIndex is the field index of the manager's Organization
+// cache by spec.region.
+const organizationRegionIndex = "spec.region"
+
 // organizationsForRegion maps a Region to the Organizations that live in it.
 func (r *OrganizationReconciler) organizationsForRegion(ctx context.Context, obj client.Object) []reconcile.Request {
-	var orgs rekomiv1.OrganizationList
-	if err := r.Client.List(ctx, &orgs); err != nil {
-		log.FromContext(ctx).Error(err, "Listing organizations for a Region", "region", obj.GetName())
-		return nil
-	}
-	var reqs []reconcile.Request
-	for _, org := range orgs.Items {
-		if org.Spec.Region == obj.GetName() {
-			reqs = append(reqs, reconcile.Request{NamespacedName: types.NamespacedName{Name: org.Name}})
-		}
-	}
-	return reqs
+	return r.organizationsIndexed(ctx, organizationRegionIndex, obj.GetName())
 }

@@ -240,6 +240,9 @@ func (r *WebhookEndpointReconciler) patchStatus(ctx context.Context, ep *rekomiv
 // that hold their signing secrets, their Organizations, and the labels of
 // the namespaces that hold them.
 func (r *WebhookEndpointReconciler) SetupWithManager(mgr ctrl.Manager) error {
+	if err := indexEndpoints(context.Background(), mgr.GetFieldIndexer()); err != nil {
+		return err
+	}
 	return ctrl.NewControllerManagedBy(mgr).
 		For(&rekomiv1.WebhookEndpoint{}, builder.WithPredicates(predicate.GenerationChangedPredicate{})).
 		Watches(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(r.endpointsForSecret)).
@@ -255,9 +258,7 @@ func (r *WebhookEndpointReconciler) SetupWithManager(mgr ctrl.Manager) error {
 // owner credentials to the endpoints of its organizations. Only Secrets
 // labelled rekomi.io/watch reach it; the others are read at each pass.
 func (r *WebhookEndpointReconciler) endpointsForSecret(ctx context.Context, obj client.Object) []reconcile.Request {
-	reqs := r.endpointsMatching(ctx, []client.ListOption{client.InNamespace(obj.GetNamespace())}, func(ep *rekomiv1.WebhookEndpoint) bool {
-		return ep.Spec.SecretRef.Name == obj.GetName()
-	})
+	reqs := r.endpointsIndexed(ctx, endpointSecretIndex, obj.GetName(), client.InNamespace(obj.GetNamespace()))
 	return append(reqs, r.endpointsForOwnerSecret(ctx, obj)...)
 }
 
@@ -286,9 +287,47 @@ func (r *WebhookEndpointReconciler) endpointsForOwnerSecret(ctx context.Context,
 
 // endpointsForOrganization maps an Organization to its endpoints.
 func (r *WebhookEndpointReconciler) endpointsForOrganization(ctx context.Context, obj client.Object) []reconcile.Request {
-	return r.endpointsMatching(ctx, nil, func(ep *rekomiv1.WebhookEndpoint) bool {
-		return ep.Spec.Organization == obj.GetName()
-	})
+	return r.endpointsIndexed(ctx, endpointOrganizationIndex, obj.GetName())
+}
+
+// Field indexes of the manager's WebhookEndpoint cache, so that a Secret's
+// or an Organization's event finds its endpoints without listing them all.
+const (
+	endpointSecretIndex       = "spec.secretRef.name"
+	endpointOrganizationIndex = "spec.organization"
+)
+
+// indexEndpoints registers the two indexes.
+func indexEndpoints(ctx context.Context, indexer client.FieldIndexer) error {
+	fields := map[string]func(*rekomiv1.WebhookEndpoint) string{
+		endpointSecretIndex:       func(ep *rekomiv1.WebhookEndpoint) string { return ep.Spec.SecretRef.Name },
+		endpointOrganizationIndex: func(ep *rekomiv1.WebhookEndpoint) string { return ep.Spec.Organization },
+	}
+	for name, field := range fields {
+		if err := indexer.IndexField(ctx, &rekomiv1.WebhookEndpoint{}, name, func(obj client.Object) []string {
+			if ep, ok := obj.(*rekomiv1.WebhookEndpoint); ok {
+				return []string{field(ep)}
+			}
+			return nil
+		}); err != nil {
+			return fmt.Errorf("indexing webhook endpoints by %s: %w", name, err)
+		}
+	}
+	return nil
+}
+
+// endpointsIndexed lists the endpoints whose index holds value.
+func (r *WebhookEndpointReconciler) endpointsIndexed(ctx context.Context, index, value string, opts ...client.ListOption) []reconcile.Request {
+	var list rekomiv1.WebhookEndpointList
+	if err := r.Client.List(ctx, &list, append(opts, client.MatchingFields{index: value})...); err != nil {
+		log.FromContext(ctx).Error(err, "Listing webhook endpoints", "index", index)
+		return nil
+	}
+	reqs := make([]reconcile.Request, 0, len(list.Items))
+	for i := range list.Items {
+		reqs = append(reqs, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(&list.Items[i])})
+	}
+	return reqs
 }
 
 func (r *WebhookEndpointReconciler) endpointsMatching(ctx context.Context, opts []client.ListOption, match func(*rekomiv1.WebhookEndpoint) bool) []reconcile.Request {

@@ -742,4 +742,12 @@ func TestWebhookEndpointFollowsItsRegionsOwnerCredentials(t *testing.T) {
 
 	setOwnerURL(t, owner, good)
 	ready(v1.ReasonReconciled)
+
+	// The Secret's watch finds the endpoint through the manager's index.
+	got := &v1.WebhookEndpoint{}
+	require.NoError(t, testEnv.client.Get(ctx, client.ObjectKeyFromObject(ep), got))
+	f.setSecret(t, ep, map[string]string{"current": stripeSecret, "next": stripeSecretNew})
+	require.EventuallyWithT(t, func(c *assert.CollectT) {
+		require.ElementsMatch(c, []string{stripeSecret, stripeSecretNew}, f.row(t, got.Status.EndpointID).secrets)
+	}, 15*time.Second, 50*time.Millisecond, "the rotated Secret is stored at once")
 }
