@@ -156,15 +156,26 @@ func (s *Server) reverseCommission(w http.ResponseWriter, r *http.Request) {
 				Title:  "A commission that is paid or in a payout cannot be reversed",
 				Detail: "a paid commission is clawed back by an adjustment on the affiliate's next payout"}}
 		}
-		reversed, err := scanCommission(tx.QueryRow(ctx, `UPDATE commissions SET status = 'reversed', reversed_reason = $3,
-			reversed_at = now(), updated_at = now() WHERE org_id = $1 AND id = $2 RETURNING `+commissionColumns, p.OrgID, id, *in.Reason))
+		reversed, err := markReversed(ctx, tx, p.OrgID, id, *in.Reason)
 		if err != nil {
-			return 0, nil, fmt.Errorf("reversing commission %s: %w", id, err)
+			return 0, nil, err
 		}
 		_, err = s.sealer.Append(ctx, tx, p.OrgID, s.auditEntry(r, "commission.reversed", "commission", id.String(),
 			map[string]any{"reason": *in.Reason, "status_was": c.Status, "amount": c.Amount, "currency": c.Currency}))
 		return http.StatusOK, reversed, err
 	})
+}
+
+// markReversed reverses a commission that is neither paid nor in a payout
+// (the caller locked it and checked), for reason; the API and a refund or
+// dispute both reverse through it.
+func markReversed(ctx context.Context, tx pgx.Tx, org, id uuid.UUID, reason string) (commissionObject, error) {
+	c, err := scanCommission(tx.QueryRow(ctx, `UPDATE commissions SET status = 'reversed', reversed_reason = $3,
+		reversed_at = now(), updated_at = now() WHERE org_id = $1 AND id = $2 RETURNING `+commissionColumns, org, id, reason))
+	if err != nil {
+		return c, fmt.Errorf("reversing commission %s: %w", id, err)
+	}
+	return c, nil
 }
 
 // lockCommission reads a commission for update and whether a payout holds

@@ -314,10 +314,8 @@ func reverseForPayment(ctx context.Context, tx pgx.Tx, org uuid.UUID, aud audito
 		}
 		action, meta["adjustment_id"], meta["adjustment_amount"] = "commission.clawed_back", adjustment, -c.Amount
 	} else {
-		_, err := tx.Exec(ctx, `UPDATE commissions SET status = 'reversed', reversed_reason = $3, reversed_at = now(),
-			updated_at = now() WHERE org_id = $1 AND id = $2`, org, id, reason)
-		if err != nil {
-			return fmt.Errorf("reversing commission %s: %w", id, db.MapError(err))
+		if _, err := markReversed(ctx, tx, org, id, reason); err != nil {
+			return err
 		}
 	}
 	err = aud.append(ctx, tx, org, action, "commission", id.String(), meta, nil)
