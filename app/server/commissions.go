@@ -77,13 +77,14 @@ func scanCommission(row pgx.Row) (commissionObject, error) {
 }
 
 // approveDueCommissions records the approval of affiliateID's pending
-// commissions whose hold period is over, and returns how many. A payout
-// calls it in its own transaction before it gathers approved commissions.
-// It writes no audit entry: the status it records is the one the API
-// already showed, and the payout that needs it audits itself.
-func approveDueCommissions(ctx context.Context, tx db.DBTX, org uuid.UUID, affiliateID uuid.UUID) (int64, error) {
+// commissions in currency whose hold period is over, and returns how many.
+// A payout calls it (collectPayable) in its own transaction before it
+// gathers approved commissions. It writes no audit entry: the status it
+// records is the one the API already showed, and the payout that needs it
+// audits itself.
+func approveDueCommissions(ctx context.Context, tx db.DBTX, org, affiliateID uuid.UUID, currency string) (int64, error) {
 	tag, err := tx.Exec(ctx, `UPDATE commissions SET status = 'approved', approved_at = now(), updated_at = now()
-		WHERE org_id = $1 AND affiliate_id = $2 AND `+commissionDueSQL, org, affiliateID)
+		WHERE org_id = $1 AND affiliate_id = $2 AND currency = $3 AND `+commissionDueSQL, org, affiliateID, currency)
 	if err != nil {
 		return 0, fmt.Errorf("approving the due commissions of affiliate %s: %w", affiliateID, db.MapError(err))
 	}

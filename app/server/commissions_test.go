@@ -106,7 +106,7 @@ func TestCommissions(t *testing.T) {
 			var n int64
 			require.NoError(t, b.db.TenantTx(ctx, s.org, func(tx pgx.Tx) error {
 				var err error
-				n, err = server.ApproveDueCommissions(ctx, tx, s.org, p.affiliate)
+				n, err = server.ApproveDueCommissions(ctx, tx, s.org, p.affiliate, due1.Currency)
 				return err
 			}))
 			return n
@@ -132,7 +132,7 @@ func TestCommissions(t *testing.T) {
 		var n int64
 		require.NoError(t, b.db.TenantTx(ctx, uuid.New(), func(tx pgx.Tx) error {
 			var err error
-			n, err = server.ApproveDueCommissions(ctx, tx, s.org, other.affiliate)
+			n, err = server.ApproveDueCommissions(ctx, tx, s.org, other.affiliate, othersDue.Currency)
 			return err
 		}))
 		require.Zero(t, n, "row-level security hides another tenant's rows")

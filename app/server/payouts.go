@@ -236,11 +236,8 @@ func (due payable) net() int64 { return due.total + due.deducted }
 // whose hold has passed, then locks and sums the approved ones no payout
 // holds.
 func collectPayable(ctx context.Context, tx pgx.Tx, orgID, affiliateID uuid.UUID, currency string) (payable, error) {
-	_, err := tx.Exec(ctx, `UPDATE commissions SET status = 'approved', approved_at = now(), updated_at = now()
-		WHERE org_id = $1 AND affiliate_id = $2 AND currency = $3 AND status = 'pending' AND approve_after <= now()`,
-		orgID, affiliateID, currency)
-	if err != nil {
-		return payable{}, fmt.Errorf("approving due commissions: %w", db.MapError(err))
+	if _, err := approveDueCommissions(ctx, tx, orgID, affiliateID, currency); err != nil {
+		return payable{}, err
 	}
 	rows, err := tx.Query(ctx, `SELECT c.id, c.amount, k.min_payout_amount FROM commissions c
 		JOIN campaigns k ON k.org_id = c.org_id AND k.id = c.campaign_id
