@@ -150,11 +150,14 @@ func (d *DB) tx(ctx context.Context, opts pgx.TxOptions, fn func(pgx.Tx) error) 
 	if err != nil {
 		return fmt.Errorf("beginning transaction: %w", err)
 	}
+	committed := false
 	defer func() {
-		if err == nil {
+		if committed {
 			return
 		}
-		// The rollback must run even when ctx is what failed.
+		// fn failed, panicked or ended its goroutine, or the commit failed:
+		// roll back, which also gives the connection back to the pool, even
+		// when ctx is what failed.
 		if rbErr := tx.Rollback(context.WithoutCancel(ctx)); rbErr != nil && !errors.Is(rbErr, pgx.ErrTxClosed) {
 			err = errors.Join(err, fmt.Errorf("rolling back: %w", rbErr))
 		}
@@ -165,5 +168,6 @@ func (d *DB) tx(ctx context.Context, opts pgx.TxOptions, fn func(pgx.Tx) error) 
 	if err := tx.Commit(ctx); err != nil {
 		return fmt.Errorf("committing: %w", err)
 	}
+	committed = true
 	return nil
 }

@@ -35,6 +35,31 @@ func TestTenantTx(t *testing.T) {
 	b := setup(t, srv)
 	ctx := context.Background()
 
+	t.Run("RollsBackWhenItsFunctionPanics", func(t *testing.T) {
+		// A handler's panic, recovered above the transaction, must not keep
+		// its connection, its open transaction and the locks it holds.
+		single, err := db.Open(ctx, b.region.RuntimeURL+"&pool_max_conns=1")
+		require.NoError(t, err)
+		defer single.Close()
+		name := "panicked-" + uuid.NewString()
+		func() {
+			defer func() { require.Equal(t, "boom", recover()) }()
+			_ = single.TenantTx(ctx, b.orgA, func(tx pgx.Tx) error {
+				if _, err := tx.Exec(ctx, `INSERT INTO campaigns (org_id, name, currency, commission_type, commission_bps)
+					VALUES ($1, $2, 'EUR', 'percentage', 2000)`, b.orgA, name); err != nil {
+					return err
+				}
+				panic("boom")
+			})
+		}()
+		require.Zero(t, single.Stat().AcquiredConns(), "the connection went back to the pool")
+		var n int
+		require.NoError(t, single.TenantTx(ctx, b.orgA, func(tx pgx.Tx) error {
+			return tx.QueryRow(ctx, "SELECT count(*) FROM campaigns WHERE name = $1", name).Scan(&n)
+		}))
+		require.Zero(t, n, "the panicked transaction's insert was rolled back")
+	})
+
 	t.Run("OrgSettingEndsWithTheTransaction", func(t *testing.T) {
 		// One connection, so the second statement runs on the connection the
 		// committed tenant transaction used.
