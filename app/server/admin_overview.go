@@ -170,15 +170,12 @@ func (s *Server) revokeAsAdmin(r *http.Request, tx pgx.Tx, p principal, id uuid.
 	if err := requireActiveOrg(ctx, tx, p); err != nil {
 		return err
 	}
-	key, err := scanAPIKey(tx.QueryRow(ctx, `SELECT `+apiKeyColumns+` FROM api_keys WHERE org_id = $1 AND id = $2 FOR UPDATE`, p.OrgID, id))
+	key, revoked, err := revokeKey(ctx, tx, p.OrgID, id)
 	if err != nil {
 		return err
 	}
-	if key.RevokedAt != nil {
+	if !revoked {
 		return errAlreadyRevoked
-	}
-	if _, err := tx.Exec(ctx, `UPDATE api_keys SET revoked_at = now() WHERE org_id = $1 AND id = $2`, p.OrgID, id); err != nil {
-		return fmt.Errorf("revoking the API key: %w", db.MapError(err))
 	}
 	e := s.auditEntry(r, "admin.override", "api_key", id.String(), map[string]any{
 		"operation": "api_key.revoke", "api_key_id": id.String(), "name": key.Name, "prefix": key.Prefix,

@@ -19,6 +19,7 @@ package server
 import (
 	"context"
 	"crypto/rand"
+	"fmt"
 	"net/http"
 	"slices"
 	"strconv"
@@ -150,16 +151,31 @@ func (s *Server) revokeAPIKey(w http.ResponseWriter, r *http.Request) {
 				Title:  "An API key can only revoke keys whose scopes it holds",
 				Detail: "this key does not hold " + strings.Join(missing, ", ") + ", which the key to revoke holds"}}
 		}
-		key, err := scanAPIKey(tx.QueryRow(ctx, `UPDATE api_keys SET revoked_at = coalesce(revoked_at, now())
-			WHERE org_id = $1 AND id = $2 RETURNING `+apiKeyColumns, p.OrgID, id))
-		if err != nil {
-			return 0, nil, err
+		key, revoked, err := revokeKey(ctx, tx, p.OrgID, id)
+		if err != nil || !revoked {
+			return http.StatusOK, key, err
 		}
 		if _, err := s.sealer.Append(ctx, tx, p.OrgID, s.auditEntry(r, "api_key.revoked", "api_key", id.String(), nil)); err != nil {
 			return 0, nil, err
 		}
 		return http.StatusOK, key, nil
 	})
+}
+
+// revokeKey revokes an organization's API key and says whether it did: a
+// key revoked before stays as it was, and there is nothing to audit. The
+// API and the admin pages both revoke through it.
+func revokeKey(ctx context.Context, tx pgx.Tx, org, id uuid.UUID) (apiKeyObject, bool, error) {
+	key, err := scanAPIKey(tx.QueryRow(ctx, `SELECT `+apiKeyColumns+` FROM api_keys WHERE org_id = $1 AND id = $2 FOR UPDATE`, org, id))
+	if err != nil || key.RevokedAt != nil {
+		return key, false, err
+	}
+	key, err = scanAPIKey(tx.QueryRow(ctx, `UPDATE api_keys SET revoked_at = now()
+		WHERE org_id = $1 AND id = $2 RETURNING `+apiKeyColumns, org, id))
+	if err != nil {
+		return key, false, fmt.Errorf("revoking API key %s: %w", id, err)
+	}
+	return key, true, nil
 }
 
 func (s *Server) listAPIKeys(w http.ResponseWriter, r *http.Request) {

@@ -156,6 +156,11 @@ func TestAPIKeys(t *testing.T) {
 		require.NotNil(t, revoked.RevokedAt)
 		require.Equal(t, http.StatusUnauthorized, b.call(t, http.MethodGet, "/v1/api-keys", created.Secret, "", nil, nil).StatusCode)
 
+		var again keyObject
+		resp = b.call(t, http.MethodDelete, "/v1/api-keys/"+created.ID.String(), keyA, "", nil, &again)
+		require.Equal(t, http.StatusOK, resp.StatusCode, "revoking twice answers as once")
+		require.Equal(t, revoked.RevokedAt, again.RevokedAt, "the first revocation's time stays")
+
 		b.requireAudit(t, orgA, "api_key.created", created.ID)
 		b.requireAudit(t, orgA, "api_key.revoked", created.ID)
 	})
