@@ -66,7 +66,14 @@ func TestOrganizationFollowsItsRegionsOwnerCredentials(t *testing.T) {
 	}
 	ready(v1.ReasonReconciled)
 
-	owner := f.rf.secret(t, controllers.OwnerSecretName(f.region.Name))
+	moveOwnerURLAndBack(t, f.rf.secret(t, controllers.OwnerSecretName(f.region.Name)), ready)
+}
+
+// moveOwnerURLAndBack points the owner Secret at an address nothing listens
+// on, waits for ready to see the database unreachable, then puts the URL
+// back and waits for ready to see it reconciled.
+func moveOwnerURLAndBack(t *testing.T, owner *corev1.Secret, ready func(v1.ConditionReason)) {
+	t.Helper()
 	good := string(owner.Data["url"])
 	moved, err := url.Parse(good)
 	require.NoError(t, err)

@@ -20,7 +20,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -630,46 +629,12 @@ func TestWebhookEndpointFollowsItsNamespaceBinding(t *testing.T) {
 // stores the endpoint again.
 func TestWebhookEndpointWatchesItsNamespace(t *testing.T) {
 	t.Parallel()
-	ctx := context.Background()
 	f := newEndpointFixture(t)
-	mgr, err := ctrl.NewManager(testEnv.cfg, ctrl.Options{
-		Scheme:  testEnv.scheme,
-		Logger:  logr.Discard(),
-		Metrics: metricsserver.Options{BindAddress: "0"},
-		Cache: cache.Options{DefaultNamespaces: map[string]cache.Config{
-			f.ns: {}, f.region.Spec.Namespace: {},
-		}},
-		Controller: config.Controller{SkipNameValidation: ptr.To(true)},
-	})
-	require.NoError(t, err)
-	dbs := controllers.NewRegionDatabases()
-	t.Cleanup(dbs.Close)
-	require.NoError(t, (&controllers.WebhookEndpointReconciler{
-		Client:       mgr.GetClient(),
-		Recorder:     events.NewFakeRecorder(100),
-		DBs:          dbs,
-		ResyncPeriod: time.Hour,
-	}).SetupWithManager(mgr))
-	mgrCtx, cancel := context.WithCancel(ctx)
-	done := make(chan error, 1)
-	go func() { done <- mgr.Start(mgrCtx) }()
-	t.Cleanup(func() {
-		cancel()
-		require.NoError(t, <-done)
-	})
+	f.runManager(t)
 
 	ep := f.createEndpoint(t, v1.ProviderStripe, map[string]string{"current": stripeSecret})
-	got := &v1.WebhookEndpoint{}
-	// ready waits until the endpoint's Ready condition has reason.
-	ready := func(reason v1.ConditionReason) {
-		t.Helper()
-		require.EventuallyWithT(t, func(c *assert.CollectT) {
-			require.NoError(c, testEnv.client.Get(ctx, client.ObjectKeyFromObject(ep), got))
-			cond := meta.FindStatusCondition(got.Status.Conditions, string(v1.ConditionReady))
-			require.NotNil(c, cond)
-			require.Equal(c, string(reason), cond.Reason)
-		}, 10*time.Second, 50*time.Millisecond, "Ready with reason %s", reason)
-	}
+	var got *v1.WebhookEndpoint
+	ready := func(reason v1.ConditionReason) { got = waitEndpointReason(t, ep, reason) }
 	ready(v1.ReasonReconciled)
 	id := got.Status.EndpointID
 	_, ok := f.routeKeyOrg(t, id)
@@ -697,8 +662,27 @@ func TestWebhookEndpointWatchesItsNamespace(t *testing.T) {
 // watch can bring it to the move and back.
 func TestWebhookEndpointFollowsItsRegionsOwnerCredentials(t *testing.T) {
 	t.Parallel()
-	ctx := context.Background()
 	f := newEndpointFixture(t)
+	f.runManager(t)
+
+	ep := f.createEndpoint(t, v1.ProviderStripe, map[string]string{"current": stripeSecret})
+	ready := func(reason v1.ConditionReason) { waitEndpointReason(t, ep, reason) }
+	ready(v1.ReasonReconciled)
+
+	moveOwnerURLAndBack(t, f.regionFix.secret(t, controllers.OwnerSecretName(f.region.Name)), ready)
+
+	// The Secret's watch finds the endpoint through the manager's index.
+	got := waitEndpointReason(t, ep, v1.ReasonReconciled)
+	f.setSecret(t, ep, map[string]string{"current": stripeSecret, "next": stripeSecretNew})
+	require.EventuallyWithT(t, func(c *assert.CollectT) {
+		require.ElementsMatch(c, []string{stripeSecret, stripeSecretNew}, f.row(t, got.Status.EndpointID).secrets)
+	}, 15*time.Second, 50*time.Millisecond, "the rotated Secret is stored at once")
+}
+
+// runManager runs the endpoint controller, with a resync far away, in a
+// manager that sees only f's namespaces, until t ends.
+func (f *endpointFixture) runManager(t *testing.T) {
+	t.Helper()
 	mgr, err := ctrl.NewManager(testEnv.cfg, ctrl.Options{
 		Scheme:  testEnv.scheme,
 		Logger:  logr.Discard(),
@@ -718,36 +702,18 @@ func TestWebhookEndpointFollowsItsRegionsOwnerCredentials(t *testing.T) {
 		ResyncPeriod: time.Hour,
 	}).SetupWithManager(mgr))
 	runManager(t, mgr)
+}
 
-	ep := f.createEndpoint(t, v1.ProviderStripe, map[string]string{"current": stripeSecret})
-	ready := func(reason v1.ConditionReason) {
-		t.Helper()
-		require.EventuallyWithT(t, func(c *assert.CollectT) {
-			got := &v1.WebhookEndpoint{}
-			require.NoError(c, testEnv.client.Get(ctx, client.ObjectKeyFromObject(ep), got))
-			cond := meta.FindStatusCondition(got.Status.Conditions, string(v1.ConditionReady))
-			require.NotNil(c, cond)
-			require.Equal(c, string(reason), cond.Reason)
-		}, 15*time.Second, 50*time.Millisecond, "Ready with reason %s", reason)
-	}
-	ready(v1.ReasonReconciled)
-
-	owner := f.regionFix.secret(t, controllers.OwnerSecretName(f.region.Name))
-	good := string(owner.Data["url"])
-	moved, err := url.Parse(good)
-	require.NoError(t, err)
-	moved.Host = closedAddr(t)
-	setOwnerURL(t, owner, moved.String())
-	ready(v1.ReasonDatabaseUnreachable)
-
-	setOwnerURL(t, owner, good)
-	ready(v1.ReasonReconciled)
-
-	// The Secret's watch finds the endpoint through the manager's index.
+// waitEndpointReason waits until ep's Ready condition has reason and
+// returns ep as stored then.
+func waitEndpointReason(t *testing.T, ep *v1.WebhookEndpoint, reason v1.ConditionReason) *v1.WebhookEndpoint {
+	t.Helper()
 	got := &v1.WebhookEndpoint{}
-	require.NoError(t, testEnv.client.Get(ctx, client.ObjectKeyFromObject(ep), got))
-	f.setSecret(t, ep, map[string]string{"current": stripeSecret, "next": stripeSecretNew})
 	require.EventuallyWithT(t, func(c *assert.CollectT) {
-		require.ElementsMatch(c, []string{stripeSecret, stripeSecretNew}, f.row(t, got.Status.EndpointID).secrets)
-	}, 15*time.Second, 50*time.Millisecond, "the rotated Secret is stored at once")
+		require.NoError(c, testEnv.client.Get(context.Background(), client.ObjectKeyFromObject(ep), got))
+		cond := meta.FindStatusCondition(got.Status.Conditions, string(v1.ConditionReady))
+		require.NotNil(c, cond)
+		require.Equal(c, string(reason), cond.Reason)
+	}, 15*time.Second, 50*time.Millisecond, "Ready with reason %s", reason)
+	return got
 }
