@@ -24,6 +24,7 @@ import (
 	"sync"
 
 	"github.com/google/uuid"
+	lru "github.com/hashicorp/golang-lru/v2"
 	"github.com/jackc/pgx/v5"
 
 	"github.com/rekomi/rekomi/app/db"
@@ -45,10 +46,9 @@ const DefaultCachedKeys = 1024
 // concurrent use.
 type Sealer struct {
 	ring *keyring.KeyRing
-	max  int
 
-	mu   sync.Mutex
-	keys map[uuid.UUID]cachedKey
+	mu   sync.Mutex // over the read, open and write of one entry of keys
+	keys *lru.Cache[uuid.UUID, cachedKey]
 }
 
 // cachedKey is an opened data key and the stored bytes it came from. A key
@@ -69,7 +69,11 @@ func NewSealer(ring *keyring.KeyRing, maxCached int) *Sealer {
 	if maxCached <= 0 {
 		maxCached = DefaultCachedKeys
 	}
-	return &Sealer{ring: ring, max: maxCached, keys: map[uuid.UUID]cachedKey{}}
+	keys, err := lru.New[uuid.UUID, cachedKey](maxCached)
+	if err != nil {
+		panic("audit sealer: " + err.Error()) // maxCached is positive
+	}
+	return &Sealer{ring: ring, keys: keys}
 }
 
 // dataKeyAAD binds a sealed data key to its organization.
@@ -158,7 +162,7 @@ func (s *Sealer) keyForWrite(ctx context.Context, q db.DBTX, orgID uuid.UUID) (*
 func (s *Sealer) committed(orgID uuid.UUID) *OrgKey {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if c, ok := s.keys[orgID]; ok && c.committed {
+	if c, ok := s.keys.Get(orgID); ok && c.committed {
 		return c.key
 	}
 	return nil
@@ -171,7 +175,7 @@ func (s *Sealer) committed(orgID uuid.UUID) *OrgKey {
 // sealing draws a fresh nonce, so no other insert makes those bytes.
 func (s *Sealer) remember(orgID uuid.UUID, sealed []byte, xid *string) (*OrgKey, error) {
 	s.mu.Lock()
-	c, ok := s.keys[orgID]
+	c, ok := s.keys.Get(orgID)
 	s.mu.Unlock()
 	if !ok || string(c.sealed) != string(sealed) {
 		raw, err := s.ring.Decrypt(sealed, dataKeyAAD(orgID))
@@ -190,12 +194,6 @@ func (s *Sealer) remember(orgID uuid.UUID, sealed []byte, xid *string) (*OrgKey,
 	c.committed = c.committed || xid == nil || (c.seenIn != "" && c.seenIn != *xid)
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if _, ok := s.keys[orgID]; !ok && len(s.keys) >= s.max {
-		for evict := range s.keys { // an arbitrary one
-			delete(s.keys, evict)
-			break
-		}
-	}
-	s.keys[orgID] = c
+	s.keys.Add(orgID, c)
 	return c.key, nil
 }

@@ -25,6 +25,7 @@ import (
 	"sync"
 
 	"github.com/google/uuid"
+	lru "github.com/hashicorp/golang-lru/v2"
 	"github.com/jackc/pgx/v5"
 
 	"github.com/rekomi/rekomi/app/db"
@@ -76,7 +77,7 @@ type stripeProviders struct {
 	build StripeBuilder
 
 	mu    sync.Mutex
-	byOrg map[uuid.UUID]stripeEntry
+	byOrg *lru.Cache[uuid.UUID, stripeEntry] // the least recently used goes first; it is rebuilt at its next use
 }
 
 // maxStripeProviders bounds how many organizations' providers are kept.
@@ -108,7 +109,13 @@ func (p *stripeProviders) get(orgID uuid.UUID, sealed []byte, ring *keyring.KeyR
 	sum := sha256.Sum256(sealed)
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if e, ok := p.byOrg[orgID]; ok && e.sealed == sum {
+	if p.byOrg == nil {
+		var err error
+		if p.byOrg, err = lru.New[uuid.UUID, stripeEntry](maxStripeProviders); err != nil {
+			return nil, fmt.Errorf("caching Stripe providers: %w", err)
+		}
+	}
+	if e, ok := p.byOrg.Get(orgID); ok && e.sealed == sum {
 		return e.provider, nil
 	}
 	if ring == nil {
@@ -126,16 +133,7 @@ func (p *stripeProviders) get(orgID uuid.UUID, sealed []byte, ring *keyring.KeyR
 	if err != nil {
 		return nil, fmt.Errorf("building the organization's Stripe Connect provider: %w", err)
 	}
-	if p.byOrg == nil {
-		p.byOrg = map[uuid.UUID]stripeEntry{}
-	}
-	if _, ok := p.byOrg[orgID]; !ok && len(p.byOrg) >= maxStripeProviders {
-		for evict := range p.byOrg { // an arbitrary one; it is rebuilt at its next use
-			delete(p.byOrg, evict)
-			break
-		}
-	}
-	p.byOrg[orgID] = stripeEntry{sealed: sum, provider: provider}
+	p.byOrg.Add(orgID, stripeEntry{sealed: sum, provider: provider})
 	return provider, nil
 }
 

@@ -55,7 +55,7 @@ func TestStripeProvidersAreBounded(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if n := len(p.byOrg); n != maxStripeProviders {
+	if n := p.byOrg.Len(); n != maxStripeProviders {
 		t.Fatalf("the cache holds %d organizations, want at most %d", n, maxStripeProviders)
 	}
 	for i, org := range orgs {
