@@ -22,6 +22,8 @@ import (
 	"slices"
 	"strconv"
 
+	"github.com/rekomi/rekomi/app/ledger"
+
 	"github.com/rekomi/rekomi/app/audit"
 )
 
@@ -32,7 +34,7 @@ const adminAuditPageSize = 25
 type adminAuditLogData struct {
 	Form       url.Values // the query, to refill the search form
 	ActorTypes []string
-	Errors     []FieldError
+	Errors     []ledger.FieldError
 	Entries    []auditEntryObject
 	NextURL    string // "" on the last page
 	ExportURL  string

@@ -28,6 +28,8 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/rekomi/rekomi/app/ledger"
+
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 
@@ -119,13 +121,13 @@ type acceptInviteRequest struct {
 	Name  *string `json:"name"`
 }
 
-func (req acceptInviteRequest) validate() []FieldError {
-	var errs []FieldError
+func (req acceptInviteRequest) validate() []ledger.FieldError {
+	var errs []ledger.FieldError
 	if req.Token == nil || *req.Token == "" {
-		errs = append(errs, FieldError{Field: "token", Detail: "is required"})
+		errs = append(errs, ledger.FieldError{Field: "token", Detail: "is required"})
 	}
 	if req.Name != nil && !validAffiliateName(*req.Name) {
-		errs = append(errs, FieldError{Field: "name", Detail: "must be 1 to 200 characters"})
+		errs = append(errs, ledger.FieldError{Field: "name", Detail: "must be 1 to 200 characters"})
 	}
 	return errs
 }
@@ -198,11 +200,11 @@ func (s *Server) suspendAffiliate(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if req.Reason == nil {
-		validationFailed(w, r, []FieldError{{Field: "reason", Detail: "is required"}})
+		validationFailed(w, r, []ledger.FieldError{{Field: "reason", Detail: "is required"}})
 		return
 	}
 	if n := utf8.RuneCountInString(*req.Reason); n < 1 || n > 500 {
-		validationFailed(w, r, []FieldError{{Field: "reason", Detail: "must be 1 to 500 characters"}})
+		validationFailed(w, r, []ledger.FieldError{{Field: "reason", Detail: "must be 1 to 500 characters"}})
 		return
 	}
 	s.transitionAffiliate(w, r, "suspend", "affiliate.suspended", map[string]any{"reason": *req.Reason})

@@ -21,12 +21,12 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
-	"net/mail"
 	"regexp"
 	"slices"
-	"strings"
 	"time"
 	"unicode/utf8"
+
+	"github.com/rekomi/rekomi/app/ledger"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
@@ -112,48 +112,30 @@ type createAffiliateRequest struct {
 
 // validate checks the request and returns the normalized email and the
 // campaign id, if any.
-func (req createAffiliateRequest) validate() (string, *uuid.UUID, []FieldError) {
-	var errs []FieldError
+func (req createAffiliateRequest) validate() (string, *uuid.UUID, []ledger.FieldError) {
+	var errs []ledger.FieldError
 	var email string
 	switch {
 	case req.Email == nil:
-		errs = append(errs, FieldError{Field: "email", Detail: "is required"})
+		errs = append(errs, ledger.FieldError{Field: "email", Detail: "is required"})
 	default:
 		var ok bool
-		if email, ok = normalizeEmail(*req.Email); !ok {
-			errs = append(errs, FieldError{Field: "email", Detail: "must be a bare email address such as ada@example.com"})
+		if email, ok = ledger.NormalizeEmail(*req.Email); !ok {
+			errs = append(errs, ledger.FieldError{Field: "email", Detail: "must be a bare email address such as ada@example.com"})
 		}
 	}
 	if req.Name != nil && !validAffiliateName(*req.Name) {
-		errs = append(errs, FieldError{Field: "name", Detail: "must be 1 to 200 characters"})
+		errs = append(errs, ledger.FieldError{Field: "name", Detail: "must be 1 to 200 characters"})
 	}
 	var campaign *uuid.UUID
 	if req.CampaignID != nil {
 		id, err := uuid.Parse(*req.CampaignID)
 		if err != nil {
-			errs = append(errs, FieldError{Field: "campaign_id", Detail: "must be a campaign id"})
+			errs = append(errs, ledger.FieldError{Field: "campaign_id", Detail: "must be a campaign id"})
 		}
 		campaign = &id
 	}
 	return email, campaign, errs
-}
-
-// normalizeEmail accepts a bare address (no display name, no angle
-// brackets, no surrounding space) and lower-cases its domain, which is
-// case-insensitive; the local part is kept as given.
-func normalizeEmail(s string) (string, bool) {
-	if len(s) < 3 || len(s) > 320 {
-		return "", false
-	}
-	a, err := mail.ParseAddress(s)
-	if err != nil || a.Name != "" || a.Address != s {
-		return "", false
-	}
-	at := strings.LastIndexByte(s, '@')
-	if at < 1 || at == len(s)-1 {
-		return "", false
-	}
-	return s[:at] + "@" + strings.ToLower(s[at+1:]), true
 }
 
 func validAffiliateName(s string) bool {
@@ -224,7 +206,7 @@ func (s *Server) listAffiliates(w http.ResponseWriter, r *http.Request) {
 	if v := r.URL.Query().Get("status"); v != "" {
 		if !validAffiliateStatus(v) {
 			writeProblem(w, r, Problem{Type: "invalid_request", Title: "Invalid query", Status: http.StatusBadRequest,
-				Errors: []FieldError{{Field: "status", Detail: "must be invited, pending, active or suspended"}}})
+				Errors: []ledger.FieldError{{Field: "status", Detail: "must be invited, pending, active or suspended"}}})
 			return
 		}
 		status = &v
@@ -254,13 +236,13 @@ type updateAffiliateRequest struct {
 	StripeAccountID nullable[string] `json:"stripe_account_id"`
 }
 
-func (req updateAffiliateRequest) validate() []FieldError {
-	var errs []FieldError
+func (req updateAffiliateRequest) validate() []ledger.FieldError {
+	var errs []ledger.FieldError
 	if v := req.Name.Value; v != nil && !validAffiliateName(*v) {
-		errs = append(errs, FieldError{Field: "name", Detail: "must be 1 to 200 characters, or null"})
+		errs = append(errs, ledger.FieldError{Field: "name", Detail: "must be 1 to 200 characters, or null"})
 	}
 	if v := req.StripeAccountID.Value; v != nil && !stripeAccountID.MatchString(*v) {
-		errs = append(errs, FieldError{Field: "stripe_account_id", Detail: "must be a Stripe account id such as acct_1A2b3C, or null"})
+		errs = append(errs, ledger.FieldError{Field: "stripe_account_id", Detail: "must be a Stripe account id such as acct_1A2b3C, or null"})
 	}
 	return errs
 }

@@ -65,19 +65,3 @@ func TestNewInviteToken(t *testing.T) {
 	_, _, err = newInviteToken(bytes.NewReader(make([]byte, 31)))
 	require.Error(t, err, "a short read is an error, not a weak token")
 }
-
-func TestNormalizeEmail(t *testing.T) {
-	t.Parallel()
-	for in, want := range map[string]string{
-		"ada@example.com":            "ada@example.com",
-		"Ada.L+aff@Mail.Example.ORG": "Ada.L+aff@mail.example.org",
-		"ada":                        "",
-		"Ada <ada@example.com>":      "",
-		"ada@example.com ":           "",
-		"a@b@example.com":            "",
-	} {
-		got, ok := normalizeEmail(in)
-		require.Equal(t, want, got, in)
-		require.Equal(t, want != "", ok, in)
-	}
-}

@@ -27,6 +27,8 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/rekomi/rekomi/app/ledger"
+
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 
@@ -60,17 +62,17 @@ type createAPIKeyRequest struct {
 	Scopes []string `json:"scopes"`
 }
 
-func (req createAPIKeyRequest) validate() []FieldError {
-	var errs []FieldError
+func (req createAPIKeyRequest) validate() []ledger.FieldError {
+	var errs []ledger.FieldError
 	if n := utf8.RuneCountInString(req.Name); n < 1 || n > 200 {
-		errs = append(errs, FieldError{Field: "name", Detail: "must be 1 to 200 characters"})
+		errs = append(errs, ledger.FieldError{Field: "name", Detail: "must be 1 to 200 characters"})
 	}
 	if len(req.Scopes) == 0 {
-		errs = append(errs, FieldError{Field: "scopes", Detail: "must list at least one of read, write"})
+		errs = append(errs, ledger.FieldError{Field: "scopes", Detail: "must list at least one of read, write"})
 	}
 	for i, sc := range req.Scopes {
 		if sc != ScopeRead && sc != ScopeWrite {
-			errs = append(errs, FieldError{Field: "scopes[" + strconv.Itoa(i) + "]", Detail: "must be read or write"})
+			errs = append(errs, ledger.FieldError{Field: "scopes[" + strconv.Itoa(i) + "]", Detail: "must be read or write"})
 		}
 	}
 	return errs

@@ -35,6 +35,7 @@ import (
 	"github.com/rekomi/rekomi/app/config"
 	"github.com/rekomi/rekomi/app/db"
 	"github.com/rekomi/rekomi/app/dbtest"
+	"github.com/rekomi/rekomi/app/ledger"
 	"github.com/rekomi/rekomi/app/server"
 )
 
@@ -226,7 +227,7 @@ func TestAPIKeys(t *testing.T) {
 		}
 		var p server.Problem
 		b.call(t, http.MethodPost, "/v1/api-keys", keyA, js, strings.NewReader(`{"name":"","scopes":["root"]}`), &p)
-		require.Equal(t, []server.FieldError{
+		require.Equal(t, []ledger.FieldError{
 			{Field: "name", Detail: "must be 1 to 200 characters"},
 			{Field: "scopes[0]", Detail: "must be read or write"},
 		}, p.Errors)

@@ -25,6 +25,8 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/rekomi/rekomi/app/ledger"
+
 	"github.com/rekomi/rekomi/app/audit"
 )
 
@@ -76,7 +78,7 @@ func parseAuditQuery(w http.ResponseWriter, r *http.Request, paged bool) (auditQ
 // auditQueryFrom reads the filters, and the page when paged is true, with
 // limit defaulting to defaultLimit; it returns one error per bad or
 // unknown parameter.
-func auditQueryFrom(values url.Values, paged bool, defaultLimit int) (auditQuery, []FieldError) {
+func auditQueryFrom(values url.Values, paged bool, defaultLimit int) (auditQuery, []ledger.FieldError) {
 	allowed := auditFilterParams
 	if paged {
 		allowed = append(slices.Clone(auditFilterParams), auditPageParams...)
@@ -91,8 +93,8 @@ func auditQueryFrom(values url.Values, paged bool, defaultLimit int) (auditQuery
 }
 
 // unknownParams refuses parameters not in allowed, and any given twice.
-func unknownParams(values url.Values, allowed []string) []FieldError {
-	var errs []FieldError
+func unknownParams(values url.Values, allowed []string) []ledger.FieldError {
+	var errs []ledger.FieldError
 	names := make([]string, 0, len(values))
 	for name := range values {
 		names = append(names, name)
@@ -101,23 +103,23 @@ func unknownParams(values url.Values, allowed []string) []FieldError {
 	for _, name := range names {
 		switch {
 		case !slices.Contains(allowed, name):
-			errs = append(errs, FieldError{Field: name, Detail: "is not a known parameter"})
+			errs = append(errs, ledger.FieldError{Field: name, Detail: "is not a known parameter"})
 		case len(values[name]) > 1:
-			errs = append(errs, FieldError{Field: name, Detail: "must be given at most once"})
+			errs = append(errs, ledger.FieldError{Field: name, Detail: "must be given at most once"})
 		}
 	}
 	return errs
 }
 
-func (f *auditFilter) parse(values url.Values) []FieldError {
-	var errs []FieldError
+func (f *auditFilter) parse(values url.Values) []ledger.FieldError {
+	var errs []ledger.FieldError
 	for _, p := range []textParam{
 		{"actor_id", &f.actorID, 255}, {"action", &f.action, 100}, {"target_type", &f.targetType, 100},
 		{"target_id", &f.targetID, 255}, {"q", &f.text, 200}, {"match", &f.match, 2048},
 	} {
 		v := values.Get(p.name)
 		if !utf8.ValidString(v) || strings.ContainsRune(v, 0) || utf8.RuneCountInString(v) > p.max {
-			errs = append(errs, FieldError{Field: p.name, Detail: "must be UTF-8 text of at most " + strconv.Itoa(p.max) + " characters"})
+			errs = append(errs, ledger.FieldError{Field: p.name, Detail: "must be UTF-8 text of at most " + strconv.Itoa(p.max) + " characters"})
 			continue
 		}
 		*p.dst = v
@@ -125,9 +127,9 @@ func (f *auditFilter) parse(values url.Values) []FieldError {
 	errs = append(errs, f.parseMatchField(values.Get("match_field"))...)
 	f.actorType = values.Get("actor_type")
 	if f.actorType != "" && !validActorType(f.actorType) {
-		errs = append(errs, FieldError{Field: "actor_type", Detail: "must be one of api_key, member, operator, provider, system, admin"})
+		errs = append(errs, ledger.FieldError{Field: "actor_type", Detail: "must be one of api_key, member, operator, provider, system, admin"})
 	}
-	var err FieldError
+	var err ledger.FieldError
 	if f.after, err = parseTime(values, "occurred_after"); err.Field != "" {
 		errs = append(errs, err)
 	}
@@ -135,21 +137,21 @@ func (f *auditFilter) parse(values url.Values) []FieldError {
 		errs = append(errs, err)
 	}
 	if f.after != nil && f.before != nil && !f.after.Before(*f.before) {
-		errs = append(errs, FieldError{Field: "occurred_before", Detail: "must be later than occurred_after"})
+		errs = append(errs, ledger.FieldError{Field: "occurred_before", Detail: "must be later than occurred_after"})
 	}
 	return errs
 }
 
 // parseMatchField reads match_field, which names the personal field a
 // match looks in and needs a match.
-func (f *auditFilter) parseMatchField(v string) []FieldError {
+func (f *auditFilter) parseMatchField(v string) []ledger.FieldError {
 	switch {
 	case v == "":
 		return nil
 	case len(v) > 64 || strings.Trim(v, "abcdefghijklmnopqrstuvwxyz_") != "":
-		return []FieldError{{Field: "match_field", Detail: "must be a personal field name, such as email, ip or destination_url"}}
+		return []ledger.FieldError{{Field: "match_field", Detail: "must be a personal field name, such as email, ip or destination_url"}}
 	case f.match == "":
-		return []FieldError{{Field: "match_field", Detail: "needs a match"}}
+		return []ledger.FieldError{{Field: "match_field", Detail: "needs a match"}}
 	}
 	f.matchField = v
 	return nil
@@ -174,32 +176,32 @@ func validActorType(s string) bool {
 		audit.ActorProvider, audit.ActorSystem, audit.ActorAdmin}, s)
 }
 
-// parseTime reads an RFC 3339 timestamp; the FieldError is set on failure.
-func parseTime(values url.Values, name string) (*time.Time, FieldError) {
+// parseTime reads an RFC 3339 timestamp; the ledger.FieldError is set on failure.
+func parseTime(values url.Values, name string) (*time.Time, ledger.FieldError) {
 	v := values.Get(name)
 	if v == "" {
-		return nil, FieldError{}
+		return nil, ledger.FieldError{}
 	}
 	t, err := time.Parse(time.RFC3339Nano, v)
 	if err != nil {
-		return nil, FieldError{Field: name, Detail: "must be an RFC 3339 timestamp, such as 2026-01-02T15:04:05Z"}
+		return nil, ledger.FieldError{Field: name, Detail: "must be an RFC 3339 timestamp, such as 2026-01-02T15:04:05Z"}
 	}
-	return &t, FieldError{}
+	return &t, ledger.FieldError{}
 }
 
-func (q *auditQuery) parsePage(values url.Values) []FieldError {
-	var errs []FieldError
+func (q *auditQuery) parsePage(values url.Values) []ledger.FieldError {
+	var errs []ledger.FieldError
 	if v := values.Get("limit"); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 1 || n > maxPageLimit {
-			errs = append(errs, FieldError{Field: "limit", Detail: "must be an integer from 1 to 100"})
+			errs = append(errs, ledger.FieldError{Field: "limit", Detail: "must be an integer from 1 to 100"})
 		}
 		q.limit = n
 	}
 	if v := values.Get("starting_after"); v != "" {
 		n, err := strconv.ParseInt(v, 10, 64)
 		if err != nil || n < 1 {
-			errs = append(errs, FieldError{Field: "starting_after", Detail: "must be the seq of an audit entry"})
+			errs = append(errs, ledger.FieldError{Field: "starting_after", Detail: "must be the seq of an audit entry"})
 		}
 		q.startingAfter = n
 	}

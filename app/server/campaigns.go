@@ -24,6 +24,8 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/rekomi/rekomi/app/ledger"
+
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 
@@ -153,9 +155,9 @@ func equalPtr[T comparable](a, b *T) bool {
 	return (a == nil) == (b == nil) && (a == nil || *a == *b)
 }
 
-func (c campaignObject) validate() []FieldError {
-	var errs []FieldError
-	bad := func(field, detail string) { errs = append(errs, FieldError{Field: field, Detail: detail}) }
+func (c campaignObject) validate() []ledger.FieldError {
+	var errs []ledger.FieldError
+	bad := func(field, detail string) { errs = append(errs, ledger.FieldError{Field: field, Detail: detail}) }
 	if n := utf8.RuneCountInString(c.Name); n < 1 || n > 200 {
 		bad("name", "must be 1 to 200 characters")
 	}
@@ -179,9 +181,9 @@ func (c campaignObject) validate() []FieldError {
 	return errs
 }
 
-func (c commission) validate() []FieldError {
-	var errs []FieldError
-	bad := func(field, detail string) { errs = append(errs, FieldError{Field: field, Detail: detail}) }
+func (c commission) validate() []ledger.FieldError {
+	var errs []ledger.FieldError
+	bad := func(field, detail string) { errs = append(errs, ledger.FieldError{Field: field, Detail: detail}) }
 	switch c.Type {
 	case "percentage":
 		if c.PercentBps == nil || *c.PercentBps < 1 || *c.PercentBps > 10000 {
@@ -203,16 +205,16 @@ func (c commission) validate() []FieldError {
 	return errs
 }
 
-func (r recurrence) validate() []FieldError {
+func (r recurrence) validate() []ledger.FieldError {
 	switch {
 	case r.Type == "recurring" && (r.Months == nil || *r.Months < 1 || *r.Months > 120):
-		return []FieldError{{Field: "recurrence.months", Detail: "must be 1 to 120 for a recurring commission"}}
+		return []ledger.FieldError{{Field: "recurrence.months", Detail: "must be 1 to 120 for a recurring commission"}}
 	case r.Type == "recurring":
 		return nil
 	case r.Type != "one_time" && r.Type != "lifetime":
-		return []FieldError{{Field: "recurrence.type", Detail: "must be one_time, recurring or lifetime"}}
+		return []ledger.FieldError{{Field: "recurrence.type", Detail: "must be one_time, recurring or lifetime"}}
 	case r.Months != nil:
-		return []FieldError{{Field: "recurrence.months", Detail: "is only for a recurring commission"}}
+		return []ledger.FieldError{{Field: "recurrence.months", Detail: "is only for a recurring commission"}}
 	}
 	return nil
 }
@@ -261,12 +263,12 @@ func insertCampaign(ctx context.Context, tx pgx.Tx, org uuid.UUID, c campaignObj
 
 // requireForCreate reports the fields a create needs that are missing, in
 // place of what validation said about their zero values.
-func (in campaignInput) requireForCreate(errs []FieldError) []FieldError {
+func (in campaignInput) requireForCreate(errs []ledger.FieldError) []ledger.FieldError {
 	missing := map[string]bool{"name": in.Name == nil, "currency": in.Currency == nil, "commission": in.Commission == nil}
-	var out []FieldError
+	var out []ledger.FieldError
 	for _, f := range []string{"name", "currency", "commission"} {
 		if missing[f] {
-			out = append(out, FieldError{Field: f, Detail: "is required"})
+			out = append(out, ledger.FieldError{Field: f, Detail: "is required"})
 		}
 	}
 	for _, e := range errs {
@@ -289,7 +291,7 @@ func (s *Server) listCampaigns(w http.ResponseWriter, r *http.Request) {
 	includeArchived, err := strconv.ParseBool(r.URL.Query().Get("include_archived"))
 	if v := r.URL.Query().Get("include_archived"); v != "" && err != nil {
 		writeProblem(w, r, Problem{Type: "invalid_request", Title: "Invalid query", Status: http.StatusBadRequest,
-			Errors: []FieldError{{Field: "include_archived", Detail: "must be true or false"}}})
+			Errors: []ledger.FieldError{{Field: "include_archived", Detail: "must be true or false"}}})
 		return
 	}
 	p := principalFrom(r.Context())

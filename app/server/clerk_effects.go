@@ -29,6 +29,7 @@ import (
 
 	"github.com/rekomi/rekomi/app/audit"
 	"github.com/rekomi/rekomi/app/db"
+	"github.com/rekomi/rekomi/app/ledger"
 )
 
 // Clerk effects keep members in step with the merchant's Clerk users: a
@@ -107,17 +108,11 @@ func validUserID(id string) error {
 	return nil
 }
 
-// memberEmail checks an email for members.email.
-func memberEmail(e string) (string, bool) {
-	n := utf8.RuneCountInString(e)
-	return e, n >= 3 && n <= 320 && strings.Contains(e, "@") && !strings.ContainsRune(e, 0) && utf8.ValidString(e)
-}
-
 // primaryEmail is the user's primary email address.
 func (u clerkUser) primaryEmail() (string, bool) {
 	for _, a := range u.EmailAddresses {
 		if a.ID == u.PrimaryEmailAddressID {
-			return memberEmail(a.EmailAddress)
+			return a.EmailAddress, ledger.ValidContactEmail(a.EmailAddress)
 		}
 	}
 	return "", false
@@ -157,7 +152,10 @@ func (s *Server) clerkMembershipChanged(ctx context.Context, tx pgx.Tx, org uuid
 	}
 	// The identifier is the user's email or username: an email names a
 	// member the membership creates, never replaces the user's own.
-	email, _ := memberEmail(m.PublicUserData.Identifier)
+	var email string
+	if id := m.PublicUserData.Identifier; ledger.ValidContactEmail(id) {
+		email = id
+	}
 	return upsertMember(ctx, tx, org, s.providerAuditor(ev),
 		memberChange{user: m.PublicUserData.UserID, email: email, role: memberRole(m.Role)})
 }

@@ -22,6 +22,8 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/rekomi/rekomi/app/ledger"
+
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 
@@ -137,11 +139,11 @@ func (s *Server) reverseCommission(w http.ResponseWriter, r *http.Request) {
 	if !decodeJSON(w, r, &in) {
 		return
 	}
-	var errs fieldErrors
+	var errs ledger.FieldErrors
 	if in.Reason == nil {
-		errs.add("reason", "is required")
+		errs.Add("reason", "is required")
 	}
-	errs.text("reason", in.Reason, 1, 1000)
+	errs.Text("reason", in.Reason, 1, 1000)
 	if len(errs) > 0 {
 		validationFailed(w, r, errs)
 		return

@@ -23,6 +23,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/rekomi/rekomi/app/ledger"
+
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 
@@ -90,7 +92,7 @@ func (s *Server) listConversions(w http.ResponseWriter, r *http.Request) {
 // one error per invalid parameter; an absent parameter is nil.
 type queryFilter struct {
 	q    url.Values
-	errs []FieldError
+	errs []ledger.FieldError
 }
 
 func (f *queryFilter) uuid(name string) *uuid.UUID {
@@ -100,7 +102,7 @@ func (f *queryFilter) uuid(name string) *uuid.UUID {
 	}
 	id, err := uuid.Parse(v)
 	if err != nil {
-		f.errs = append(f.errs, FieldError{Field: name, Detail: "must be an object id"})
+		f.errs = append(f.errs, ledger.FieldError{Field: name, Detail: "must be an object id"})
 		return nil
 	}
 	return &id
@@ -112,7 +114,7 @@ func (f *queryFilter) oneOf(name string, allowed ...string) *string {
 		return nil
 	}
 	if !slices.Contains(allowed, v) {
-		f.errs = append(f.errs, FieldError{Field: name, Detail: "must be one of " + strings.Join(allowed, ", ")})
+		f.errs = append(f.errs, ledger.FieldError{Field: name, Detail: "must be one of " + strings.Join(allowed, ", ")})
 		return nil
 	}
 	return &v

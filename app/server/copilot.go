@@ -23,6 +23,8 @@ import (
 	"regexp"
 	"unicode/utf8"
 
+	"github.com/rekomi/rekomi/app/ledger"
+
 	"github.com/jackc/pgx/v5"
 )
 
@@ -46,9 +48,9 @@ var (
 // the summary beside it, stays within the audit log's metadata limit.
 const maxCopilotMetadata = 4 << 10
 
-func (in copilotActionInput) validate() []FieldError {
-	var errs []FieldError
-	bad := func(field, detail string) { errs = append(errs, FieldError{Field: field, Detail: detail}) }
+func (in copilotActionInput) validate() []ledger.FieldError {
+	var errs []ledger.FieldError
+	bad := func(field, detail string) { errs = append(errs, ledger.FieldError{Field: field, Detail: detail}) }
 	if in.Action == nil || !copilotActionPattern.MatchString(*in.Action) {
 		bad("action", "is required: 1 to 40 lower-case letters or underscores, such as draft_email")
 	}

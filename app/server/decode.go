@@ -26,6 +26,8 @@ import (
 	"net/http"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/rekomi/rekomi/app/ledger"
 )
 
 // decodeJSON reads a JSON object body into v, strictly: the media type must
@@ -96,7 +98,7 @@ func describeJSONError(err error) string {
 }
 
 // validationFailed answers 422 with one entry per invalid field.
-func validationFailed(w http.ResponseWriter, r *http.Request, errs []FieldError) {
+func validationFailed(w http.ResponseWriter, r *http.Request, errs []ledger.FieldError) {
 	writeProblem(w, r, Problem{Type: "validation_failed", Title: "Some fields are invalid",
 		Status: http.StatusUnprocessableEntity, Errors: errs})
 }

@@ -25,6 +25,8 @@ import (
 	"fmt"
 	"net/http"
 
+	"github.com/rekomi/rekomi/app/ledger"
+
 	"github.com/jackc/pgx/v5"
 
 	"github.com/rekomi/rekomi/app/db"
@@ -50,7 +52,7 @@ var (
 // invalidInput is a validation failure found inside a transaction, when
 // the request can only be judged against the stored object; it is answered
 // 422 with its field errors.
-type invalidInput []FieldError
+type invalidInput []ledger.FieldError
 
 func (e invalidInput) Error() string { return "invalid input" }
 

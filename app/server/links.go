@@ -29,6 +29,8 @@ import (
 	"time"
 	"unicode"
 
+	"github.com/rekomi/rekomi/app/ledger"
+
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 
@@ -132,10 +134,10 @@ type linkInput struct {
 	destination, code       string
 }
 
-func (req createLinkRequest) validate() (linkInput, []FieldError) {
+func (req createLinkRequest) validate() (linkInput, []ledger.FieldError) {
 	var in linkInput
-	var errs []FieldError
-	bad := func(field, detail string) { errs = append(errs, FieldError{Field: field, Detail: detail}) }
+	var errs []ledger.FieldError
+	bad := func(field, detail string) { errs = append(errs, ledger.FieldError{Field: field, Detail: detail}) }
 	parseID := func(field string, v *string, into *uuid.UUID) {
 		var err error
 		switch {
@@ -237,7 +239,7 @@ func (s *Server) getLink(w http.ResponseWriter, r *http.Request) {
 // parseLinkFilters reads the optional affiliate_id and campaign_id of a
 // list. On failure it has written the problem and returns false.
 func parseLinkFilters(w http.ResponseWriter, r *http.Request) (affiliate, campaign *uuid.UUID, ok bool) {
-	var errs []FieldError
+	var errs []ledger.FieldError
 	parse := func(name string) *uuid.UUID {
 		v := r.URL.Query().Get(name)
 		if v == "" {
@@ -245,7 +247,7 @@ func parseLinkFilters(w http.ResponseWriter, r *http.Request) (affiliate, campai
 		}
 		id, err := uuid.Parse(v)
 		if err != nil {
-			errs = append(errs, FieldError{Field: name, Detail: "must be an object id"})
+			errs = append(errs, ledger.FieldError{Field: name, Detail: "must be an object id"})
 		}
 		return &id
 	}
@@ -299,7 +301,7 @@ func (s *Server) updateLink(w http.ResponseWriter, r *http.Request) {
 	if req.DestinationURL != nil {
 		var detail string
 		if destination, detail = checkDestinationURL(*req.DestinationURL); detail != "" {
-			validationFailed(w, r, []FieldError{{Field: "destination_url", Detail: detail}})
+			validationFailed(w, r, []ledger.FieldError{{Field: "destination_url", Detail: detail}})
 			return
 		}
 	}

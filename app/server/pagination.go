@@ -20,6 +20,8 @@ import (
 	"net/http"
 	"strconv"
 
+	"github.com/rekomi/rekomi/app/ledger"
+
 	"github.com/google/uuid"
 )
 
@@ -39,18 +41,18 @@ const (
 func parsePage(w http.ResponseWriter, r *http.Request) (page, bool) {
 	p := page{limit: defaultPageLimit}
 	q := r.URL.Query()
-	var errs []FieldError
+	var errs []ledger.FieldError
 	if v := q.Get("limit"); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 1 || n > maxPageLimit {
-			errs = append(errs, FieldError{Field: "limit", Detail: "must be an integer from 1 to 100"})
+			errs = append(errs, ledger.FieldError{Field: "limit", Detail: "must be an integer from 1 to 100"})
 		}
 		p.limit = n
 	}
 	if v := q.Get("starting_after"); v != "" {
 		id, err := uuid.Parse(v)
 		if err != nil {
-			errs = append(errs, FieldError{Field: "starting_after", Detail: "must be an object id"})
+			errs = append(errs, ledger.FieldError{Field: "starting_after", Detail: "must be an object id"})
 		}
 		p.startingAfter = &id
 	}

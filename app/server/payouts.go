@@ -25,6 +25,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/rekomi/rekomi/app/ledger"
+
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 
@@ -126,9 +128,9 @@ type payoutInput struct {
 }
 
 // validate checks the body and returns the affiliate id it names.
-func (s *Server) validatePayout(in payoutInput) (uuid.UUID, []FieldError) {
-	var errs []FieldError
-	bad := func(field, detail string) { errs = append(errs, FieldError{Field: field, Detail: detail}) }
+func (s *Server) validatePayout(in payoutInput) (uuid.UUID, []ledger.FieldError) {
+	var errs []ledger.FieldError
+	bad := func(field, detail string) { errs = append(errs, ledger.FieldError{Field: field, Detail: detail}) }
 	var affiliateID uuid.UUID
 	if in.AffiliateID == nil {
 		bad("affiliate_id", "is required")
@@ -390,12 +392,12 @@ type payoutFilter struct {
 
 func parsePayoutFilter(w http.ResponseWriter, r *http.Request) (payoutFilter, bool) {
 	var f payoutFilter
-	var errs []FieldError
+	var errs []ledger.FieldError
 	q := r.URL.Query()
 	if v := q.Get("affiliate_id"); v != "" {
 		id, err := uuid.Parse(v)
 		if err != nil {
-			errs = append(errs, FieldError{Field: "affiliate_id", Detail: "must be an affiliate id"})
+			errs = append(errs, ledger.FieldError{Field: "affiliate_id", Detail: "must be an affiliate id"})
 		}
 		f.affiliateID = &id
 	}
@@ -403,7 +405,7 @@ func parsePayoutFilter(w http.ResponseWriter, r *http.Request) (payoutFilter, bo
 		switch v {
 		case payoutPending, payoutDispatched, payoutPaid, payoutFailed:
 		default:
-			errs = append(errs, FieldError{Field: "status", Detail: "must be pending, dispatched, paid or failed"})
+			errs = append(errs, ledger.FieldError{Field: "status", Detail: "must be pending, dispatched, paid or failed"})
 		}
 		f.status = &v
 	}

@@ -19,25 +19,21 @@ package server
 import (
 	"encoding/json"
 	"net/http"
+
+	"github.com/rekomi/rekomi/app/ledger"
 )
 
 // Problem is an RFC 9457 problem detail. Type is a stable, short identifier
 // of the error, documented per route.
 type Problem struct {
-	Type     string       `json:"type"`
-	Title    string       `json:"title"`
-	Status   int          `json:"status"`
-	Detail   string       `json:"detail,omitempty"`
-	Instance string       `json:"instance,omitempty"`
-	Errors   []FieldError `json:"errors,omitempty"`
+	Type     string              `json:"type"`
+	Title    string              `json:"title"`
+	Status   int                 `json:"status"`
+	Detail   string              `json:"detail,omitempty"`
+	Instance string              `json:"instance,omitempty"`
+	Errors   []ledger.FieldError `json:"errors,omitempty"`
 	// RequestID lets a merchant quote the request to support.
 	RequestID string `json:"request_id,omitempty"`
-}
-
-// FieldError is one invalid field of a request body or query.
-type FieldError struct {
-	Field  string `json:"field"`
-	Detail string `json:"detail"`
 }
 
 // problemTypeBase prefixes every problem type so it is a URI, as RFC 9457

@@ -29,6 +29,7 @@ import (
 	"github.com/stripe/stripe-go/v85"
 
 	"github.com/rekomi/rekomi/app/db"
+	"github.com/rekomi/rekomi/app/ledger"
 )
 
 // Stripe effects. A Stripe customer is a customer whose external id is the
@@ -126,7 +127,7 @@ func validStripeID(what, id string) error {
 // optionalEmail is e when it looks like an email address, else nil: a bad
 // email is dropped, not a reason to lose the event.
 func optionalEmail(e string) *string {
-	if !strings.Contains(e, "@") || strings.ContainsRune(e, 0) || !utf8.ValidString(e) || utf8.RuneCountInString(e) > 320 {
+	if !ledger.ValidContactEmail(e) {
 		return nil
 	}
 	return &e

@@ -24,6 +24,8 @@ import (
 	"net/http"
 	"sync"
 
+	"github.com/rekomi/rekomi/app/ledger"
+
 	"github.com/google/uuid"
 	lru "github.com/hashicorp/golang-lru/v2"
 	"github.com/jackc/pgx/v5"
@@ -182,7 +184,7 @@ func (s *Server) checkStripeAccount(w http.ResponseWriter, r *http.Request, orgI
 		return err
 	})
 	if errors.Is(err, errNoStripeKey) {
-		validationFailed(w, r, []FieldError{{Field: "stripe_account_id", Detail: "cannot be checked: " + noStripeKeyDetail}})
+		validationFailed(w, r, []ledger.FieldError{{Field: "stripe_account_id", Detail: "cannot be checked: " + noStripeKeyDetail}})
 		return false
 	}
 	if err != nil {
@@ -196,7 +198,7 @@ func (s *Server) checkStripeAccount(w http.ResponseWriter, r *http.Request, orgI
 		return true
 	}
 	if reason, definitive := payout.IsDefinitive(err); definitive {
-		validationFailed(w, r, []FieldError{{Field: "stripe_account_id", Detail: reason}})
+		validationFailed(w, r, []ledger.FieldError{{Field: "stripe_account_id", Detail: reason}})
 		return false
 	}
 	s.log.Warn("Stripe did not answer an account check", "error", err.Error(), "request_id", requestIDFrom(ctx))

@@ -32,6 +32,7 @@ import (
 	"github.com/rekomi/rekomi/app/config"
 	"github.com/rekomi/rekomi/app/dbtest"
 	"github.com/rekomi/rekomi/app/keyring"
+	"github.com/rekomi/rekomi/app/ledger"
 	"github.com/rekomi/rekomi/app/payout"
 	"github.com/rekomi/rekomi/app/payout/stripemock"
 	"github.com/rekomi/rekomi/app/server"
@@ -208,7 +209,7 @@ func TestOrganizationStripeKeys(t *testing.T) {
 		resp := b.patchAccount(t, a, a.affiliate, "acct_OfB", &p)
 		require.Equal(t, http.StatusUnprocessableEntity, resp.StatusCode, "A cannot point its affiliate at an account its key does not see")
 		require.Equal(t, "urn:rekomi:problem:validation_failed", p.Type)
-		require.Equal(t, []server.FieldError{{Field: "stripe_account_id", Detail: "the account is not visible to the organization's Stripe key"}}, p.Errors)
+		require.Equal(t, []ledger.FieldError{{Field: "stripe_account_id", Detail: "the account is not visible to the organization's Stripe key"}}, p.Errors)
 		require.Equal(t, "acct_OfA", *b.accountOf(t, a.org, a.affiliate), "nothing changed")
 		require.Zero(t, b.countAudit(t, a.org, "affiliate.updated", a.affiliate))
 		require.Equal(t, []string{"Bearer " + stripeKeyA}, b.authorizations(), "the account was looked up with A's key")

@@ -22,9 +22,9 @@ import (
 	"fmt"
 	"net/http"
 	"regexp"
-	"strings"
 	"time"
-	"unicode/utf8"
+
+	"github.com/rekomi/rekomi/app/ledger"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
@@ -84,60 +84,42 @@ var earliestOccurredAt = time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC)
 
 var referralCodePattern = regexp.MustCompile(`^[A-Za-z0-9_-]{4,64}$`)
 
-// fieldErrors collects field errors.
-type fieldErrors []FieldError
-
-func (e *fieldErrors) add(field, detail string) {
-	*e = append(*e, FieldError{Field: field, Detail: detail})
-}
-
-// text checks an optional text field: min to max characters, UTF-8 without
-// NUL (which PostgreSQL's text refuses).
-func (e *fieldErrors) text(field string, v *string, minLen, maxLen int) {
-	if v == nil {
-		return
-	}
-	if n := utf8.RuneCountInString(*v); n < minLen || n > maxLen || strings.ContainsRune(*v, 0) {
-		e.add(field, fmt.Sprintf("must be %d to %d characters of text", minLen, maxLen))
-	}
-}
-
 // validate checks a lead's fields against now.
-func (in trackLeadInput) validate(now time.Time) (tracking, fieldErrors) {
+func (in trackLeadInput) validate(now time.Time) (tracking, ledger.FieldErrors) {
 	t := tracking{kind: "lead", externalID: in.ExternalID, referralCode: in.ReferralCode, occurredAt: now.UTC()}
-	var errs fieldErrors
+	var errs ledger.FieldErrors
 	switch {
 	case in.Customer == nil:
-		errs.add("customer", "is required")
+		errs.Add("customer", "is required")
 	case in.Customer.ExternalID == nil:
-		errs.add("customer.external_id", "is required")
+		errs.Add("customer.external_id", "is required")
 	default:
 		t.customerExternalID, t.email = *in.Customer.ExternalID, in.Customer.Email
-		errs.text("customer.external_id", in.Customer.ExternalID, 1, 255)
-		if e := in.Customer.Email; e != nil && (!strings.Contains(*e, "@") || strings.ContainsRune(*e, 0) || utf8.RuneCountInString(*e) > 320) {
-			errs.add("customer.email", "must be an email address of at most 320 characters")
+		errs.Text("customer.external_id", in.Customer.ExternalID, 1, 255)
+		if e := in.Customer.Email; e != nil && !ledger.ValidContactEmail(*e) {
+			errs.Add("customer.email", "must be an email address of at most 320 characters")
 		}
 	}
 	if in.VisitorID != nil {
 		id, err := uuid.Parse(*in.VisitorID)
 		if err != nil {
-			errs.add("visitor_id", "must be the visitor id (a UUID) from the attribution cookie")
+			errs.Add("visitor_id", "must be the visitor id (a UUID) from the attribution cookie")
 		}
 		t.visitorID = &id
 	}
 	if c := in.ReferralCode; c != nil && !referralCodePattern.MatchString(*c) {
-		errs.add("referral_code", "must be a link code: 4 to 64 letters, digits, _ or -")
+		errs.Add("referral_code", "must be a link code: 4 to 64 letters, digits, _ or -")
 	}
-	errs.text("external_id", in.ExternalID, 1, 255)
+	errs.Text("external_id", in.ExternalID, 1, 255)
 	if in.OccurredAt != nil {
 		at, err := time.Parse(time.RFC3339, *in.OccurredAt)
 		switch {
 		case err != nil:
-			errs.add("occurred_at", "must be an RFC 3339 date-time such as 2026-01-02T15:04:05Z")
+			errs.Add("occurred_at", "must be an RFC 3339 date-time such as 2026-01-02T15:04:05Z")
 		case at.After(now.Add(maxClockSkew)):
-			errs.add("occurred_at", "must not be more than 5 minutes in the future")
+			errs.Add("occurred_at", "must not be more than 5 minutes in the future")
 		case at.Before(earliestOccurredAt):
-			errs.add("occurred_at", "must not be before 2000-01-01")
+			errs.Add("occurred_at", "must not be before 2000-01-01")
 		}
 		t.occurredAt = at.UTC()
 	}
@@ -145,25 +127,25 @@ func (in trackLeadInput) validate(now time.Time) (tracking, fieldErrors) {
 }
 
 // validate checks a sale's fields against now.
-func (in trackSaleInput) validate(now time.Time) (tracking, fieldErrors) {
+func (in trackSaleInput) validate(now time.Time) (tracking, ledger.FieldErrors) {
 	t, errs := in.trackLeadInput.validate(now)
 	t.kind, t.currency = "sale", in.Currency
 	if in.ExternalID == nil {
-		errs.add("external_id", "is required: the order or invoice id")
+		errs.Add("external_id", "is required: the order or invoice id")
 	}
 	switch {
 	case in.Amount == nil:
-		errs.add("amount", "is required")
+		errs.Add("amount", "is required")
 	case *in.Amount < 0:
-		errs.add("amount", "must be an integer amount of minor units, 0 or more")
+		errs.Add("amount", "must be an integer amount of minor units, 0 or more")
 	default:
 		t.amount = *in.Amount
 	}
 	switch {
 	case in.Currency == nil:
-		errs.add("currency", "is required")
+		errs.Add("currency", "is required")
 	case !currencies[*in.Currency]:
-		errs.add("currency", "must be an ISO 4217 currency code in upper case, such as EUR")
+		errs.Add("currency", "must be an ISO 4217 currency code in upper case, such as EUR")
 	}
 	return t, errs
 }
@@ -199,7 +181,7 @@ type saleTracked struct {
 	Commission *commissionObject `json:"commission"`
 }
 
-func (s *Server) track(w http.ResponseWriter, r *http.Request, t tracking, errs fieldErrors) {
+func (s *Server) track(w http.ResponseWriter, r *http.Request, t tracking, errs ledger.FieldErrors) {
 	if len(errs) > 0 {
 		validationFailed(w, r, errs)
 		return
