@@ -19,6 +19,11 @@ limitations under the License.
 // and inserts it through the caller's transaction, so it commits or rolls
 // back with the change it records; the database assigns seq, prev_hash and
 // hash. Verify recomputes the chain with the database's own hash function.
+// Sealer.List reads an organization's entries newest first, narrowed by a
+// Filter (actor, action, target, time range, free text, or a personal value
+// through its blind index), with their personal fields opened: the API, its
+// CSV export and the admin pages all read the log through it. Parsing a
+// filter from a request is the server's job, not this package's.
 //
 // Personal fields (the client's IP address and user agent, and the emails,
 // URLs and names an entry's Personal map holds) are never stored in

@@ -35,7 +35,7 @@ type adminAuditLogData struct {
 	Form       url.Values // the query, to refill the search form
 	ActorTypes []string
 	Errors     []ledger.FieldError
-	Entries    []auditEntryObject
+	Entries    []audit.StoredEntry
 	NextURL    string // "" on the last page
 	ExportURL  string
 }

@@ -46,7 +46,7 @@ type adminOverviewData struct {
 	Org         adminOrg
 	Counts      []adminCount
 	Commissions []adminCount
-	Recent      []auditEntryObject
+	Recent      []audit.StoredEntry
 	Keys        []apiKeyObject
 	CurrentKey  uuid.UUID
 }
@@ -92,7 +92,7 @@ func (s *Server) readOverview(ctx context.Context, tx pgx.Tx, org uuid.UUID, dat
 	if data.Commissions, err = countCommissions(ctx, tx, org); err != nil {
 		return err
 	}
-	if data.Recent, err = s.queryAuditLog(ctx, tx, org, auditFilter{}, 0, 10); err != nil {
+	if data.Recent, err = s.queryAuditLog(ctx, tx, org, audit.Filter{}, 0, 10); err != nil {
 		return fmt.Errorf("reading recent audit entries: %w", err)
 	}
 	data.Keys, err = queryAPIKeys(ctx, tx, org)

@@ -22,6 +22,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/rekomi/rekomi/app/audit"
 )
 
 // exportBatch is how many entries the export reads per query: memory stays
@@ -56,7 +58,7 @@ func (s *Server) exportAuditLog(w http.ResponseWriter, r *http.Request) {
 	_ = cw.Write(auditCSVHeader)
 	for {
 		for _, e := range batch {
-			_ = cw.Write(e.csvRecord())
+			_ = cw.Write(csvRecord(e))
 		}
 		cw.Flush()
 		if err := cw.Error(); err != nil {
@@ -76,7 +78,7 @@ func (s *Server) exportAuditLog(w http.ResponseWriter, r *http.Request) {
 
 // csvRecord is e as one CSV row, in the order of auditCSVHeader, with every
 // cell made safe to open in a spreadsheet.
-func (e auditEntryObject) csvRecord() []string {
+func csvRecord(e audit.StoredEntry) []string {
 	cells := []string{strconv.FormatInt(e.Seq, 10), e.ID.String(), e.OccurredAt.Format(time.RFC3339Nano),
 		e.Actor.Type, e.Actor.ID, e.Action, e.Target.Type, e.Target.ID,
 		deref(e.IP), deref(e.UserAgent), deref(e.RequestID), string(e.Metadata), e.PrevHash, e.Hash}

@@ -30,21 +30,10 @@ import (
 	"github.com/rekomi/rekomi/app/audit"
 )
 
-// auditFilter narrows an organization's audit log. Empty fields do not
-// filter; occurred_after and occurred_before are exclusive bounds.
-type auditFilter struct {
-	actorType, actorID   string
-	action               string
-	targetType, targetID string
-	after, before        *time.Time
-	text                 string // q: case-insensitive substring of the fields that are not personal
-	match, matchField    string // match: exact personal value, in matchField or any of audit.SearchedFields
-}
-
 // auditQuery is a filter with its keyset page. The cursor is a seq: the
 // newest-first page holds entries with a seq below it.
 type auditQuery struct {
-	filter        auditFilter
+	filter        audit.Filter
 	limit         int
 	startingAfter int64 // 0: from the newest entry
 }
@@ -83,9 +72,9 @@ func auditQueryFrom(values url.Values, paged bool, defaultLimit int) (auditQuery
 	if paged {
 		allowed = append(slices.Clone(auditFilterParams), auditPageParams...)
 	}
-	q := auditQuery{limit: defaultLimit}
-	errs := unknownParams(values, allowed)
-	errs = append(errs, q.filter.parse(values)...)
+	filter, filterErrs := parseAuditFilter(values)
+	q := auditQuery{filter: filter, limit: defaultLimit}
+	errs := append(unknownParams(values, allowed), filterErrs...)
 	if paged {
 		errs = append(errs, q.parsePage(values)...)
 	}
@@ -111,11 +100,13 @@ func unknownParams(values url.Values, allowed []string) []ledger.FieldError {
 	return errs
 }
 
-func (f *auditFilter) parse(values url.Values) []ledger.FieldError {
+// parseAuditFilter reads the filter parameters, with one error per bad one.
+func parseAuditFilter(values url.Values) (audit.Filter, []ledger.FieldError) {
+	var f audit.Filter
 	var errs []ledger.FieldError
 	for _, p := range []textParam{
-		{"actor_id", &f.actorID, 255}, {"action", &f.action, 100}, {"target_type", &f.targetType, 100},
-		{"target_id", &f.targetID, 255}, {"q", &f.text, 200}, {"match", &f.match, 2048},
+		{"actor_id", &f.ActorID, 255}, {"action", &f.Action, 100}, {"target_type", &f.TargetType, 100},
+		{"target_id", &f.TargetID, 255}, {"q", &f.Text, 200}, {"match", &f.Match, 2048},
 	} {
 		v := values.Get(p.name)
 		if !utf8.ValidString(v) || strings.ContainsRune(v, 0) || utf8.RuneCountInString(v) > p.max {
@@ -124,51 +115,37 @@ func (f *auditFilter) parse(values url.Values) []ledger.FieldError {
 		}
 		*p.dst = v
 	}
-	errs = append(errs, f.parseMatchField(values.Get("match_field"))...)
-	f.actorType = values.Get("actor_type")
-	if f.actorType != "" && !validActorType(f.actorType) {
+	errs = append(errs, parseMatchField(&f, values.Get("match_field"))...)
+	f.ActorType = values.Get("actor_type")
+	if f.ActorType != "" && !validActorType(f.ActorType) {
 		errs = append(errs, ledger.FieldError{Field: "actor_type", Detail: "must be one of api_key, member, operator, provider, system, admin"})
 	}
 	var err ledger.FieldError
-	if f.after, err = parseTime(values, "occurred_after"); err.Field != "" {
+	if f.After, err = parseTime(values, "occurred_after"); err.Field != "" {
 		errs = append(errs, err)
 	}
-	if f.before, err = parseTime(values, "occurred_before"); err.Field != "" {
+	if f.Before, err = parseTime(values, "occurred_before"); err.Field != "" {
 		errs = append(errs, err)
 	}
-	if f.after != nil && f.before != nil && !f.after.Before(*f.before) {
+	if f.After != nil && f.Before != nil && !f.After.Before(*f.Before) {
 		errs = append(errs, ledger.FieldError{Field: "occurred_before", Detail: "must be later than occurred_after"})
 	}
-	return errs
+	return f, errs
 }
 
-// parseMatchField reads match_field, which names the personal field a
-// match looks in and needs a match.
-func (f *auditFilter) parseMatchField(v string) []ledger.FieldError {
+// parseMatchField reads match_field, the personal field a match looks in,
+// into f; it needs a match.
+func parseMatchField(f *audit.Filter, v string) []ledger.FieldError {
 	switch {
 	case v == "":
 		return nil
 	case len(v) > 64 || strings.Trim(v, "abcdefghijklmnopqrstuvwxyz_") != "":
 		return []ledger.FieldError{{Field: "match_field", Detail: "must be a personal field name, such as email, ip or destination_url"}}
-	case f.match == "":
+	case f.Match == "":
 		return []ledger.FieldError{{Field: "match_field", Detail: "needs a match"}}
 	}
-	f.matchField = v
+	f.MatchField = v
 	return nil
-}
-
-// matchIndexes are the blind indexes, under key, of the match value in
-// the field it names or in each field a search looks in.
-func (f auditFilter) matchIndexes(key *audit.OrgKey) [][]byte {
-	fields := audit.SearchedFields
-	if f.matchField != "" {
-		fields = []string{f.matchField}
-	}
-	out := make([][]byte, len(fields))
-	for i, field := range fields {
-		out[i] = key.Index(field, f.match)
-	}
-	return out
 }
 
 func validActorType(s string) bool {

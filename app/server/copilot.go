@@ -23,6 +23,7 @@ import (
 	"regexp"
 	"unicode/utf8"
 
+	"github.com/rekomi/rekomi/app/audit"
 	"github.com/rekomi/rekomi/app/ledger"
 
 	"github.com/jackc/pgx/v5"
@@ -33,7 +34,7 @@ import (
 // audit log shows what was done by software on someone's behalf.
 type copilotActionInput struct {
 	Action   *string         `json:"action"`
-	Target   *auditRef       `json:"target"`
+	Target   *audit.Ref      `json:"target"`
 	Summary  *string         `json:"summary"`
 	Model    *string         `json:"model"`
 	Metadata json.RawMessage `json:"metadata"`

@@ -44,13 +44,13 @@ func auditRowOpener(key *audit.OrgKey) func(row string) (string, error) {
 		if err != nil {
 			return row, nil
 		}
-		e := auditEntryObject{sealed: sealed, Metadata: cols["metadata"]}
+		e := audit.StoredEntry{Sealed: sealed, Metadata: cols["metadata"]}
 		for name, dst := range map[string]*string{"action": &e.Action, "target_type": &e.Target.Type, "target_id": &e.Target.ID} {
 			if err := json.Unmarshal(cols[name], dst); err != nil {
 				return "", fmt.Errorf("decoding an audit entry's %s: %w", name, err)
 			}
 		}
-		if err := e.open(key); err != nil {
+		if err := e.Open(key); err != nil {
 			return row, nil
 		}
 		for name, v := range map[string]any{"ip": e.IP, "user_agent": e.UserAgent, "metadata": e.Metadata} {
