@@ -77,3 +77,12 @@ func firstNonEmpty(s ...string) string {
 	}
 	return ""
 }
+
+// Wrap prefixes err with what was being done, keeping nil nil, for the
+// many steps whose error is returned as it is or not at all.
+func Wrap(doing string, err error) error {
+	if err == nil {
+		return nil
+	}
+	return fmt.Errorf("%s: %w", doing, err)
+}

@@ -184,11 +184,11 @@ func requireUsableCampaign(ctx context.Context, tx pgx.Tx, orgID, id uuid.UUID) 
 	err := db.MapError(tx.QueryRow(ctx, `SELECT archived_at FROM campaigns WHERE org_id = $1 AND id = $2`, orgID, id).Scan(&archivedAt))
 	switch {
 	case errors.Is(err, db.ErrNotFound):
-		return invalidInput{{Field: "campaign_id", Detail: "is not a campaign of the organization"}}
+		return ledger.FieldErrors{{Field: "campaign_id", Detail: "is not a campaign of the organization"}}
 	case err != nil:
 		return err
 	case archivedAt != nil:
-		return invalidInput{{Field: "campaign_id", Detail: "names an archived campaign"}}
+		return ledger.FieldErrors{{Field: "campaign_id", Detail: "names an archived campaign"}}
 	}
 	return nil
 }
@@ -211,20 +211,9 @@ func (s *Server) listAffiliates(w http.ResponseWriter, r *http.Request) {
 		}
 		status = &v
 	}
-	p := principalFrom(r.Context())
-	affiliates := []affiliateObject{}
-	err := s.db.TenantTx(r.Context(), p.OrgID, func(tx pgx.Tx) error {
-		rows, err := tx.Query(r.Context(), `SELECT `+affiliateColumns+` FROM affiliates
-			WHERE org_id = $1 AND ($4::text IS NULL OR status = $4)
-			AND ($2::uuid IS NULL OR (created_at, id) < (SELECT created_at, id FROM affiliates WHERE org_id = $1 AND id = $2))
-			ORDER BY created_at DESC, id DESC LIMIT $3`, p.OrgID, page.startingAfter, page.limit+1, status)
-		if err != nil {
-			return db.MapError(err)
-		}
-		affiliates, err = pgx.CollectRows(rows, func(row pgx.CollectableRow) (affiliateObject, error) { return scanAffiliate(row) })
-		return err
+	s.list(w, r, "listing affiliates", func(ctx context.Context, tx pgx.Tx, org uuid.UUID) (any, error) {
+		return ledger.ListPage(ctx, tx, org, ledger.Query[affiliateObject]{Table: "affiliates", Columns: affiliateColumns, Where: `$4::text IS NULL OR status = $4`, Scan: scanAffiliate}, page, status)
 	})
-	s.answer(w, r, "listing affiliates", http.StatusOK, newList(affiliates, page.limit), err)
 }
 
 // stripeAccountID is the form of a Stripe connected account id.

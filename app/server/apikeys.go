@@ -185,30 +185,9 @@ func (s *Server) listAPIKeys(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	p := principalFrom(r.Context())
-	keys := []apiKeyObject{}
-	err := s.db.TenantTx(r.Context(), p.OrgID, func(tx pgx.Tx) error {
-		rows, err := tx.Query(r.Context(), `SELECT `+apiKeyColumns+` FROM api_keys
-			WHERE org_id = $1 AND ($2::uuid IS NULL OR (created_at, id) < (SELECT created_at, id FROM api_keys WHERE org_id = $1 AND id = $2))
-			ORDER BY created_at DESC, id DESC LIMIT $3`, p.OrgID, page.startingAfter, page.limit+1)
-		if err != nil {
-			return err
-		}
-		defer rows.Close()
-		for rows.Next() {
-			k, err := scanAPIKey(rows)
-			if err != nil {
-				return err
-			}
-			keys = append(keys, k)
-		}
-		return rows.Err()
+	s.list(w, r, "listing API keys", func(ctx context.Context, tx pgx.Tx, org uuid.UUID) (any, error) {
+		return ledger.ListPage(ctx, tx, org, ledger.Query[apiKeyObject]{Table: "api_keys", Columns: apiKeyColumns, Scan: scanAPIKey}, page)
 	})
-	if err != nil {
-		s.internalError(w, r, "listing API keys", err)
-		return
-	}
-	writeJSON(w, http.StatusOK, newList(keys, page.limit))
 }
 
 // answer writes v, or err as a problem.

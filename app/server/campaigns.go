@@ -161,7 +161,7 @@ func (c campaignObject) validate() []ledger.FieldError {
 	if n := utf8.RuneCountInString(c.Name); n < 1 || n > 200 {
 		bad("name", "must be 1 to 200 characters")
 	}
-	if !currencies[c.Currency] {
+	if !ledger.ValidCurrency(c.Currency) {
 		bad("currency", "must be an ISO 4217 currency code in upper case, such as EUR")
 	}
 	errs = append(errs, c.Commission.validate()...)
@@ -294,20 +294,9 @@ func (s *Server) listCampaigns(w http.ResponseWriter, r *http.Request) {
 			Errors: []ledger.FieldError{{Field: "include_archived", Detail: "must be true or false"}}})
 		return
 	}
-	p := principalFrom(r.Context())
-	campaigns := []campaignObject{}
-	err = s.db.TenantTx(r.Context(), p.OrgID, func(tx pgx.Tx) error {
-		rows, err := tx.Query(r.Context(), `SELECT `+campaignColumns+` FROM campaigns
-			WHERE org_id = $1 AND ($4 OR archived_at IS NULL)
-			AND ($2::uuid IS NULL OR (created_at, id) < (SELECT created_at, id FROM campaigns WHERE org_id = $1 AND id = $2))
-			ORDER BY created_at DESC, id DESC LIMIT $3`, p.OrgID, page.startingAfter, page.limit+1, includeArchived)
-		if err != nil {
-			return db.MapError(err)
-		}
-		campaigns, err = pgx.CollectRows(rows, func(row pgx.CollectableRow) (campaignObject, error) { return scanCampaign(row) })
-		return err
+	s.list(w, r, "listing campaigns", func(ctx context.Context, tx pgx.Tx, org uuid.UUID) (any, error) {
+		return ledger.ListPage(ctx, tx, org, ledger.Query[campaignObject]{Table: "campaigns", Columns: campaignColumns, Where: `$4 OR archived_at IS NULL`, Scan: scanCampaign}, page, includeArchived)
 	})
-	s.answer(w, r, "listing campaigns", http.StatusOK, newList(campaigns, page.limit), err)
 }
 
 func (s *Server) updateCampaign(w http.ResponseWriter, r *http.Request) {
@@ -327,7 +316,7 @@ func (s *Server) updateCampaign(w http.ResponseWriter, r *http.Request) {
 		}
 		changed := in.apply(&c)
 		if errs := c.validate(); len(errs) > 0 {
-			return 0, nil, invalidInput(errs)
+			return 0, nil, ledger.FieldErrors(errs)
 		}
 		if len(changed) == 0 {
 			return http.StatusOK, c, nil
@@ -366,22 +355,4 @@ func (s *Server) archiveCampaign(w http.ResponseWriter, r *http.Request) {
 		_, err = s.sealer.Append(ctx, tx, p.OrgID, s.auditEntry(r, "campaign.archived", "campaign", id.String(), nil))
 		return http.StatusOK, archived, err
 	})
-}
-
-// currencies are the ISO 4217 codes of circulating currencies a campaign
-// may pay in.
-var currencies = map[string]bool{
-	"AED": true, "AFN": true, "ALL": true, "AMD": true, "ANG": true, "AOA": true, "ARS": true, "AUD": true, "AWG": true, "AZN": true, "BAM": true, "BBD": true,
-	"BDT": true, "BGN": true, "BHD": true, "BIF": true, "BMD": true, "BND": true, "BOB": true, "BRL": true, "BSD": true, "BTN": true, "BWP": true, "BYN": true,
-	"BZD": true, "CAD": true, "CDF": true, "CHF": true, "CLP": true, "CNY": true, "COP": true, "CRC": true, "CUP": true, "CVE": true, "CZK": true, "DJF": true,
-	"DKK": true, "DOP": true, "DZD": true, "EGP": true, "ERN": true, "ETB": true, "EUR": true, "FJD": true, "FKP": true, "GBP": true, "GEL": true, "GHS": true,
-	"GIP": true, "GMD": true, "GNF": true, "GTQ": true, "GYD": true, "HKD": true, "HNL": true, "HTG": true, "HUF": true, "IDR": true, "ILS": true, "INR": true,
-	"IQD": true, "IRR": true, "ISK": true, "JMD": true, "JOD": true, "JPY": true, "KES": true, "KGS": true, "KHR": true, "KMF": true, "KPW": true, "KRW": true,
-	"KWD": true, "KYD": true, "KZT": true, "LAK": true, "LBP": true, "LKR": true, "LRD": true, "LSL": true, "LYD": true, "MAD": true, "MDL": true, "MGA": true,
-	"MKD": true, "MMK": true, "MNT": true, "MOP": true, "MRU": true, "MUR": true, "MVR": true, "MWK": true, "MXN": true, "MYR": true, "MZN": true, "NAD": true,
-	"NGN": true, "NIO": true, "NOK": true, "NPR": true, "NZD": true, "OMR": true, "PAB": true, "PEN": true, "PGK": true, "PHP": true, "PKR": true, "PLN": true,
-	"PYG": true, "QAR": true, "RON": true, "RSD": true, "RUB": true, "RWF": true, "SAR": true, "SBD": true, "SCR": true, "SDG": true, "SEK": true, "SGD": true,
-	"SHP": true, "SLE": true, "SOS": true, "SRD": true, "SSP": true, "STN": true, "SVC": true, "SYP": true, "SZL": true, "THB": true, "TJS": true, "TMT": true,
-	"TND": true, "TOP": true, "TRY": true, "TTD": true, "TWD": true, "TZS": true, "UAH": true, "UGX": true, "USD": true, "UYU": true, "UZS": true, "VES": true,
-	"VND": true, "VUV": true, "WST": true, "XAF": true, "XCD": true, "XOF": true, "XPF": true, "YER": true, "ZAR": true, "ZMW": true, "ZWL": true,
 }

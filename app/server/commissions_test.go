@@ -30,6 +30,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/stretchr/testify/require"
 
+	"github.com/rekomi/rekomi/app/ledger"
 	"github.com/rekomi/rekomi/app/server"
 )
 
@@ -106,7 +107,7 @@ func TestCommissions(t *testing.T) {
 			var n int64
 			require.NoError(t, b.db.TenantTx(ctx, s.org, func(tx pgx.Tx) error {
 				var err error
-				n, err = server.ApproveDueCommissions(ctx, tx, s.org, p.affiliate, due1.Currency)
+				n, err = ledger.ApproveDueCommissions(ctx, tx, s.org, p.affiliate, due1.Currency)
 				return err
 			}))
 			return n
@@ -132,7 +133,7 @@ func TestCommissions(t *testing.T) {
 		var n int64
 		require.NoError(t, b.db.TenantTx(ctx, uuid.New(), func(tx pgx.Tx) error {
 			var err error
-			n, err = server.ApproveDueCommissions(ctx, tx, s.org, other.affiliate, othersDue.Currency)
+			n, err = ledger.ApproveDueCommissions(ctx, tx, s.org, other.affiliate, othersDue.Currency)
 			return err
 		}))
 		require.Zero(t, n, "row-level security hides another tenant's rows")
@@ -190,7 +191,8 @@ func TestCommissions(t *testing.T) {
 		require.Equal(t, first.body, replay.body)
 		require.Equal(t, "true", replay.header.Get(server.IdempotentReplayedHeader))
 		b.requireAuditMetadata(t, s.org, "commission.reversed", c.ID,
-			`{"reason":"fraud","status_was":"pending","amount":1000,"currency":"EUR"}`)
+			`{"reason":"fraud","status_was":"pending","amount":1000,"currency":"EUR","affiliate_id":"`+c.AffiliateID.String()+
+				`","conversion_id":"`+c.ConversionID.String()+`"}`)
 	})
 
 	t.Run("RefusesToReversePaidCommissions", func(t *testing.T) {

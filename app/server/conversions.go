@@ -17,49 +17,20 @@ limitations under the License.
 package server
 
 import (
+	"context"
 	"net/http"
 	"net/url"
 	"slices"
 	"strings"
-	"time"
 
 	"github.com/rekomi/rekomi/app/ledger"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
-
-	"github.com/rekomi/rekomi/app/db"
 )
 
-// conversionObject is a tracked lead or sale. A sale's amount is in integer
-// minor units of its currency; a lead has amount 0 and no currency. The
-// affiliate and campaign are those the customer was attributed to when it
-// was tracked.
-type conversionObject struct {
-	Object      string     `json:"object"`
-	ID          uuid.UUID  `json:"id"`
-	Kind        string     `json:"kind"`
-	ExternalID  *string    `json:"external_id"`
-	CustomerID  uuid.UUID  `json:"customer_id"`
-	Amount      int64      `json:"amount"`
-	Currency    *string    `json:"currency"`
-	AffiliateID *uuid.UUID `json:"affiliate_id"`
-	CampaignID  *uuid.UUID `json:"campaign_id"`
-	OccurredAt  time.Time  `json:"occurred_at"`
-	CreatedAt   time.Time  `json:"created_at"`
-}
-
-const conversionColumns = `id, kind, external_id, customer_id, amount, currency, affiliate_id, campaign_id, occurred_at, created_at`
-
-func scanConversion(row pgx.Row) (conversionObject, error) {
-	c := conversionObject{Object: "conversion"}
-	err := row.Scan(&c.ID, &c.Kind, &c.ExternalID, &c.CustomerID, &c.Amount, &c.Currency, &c.AffiliateID, &c.CampaignID,
-		&c.OccurredAt, &c.CreatedAt)
-	return c, db.MapError(err)
-}
-
 func (s *Server) getConversion(w http.ResponseWriter, r *http.Request) {
-	getOne(s, w, r, "reading a conversion", selectByID("conversions", conversionColumns, scanConversion))
+	getOne(s, w, r, "reading a conversion", ledger.GetConversion)
 }
 
 func (s *Server) listConversions(w http.ResponseWriter, r *http.Request) {
@@ -67,25 +38,14 @@ func (s *Server) listConversions(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	f := queryFilter{q: r.URL.Query()}
-	customerID, kind := f.uuid("customer_id"), f.oneOf("kind", "lead", "sale")
-	if !f.ok(w, r) {
+	q := queryFilter{q: r.URL.Query()}
+	f := ledger.ConversionFilter{CustomerID: q.uuid("customer_id"), Kind: oneOf[ledger.Kind](&q, "kind", ledger.Lead, ledger.Sale)}
+	if !q.ok(w, r) {
 		return
 	}
-	p := principalFrom(r.Context())
-	conversions := []conversionObject{}
-	err := s.db.TenantTx(r.Context(), p.OrgID, func(tx pgx.Tx) error {
-		rows, err := tx.Query(r.Context(), `SELECT `+conversionColumns+` FROM conversions WHERE org_id = $1
-			AND ($4::uuid IS NULL OR customer_id = $4) AND ($5::text IS NULL OR kind = $5)
-			AND ($2::uuid IS NULL OR (created_at, id) < (SELECT created_at, id FROM conversions WHERE org_id = $1 AND id = $2))
-			ORDER BY created_at DESC, id DESC LIMIT $3`, p.OrgID, page.startingAfter, page.limit+1, customerID, kind)
-		if err != nil {
-			return db.MapError(err)
-		}
-		conversions, err = pgx.CollectRows(rows, func(row pgx.CollectableRow) (conversionObject, error) { return scanConversion(row) })
-		return err
+	s.list(w, r, "listing conversions", func(ctx context.Context, tx pgx.Tx, org uuid.UUID) (any, error) {
+		return ledger.ListConversions(ctx, tx, org, page, f)
 	})
-	s.answer(w, r, "listing conversions", http.StatusOK, newList(conversions, page.limit), err)
 }
 
 // queryFilter reads a list's optional filters from the query, collecting
@@ -108,13 +68,18 @@ func (f *queryFilter) uuid(name string) *uuid.UUID {
 	return &id
 }
 
-func (f *queryFilter) oneOf(name string, allowed ...string) *string {
-	v := f.q.Get(name)
+// oneOf reads parameter name, which must be one of allowed.
+func oneOf[T ~string](f *queryFilter, name string, allowed ...T) *T {
+	v := T(f.q.Get(name))
 	if v == "" {
 		return nil
 	}
 	if !slices.Contains(allowed, v) {
-		f.errs = append(f.errs, ledger.FieldError{Field: name, Detail: "must be one of " + strings.Join(allowed, ", ")})
+		names := make([]string, len(allowed))
+		for i, a := range allowed {
+			names[i] = string(a)
+		}
+		f.errs = append(f.errs, ledger.FieldError{Field: name, Detail: "must be one of " + strings.Join(names, ", ")})
 		return nil
 	}
 	return &v

@@ -41,7 +41,7 @@ import (
 // dotted path, encoded as Stripe sends it.
 func stripeFixture(t *testing.T, name string, set map[string]any) string {
 	t.Helper()
-	raw, err := os.ReadFile("testdata/stripe/" + name + ".json")
+	raw, err := os.ReadFile("../billing/testdata/stripe/" + name + ".json")
 	require.NoError(t, err)
 	var doc map[string]any
 	require.NoError(t, json.Unmarshal(raw, &doc))

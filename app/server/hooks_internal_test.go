@@ -18,10 +18,6 @@ package server
 
 import "time"
 
-// ApproveDueCommissions lets the external tests call approveDueCommissions
-// as the payouts code does.
-var ApproveDueCommissions = approveDueCommissions
-
 // WithClock makes the link cache and the rate limits read now instead of
 // time.Now.
 func WithClock(now func() time.Time) Option {

@@ -49,19 +49,21 @@ var (
 	errStoredAnswerUnreadable = errors.New("the stored answer cannot be decrypted")
 )
 
-// invalidInput is a validation failure found inside a transaction, when
-// the request can only be judged against the stored object; it is answered
-// 422 with its field errors.
-type invalidInput []ledger.FieldError
-
-func (e invalidInput) Error() string { return "invalid input" }
-
 // stateConflict is a request that the current state of its object refuses,
 // such as approving an affiliate who has not accepted the invite: a 409
 // with detail as the problem's detail.
 func stateConflict(detail string) error {
 	return problemError{Problem{Type: "conflict", Title: "The request conflicts with the current state of the object",
 		Status: http.StatusConflict, Detail: detail}}
+}
+
+// refusalProblem is the problem that answers a refusal of the ledger.
+func refusalProblem(r *ledger.Refusal) Problem {
+	status := http.StatusConflict
+	if r.Kind == ledger.Unprocessable {
+		status = http.StatusUnprocessableEntity
+	}
+	return Problem{Type: r.Code, Title: r.Title, Detail: r.Detail, Status: status}
 }
 
 // problemError is a refusal found inside a transaction that has a problem
@@ -269,13 +271,16 @@ func (s *Server) claimIdempotencyKey(ctx context.Context, tx pgx.Tx, p principal
 // writeError answers err as a problem: the sentinels a store or mutate
 // returns map to their status; anything else is a logged 500.
 func (s *Server) writeError(w http.ResponseWriter, r *http.Request, doing string, err error) {
-	var invalid invalidInput
+	var fields ledger.FieldErrors
 	var refused problemError
+	var refusal *ledger.Refusal
 	switch {
-	case errors.As(err, &invalid):
-		validationFailed(w, r, invalid)
+	case errors.As(err, &fields):
+		validationFailed(w, r, fields)
 	case errors.As(err, &refused):
 		writeProblem(w, r, refused.Problem)
+	case errors.As(err, &refusal):
+		writeProblem(w, r, refusalProblem(refusal))
 	case errors.Is(err, db.ErrNotFound):
 		writeProblem(w, r, Problem{Type: "not_found", Title: "No such object", Status: http.StatusNotFound})
 	case errors.Is(err, db.ErrConflict):

@@ -223,11 +223,11 @@ func requireUsableAffiliate(ctx context.Context, tx pgx.Tx, orgID, id uuid.UUID)
 	err := db.MapError(tx.QueryRow(ctx, `SELECT status FROM affiliates WHERE org_id = $1 AND id = $2`, orgID, id).Scan(&status))
 	switch {
 	case errors.Is(err, db.ErrNotFound):
-		return invalidInput{{Field: "affiliate_id", Detail: "is not an affiliate of the organization"}}
+		return ledger.FieldErrors{{Field: "affiliate_id", Detail: "is not an affiliate of the organization"}}
 	case err != nil:
 		return err
 	case status == affiliateSuspended:
-		return invalidInput{{Field: "affiliate_id", Detail: "names a suspended affiliate"}}
+		return ledger.FieldErrors{{Field: "affiliate_id", Detail: "names a suspended affiliate"}}
 	}
 	return nil
 }
@@ -268,20 +268,9 @@ func (s *Server) listLinks(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	p := principalFrom(r.Context())
-	links := []linkObject{}
-	err := s.db.TenantTx(r.Context(), p.OrgID, func(tx pgx.Tx) error {
-		rows, err := tx.Query(r.Context(), `SELECT `+linkColumns+` FROM referral_links
-			WHERE org_id = $1 AND ($4::uuid IS NULL OR affiliate_id = $4) AND ($5::uuid IS NULL OR campaign_id = $5)
-			AND ($2::uuid IS NULL OR (created_at, id) < (SELECT created_at, id FROM referral_links WHERE org_id = $1 AND id = $2))
-			ORDER BY created_at DESC, id DESC LIMIT $3`, p.OrgID, page.startingAfter, page.limit+1, affiliate, campaign)
-		if err != nil {
-			return db.MapError(err)
-		}
-		links, err = pgx.CollectRows(rows, func(row pgx.CollectableRow) (linkObject, error) { return s.scanLink(row) })
-		return err
+	s.list(w, r, "listing referral links", func(ctx context.Context, tx pgx.Tx, org uuid.UUID) (any, error) {
+		return ledger.ListPage(ctx, tx, org, ledger.Query[linkObject]{Table: "referral_links", Columns: linkColumns, Where: `($4::uuid IS NULL OR affiliate_id = $4) AND ($5::uuid IS NULL OR campaign_id = $5)`, Scan: s.scanLink}, page, affiliate, campaign)
 	})
-	s.answer(w, r, "listing referral links", http.StatusOK, newList(links, page.limit), err)
 }
 
 type updateLinkRequest struct {

@@ -17,19 +17,15 @@ limitations under the License.
 package server
 
 import (
+	"context"
 	"net/http"
 	"strconv"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/rekomi/rekomi/app/ledger"
 
 	"github.com/google/uuid"
 )
-
-// page is a keyset page request: at most limit objects after startingAfter.
-type page struct {
-	limit         int
-	startingAfter *uuid.UUID
-}
 
 const (
 	defaultPageLimit = 10
@@ -38,8 +34,8 @@ const (
 
 // parsePage reads limit (1 to 100, default 10) and starting_after (an
 // object id). On failure it has written the problem and returns false.
-func parsePage(w http.ResponseWriter, r *http.Request) (page, bool) {
-	p := page{limit: defaultPageLimit}
+func parsePage(w http.ResponseWriter, r *http.Request) (ledger.Page, bool) {
+	p := ledger.Page{Limit: defaultPageLimit}
 	q := r.URL.Query()
 	var errs []ledger.FieldError
 	if v := q.Get("limit"); v != "" {
@@ -47,36 +43,43 @@ func parsePage(w http.ResponseWriter, r *http.Request) (page, bool) {
 		if err != nil || n < 1 || n > maxPageLimit {
 			errs = append(errs, ledger.FieldError{Field: "limit", Detail: "must be an integer from 1 to 100"})
 		}
-		p.limit = n
+		p.Limit = n
 	}
 	if v := q.Get("starting_after"); v != "" {
 		id, err := uuid.Parse(v)
 		if err != nil {
 			errs = append(errs, ledger.FieldError{Field: "starting_after", Detail: "must be an object id"})
 		}
-		p.startingAfter = &id
+		p.StartingAfter = &id
 	}
 	if len(errs) > 0 {
 		writeProblem(w, r, Problem{Type: "invalid_request", Title: "Invalid pagination", Status: http.StatusBadRequest, Errors: errs})
-		return page{}, false
+		return ledger.Page{}, false
 	}
 	return p, true
 }
 
-// list is a page of objects; has_more says whether another page follows.
-type list[T any] struct {
-	Object  string `json:"object"`
-	Data    []T    `json:"data"`
-	HasMore bool   `json:"has_more"`
+// list answers what read reads in the principal's tenant transaction: a
+// page of objects.
+func (s *Server) list(w http.ResponseWriter, r *http.Request, doing string,
+	read func(ctx context.Context, tx pgx.Tx, org uuid.UUID) (any, error)) {
+	p := principalFrom(r.Context())
+	var v any
+	err := s.db.TenantTx(r.Context(), p.OrgID, func(tx pgx.Tx) error {
+		var err error
+		v, err = read(r.Context(), tx, p.OrgID)
+		return err
+	})
+	s.answer(w, r, doing, http.StatusOK, v, err)
 }
 
 // newList trims the one extra row fetched to learn whether more follow.
-func newList[T any](rows []T, limit int) list[T] {
+func newList[T any](rows []T, limit int) ledger.List[T] {
 	more := len(rows) > limit
 	if more {
 		rows = rows[:limit]
 	}
-	return list[T]{Object: "list", Data: rows, HasMore: more}
+	return ledger.List[T]{Object: "list", Data: rows, HasMore: more}
 }
 
 // pathID reads the {id} path segment. On failure it has answered 404: an

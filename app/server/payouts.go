@@ -142,7 +142,7 @@ func (s *Server) validatePayout(in payoutInput) (uuid.UUID, []ledger.FieldError)
 	switch {
 	case in.Currency == nil:
 		bad("currency", "is required")
-	case !currencies[*in.Currency]:
+	case !ledger.ValidCurrency(*in.Currency):
 		bad("currency", "must be an ISO 4217 currency code in upper case, such as EUR")
 	}
 	switch {
@@ -199,7 +199,7 @@ func lockPayee(ctx context.Context, tx pgx.Tx, orgID, affiliateID uuid.UUID, pro
 	err := tx.QueryRow(ctx, `SELECT stripe_account_id FROM affiliates WHERE org_id = $1 AND id = $2 FOR UPDATE`,
 		orgID, affiliateID).Scan(&account)
 	if err = db.MapError(err); errors.Is(err, db.ErrNotFound) {
-		return invalidInput{{Field: "affiliate_id", Detail: "no such affiliate"}}
+		return ledger.FieldErrors{{Field: "affiliate_id", Detail: "no such affiliate"}}
 	}
 	if err != nil {
 		return fmt.Errorf("locking the affiliate: %w", err)
@@ -212,10 +212,10 @@ func lockPayee(ctx context.Context, tx pgx.Tx, orgID, affiliateID uuid.UUID, pro
 		return err
 	}
 	if !has {
-		return invalidInput{{Field: "provider", Detail: noStripeKeyDetail}}
+		return ledger.FieldErrors{{Field: "provider", Detail: noStripeKeyDetail}}
 	}
 	if account == nil {
-		return invalidInput{{Field: "provider", Detail: "the affiliate has no Stripe connected account (stripe_account_id); connect one or use manual"}}
+		return ledger.FieldErrors{{Field: "provider", Detail: "the affiliate has no Stripe connected account (stripe_account_id); connect one or use manual"}}
 	}
 	return nil
 }
@@ -238,7 +238,7 @@ func (due payable) net() int64 { return due.total + due.deducted }
 // whose hold has passed, then locks and sums the approved ones no payout
 // holds.
 func collectPayable(ctx context.Context, tx pgx.Tx, orgID, affiliateID uuid.UUID, currency string) (payable, error) {
-	if _, err := approveDueCommissions(ctx, tx, orgID, affiliateID, currency); err != nil {
+	if _, err := ledger.ApproveDueCommissions(ctx, tx, orgID, affiliateID, currency); err != nil {
 		return payable{}, err
 	}
 	rows, err := tx.Query(ctx, `SELECT c.id, c.amount, k.min_payout_amount FROM commissions c
@@ -253,7 +253,7 @@ func collectPayable(ctx context.Context, tx pgx.Tx, orgID, affiliateID uuid.UUID
 	var amount, minimum int64
 	_, err = pgx.ForEachRow(rows, []any{&id, &amount, &minimum}, func() error {
 		if due.total > (1<<63-1)-amount {
-			return invalidInput{{Field: "currency", Detail: "the payable commissions add up to more than a payout can hold"}}
+			return ledger.FieldErrors{{Field: "currency", Detail: "the payable commissions add up to more than a payout can hold"}}
 		}
 		due.ids = append(due.ids, id)
 		due.total += amount
@@ -425,20 +425,9 @@ func (s *Server) listPayouts(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	p := principalFrom(r.Context())
-	payouts := []payoutObject{}
-	err := s.db.TenantTx(r.Context(), p.OrgID, func(tx pgx.Tx) error {
-		rows, err := tx.Query(r.Context(), `SELECT `+payoutColumns+` FROM payouts
-			WHERE org_id = $1 AND ($4::uuid IS NULL OR affiliate_id = $4) AND ($5::text IS NULL OR status = $5)
-			AND ($2::uuid IS NULL OR (created_at, id) < (SELECT created_at, id FROM payouts WHERE org_id = $1 AND id = $2))
-			ORDER BY created_at DESC, id DESC LIMIT $3`, p.OrgID, page.startingAfter, page.limit+1, f.affiliateID, f.status)
-		if err != nil {
-			return db.MapError(err)
-		}
-		payouts, err = pgx.CollectRows(rows, func(row pgx.CollectableRow) (payoutObject, error) { return scanPayout(row) })
-		return err
+	s.list(w, r, "listing payouts", func(ctx context.Context, tx pgx.Tx, org uuid.UUID) (any, error) {
+		return ledger.ListPage(ctx, tx, org, ledger.Query[payoutObject]{Table: "payouts", Columns: payoutColumns, Where: `($4::uuid IS NULL OR affiliate_id = $4) AND ($5::text IS NULL OR status = $5)`, Scan: scanPayout}, page, f.affiliateID, f.status)
 	})
-	s.answer(w, r, "listing payouts", http.StatusOK, newList(payouts, page.limit), err)
 }
 
 // jsonAnswer encodes v as a stored or written answer.

@@ -40,6 +40,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/rekomi/rekomi/app/audit"
+	"github.com/rekomi/rekomi/app/billing"
 	"github.com/rekomi/rekomi/app/clicks"
 	"github.com/rekomi/rekomi/app/config"
 	"github.com/rekomi/rekomi/app/db"
@@ -60,9 +61,11 @@ type Server struct {
 	// sealer seals the personal fields of audit entries under each
 	// organization's data key, itself sealed with the answers ring.
 	sealer *audit.Sealer
-	admin  *adminUI
-	mux    *http.ServeMux
-	routes []string
+	// effects makes verified provider events' effects.
+	effects *billing.Effects
+	admin   *adminUI
+	mux     *http.ServeMux
+	routes  []string
 	// metricsMux serves /metrics, on a listener of its own.
 	metricsMux *http.ServeMux
 	// stripe builds and holds each organization's Stripe Connect provider,
@@ -151,6 +154,7 @@ func New(cfg config.Config, database *db.DB, log *slog.Logger, opts ...Option) *
 		log.Warn("No key ring given: stored idempotent answers and the data keys of audit entries are sealed with a key of this process and cannot be opened by another")
 	}
 	s.sealer = audit.NewSealer(s.answers, audit.DefaultCachedKeys)
+	s.effects = billing.New(s.sealer, log)
 	s.route("GET /healthz", http.HandlerFunc(s.healthz))
 	s.route("GET /readyz", http.HandlerFunc(s.readyz))
 	s.route("GET /openapi.json", http.HandlerFunc(s.openAPI))

@@ -18,10 +18,7 @@ package server
 
 import (
 	"context"
-	"errors"
-	"fmt"
 	"net/http"
-	"regexp"
 	"time"
 
 	"github.com/rekomi/rekomi/app/ledger"
@@ -30,7 +27,6 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/rekomi/rekomi/app/audit"
-	"github.com/rekomi/rekomi/app/db"
 )
 
 // Server-side tracking: the merchant's backend reports a lead (a sign-up) or
@@ -63,30 +59,15 @@ type trackSaleInput struct {
 	Currency *string `json:"currency"`
 }
 
-// tracking is a validated lead or sale.
-type tracking struct {
-	kind               string
-	customerExternalID string
-	email              *string
-	visitorID          *uuid.UUID
-	referralCode       *string
-	externalID         *string
-	occurredAt         time.Time
-	amount             int64
-	currency           *string
-}
-
 // maxClockSkew is how far in the future a conversion may say it happened.
 const maxClockSkew = 5 * time.Minute
 
 // earliestOccurredAt bounds how far back a conversion may be dated.
 var earliestOccurredAt = time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC)
 
-var referralCodePattern = regexp.MustCompile(`^[A-Za-z0-9_-]{4,64}$`)
-
 // validate checks a lead's fields against now.
-func (in trackLeadInput) validate(now time.Time) (tracking, ledger.FieldErrors) {
-	t := tracking{kind: "lead", externalID: in.ExternalID, referralCode: in.ReferralCode, occurredAt: now.UTC()}
+func (in trackLeadInput) validate(now time.Time) (ledger.Tracking, ledger.FieldErrors) {
+	t := ledger.Tracking{Kind: ledger.Lead, ExternalID: in.ExternalID, ReferralCode: in.ReferralCode, OccurredAt: now.UTC()}
 	var errs ledger.FieldErrors
 	switch {
 	case in.Customer == nil:
@@ -94,7 +75,7 @@ func (in trackLeadInput) validate(now time.Time) (tracking, ledger.FieldErrors) 
 	case in.Customer.ExternalID == nil:
 		errs.Add("customer.external_id", "is required")
 	default:
-		t.customerExternalID, t.email = *in.Customer.ExternalID, in.Customer.Email
+		t.CustomerExternalID, t.Email = *in.Customer.ExternalID, in.Customer.Email
 		errs.Text("customer.external_id", in.Customer.ExternalID, 1, 255)
 		if e := in.Customer.Email; e != nil && !ledger.ValidContactEmail(*e) {
 			errs.Add("customer.email", "must be an email address of at most 320 characters")
@@ -105,9 +86,9 @@ func (in trackLeadInput) validate(now time.Time) (tracking, ledger.FieldErrors) 
 		if err != nil {
 			errs.Add("visitor_id", "must be the visitor id (a UUID) from the attribution cookie")
 		}
-		t.visitorID = &id
+		t.VisitorID = &id
 	}
-	if c := in.ReferralCode; c != nil && !referralCodePattern.MatchString(*c) {
+	if c := in.ReferralCode; c != nil && !ledger.ValidReferralCode(*c) {
 		errs.Add("referral_code", "must be a link code: 4 to 64 letters, digits, _ or -")
 	}
 	errs.Text("external_id", in.ExternalID, 1, 255)
@@ -121,15 +102,15 @@ func (in trackLeadInput) validate(now time.Time) (tracking, ledger.FieldErrors) 
 		case at.Before(earliestOccurredAt):
 			errs.Add("occurred_at", "must not be before 2000-01-01")
 		}
-		t.occurredAt = at.UTC()
+		t.OccurredAt = at.UTC()
 	}
 	return t, errs
 }
 
 // validate checks a sale's fields against now.
-func (in trackSaleInput) validate(now time.Time) (tracking, ledger.FieldErrors) {
+func (in trackSaleInput) validate(now time.Time) (ledger.Tracking, ledger.FieldErrors) {
 	t, errs := in.trackLeadInput.validate(now)
-	t.kind, t.currency = "sale", in.Currency
+	t.Kind, t.Currency = ledger.Sale, in.Currency
 	if in.ExternalID == nil {
 		errs.Add("external_id", "is required: the order or invoice id")
 	}
@@ -139,12 +120,12 @@ func (in trackSaleInput) validate(now time.Time) (tracking, ledger.FieldErrors) 
 	case *in.Amount < 0:
 		errs.Add("amount", "must be an integer amount of minor units, 0 or more")
 	default:
-		t.amount = *in.Amount
+		t.Amount = *in.Amount
 	}
 	switch {
 	case in.Currency == nil:
 		errs.Add("currency", "is required")
-	case !currencies[*in.Currency]:
+	case !ledger.ValidCurrency(*in.Currency):
 		errs.Add("currency", "must be an ISO 4217 currency code in upper case, such as EUR")
 	}
 	return t, errs
@@ -171,170 +152,48 @@ func (s *Server) trackSale(w http.ResponseWriter, r *http.Request) {
 // leadTracked is the answer to a tracked lead: the conversion and its
 // customer as attributed.
 type leadTracked struct {
-	conversionObject
-	Customer customerObject `json:"customer"`
+	ledger.Conversion
+	Customer ledger.Customer `json:"customer"`
 }
 
 // saleTracked adds the commission the sale earned, or null.
 type saleTracked struct {
 	leadTracked
-	Commission *commissionObject `json:"commission"`
+	Commission *ledger.Commission `json:"commission"`
 }
 
-func (s *Server) track(w http.ResponseWriter, r *http.Request, t tracking, errs ledger.FieldErrors) {
+// trackedAnswer is the API's answer for t: a lead's without a commission
+// field, a sale's with one.
+func trackedAnswer(t ledger.Tracked) any {
+	lead := leadTracked{Conversion: t.Conversion, Customer: t.Customer}
+	if t.Conversion.Kind == ledger.Lead {
+		return lead
+	}
+	return saleTracked{leadTracked: lead, Commission: t.Commission}
+}
+
+func (s *Server) track(w http.ResponseWriter, r *http.Request, t ledger.Tracking, errs ledger.FieldErrors) {
 	if len(errs) > 0 {
 		validationFailed(w, r, errs)
 		return
 	}
-	s.mutate(w, r, "tracking a "+t.kind, func(ctx context.Context, tx pgx.Tx) (int, any, error) {
+	s.mutate(w, r, "tracking a "+string(t.Kind), func(ctx context.Context, tx pgx.Tx) (int, any, error) {
 		org := principalFrom(ctx).OrgID
-		answer, created, err := recordTrackingOnce(ctx, tx, org, s.requestAuditor(r), t)
+		tracked, created, err := ledger.Track(ctx, tx, org, s.requestRecorder(r), t)
 		switch {
 		case err != nil:
 			return 0, nil, err
 		case !created:
-			answer, err = readTracked(ctx, tx, org, t)
-			return http.StatusOK, answer, err
+			tracked, err = ledger.ReadTracked(ctx, tx, org, t)
+			return http.StatusOK, trackedAnswer(tracked), err
 		}
-		return http.StatusCreated, answer, nil
+		return http.StatusCreated, trackedAnswer(tracked), nil
 	})
 }
 
-// auditor appends the audit entries of changes for whoever made them: the
-// API key of a request, or the provider of a webhook event.
-type auditor struct {
-	sealer *audit.Sealer
-	entry  func(action, targetType, targetID string, metadata map[string]any) audit.Entry
-}
-
-// append adds the entry of action on the target, with metadata and the
-// personal values to seal (nil: none), to org's audit log in tx.
-func (a auditor) append(ctx context.Context, tx pgx.Tx, org uuid.UUID, action, targetType, targetID string,
-	metadata map[string]any, personal map[string]string) error {
-	e := a.entry(action, targetType, targetID, metadata)
-	e.Personal = personal
-	_, err := a.sealer.Append(ctx, tx, org, e)
-	return err
-}
-
-// requestAuditor audits changes as made by r's API key.
-func (s *Server) requestAuditor(r *http.Request) auditor {
-	return auditor{sealer: s.sealer, entry: func(action, targetType, targetID string, metadata map[string]any) audit.Entry {
+// requestRecorder audits changes as made by r's API key.
+func (s *Server) requestRecorder(r *http.Request) ledger.Recorder {
+	return ledger.Recorder{Sealer: s.sealer, Entry: func(action, targetType, targetID string, metadata map[string]any) audit.Entry {
 		return s.auditEntry(r, action, targetType, targetID, metadata)
 	}}
-}
-
-// recordTrackingOnce records t unless a conversion of the same kind and
-// external id exists, and reports whether it did. A savepoint lets a
-// duplicate that lost the race on the conversion's unique key undo its
-// customer upsert, changing nothing.
-func recordTrackingOnce(ctx context.Context, tx pgx.Tx, org uuid.UUID, aud auditor, t tracking) (any, bool, error) {
-	sp, err := tx.Begin(ctx)
-	if err != nil {
-		return nil, false, fmt.Errorf("starting a savepoint: %w", err)
-	}
-	answer, err := recordTracking(ctx, sp, org, aud, t)
-	if errors.Is(err, errDuplicateConversion) {
-		if err := sp.Rollback(ctx); err != nil {
-			return nil, false, fmt.Errorf("rolling back to the savepoint: %w", err)
-		}
-		return nil, false, nil
-	}
-	if err != nil {
-		return nil, false, err
-	}
-	if err := sp.Commit(ctx); err != nil {
-		return nil, false, fmt.Errorf("releasing the savepoint: %w", err)
-	}
-	return answer, true, nil
-}
-
-// errDuplicateConversion: a conversion of the same kind and external id
-// exists.
-var errDuplicateConversion = errors.New("the conversion was already tracked")
-
-// recordTracking upserts and attributes the customer, records the
-// conversion and, for a sale, the commission it earns, and audits it all in
-// one entry.
-func recordTracking(ctx context.Context, tx pgx.Tx, org uuid.UUID, aud auditor, t tracking) (any, error) {
-	cust, _, err := upsertCustomer(ctx, tx, org, t)
-	if err != nil {
-		return nil, err
-	}
-	wasAttributed := cust.AffiliateID != nil
-	if cust, err = attribute(ctx, tx, org, cust, t); err != nil {
-		return nil, err
-	}
-	var facts *earningFacts
-	if cust.AffiliateID != nil && cust.LinkID != nil {
-		if facts, err = readEarningFacts(ctx, tx, org, cust); err != nil {
-			return nil, err
-		}
-	}
-	conv, err := insertConversion(ctx, tx, org, t, cust, facts)
-	if err != nil {
-		return nil, err
-	}
-	meta := map[string]any{"customer_id": cust.ID, "affiliate_id": cust.AffiliateID, "campaign_id": conv.CampaignID,
-		"attributed": !wasAttributed && cust.AffiliateID != nil, "self_referral": cust.SelfReferral}
-	lead := leadTracked{conversionObject: conv, Customer: cust}
-	var answer any = lead
-	if t.kind == "sale" {
-		meta["amount"], meta["currency"] = conv.Amount, conv.Currency
-		commission, err := earnCommission(ctx, tx, org, conv, cust, facts, meta)
-		if err != nil {
-			return nil, err
-		}
-		answer = saleTracked{leadTracked: lead, Commission: commission}
-	}
-	err = aud.append(ctx, tx, org, "conversion."+t.kind+"_tracked", "conversion", conv.ID.String(), meta, nil)
-	return answer, err
-}
-
-// insertConversion records the conversion, or returns
-// errDuplicateConversion when its external id is taken (waiting, if a
-// concurrent transaction holds it, for that one to end).
-func insertConversion(ctx context.Context, tx pgx.Tx, org uuid.UUID, t tracking, cust customerObject, facts *earningFacts) (conversionObject, error) {
-	var campaignID *uuid.UUID
-	if facts != nil {
-		campaignID = &facts.campaignID
-	}
-	conv, err := scanConversion(tx.QueryRow(ctx, `INSERT INTO conversions (org_id, customer_id, kind, external_id, amount,
-		currency, affiliate_id, campaign_id, occurred_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
-		ON CONFLICT (org_id, kind, external_id) DO NOTHING RETURNING `+conversionColumns,
-		org, cust.ID, t.kind, t.externalID, t.amount, t.currency, cust.AffiliateID, campaignID, t.occurredAt))
-	if errors.Is(err, db.ErrNotFound) {
-		return conversionObject{}, errDuplicateConversion
-	}
-	if err != nil {
-		return conversionObject{}, fmt.Errorf("recording the %s: %w", t.kind, err)
-	}
-	return conv, nil
-}
-
-// readTracked answers a conversion tracked before, as it was recorded.
-func readTracked(ctx context.Context, tx pgx.Tx, org uuid.UUID, t tracking) (any, error) {
-	conv, err := scanConversion(tx.QueryRow(ctx, `SELECT `+conversionColumns+` FROM conversions
-		WHERE org_id = $1 AND kind = $2 AND external_id = $3`, org, t.kind, t.externalID))
-	if err != nil {
-		return nil, fmt.Errorf("reading the tracked %s: %w", t.kind, err)
-	}
-	cust, err := scanCustomer(tx.QueryRow(ctx, `SELECT `+customerColumns+` FROM customers WHERE org_id = $1 AND id = $2`,
-		org, conv.CustomerID))
-	if err != nil {
-		return nil, fmt.Errorf("reading the tracked %s's customer: %w", t.kind, err)
-	}
-	lead := leadTracked{conversionObject: conv, Customer: cust}
-	if t.kind == "lead" {
-		return lead, nil
-	}
-	c, err := scanCommission(tx.QueryRow(ctx, `SELECT `+commissionColumns+` FROM commissions
-		WHERE org_id = $1 AND conversion_id = $2`, org, conv.ID))
-	if errors.Is(err, db.ErrNotFound) {
-		return saleTracked{leadTracked: lead}, nil
-	}
-	if err != nil {
-		return nil, fmt.Errorf("reading the tracked sale's commission: %w", err)
-	}
-	return saleTracked{leadTracked: lead, Commission: &c}, nil
 }

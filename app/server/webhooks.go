@@ -30,6 +30,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/rekomi/rekomi/app/audit"
+	"github.com/rekomi/rekomi/app/billing"
 	"github.com/rekomi/rekomi/app/db"
 	"github.com/rekomi/rekomi/app/webhook"
 )
@@ -201,26 +202,26 @@ func (s *Server) openSecrets(ep *storedEndpoint, sealed []byte, id uuid.UUID) er
 // verifyDelivery checks a delivery against its endpoint at now: enabled,
 // of an organization that is not cancelled, of the provider the path names, signed by one of its secrets within its
 // tolerance.
-func verifyDelivery(provider string, endpointID uuid.UUID, ep storedEndpoint, header http.Header, body []byte, now time.Time) (receivedEvent, error) {
+func verifyDelivery(provider string, endpointID uuid.UUID, ep storedEndpoint, header http.Header, body []byte, now time.Time) (billing.Event, error) {
 	switch {
 	case ep.disabled:
-		return receivedEvent{}, webhook.Refuse(webhook.ReasonDisabledEndpoint, "endpoint %s is disabled", endpointID)
+		return billing.Event{}, webhook.Refuse(webhook.ReasonDisabledEndpoint, "endpoint %s is disabled", endpointID)
 	case ep.orgCancelled: // read-only: the provider retries, and a reactivated organization gets its events
-		return receivedEvent{}, webhook.Refuse(webhook.ReasonCancelledOrganization, "the organization of endpoint %s is cancelled", endpointID)
+		return billing.Event{}, webhook.Refuse(webhook.ReasonCancelledOrganization, "the organization of endpoint %s is cancelled", endpointID)
 	case ep.provider != provider:
-		return receivedEvent{}, webhook.Refuse(webhook.ReasonWrongProvider, "endpoint %s is not a %s endpoint", endpointID, provider)
+		return billing.Event{}, webhook.Refuse(webhook.ReasonWrongProvider, "endpoint %s is not a %s endpoint", endpointID, provider)
 	}
 	ev, err := webhook.Endpoint{Provider: ep.provider, Secrets: ep.secrets, Tolerance: ep.tolerance}.Verify(header, body, now)
 	if err != nil {
-		return receivedEvent{}, err
+		return billing.Event{}, err
 	}
-	return receivedEvent{Provider: provider, EndpointID: endpointID, EventID: ev.ID, Type: ev.Type, Payload: body}, nil
+	return billing.Event{Provider: provider, EndpointID: endpointID, EventID: ev.ID, Type: ev.Type, Payload: body}, nil
 }
 
 // recordEvent stores a verified event and, when it is new, records its
 // audit entry and then makes its effects, whose entries follow it in the
 // chain; it reports a replay.
-func (s *Server) recordEvent(ctx context.Context, tx pgx.Tx, r *http.Request, org uuid.UUID, ev receivedEvent) (replay bool, err error) {
+func (s *Server) recordEvent(ctx context.Context, tx pgx.Tx, r *http.Request, org uuid.UUID, ev billing.Event) (replay bool, err error) {
 	var rowID uuid.UUID
 	err = tx.QueryRow(ctx, insertBillingEventSQL, org, ev.EndpointID, ev.Provider, ev.EventID, ev.Type, ev.Payload).Scan(&rowID)
 	switch {
@@ -232,7 +233,7 @@ func (s *Server) recordEvent(ctx context.Context, tx pgx.Tx, r *http.Request, or
 	if _, err := s.sealer.Append(ctx, tx, org, s.billingEventEntry(r, ev)); err != nil {
 		return false, fmt.Errorf("auditing %s event %s: %w", ev.Provider, ev.EventID, err)
 	}
-	if err := s.applyEvent(ctx, tx, org, ev); err != nil {
+	if err := s.effects.Apply(ctx, tx, org, ev); err != nil {
 		return false, fmt.Errorf("applying %s event %s (%s): %w", ev.Provider, ev.EventID, ev.Type, err)
 	}
 	return false, nil
@@ -240,7 +241,7 @@ func (s *Server) recordEvent(ctx context.Context, tx pgx.Tx, r *http.Request, or
 
 // billingEventEntry is the audit entry of a received event: the provider
 // is the actor, and nothing of the payload is kept but its type and id.
-func (s *Server) billingEventEntry(r *http.Request, ev receivedEvent) audit.Entry {
+func (s *Server) billingEventEntry(r *http.Request, ev billing.Event) audit.Entry {
 	return audit.Entry{
 		ActorType: audit.ActorProvider, ActorID: ev.Provider,
 		Action: actionBillingEventReceived, TargetType: "billing_event", TargetID: ev.EventID,

@@ -28,6 +28,7 @@ import (
 	"github.com/stretchr/testify/require"
 	stripewebhook "github.com/stripe/stripe-go/v85/webhook"
 
+	"github.com/rekomi/rekomi/app/billing"
 	"github.com/rekomi/rekomi/app/webhook"
 )
 
@@ -64,7 +65,7 @@ func FuzzVerifyDelivery(f *testing.F) {
 		}
 		require.False(t, disabled)
 		require.Equal(t, ep.provider, provider)
-		require.Equal(t, receivedEvent{Provider: provider, EndpointID: id, EventID: ev.EventID, Type: ev.Type, Payload: body}, ev)
+		require.Equal(t, billing.Event{Provider: provider, EndpointID: id, EventID: ev.EventID, Type: ev.Type, Payload: body}, ev)
 		require.True(t, bytes.Equal(body, ev.Payload))
 		require.NotEmpty(t, ev.EventID)
 		require.NotEmpty(t, ev.Type)

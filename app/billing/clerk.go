@@ -14,7 +14,7 @@ See the License for the specific language governing permissions and
 limitations under the License.
 */
 
-package server
+package billing
 
 import (
 	"context"
@@ -71,16 +71,16 @@ type clerkMembership struct {
 }
 
 // clerkEffect is the effect of a Clerk event type, or nil.
-func (s *Server) clerkEffect(eventType string) effect {
+func (fx *Effects) clerkEffect(eventType string) effect {
 	switch eventType {
 	case "user.created", "user.updated":
-		return s.clerkUserChanged
+		return fx.clerkUserChanged
 	case "user.deleted":
-		return s.clerkUserDeleted
+		return fx.clerkUserDeleted
 	case "organizationMembership.created", "organizationMembership.updated":
-		return s.clerkMembershipChanged
+		return fx.clerkMembershipChanged
 	case "organizationMembership.deleted":
-		return s.clerkMembershipDeleted
+		return fx.clerkMembershipDeleted
 	}
 	return nil
 }
@@ -127,7 +127,7 @@ func memberRole(clerkRole string) string {
 	return "member"
 }
 
-func (s *Server) clerkUserChanged(ctx context.Context, tx pgx.Tx, org uuid.UUID, ev receivedEvent) error {
+func (fx *Effects) clerkUserChanged(ctx context.Context, tx pgx.Tx, org uuid.UUID, ev Event) error {
 	var u clerkUser
 	if err := parseClerk(ev.Payload, &u); err != nil {
 		return err
@@ -139,10 +139,10 @@ func (s *Server) clerkUserChanged(ctx context.Context, tx pgx.Tx, org uuid.UUID,
 	if !ok {
 		return unusable("user %s has no usable primary email address", u.ID)
 	}
-	return upsertMember(ctx, tx, org, s.providerAuditor(ev), memberChange{user: u.ID, email: email, setEmail: true})
+	return upsertMember(ctx, tx, org, fx.recorder(ev), memberChange{user: u.ID, email: email, setEmail: true})
 }
 
-func (s *Server) clerkMembershipChanged(ctx context.Context, tx pgx.Tx, org uuid.UUID, ev receivedEvent) error {
+func (fx *Effects) clerkMembershipChanged(ctx context.Context, tx pgx.Tx, org uuid.UUID, ev Event) error {
 	var m clerkMembership
 	if err := parseClerk(ev.Payload, &m); err != nil {
 		return err
@@ -156,11 +156,11 @@ func (s *Server) clerkMembershipChanged(ctx context.Context, tx pgx.Tx, org uuid
 	if id := m.PublicUserData.Identifier; ledger.ValidContactEmail(id) {
 		email = id
 	}
-	return upsertMember(ctx, tx, org, s.providerAuditor(ev),
+	return upsertMember(ctx, tx, org, fx.recorder(ev),
 		memberChange{user: m.PublicUserData.UserID, email: email, role: memberRole(m.Role)})
 }
 
-func (s *Server) clerkUserDeleted(ctx context.Context, tx pgx.Tx, org uuid.UUID, ev receivedEvent) error {
+func (fx *Effects) clerkUserDeleted(ctx context.Context, tx pgx.Tx, org uuid.UUID, ev Event) error {
 	var u clerkUser
 	if err := parseClerk(ev.Payload, &u); err != nil {
 		return err
@@ -168,10 +168,10 @@ func (s *Server) clerkUserDeleted(ctx context.Context, tx pgx.Tx, org uuid.UUID,
 	if err := validUserID(u.ID); err != nil {
 		return err
 	}
-	return deleteMember(ctx, tx, org, s.providerAuditor(ev), u.ID)
+	return deleteMember(ctx, tx, org, fx.recorder(ev), u.ID)
 }
 
-func (s *Server) clerkMembershipDeleted(ctx context.Context, tx pgx.Tx, org uuid.UUID, ev receivedEvent) error {
+func (fx *Effects) clerkMembershipDeleted(ctx context.Context, tx pgx.Tx, org uuid.UUID, ev Event) error {
 	var m clerkMembership
 	if err := parseClerk(ev.Payload, &m); err != nil {
 		return err
@@ -179,7 +179,7 @@ func (s *Server) clerkMembershipDeleted(ctx context.Context, tx pgx.Tx, org uuid
 	if err := validUserID(m.PublicUserData.UserID); err != nil {
 		return err
 	}
-	return deleteMember(ctx, tx, org, s.providerAuditor(ev), m.PublicUserData.UserID)
+	return deleteMember(ctx, tx, org, fx.recorder(ev), m.PublicUserData.UserID)
 }
 
 // member is a member row as the Clerk effects read it.
@@ -198,7 +198,7 @@ type memberChange struct {
 
 // upsertMember creates the user's member, or updates its email and its
 // role (unless it is the owner), auditing what changed.
-func upsertMember(ctx context.Context, tx pgx.Tx, org uuid.UUID, aud auditor, c memberChange) error {
+func upsertMember(ctx context.Context, tx pgx.Tx, org uuid.UUID, aud ledger.Recorder, c memberChange) error {
 	var m member
 	err := db.MapError(tx.QueryRow(ctx, `SELECT id, email, role FROM members WHERE org_id = $1 AND external_user_id = $2 FOR UPDATE`,
 		org, c.user).Scan(&m.id, &m.email, &m.role))
@@ -226,13 +226,13 @@ func upsertMember(ctx context.Context, tx pgx.Tx, org uuid.UUID, aud auditor, c 
 	if err != nil {
 		return fmt.Errorf("updating the member of user %s: %w", c.user, db.MapError(err))
 	}
-	return aud.append(ctx, tx, org, "member.updated", "member", m.id.String(),
+	return aud.Record(ctx, tx, org, "member.updated", "member", m.id.String(),
 		map[string]any{"external_user_id": c.user, "role": to.role, "role_was": m.role},
 		map[string]string{audit.FieldEmail: to.email, audit.FieldEmailWas: m.email})
 }
 
 // createMember adds the user's member, a plain member unless c says.
-func createMember(ctx context.Context, tx pgx.Tx, org uuid.UUID, aud auditor, c memberChange) error {
+func createMember(ctx context.Context, tx pgx.Tx, org uuid.UUID, aud ledger.Recorder, c memberChange) error {
 	if c.email == "" {
 		return unusable("user %s is not a member yet and the event gives no email address", c.user)
 	}
@@ -248,7 +248,7 @@ func createMember(ctx context.Context, tx pgx.Tx, org uuid.UUID, aud auditor, c 
 	if err != nil {
 		return fmt.Errorf("creating the member of user %s: %w", c.user, db.MapError(err))
 	}
-	return aud.append(ctx, tx, org, "member.created", "member", id.String(),
+	return aud.Record(ctx, tx, org, "member.created", "member", id.String(),
 		map[string]any{"external_user_id": c.user, "role": c.role}, map[string]string{audit.FieldEmail: c.email})
 }
 
@@ -268,7 +268,7 @@ func checkEmailFree(ctx context.Context, tx pgx.Tx, org uuid.UUID, user, email s
 }
 
 // deleteMember deletes user's member, unless it is the owner, auditing it.
-func deleteMember(ctx context.Context, tx pgx.Tx, org uuid.UUID, aud auditor, user string) error {
+func deleteMember(ctx context.Context, tx pgx.Tx, org uuid.UUID, aud ledger.Recorder, user string) error {
 	var m member
 	err := db.MapError(tx.QueryRow(ctx, `DELETE FROM members WHERE org_id = $1 AND external_user_id = $2 AND role <> 'owner'
 		RETURNING id, email, role`, org, user).Scan(&m.id, &m.email, &m.role))
@@ -278,6 +278,6 @@ func deleteMember(ctx context.Context, tx pgx.Tx, org uuid.UUID, aud auditor, us
 	case err != nil:
 		return fmt.Errorf("deleting the member of user %s: %w", user, err)
 	}
-	return aud.append(ctx, tx, org, "member.deleted", "member", m.id.String(),
+	return aud.Record(ctx, tx, org, "member.deleted", "member", m.id.String(),
 		map[string]any{"external_user_id": user, "role": m.role}, map[string]string{audit.FieldEmail: m.email})
 }

@@ -14,12 +14,11 @@ See the License for the specific language governing permissions and
 limitations under the License.
 */
 
-package server
+package billing
 
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"strings"
 
@@ -28,6 +27,7 @@ import (
 	"github.com/stripe/stripe-go/v85"
 
 	"github.com/rekomi/rekomi/app/db"
+	"github.com/rekomi/rekomi/app/ledger"
 )
 
 // Refunds and disputes. A refund (charge.refunded, whether it returns all
@@ -66,7 +66,7 @@ func idOf[T any](obj *T, id func(*T) string) string {
 	return id(obj)
 }
 
-func (s *Server) stripeChargeRefunded(ctx context.Context, tx pgx.Tx, org uuid.UUID, ev receivedEvent) error {
+func (fx *Effects) stripeChargeRefunded(ctx context.Context, tx pgx.Tx, org uuid.UUID, ev Event) error {
 	var ch stripe.Charge
 	e, err := parseStripe(ev.Payload, &ch)
 	if err != nil {
@@ -85,10 +85,10 @@ func (s *Server) stripeChargeRefunded(ctx context.Context, tx pgx.Tx, org uuid.U
 	}
 	p := stripePayment{charge: ch.ID, intent: idOf(ch.PaymentIntent, func(pi *stripe.PaymentIntent) string { return pi.ID }),
 		invoice: idOf(legacy.Invoice, func(in *stripe.Invoice) string { return in.ID })}
-	return s.reversePayment(ctx, tx, org, ev, p, "refunded")
+	return fx.reversePayment(ctx, tx, org, ev, p, "refunded")
 }
 
-func (s *Server) stripeDisputeCreated(ctx context.Context, tx pgx.Tx, org uuid.UUID, ev receivedEvent) error {
+func (fx *Effects) stripeDisputeCreated(ctx context.Context, tx pgx.Tx, org uuid.UUID, ev Event) error {
 	var d stripe.Dispute
 	if _, err := parseStripe(ev.Payload, &d); err != nil {
 		return err
@@ -98,12 +98,12 @@ func (s *Server) stripeDisputeCreated(ctx context.Context, tx pgx.Tx, org uuid.U
 	if err := validStripeID("disputed charge", p.charge); err != nil {
 		return err
 	}
-	return s.reversePayment(ctx, tx, org, ev, p, "disputed")
+	return fx.reversePayment(ctx, tx, org, ev, p, "disputed")
 }
 
 // reversePayment reverses the commissions of the sale p paid, if that sale
 // is known yet.
-func (s *Server) reversePayment(ctx context.Context, tx pgx.Tx, org uuid.UUID, ev receivedEvent, p stripePayment, reason string) error {
+func (fx *Effects) reversePayment(ctx context.Context, tx pgx.Tx, org uuid.UUID, ev Event, p stripePayment, reason string) error {
 	if err := lockStripeEffects(ctx, tx, org); err != nil {
 		return err
 	}
@@ -114,11 +114,11 @@ func (s *Server) reversePayment(ctx context.Context, tx pgx.Tx, org uuid.UUID, e
 		}
 	}
 	if p.invoice == "" {
-		s.log.Info("A Stripe charge was "+reason+" with no known invoice; a later invoice.paid applies it",
+		fx.log.Info("A Stripe charge was "+reason+" with no known invoice; a later invoice.paid applies it",
 			"event_id", ev.EventID, "org_id", org.String(), "charge", p.charge)
 		return nil
 	}
-	return reverseSale(ctx, tx, org, s.providerAuditor(ev), p.invoice, reason)
+	return reverseSale(ctx, tx, org, fx.recorder(ev), p.invoice, reason)
 }
 
 // containing is the containment document {"type": eventType, "data":
@@ -157,7 +157,7 @@ func storedStripeEvents(ctx context.Context, tx pgx.Tx, org uuid.UUID, docs [][]
 		var r [2]string
 		return r, row.Scan(&r[0], &r[1])
 	})
-	return found, wrapErr("reading stored Stripe events", db.MapError(err))
+	return found, db.Wrap("reading stored Stripe events", db.MapError(err))
 }
 
 // invoiceOfPayment finds the invoice p paid among the stored events, or "".
@@ -196,7 +196,7 @@ func invoiceOfPayment(ctx context.Context, tx pgx.Tx, org uuid.UUID, p stripePay
 
 // applyStoredReversals applies the refunds and disputes stored before the
 // sale of invoice was recorded or credited.
-func (s *Server) applyStoredReversals(ctx context.Context, tx pgx.Tx, org uuid.UUID, ev receivedEvent, invoice string) error {
+func (fx *Effects) applyStoredReversals(ctx context.Context, tx pgx.Tx, org uuid.UUID, ev Event, invoice string) error {
 	payments, err := paymentsOfInvoice(ctx, tx, org, invoice)
 	if err != nil {
 		return err
@@ -222,7 +222,7 @@ func (s *Server) applyStoredReversals(ctx context.Context, tx pgx.Tx, org uuid.U
 	reasons := map[string]string{"charge.refunded": "refunded", "charge.dispute.created": "disputed"}
 	for _, f := range found {
 		if reason, ok := reasons[f[0]]; ok {
-			if err := reverseSale(ctx, tx, org, s.providerAuditor(ev), invoice, reason); err != nil {
+			if err := reverseSale(ctx, tx, org, fx.recorder(ev), invoice, reason); err != nil {
 				return err
 			}
 		}
@@ -271,7 +271,7 @@ func paymentsOfInvoice(ctx context.Context, tx pgx.Tx, org uuid.UUID, invoice st
 
 // reverseSale reverses, or claws back, each commission of the sale
 // recorded for invoice.
-func reverseSale(ctx context.Context, tx pgx.Tx, org uuid.UUID, aud auditor, invoice, reason string) error {
+func reverseSale(ctx context.Context, tx pgx.Tx, org uuid.UUID, aud ledger.Recorder, invoice, reason string) error {
 	rows, err := tx.Query(ctx, `SELECT cm.id FROM commissions cm
 		JOIN conversions cv ON cv.org_id = cm.org_id AND cv.id = cm.conversion_id
 		WHERE cm.org_id = $1 AND cv.kind = 'sale' AND cv.external_id = $2 ORDER BY cm.created_at, cm.id`, org, invoice)
@@ -283,41 +283,10 @@ func reverseSale(ctx context.Context, tx pgx.Tx, org uuid.UUID, aud auditor, inv
 		return fmt.Errorf("reading the commissions of invoice %s: %w", invoice, db.MapError(err))
 	}
 	for _, id := range ids {
-		if err := reverseForPayment(ctx, tx, org, aud, id, invoice, reason); err != nil {
+		rv := ledger.Reversal{Reason: reason, ClawBack: true, Metadata: map[string]any{"stripe_invoice": invoice}}
+		if _, err := ledger.ReverseCommission(ctx, tx, org, aud, id, rv); err != nil {
 			return err
 		}
 	}
 	return nil
-}
-
-// reverseForPayment reverses commission id when it is unpaid, claws it
-// back when it is paid or in a payout, and leaves it when it was reversed
-// or clawed back before; each change is audited.
-func reverseForPayment(ctx context.Context, tx pgx.Tx, org uuid.UUID, aud auditor, id uuid.UUID, invoice, reason string) error {
-	c, inPayout, err := lockCommission(ctx, tx, org, id)
-	if err != nil || c.Status == "reversed" {
-		return wrapErr("locking commission "+id.String(), err)
-	}
-	meta := map[string]any{"reason": reason, "status_was": c.Status, "amount": c.Amount, "currency": c.Currency,
-		"affiliate_id": c.AffiliateID, "conversion_id": c.ConversionID, "stripe_invoice": invoice}
-	action := "commission.reversed"
-	if c.Status == "paid" || inPayout {
-		var adjustment uuid.UUID
-		err := db.MapError(tx.QueryRow(ctx, `INSERT INTO commission_adjustments (org_id, commission_id, affiliate_id, amount, currency, reason)
-			VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (org_id, commission_id) DO NOTHING RETURNING id`,
-			org, id, c.AffiliateID, -c.Amount, c.Currency, reason).Scan(&adjustment))
-		if errors.Is(err, db.ErrNotFound) { // clawed back before
-			return nil
-		}
-		if err != nil {
-			return fmt.Errorf("clawing back commission %s: %w", id, err)
-		}
-		action, meta["adjustment_id"], meta["adjustment_amount"] = "commission.clawed_back", adjustment, -c.Amount
-	} else {
-		if _, err := markReversed(ctx, tx, org, id, reason); err != nil {
-			return err
-		}
-	}
-	err = aud.append(ctx, tx, org, action, "commission", id.String(), meta, nil)
-	return err
 }

@@ -14,7 +14,7 @@ See the License for the specific language governing permissions and
 limitations under the License.
 */
 
-package server
+package ledger
 
 import (
 	"testing"
@@ -73,41 +73,41 @@ func TestDecideCommission(t *testing.T) {
 	at := time.Date(2025, 3, 9, 12, 0, 0, 0, time.UTC)
 	first := time.Date(2025, 1, 10, 12, 0, 0, 0, time.UTC)
 	bps, flat, months := 1000, int64(700), 2
-	facts := func(edit func(*earningFacts)) *earningFacts {
-		f := &earningFacts{affiliateStatus: "active", campaignID: uuid.New(), commissionType: "percentage", percentBps: &bps,
-			campaignCurrency: "EUR", recurrence: "one_time", holdDays: 30}
+	facts := func(edit func(*EarningFacts)) *EarningFacts {
+		f := &EarningFacts{AffiliateStatus: "active", CampaignID: uuid.New(), CommissionType: "percentage", PercentBps: &bps,
+			CampaignCurrency: "EUR", Recurrence: "one_time", HoldDays: 30}
 		if edit != nil {
 			edit(f)
 		}
 		return f
 	}
-	sale := saleFacts{amount: 5000, currency: "USD", occurredAt: at}
+	sale := SaleFacts{Amount: 5000, Currency: "USD", OccurredAt: at}
 	cases := map[string]struct {
-		facts  *earningFacts
-		sale   saleFacts
-		want   earned
+		facts  *EarningFacts
+		sale   SaleFacts
+		want   Earned
 		reason string
 	}{
-		"a first sale earns a percentage in the sale's currency": {facts(nil), sale, earned{500, "USD", at.AddDate(0, 0, 30)}, ""},
-		"a flat commission is in the campaign's currency": {facts(func(f *earningFacts) {
-			f.commissionType, f.percentBps, f.flatAmount = "flat", nil, &flat
-		}), sale, earned{700, "EUR", at.AddDate(0, 0, 30)}, ""},
-		"not attributed":        {nil, sale, earned{}, "not_attributed"},
-		"self-referral":         {facts(nil), saleFacts{amount: 5000, currency: "USD", occurredAt: at, selfReferral: true}, earned{}, "self_referral"},
-		"suspended affiliate":   {facts(func(f *earningFacts) { f.affiliateStatus = "suspended" }), sale, earned{}, "affiliate_not_active"},
-		"invited affiliate":     {facts(func(f *earningFacts) { f.affiliateStatus = "invited" }), sale, earned{}, "affiliate_not_active"},
-		"archived campaign":     {facts(func(f *earningFacts) { f.archived = true }), sale, earned{}, "campaign_archived"},
-		"one_time already paid": {facts(func(f *earningFacts) { f.firstEarned = &first }), sale, earned{}, "recurrence_exhausted"},
-		"recurring within its months": {facts(func(f *earningFacts) { f.recurrence, f.recurringMonths, f.firstEarned = "recurring", &months, &first }),
-			sale, earned{500, "USD", at.AddDate(0, 0, 30)}, ""},
-		"recurring at its end": {facts(func(f *earningFacts) { f.recurrence, f.recurringMonths, f.firstEarned = "recurring", &months, &first }),
-			saleFacts{amount: 5000, currency: "USD", occurredAt: first.AddDate(0, 2, 0)}, earned{}, "recurrence_exhausted"},
-		"lifetime after years": {facts(func(f *earningFacts) { f.recurrence, f.firstEarned = "lifetime", &first }),
-			saleFacts{amount: 5000, currency: "USD", occurredAt: first.AddDate(9, 0, 0)}, earned{500, "USD", first.AddDate(9, 0, 30)}, ""},
-		"rounds to nothing": {facts(nil), saleFacts{amount: 4, currency: "USD", occurredAt: at}, earned{}, "zero_amount"},
+		"a first sale earns a percentage in the sale's currency": {facts(nil), sale, Earned{500, "USD", at.AddDate(0, 0, 30)}, ""},
+		"a flat commission is in the campaign's currency": {facts(func(f *EarningFacts) {
+			f.CommissionType, f.PercentBps, f.FlatAmount = "flat", nil, &flat
+		}), sale, Earned{700, "EUR", at.AddDate(0, 0, 30)}, ""},
+		"not attributed":        {nil, sale, Earned{}, "not_attributed"},
+		"self-referral":         {facts(nil), SaleFacts{Amount: 5000, Currency: "USD", OccurredAt: at, SelfReferral: true}, Earned{}, "self_referral"},
+		"suspended affiliate":   {facts(func(f *EarningFacts) { f.AffiliateStatus = "suspended" }), sale, Earned{}, "affiliate_not_active"},
+		"invited affiliate":     {facts(func(f *EarningFacts) { f.AffiliateStatus = "invited" }), sale, Earned{}, "affiliate_not_active"},
+		"archived campaign":     {facts(func(f *EarningFacts) { f.Archived = true }), sale, Earned{}, "campaign_archived"},
+		"one_time already paid": {facts(func(f *EarningFacts) { f.FirstEarned = &first }), sale, Earned{}, "recurrence_exhausted"},
+		"recurring within its months": {facts(func(f *EarningFacts) { f.Recurrence, f.RecurringMonths, f.FirstEarned = "recurring", &months, &first }),
+			sale, Earned{500, "USD", at.AddDate(0, 0, 30)}, ""},
+		"recurring at its end": {facts(func(f *EarningFacts) { f.Recurrence, f.RecurringMonths, f.FirstEarned = "recurring", &months, &first }),
+			SaleFacts{Amount: 5000, Currency: "USD", OccurredAt: first.AddDate(0, 2, 0)}, Earned{}, "recurrence_exhausted"},
+		"lifetime after years": {facts(func(f *EarningFacts) { f.Recurrence, f.FirstEarned = "lifetime", &first }),
+			SaleFacts{Amount: 5000, Currency: "USD", OccurredAt: first.AddDate(9, 0, 0)}, Earned{500, "USD", first.AddDate(9, 0, 30)}, ""},
+		"rounds to nothing": {facts(nil), SaleFacts{Amount: 4, Currency: "USD", OccurredAt: at}, Earned{}, "zero_amount"},
 	}
 	for name, tc := range cases {
-		got, reason := decideCommission(tc.facts, tc.sale)
+		got, reason := DecideCommission(tc.facts, tc.sale)
 		require.Equal(t, tc.reason, reason, name)
 		require.Equal(t, tc.want, got, name)
 	}

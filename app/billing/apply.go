@@ -14,23 +14,13 @@ See the License for the specific language governing permissions and
 limitations under the License.
 */
 
-package server
-
-import (
-	"context"
-	"errors"
-	"fmt"
-
-	"github.com/google/uuid"
-	"github.com/jackc/pgx/v5"
-
-	"github.com/rekomi/rekomi/app/audit"
-)
-
-// The effects of verified provider events. The webhook handler stores each
-// new event in billing_events and audits its receipt, then calls applyEvent
-// in the same tenant transaction, so an event's effects commit with it or
-// not at all.
+// Package billing makes the effects of verified provider events (Stripe's
+// payments, Clerk's members) on an organization's ledger. The webhook
+// handler stores each new event in billing_events and audits its receipt,
+// then calls Apply in the same tenant transaction, so an event's effects
+// commit with it or not at all. Every effect goes through the ledger's
+// verbs, as the API's do; adding a provider event touches only this
+// package.
 //
 // Each effect that changes business state writes its own audit entry, by
 // the provider (actor type provider, actor id "stripe" or "clerk"), with
@@ -50,15 +40,30 @@ import (
 //
 // Failures: an event whose payload can never take effect (it does not
 // parse, or lacks what its type needs) would fail the same way on every
-// retry, so applyEvent logs a warning and returns nil: the event stays
+// retry, so Apply logs a warning and returns nil: the event stays
 // stored in billing_events for inspection and the provider stops
 // retrying. Everything else (a database error) is returned, so the
 // handler rolls back and answers 500 and the provider retries. An effect
 // runs in a savepoint, so an unusable event leaves nothing half done.
 // Unknown event types have no effect.
+package billing
 
-// receivedEvent is a verified provider event, as stored in billing_events.
-type receivedEvent struct {
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+
+	"github.com/rekomi/rekomi/app/audit"
+	"github.com/rekomi/rekomi/app/db"
+	"github.com/rekomi/rekomi/app/ledger"
+)
+
+// Event is a verified provider event, as stored in billing_events.
+type Event struct {
 	Provider   string // "stripe" or "clerk"
 	EndpointID uuid.UUID
 	EventID    string
@@ -67,11 +72,23 @@ type receivedEvent struct {
 }
 
 // effect makes one type of event's effects in tx.
-type effect func(ctx context.Context, tx pgx.Tx, org uuid.UUID, ev receivedEvent) error
+type effect func(ctx context.Context, tx pgx.Tx, org uuid.UUID, ev Event) error
 
-// applyEvent makes a new event's effects inside its transaction.
-func (s *Server) applyEvent(ctx context.Context, tx pgx.Tx, org uuid.UUID, ev receivedEvent) error {
-	apply := s.effectOf(ev)
+// Effects makes provider events' effects, auditing each change with sealer
+// as made by the event's provider, and logging the events it ignores.
+type Effects struct {
+	sealer *audit.Sealer
+	log    *slog.Logger
+}
+
+// New returns the Effects that audit with sealer and log to log.
+func New(sealer *audit.Sealer, log *slog.Logger) *Effects {
+	return &Effects{sealer: sealer, log: log}
+}
+
+// Apply makes a new event's effects inside its transaction.
+func (fx *Effects) Apply(ctx context.Context, tx pgx.Tx, org uuid.UUID, ev Event) error {
+	apply := fx.effectOf(ev)
 	if apply == nil {
 		return nil
 	}
@@ -82,23 +99,23 @@ func (s *Server) applyEvent(ctx context.Context, tx pgx.Tx, org uuid.UUID, ev re
 	err = apply(ctx, sp, org, ev)
 	var u unusableEvent
 	if errors.As(err, &u) {
-		s.log.Warn("Ignoring a provider event that can never take effect", "provider", ev.Provider, "event_id", ev.EventID,
+		fx.log.Warn("Ignoring a provider event that can never take effect", "provider", ev.Provider, "event_id", ev.EventID,
 			"type", ev.Type, "org_id", org.String(), "endpoint_id", ev.EndpointID.String(), "reason", u.Error())
-		return wrapErr("rolling back an unusable event's savepoint", sp.Rollback(ctx))
+		return db.Wrap("rolling back an unusable event's savepoint", sp.Rollback(ctx))
 	}
 	if err != nil {
 		return fmt.Errorf("applying %s event %s (%s): %w", ev.Provider, ev.EventID, ev.Type, err)
 	}
-	return wrapErr("releasing the event's savepoint", sp.Commit(ctx))
+	return db.Wrap("releasing the event's savepoint", sp.Commit(ctx))
 }
 
 // effectOf is the effect of ev's type, or nil for a type without one.
-func (s *Server) effectOf(ev receivedEvent) effect {
+func (fx *Effects) effectOf(ev Event) effect {
 	switch ev.Provider {
 	case "stripe":
-		return s.stripeEffect(ev.Type)
+		return fx.stripeEffect(ev.Type)
 	case "clerk":
-		return s.clerkEffect(ev.Type)
+		return fx.clerkEffect(ev.Type)
 	}
 	return nil
 }
@@ -114,10 +131,10 @@ func unusable(format string, args ...any) error {
 	return unusableEvent{err: fmt.Errorf(format, args...)}
 }
 
-// providerAuditor audits changes as made by ev's provider, naming the
-// event in every entry's metadata.
-func (s *Server) providerAuditor(ev receivedEvent) auditor {
-	return auditor{sealer: s.sealer, entry: func(action, targetType, targetID string, metadata map[string]any) audit.Entry {
+// recorder audits changes as made by ev's provider, naming the event in
+// every entry's metadata.
+func (fx *Effects) recorder(ev Event) ledger.Recorder {
+	return ledger.Recorder{Sealer: fx.sealer, Entry: func(action, targetType, targetID string, metadata map[string]any) audit.Entry {
 		meta := make(map[string]any, len(metadata)+3)
 		for k, v := range metadata {
 			meta[k] = v

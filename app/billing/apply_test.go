@@ -14,11 +14,12 @@ See the License for the specific language governing permissions and
 limitations under the License.
 */
 
-package server
+package billing
 
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
 	"encoding/json"
 	"log/slog"
 	"os"
@@ -32,10 +33,11 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/stretchr/testify/require"
 
-	"github.com/rekomi/rekomi/app/config"
+	"github.com/rekomi/rekomi/app/audit"
 	"github.com/rekomi/rekomi/app/db"
 	"github.com/rekomi/rekomi/app/dbtest"
 	"github.com/rekomi/rekomi/app/dbtest/regiondb"
+	"github.com/rekomi/rekomi/app/keyring"
 )
 
 // Tests of the effects of provider events: each delivery does what the
@@ -61,9 +63,9 @@ func (l *syncBuffer) String() string {
 	return l.b.String()
 }
 
-// effectsBundle is a server on a migrated Region, as the runtime role.
+// effectsBundle is the effects on a migrated Region, as the runtime role.
 type effectsBundle struct {
-	s     *Server
+	fx    *Effects
 	db    *db.DB
 	admin string
 	logs  *syncBuffer
@@ -76,8 +78,10 @@ func setupEffects(t *testing.T) *effectsBundle {
 	require.NoError(t, err)
 	t.Cleanup(database.Close)
 	logs := &syncBuffer{}
-	s := New(config.Defaults(), database, slog.New(slog.NewJSONHandler(logs, nil)))
-	return &effectsBundle{s: s, db: database, admin: region.AdminURL, logs: logs}
+	ring, err := keyring.Generate(rand.Reader)
+	require.NoError(t, err)
+	fx := New(audit.NewSealer(ring, 0), slog.New(slog.NewJSONHandler(logs, nil)))
+	return &effectsBundle{fx: fx, db: database, admin: region.AdminURL, logs: logs}
 }
 
 // tenant is an organization with a Stripe and a Clerk endpoint.
@@ -236,7 +240,7 @@ func (tn tenant) deliverRaw(t *testing.T, provider, eventID string, payload []by
 		if err != nil || tag.RowsAffected() == 0 {
 			return err
 		}
-		applyErr = tn.b.s.applyEvent(ctx, tx, tn.org, receivedEvent{Provider: provider, EndpointID: endpoint, EventID: eventID,
+		applyErr = tn.b.fx.Apply(ctx, tx, tn.org, Event{Provider: provider, EndpointID: endpoint, EventID: eventID,
 			Type: head.Type, Payload: payload})
 		return applyErr
 	})
@@ -573,7 +577,7 @@ func TestUnknownAndMalformedEvents(t *testing.T) {
 		require.NoError(t, tn.deliverRaw(t, "clerk", "msg_1", []byte(`{"type":"session.created","object":"event","data":{"id":"sess_1"}}`)))
 		ctx := context.Background()
 		require.NoError(t, tn.b.db.TenantTx(ctx, tn.org, func(tx pgx.Tx) error {
-			return tn.b.s.applyEvent(ctx, tx, tn.org, receivedEvent{Provider: "paddle", EndpointID: tn.stripe, EventID: "x_1",
+			return tn.b.fx.Apply(ctx, tx, tn.org, Event{Provider: "paddle", EndpointID: tn.stripe, EventID: "x_1",
 				Type: "user.created", Payload: fixture(t, "clerk/user.created", nil)})
 		}), "an unknown provider")
 		require.Equal(t, 0, tn.count(t, `SELECT count(*) FROM customers`))
@@ -609,7 +613,7 @@ func TestUnknownAndMalformedEvents(t *testing.T) {
 		}
 		ctx := context.Background()
 		require.NoError(t, tn.b.db.TenantTx(ctx, tn.org, func(tx pgx.Tx) error {
-			return tn.b.s.applyEvent(ctx, tx, tn.org, receivedEvent{Provider: "stripe", EndpointID: tn.stripe, EventID: "evt_json",
+			return tn.b.fx.Apply(ctx, tx, tn.org, Event{Provider: "stripe", EndpointID: tn.stripe, EventID: "evt_json",
 				Type: "invoice.paid", Payload: []byte(`{"type":"invoice.paid","data":`)})
 		}), "a body that is not JSON")
 		require.Equal(t, len(cases)+1, strings.Count(b.logs.String(), "Ignoring a provider event that can never take effect"),
@@ -625,7 +629,7 @@ func TestUnknownAndMalformedEvents(t *testing.T) {
 		ctx := context.Background()
 		err := tn.b.db.TenantTx(ctx, tn.org, func(tx pgx.Tx) error {
 			_, _ = tx.Exec(ctx, `SELECT 1/0`) // the transaction is now aborted
-			return tn.b.s.applyEvent(ctx, tx, tn.org, receivedEvent{Provider: "stripe", EndpointID: tn.stripe, EventID: "evt_1",
+			return tn.b.fx.Apply(ctx, tx, tn.org, Event{Provider: "stripe", EndpointID: tn.stripe, EventID: "evt_1",
 				Type: "invoice.paid", Payload: fixture(t, "stripe/invoice.paid", nil)})
 		})
 		require.Error(t, err)
@@ -711,6 +715,16 @@ func TestClerkMembers(t *testing.T) {
 		tn.mustDeliver(t, "clerk", "organizationMembership.created", "msg_1", membership("organizationMembership.updated", "user_owner", "basic_member"))
 		tn.mustDeliver(t, "clerk", "user.deleted", "msg_2", set{"data.id": "user_owner"})
 		require.Equal(t, &memberRow{"owner@team.example", "owner"}, tn.member(t, "user_owner"), "the identifier does not replace an email")
+	})
+
+	t.Run("AUsernameIdentifierIsNoEmail", func(t *testing.T) {
+		t.Parallel()
+		tn := b.tenant(t)
+		tn.mustDeliver(t, "clerk", "organizationMembership.created", "msg_1", set{"data.public_user_data.identifier": "ada_lovelace"})
+		require.Nil(t, tn.member(t, adaUser), "a username does not become the member's email")
+		require.Zero(t, tn.audits(t, "member.created"))
+		tn.mustDeliver(t, "clerk", "user.created", "msg_2", nil)
+		require.Equal(t, &memberRow{"ada@team.example", "member"}, tn.member(t, adaUser), "the user's own address; the membership was never applied")
 	})
 
 	t.Run("AnEmailAnotherMemberHasIsNotTaken", func(t *testing.T) {

@@ -14,12 +14,11 @@ See the License for the specific language governing permissions and
 limitations under the License.
 */
 
-package server
+package billing
 
 import (
 	"context"
 	"encoding/json"
-	"fmt"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -60,18 +59,18 @@ import (
 const lateSaleWindow = 24 * time.Hour
 
 // stripeEffect is the effect of a Stripe event type, or nil.
-func (s *Server) stripeEffect(eventType string) effect {
+func (fx *Effects) stripeEffect(eventType string) effect {
 	switch eventType {
 	case "checkout.session.completed":
-		return s.stripeCheckoutCompleted
+		return fx.stripeCheckoutCompleted
 	case "customer.created", "customer.updated":
-		return s.stripeCustomerChanged
+		return fx.stripeCustomerChanged
 	case "invoice.paid":
-		return s.stripeInvoicePaid
+		return fx.stripeInvoicePaid
 	case "charge.refunded":
-		return s.stripeChargeRefunded
+		return fx.stripeChargeRefunded
 	case "charge.dispute.created":
-		return s.stripeDisputeCreated
+		return fx.stripeDisputeCreated
 	}
 	return nil
 }
@@ -97,7 +96,7 @@ func parseStripe(payload []byte, obj any) (stripe.Event, error) {
 // ends.
 func lockStripeEffects(ctx context.Context, tx pgx.Tx, org uuid.UUID) error {
 	_, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtext('stripe_effects'), hashtext($1::text))`, org)
-	return wrapErr("locking the organization's Stripe effects", db.MapError(err))
+	return db.Wrap("locking the organization's Stripe effects", db.MapError(err))
 }
 
 // eventTime is when e happened, or now if it does not say.
@@ -133,24 +132,24 @@ func optionalEmail(e string) *string {
 	return &e
 }
 
-func (s *Server) stripeCheckoutCompleted(ctx context.Context, tx pgx.Tx, org uuid.UUID, ev receivedEvent) error {
+func (fx *Effects) stripeCheckoutCompleted(ctx context.Context, tx pgx.Tx, org uuid.UUID, ev Event) error {
 	var cs stripe.CheckoutSession
 	e, err := parseStripe(ev.Payload, &cs)
 	if err != nil {
 		return err
 	}
 	if cs.Customer == nil || cs.Customer.ID == "" {
-		s.log.Info("A Stripe checkout session without a customer attributes nothing", "event_id", ev.EventID, "org_id", org.String())
+		fx.log.Info("A Stripe checkout session without a customer attributes nothing", "event_id", ev.EventID, "org_id", org.String())
 		return nil
 	}
 	c := stripeCustomer{id: cs.Customer.ID, email: optionalEmail(cs.CustomerEmail), referral: cs.ClientReferenceID, at: eventTime(e)}
 	if cs.CustomerDetails != nil && optionalEmail(cs.CustomerDetails.Email) != nil {
 		c.email = optionalEmail(cs.CustomerDetails.Email)
 	}
-	return s.syncStripeCustomer(ctx, tx, org, ev, c)
+	return fx.syncStripeCustomer(ctx, tx, org, ev, c)
 }
 
-func (s *Server) stripeCustomerChanged(ctx context.Context, tx pgx.Tx, org uuid.UUID, ev receivedEvent) error {
+func (fx *Effects) stripeCustomerChanged(ctx context.Context, tx pgx.Tx, org uuid.UUID, ev Event) error {
 	var sc stripe.Customer
 	e, err := parseStripe(ev.Payload, &sc)
 	if err != nil {
@@ -163,7 +162,7 @@ func (s *Server) stripeCustomerChanged(ctx context.Context, tx pgx.Tx, org uuid.
 			break
 		}
 	}
-	return s.syncStripeCustomer(ctx, tx, org, ev, c)
+	return fx.syncStripeCustomer(ctx, tx, org, ev, c)
 }
 
 // referralOf reads a referral given to Stripe: a visitor id (a UUID) or a
@@ -175,7 +174,7 @@ func referralOf(v string) (visitor *uuid.UUID, code *string) {
 	if id, err := uuid.Parse(v); err == nil && len(v) == 36 {
 		visitor = &id
 	}
-	if referralCodePattern.MatchString(v) {
+	if ledger.ValidReferralCode(v) {
 		code = &v
 	}
 	return visitor, code
@@ -184,20 +183,20 @@ func referralOf(v string) (visitor *uuid.UUID, code *string) {
 // syncStripeCustomer upserts c, attributes it if it is not yet and its
 // referral names one, credits its earlier sales when it is attributed now,
 // and audits what changed.
-func (s *Server) syncStripeCustomer(ctx context.Context, tx pgx.Tx, org uuid.UUID, ev receivedEvent, c stripeCustomer) error {
+func (fx *Effects) syncStripeCustomer(ctx context.Context, tx pgx.Tx, org uuid.UUID, ev Event, c stripeCustomer) error {
 	if err := validStripeID("customer", c.id); err != nil {
 		return err
 	}
 	if err := lockStripeEffects(ctx, tx, org); err != nil {
 		return err
 	}
-	t := tracking{kind: "lead", customerExternalID: c.id, email: c.email, occurredAt: c.at}
-	t.visitorID, t.referralCode = referralOf(c.referral)
-	before, changed, err := upsertCustomer(ctx, tx, org, t)
+	t := ledger.Tracking{Kind: ledger.Lead, CustomerExternalID: c.id, Email: c.email, OccurredAt: c.at}
+	t.VisitorID, t.ReferralCode = referralOf(c.referral)
+	before, changed, err := ledger.UpsertCustomer(ctx, tx, org, t)
 	if err != nil {
 		return err
 	}
-	cust, err := attribute(ctx, tx, org, before, t)
+	cust, err := ledger.Attribute(ctx, tx, org, before, t)
 	if err != nil {
 		return err
 	}
@@ -207,105 +206,81 @@ func (s *Server) syncStripeCustomer(ctx context.Context, tx pgx.Tx, org uuid.UUI
 	switch {
 	case before.AffiliateID == nil && cust.AffiliateID != nil:
 		action = "customer.attributed"
-		if meta["credited_sales"], err = s.creditEarlierSales(ctx, tx, org, ev, cust, c.at.Add(-lateSaleWindow)); err != nil {
+		if meta["credited_sales"], err = fx.creditEarlierSales(ctx, tx, org, ev, cust, c.at.Add(-lateSaleWindow)); err != nil {
 			return err
 		}
 	case !changed && cust.SelfReferral == before.SelfReferral:
 		return nil
 	}
-	err = s.providerAuditor(ev).append(ctx, tx, org, action, "customer", cust.ID.String(), meta, nil)
+	err = fx.recorder(ev).Record(ctx, tx, org, action, "customer", cust.ID.String(), meta, nil)
 	return err
 }
 
 // creditEarlierSales credits cust's unattributed sales paid since since to
-// the referral cust was just attributed to, oldest first, each earning the
-// commission it would have, and reverses those whose refund or dispute was
-// stored before. It returns what each sale earned, for the audit entry.
-func (s *Server) creditEarlierSales(ctx context.Context, tx pgx.Tx, org uuid.UUID, ev receivedEvent, cust customerObject,
+// the referral cust was just attributed to, and reverses those whose refund
+// or dispute was stored before. It returns what each sale earned, for the
+// audit entry.
+func (fx *Effects) creditEarlierSales(ctx context.Context, tx pgx.Tx, org uuid.UUID, ev Event, cust ledger.Customer,
 	since time.Time) ([]map[string]any, error) {
-	rows, err := tx.Query(ctx, `SELECT `+conversionColumns+` FROM conversions WHERE org_id = $1 AND customer_id = $2
-		AND kind = 'sale' AND affiliate_id IS NULL AND occurred_at >= $3 ORDER BY occurred_at, id`, org, cust.ID, since)
-	if err != nil {
-		return nil, fmt.Errorf("finding the customer's earlier sales: %w", db.MapError(err))
-	}
-	sales, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (conversionObject, error) { return scanConversion(row) })
-	if err != nil {
-		return nil, fmt.Errorf("reading the customer's earlier sales: %w", err)
-	}
-	credited := make([]map[string]any, 0, len(sales))
-	for _, sale := range sales {
-		m, err := s.creditSale(ctx, tx, org, ev, cust, sale)
-		if err != nil {
-			return nil, err
-		}
-		credited = append(credited, m)
-	}
-	return credited, nil
-}
-
-// creditSale credits one earlier sale to cust's referral.
-func (s *Server) creditSale(ctx context.Context, tx pgx.Tx, org uuid.UUID, ev receivedEvent, cust customerObject,
-	sale conversionObject) (map[string]any, error) {
-	facts, err := readEarningFacts(ctx, tx, org, cust)
+	credited, err := ledger.CreditEarlierSales(ctx, tx, org, cust, since)
 	if err != nil {
 		return nil, err
 	}
-	sale, err = scanConversion(tx.QueryRow(ctx, `UPDATE conversions SET affiliate_id = $3, campaign_id = $4
-		WHERE org_id = $1 AND id = $2 RETURNING `+conversionColumns, org, sale.ID, *cust.AffiliateID, facts.campaignID))
-	if err != nil {
-		return nil, fmt.Errorf("crediting sale %s: %w", sale.ID, err)
+	audits := make([]map[string]any, 0, len(credited))
+	for _, c := range credited {
+		if c.Commission != nil && c.Sale.ExternalID != nil {
+			if err := fx.applyStoredReversals(ctx, tx, org, ev, *c.Sale.ExternalID); err != nil {
+				return nil, err
+			}
+		}
+		audits = append(audits, c.Audit)
 	}
-	m := map[string]any{"conversion_id": sale.ID}
-	commission, err := earnCommission(ctx, tx, org, sale, cust, facts, m)
-	if err != nil || commission == nil || sale.ExternalID == nil {
-		return m, err
-	}
-	return m, s.applyStoredReversals(ctx, tx, org, ev, *sale.ExternalID)
+	return audits, nil
 }
 
-func (s *Server) stripeInvoicePaid(ctx context.Context, tx pgx.Tx, org uuid.UUID, ev receivedEvent) error {
+func (fx *Effects) stripeInvoicePaid(ctx context.Context, tx pgx.Tx, org uuid.UUID, ev Event) error {
 	var inv stripe.Invoice
 	e, err := parseStripe(ev.Payload, &inv)
 	if err != nil {
 		return err
 	}
 	t, err := invoiceSale(inv, e)
-	if err != nil || t.amount == 0 { // an invoice that took no payment is no sale
+	if err != nil || t.Amount == 0 { // an invoice that took no payment is no sale
 		return err
 	}
 	if err := lockStripeEffects(ctx, tx, org); err != nil {
 		return err
 	}
-	_, created, err := recordTrackingOnce(ctx, tx, org, s.providerAuditor(ev), t)
+	_, created, err := ledger.Track(ctx, tx, org, fx.recorder(ev), t)
 	if err != nil || !created {
 		return err
 	}
-	return s.applyStoredReversals(ctx, tx, org, ev, inv.ID)
+	return fx.applyStoredReversals(ctx, tx, org, ev, inv.ID)
 }
 
 // invoiceSale is the sale a paid invoice records: its amount paid, in its
 // currency, when it was paid, by its customer.
-func invoiceSale(inv stripe.Invoice, e stripe.Event) (tracking, error) {
+func invoiceSale(inv stripe.Invoice, e stripe.Event) (ledger.Tracking, error) {
 	if err := validStripeID("invoice", inv.ID); err != nil {
-		return tracking{}, err
+		return ledger.Tracking{}, err
 	}
 	if inv.Customer == nil {
-		return tracking{}, unusable("invoice %s has no customer", inv.ID)
+		return ledger.Tracking{}, unusable("invoice %s has no customer", inv.ID)
 	}
 	if err := validStripeID("customer", inv.Customer.ID); err != nil {
-		return tracking{}, err
+		return ledger.Tracking{}, err
 	}
 	currency := strings.ToUpper(string(inv.Currency))
 	switch {
 	case inv.AmountPaid < 0:
-		return tracking{}, unusable("invoice %s has a negative amount paid", inv.ID)
-	case inv.AmountPaid > 0 && !currencies[currency]:
-		return tracking{}, unusable("invoice %s is in an unknown currency %q", inv.ID, inv.Currency)
+		return ledger.Tracking{}, unusable("invoice %s has a negative amount paid", inv.ID)
+	case inv.AmountPaid > 0 && !ledger.ValidCurrency(currency):
+		return ledger.Tracking{}, unusable("invoice %s is in an unknown currency %q", inv.ID, inv.Currency)
 	}
-	t := tracking{kind: "sale", customerExternalID: inv.Customer.ID, email: optionalEmail(inv.CustomerEmail), externalID: &inv.ID,
-		occurredAt: eventTime(e), amount: inv.AmountPaid, currency: &currency}
+	t := ledger.Tracking{Kind: ledger.Sale, CustomerExternalID: inv.Customer.ID, Email: optionalEmail(inv.CustomerEmail),
+		ExternalID: &inv.ID, OccurredAt: eventTime(e), Amount: inv.AmountPaid, Currency: &currency}
 	if inv.StatusTransitions != nil && inv.StatusTransitions.PaidAt > 0 {
-		t.occurredAt = time.Unix(inv.StatusTransitions.PaidAt, 0).UTC()
+		t.OccurredAt = time.Unix(inv.StatusTransitions.PaidAt, 0).UTC()
 	}
 	return t, nil
 }

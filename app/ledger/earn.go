@@ -14,7 +14,7 @@ See the License for the specific language governing permissions and
 limitations under the License.
 */
 
-package server
+package ledger
 
 import (
 	"context"
@@ -27,29 +27,29 @@ import (
 	"github.com/rekomi/rekomi/app/db"
 )
 
-// earningFacts is what decides whether an attributed customer's sale earns
+// EarningFacts is what decides whether an attributed customer's sale earns
 // a commission: its affiliate, the campaign of the link it was attributed
-// to, and when the customer first earned a commission in that campaign.
-type earningFacts struct {
-	affiliateStatus  string
-	campaignID       uuid.UUID
-	archived         bool
-	commissionType   string
-	percentBps       *int
-	flatAmount       *int64
-	campaignCurrency string
-	recurrence       string
-	recurringMonths  *int
-	holdDays         int
-	// firstEarned is when the customer's earliest sale that earned a
+// to, and when the customer first Earned a commission in that campaign.
+type EarningFacts struct {
+	AffiliateStatus  string
+	CampaignID       uuid.UUID
+	Archived         bool
+	CommissionType   string
+	PercentBps       *int
+	FlatAmount       *int64
+	CampaignCurrency string
+	Recurrence       string
+	RecurringMonths  *int
+	HoldDays         int
+	// firstEarned is when the customer's earliest sale that Earned a
 	// commission in the campaign (whatever became of the commission)
 	// happened; nil if none has.
-	firstEarned *time.Time
+	FirstEarned *time.Time
 }
 
-// readEarningFacts gathers the facts for customer c, attributed to a link.
-func readEarningFacts(ctx context.Context, tx pgx.Tx, org uuid.UUID, c customerObject) (*earningFacts, error) {
-	var f earningFacts
+// ReadEarningFacts gathers the facts for customer c, attributed to a link.
+func ReadEarningFacts(ctx context.Context, tx pgx.Tx, org uuid.UUID, c Customer) (*EarningFacts, error) {
+	var f EarningFacts
 	err := tx.QueryRow(ctx, `SELECT a.status, cp.id, cp.archived_at IS NOT NULL, cp.commission_type, cp.commission_bps,
 			cp.commission_amount, cp.currency, cp.recurrence, cp.recurring_months, cp.hold_days,
 			(SELECT min(cv.occurred_at) FROM commissions cm
@@ -59,52 +59,52 @@ func readEarningFacts(ctx context.Context, tx pgx.Tx, org uuid.UUID, c customerO
 		JOIN campaigns cp ON cp.org_id = l.org_id AND cp.id = l.campaign_id
 		JOIN affiliates a ON a.org_id = l.org_id AND a.id = $3
 		WHERE l.org_id = $1 AND l.id = $2`, org, *c.LinkID, *c.AffiliateID, c.ID).Scan(
-		&f.affiliateStatus, &f.campaignID, &f.archived, &f.commissionType, &f.percentBps, &f.flatAmount,
-		&f.campaignCurrency, &f.recurrence, &f.recurringMonths, &f.holdDays, &f.firstEarned)
+		&f.AffiliateStatus, &f.CampaignID, &f.Archived, &f.CommissionType, &f.PercentBps, &f.FlatAmount,
+		&f.CampaignCurrency, &f.Recurrence, &f.RecurringMonths, &f.HoldDays, &f.FirstEarned)
 	if err != nil {
 		return nil, fmt.Errorf("reading the campaign and affiliate of customer %s: %w", c.ID, db.MapError(err))
 	}
 	return &f, nil
 }
 
-// saleFacts is the sale being tracked.
-type saleFacts struct {
-	amount       int64
-	currency     string
-	occurredAt   time.Time
-	selfReferral bool
+// SaleFacts is the sale being tracked.
+type SaleFacts struct {
+	Amount       int64
+	Currency     string
+	OccurredAt   time.Time
+	SelfReferral bool
 }
 
-// earned is a commission to create.
-type earned struct {
-	amount       int64
-	currency     string
-	approveAfter time.Time
+// Earned is the commission a sale earns.
+type Earned struct {
+	Amount       int64
+	Currency     string
+	ApproveAfter time.Time
 }
 
-// decideCommission says what sale earns under f (nil: the customer is not
+// DecideCommission says what sale earns under f (nil: the customer is not
 // attributed to a link), or why it earns nothing. Each check is one rule.
-func decideCommission(f *earningFacts, sale saleFacts) (earned, string) {
+func DecideCommission(f *EarningFacts, sale SaleFacts) (Earned, string) {
 	switch {
 	case f == nil: // no referral, no commission
-		return earned{}, "not_attributed"
-	case sale.selfReferral: // an affiliate does not earn on their own purchases
-		return earned{}, "self_referral"
-	case f.affiliateStatus != "active": // invited, pending and suspended affiliates earn nothing
-		return earned{}, "affiliate_not_active"
-	case f.archived: // an archived campaign pays no new commissions
-		return earned{}, "campaign_archived"
-	case !withinRecurrence(f, sale.occurredAt): // the campaign pays only some of a customer's sales
-		return earned{}, "recurrence_exhausted"
+		return Earned{}, "not_attributed"
+	case sale.SelfReferral: // an affiliate does not earn on their own purchases
+		return Earned{}, "self_referral"
+	case f.AffiliateStatus != "active": // invited, pending and suspended affiliates earn nothing
+		return Earned{}, "affiliate_not_active"
+	case f.Archived: // an archived campaign pays no new commissions
+		return Earned{}, "campaign_archived"
+	case !withinRecurrence(f, sale.OccurredAt): // the campaign pays only some of a customer's sales
+		return Earned{}, "recurrence_exhausted"
 	}
-	e := earned{currency: sale.currency, approveAfter: sale.occurredAt.UTC().AddDate(0, 0, f.holdDays)}
-	if f.commissionType == "flat" {
-		e.amount, e.currency = *f.flatAmount, f.campaignCurrency
+	e := Earned{Currency: sale.Currency, ApproveAfter: sale.OccurredAt.UTC().AddDate(0, 0, f.HoldDays)}
+	if f.CommissionType == "flat" {
+		e.Amount, e.Currency = *f.FlatAmount, f.CampaignCurrency
 	} else {
-		e.amount = percentOf(sale.amount, *f.percentBps)
+		e.Amount = percentOf(sale.Amount, *f.PercentBps)
 	}
-	if e.amount == 0 { // a commission is never zero
-		return earned{}, "zero_amount"
+	if e.Amount == 0 { // a commission is never zero
+		return Earned{}, "zero_amount"
 	}
 	return e, ""
 }
@@ -112,12 +112,12 @@ func decideCommission(f *earningFacts, sale saleFacts) (earned, string) {
 // withinRecurrence: one_time pays the customer's first commissionable sale
 // only, recurring the sales within recurringMonths of it (the first month
 // boundary excluded), lifetime every sale.
-func withinRecurrence(f *earningFacts, at time.Time) bool {
+func withinRecurrence(f *EarningFacts, at time.Time) bool {
 	switch {
-	case f.firstEarned == nil || f.recurrence == "lifetime":
+	case f.FirstEarned == nil || f.Recurrence == "lifetime":
 		return true
-	case f.recurrence == "recurring":
-		return at.Before(addMonths(*f.firstEarned, *f.recurringMonths))
+	case f.Recurrence == "recurring":
+		return at.Before(addMonths(*f.FirstEarned, *f.RecurringMonths))
 	}
 	return false
 }
@@ -140,20 +140,20 @@ func percentOf(amount int64, bps int) int64 {
 	return q*int64(bps) + (r*int64(bps)+5000)/10000
 }
 
-// earnCommission creates the commission conv earns, if any, and records
+// EarnCommission creates the commission conv earns, if any, and records
 // the outcome in the audit metadata meta: commission_id, or
 // commission_skipped with the reason.
-func earnCommission(ctx context.Context, tx pgx.Tx, org uuid.UUID, conv conversionObject, c customerObject,
-	f *earningFacts, meta map[string]any) (*commissionObject, error) {
-	e, skipped := decideCommission(f, saleFacts{amount: conv.Amount, currency: *conv.Currency, occurredAt: conv.OccurredAt,
-		selfReferral: c.SelfReferral})
+func EarnCommission(ctx context.Context, tx pgx.Tx, org uuid.UUID, conv Conversion, c Customer,
+	f *EarningFacts, meta map[string]any) (*Commission, error) {
+	e, skipped := DecideCommission(f, SaleFacts{Amount: conv.Amount, Currency: *conv.Currency, OccurredAt: conv.OccurredAt,
+		SelfReferral: c.SelfReferral})
 	if skipped != "" {
 		meta["commission_skipped"] = skipped
 		return nil, nil
 	}
 	created, err := scanCommission(tx.QueryRow(ctx, `INSERT INTO commissions (org_id, conversion_id, affiliate_id, campaign_id,
 		amount, currency, approve_after) VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING `+commissionColumns,
-		org, conv.ID, *c.AffiliateID, f.campaignID, e.amount, e.currency, e.approveAfter))
+		org, conv.ID, *c.AffiliateID, f.CampaignID, e.Amount, e.Currency, e.ApproveAfter))
 	if err != nil {
 		return nil, fmt.Errorf("creating the commission of sale %s: %w", conv.ID, err)
 	}

@@ -14,12 +14,13 @@ See the License for the specific language governing permissions and
 limitations under the License.
 */
 
-package server
+package ledger
 
 import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
@@ -27,23 +28,49 @@ import (
 	"github.com/rekomi/rekomi/app/db"
 )
 
-// upsertCustomer creates the customer named by t or updates its email when
+// Customer is a merchant's customer as tracking recorded it, with the
+// referral it is attributed to, if any. A self-referral is attributed but
+// earns no commission.
+type Customer struct {
+	Object       string     `json:"object"`
+	ID           uuid.UUID  `json:"id"`
+	ExternalID   *string    `json:"external_id"`
+	Email        *string    `json:"email"`
+	AffiliateID  *uuid.UUID `json:"affiliate_id"`
+	LinkID       *uuid.UUID `json:"link_id"`
+	ClickID      *int64     `json:"click_id"`
+	AttributedAt *time.Time `json:"attributed_at"`
+	SelfReferral bool       `json:"self_referral"`
+	CreatedAt    time.Time  `json:"created_at"`
+	UpdatedAt    time.Time  `json:"updated_at"`
+}
+
+const customerColumns = `id, external_id, email, affiliate_id, link_id, click_id, attributed_at, self_referral, created_at, updated_at`
+
+func scanCustomer(row pgx.Row) (Customer, error) {
+	c := Customer{Object: "customer"}
+	err := row.Scan(&c.ID, &c.ExternalID, &c.Email, &c.AffiliateID, &c.LinkID, &c.ClickID, &c.AttributedAt,
+		&c.SelfReferral, &c.CreatedAt, &c.UpdatedAt)
+	return c, db.MapError(err)
+}
+
+// UpsertCustomer creates the customer named by t or updates its email when
 // t gives a different one, and returns it locked for the rest of the
 // transaction, so that concurrent conversions of one customer are
 // attributed and earn commissions one at a time. changed says whether the
 // row was written.
-func upsertCustomer(ctx context.Context, tx pgx.Tx, org uuid.UUID, t tracking) (c customerObject, changed bool, err error) {
+func UpsertCustomer(ctx context.Context, tx pgx.Tx, org uuid.UUID, t Tracking) (c Customer, changed bool, err error) {
 	tag, err := tx.Exec(ctx, `INSERT INTO customers (org_id, external_id, email) VALUES ($1, $2, $3)
 		ON CONFLICT (org_id, external_id) DO UPDATE SET email = EXCLUDED.email, updated_at = now()
 		WHERE EXCLUDED.email IS NOT NULL AND customers.email IS DISTINCT FROM EXCLUDED.email`,
-		org, t.customerExternalID, t.email)
+		org, t.CustomerExternalID, t.Email)
 	if err != nil {
-		return customerObject{}, false, fmt.Errorf("upserting the customer: %w", db.MapError(err))
+		return Customer{}, false, fmt.Errorf("upserting the customer: %w", db.MapError(err))
 	}
 	c, err = scanCustomer(tx.QueryRow(ctx, `SELECT `+customerColumns+` FROM customers
-		WHERE org_id = $1 AND external_id = $2 FOR UPDATE`, org, t.customerExternalID))
+		WHERE org_id = $1 AND external_id = $2 FOR UPDATE`, org, t.CustomerExternalID))
 	if err != nil {
-		return customerObject{}, false, fmt.Errorf("reading the customer: %w", err)
+		return Customer{}, false, fmt.Errorf("reading the customer: %w", err)
 	}
 	return c, tag.RowsAffected() > 0, nil
 }
@@ -56,21 +83,21 @@ type referral struct {
 	clickID     *int64
 }
 
-// attribute gives an unattributed customer the referral t points at, if
+// Attribute gives an unattributed customer the referral t points at, if
 // any, then flags a self-referral. An attributed customer keeps its
 // referral: the first attribution wins.
-func attribute(ctx context.Context, tx pgx.Tx, org uuid.UUID, c customerObject, t tracking) (customerObject, error) {
+func Attribute(ctx context.Context, tx pgx.Tx, org uuid.UUID, c Customer, t Tracking) (Customer, error) {
 	if c.AffiliateID == nil {
 		ref, found, err := findReferral(ctx, tx, org, t)
 		if err != nil {
-			return customerObject{}, err
+			return Customer{}, err
 		}
 		if found {
 			c, err = scanCustomer(tx.QueryRow(ctx, `UPDATE customers SET affiliate_id = $3, link_id = $4, click_id = $5,
 				attributed_at = $6, updated_at = now() WHERE org_id = $1 AND id = $2 RETURNING `+customerColumns,
-				org, c.ID, ref.affiliateID, ref.linkID, ref.clickID, t.occurredAt))
+				org, c.ID, ref.affiliateID, ref.linkID, ref.clickID, t.OccurredAt))
 			if err != nil {
-				return customerObject{}, fmt.Errorf("attributing the customer: %w", err)
+				return Customer{}, fmt.Errorf("attributing the customer: %w", err)
 			}
 		}
 	}
@@ -79,19 +106,19 @@ func attribute(ctx context.Context, tx pgx.Tx, org uuid.UUID, c customerObject, 
 
 // findReferral looks for the customer's referral: first among the
 // visitor's clicks, then the referral code.
-func findReferral(ctx context.Context, tx pgx.Tx, org uuid.UUID, t tracking) (referral, bool, error) {
-	if t.visitorID != nil {
-		ref, err := attributedClick(ctx, tx, org, *t.visitorID, t)
+func findReferral(ctx context.Context, tx pgx.Tx, org uuid.UUID, t Tracking) (referral, bool, error) {
+	if t.VisitorID != nil {
+		ref, err := attributedClick(ctx, tx, org, *t.VisitorID, t)
 		if err == nil || !errors.Is(err, db.ErrNotFound) {
 			return ref, err == nil, err
 		}
 	}
-	if t.referralCode != nil {
+	if t.ReferralCode != nil {
 		var ref referral
 		err := db.MapError(tx.QueryRow(ctx, `SELECT id, affiliate_id FROM referral_links
-			WHERE org_id = $1 AND code = $2 AND disabled_at IS NULL`, org, *t.referralCode).Scan(&ref.linkID, &ref.affiliateID))
+			WHERE org_id = $1 AND code = $2 AND disabled_at IS NULL`, org, *t.ReferralCode).Scan(&ref.linkID, &ref.affiliateID))
 		if err == nil || !errors.Is(err, db.ErrNotFound) {
-			return ref, err == nil, wrapErr("finding the referral link", err)
+			return ref, err == nil, db.Wrap("finding the referral link", err)
 		}
 	}
 	return referral{}, false, nil
@@ -126,13 +153,13 @@ ORDER BY CASE WHEN m.attribution_model = 'first_click' THEN e.occurred_at END AS
 LIMIT 1`
 
 // attributedClick returns the click that attributes a conversion of
-// visitor at t.occurredAt, or db.ErrNotFound.
-func attributedClick(ctx context.Context, tx pgx.Tx, org, visitor uuid.UUID, t tracking) (referral, error) {
+// visitor at t.OccurredAt, or db.ErrNotFound.
+func attributedClick(ctx context.Context, tx pgx.Tx, org, visitor uuid.UUID, t Tracking) (referral, error) {
 	var ref referral
 	var click int64
-	err := db.MapError(tx.QueryRow(ctx, attributedClickSQL, org, visitor, t.occurredAt).Scan(&click, &ref.linkID, &ref.affiliateID))
+	err := db.MapError(tx.QueryRow(ctx, attributedClickSQL, org, visitor, t.OccurredAt).Scan(&click, &ref.linkID, &ref.affiliateID))
 	if err != nil {
-		return referral{}, wrapErr("finding the visitor's click", err)
+		return referral{}, db.Wrap("finding the visitor's click", err)
 	}
 	ref.clickID = &click
 	return ref, nil
@@ -142,7 +169,7 @@ func attributedClick(ctx context.Context, tx pgx.Tx, org, visitor uuid.UUID, t t
 // affiliate's (case-insensitively) as a self-referral, which earns no
 // commission. It is checked on every conversion, since the email may be
 // given after the attribution; once set, the flag stays.
-func flagSelfReferral(ctx context.Context, tx pgx.Tx, org uuid.UUID, c customerObject) (customerObject, error) {
+func flagSelfReferral(ctx context.Context, tx pgx.Tx, org uuid.UUID, c Customer) (Customer, error) {
 	if c.AffiliateID == nil || c.Email == nil || c.SelfReferral {
 		return c, nil
 	}
@@ -153,15 +180,19 @@ func flagSelfReferral(ctx context.Context, tx pgx.Tx, org uuid.UUID, c customerO
 	case errors.Is(err, db.ErrNotFound):
 		return c, nil
 	case err != nil:
-		return customerObject{}, fmt.Errorf("checking for a self-referral: %w", err)
+		return Customer{}, fmt.Errorf("checking for a self-referral: %w", err)
 	}
 	return flagged, nil
 }
 
-// wrapErr prefixes err with what was being done, keeping nil nil.
-func wrapErr(doing string, err error) error {
-	if err == nil {
-		return nil
-	}
-	return fmt.Errorf("%s: %w", doing, err)
+// GetCustomer reads customer id of org, or db.ErrNotFound.
+func GetCustomer(ctx context.Context, tx pgx.Tx, org, id uuid.UUID) (Customer, error) {
+	return Get(ctx, tx, org, customerQuery, id)
 }
+
+// ListCustomers reads a page of org's customers.
+func ListCustomers(ctx context.Context, tx pgx.Tx, org uuid.UUID, p Page) (List[Customer], error) {
+	return ListPage(ctx, tx, org, customerQuery, p)
+}
+
+var customerQuery = Query[Customer]{Table: "customers", Columns: customerColumns, Scan: scanCustomer}
