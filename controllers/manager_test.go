@@ -30,6 +30,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/config"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
+	v1 "github.com/rekomi/rekomi/api/v1alpha1"
 	"github.com/rekomi/rekomi/controllers"
 )
 
@@ -67,4 +68,18 @@ func runManager(tb testing.TB, mgr ctrl.Manager) {
 		cancel()
 		require.NoError(tb, <-done)
 	})
+}
+
+// TestReconcilersShareOneManager sets the reconcilers up in one manager, as
+// `rekomi manager` does: those that list a Region's organizations share one
+// field index, which the first registers.
+func TestReconcilersShareOneManager(t *testing.T) {
+	t.Parallel()
+	mgr := newScopedManager(t, []string{uniqueName(t, "ns")}, &v1.Region{}, uniqueName(t, "region"))
+	dbs := controllers.NewRegionDatabases()
+	t.Cleanup(dbs.Close)
+	require.NoError(t, (&controllers.RegionReconciler{Client: mgr.GetClient()}).SetupWithManager(mgr))
+	require.NoError(t, (&controllers.OrganizationReconciler{Client: mgr.GetClient(), DBs: dbs}).SetupWithManager(mgr))
+	require.NoError(t, (&controllers.WitnessPublishReconciler{Client: mgr.GetClient()}).SetupWithManager(mgr))
+	require.NoError(t, (&controllers.WebhookEndpointReconciler{Client: mgr.GetClient(), DBs: dbs}).SetupWithManager(mgr))
 }

@@ -21,6 +21,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -354,14 +355,8 @@ func (r *OrganizationReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	if err := indexStripeSecrets(context.Background(), mgr.GetFieldIndexer()); err != nil {
 		return err
 	}
-	if err := mgr.GetFieldIndexer().IndexField(context.Background(), &rekomiv1.Organization{}, organizationRegionIndex,
-		func(obj client.Object) []string {
-			if org, ok := obj.(*rekomiv1.Organization); ok {
-				return []string{org.Spec.Region}
-			}
-			return nil
-		}); err != nil {
-		return fmt.Errorf("indexing organizations by region: %w", err)
+	if err := indexOrganizationsByRegion(context.Background(), mgr.GetFieldIndexer()); err != nil {
+		return err
 	}
 	return ctrl.NewControllerManagedBy(mgr).
 		For(&rekomiv1.Organization{}, builder.WithPredicates(
@@ -402,6 +397,24 @@ func (r *OrganizationReconciler) organizationsForOwnerSecret(ctx context.Context
 // organizationRegionIndex is the field index of the manager's Organization
 // cache by spec.region.
 const organizationRegionIndex = "spec.region"
+
+// indexOrganizationsByRegion registers organizationRegionIndex. Every
+// reconciler that lists a Region's organizations calls it, so that each
+// can run in a manager of its own; in a manager they share, the first
+// registers the index and the others find it there, which the cache
+// reports as an indexer conflict.
+func indexOrganizationsByRegion(ctx context.Context, indexer client.FieldIndexer) error {
+	err := indexer.IndexField(ctx, &rekomiv1.Organization{}, organizationRegionIndex, func(obj client.Object) []string {
+		if org, ok := obj.(*rekomiv1.Organization); ok {
+			return []string{org.Spec.Region}
+		}
+		return nil
+	})
+	if err != nil && !strings.Contains(err.Error(), "indexer conflict") {
+		return fmt.Errorf("indexing organizations by region: %w", err)
+	}
+	return nil
+}
 
 // organizationsForRegion maps a Region to the Organizations that live in it.
 func (r *OrganizationReconciler) organizationsForRegion(ctx context.Context, obj client.Object) []reconcile.Request {

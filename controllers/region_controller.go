@@ -46,6 +46,9 @@ import (
 // RegionReconciler provisions a Region: its database and roles, schema,
 // isolation check and key ring, and the app that serves it.
 type RegionReconciler struct {
+	// Client reads through the manager's cache, whose indexes (registered
+	// by SetupWithManager) find a Secret's Regions and a Region's
+	// organizations.
 	Client   client.Client
 	Recorder events.EventRecorder
 	// AppImage runs the app when spec.app.image is empty: the manager's own.
@@ -178,6 +181,9 @@ func (r *RegionReconciler) patchStatus(ctx context.Context, region *rekomiv1.Reg
 // SetupWithManager registers the controller: Regions, the objects they own,
 // and the admin Secrets they reference.
 func (r *RegionReconciler) SetupWithManager(mgr ctrl.Manager) error {
+	if err := indexRegions(context.Background(), mgr.GetFieldIndexer()); err != nil {
+		return err
+	}
 	r.drift = newDriftWatch(r.DriftInterval)
 	if err := mgr.Add(r.drift); err != nil {
 		return fmt.Errorf("adding the drift watch: %w", err)
@@ -194,26 +200,38 @@ func (r *RegionReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		Complete(r)
 }
 
+// regionAdminSecretIndex is the field index of the manager's Region cache
+// by the admin Secret (namespace/name) that spec.database names.
+const regionAdminSecretIndex = "spec.database.adminSecretRef"
+
+// indexRegions registers regionAdminSecretIndex and, for the repairs that
+// audit in every organization of a Region, organizationRegionIndex.
+func indexRegions(ctx context.Context, indexer client.FieldIndexer) error {
+	if err := indexer.IndexField(ctx, &rekomiv1.Region{}, regionAdminSecretIndex, func(obj client.Object) []string {
+		if region, ok := obj.(*rekomiv1.Region); ok {
+			admin := region.Spec.Database.AdminSecretRef
+			return []string{admin.Namespace + "/" + admin.Name}
+		}
+		return nil
+	}); err != nil {
+		return fmt.Errorf("indexing regions by admin Secret: %w", err)
+	}
+	return indexOrganizationsByRegion(ctx, indexer)
+}
+
 // regionsForSecret maps a Secret to the Regions that reference it as their
 // admin Secret, so that creating a missing Secret or changing it is acted on
 // at once.
 func (r *RegionReconciler) regionsForSecret(ctx context.Context, obj client.Object) []reconcile.Request {
 	var regions rekomiv1.RegionList
-	if err := r.Client.List(ctx, &regions); err != nil {
+	if err := r.Client.List(ctx, &regions,
+		client.MatchingFields{regionAdminSecretIndex: obj.GetNamespace() + "/" + obj.GetName()}); err != nil {
 		log.FromContext(ctx).Error(err, "Listing regions for a Secret", "secret", client.ObjectKeyFromObject(obj))
 		return nil
 	}
-	var reqs []reconcile.Request
+	reqs := make([]reconcile.Request, 0, len(regions.Items))
 	for i := range regions.Items {
-		if referencesSecret(&regions.Items[i], obj.GetNamespace(), obj.GetName()) {
-			reqs = append(reqs, reconcile.Request{NamespacedName: types.NamespacedName{Name: regions.Items[i].Name}})
-		}
+		reqs = append(reqs, reconcile.Request{NamespacedName: types.NamespacedName{Name: regions.Items[i].Name}})
 	}
 	return reqs
-}
-
-// referencesSecret says whether region reads the Secret namespace/name.
-func referencesSecret(region *rekomiv1.Region, namespace, name string) bool {
-	admin := region.Spec.Database.AdminSecretRef
-	return admin.Namespace == namespace && admin.Name == name
 }

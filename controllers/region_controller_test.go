@@ -81,7 +81,7 @@ func newRegionFixture(t testing.TB, adminURL string) *regionFixture {
 		adminNS:  adminNS,
 		recorder: recorder,
 		reconciler: &controllers.RegionReconciler{
-			Client:       testEnv.client,
+			Client:       controllers.IndexedClient(t, testEnv.client),
 			Recorder:     recorder,
 			AppImage:     "rekomi:test",
 			ResyncPeriod: time.Minute,

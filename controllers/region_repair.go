@@ -25,6 +25,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 	corev1 "k8s.io/api/core/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	rekomiv1 "github.com/rekomi/rekomi/api/v1alpha1"
 	"github.com/rekomi/rekomi/app/audit"
@@ -172,14 +173,11 @@ func auditRepair(ctx context.Context, tx pgx.Tx, orgs []uuid.UUID, rp repair) er
 // organizationIDs lists the ids of the Region's Organizations.
 func (r *RegionReconciler) organizationIDs(ctx context.Context, region string) ([]uuid.UUID, error) {
 	var list rekomiv1.OrganizationList
-	if err := r.Client.List(ctx, &list); err != nil {
+	if err := r.Client.List(ctx, &list, client.MatchingFields{organizationRegionIndex: region}); err != nil {
 		return nil, fmt.Errorf("listing the organizations of region %s: %w", region, err)
 	}
 	var ids []uuid.UUID
 	for _, o := range list.Items {
-		if o.Spec.Region != region {
-			continue
-		}
 		if id, err := uuid.Parse(o.Status.ID); err == nil {
 			ids = append(ids, id)
 		}

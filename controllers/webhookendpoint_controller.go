@@ -243,6 +243,9 @@ func (r *WebhookEndpointReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	if err := indexEndpoints(context.Background(), mgr.GetFieldIndexer()); err != nil {
 		return err
 	}
+	if err := indexOrganizationsByRegion(context.Background(), mgr.GetFieldIndexer()); err != nil {
+		return err
+	}
 	return ctrl.NewControllerManagedBy(mgr).
 		For(&rekomiv1.WebhookEndpoint{}, builder.WithPredicates(predicate.GenerationChangedPredicate{})).
 		Watches(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(r.endpointsForSecret)).
@@ -272,17 +275,15 @@ func (r *WebhookEndpointReconciler) endpointsForOwnerSecret(ctx context.Context,
 		return nil
 	}
 	var orgs rekomiv1.OrganizationList
-	if err := r.Client.List(ctx, &orgs); err != nil {
+	if err := r.Client.List(ctx, &orgs, client.MatchingFields{organizationRegionIndex: region.Name}); err != nil {
 		log.FromContext(ctx).Error(err, "Listing organizations for a Region", "region", region.Name)
 		return nil
 	}
-	inRegion := map[string]bool{}
-	for _, org := range orgs.Items {
-		if org.Spec.Region == region.Name {
-			inRegion[org.Name] = true
-		}
+	var reqs []reconcile.Request
+	for i := range orgs.Items {
+		reqs = append(reqs, r.endpointsIndexed(ctx, endpointOrganizationIndex, orgs.Items[i].Name)...)
 	}
-	return r.endpointsMatching(ctx, nil, func(ep *rekomiv1.WebhookEndpoint) bool { return inRegion[ep.Spec.Organization] })
+	return reqs
 }
 
 // endpointsForOrganization maps an Organization to its endpoints.
@@ -318,29 +319,19 @@ func indexEndpoints(ctx context.Context, indexer client.FieldIndexer) error {
 
 // endpointsIndexed lists the endpoints whose index holds value.
 func (r *WebhookEndpointReconciler) endpointsIndexed(ctx context.Context, index, value string, opts ...client.ListOption) []reconcile.Request {
-	var list rekomiv1.WebhookEndpointList
-	if err := r.Client.List(ctx, &list, append(opts, client.MatchingFields{index: value})...); err != nil {
-		log.FromContext(ctx).Error(err, "Listing webhook endpoints", "index", index)
-		return nil
-	}
-	reqs := make([]reconcile.Request, 0, len(list.Items))
-	for i := range list.Items {
-		reqs = append(reqs, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(&list.Items[i])})
-	}
-	return reqs
+	return r.endpointsListed(ctx, append(opts, client.MatchingFields{index: value})...)
 }
 
-func (r *WebhookEndpointReconciler) endpointsMatching(ctx context.Context, opts []client.ListOption, match func(*rekomiv1.WebhookEndpoint) bool) []reconcile.Request {
+// endpointsListed maps the endpoints that opts select.
+func (r *WebhookEndpointReconciler) endpointsListed(ctx context.Context, opts ...client.ListOption) []reconcile.Request {
 	var list rekomiv1.WebhookEndpointList
 	if err := r.Client.List(ctx, &list, opts...); err != nil {
 		log.FromContext(ctx).Error(err, "Listing webhook endpoints")
 		return nil
 	}
-	var reqs []reconcile.Request
+	reqs := make([]reconcile.Request, 0, len(list.Items))
 	for i := range list.Items {
-		if match(&list.Items[i]) {
-			reqs = append(reqs, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(&list.Items[i])})
-		}
+		reqs = append(reqs, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(&list.Items[i])})
 	}
 	return reqs
 }

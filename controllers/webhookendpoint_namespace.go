@@ -92,7 +92,5 @@ func (r *WebhookEndpointReconciler) withdraw(ctx context.Context, ep *rekomiv1.W
 // endpointsForNamespace maps a namespace to the endpoints it holds, so that
 // a change of its binding is acted on at once.
 func (r *WebhookEndpointReconciler) endpointsForNamespace(ctx context.Context, obj client.Object) []reconcile.Request {
-	return r.endpointsMatching(ctx, []client.ListOption{client.InNamespace(obj.GetName())}, func(*rekomiv1.WebhookEndpoint) bool {
-		return true
-	})
+	return r.endpointsListed(ctx, client.InNamespace(obj.GetName()))
 }

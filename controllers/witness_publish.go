@@ -77,6 +77,8 @@ const witnessFieldOwner = client.FieldOwner("rekomi-audit-witness")
 // WitnessPublishReconciler writes, per Region, the shard ConfigMaps of the
 // audit witnesses of the Region's live organizations.
 type WitnessPublishReconciler struct {
+	// Client reads through the manager's cache, whose spec.region index
+	// (registered by SetupWithManager) finds a Region's organizations.
 	Client client.Client
 	// Interval is the least time between two publications of one Region's
 	// shards: its organizations' witnesses that change meanwhile are
@@ -106,7 +108,7 @@ func (r *WitnessPublishReconciler) Reconcile(ctx context.Context, req ctrl.Reque
 		return ctrl.Result{RequeueAfter: wait}, nil
 	}
 	var orgs rekomiv1.OrganizationList
-	if err := r.Client.List(ctx, &orgs); err != nil {
+	if err := r.Client.List(ctx, &orgs, client.MatchingFields{organizationRegionIndex: region.Name}); err != nil {
 		return ctrl.Result{}, fmt.Errorf("listing organizations for the audit witnesses of region %s: %w", region.Name, err)
 	}
 	want, err := witnessShards(region.Name, orgs.Items)
@@ -270,6 +272,9 @@ func publishedWitnessOf(org *rekomiv1.Organization, region string) (uuid.UUID, b
 // and Organizations, mapped to their Region when what is published of them
 // may have changed.
 func (r *WitnessPublishReconciler) SetupWithManager(mgr ctrl.Manager) error {
+	if err := indexOrganizationsByRegion(context.Background(), mgr.GetFieldIndexer()); err != nil {
+		return err
+	}
 	return ctrl.NewControllerManagedBy(mgr).
 		For(&rekomiv1.Region{}, builder.WithPredicates(predicate.GenerationChangedPredicate{})).
 		Owns(&corev1.ConfigMap{}).

@@ -58,7 +58,7 @@ func newWitnessFixture(t *testing.T) *witnessFixture {
 	require.NoError(t, testEnv.client.Get(context.Background(),
 		types.NamespacedName{Namespace: f.rf.reconciler.OperatorNamespace, Name: controllers.WitnessSecretName}, secret),
 		"the Region made the witness key to hand its public half to the app")
-	return &witnessFixture{orgFixture: f, publisher: &controllers.WitnessPublishReconciler{Client: testEnv.client},
+	return &witnessFixture{orgFixture: f, publisher: &controllers.WitnessPublishReconciler{Client: controllers.IndexedClient(t, testEnv.client)},
 		pub: ed25519.PublicKey(secret.Data[controllers.WitnessPublicKeyKey])}
 }
 
