@@ -302,5 +302,5 @@ func maskedAccount(account *string) any {
 	if account == nil {
 		return nil
 	}
-	return maskAccount(*account)
+	return ledger.MaskAccount(*account)
 }

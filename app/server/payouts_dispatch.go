@@ -18,15 +18,12 @@ package server
 
 import (
 	"context"
-	"fmt"
 	"net/http"
-	"strings"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 
-	"github.com/rekomi/rekomi/app/audit"
-	"github.com/rekomi/rekomi/app/db"
+	"github.com/rekomi/rekomi/app/ledger"
 	"github.com/rekomi/rekomi/app/payout"
 )
 
@@ -86,7 +83,8 @@ func (s *Server) dispatchPayout(w http.ResponseWriter, r *http.Request) {
 				return err
 			}
 		}
-		settled, err := s.settlePayout(ctx, tx, r, id, ref, reason, definitive)
+		settled, err := ledger.SettlePayout(ctx, tx, p.OrgID, s.requestRecorder(r), id,
+			ledger.Outcome{Ref: ref, FailureReason: reason, Failed: definitive})
 		if err != nil {
 			return err
 		}
@@ -106,104 +104,20 @@ func (s *Server) answerStored(w http.ResponseWriter, r *http.Request, resp respo
 	writeResponse(w, resp, replayed)
 }
 
-// startDispatch locks the payout, checks it may be sent, marks a pending
-// one dispatched, and returns the transfer and the provider to send it
-// with: for Stripe Connect, the one built from the organization's own key
-// as its row holds it now. A dispatched payout (a transient failure
-// before) is sent again unchanged.
+// startDispatch starts payout id's dispatch and returns the transfer and
+// the provider to send it with: for Stripe Connect, the one built from the
+// organization's own key as its row holds it now.
 func (s *Server) startDispatch(ctx context.Context, tx pgx.Tx, r *http.Request, id uuid.UUID) (payout.Transfer, payout.Provider, error) {
 	orgID := principalFrom(ctx).OrgID
-	po, err := scanPayout(tx.QueryRow(ctx, `SELECT `+payoutColumns+` FROM payouts WHERE org_id = $1 AND id = $2 FOR UPDATE`, orgID, id))
+	po, destination, err := ledger.StartDispatch(ctx, tx, orgID, s.requestRecorder(r), id)
 	if err != nil {
 		return payout.Transfer{}, nil, err
-	}
-	if po.Status == payoutPaid || po.Status == payoutFailed {
-		return payout.Transfer{}, nil, problemError{Problem{Type: "conflict", Status: http.StatusConflict,
-			Title: "The payout is already " + po.Status, Detail: "only a pending or dispatched payout can be dispatched"}}
 	}
 	provider, err := s.providerFor(ctx, tx, orgID, po.Provider)
 	if err != nil {
 		return payout.Transfer{}, nil, err
 	}
-	destination, err := payoutDestination(ctx, tx, orgID, po)
-	if err != nil {
-		return payout.Transfer{}, nil, err
-	}
-	if po.Status == payoutPending {
-		if _, err := tx.Exec(ctx, `UPDATE payouts SET status = 'dispatched', dispatched_at = now(), updated_at = now()
-			WHERE org_id = $1 AND id = $2`, orgID, id); err != nil {
-			return payout.Transfer{}, nil, fmt.Errorf("marking the payout dispatched: %w", db.MapError(err))
-		}
-		metadata := map[string]any{"provider": po.Provider, "amount": po.Amount, "currency": po.Currency}
-		if destination != "" {
-			metadata["destination"] = maskAccount(destination)
-		}
-		if _, err := s.sealer.Append(ctx, tx, orgID, s.auditEntry(r, "payout.dispatched", "payout", id.String(), metadata)); err != nil {
-			return payout.Transfer{}, nil, err
-		}
-	}
 	return payout.Transfer{PayoutID: po.ID, Amount: po.Amount, Currency: po.Currency, Destination: destination}, provider, nil
-}
-
-// payoutDestination is the affiliate's account at the payout's provider:
-// the Stripe connected account, or nothing for a manual payout.
-func payoutDestination(ctx context.Context, tx pgx.Tx, orgID uuid.UUID, po payoutObject) (string, error) {
-	if po.Provider != payout.NameStripeConnect {
-		return "", nil
-	}
-	var account *string
-	if err := tx.QueryRow(ctx, `SELECT stripe_account_id FROM affiliates WHERE org_id = $1 AND id = $2`,
-		orgID, po.AffiliateID).Scan(&account); err != nil {
-		return "", fmt.Errorf("reading the affiliate's Stripe account: %w", db.MapError(err))
-	}
-	if account == nil {
-		return "", problemError{Problem{Type: "payout_account_missing", Status: http.StatusUnprocessableEntity,
-			Title: "The affiliate has no Stripe connected account", Detail: "connect the affiliate's account (stripe_account_id), then dispatch again"}}
-	}
-	return *account, nil
-}
-
-// settlePayout records the provider's answer on a dispatched payout: paid
-// with its reference and its commissions paid, or failed with the reason
-// and its commissions released for a later payout. Its items stay as the
-// record of the attempt. A payout a concurrent dispatch settled first is
-// returned as it is.
-func (s *Server) settlePayout(ctx context.Context, tx pgx.Tx, r *http.Request, id uuid.UUID, ref, reason string, failed bool) (payoutObject, error) {
-	orgID := principalFrom(r.Context()).OrgID
-	po, err := readPayout(ctx, tx, orgID, id, true)
-	if err != nil || po.Status != payoutDispatched {
-		return po, err
-	}
-	var entry audit.Entry
-	if failed {
-		reason = sanitizeReason(reason)
-		released, err := tx.Exec(ctx, `UPDATE commissions SET payout_id = NULL, updated_at = now() WHERE org_id = $1 AND payout_id = $2`, orgID, id)
-		if err != nil {
-			return po, fmt.Errorf("releasing the payout's commissions: %w", db.MapError(err))
-		}
-		po, err = scanPayout(tx.QueryRow(ctx, `UPDATE payouts SET status = 'failed', failure_reason = $3, updated_at = now()
-			WHERE org_id = $1 AND id = $2 RETURNING `+payoutColumns, orgID, id, reason))
-		entry = s.auditEntry(r, "payout.failed", "payout", id.String(),
-			map[string]any{"failure_reason": reason, "commissions_released": released.RowsAffected()})
-		if err != nil {
-			return po, fmt.Errorf("marking the payout failed: %w", err)
-		}
-	} else {
-		if _, err := tx.Exec(ctx, `UPDATE commissions SET status = 'paid', paid_at = now(), updated_at = now()
-			WHERE org_id = $1 AND payout_id = $2 AND status = 'approved'`, orgID, id); err != nil {
-			return po, fmt.Errorf("marking the payout's commissions paid: %w", db.MapError(err))
-		}
-		po, err = scanPayout(tx.QueryRow(ctx, `UPDATE payouts SET status = 'paid', provider_ref = $3, updated_at = now()
-			WHERE org_id = $1 AND id = $2 RETURNING `+payoutColumns, orgID, id, truncate(ref, 255)))
-		entry = s.auditEntry(r, "payout.paid", "payout", id.String(), map[string]any{"provider_ref": ref})
-		if err != nil {
-			return po, fmt.Errorf("marking the payout paid: %w", err)
-		}
-	}
-	if _, err := s.sealer.Append(ctx, tx, orgID, entry); err != nil {
-		return po, err
-	}
-	return withItems(ctx, tx, orgID, po)
 }
 
 // providerUnavailable answers a transient provider failure: the payout
@@ -216,20 +130,4 @@ func (s *Server) providerUnavailable(w http.ResponseWriter, r *http.Request, id 
 		Title: "The payout provider did not confirm the transfer",
 		Detail: "the payout stays dispatched; dispatch it again later: the provider receives the payout id as " +
 			"idempotency key, so a retry never pays twice"})
-}
-
-// maskAccount shows enough of a provider account id to tell accounts apart
-// in the audit log ("acct_…3C4d") without writing it out whole.
-func maskAccount(account string) string {
-	const shown = 4
-	prefix, rest, ok := strings.Cut(account, "_")
-	if !ok {
-		prefix, rest = "", account
-	} else {
-		prefix += "_"
-	}
-	if len(rest) <= shown {
-		return prefix + "…"
-	}
-	return prefix + "…" + rest[len(rest)-shown:]
 }

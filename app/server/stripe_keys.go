@@ -64,10 +64,6 @@ func defaultStripeBuilder(apiURL string) StripeBuilder {
 	}
 }
 
-// noStripeKeyDetail says why an organization cannot use Stripe Connect.
-const noStripeKeyDetail = "the organization has no Stripe key: its Organization must name one in spec.stripe.secretKeyRef " +
-	"(ask the platform administrator); until then only manual payouts are possible"
-
 // errNoStripeKey is an organization whose row holds no Stripe key.
 var errNoStripeKey = errors.New("the organization has no Stripe key")
 
@@ -151,7 +147,7 @@ func (s *Server) providerFor(ctx context.Context, tx pgx.Tx, orgID uuid.UUID, na
 		provider, err := s.stripeFor(ctx, tx, orgID)
 		if errors.Is(err, errNoStripeKey) {
 			return nil, problemError{Problem{Type: "payout_provider_not_configured", Status: http.StatusUnprocessableEntity,
-				Title: "The organization cannot pay through Stripe", Detail: noStripeKeyDetail}}
+				Title: "The organization cannot pay through Stripe", Detail: ledger.NoStripeKeyDetail}}
 		}
 		return provider, err
 	}
@@ -184,7 +180,7 @@ func (s *Server) checkStripeAccount(w http.ResponseWriter, r *http.Request, orgI
 		return err
 	})
 	if errors.Is(err, errNoStripeKey) {
-		validationFailed(w, r, []ledger.FieldError{{Field: "stripe_account_id", Detail: "cannot be checked: " + noStripeKeyDetail}})
+		validationFailed(w, r, []ledger.FieldError{{Field: "stripe_account_id", Detail: "cannot be checked: " + ledger.NoStripeKeyDetail}})
 		return false
 	}
 	if err != nil {
