@@ -34,10 +34,9 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/rekomi/rekomi/app/audit"
-	"github.com/rekomi/rekomi/app/db"
 	"github.com/rekomi/rekomi/app/dbtest"
-	"github.com/rekomi/rekomi/app/dbtest/regiondb"
 	"github.com/rekomi/rekomi/app/keyring"
+	"github.com/rekomi/rekomi/app/ledger/ledgertest"
 )
 
 // Tests of the effects of provider events: each delivery does what the
@@ -65,29 +64,24 @@ func (l *syncBuffer) String() string {
 
 // effectsBundle is the effects on a migrated Region, as the runtime role.
 type effectsBundle struct {
-	fx    *Effects
-	db    *db.DB
-	admin string
-	logs  *syncBuffer
+	fx     *Effects
+	region *ledgertest.Region
+	logs   *syncBuffer
 }
 
 func setupEffects(t *testing.T) *effectsBundle {
 	t.Helper()
-	region := regiondb.New(t, dbtest.Start(t))
-	database, err := db.Open(context.Background(), region.RuntimeURL)
-	require.NoError(t, err)
-	t.Cleanup(database.Close)
 	logs := &syncBuffer{}
 	ring, err := keyring.Generate(rand.Reader)
 	require.NoError(t, err)
 	fx := New(audit.NewSealer(ring, 0), slog.New(slog.NewJSONHandler(logs, nil)))
-	return &effectsBundle{fx: fx, db: database, admin: region.AdminURL, logs: logs}
+	return &effectsBundle{fx: fx, region: ledgertest.NewRegion(t, dbtest.Start(t)), logs: logs}
 }
 
 // tenant is an organization with a Stripe and a Clerk endpoint.
 type tenant struct {
+	ledgertest.Org
 	b             *effectsBundle
-	org           uuid.UUID
 	stripe, clerk uuid.UUID
 }
 
@@ -95,83 +89,16 @@ type tenant struct {
 // operator does.
 func (b *effectsBundle) tenant(t *testing.T) tenant {
 	t.Helper()
-	ctx := context.Background()
-	admin, err := pgx.Connect(ctx, b.admin)
-	require.NoError(t, err)
-	defer admin.Close(ctx)
-	tn := tenant{b: b, org: uuid.New(), stripe: uuid.New(), clerk: uuid.New()}
-	name := "shop-" + uuid.NewString()[:8]
-	for _, q := range []struct {
-		sql  string
-		args []any
-	}{
-		{`INSERT INTO organizations (id, name, display_name, plan) VALUES ($1, $2, $2, 'pro')`, []any{tn.org, name}},
-		{`INSERT INTO members (org_id, external_user_id, email, role) VALUES ($1, 'user_owner', 'owner@team.example', 'owner')`, []any{tn.org}},
-		{`INSERT INTO webhook_endpoints (org_id, id, name, provider, secrets) VALUES ($1, $2, 'stripe', 'stripe', '\x00'),
-			($1, $3, 'clerk', 'clerk', '\x00')`, []any{tn.org, tn.stripe, tn.clerk}},
-	} {
-		_, err := admin.Exec(ctx, q.sql, q.args...)
-		require.NoError(t, err)
-	}
+	tn := tenant{Org: b.region.Org(t), b: b, stripe: uuid.New(), clerk: uuid.New()}
+	b.region.AsOwner(t, `INSERT INTO webhook_endpoints (org_id, id, name, provider, secrets) VALUES ($1, $2, 'stripe', 'stripe', '\x00'),
+		($1, $3, 'clerk', 'clerk', '\x00')`, tn.ID, tn.stripe, tn.clerk)
 	return tn
-}
-
-// exec runs sql in the tenant's transaction, scanning its one row into
-// dest, if any.
-func (tn tenant) exec(t *testing.T, dest []any, sql string, args ...any) {
-	t.Helper()
-	ctx := context.Background()
-	require.NoError(t, tn.b.db.TenantTx(ctx, tn.org, func(tx pgx.Tx) error {
-		if len(dest) == 0 {
-			_, err := tx.Exec(ctx, sql, args...)
-			return err
-		}
-		return tx.QueryRow(ctx, sql, args...).Scan(dest...)
-	}))
-}
-
-func (tn tenant) count(t *testing.T, sql string, args ...any) int {
-	t.Helper()
-	var n int
-	tn.exec(t, []any{&n}, sql, args...)
-	return n
 }
 
 // audits counts the tenant's audit entries of action by the provider.
 func (tn tenant) audits(t *testing.T, action string) int {
 	t.Helper()
-	return tn.count(t, `SELECT count(*) FROM audit_log WHERE action = $1 AND actor_type = 'provider'`, action)
-}
-
-// referrer is an active affiliate with a link in its own campaign.
-type referrer struct {
-	affiliate, campaign, link uuid.UUID
-	code                      string
-}
-
-// referrer adds a 10% one-time EUR campaign with a 60-day window and a
-// 30-day hold, changed by set (an SQL SET list), and an affiliate's link.
-func (tn tenant) referrer(t *testing.T, set string) referrer {
-	t.Helper()
-	r := referrer{code: "code-" + uuid.NewString()[:12]}
-	tn.exec(t, []any{&r.campaign}, `INSERT INTO campaigns (org_id, name, currency, commission_type, commission_bps)
-		VALUES ($1, $2, 'EUR', 'percentage', 1000) RETURNING id`, tn.org, "campaign-"+uuid.NewString())
-	if set != "" {
-		tn.exec(t, nil, `UPDATE campaigns SET `+set+` WHERE org_id = $1 AND id = $2`, tn.org, r.campaign)
-	}
-	tn.exec(t, []any{&r.affiliate}, `INSERT INTO affiliates (org_id, email, status) VALUES ($1, $2, 'active') RETURNING id`,
-		tn.org, "aff-"+uuid.NewString()[:8]+"@partners.example")
-	tn.exec(t, []any{&r.link}, `INSERT INTO referral_links (org_id, affiliate_id, campaign_id, code, destination_url)
-		VALUES ($1, $2, $3, $4, 'https://shop.example/') RETURNING id`, tn.org, r.affiliate, r.campaign, r.code)
-	return r
-}
-
-func (tn tenant) click(t *testing.T, link, visitor uuid.UUID, at time.Time) int64 {
-	t.Helper()
-	var id int64
-	tn.exec(t, []any{&id}, `INSERT INTO clicks (org_id, link_id, visitor_id, occurred_at) VALUES ($1, $2, $3, $4) RETURNING id`,
-		tn.org, link, visitor, at)
-	return id
+	return tn.Count(t, `SELECT count(*) FROM audit_log WHERE action = $1 AND actor_type = 'provider'`, action)
 }
 
 // set is a fixture's changes, keyed by dotted JSON path.
@@ -233,14 +160,14 @@ func (tn tenant) deliverRaw(t *testing.T, provider, eventID string, payload []by
 	}
 	ctx := context.Background()
 	var applyErr error
-	err := tn.b.db.TenantTx(ctx, tn.org, func(tx pgx.Tx) error {
+	err := tn.b.region.DB.TenantTx(ctx, tn.ID, func(tx pgx.Tx) error {
 		tag, err := tx.Exec(ctx, `INSERT INTO billing_events (org_id, endpoint_id, provider, event_id, type, payload)
 			VALUES ($1, $2, $3, $4, $5, $6::jsonb) ON CONFLICT (org_id, provider, event_id) DO NOTHING`,
-			tn.org, endpoint, provider, eventID, head.Type, string(payload))
+			tn.ID, endpoint, provider, eventID, head.Type, string(payload))
 		if err != nil || tag.RowsAffected() == 0 {
 			return err
 		}
-		applyErr = tn.b.fx.Apply(ctx, tx, tn.org, Event{Provider: provider, EndpointID: endpoint, EventID: eventID,
+		applyErr = tn.b.fx.Apply(ctx, tx, tn.ID, Event{Provider: provider, EndpointID: endpoint, EventID: eventID,
 			Type: head.Type, Payload: payload})
 		return applyErr
 	})
@@ -267,8 +194,8 @@ type customerRow struct {
 func (tn tenant) customer(t *testing.T, stripeID string) customerRow {
 	t.Helper()
 	var c customerRow
-	tn.exec(t, []any{&c.affiliate, &c.link, &c.click, &c.email}, `SELECT affiliate_id, link_id, click_id, email FROM customers
-		WHERE org_id = $1 AND external_id = $2`, tn.org, stripeID)
+	tn.Exec(t, []any{&c.affiliate, &c.link, &c.click, &c.email}, `SELECT affiliate_id, link_id, click_id, email FROM customers
+		WHERE org_id = $1 AND external_id = $2`, tn.ID, stripeID)
 	return c
 }
 
@@ -285,10 +212,10 @@ func (tn tenant) commissions(t *testing.T, invoice string) []commissionRow {
 	t.Helper()
 	var out []commissionRow
 	ctx := context.Background()
-	require.NoError(t, tn.b.db.TenantTx(ctx, tn.org, func(tx pgx.Tx) error {
+	require.NoError(t, tn.b.region.DB.TenantTx(ctx, tn.ID, func(tx pgx.Tx) error {
 		rows, err := tx.Query(ctx, `SELECT cm.amount, cm.currency, cm.status, cm.reversed_reason FROM commissions cm
 			JOIN conversions cv ON cv.org_id = cm.org_id AND cv.id = cm.conversion_id
-			WHERE cm.org_id = $1 AND cv.external_id = $2 ORDER BY cm.created_at`, tn.org, invoice)
+			WHERE cm.org_id = $1 AND cv.external_id = $2 ORDER BY cm.created_at`, tn.ID, invoice)
 		if err != nil {
 			return err
 		}
@@ -326,41 +253,41 @@ func TestStripeAttribution(t *testing.T) {
 	t.Run("CheckoutSessionWithALinkCode", func(t *testing.T) {
 		t.Parallel()
 		tn := b.tenant(t)
-		r := tn.referrer(t, "")
-		tn.mustDeliver(t, "stripe", "checkout.session.completed", "evt_1", set{"data.object.client_reference_id": r.code})
+		r := tn.Partner(t, "")
+		tn.mustDeliver(t, "stripe", "checkout.session.completed", "evt_1", set{"data.object.client_reference_id": r.Code})
 		c := tn.customer(t, customerID)
-		require.Equal(t, &r.affiliate, c.affiliate)
-		require.Equal(t, &r.link, c.link)
+		require.Equal(t, &r.Affiliate, c.affiliate)
+		require.Equal(t, &r.Link, c.link)
 		require.Nil(t, c.click)
 		require.Equal(t, "buyer@shop-customer.example", *c.email, "customer_details.email")
 		require.Equal(t, 1, tn.audits(t, "customer.attributed"))
-		require.Equal(t, 1, tn.count(t, `SELECT count(*) FROM audit_log WHERE action = 'customer.attributed' AND actor_id = 'stripe'
-			AND metadata->>'event_id' = 'evt_1' AND metadata->>'affiliate_id' = $1`, r.affiliate.String()))
+		require.Equal(t, 1, tn.Count(t, `SELECT count(*) FROM audit_log WHERE action = 'customer.attributed' AND actor_id = 'stripe'
+			AND metadata->>'event_id' = 'evt_1' AND metadata->>'affiliate_id' = $1`, r.Affiliate.String()))
 	})
 
 	t.Run("CheckoutSessionWithAVisitorID", func(t *testing.T) {
 		t.Parallel()
 		tn := b.tenant(t)
-		first, last := tn.referrer(t, ""), tn.referrer(t, "")
+		first, last := tn.Partner(t, ""), tn.Partner(t, "")
 		visitor := uuid.New()
-		tn.click(t, first.link, visitor, paidAt.Add(-48*time.Hour))
-		click := tn.click(t, last.link, visitor, paidAt.Add(-time.Hour))
+		tn.Click(t, first.Link, visitor, paidAt.Add(-48*time.Hour), false)
+		click := tn.Click(t, last.Link, visitor, paidAt.Add(-time.Hour), false)
 		tn.mustDeliver(t, "stripe", "checkout.session.completed", "evt_1", set{"data.object.client_reference_id": visitor.String()})
 		c := tn.customer(t, customerID)
-		require.Equal(t, &last.affiliate, c.affiliate, "the last click's campaign credits its last click")
+		require.Equal(t, &last.Affiliate, c.affiliate, "the last click's campaign credits its last click")
 		require.Equal(t, &click, c.click)
 	})
 
 	t.Run("CustomerMetadataAndFirstAttributionWins", func(t *testing.T) {
 		t.Parallel()
 		tn := b.tenant(t)
-		r, other := tn.referrer(t, ""), tn.referrer(t, "")
-		tn.mustDeliver(t, "stripe", "customer.created", "evt_1", set{"data.object.metadata": map[string]any{"rekomi_ref": r.code}})
-		require.Equal(t, &r.affiliate, tn.customer(t, customerID).affiliate)
+		r, other := tn.Partner(t, ""), tn.Partner(t, "")
+		tn.mustDeliver(t, "stripe", "customer.created", "evt_1", set{"data.object.metadata": map[string]any{"rekomi_ref": r.Code}})
+		require.Equal(t, &r.Affiliate, tn.customer(t, customerID).affiliate)
 		tn.mustDeliver(t, "stripe", "customer.created", "evt_2", set{"type": "customer.updated",
-			"data.object.metadata": map[string]any{"referral": other.code}, "data.object.email": "new@shop-customer.example"})
+			"data.object.metadata": map[string]any{"referral": other.Code}, "data.object.email": "new@shop-customer.example"})
 		c := tn.customer(t, customerID)
-		require.Equal(t, &r.affiliate, c.affiliate, "an attributed customer keeps its referral")
+		require.Equal(t, &r.Affiliate, c.affiliate, "an attributed customer keeps its referral")
 		require.Equal(t, "new@shop-customer.example", *c.email)
 		require.Equal(t, 1, tn.audits(t, "customer.attributed"))
 		require.Equal(t, 1, tn.audits(t, "customer.synced"), "the email change")
@@ -382,10 +309,10 @@ func TestStripeAttribution(t *testing.T) {
 func TestStripeInvoicePaid(t *testing.T) {
 	t.Parallel()
 	b := setupEffects(t)
-	attributed := func(t *testing.T, campaign string) (tenant, referrer) {
+	attributed := func(t *testing.T, campaign string) (tenant, ledgertest.Partner) {
 		tn := b.tenant(t)
-		r := tn.referrer(t, campaign)
-		tn.mustDeliver(t, "stripe", "checkout.session.completed", "evt_checkout", set{"data.object.client_reference_id": r.code,
+		r := tn.Partner(t, campaign)
+		tn.mustDeliver(t, "stripe", "checkout.session.completed", "evt_checkout", set{"data.object.client_reference_id": r.Code,
 			"created": paidAt.Add(-time.Minute).Unix()})
 		return tn, r
 	}
@@ -417,7 +344,7 @@ func TestStripeInvoicePaid(t *testing.T) {
 					got = append(got, tn.commissions(t, id)...)
 				}
 				require.Equal(t, tc.want, got)
-				require.Equal(t, 3, tn.count(t, `SELECT count(*) FROM conversions WHERE kind = 'sale' AND amount = 4900
+				require.Equal(t, 3, tn.Count(t, `SELECT count(*) FROM conversions WHERE kind = 'sale' AND amount = 4900
 					AND currency = upper($1)`, tc.currency), "one sale per paid invoice")
 				require.Equal(t, 3, tn.audits(t, "conversion.sale_tracked"))
 			})
@@ -431,30 +358,30 @@ func TestStripeInvoicePaid(t *testing.T) {
 			tn.mustDeliver(t, "stripe", "invoice.paid", evt, invoice("in_once", 4900, "eur", paidAt))
 		}
 		require.Len(t, tn.commissions(t, "in_once"), 1)
-		require.Equal(t, 1, tn.count(t, `SELECT count(*) FROM conversions WHERE external_id = 'in_once'`))
+		require.Equal(t, 1, tn.Count(t, `SELECT count(*) FROM conversions WHERE external_id = 'in_once'`))
 		require.Equal(t, 1, tn.audits(t, "conversion.sale_tracked"))
 	})
 
 	t.Run("AnInvoiceBeforeItsCheckoutIsCreditedOnAttribution", func(t *testing.T) {
 		t.Parallel()
 		tn := b.tenant(t)
-		r := tn.referrer(t, "recurrence = 'lifetime'")
+		r := tn.Partner(t, "recurrence = 'lifetime'")
 		tn.mustDeliver(t, "stripe", "invoice.paid", "evt_old", invoice("in_old", 9900, "eur", paidAt.Add(-lateSaleWindow-time.Hour)))
 		tn.mustDeliver(t, "stripe", "invoice.paid", "evt_first", invoice("in_first", 4900, "eur", paidAt))
 		require.Empty(t, tn.commissions(t, "in_first"), "not attributed yet")
-		require.Equal(t, 0, tn.count(t, `SELECT count(*) FROM conversions WHERE affiliate_id IS NOT NULL`))
+		require.Equal(t, 0, tn.Count(t, `SELECT count(*) FROM conversions WHERE affiliate_id IS NOT NULL`))
 
-		tn.mustDeliver(t, "stripe", "checkout.session.completed", "evt_checkout", set{"data.object.client_reference_id": r.code,
+		tn.mustDeliver(t, "stripe", "checkout.session.completed", "evt_checkout", set{"data.object.client_reference_id": r.Code,
 			"created": paidAt.Add(time.Minute).Unix()})
 		require.Equal(t, []commissionRow{{490, "EUR", "pending", nil}}, tn.commissions(t, "in_first"))
 		require.Empty(t, tn.commissions(t, "in_old"), "a sale paid long before the attribution stays unattributed")
-		require.Equal(t, 1, tn.count(t, `SELECT count(*) FROM conversions WHERE external_id = 'in_first' AND affiliate_id = $1
-			AND campaign_id = $2`, r.affiliate, r.campaign))
-		require.Equal(t, 1, tn.count(t, `SELECT count(*) FROM audit_log WHERE action = 'customer.attributed'
+		require.Equal(t, 1, tn.Count(t, `SELECT count(*) FROM conversions WHERE external_id = 'in_first' AND affiliate_id = $1
+			AND campaign_id = $2`, r.Affiliate, r.Campaign))
+		require.Equal(t, 1, tn.Count(t, `SELECT count(*) FROM audit_log WHERE action = 'customer.attributed'
 			AND jsonb_array_length(metadata->'credited_sales') = 1 AND metadata->'credited_sales'->0 ? 'commission_id'`))
 
-		tn.mustDeliver(t, "stripe", "checkout.session.completed", "evt_checkout_again", set{"data.object.client_reference_id": r.code})
-		tn.mustDeliver(t, "stripe", "customer.created", "evt_customer", set{"data.object.metadata": map[string]any{"rekomi_ref": r.code}})
+		tn.mustDeliver(t, "stripe", "checkout.session.completed", "evt_checkout_again", set{"data.object.client_reference_id": r.Code})
+		tn.mustDeliver(t, "stripe", "customer.created", "evt_customer", set{"data.object.metadata": map[string]any{"rekomi_ref": r.Code}})
 		require.Len(t, tn.commissions(t, "in_first"), 1, "a sale is credited once")
 		tn.mustDeliver(t, "stripe", "invoice.paid", "evt_second", invoice("in_second", 4900, "eur", paidAt.AddDate(0, 1, 0)))
 		require.Len(t, tn.commissions(t, "in_second"), 1, "later invoices earn as usual")
@@ -464,7 +391,7 @@ func TestStripeInvoicePaid(t *testing.T) {
 		t.Parallel()
 		tn, _ := attributed(t, "")
 		tn.mustDeliver(t, "stripe", "invoice.paid", "evt_trial", invoice("in_trial", 0, "eur", paidAt))
-		require.Equal(t, 0, tn.count(t, `SELECT count(*) FROM conversions`))
+		require.Equal(t, 0, tn.Count(t, `SELECT count(*) FROM conversions`))
 	})
 }
 
@@ -473,8 +400,8 @@ func TestStripeRefundsAndDisputes(t *testing.T) {
 	b := setupEffects(t)
 	sold := func(t *testing.T) tenant {
 		tn := b.tenant(t)
-		r := tn.referrer(t, "")
-		tn.mustDeliver(t, "stripe", "checkout.session.completed", "evt_checkout", set{"data.object.client_reference_id": r.code})
+		r := tn.Partner(t, "")
+		tn.mustDeliver(t, "stripe", "checkout.session.completed", "evt_checkout", set{"data.object.client_reference_id": r.Code})
 		tn.mustDeliver(t, "stripe", "invoice.paid", "evt_paid", invoice("in_1", 4900, "eur", paidAt))
 		require.Len(t, tn.commissions(t, "in_1"), 1)
 		return tn
@@ -490,7 +417,7 @@ func TestStripeRefundsAndDisputes(t *testing.T) {
 		tn.mustDeliver(t, "stripe", "charge.refunded", "evt_refund_2", refund("in_1"))
 		tn.mustDeliver(t, "stripe", "charge.dispute.created", "evt_dispute", set{"data.object.charge": "ch_in_1"})
 		require.Equal(t, 1, tn.audits(t, "commission.reversed"), "reversed once")
-		require.Equal(t, 0, tn.count(t, `SELECT count(*) FROM commission_adjustments`))
+		require.Equal(t, 0, tn.Count(t, `SELECT count(*) FROM commission_adjustments`))
 	})
 
 	t.Run("APartialRefundReversesTheWholeCommission", func(t *testing.T) {
@@ -503,13 +430,13 @@ func TestStripeRefundsAndDisputes(t *testing.T) {
 	t.Run("ARefundOfAPaidCommissionClawsItBackOnce", func(t *testing.T) {
 		t.Parallel()
 		tn := sold(t)
-		tn.exec(t, nil, `UPDATE commissions SET status = 'paid', paid_at = now()`)
+		tn.Exec(t, nil, `UPDATE commissions SET status = 'paid', paid_at = now()`)
 		tn.mustDeliver(t, "stripe", "charge.refunded", "evt_refund", refund("in_1"))
 		tn.mustDeliver(t, "stripe", "charge.refunded", "evt_refund", refund("in_1"))
 		tn.mustDeliver(t, "stripe", "charge.refunded", "evt_refund_more", refund("in_1"))
 		tn.mustDeliver(t, "stripe", "charge.dispute.created", "evt_dispute", set{"data.object.charge": "ch_in_1"})
 		require.Equal(t, []commissionRow{{490, "EUR", "paid", nil}}, tn.commissions(t, "in_1"))
-		require.Equal(t, 1, tn.count(t, `SELECT count(*) FROM commission_adjustments a JOIN commissions c ON c.id = a.commission_id
+		require.Equal(t, 1, tn.Count(t, `SELECT count(*) FROM commission_adjustments a JOIN commissions c ON c.id = a.commission_id
 			WHERE a.amount = -490 AND a.currency = 'EUR' AND a.reason = 'refunded' AND a.affiliate_id = c.affiliate_id`))
 		require.Equal(t, 1, tn.audits(t, "commission.clawed_back"))
 		require.Equal(t, 0, tn.audits(t, "commission.reversed"))
@@ -543,8 +470,8 @@ func TestStripeRefundsAndDisputes(t *testing.T) {
 	t.Run("ARefundBeforeItsInvoiceIsAppliedWhenTheInvoiceComes", func(t *testing.T) {
 		t.Parallel()
 		tn := b.tenant(t)
-		r := tn.referrer(t, "")
-		tn.mustDeliver(t, "stripe", "checkout.session.completed", "evt_checkout", set{"data.object.client_reference_id": r.code})
+		r := tn.Partner(t, "")
+		tn.mustDeliver(t, "stripe", "checkout.session.completed", "evt_checkout", set{"data.object.client_reference_id": r.Code})
 		tn.mustDeliver(t, "stripe", "charge.refunded", "evt_refund", refund("in_1"))
 		tn.mustDeliver(t, "stripe", "invoice.paid", "evt_paid", invoice("in_1", 4900, "eur", paidAt))
 		require.Equal(t, []commissionRow{{490, "EUR", "reversed", reason("refunded")}}, tn.commissions(t, "in_1"))
@@ -553,13 +480,13 @@ func TestStripeRefundsAndDisputes(t *testing.T) {
 	t.Run("ADisputeBeforeTheInvoiceAndItsAttributionIsAppliedOnCredit", func(t *testing.T) {
 		t.Parallel()
 		tn := b.tenant(t)
-		r := tn.referrer(t, "")
+		r := tn.Partner(t, "")
 		tn.mustDeliver(t, "stripe", "charge.dispute.created", "evt_dispute", set{"data.object.charge": "ch_current",
 			"data.object.payment_intent": "pi_current"})
 		tn.mustDeliver(t, "stripe", "invoice_payment.paid", "evt_payment", set{"data.object.invoice": "in_1",
 			"data.object.payment": map[string]any{"type": "charge", "charge": "ch_current"}})
 		tn.mustDeliver(t, "stripe", "invoice.paid", "evt_paid", invoice("in_1", 4900, "eur", paidAt))
-		tn.mustDeliver(t, "stripe", "checkout.session.completed", "evt_checkout", set{"data.object.client_reference_id": r.code})
+		tn.mustDeliver(t, "stripe", "checkout.session.completed", "evt_checkout", set{"data.object.client_reference_id": r.Code})
 		require.Equal(t, []commissionRow{{490, "EUR", "reversed", reason("disputed")}}, tn.commissions(t, "in_1"))
 	})
 }
@@ -576,14 +503,14 @@ func TestUnknownAndMalformedEvents(t *testing.T) {
 		}
 		require.NoError(t, tn.deliverRaw(t, "clerk", "msg_1", []byte(`{"type":"session.created","object":"event","data":{"id":"sess_1"}}`)))
 		ctx := context.Background()
-		require.NoError(t, tn.b.db.TenantTx(ctx, tn.org, func(tx pgx.Tx) error {
-			return tn.b.fx.Apply(ctx, tx, tn.org, Event{Provider: "paddle", EndpointID: tn.stripe, EventID: "x_1",
+		require.NoError(t, tn.b.region.DB.TenantTx(ctx, tn.ID, func(tx pgx.Tx) error {
+			return tn.b.fx.Apply(ctx, tx, tn.ID, Event{Provider: "paddle", EndpointID: tn.stripe, EventID: "x_1",
 				Type: "user.created", Payload: fixture(t, "clerk/user.created", nil)})
 		}), "an unknown provider")
-		require.Equal(t, 0, tn.count(t, `SELECT count(*) FROM customers`))
-		require.Equal(t, 0, tn.count(t, `SELECT count(*) FROM conversions`))
-		require.Equal(t, 1, tn.count(t, `SELECT count(*) FROM members`), "the owner only")
-		require.Equal(t, 0, tn.count(t, `SELECT count(*) FROM audit_log`))
+		require.Equal(t, 0, tn.Count(t, `SELECT count(*) FROM customers`))
+		require.Equal(t, 0, tn.Count(t, `SELECT count(*) FROM conversions`))
+		require.Equal(t, 1, tn.Count(t, `SELECT count(*) FROM members`), "the owner only")
+		require.Equal(t, 0, tn.Count(t, `SELECT count(*) FROM audit_log`))
 	})
 
 	t.Run("PayloadsThatCanNeverApplyAreLoggedNotRetried", func(t *testing.T) {
@@ -612,24 +539,24 @@ func TestUnknownAndMalformedEvents(t *testing.T) {
 			require.NoError(t, tn.deliverRaw(t, provider, "evt_bad_"+string(rune('a'+i)), payload), name)
 		}
 		ctx := context.Background()
-		require.NoError(t, tn.b.db.TenantTx(ctx, tn.org, func(tx pgx.Tx) error {
-			return tn.b.fx.Apply(ctx, tx, tn.org, Event{Provider: "stripe", EndpointID: tn.stripe, EventID: "evt_json",
+		require.NoError(t, tn.b.region.DB.TenantTx(ctx, tn.ID, func(tx pgx.Tx) error {
+			return tn.b.fx.Apply(ctx, tx, tn.ID, Event{Provider: "stripe", EndpointID: tn.stripe, EventID: "evt_json",
 				Type: "invoice.paid", Payload: []byte(`{"type":"invoice.paid","data":`)})
 		}), "a body that is not JSON")
 		require.Equal(t, len(cases)+1, strings.Count(b.logs.String(), "Ignoring a provider event that can never take effect"),
 			"each is logged")
-		require.Equal(t, len(cases), tn.count(t, `SELECT count(*) FROM billing_events`), "each stays stored")
-		require.Equal(t, 0, tn.count(t, `SELECT count(*) FROM customers`), "a half-applied effect was rolled back")
-		require.Equal(t, 0, tn.count(t, `SELECT count(*) FROM audit_log`))
+		require.Equal(t, len(cases), tn.Count(t, `SELECT count(*) FROM billing_events`), "each stays stored")
+		require.Equal(t, 0, tn.Count(t, `SELECT count(*) FROM customers`), "a half-applied effect was rolled back")
+		require.Equal(t, 0, tn.Count(t, `SELECT count(*) FROM audit_log`))
 	})
 
 	t.Run("ADatabaseFailureIsReturnedForARetry", func(t *testing.T) {
 		t.Parallel()
 		tn := b.tenant(t)
 		ctx := context.Background()
-		err := tn.b.db.TenantTx(ctx, tn.org, func(tx pgx.Tx) error {
+		err := tn.b.region.DB.TenantTx(ctx, tn.ID, func(tx pgx.Tx) error {
 			_, _ = tx.Exec(ctx, `SELECT 1/0`) // the transaction is now aborted
-			return tn.b.fx.Apply(ctx, tx, tn.org, Event{Provider: "stripe", EndpointID: tn.stripe, EventID: "evt_1",
+			return tn.b.fx.Apply(ctx, tx, tn.ID, Event{Provider: "stripe", EndpointID: tn.stripe, EventID: "evt_1",
 				Type: "invoice.paid", Payload: fixture(t, "stripe/invoice.paid", nil)})
 		})
 		require.Error(t, err)
@@ -644,8 +571,8 @@ func (tn tenant) member(t *testing.T, user string) *memberRow {
 	t.Helper()
 	var rows []memberRow
 	ctx := context.Background()
-	require.NoError(t, tn.b.db.TenantTx(ctx, tn.org, func(tx pgx.Tx) error {
-		r, err := tx.Query(ctx, `SELECT email, role FROM members WHERE org_id = $1 AND external_user_id = $2`, tn.org, user)
+	require.NoError(t, tn.b.region.DB.TenantTx(ctx, tn.ID, func(tx pgx.Tx) error {
+		r, err := tx.Query(ctx, `SELECT email, role FROM members WHERE org_id = $1 AND external_user_id = $2`, tn.ID, user)
 		if err != nil {
 			return err
 		}
@@ -694,7 +621,7 @@ func TestClerkMembers(t *testing.T) {
 		require.Equal(t, 1, tn.audits(t, "member.created"))
 		require.Equal(t, 4, tn.audits(t, "member.updated"), "msg_6 changed nothing")
 		require.Equal(t, 1, tn.audits(t, "member.deleted"))
-		require.Equal(t, 1, tn.count(t, `SELECT count(*) FROM audit_log WHERE action = 'member.deleted' AND actor_id = 'clerk'
+		require.Equal(t, 1, tn.Count(t, `SELECT count(*) FROM audit_log WHERE action = 'member.deleted' AND actor_id = 'clerk'
 			AND metadata->>'event_id' = 'msg_7'`))
 	})
 
@@ -744,26 +671,26 @@ func TestEffectsStayInTheirOrganization(t *testing.T) {
 	t.Parallel()
 	b := setupEffects(t)
 	one, two := b.tenant(t), b.tenant(t)
-	r := one.referrer(t, "")
-	two.referrer(t, "")
+	r := one.Partner(t, "")
+	two.Partner(t, "")
 	for _, tn := range []tenant{one, two} {
-		tn.mustDeliver(t, "stripe", "checkout.session.completed", "evt_checkout", set{"data.object.client_reference_id": r.code})
+		tn.mustDeliver(t, "stripe", "checkout.session.completed", "evt_checkout", set{"data.object.client_reference_id": r.Code})
 		tn.mustDeliver(t, "stripe", "invoice.paid", "evt_paid", invoice("in_1", 4900, "eur", paidAt))
 		tn.mustDeliver(t, "stripe", "charge.refunded", "evt_refund", refund("in_1"))
 		tn.mustDeliver(t, "clerk", "user.created", "msg_1", nil)
 	}
 	reversed := "refunded"
 	require.Equal(t, []commissionRow{{490, "EUR", "reversed", &reversed}}, one.commissions(t, "in_1"))
-	require.Equal(t, &r.affiliate, one.customer(t, customerID).affiliate)
+	require.Equal(t, &r.Affiliate, one.customer(t, customerID).affiliate)
 	require.Nil(t, two.customer(t, customerID).affiliate, "the other organization's code names nothing here")
 	require.Empty(t, two.commissions(t, "in_1"))
 	for _, tn := range []tenant{one, two} {
-		require.Equal(t, 1, tn.count(t, `SELECT count(*) FROM customers`))
-		require.Equal(t, 1, tn.count(t, `SELECT count(*) FROM conversions`))
-		require.Equal(t, 2, tn.count(t, `SELECT count(*) FROM members`))
-		require.Equal(t, 0, tn.count(t, `SELECT count(*) FROM audit_log WHERE org_id <> $1`, tn.org))
+		require.Equal(t, 1, tn.Count(t, `SELECT count(*) FROM customers`))
+		require.Equal(t, 1, tn.Count(t, `SELECT count(*) FROM conversions`))
+		require.Equal(t, 2, tn.Count(t, `SELECT count(*) FROM members`))
+		require.Equal(t, 0, tn.Count(t, `SELECT count(*) FROM audit_log WHERE org_id <> $1`, tn.ID))
 	}
-	require.Equal(t, 0, two.count(t, `SELECT count(*) FROM commissions`))
+	require.Equal(t, 0, two.Count(t, `SELECT count(*) FROM commissions`))
 	require.Equal(t, 1, one.audits(t, "commission.reversed"))
 	require.Equal(t, 0, two.audits(t, "commission.reversed"))
 }
