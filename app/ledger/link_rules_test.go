@@ -14,7 +14,7 @@ See the License for the specific language governing permissions and
 limitations under the License.
 */
 
-package server
+package ledger
 
 import (
 	"bytes"
@@ -53,7 +53,7 @@ func TestCheckDestinationURL(t *testing.T) {
 		"mailto:a@example.com":             "",
 		"http//shop.example.com":           "",
 	} {
-		got, detail := checkDestinationURL(in)
+		got, detail := CheckDestinationURL(in)
 		require.Equal(t, want, got, in)
 		require.Equal(t, want == "", detail != "", in)
 	}
@@ -67,7 +67,7 @@ func FuzzCheckDestinationURL(f *testing.F) {
 		f.Add(seed)
 	}
 	f.Fuzz(func(t *testing.T, raw string) {
-		got, detail := checkDestinationURL(raw)
+		got, detail := CheckDestinationURL(raw)
 		if detail != "" {
 			require.Empty(t, got)
 			return
