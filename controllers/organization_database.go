@@ -26,9 +26,9 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	rekomiv1 "github.com/rekomi/rekomi/api/v1alpha1"
-	"github.com/rekomi/rekomi/app/apikey"
 	"github.com/rekomi/rekomi/app/audit"
 	"github.com/rekomi/rekomi/app/db"
+	"github.com/rekomi/rekomi/app/ledger"
 )
 
 // operatorActorID names the operator in the audit log.
@@ -90,18 +90,10 @@ WHERE (organizations.name, organizations.display_name, organizations.plan, organ
       (EXCLUDED.name, EXCLUDED.display_name, EXCLUDED.plan, EXCLUDED.status, EXCLUDED.cancelled_at, EXCLUDED.purge_at,
        EXCLUDED.payout_limit_per_payout, EXCLUDED.payout_limit_per_day)`
 
-const insertAPIKeySQL = `
-INSERT INTO api_keys (org_id, name, prefix, hash, scopes, created_by)
-VALUES ($1, $2, $3, $4, $5, $6)
-RETURNING id`
-
-const insertAPIKeyRouteSQL = `
-INSERT INTO route_keys (kind, key, org_id, target_id) VALUES ('api_key_prefix', $1, $2, $3)`
-
 // adminKeyName and adminKeyScopes describe the first admin API key.
 const adminKeyName = "admin"
 
-var adminKeyScopes = []string{"read", "write"}
+var adminKeyScopes = []ledger.Scope{ledger.ScopeRead, ledger.ScopeWrite}
 
 // writeOrg writes want over stored, with its audit entries, and the admin
 // key when key is not empty, all in one transaction.
@@ -133,24 +125,18 @@ func writeOrg(ctx context.Context, pool *db.DB, id uuid.UUID, stored *orgRow, wa
 	return nil
 }
 
-// insertAdminKey stores the admin key's hash and routes its prefix.
+// insertAdminKey stores the admin key, delivered in the Secret named by
+// where, as the operator's: audited by the operator, with where it was
+// delivered.
 func insertAdminKey(ctx context.Context, tx pgx.Tx, id uuid.UUID, key string, where orgPlace) error {
-	prefix, err := apikey.Parse(key)
+	_, err := ledger.CreateAPIKey(ctx, tx, id, ledger.Recorder{Entry: operatorEntry}, ledger.NewAPIKey{
+		Name: adminKeyName, Scopes: adminKeyScopes, CreatedBy: operatorCreatedBy, Secret: key,
+		Metadata: map[string]any{"delivered_in": where.keySecret},
+	})
 	if err != nil {
-		return err
+		return fmt.Errorf("storing the admin API key: %w", err)
 	}
-	hash := apikey.Hash(key)
-	var keyID uuid.UUID
-	if err := tx.QueryRow(ctx, insertAPIKeySQL, id, adminKeyName, prefix, hash[:], adminKeyScopes, operatorCreatedBy).Scan(&keyID); err != nil {
-		return fmt.Errorf("storing the admin API key: %w", db.MapError(err))
-	}
-	if _, err := tx.Exec(ctx, insertAPIKeyRouteSQL, prefix, id, keyID); err != nil {
-		return fmt.Errorf("routing the admin API key's prefix: %w", db.MapError(err))
-	}
-	_, err = audit.Append(ctx, tx, id, operatorEntry(actionAPIKeyCreated, "api_key", keyID.String(), map[string]any{
-		"name": adminKeyName, "prefix": prefix, "scopes": adminKeyScopes, "delivered_in": where.keySecret,
-	}))
-	return err
+	return nil
 }
 
 // rowMetadata details an organization's audit entry.

@@ -20,6 +20,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"net/http"
 	"time"
 
@@ -28,6 +29,7 @@ import (
 
 	"github.com/rekomi/rekomi/app/audit"
 	"github.com/rekomi/rekomi/app/db"
+	"github.com/rekomi/rekomi/app/ledger"
 )
 
 // adminOrg is the signed-in organization as the overview shows it.
@@ -47,7 +49,7 @@ type adminOverviewData struct {
 	Counts      []adminCount
 	Commissions []adminCount
 	Recent      []audit.StoredEntry
-	Keys        []apiKeyObject
+	Keys        []ledger.APIKey
 	CurrentKey  uuid.UUID
 }
 
@@ -95,7 +97,8 @@ func (s *Server) readOverview(ctx context.Context, tx pgx.Tx, org uuid.UUID, dat
 	if data.Recent, err = s.queryAuditLog(ctx, tx, org, audit.Filter{}, 0, 10); err != nil {
 		return fmt.Errorf("reading recent audit entries: %w", err)
 	}
-	data.Keys, err = queryAPIKeys(ctx, tx, org)
+	keys, err := ledger.ListAPIKeys(ctx, tx, org, ledger.Page{Limit: adminKeyListLimit})
+	data.Keys = keys.Data
 	return err
 }
 
@@ -115,24 +118,6 @@ func countCommissions(ctx context.Context, tx pgx.Tx, org uuid.UUID) ([]adminCou
 		out = append(out, adminCount{Label: st, N: byStatus[st]})
 	}
 	return out, nil
-}
-
-func queryAPIKeys(ctx context.Context, tx pgx.Tx, org uuid.UUID) ([]apiKeyObject, error) {
-	rows, err := tx.Query(ctx, `SELECT `+apiKeyColumns+` FROM api_keys WHERE org_id = $1
-		ORDER BY created_at DESC, id DESC LIMIT $2`, org, adminKeyListLimit)
-	if err != nil {
-		return nil, fmt.Errorf("listing API keys: %w", db.MapError(err))
-	}
-	defer rows.Close()
-	var keys []apiKeyObject
-	for rows.Next() {
-		k, err := scanAPIKey(rows)
-		if err != nil {
-			return nil, fmt.Errorf("listing API keys: %w", err)
-		}
-		keys = append(keys, k)
-	}
-	return keys, db.MapError(rows.Err())
 }
 
 // errAlreadyRevoked reports a revoke of a key that is already revoked:
@@ -170,17 +155,28 @@ func (s *Server) revokeAsAdmin(r *http.Request, tx pgx.Tx, p principal, id uuid.
 	if err := requireActiveOrg(ctx, tx, p); err != nil {
 		return err
 	}
-	key, revoked, err := revokeKey(ctx, tx, p.OrgID, id)
+	key, err := ledger.GetAPIKey(ctx, tx, p.OrgID, id)
 	if err != nil {
 		return err
 	}
-	if !revoked {
+	rec := s.adminRecorder(r, "api_key.revoke", map[string]any{"api_key_id": id.String(), "name": key.Name, "prefix": key.Prefix})
+	_, revoked, err := ledger.RevokeAPIKey(ctx, tx, p.OrgID, rec, id)
+	if err == nil && !revoked {
 		return errAlreadyRevoked
 	}
-	e := s.auditEntry(r, "admin.override", "api_key", id.String(), map[string]any{
-		"operation": "api_key.revoke", "api_key_id": id.String(), "name": key.Name, "prefix": key.Prefix,
-	})
-	e.ActorType = audit.ActorAdmin
-	_, err = s.sealer.Append(ctx, tx, p.OrgID, e)
 	return err
+}
+
+// adminRecorder records a verb's change as an admin.override entry of the
+// signed-in admin: operation names what the admin did, and metadata (the
+// details of the object changed) joins the verb's own metadata.
+func (s *Server) adminRecorder(r *http.Request, operation string, metadata map[string]any) ledger.Recorder {
+	return ledger.Recorder{Sealer: s.sealer, Entry: func(_, targetType, targetID string, verbMetadata map[string]any) audit.Entry {
+		meta := map[string]any{"operation": operation}
+		maps.Copy(meta, verbMetadata)
+		maps.Copy(meta, metadata)
+		e := s.auditEntry(r, "admin.override", targetType, targetID, meta)
+		e.ActorType = audit.ActorAdmin
+		return e
+	}}
 }

@@ -31,12 +31,14 @@ import (
 	"github.com/rekomi/rekomi/app/apikey"
 	"github.com/rekomi/rekomi/app/audit"
 	"github.com/rekomi/rekomi/app/db"
+	"github.com/rekomi/rekomi/app/ledger"
 )
 
-// Scopes an API key may hold.
+// Scopes an API key may hold, as the routes and a principal name them:
+// ledger's Scope values.
 const (
-	ScopeRead  = "read"
-	ScopeWrite = "write"
+	ScopeRead  = string(ledger.ScopeRead)
+	ScopeWrite = string(ledger.ScopeWrite)
 )
 
 // principal is the API key a request authenticated with.
