@@ -40,7 +40,6 @@ const (
 	actionCancelled     = "organization.cancelled"
 	actionReactivated   = "organization.reactivated"
 	actionPurged        = "organization.purged"
-	actionAPIKeyCreated = "api_key.created"
 	actionAdminOverride = "admin.override"
 )
 

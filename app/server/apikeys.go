@@ -22,7 +22,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"unicode/utf8"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
@@ -37,7 +36,7 @@ type createAPIKeyRequest struct {
 
 func (req createAPIKeyRequest) validate() ledger.FieldErrors {
 	var errs ledger.FieldErrors
-	if n := utf8.RuneCountInString(req.Name); n < 1 || n > 200 {
+	if !ledger.ValidText(req.Name, 1, 200) {
 		errs.Add("name", "must be 1 to 200 characters")
 	}
 	if len(req.Scopes) == 0 {

@@ -217,6 +217,7 @@ func TestAPIKeys(t *testing.T) {
 			"empty name":    {js, `{"name":"","scopes":["read"]}`, 422, "validation_failed"},
 			"unknown scope": {js, `{"name":"a","scopes":["admin"]}`, 422, "validation_failed"},
 			"no scope":      {js, `{"name":"a","scopes":[]}`, 422, "validation_failed"},
+			"NUL in name":   {js, `{"name":"a\u0000b","scopes":["read"]}`, 422, "validation_failed"},
 		}
 		for name, tc := range cases {
 			var p server.Problem

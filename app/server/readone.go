@@ -27,16 +27,6 @@ import (
 // readFunc loads one object of org by id inside its tenant transaction.
 type readFunc[T any] func(ctx context.Context, tx pgx.Tx, org, id uuid.UUID) (T, error)
 
-// selectByID reads the row of table with the path's id as scan decodes
-// columns; the org_id condition stands beside row-level security, not in
-// place of it.
-func selectByID[T any](table, columns string, scan func(pgx.Row) (T, error)) readFunc[T] {
-	query := `SELECT ` + columns + ` FROM ` + pgx.Identifier{table}.Sanitize() + ` WHERE org_id = $1 AND id = $2`
-	return func(ctx context.Context, tx pgx.Tx, org, id uuid.UUID) (T, error) {
-		return scan(tx.QueryRow(ctx, query, org, id))
-	}
-}
-
 // getOne answers GET /v1/<resource>/{id}: the object, or 404 when the
 // principal's organization has none with that id.
 func getOne[T any](s *Server, w http.ResponseWriter, r *http.Request, doing string, read readFunc[T]) {
