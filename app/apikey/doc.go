@@ -24,6 +24,8 @@ limitations under the License.
 // known. The secret is 52 random characters of the same alphabet (260 bits).
 // Only the SHA-256 of the whole key is stored.
 //
-// The package generates, parses, hashes and compares keys. It never stores a
-// key, and its errors never quote one.
+// The package generates, parses, hashes and compares keys, and authenticates
+// a request's bearer key against the database (Authenticate), giving the
+// Principal a request acts as. It never stores a key, and its errors never
+// quote one.
 package apikey

@@ -27,6 +27,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 
+	"github.com/rekomi/rekomi/app/apikey"
 	"github.com/rekomi/rekomi/app/audit"
 	"github.com/rekomi/rekomi/app/db"
 	"github.com/rekomi/rekomi/app/ledger"
@@ -150,7 +151,7 @@ func (s *Server) adminRevokeAPIKey(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-func (s *Server) revokeAsAdmin(r *http.Request, tx pgx.Tx, p principal, id uuid.UUID) error {
+func (s *Server) revokeAsAdmin(r *http.Request, tx pgx.Tx, p apikey.Principal, id uuid.UUID) error {
 	ctx := r.Context()
 	if err := requireActiveOrg(ctx, tx, p); err != nil {
 		return err

@@ -33,6 +33,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 
+	"github.com/rekomi/rekomi/app/apikey"
 	"github.com/rekomi/rekomi/app/audit"
 	"github.com/rekomi/rekomi/app/db"
 )
@@ -210,7 +211,7 @@ const adminSessionTarget = "admin_session"
 // startSession signs in p's key: it stores the session, with its
 // admin.signed_in entry in the same transaction (sweeping the
 // organization's expired sessions on the way), then sets the cookie.
-func (s *Server) startSession(w http.ResponseWriter, r *http.Request, p principal) error {
+func (s *Server) startSession(w http.ResponseWriter, r *http.Request, p apikey.Principal) error {
 	sess := session{keyID: s.admin.keys.current, org: p.OrgID, apiKey: p.KeyID,
 		expires: time.Unix(time.Now().Add(sessionTTL).Unix(), 0)}
 	copy(sess.id[:], randomBytes(len(sess.id)))
@@ -236,7 +237,7 @@ func (s *Server) startSession(w http.ResponseWriter, r *http.Request, p principa
 
 // stopSession deletes the request's session, with its admin.signed_out
 // entry in the same transaction; a session already gone records nothing.
-func (s *Server) stopSession(r *http.Request, sess session, p principal) error {
+func (s *Server) stopSession(r *http.Request, sess session, p apikey.Principal) error {
 	ctx := r.Context()
 	return s.db.TenantTx(ctx, p.OrgID, func(tx pgx.Tx) error {
 		tag, err := tx.Exec(ctx, `DELETE FROM admin_sessions WHERE org_id = $1 AND id = $2`, p.OrgID, uuid.UUID(sess.id))
@@ -252,7 +253,7 @@ func (s *Server) stopSession(r *http.Request, sess session, p principal) error {
 }
 
 // adminEntry is an audit entry of an administrator acting through p's key.
-func (s *Server) adminEntry(r *http.Request, p principal, action, targetType, targetID string, metadata map[string]any) audit.Entry {
+func (s *Server) adminEntry(r *http.Request, p apikey.Principal, action, targetType, targetID string, metadata map[string]any) audit.Entry {
 	e := s.auditEntry(r, action, targetType, targetID, metadata)
 	e.ActorType, e.ActorID = audit.ActorAdmin, p.KeyID.String()
 	return e
@@ -274,7 +275,7 @@ func (s *Server) adminSession(next http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		sess, p, err := s.signedIn(r)
 		switch {
-		case errors.Is(err, errUnauthenticated):
+		case errors.Is(err, apikey.ErrUnauthenticated):
 			s.endSession(w)
 			seeOther(w, r, "/admin/sign-in")
 			return
@@ -287,7 +288,7 @@ func (s *Server) adminSession(next http.HandlerFunc) http.HandlerFunc {
 			s.adminError(w, r, http.StatusTooManyRequests, "Too many requests", "Wait a moment and try again.")
 			return
 		}
-		r = r.WithContext(context.WithValue(context.WithValue(r.Context(), principalKey{}, p), sessionKey{}, sess))
+		r = r.WithContext(context.WithValue(apikey.WithPrincipal(r.Context(), p), sessionKey{}, sess))
 		if r.Method == http.MethodPost && (!s.sameOrigin(r) || !validToken(r.PostFormValue(csrfField), s.admin.keys.csrfToken(sess))) {
 			s.adminError(w, r, http.StatusForbidden, "Request refused",
 				"The form was stale or did not come from this site. Go back, reload the page and try again.")
@@ -298,15 +299,15 @@ func (s *Server) adminSession(next http.HandlerFunc) http.HandlerFunc {
 }
 
 // signedIn returns the request's session and the principal of its API
-// key; errUnauthenticated when there is no valid session.
-func (s *Server) signedIn(r *http.Request) (session, principal, error) {
+// key; apikey.ErrUnauthenticated when there is no valid session.
+func (s *Server) signedIn(r *http.Request) (session, apikey.Principal, error) {
 	c, err := r.Cookie(sessionCookie)
 	if err != nil {
-		return session{}, principal{}, errUnauthenticated
+		return session{}, apikey.Principal{}, apikey.ErrUnauthenticated
 	}
 	sess, ok := s.admin.keys.open(c.Value, time.Now())
 	if !ok {
-		return session{}, principal{}, errUnauthenticated
+		return session{}, apikey.Principal{}, apikey.ErrUnauthenticated
 	}
 	p, err := s.adminPrincipal(r.Context(), sess)
 	return sess, p, err
@@ -314,9 +315,9 @@ func (s *Server) signedIn(r *http.Request) (session, principal, error) {
 
 // adminPrincipal reads the session's row and its API key: a session that
 // ended (signed out, expired) or whose key is gone, revoked or without the
-// read or write scope is errUnauthenticated.
-func (s *Server) adminPrincipal(ctx context.Context, sess session) (principal, error) {
-	p := principal{OrgID: sess.org, KeyID: sess.apiKey}
+// read or write scope is apikey.ErrUnauthenticated.
+func (s *Server) adminPrincipal(ctx context.Context, sess session) (apikey.Principal, error) {
+	p := apikey.Principal{OrgID: sess.org, KeyID: sess.apiKey}
 	var revoked *time.Time
 	err := s.db.TenantTx(ctx, p.OrgID, func(tx pgx.Tx) error {
 		return tx.QueryRow(ctx, `SELECT k.scopes, k.revoked_at FROM admin_sessions s
@@ -326,11 +327,11 @@ func (s *Server) adminPrincipal(ctx context.Context, sess session) (principal, e
 	})
 	switch {
 	case errors.Is(err, pgx.ErrNoRows):
-		return principal{}, errUnauthenticated
+		return apikey.Principal{}, apikey.ErrUnauthenticated
 	case err != nil:
-		return principal{}, err
+		return apikey.Principal{}, err
 	case revoked != nil || !holdsAdminScopes(p.Scopes):
-		return principal{}, errUnauthenticated
+		return apikey.Principal{}, apikey.ErrUnauthenticated
 	}
 	return p, nil
 }

@@ -21,6 +21,8 @@ import (
 	"errors"
 	"net/http"
 	"strings"
+
+	"github.com/rekomi/rekomi/app/apikey"
 )
 
 // adminScopes are the scopes an admin session's key must hold, on sign-in
@@ -80,12 +82,12 @@ func (s *Server) adminSignIn(w http.ResponseWriter, r *http.Request) {
 			"The sign-in form was stale or did not come from this site. Open the sign-in page again.")
 		return
 	}
-	p, err := s.authenticate(r.Context(), "Bearer "+strings.TrimSpace(r.PostFormValue("token")))
+	p, err := apikey.Authenticate(r.Context(), s.db, "Bearer "+strings.TrimSpace(r.PostFormValue("token")))
 	if err == nil && !holdsAdminScopes(p.Scopes) {
-		err = errUnauthenticated
+		err = apikey.ErrUnauthenticated
 	}
 	switch {
-	case errors.Is(err, errUnauthenticated):
+	case errors.Is(err, apikey.ErrUnauthenticated):
 		s.renderSignIn(w, r, http.StatusUnauthorized, signInRefused)
 		return
 	case err != nil:

@@ -23,14 +23,9 @@ import (
 	"net/netip"
 	"slices"
 	"strings"
-	"time"
-
-	"github.com/google/uuid"
-	"github.com/jackc/pgx/v5"
 
 	"github.com/rekomi/rekomi/app/apikey"
 	"github.com/rekomi/rekomi/app/audit"
-	"github.com/rekomi/rekomi/app/db"
 	"github.com/rekomi/rekomi/app/ledger"
 )
 
@@ -41,69 +36,18 @@ const (
 	ScopeWrite = string(ledger.ScopeWrite)
 )
 
-// principal is the API key a request authenticated with.
-type principal struct {
-	OrgID  uuid.UUID
-	KeyID  uuid.UUID
-	Scopes []string
-}
-
-type principalKey struct{}
-
-func principalFrom(ctx context.Context) principal {
-	p, _ := ctx.Value(principalKey{}).(principal)
-	return p
-}
-
-// errUnauthenticated covers every reason a key is refused: missing,
-// malformed, unknown, revoked or wrong. The answer never says which.
-var errUnauthenticated = errors.New("unauthenticated")
-
-// authenticate resolves a bearer key: its prefix through the routing table
-// (no tenant needed), then its row under its organization, compared in
-// constant time.
-func (s *Server) authenticate(ctx context.Context, header string) (principal, error) {
-	key, ok := strings.CutPrefix(header, "Bearer ")
-	if !ok {
-		return principal{}, errUnauthenticated
-	}
-	prefix, err := apikey.Parse(strings.TrimSpace(key))
-	if err != nil {
-		return principal{}, errUnauthenticated
-	}
-	var p principal
-	p.OrgID, p.KeyID, err = s.db.LookupRoute(ctx, db.RouteAPIKeyPrefix, prefix)
-	if errors.Is(err, db.ErrNoRoute) {
-		return principal{}, errUnauthenticated
-	}
-	if err != nil {
-		return principal{}, err
-	}
-	var hash []byte
-	var revoked *time.Time
-	err = s.db.TenantTx(ctx, p.OrgID, func(tx pgx.Tx) error {
-		return tx.QueryRow(ctx, `SELECT hash, scopes, revoked_at FROM api_keys WHERE org_id = $1 AND id = $2`,
-			p.OrgID, p.KeyID).Scan(&hash, &p.Scopes, &revoked)
-	})
-	if errors.Is(err, pgx.ErrNoRows) {
-		return principal{}, errUnauthenticated
-	}
-	if err != nil {
-		return principal{}, err
-	}
-	if !apikey.Matches(strings.TrimSpace(key), hash) || revoked != nil {
-		return principal{}, errUnauthenticated
-	}
-	return p, nil
+// principalFrom returns the API key the request authenticated with.
+func principalFrom(ctx context.Context) apikey.Principal {
+	return apikey.PrincipalFrom(ctx)
 }
 
 // requireKey lets a request through with a valid key holding scope, then
 // applies the key's rate limit.
 func (s *Server) requireKey(scope string, next http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		p, err := s.authenticate(r.Context(), r.Header.Get("Authorization"))
+		p, err := apikey.Authenticate(r.Context(), s.db, r.Header.Get("Authorization"))
 		switch {
-		case errors.Is(err, errUnauthenticated):
+		case errors.Is(err, apikey.ErrUnauthenticated):
 			w.Header().Set("WWW-Authenticate", `Bearer realm="rekomi"`)
 			writeProblem(w, r, Problem{Type: "unauthorized", Title: "A valid API key is required", Status: http.StatusUnauthorized,
 				Detail: "send Authorization: Bearer rk_live_..."})
@@ -122,7 +66,7 @@ func (s *Server) requireKey(scope string, next http.HandlerFunc) http.HandlerFun
 				Status: http.StatusTooManyRequests})
 			return
 		}
-		next(w, r.WithContext(context.WithValue(r.Context(), principalKey{}, p)))
+		next(w, r.WithContext(apikey.WithPrincipal(r.Context(), p)))
 	}
 }
 

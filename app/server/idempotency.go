@@ -25,6 +25,7 @@ import (
 	"fmt"
 	"net/http"
 
+	"github.com/rekomi/rekomi/app/apikey"
 	"github.com/rekomi/rekomi/app/ledger"
 
 	"github.com/jackc/pgx/v5"
@@ -192,7 +193,7 @@ func (s *Server) mutate(w http.ResponseWriter, r *http.Request, doing string, fn
 // Idempotency-Key: a stored answer can
 // hold a secret shown once (a new API key, an invite token), and the
 // database must never hold one in the clear.
-func (s *Server) storeAnswer(ctx context.Context, tx pgx.Tx, p principal, idem idempotencyRequest, resp response) error {
+func (s *Server) storeAnswer(ctx context.Context, tx pgx.Tx, p apikey.Principal, idem idempotencyRequest, resp response) error {
 	sealed, err := s.answers.Encrypt(resp.body, answerAAD(p, idem))
 	if err != nil {
 		return fmt.Errorf("sealing the stored answer: %w", err)
@@ -204,7 +205,7 @@ func (s *Server) storeAnswer(ctx context.Context, tx pgx.Tx, p principal, idem i
 
 // answerAAD binds a sealed answer to its organization, the API key that
 // made the request, and the request's Idempotency-Key.
-func answerAAD(p principal, idem idempotencyRequest) []byte {
+func answerAAD(p apikey.Principal, idem idempotencyRequest) []byte {
 	return []byte("idempotency_answer/v2:" + p.OrgID.String() + ":" + p.KeyID.String() + ":" + idem.key)
 }
 
@@ -220,7 +221,7 @@ func writeResponse(w http.ResponseWriter, resp response, replayed bool) {
 }
 
 // requireActiveOrg refuses writes for an organization that is not active.
-func requireActiveOrg(ctx context.Context, tx pgx.Tx, p principal) error {
+func requireActiveOrg(ctx context.Context, tx pgx.Tx, p apikey.Principal) error {
 	var status string
 	if err := tx.QueryRow(ctx, `SELECT status FROM organizations WHERE id = $1`, p.OrgID).Scan(&status); err != nil {
 		return fmt.Errorf("reading the organization's status: %w", db.MapError(err))
@@ -238,7 +239,7 @@ func requireActiveOrg(ctx context.Context, tx pgx.Tx, p principal) error {
 // returns the stored answer if there is one. Another API key's answer is
 // never found; an answer stored before answers named their API key is
 // found for every key of the organization and cannot be opened (a 409).
-func (s *Server) claimIdempotencyKey(ctx context.Context, tx pgx.Tx, p principal, idem idempotencyRequest) (response, bool, error) {
+func (s *Server) claimIdempotencyKey(ctx context.Context, tx pgx.Tx, p apikey.Principal, idem idempotencyRequest) (response, bool, error) {
 	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtextextended('idempotency_keys/' || $1 || '/' || $2 || '/' || $3, 0))`,
 		p.OrgID.String(), p.KeyID.String(), idem.key); err != nil {
 		return response{}, false, fmt.Errorf("locking the idempotency key: %w", err)
