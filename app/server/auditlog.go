@@ -25,6 +25,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/rekomi/rekomi/app/audit"
+	"github.com/rekomi/rekomi/app/server/auditquery"
 )
 
 // readAuditLog reads up to n of org's entries matching f, newest first,
@@ -79,12 +80,12 @@ func (s *Server) listAuditLog(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	p := principalFrom(r.Context())
-	entries, err := s.readAuditLog(r.Context(), p.OrgID, q.filter, q.startingAfter, q.limit+1)
+	entries, err := s.readAuditLog(r.Context(), p.OrgID, q.Filter, q.StartingAfter, q.Limit+1)
 	if err != nil {
 		s.internalError(w, r, "listing the audit log", err)
 		return
 	}
-	writeJSON(w, http.StatusOK, newList(entries, q.limit))
+	writeJSON(w, http.StatusOK, newList(entries, q.Limit))
 }
 
 // auditVerificationObject is the outcome of verifying an organization's
@@ -121,7 +122,7 @@ func newAuditVerification(v audit.Verification, witness auditWitnessObject) audi
 // organization's chain and comparing it with the operator's witness, in
 // one tenant transaction.
 func (s *Server) verifyAuditLog(w http.ResponseWriter, r *http.Request) {
-	if errs := unknownParams(r.URL.Query(), nil); len(errs) > 0 {
+	if errs := auditquery.UnknownParams(r.URL.Query(), nil); len(errs) > 0 {
 		writeProblem(w, r, Problem{Type: "invalid_request", Title: "Invalid audit log query", Status: http.StatusBadRequest, Errors: errs})
 		return
 	}

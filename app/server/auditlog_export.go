@@ -45,7 +45,7 @@ func (s *Server) exportAuditLog(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	org := principalFrom(r.Context()).OrgID
-	batch, err := s.readAuditLog(r.Context(), org, q.filter, 0, exportBatch)
+	batch, err := s.readAuditLog(r.Context(), org, q.Filter, 0, exportBatch)
 	if err != nil {
 		s.internalError(w, r, "exporting the audit log", err)
 		return
@@ -68,7 +68,7 @@ func (s *Server) exportAuditLog(w http.ResponseWriter, r *http.Request) {
 		if len(batch) < exportBatch {
 			return
 		}
-		batch, err = s.readAuditLog(r.Context(), org, q.filter, batch[len(batch)-1].Seq, exportBatch)
+		batch, err = s.readAuditLog(r.Context(), org, q.Filter, batch[len(batch)-1].Seq, exportBatch)
 		if err != nil {
 			s.log.Error("Audit log export failed part-way", "error", err.Error(), "request_id", requestIDFrom(r.Context()))
 			panic(http.ErrAbortHandler)

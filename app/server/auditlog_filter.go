@@ -18,169 +18,18 @@ package server
 
 import (
 	"net/http"
-	"net/url"
-	"slices"
-	"strconv"
-	"strings"
-	"time"
-	"unicode/utf8"
 
-	"github.com/rekomi/rekomi/app/ledger"
-
-	"github.com/rekomi/rekomi/app/audit"
+	"github.com/rekomi/rekomi/app/server/auditquery"
 )
-
-// auditQuery is a filter with its keyset page. The cursor is a seq: the
-// newest-first page holds entries with a seq below it.
-type auditQuery struct {
-	filter        audit.Filter
-	limit         int
-	startingAfter int64 // 0: from the newest entry
-}
-
-// Query parameters of the audit log routes.
-var (
-	auditFilterParams = []string{"actor_type", "actor_id", "action", "target_type", "target_id",
-		"occurred_after", "occurred_before", "q", "match", "match_field"}
-	auditPageParams = []string{"limit", "starting_after"}
-)
-
-// textParam is a free-text query parameter and its length limit.
-type textParam struct {
-	name string
-	dst  *string
-	max  int
-}
 
 // parseAuditQuery reads the filters, and the page when paged is true; any
 // other parameter is refused. On failure it has written a 400 problem with
 // one error per bad parameter and returns false.
-func parseAuditQuery(w http.ResponseWriter, r *http.Request, paged bool) (auditQuery, bool) {
-	q, errs := auditQueryFrom(r.URL.Query(), paged, defaultPageLimit)
+func parseAuditQuery(w http.ResponseWriter, r *http.Request, paged bool) (auditquery.Query, bool) {
+	q, errs := auditquery.Parse(r.URL.Query(), paged, defaultPageLimit)
 	if len(errs) > 0 {
 		writeProblem(w, r, Problem{Type: "invalid_request", Title: "Invalid audit log query", Status: http.StatusBadRequest, Errors: errs})
-		return auditQuery{}, false
+		return auditquery.Query{}, false
 	}
 	return q, true
-}
-
-// auditQueryFrom reads the filters, and the page when paged is true, with
-// limit defaulting to defaultLimit; it returns one error per bad or
-// unknown parameter.
-func auditQueryFrom(values url.Values, paged bool, defaultLimit int) (auditQuery, []ledger.FieldError) {
-	allowed := auditFilterParams
-	if paged {
-		allowed = append(slices.Clone(auditFilterParams), auditPageParams...)
-	}
-	filter, filterErrs := parseAuditFilter(values)
-	q := auditQuery{filter: filter, limit: defaultLimit}
-	errs := append(unknownParams(values, allowed), filterErrs...)
-	if paged {
-		errs = append(errs, q.parsePage(values)...)
-	}
-	return q, errs
-}
-
-// unknownParams refuses parameters not in allowed, and any given twice.
-func unknownParams(values url.Values, allowed []string) []ledger.FieldError {
-	var errs []ledger.FieldError
-	names := make([]string, 0, len(values))
-	for name := range values {
-		names = append(names, name)
-	}
-	slices.Sort(names)
-	for _, name := range names {
-		switch {
-		case !slices.Contains(allowed, name):
-			errs = append(errs, ledger.FieldError{Field: name, Detail: "is not a known parameter"})
-		case len(values[name]) > 1:
-			errs = append(errs, ledger.FieldError{Field: name, Detail: "must be given at most once"})
-		}
-	}
-	return errs
-}
-
-// parseAuditFilter reads the filter parameters, with one error per bad one.
-func parseAuditFilter(values url.Values) (audit.Filter, []ledger.FieldError) {
-	var f audit.Filter
-	var errs []ledger.FieldError
-	for _, p := range []textParam{
-		{"actor_id", &f.ActorID, 255}, {"action", &f.Action, 100}, {"target_type", &f.TargetType, 100},
-		{"target_id", &f.TargetID, 255}, {"q", &f.Text, 200}, {"match", &f.Match, 2048},
-	} {
-		v := values.Get(p.name)
-		if !utf8.ValidString(v) || strings.ContainsRune(v, 0) || utf8.RuneCountInString(v) > p.max {
-			errs = append(errs, ledger.FieldError{Field: p.name, Detail: "must be UTF-8 text of at most " + strconv.Itoa(p.max) + " characters"})
-			continue
-		}
-		*p.dst = v
-	}
-	errs = append(errs, parseMatchField(&f, values.Get("match_field"))...)
-	f.ActorType = values.Get("actor_type")
-	if f.ActorType != "" && !validActorType(f.ActorType) {
-		errs = append(errs, ledger.FieldError{Field: "actor_type", Detail: "must be one of api_key, member, operator, provider, system, admin"})
-	}
-	var err ledger.FieldError
-	if f.After, err = parseTime(values, "occurred_after"); err.Field != "" {
-		errs = append(errs, err)
-	}
-	if f.Before, err = parseTime(values, "occurred_before"); err.Field != "" {
-		errs = append(errs, err)
-	}
-	if f.After != nil && f.Before != nil && !f.After.Before(*f.Before) {
-		errs = append(errs, ledger.FieldError{Field: "occurred_before", Detail: "must be later than occurred_after"})
-	}
-	return f, errs
-}
-
-// parseMatchField reads match_field, the personal field a match looks in,
-// into f; it needs a match.
-func parseMatchField(f *audit.Filter, v string) []ledger.FieldError {
-	switch {
-	case v == "":
-		return nil
-	case len(v) > 64 || strings.Trim(v, "abcdefghijklmnopqrstuvwxyz_") != "":
-		return []ledger.FieldError{{Field: "match_field", Detail: "must be a personal field name, such as email, ip or destination_url"}}
-	case f.Match == "":
-		return []ledger.FieldError{{Field: "match_field", Detail: "needs a match"}}
-	}
-	f.MatchField = v
-	return nil
-}
-
-func validActorType(s string) bool {
-	return slices.Contains([]string{audit.ActorAPIKey, audit.ActorMember, audit.ActorOperator,
-		audit.ActorProvider, audit.ActorSystem, audit.ActorAdmin}, s)
-}
-
-// parseTime reads an RFC 3339 timestamp; the ledger.FieldError is set on failure.
-func parseTime(values url.Values, name string) (*time.Time, ledger.FieldError) {
-	v := values.Get(name)
-	if v == "" {
-		return nil, ledger.FieldError{}
-	}
-	t, err := time.Parse(time.RFC3339Nano, v)
-	if err != nil {
-		return nil, ledger.FieldError{Field: name, Detail: "must be an RFC 3339 timestamp, such as 2026-01-02T15:04:05Z"}
-	}
-	return &t, ledger.FieldError{}
-}
-
-func (q *auditQuery) parsePage(values url.Values) []ledger.FieldError {
-	var errs []ledger.FieldError
-	if v := values.Get("limit"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > maxPageLimit {
-			errs = append(errs, ledger.FieldError{Field: "limit", Detail: "must be an integer from 1 to 100"})
-		}
-		q.limit = n
-	}
-	if v := values.Get("starting_after"); v != "" {
-		n, err := strconv.ParseInt(v, 10, 64)
-		if err != nil || n < 1 {
-			errs = append(errs, ledger.FieldError{Field: "starting_after", Detail: "must be the seq of an audit entry"})
-		}
-		q.startingAfter = n
-	}
-	return errs
 }

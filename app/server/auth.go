@@ -27,6 +27,7 @@ import (
 	"github.com/rekomi/rekomi/app/apikey"
 	"github.com/rekomi/rekomi/app/audit"
 	"github.com/rekomi/rekomi/app/ledger"
+	"github.com/rekomi/rekomi/app/server/ratelimit"
 )
 
 // Scopes an API key may hold, as the routes and a principal name them:
@@ -60,8 +61,8 @@ func (s *Server) requireKey(scope string, next http.HandlerFunc) http.HandlerFun
 				Status: http.StatusForbidden})
 			return
 		}
-		if wait, ok := s.limits.allow(p.KeyID, s.now()); !ok {
-			w.Header().Set("Retry-After", retryAfter(wait))
+		if wait, ok := s.limits.Allow(p.KeyID, s.now()); !ok {
+			w.Header().Set("Retry-After", ratelimit.RetryAfter(wait))
 			writeProblem(w, r, Problem{Type: "rate_limited", Title: "Too many requests for this API key",
 				Status: http.StatusTooManyRequests})
 			return

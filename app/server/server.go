@@ -18,8 +18,8 @@ limitations under the License.
 // middleware every request goes through (request id, body limit, JSON access
 // log, Prometheus metrics, panic recovery), problem+json errors, health and
 // readiness, a graceful shutdown that drains in-flight requests, and the
-// server-rendered admin pages under /admin. It reaches tenant data only
-// through app/db.
+// API's handlers and the webhook receiver; it mounts the admin pages of
+// package admin under /admin. It reaches tenant data only through app/db.
 package server
 
 import (
@@ -45,6 +45,7 @@ import (
 	"github.com/rekomi/rekomi/app/config"
 	"github.com/rekomi/rekomi/app/db"
 	"github.com/rekomi/rekomi/app/keyring"
+	"github.com/rekomi/rekomi/app/server/ratelimit"
 )
 
 // Server holds the app's routes and what they need.
@@ -53,7 +54,7 @@ type Server struct {
 	db      *db.DB
 	log     *slog.Logger
 	metrics *metrics
-	limits  *keyLimits[uuid.UUID]
+	limits  *ratelimit.Limits[uuid.UUID]
 	ring    *keyring.KeyRing
 	// answers seals stored idempotent answers: the Region's key ring, or
 	// without one a ring drawn for this process.
@@ -63,7 +64,6 @@ type Server struct {
 	sealer *audit.Sealer
 	// effects makes verified provider events' effects.
 	effects *billing.Effects
-	admin   *adminUI
 	mux     *http.ServeMux
 	routes  []string
 	// metricsMux serves /metrics, on a listener of its own.
@@ -126,7 +126,7 @@ func New(cfg config.Config, database *db.DB, log *slog.Logger, opts ...Option) *
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	s := &Server{cfg: cfg, db: database, log: log, metrics: newMetrics(reg, database), webhooks: newWebhookMetrics(reg),
-		limits: newKeyLimits[uuid.UUID](cfg.RateLimit, cfg.RateBurst), mux: http.NewServeMux(),
+		limits: ratelimit.New[uuid.UUID](cfg.RateLimit, cfg.RateBurst), mux: http.NewServeMux(),
 		now: time.Now}
 	for _, o := range opts {
 		o(s)

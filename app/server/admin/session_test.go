@@ -14,7 +14,7 @@ See the License for the specific language governing permissions and
 limitations under the License.
 */
 
-package server
+package admin
 
 import (
 	"bytes"
@@ -36,15 +36,15 @@ func seededRing(t *testing.T, seed byte) *keyring.KeyRing {
 	return ring
 }
 
-func adminKeysOf(ring *keyring.KeyRing) adminKeys {
-	return (&Server{ring: ring, log: slog.New(slog.DiscardHandler)}).newAdminKeys()
+func macKeysOf(ring *keyring.KeyRing) macKeys {
+	return newMACKeys(ring, slog.New(slog.DiscardHandler))
 }
 
 func TestAdminSessions(t *testing.T) {
 	t.Parallel()
 	now := time.Unix(1_800_000_000, 0)
 	ring := seededRing(t, 1)
-	keys := adminKeysOf(ring)
+	keys := macKeysOf(ring)
 	sess := session{keyID: keys.current, id: [16]byte{1, 2, 3}, org: uuid.New(), apiKey: uuid.New(), expires: now.Add(sessionTTL)}
 	sealed := keys.seal(sess)
 
@@ -77,26 +77,26 @@ func TestAdminSessions(t *testing.T) {
 
 	t.Run("VerifiesAcrossProcessesAndRotations", func(t *testing.T) {
 		t.Parallel()
-		_, ok := adminKeysOf(seededRing(t, 1)).open(sealed, now)
+		_, ok := macKeysOf(seededRing(t, 1)).open(sealed, now)
 		require.True(t, ok, "another replica with the same ring")
 		rotated, err := ring.Rotate(rand.NewChaCha8([32]byte{2}))
 		require.NoError(t, err)
-		after := adminKeysOf(rotated)
+		after := macKeysOf(rotated)
 		require.NotEqual(t, keys.current, after.current, "new sessions are signed under the new primary")
 		got, ok := after.open(sealed, now)
 		require.True(t, ok, "an old session verifies while its key stays in the ring")
 		require.Equal(t, keys.csrfToken(sess), after.csrfToken(got))
 		retired, err := rotated.Retire(keys.current)
 		require.NoError(t, err)
-		_, ok = adminKeysOf(retired).open(sealed, now)
+		_, ok = macKeysOf(retired).open(sealed, now)
 		require.False(t, ok, "retiring the key ends its sessions")
-		_, ok = adminKeysOf(seededRing(t, 3)).open(sealed, now)
+		_, ok = macKeysOf(seededRing(t, 3)).open(sealed, now)
 		require.False(t, ok, "another ring")
 	})
 
 	t.Run("FallsBackToKeysOfThisProcess", func(t *testing.T) {
 		t.Parallel()
-		one, two := adminKeysOf(nil), adminKeysOf(nil)
+		one, two := macKeysOf(nil), macKeysOf(nil)
 		require.Equal(t, processKeyID, one.current)
 		s := sess
 		s.keyID = one.current

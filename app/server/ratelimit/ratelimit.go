@@ -14,7 +14,11 @@ See the License for the specific language governing permissions and
 limitations under the License.
 */
 
-package server
+// Package ratelimit holds token buckets per key (an API key's id, a
+// client's address) for the HTTP handlers of app/server and its admin
+// pages, and renders a wait as a Retry-After value. It keeps its buckets in
+// memory, per process; it reads no clock of its own.
+package ratelimit
 
 import (
 	"math"
@@ -25,10 +29,10 @@ import (
 	"golang.org/x/time/rate"
 )
 
-// keyLimits holds one token bucket per key: an API key's id, or a client's
-// address. Buckets idle for longer than idleAfter are dropped, so memory
-// follows the keys in use.
-type keyLimits[K comparable] struct {
+// Limits holds one token bucket per key. Buckets idle for longer than
+// idleAfter are dropped, so memory follows the keys in use. It is safe for
+// concurrent use.
+type Limits[K comparable] struct {
 	mu        sync.Mutex
 	perSecond rate.Limit
 	burst     int
@@ -43,12 +47,15 @@ type bucket struct {
 
 const idleAfter = 10 * time.Minute
 
-func newKeyLimits[K comparable](perSecond float64, burst int) *keyLimits[K] {
-	return &keyLimits[K]{perSecond: rate.Limit(perSecond), burst: burst, buckets: map[K]*bucket{}}
+// New returns limits of perSecond tokens a second per key, with bursts of
+// up to burst.
+func New[K comparable](perSecond float64, burst int) *Limits[K] {
+	return &Limits[K]{perSecond: rate.Limit(perSecond), burst: burst, buckets: map[K]*bucket{}}
 }
 
-// allow takes a token for key; when none is left it says how long to wait.
-func (k *keyLimits[K]) allow(key K, now time.Time) (time.Duration, bool) {
+// Allow takes a token for key at now; when none is left it says how long
+// to wait.
+func (k *Limits[K]) Allow(key K, now time.Time) (time.Duration, bool) {
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	if now.Sub(k.lastSweep) > idleAfter {
@@ -73,7 +80,8 @@ func (k *keyLimits[K]) allow(key K, now time.Time) (time.Duration, bool) {
 	return 0, true
 }
 
-// retryAfter renders a wait as whole seconds, rounded up, at least 1.
-func retryAfter(d time.Duration) string {
+// RetryAfter renders a wait as whole seconds, rounded up, at least 1: the
+// value of a Retry-After header.
+func RetryAfter(d time.Duration) string {
 	return strconv.Itoa(int(math.Max(1, math.Ceil(d.Seconds()))))
 }

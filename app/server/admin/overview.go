@@ -14,7 +14,7 @@ See the License for the specific language governing permissions and
 limitations under the License.
 */
 
-package server
+package admin
 
 import (
 	"context"
@@ -33,50 +33,50 @@ import (
 	"github.com/rekomi/rekomi/app/ledger"
 )
 
-// adminOrg is the signed-in organization as the overview shows it.
-type adminOrg struct {
+// overviewOrg is the signed-in organization as the overview shows it.
+type overviewOrg struct {
 	Name, DisplayName, Plan, Status string
 	CancelledAt, PurgeAt            *time.Time
 }
 
-// adminCount is one labelled number of the overview.
-type adminCount struct {
+// overviewCount is one labelled number of the overview.
+type overviewCount struct {
 	Label string
 	N     int64
 }
 
-type adminOverviewData struct {
-	Org         adminOrg
-	Counts      []adminCount
-	Commissions []adminCount
+type overviewData struct {
+	Org         overviewOrg
+	Counts      []overviewCount
+	Commissions []overviewCount
 	Recent      []audit.StoredEntry
 	Keys        []ledger.APIKey
 	CurrentKey  uuid.UUID
 }
 
-// adminKeyListLimit bounds the keys the overview lists, newest first.
-const adminKeyListLimit = 100
+// keyListLimit bounds the keys the overview lists, newest first.
+const keyListLimit = 100
 
 // commissionStatuses are every status a commission can have, in the order
 // the overview shows them.
 var commissionStatuses = []string{"pending", "approved", "paid", "reversed"}
 
-// adminOverview answers GET /admin: the organization, its counts, its last
+// overview answers GET /admin: the organization, its counts, its last
 // ten audit entries and its API keys, read in one tenant transaction.
-func (s *Server) adminOverview(w http.ResponseWriter, r *http.Request) {
-	p := principalFrom(r.Context())
-	data := adminOverviewData{CurrentKey: p.KeyID}
-	err := s.db.TenantTx(r.Context(), p.OrgID, func(tx pgx.Tx) error {
-		return s.readOverview(r.Context(), tx, p.OrgID, &data)
+func (a *Pages) overview(w http.ResponseWriter, r *http.Request) {
+	p := apikey.PrincipalFrom(r.Context())
+	data := overviewData{CurrentKey: p.KeyID}
+	err := a.db.TenantTx(r.Context(), p.OrgID, func(tx pgx.Tx) error {
+		return a.readOverview(r.Context(), tx, p.OrgID, &data)
 	})
 	if err != nil {
-		s.adminInternalError(w, r, "reading the overview", err)
+		a.internalError(w, r, "reading the overview", err)
 		return
 	}
-	s.render(w, r, http.StatusOK, "overview", adminPage{Title: data.Org.DisplayName, Data: data})
+	a.render(w, r, http.StatusOK, "overview", page{Title: data.Org.DisplayName, Data: data})
 }
 
-func (s *Server) readOverview(ctx context.Context, tx pgx.Tx, org uuid.UUID, data *adminOverviewData) error {
+func (a *Pages) readOverview(ctx context.Context, tx pgx.Tx, org uuid.UUID, data *overviewData) error {
 	o := &data.Org
 	counts := make([]int64, 4)
 	err := tx.QueryRow(ctx, `SELECT name, display_name, plan, status, cancelled_at, purge_at,
@@ -90,20 +90,20 @@ func (s *Server) readOverview(ctx context.Context, tx pgx.Tx, org uuid.UUID, dat
 		return fmt.Errorf("reading the organization: %w", db.MapError(err))
 	}
 	for i, label := range []string{"Campaigns", "Affiliates", "Links", "Payouts"} {
-		data.Counts = append(data.Counts, adminCount{Label: label, N: counts[i]})
+		data.Counts = append(data.Counts, overviewCount{Label: label, N: counts[i]})
 	}
 	if data.Commissions, err = countCommissions(ctx, tx, org); err != nil {
 		return err
 	}
-	if data.Recent, err = s.queryAuditLog(ctx, tx, org, audit.Filter{}, 0, 10); err != nil {
+	if data.Recent, err = a.listAuditLog(ctx, tx, org, audit.Filter{}, 0, 10); err != nil {
 		return fmt.Errorf("reading recent audit entries: %w", err)
 	}
-	keys, err := ledger.ListAPIKeys(ctx, tx, org, ledger.Page{Limit: adminKeyListLimit})
+	keys, err := ledger.ListAPIKeys(ctx, tx, org, ledger.Page{Limit: keyListLimit})
 	data.Keys = keys.Data
 	return err
 }
 
-func countCommissions(ctx context.Context, tx pgx.Tx, org uuid.UUID) ([]adminCount, error) {
+func countCommissions(ctx context.Context, tx pgx.Tx, org uuid.UUID) ([]overviewCount, error) {
 	rows, err := tx.Query(ctx, `SELECT status, count(*) FROM commissions WHERE org_id = $1 GROUP BY status`, org)
 	if err != nil {
 		return nil, fmt.Errorf("counting commissions: %w", db.MapError(err))
@@ -114,53 +114,68 @@ func countCommissions(ctx context.Context, tx pgx.Tx, org uuid.UUID) ([]adminCou
 	if _, err := pgx.ForEachRow(rows, []any{&status, &n}, func() error { byStatus[status] = n; return nil }); err != nil {
 		return nil, fmt.Errorf("counting commissions: %w", db.MapError(err))
 	}
-	out := make([]adminCount, 0, len(commissionStatuses))
+	out := make([]overviewCount, 0, len(commissionStatuses))
 	for _, st := range commissionStatuses {
-		out = append(out, adminCount{Label: st, N: byStatus[st]})
+		out = append(out, overviewCount{Label: st, N: byStatus[st]})
 	}
 	return out, nil
+}
+
+// errOrgCancelled refuses a change to an organization that is not active.
+var errOrgCancelled = errors.New("the organization is cancelled")
+
+// requireActiveOrg refuses changes to org unless it is active.
+func requireActiveOrg(ctx context.Context, tx pgx.Tx, org uuid.UUID) error {
+	var status string
+	if err := tx.QueryRow(ctx, `SELECT status FROM organizations WHERE id = $1`, org).Scan(&status); err != nil {
+		return fmt.Errorf("reading the organization's status: %w", db.MapError(err))
+	}
+	if status != "active" {
+		return errOrgCancelled
+	}
+	return nil
 }
 
 // errAlreadyRevoked reports a revoke of a key that is already revoked:
 // nothing changes and nothing is audited.
 var errAlreadyRevoked = errors.New("the API key is already revoked")
 
-// adminRevokeAPIKey answers POST /admin/api-keys/{id}/revoke: it revokes
+// revokeAPIKey answers POST /admin/api-keys/{id}/revoke: it revokes
 // one of the organization's keys and records an admin.override entry in
 // the same transaction, then goes back to the overview. Revoking the key
 // the session signed in with ends the session.
-func (s *Server) adminRevokeAPIKey(w http.ResponseWriter, r *http.Request) {
+func (a *Pages) revokeAPIKey(w http.ResponseWriter, r *http.Request) {
 	id, err := uuid.Parse(r.PathValue("id"))
 	if err != nil {
-		s.adminError(w, r, http.StatusNotFound, "No such API key", "")
+		a.errorPage(w, r, http.StatusNotFound, "No such API key", "")
 		return
 	}
-	p := principalFrom(r.Context())
-	err = s.db.TenantTx(r.Context(), p.OrgID, func(tx pgx.Tx) error {
-		return s.revokeAsAdmin(r, tx, p, id)
+	p := apikey.PrincipalFrom(r.Context())
+	err = a.db.TenantTx(r.Context(), p.OrgID, func(tx pgx.Tx) error {
+		return a.revokeAsAdmin(r, tx, p, id)
 	})
 	switch {
 	case err == nil, errors.Is(err, errAlreadyRevoked):
 		seeOther(w, r, "/admin")
 	case errors.Is(err, db.ErrNotFound):
-		s.adminError(w, r, http.StatusNotFound, "No such API key", "")
+		a.errorPage(w, r, http.StatusNotFound, "No such API key", "")
 	case errors.Is(err, errOrgCancelled):
-		s.adminError(w, r, http.StatusForbidden, "The organization is cancelled", "A cancelled organization can read but not write.")
+		a.errorPage(w, r, http.StatusForbidden, "The organization is cancelled", "A cancelled organization can read but not write.")
 	default:
-		s.adminInternalError(w, r, "revoking an API key", err)
+		a.internalError(w, r, "revoking an API key", err)
 	}
 }
 
-func (s *Server) revokeAsAdmin(r *http.Request, tx pgx.Tx, p apikey.Principal, id uuid.UUID) error {
+func (a *Pages) revokeAsAdmin(r *http.Request, tx pgx.Tx, p apikey.Principal, id uuid.UUID) error {
 	ctx := r.Context()
-	if err := requireActiveOrg(ctx, tx, p); err != nil {
+	if err := requireActiveOrg(ctx, tx, p.OrgID); err != nil {
 		return err
 	}
 	key, err := ledger.GetAPIKey(ctx, tx, p.OrgID, id)
 	if err != nil {
 		return err
 	}
-	rec := s.adminRecorder(r, "api_key.revoke", map[string]any{"api_key_id": id.String(), "name": key.Name, "prefix": key.Prefix})
+	rec := a.recorder(r, "api_key.revoke", map[string]any{"api_key_id": id.String(), "name": key.Name, "prefix": key.Prefix})
 	_, revoked, err := ledger.RevokeAPIKey(ctx, tx, p.OrgID, rec, id)
 	if err == nil && !revoked {
 		return errAlreadyRevoked
@@ -168,16 +183,14 @@ func (s *Server) revokeAsAdmin(r *http.Request, tx pgx.Tx, p apikey.Principal, i
 	return err
 }
 
-// adminRecorder records a verb's change as an admin.override entry of the
+// recorder records a verb's change as an admin.override entry of the
 // signed-in admin: operation names what the admin did, and metadata (the
 // details of the object changed) joins the verb's own metadata.
-func (s *Server) adminRecorder(r *http.Request, operation string, metadata map[string]any) ledger.Recorder {
-	return ledger.Recorder{Sealer: s.sealer, Entry: func(_, targetType, targetID string, verbMetadata map[string]any) audit.Entry {
+func (a *Pages) recorder(r *http.Request, operation string, metadata map[string]any) ledger.Recorder {
+	return ledger.Recorder{Sealer: a.sealer, Entry: func(_, targetType, targetID string, verbMetadata map[string]any) audit.Entry {
 		meta := map[string]any{"operation": operation}
 		maps.Copy(meta, verbMetadata)
 		maps.Copy(meta, metadata)
-		e := s.auditEntry(r, "admin.override", targetType, targetID, meta)
-		e.ActorType = audit.ActorAdmin
-		return e
+		return a.entry(r, apikey.PrincipalFrom(r.Context()), "admin.override", targetType, targetID, meta)
 	}}
 }

@@ -14,7 +14,7 @@ See the License for the specific language governing permissions and
 limitations under the License.
 */
 
-package server
+package admin
 
 import (
 	"context"
@@ -25,6 +25,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"net/url"
 	"strings"
@@ -36,6 +37,8 @@ import (
 	"github.com/rekomi/rekomi/app/apikey"
 	"github.com/rekomi/rekomi/app/audit"
 	"github.com/rekomi/rekomi/app/db"
+	"github.com/rekomi/rekomi/app/keyring"
+	"github.com/rekomi/rekomi/app/server/ratelimit"
 )
 
 // An admin session is a row of admin_sessions and a signed cookie naming it:
@@ -65,35 +68,35 @@ const (
 	csrfField       = "csrf_token"
 )
 
-// adminKeys are the MAC keys of sessions and CSRF tokens, per key ring id;
+// macKeys are the MAC keys of sessions and CSRF tokens, per key ring id;
 // current signs new ones.
-type adminKeys struct {
+type macKeys struct {
 	current string
 	session map[string][]byte
 	csrf    map[string][]byte
 }
 
-// newAdminKeys derives the keys from the key ring, or, without one, draws
-// random keys that live and die with this process.
-func (s *Server) newAdminKeys() adminKeys {
-	k := adminKeys{session: map[string][]byte{}, csrf: map[string][]byte{}}
-	if s.ring != nil {
-		for _, id := range s.ring.KeyIDs() {
-			sk, err := s.ring.DeriveKey(id, sessionPurpose)
+// newMACKeys derives the keys from ring, or, without one, draws random
+// keys that live and die with this process.
+func newMACKeys(ring *keyring.KeyRing, log *slog.Logger) macKeys {
+	k := macKeys{session: map[string][]byte{}, csrf: map[string][]byte{}}
+	if ring != nil {
+		for _, id := range ring.KeyIDs() {
+			sk, err := ring.DeriveKey(id, sessionPurpose)
 			if err != nil {
 				continue
 			}
-			ck, err := s.ring.DeriveKey(id, csrfPurpose)
+			ck, err := ring.DeriveKey(id, csrfPurpose)
 			if err != nil {
 				continue
 			}
 			k.session[id], k.csrf[id] = sk, ck
 		}
-		if _, ok := k.session[s.ring.Primary()]; ok {
-			k.current = s.ring.Primary()
+		if _, ok := k.session[ring.Primary()]; ok {
+			k.current = ring.Primary()
 			return k
 		}
-		s.log.Warn("No admin session key derives from the key ring; admin sessions end when this process does")
+		log.Warn("No admin session key derives from the key ring; admin sessions end when this process does")
 	}
 	k.current = processKeyID
 	k.session[processKeyID], k.csrf[processKeyID] = randomBytes(32), randomBytes(32)
@@ -126,7 +129,7 @@ func macOf(key []byte, parts ...[]byte) []byte {
 }
 
 // seal signs sess under its key id.
-func (k adminKeys) seal(sess session) string {
+func (k macKeys) seal(sess session) string {
 	payload := []byte{sessionVersion, byte(len(sess.keyID))}
 	payload = append(payload, sess.keyID...)
 	payload = append(payload, sess.id[:]...)
@@ -139,7 +142,7 @@ func (k adminKeys) seal(sess session) string {
 
 // open verifies a cookie value: well-formed, signed under a key it knows,
 // and not expired at now.
-func (k adminKeys) open(value string, now time.Time) (session, bool) {
+func (k macKeys) open(value string, now time.Time) (session, bool) {
 	if len(value) > maxSessionBytes {
 		return session{}, false
 	}
@@ -171,14 +174,14 @@ func (k adminKeys) open(value string, now time.Time) (session, bool) {
 }
 
 // csrfToken is the token every form of sess carries.
-func (k adminKeys) csrfToken(sess session) string {
+func (k macKeys) csrfToken(sess session) string {
 	return base64.RawURLEncoding.EncodeToString(macOf(k.csrf[sess.keyID], []byte("session\x00"), sess.id[:]))
 }
 
 // signInToken is the token of the sign-in form, tied to the sign-in
 // cookie's nonce, so another site cannot sign a browser in to its own
 // organization.
-func (k adminKeys) signInToken(nonce string) string {
+func (k macKeys) signInToken(nonce string) string {
 	return base64.RawURLEncoding.EncodeToString(macOf(k.csrf[k.current], []byte("sign-in\x00"), []byte(nonce)))
 }
 
@@ -196,7 +199,7 @@ func sessionFrom(ctx context.Context) (session, bool) {
 }
 
 // cookie is an admin cookie with value, living for ttl (negative: delete).
-func (a *adminUI) cookie(name, value string, ttl time.Duration) *http.Cookie {
+func (a *Pages) cookie(name, value string, ttl time.Duration) *http.Cookie {
 	maxAge := int(ttl / time.Second)
 	if ttl < 0 {
 		maxAge = -1
@@ -205,18 +208,18 @@ func (a *adminUI) cookie(name, value string, ttl time.Duration) *http.Cookie {
 		HttpOnly: true, Secure: a.secure, SameSite: http.SameSiteStrictMode}
 }
 
-// adminSessionTarget is the audit target type of sign-ins and sign-outs.
-const adminSessionTarget = "admin_session"
+// sessionTarget is the audit target type of sign-ins and sign-outs.
+const sessionTarget = "admin_session"
 
 // startSession signs in p's key: it stores the session, with its
 // admin.signed_in entry in the same transaction (sweeping the
 // organization's expired sessions on the way), then sets the cookie.
-func (s *Server) startSession(w http.ResponseWriter, r *http.Request, p apikey.Principal) error {
-	sess := session{keyID: s.admin.keys.current, org: p.OrgID, apiKey: p.KeyID,
+func (a *Pages) startSession(w http.ResponseWriter, r *http.Request, p apikey.Principal) error {
+	sess := session{keyID: a.keys.current, org: p.OrgID, apiKey: p.KeyID,
 		expires: time.Unix(time.Now().Add(sessionTTL).Unix(), 0)}
 	copy(sess.id[:], randomBytes(len(sess.id)))
 	ctx := r.Context()
-	err := s.db.TenantTx(ctx, p.OrgID, func(tx pgx.Tx) error {
+	err := a.db.TenantTx(ctx, p.OrgID, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, `DELETE FROM admin_sessions WHERE org_id = $1 AND expires_at <= now()`, p.OrgID); err != nil {
 			return fmt.Errorf("sweeping expired admin sessions: %w", db.MapError(err))
 		}
@@ -224,22 +227,22 @@ func (s *Server) startSession(w http.ResponseWriter, r *http.Request, p apikey.P
 			p.OrgID, uuid.UUID(sess.id), p.KeyID, sess.expires); err != nil {
 			return fmt.Errorf("storing the admin session: %w", db.MapError(err))
 		}
-		_, err := s.sealer.Append(ctx, tx, p.OrgID, s.adminEntry(r, p, "admin.signed_in", adminSessionTarget,
+		_, err := a.sealer.Append(ctx, tx, p.OrgID, a.entry(r, p, "admin.signed_in", sessionTarget,
 			uuid.UUID(sess.id).String(), map[string]any{"expires_at": sess.expires.UTC().Format(time.RFC3339)}))
 		return err
 	})
 	if err != nil {
 		return err
 	}
-	http.SetCookie(w, s.admin.cookie(sessionCookie, s.admin.keys.seal(sess), sessionTTL))
+	http.SetCookie(w, a.cookie(sessionCookie, a.keys.seal(sess), sessionTTL))
 	return nil
 }
 
 // stopSession deletes the request's session, with its admin.signed_out
 // entry in the same transaction; a session already gone records nothing.
-func (s *Server) stopSession(r *http.Request, sess session, p apikey.Principal) error {
+func (a *Pages) stopSession(r *http.Request, sess session, p apikey.Principal) error {
 	ctx := r.Context()
-	return s.db.TenantTx(ctx, p.OrgID, func(tx pgx.Tx) error {
+	return a.db.TenantTx(ctx, p.OrgID, func(tx pgx.Tx) error {
 		tag, err := tx.Exec(ctx, `DELETE FROM admin_sessions WHERE org_id = $1 AND id = $2`, p.OrgID, uuid.UUID(sess.id))
 		if err != nil {
 			return fmt.Errorf("deleting the admin session: %w", db.MapError(err))
@@ -247,50 +250,54 @@ func (s *Server) stopSession(r *http.Request, sess session, p apikey.Principal) 
 		if tag.RowsAffected() == 0 {
 			return nil
 		}
-		_, err = s.sealer.Append(ctx, tx, p.OrgID, s.adminEntry(r, p, "admin.signed_out", adminSessionTarget, uuid.UUID(sess.id).String(), nil))
+		_, err = a.sealer.Append(ctx, tx, p.OrgID, a.entry(r, p, "admin.signed_out", sessionTarget, uuid.UUID(sess.id).String(), nil))
 		return err
 	})
 }
 
-// adminEntry is an audit entry of an administrator acting through p's key.
-func (s *Server) adminEntry(r *http.Request, p apikey.Principal, action, targetType, targetID string, metadata map[string]any) audit.Entry {
-	e := s.auditEntry(r, action, targetType, targetID, metadata)
-	e.ActorType, e.ActorID = audit.ActorAdmin, p.KeyID.String()
-	return e
+// entry is an audit entry of an administrator acting through p's key:
+// the request's client address, user agent and request id, and
+// metadata.
+func (a *Pages) entry(r *http.Request, p apikey.Principal, action, targetType, targetID string, metadata map[string]any) audit.Entry {
+	return audit.Entry{
+		ActorType: audit.ActorAdmin, ActorID: p.KeyID.String(),
+		Action: action, TargetType: targetType, TargetID: targetID,
+		IP: a.clientIP(r), UserAgent: r.UserAgent(), RequestID: a.requestID(r.Context()),
+		Metadata: metadata,
+	}
 }
 
 // endSession deletes the browser's session cookie.
-func (s *Server) endSession(w http.ResponseWriter) {
-	http.SetCookie(w, s.admin.cookie(sessionCookie, "", -1))
+func (a *Pages) endSession(w http.ResponseWriter) {
+	http.SetCookie(w, a.cookie(sessionCookie, "", -1))
 }
 
-// adminSession lets a request through with a valid, stored session whose
+// requireSession lets a request through with a valid, stored session whose
 // API key still holds the read and write scopes, as that key's principal;
-// otherwise it ends
-// the session and sends the browser to sign in. A POST must also come from
+// otherwise it ends the session and sends the browser to sign in. A POST must also come from
 // the admin pages and carry the session's CSRF token, or it is refused
 // with 403 before anything runs. Requests count against the key's rate
 // limit, as the API's do.
-func (s *Server) adminSession(next http.HandlerFunc) http.HandlerFunc {
+func (a *Pages) requireSession(next http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		sess, p, err := s.signedIn(r)
+		sess, p, err := a.signedIn(r)
 		switch {
 		case errors.Is(err, apikey.ErrUnauthenticated):
-			s.endSession(w)
+			a.endSession(w)
 			seeOther(w, r, "/admin/sign-in")
 			return
 		case err != nil:
-			s.adminInternalError(w, r, "checking an admin session", err)
+			a.internalError(w, r, "checking an admin session", err)
 			return
 		}
-		if wait, ok := s.limits.allow(p.KeyID, s.now()); !ok {
-			w.Header().Set("Retry-After", retryAfter(wait))
-			s.adminError(w, r, http.StatusTooManyRequests, "Too many requests", "Wait a moment and try again.")
+		if wait, ok := a.keyLimits.Allow(p.KeyID, a.now()); !ok {
+			w.Header().Set("Retry-After", ratelimit.RetryAfter(wait))
+			a.errorPage(w, r, http.StatusTooManyRequests, "Too many requests", "Wait a moment and try again.")
 			return
 		}
 		r = r.WithContext(context.WithValue(apikey.WithPrincipal(r.Context(), p), sessionKey{}, sess))
-		if r.Method == http.MethodPost && (!s.sameOrigin(r) || !validToken(r.PostFormValue(csrfField), s.admin.keys.csrfToken(sess))) {
-			s.adminError(w, r, http.StatusForbidden, "Request refused",
+		if r.Method == http.MethodPost && (!a.sameOrigin(r) || !validToken(r.PostFormValue(csrfField), a.keys.csrfToken(sess))) {
+			a.errorPage(w, r, http.StatusForbidden, "Request refused",
 				"The form was stale or did not come from this site. Go back, reload the page and try again.")
 			return
 		}
@@ -300,26 +307,26 @@ func (s *Server) adminSession(next http.HandlerFunc) http.HandlerFunc {
 
 // signedIn returns the request's session and the principal of its API
 // key; apikey.ErrUnauthenticated when there is no valid session.
-func (s *Server) signedIn(r *http.Request) (session, apikey.Principal, error) {
+func (a *Pages) signedIn(r *http.Request) (session, apikey.Principal, error) {
 	c, err := r.Cookie(sessionCookie)
 	if err != nil {
 		return session{}, apikey.Principal{}, apikey.ErrUnauthenticated
 	}
-	sess, ok := s.admin.keys.open(c.Value, time.Now())
+	sess, ok := a.keys.open(c.Value, time.Now())
 	if !ok {
 		return session{}, apikey.Principal{}, apikey.ErrUnauthenticated
 	}
-	p, err := s.adminPrincipal(r.Context(), sess)
+	p, err := a.principal(r.Context(), sess)
 	return sess, p, err
 }
 
-// adminPrincipal reads the session's row and its API key: a session that
+// principal reads the session's row and its API key: a session that
 // ended (signed out, expired) or whose key is gone, revoked or without the
 // read or write scope is apikey.ErrUnauthenticated.
-func (s *Server) adminPrincipal(ctx context.Context, sess session) (apikey.Principal, error) {
+func (a *Pages) principal(ctx context.Context, sess session) (apikey.Principal, error) {
 	p := apikey.Principal{OrgID: sess.org, KeyID: sess.apiKey}
 	var revoked *time.Time
-	err := s.db.TenantTx(ctx, p.OrgID, func(tx pgx.Tx) error {
+	err := a.db.TenantTx(ctx, p.OrgID, func(tx pgx.Tx) error {
 		return tx.QueryRow(ctx, `SELECT k.scopes, k.revoked_at FROM admin_sessions s
 			JOIN api_keys k ON k.org_id = s.org_id AND k.id = s.api_key_id
 			WHERE s.org_id = $1 AND s.id = $2 AND s.api_key_id = $3 AND s.expires_at > now()`,
@@ -330,7 +337,7 @@ func (s *Server) adminPrincipal(ctx context.Context, sess session) (apikey.Princ
 		return apikey.Principal{}, apikey.ErrUnauthenticated
 	case err != nil:
 		return apikey.Principal{}, err
-	case revoked != nil || !holdsAdminScopes(p.Scopes):
+	case revoked != nil || !holdsScopes(p.Scopes):
 		return apikey.Principal{}, apikey.ErrUnauthenticated
 	}
 	return p, nil
@@ -343,7 +350,7 @@ func (s *Server) adminPrincipal(ctx context.Context, sess session) (apikey.Princ
 // pages' Referrer-Policy: no-referrer makes browsers send it for their own
 // forms. A client sending neither header is no browser another site can
 // drive; the CSRF token still guards it.
-func (s *Server) sameOrigin(r *http.Request) bool {
+func (a *Pages) sameOrigin(r *http.Request) bool {
 	site := r.Header.Get("Sec-Fetch-Site")
 	if site != "" && site != "same-origin" {
 		return false
@@ -359,5 +366,5 @@ func (s *Server) sameOrigin(r *http.Request) bool {
 	if err != nil || u.Host == "" || u.Host != r.Host || (u.Path != "" && u.Path != "/") {
 		return false
 	}
-	return u.Scheme == "https" || (u.Scheme == "http" && !s.admin.secure)
+	return u.Scheme == "https" || (u.Scheme == "http" && !a.secure)
 }
