@@ -32,6 +32,7 @@ import (
 
 	"github.com/rekomi/rekomi/app/clicks"
 	"github.com/rekomi/rekomi/app/db"
+	"github.com/rekomi/rekomi/app/ledger"
 )
 
 // redirectRoute is the click redirect's route pattern.
@@ -233,7 +234,7 @@ func (s *Server) loadLink(ctx context.Context, code string) (linkRoute, bool, er
 	}
 	route.destination = withReferral(destination, code)
 	route.window = time.Duration(days) * 24 * time.Hour
-	route.suspended = affiliateStatus == affiliateSuspended
+	route.suspended = affiliateStatus == string(ledger.AffiliateSuspended)
 	route.cancelled = orgStatus != "active"
 	return route, true, nil
 }

@@ -14,13 +14,12 @@ See the License for the specific language governing permissions and
 limitations under the License.
 */
 
-package server
+package ledger
 
 import (
 	"bytes"
 	"crypto/sha256"
 	"errors"
-	"net/http"
 	"strings"
 	"testing"
 
@@ -30,30 +29,29 @@ import (
 func TestAffiliateTransition(t *testing.T) {
 	t.Parallel()
 	cases := map[string]struct {
-		action, from, to string
+		move             affiliateMove
+		from, to         AffiliateStatus
 		changed, refused bool
 	}{
-		"approving a pending affiliate activates it":     {"approve", "pending", "active", true, false},
-		"approving a suspended affiliate reactivates it": {"approve", "suspended", "active", true, false},
-		"approving an active affiliate changes nothing":  {"approve", "active", "active", false, false},
-		"approving an invited affiliate is refused":      {"approve", "invited", "invited", false, true},
-		"suspending an active affiliate":                 {"suspend", "active", "suspended", true, false},
-		"suspending a pending affiliate":                 {"suspend", "pending", "suspended", true, false},
-		"suspending a suspended one changes nothing":     {"suspend", "suspended", "suspended", false, false},
-		"suspending an invited affiliate is refused":     {"suspend", "invited", "invited", false, true},
+		"approving a pending affiliate activates it":     {affiliateApproval, AffiliatePending, AffiliateActive, true, false},
+		"approving a suspended affiliate reactivates it": {affiliateApproval, AffiliateSuspended, AffiliateActive, true, false},
+		"approving an active affiliate changes nothing":  {affiliateApproval, AffiliateActive, AffiliateActive, false, false},
+		"approving an invited affiliate is refused":      {affiliateApproval, AffiliateInvited, AffiliateInvited, false, true},
+		"suspending an active affiliate":                 {affiliateSuspension, AffiliateActive, AffiliateSuspended, true, false},
+		"suspending a pending affiliate":                 {affiliateSuspension, AffiliatePending, AffiliateSuspended, true, false},
+		"suspending a suspended one changes nothing":     {affiliateSuspension, AffiliateSuspended, AffiliateSuspended, false, false},
+		"suspending an invited affiliate is refused":     {affiliateSuspension, AffiliateInvited, AffiliateInvited, false, true},
 	}
 	for name, tc := range cases {
-		to, changed, err := affiliateTransition(tc.action, tc.from)
+		to, changed, err := tc.move.next(tc.from)
 		require.Equal(t, tc.to, to, name)
 		require.Equal(t, tc.changed, changed, name)
-		var conflict problemError
-		require.Equal(t, tc.refused, errors.As(err, &conflict) && conflict.Status == http.StatusConflict, name)
+		var refusal *Refusal
+		require.Equal(t, tc.refused, errors.As(err, &refusal) && refusal.Kind == Conflict && refusal.Code == "conflict", name)
 		if !tc.refused {
 			require.NoError(t, err, name)
 		}
 	}
-	_, _, err := affiliateTransition("delete", "active")
-	require.Error(t, err)
 }
 
 func TestNewInviteToken(t *testing.T) {
