@@ -42,7 +42,6 @@ const (
 )
 
 var (
-	errOrgCancelled        = errors.New("the organization is cancelled")
 	errIdempotencyKeyReuse = errors.New("the idempotency key was used for another request")
 	// errStoredAnswerUnreadable is a stored answer sealed with a key the
 	// server no longer holds (a retired key ring key, or a per-process key
@@ -153,7 +152,7 @@ func (s *Server) mutate(w http.ResponseWriter, r *http.Request, doing string, fn
 	var resp response
 	replayed := false
 	err := s.db.TenantTx(ctx, p.OrgID, func(tx pgx.Tx) error {
-		if err := requireActiveOrg(ctx, tx, p); err != nil {
+		if err := ledger.RequireActive(ctx, tx, p.OrgID); err != nil {
 			return err
 		}
 		if hasKey {
@@ -220,18 +219,6 @@ func writeResponse(w http.ResponseWriter, resp response, replayed bool) {
 	_, _ = w.Write(resp.body)
 }
 
-// requireActiveOrg refuses writes for an organization that is not active.
-func requireActiveOrg(ctx context.Context, tx pgx.Tx, p apikey.Principal) error {
-	var status string
-	if err := tx.QueryRow(ctx, `SELECT status FROM organizations WHERE id = $1`, p.OrgID).Scan(&status); err != nil {
-		return fmt.Errorf("reading the organization's status: %w", db.MapError(err))
-	}
-	if status != "active" {
-		return errOrgCancelled
-	}
-	return nil
-}
-
 // claimIdempotencyKey takes a transaction lock on the API key's
 // Idempotency-Key, which a concurrent request of the same API key with the
 // same Idempotency-Key waits on until this transaction ends, drops the
@@ -287,7 +274,7 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, doing string
 	case errors.Is(err, db.ErrConflict):
 		writeProblem(w, r, Problem{Type: "conflict", Title: "An object with the same unique value already exists",
 			Status: http.StatusConflict})
-	case errors.Is(err, errOrgCancelled):
+	case errors.Is(err, ledger.ErrOrganizationCancelled):
 		writeProblem(w, r, Problem{Type: "organization_cancelled", Title: "The organization is cancelled",
 			Status: http.StatusForbidden, Detail: "a cancelled organization can read but not write"})
 	case errors.Is(err, errStoredAnswerUnreadable):

@@ -49,7 +49,7 @@ func (s *Server) dispatchPayout(w http.ResponseWriter, r *http.Request) {
 	var stored response
 	replayed := false
 	err := s.db.TenantTx(ctx, p.OrgID, func(tx pgx.Tx) error {
-		if err := requireActiveOrg(ctx, tx, p); err != nil {
+		if err := ledger.RequireActive(ctx, tx, p.OrgID); err != nil {
 			return err
 		}
 		if hasKey {

@@ -121,21 +121,6 @@ func countCommissions(ctx context.Context, tx pgx.Tx, org uuid.UUID) ([]overview
 	return out, nil
 }
 
-// errOrgCancelled refuses a change to an organization that is not active.
-var errOrgCancelled = errors.New("the organization is cancelled")
-
-// requireActiveOrg refuses changes to org unless it is active.
-func requireActiveOrg(ctx context.Context, tx pgx.Tx, org uuid.UUID) error {
-	var status string
-	if err := tx.QueryRow(ctx, `SELECT status FROM organizations WHERE id = $1`, org).Scan(&status); err != nil {
-		return fmt.Errorf("reading the organization's status: %w", db.MapError(err))
-	}
-	if status != "active" {
-		return errOrgCancelled
-	}
-	return nil
-}
-
 // errAlreadyRevoked reports a revoke of a key that is already revoked:
 // nothing changes and nothing is audited.
 var errAlreadyRevoked = errors.New("the API key is already revoked")
@@ -159,7 +144,7 @@ func (a *Pages) revokeAPIKey(w http.ResponseWriter, r *http.Request) {
 		seeOther(w, r, "/admin")
 	case errors.Is(err, db.ErrNotFound):
 		a.errorPage(w, r, http.StatusNotFound, "No such API key", "")
-	case errors.Is(err, errOrgCancelled):
+	case errors.Is(err, ledger.ErrOrganizationCancelled):
 		a.errorPage(w, r, http.StatusForbidden, "The organization is cancelled", "A cancelled organization can read but not write.")
 	default:
 		a.internalError(w, r, "revoking an API key", err)
@@ -168,7 +153,7 @@ func (a *Pages) revokeAPIKey(w http.ResponseWriter, r *http.Request) {
 
 func (a *Pages) revokeAsAdmin(r *http.Request, tx pgx.Tx, p apikey.Principal, id uuid.UUID) error {
 	ctx := r.Context()
-	if err := requireActiveOrg(ctx, tx, p.OrgID); err != nil {
+	if err := ledger.RequireActive(ctx, tx, p.OrgID); err != nil {
 		return err
 	}
 	key, err := ledger.GetAPIKey(ctx, tx, p.OrgID, id)
