@@ -104,15 +104,15 @@ func (ch CampaignChanges) apply(c *Campaign) []string {
 }
 
 func (r CommissionRule) same(o CommissionRule) bool {
-	return r.Type == o.Type && EqualPtr(r.PercentBps, o.PercentBps) && EqualPtr(r.Amount, o.Amount)
+	return r.Type == o.Type && equalPtr(r.PercentBps, o.PercentBps) && equalPtr(r.Amount, o.Amount)
 }
 
 func (r Recurrence) same(o Recurrence) bool {
-	return r.Type == o.Type && EqualPtr(r.Months, o.Months)
+	return r.Type == o.Type && equalPtr(r.Months, o.Months)
 }
 
-// EqualPtr says whether a and b are both nil or point to equal values.
-func EqualPtr[T comparable](a, b *T) bool {
+// equalPtr says whether a and b are both nil or point to equal values.
+func equalPtr[T comparable](a, b *T) bool {
 	return (a == nil) == (b == nil) && (a == nil || *a == *b)
 }
 

@@ -125,15 +125,14 @@ func CreateLink(ctx context.Context, tx pgx.Tx, org uuid.UUID, rec Recorder, in 
 // requireLinkAffiliate refuses, as invalid affiliate_id, an id that is not
 // one of org's affiliates or names a suspended one.
 func requireLinkAffiliate(ctx context.Context, tx pgx.Tx, org, id uuid.UUID) error {
-	var suspended bool
-	err := db.MapError(tx.QueryRow(ctx, `SELECT status = 'suspended' FROM affiliates WHERE org_id = $1 AND id = $2`,
-		org, id).Scan(&suspended))
+	var status AffiliateStatus
+	err := db.MapError(tx.QueryRow(ctx, `SELECT status FROM affiliates WHERE org_id = $1 AND id = $2`, org, id).Scan(&status))
 	switch {
 	case errors.Is(err, db.ErrNotFound):
 		return FieldErrors{{Field: "affiliate_id", Detail: "is not an affiliate of the organization"}}
 	case err != nil:
 		return fmt.Errorf("reading affiliate %s: %w", id, err)
-	case suspended:
+	case status == AffiliateSuspended:
 		return FieldErrors{{Field: "affiliate_id", Detail: "names a suspended affiliate"}}
 	}
 	return nil

@@ -107,6 +107,3 @@ func (s *Server) archiveCampaign(w http.ResponseWriter, r *http.Request) {
 		return http.StatusOK, c, err
 	})
 }
-
-// equalPtr is ledger.EqualPtr, for the affiliate update's comparison.
-func equalPtr[T comparable](a, b *T) bool { return ledger.EqualPtr(a, b) }
