@@ -39,6 +39,7 @@ import (
 	"github.com/rekomi/rekomi/app/db"
 	"github.com/rekomi/rekomi/app/dbtest"
 	"github.com/rekomi/rekomi/app/dbtest/regiondb"
+	"github.com/rekomi/rekomi/app/ledger"
 )
 
 // Audited-write benchmark shape: each worker writes as its own
@@ -57,7 +58,7 @@ func (s *Server) createCampaignUnaudited(w http.ResponseWriter, r *http.Request)
 	}
 	p := principalFrom(r.Context())
 	s.mutate(w, r, "creating a campaign", func(ctx context.Context, tx pgx.Tx) (int, any, error) {
-		created, err := insertCampaign(ctx, tx, p.OrgID, c)
+		created, err := ledger.InsertCampaign(ctx, tx, p.OrgID, c)
 		return http.StatusCreated, created, err
 	})
 }

@@ -54,12 +54,6 @@ func (s *Server) createCampaign(w http.ResponseWriter, r *http.Request) {
 	})
 }
 
-// insertCampaign stores c without its audit entry (ledger.InsertCampaign):
-// the audited-write benchmark measures createCampaign against it.
-func insertCampaign(ctx context.Context, tx pgx.Tx, org uuid.UUID, c ledger.Campaign) (ledger.Campaign, error) {
-	return ledger.InsertCampaign(ctx, tx, org, c)
-}
-
 func (s *Server) getCampaign(w http.ResponseWriter, r *http.Request) {
 	getOne(s, w, r, "reading a campaign", ledger.GetCampaign)
 }

@@ -19,7 +19,6 @@ package server
 import (
 	"context"
 	"net/http"
-	"regexp"
 	"strings"
 
 	"github.com/google/uuid"
@@ -27,10 +26,6 @@ import (
 
 	"github.com/rekomi/rekomi/app/ledger"
 )
-
-// linkCodePattern is the form of a link code (ledger.ValidReferralCode's):
-// the redirect looks up no code of another form.
-var linkCodePattern = regexp.MustCompile(`^[A-Za-z0-9_-]{4,64}$`)
 
 // withURL sets l's public URL, where the affiliate sends visitors.
 func (s *Server) withURL(l ledger.Link) ledger.Link {

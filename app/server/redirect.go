@@ -72,7 +72,7 @@ const linkUnavailablePage = `<!doctype html>
 func (s *Server) redirect(w http.ResponseWriter, r *http.Request) {
 	code := r.PathValue("code")
 	route, found := linkRoute{}, false
-	if linkCodePattern.MatchString(code) {
+	if ledger.ValidReferralCode(code) {
 		var err error
 		if route, found, err = s.resolveLink(r.Context(), code); err != nil {
 			s.log.Error("Resolving a referral code failed", "error", err.Error(), "request_id", requestIDFrom(r.Context()))
