@@ -89,7 +89,8 @@ type tenant struct {
 // operator does.
 func (b *effectsBundle) tenant(t *testing.T) tenant {
 	t.Helper()
-	tn := tenant{Org: b.region.Org(t), b: b, stripe: uuid.New(), clerk: uuid.New()}
+	tn := tenant{Org: b.region.Org(t, ""), b: b, stripe: uuid.New(), clerk: uuid.New()}
+	tn.Owner(t, "user_owner", "owner@team.example")
 	b.region.AsOwner(t, `INSERT INTO webhook_endpoints (org_id, id, name, provider, secrets) VALUES ($1, $2, 'stripe', 'stripe', '\x00'),
 		($1, $3, 'clerk', 'clerk', '\x00')`, tn.ID, tn.stripe, tn.clerk)
 	return tn

@@ -57,7 +57,7 @@ func TestAffiliateVerbs(t *testing.T) {
 	}
 
 	t.Run("WalksTheLifecycle", func(t *testing.T) {
-		o := region.Org(t)
+		o := region.Org(t, "")
 		campaign := o.Campaign(t, "")
 		a, err := invite(o, "ada@example.com", &campaign)
 		require.NoError(t, err)
@@ -115,7 +115,7 @@ func TestAffiliateVerbs(t *testing.T) {
 	})
 
 	t.Run("UpdatesOnlyWhatChanges", func(t *testing.T) {
-		o := region.Org(t)
+		o := region.Org(t, "")
 		a, err := invite(o, "update@example.com", nil)
 		require.NoError(t, err)
 		account := "acct_1A2b3C"
@@ -137,13 +137,13 @@ func TestAffiliateVerbs(t *testing.T) {
 	})
 
 	t.Run("RefusesADuplicateEmailAndAnUnusableCampaign", func(t *testing.T) {
-		o := region.Org(t)
+		o := region.Org(t, "")
 		_, err := invite(o, "twice@example.com", nil)
 		require.NoError(t, err)
 		_, err = invite(o, "twice@example.com", nil)
 		require.ErrorIs(t, err, ledger.ErrAffiliateEmailTaken)
 		archived := o.Campaign(t, "archived_at = now()")
-		for _, campaign := range []uuid.UUID{archived, region.Org(t).Campaign(t, ""), uuid.New()} {
+		for _, campaign := range []uuid.UUID{archived, region.Org(t, "").Campaign(t, ""), uuid.New()} {
 			_, err = invite(o, "campaign@example.com", &campaign)
 			var fields ledger.FieldErrors
 			require.ErrorAs(t, err, &fields)

@@ -95,7 +95,7 @@ func revokeAPIKey(t *testing.T, o ledgertest.Org, id uuid.UUID) (ledger.APIKey, 
 func TestAPIKeyVerbs(t *testing.T) {
 	t.Parallel()
 	region := ledgertest.NewRegion(t, dbtest.Start(t))
-	o := region.Org(t)
+	o := region.Org(t, "")
 
 	t.Run("StoresAGivenSecretRoutedAndAudited", func(t *testing.T) {
 		secret, prefix, err := apikey.Generate(rand.Reader)

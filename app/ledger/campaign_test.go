@@ -105,7 +105,7 @@ func TestCampaignVerbs(t *testing.T) {
 
 	t.Run("UpdatesAndAuditsOnlyAChange", func(t *testing.T) {
 		t.Parallel()
-		o := region.Org(t)
+		o := region.Org(t, "")
 		c := create(t, o)
 		same, err := update(o, c.ID, ledger.CampaignChanges{Name: new("Spring"), Attribution: &ledger.AttributionChanges{WindowDays: new(60)}})
 		require.NoError(t, err)
@@ -119,7 +119,7 @@ func TestCampaignVerbs(t *testing.T) {
 
 	t.Run("RefusesAnInvalidResult", func(t *testing.T) {
 		t.Parallel()
-		o := region.Org(t)
+		o := region.Org(t, "")
 		c := create(t, o)
 		_, err := update(o, c.ID, ledger.CampaignChanges{Commission: &ledger.CommissionRule{Type: ledger.CommissionFlat}})
 		var errs ledger.FieldErrors
@@ -129,7 +129,7 @@ func TestCampaignVerbs(t *testing.T) {
 
 	t.Run("ArchivesOnceAndThenRefusesLinks", func(t *testing.T) {
 		t.Parallel()
-		o := region.Org(t)
+		o := region.Org(t, "")
 		c := create(t, o)
 		for range 2 {
 			o.Tx(t, func(ctx context.Context, tx pgx.Tx) error {

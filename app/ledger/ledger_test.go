@@ -67,7 +67,7 @@ func track(t *testing.T, o ledgertest.Org, tr ledger.Tracking) (ledger.Tracked, 
 func TestTrack(t *testing.T) {
 	t.Parallel()
 	region := ledgertest.NewRegion(t, dbtest.Start(t))
-	o := region.Org(t)
+	o := region.Org(t, "")
 	p := o.Partner(t, "")
 	tr := sale(p, 10000, time.Now().Add(-time.Hour))
 
@@ -104,7 +104,7 @@ func TestReverseCommission(t *testing.T) {
 
 	t.Run("AnUnpaidCommissionOnce", func(t *testing.T) {
 		t.Parallel()
-		o := region.Org(t)
+		o := region.Org(t, "")
 		tracked, _ := track(t, o, sale(o.Partner(t, ""), 10000, time.Now()))
 		c, err := reverse(o, tracked.Commission.ID, ledger.Reversal{Reason: "fraud"})
 		require.NoError(t, err)
@@ -118,7 +118,7 @@ func TestReverseCommission(t *testing.T) {
 
 	t.Run("APaidCommissionOnlyByClawBack", func(t *testing.T) {
 		t.Parallel()
-		o := region.Org(t)
+		o := region.Org(t, "")
 		tracked, _ := track(t, o, sale(o.Partner(t, ""), 10000, time.Now()))
 		id := tracked.Commission.ID
 		o.Exec(t, nil, `UPDATE commissions SET status = 'paid', paid_at = now() WHERE id = $1`, id)
@@ -147,7 +147,7 @@ func TestReverseCommission(t *testing.T) {
 func TestSettlePayout(t *testing.T) {
 	t.Parallel()
 	region := ledgertest.NewRegion(t, dbtest.Start(t))
-	o := region.Org(t)
+	o := region.Org(t, "")
 	p := o.Partner(t, "hold_days = 0")
 	settle := func(outcome ledger.Outcome) ledger.Payout {
 		track(t, o, sale(p, 10000, time.Now().Add(-time.Hour)))

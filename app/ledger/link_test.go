@@ -52,7 +52,7 @@ func TestLinkVerbs(t *testing.T) {
 
 	t.Run("GeneratesACodeAndReservesIt", func(t *testing.T) {
 		t.Parallel()
-		o, other := region.Org(t), region.Org(t)
+		o, other := region.Org(t, ""), region.Org(t, "")
 		l, err := createLink(o, newLink(o.Partner(t, "")))
 		require.NoError(t, err)
 		require.True(t, ledger.ValidReferralCode(l.Code))
@@ -67,7 +67,7 @@ func TestLinkVerbs(t *testing.T) {
 
 	t.Run("RefusesASuspendedAffiliateOrAnArchivedCampaign", func(t *testing.T) {
 		t.Parallel()
-		o := region.Org(t)
+		o := region.Org(t, "")
 		p := o.Partner(t, "archived_at = now()")
 		for name, in := range map[string]ledger.NewLink{
 			"affiliate_id": {AffiliateID: o.Affiliate(t, "s@partners.example", "suspended"), CampaignID: o.Campaign(t, ""),
@@ -83,7 +83,7 @@ func TestLinkVerbs(t *testing.T) {
 
 	t.Run("UpdatesAndDisablesOnce", func(t *testing.T) {
 		t.Parallel()
-		o := region.Org(t)
+		o := region.Org(t, "")
 		p := o.Partner(t, "")
 		change := func(fn func(ctx context.Context, tx pgx.Tx) (ledger.Link, error)) ledger.Link {
 			var l ledger.Link

@@ -106,17 +106,6 @@ func (b *bundle) campaign(t *testing.T, key, name string) campaignObject {
 	return c
 }
 
-// countAudit counts the organization's entries of action on target.
-func (b *bundle) countAudit(t *testing.T, org uuid.UUID, action string, target uuid.UUID) int {
-	t.Helper()
-	ctx := context.Background()
-	var n int
-	require.NoError(t, b.db.TenantTx(ctx, org, func(tx pgx.Tx) error {
-		return tx.QueryRow(ctx, `SELECT count(*) FROM audit_log WHERE action = $1 AND target_id = $2`, action, target.String()).Scan(&n)
-	}))
-	return n
-}
-
 // adminExec runs sql as the Region's admin, past row-level security.
 func (b *bundle) adminExec(t *testing.T, sql string, args ...any) {
 	t.Helper()
@@ -218,7 +207,7 @@ func TestAffiliates(t *testing.T) {
 		b.requireAudit(t, orgA, "affiliate.invited", a.ID)
 		b.requireAudit(t, orgA, "affiliate.accepted", a.ID)
 		b.requireAudit(t, orgA, "affiliate.suspended", a.ID)
-		require.Equal(t, 2, b.countAudit(t, orgA, "affiliate.approved", a.ID), "from pending, then from suspended; never for a no-op")
+		require.Equal(t, 2, b.org(orgA).Audits(t, "affiliate.approved", a.ID), "from pending, then from suspended; never for a no-op")
 		b.requireAuditMetadata(t, orgA, "affiliate.suspended", a.ID, `{"reason": "Cookie stuffing"}`)
 		// The email is sealed apart from the metadata; TestAuditLogSealsPersonalFields reads it back.
 		b.requireAuditMetadata(t, orgA, "affiliate.invited", a.ID, `{"campaign_id": "`+c.ID.String()+`"}`)
@@ -338,12 +327,12 @@ func TestAffiliates(t *testing.T) {
 		b.requireAuditMetadata(t, orgA, "affiliate.updated", a.ID,
 			`{"changed": ["name", "stripe_account_id"], "stripe_account_id": {"from": null, "to": "acct_…2b3C"}}`)
 		require.Equal(t, http.StatusOK, b.call(t, http.MethodPatch, path, keyA, js, strings.NewReader(`{"name":"Updates"}`), nil).StatusCode)
-		require.Equal(t, 1, b.countAudit(t, orgA, "affiliate.updated", a.ID), "an update that changes nothing is not audited")
+		require.Equal(t, 1, b.org(orgA).Audits(t, "affiliate.updated", a.ID), "an update that changes nothing is not audited")
 		resp = b.call(t, http.MethodPatch, path, keyA, js, strings.NewReader(`{"stripe_account_id":null}`), &patched)
 		require.Equal(t, http.StatusOK, resp.StatusCode)
 		require.Nil(t, patched.StripeAccountID, "null clears")
 		require.Equal(t, "Updates", *patched.Name, "absent keeps")
-		require.Equal(t, 2, b.countAudit(t, orgA, "affiliate.updated", a.ID))
+		require.Equal(t, 2, b.org(orgA).Audits(t, "affiliate.updated", a.ID))
 	})
 
 	t.Run("RefusesEveryUnusableTokenTheSameWay", func(t *testing.T) {
@@ -376,7 +365,7 @@ func TestAffiliates(t *testing.T) {
 		require.Equal(t, "invited", got.Status, "another organization's token is untouched")
 		b.call(t, http.MethodGet, "/v1/affiliates/"+expired.ID.String(), keyA, "", nil, &got)
 		require.Equal(t, "invited", got.Status)
-		require.Zero(t, b.countAudit(t, orgB, "affiliate.accepted", foreign.ID))
+		require.Zero(t, b.org(orgB).Audits(t, "affiliate.accepted", foreign.ID))
 		require.Equal(t, http.StatusOK, b.call(t, http.MethodPost, "/v1/affiliates/accept", keyB, js,
 			strings.NewReader(`{"token":"`+foreign.Invite.Token+`"}`), nil).StatusCode, "its own organization can use it")
 	})
@@ -396,7 +385,7 @@ func TestAffiliates(t *testing.T) {
 			strings.NewReader(`{"token":"`+a.Invite.Token+`"}`), nil).StatusCode, "the old invite is gone")
 		require.Equal(t, http.StatusOK, b.call(t, http.MethodPost, "/v1/affiliates/accept", keyA, js,
 			strings.NewReader(`{"token":"`+again.Invite.Token+`"}`), nil).StatusCode)
-		require.Equal(t, 2, b.countAudit(t, orgA, "affiliate.invited", a.ID))
+		require.Equal(t, 2, b.org(orgA).Audits(t, "affiliate.invited", a.ID))
 		b.requireAudit(t, orgA, "affiliate.accepted", a.ID)
 	})
 
@@ -429,8 +418,8 @@ func TestAffiliates(t *testing.T) {
 		b.call(t, http.MethodGet, "/v1/affiliates/"+pending.ID.String(), keyA, "", nil, &got)
 		require.Equal(t, "pending", got.Status, "untouched")
 		require.Nil(t, got.Name)
-		require.Equal(t, 1, b.countAudit(t, orgA, "affiliate.invited", invited.ID), "B's re-invite did nothing")
-		require.Zero(t, b.countAudit(t, orgB, "affiliate.invited", invited.ID))
+		require.Equal(t, 1, b.org(orgA).Audits(t, "affiliate.invited", invited.ID), "B's re-invite did nothing")
+		require.Zero(t, b.org(orgB).Audits(t, "affiliate.invited", invited.ID))
 	})
 
 	t.Run("ReplaysAnIdempotentInvite", func(t *testing.T) {

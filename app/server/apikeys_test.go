@@ -33,7 +33,6 @@ import (
 	"github.com/rekomi/rekomi/app/apikey"
 	"github.com/rekomi/rekomi/app/audit"
 	"github.com/rekomi/rekomi/app/config"
-	"github.com/rekomi/rekomi/app/db"
 	"github.com/rekomi/rekomi/app/dbtest"
 	"github.com/rekomi/rekomi/app/ledger"
 	"github.com/rekomi/rekomi/app/server"
@@ -47,9 +46,7 @@ func (b *bundle) seedOrg(t testing.TB, name string, scopes ...string) (uuid.UUID
 	admin, err := pgx.Connect(ctx, b.region.AdminURL)
 	require.NoError(t, err)
 	defer admin.Close(ctx)
-	org := uuid.New()
-	_, err = admin.Exec(ctx, `INSERT INTO organizations (id, name, display_name, plan) VALUES ($1, $2, $2, 'pro')`, org, name)
-	require.NoError(t, err)
+	org := b.seed.Org(t, name).ID
 	return org, b.seedKey(t, admin, org, scopes...)
 }
 
@@ -303,17 +300,12 @@ func TestRateLimitPerKey(t *testing.T) {
 // organization's chain verifies.
 func (b *bundle) requireAudit(t *testing.T, org uuid.UUID, action string, target uuid.UUID) {
 	t.Helper()
-	ctx := context.Background()
-	err := b.db.TenantTx(ctx, org, func(tx pgx.Tx) error {
-		var n int
-		if err := tx.QueryRow(ctx, `SELECT count(*) FROM audit_log WHERE action = $1 AND target_id = $2`, action, target.String()).Scan(&n); err != nil {
-			return err
-		}
-		require.Equal(t, 1, n, "%s of %s audited once", action, target)
+	tenant := b.org(org)
+	require.Equal(t, 1, tenant.Audits(t, action, target), "%s of %s audited once", action, target)
+	tenant.Tx(t, func(ctx context.Context, tx pgx.Tx) error {
 		v, err := audit.Verify(ctx, tx, org)
 		require.NoError(t, err)
 		require.True(t, v.OK(), "%+v", v)
 		return nil
 	})
-	require.NoError(t, db.MapError(err))
 }

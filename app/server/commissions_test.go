@@ -31,6 +31,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/rekomi/rekomi/app/ledger"
+	"github.com/rekomi/rekomi/app/ledger/ledgertest"
 	"github.com/rekomi/rekomi/app/server"
 )
 
@@ -54,9 +55,9 @@ func (s shop) commissions(t *testing.T, query string) []uuid.UUID {
 }
 
 // earn tracks a sale that occurred ago and returns its commission.
-func (s shop) earn(t *testing.T, p partner, ago time.Duration) commissionAnswer {
+func (s shop) earn(t *testing.T, p ledgertest.Partner, ago time.Duration) commissionAnswer {
 	t.Helper()
-	sale := s.sale(t, "cus_"+uuid.NewString(), 10000, fields{"referral_code": p.code, "occurred_at": past(ago)})
+	sale := s.sale(t, "cus_"+uuid.NewString(), 10000, fields{"referral_code": p.Code, "occurred_at": past(ago)})
 	require.NotNil(t, sale.Commission)
 	return *sale.Commission
 }
@@ -73,8 +74,8 @@ func TestCommissions(t *testing.T) {
 
 	t.Run("StatusIsEffective", func(t *testing.T) {
 		t.Parallel()
-		s := b.seedShop(t)
-		p := s.partner(t, "hold_days = 30")
+		s := b.seedShop(t, "")
+		p := s.Partner(t, "hold_days = 30")
 		held := s.earn(t, p, day)
 		due := s.earn(t, p, 31*day)
 		require.Equal(t, "pending", held.Status)
@@ -84,18 +85,18 @@ func TestCommissions(t *testing.T) {
 		require.Equal(t, []uuid.UUID{due.ID}, s.commissions(t, "status=approved"))
 		require.Equal(t, []uuid.UUID{held.ID}, s.commissions(t, "status=pending"))
 		var stored string
-		s.exec(t, []any{&stored}, `SELECT status FROM commissions WHERE id = $1`, due.ID)
+		s.Exec(t, []any{&stored}, `SELECT status FROM commissions WHERE id = $1`, due.ID)
 		require.Equal(t, "pending", stored)
 
-		s.exec(t, nil, `UPDATE commissions SET approve_after = now() - interval '1 second' WHERE id = $1`, held.ID)
+		s.Exec(t, nil, `UPDATE commissions SET approve_after = now() - interval '1 second' WHERE id = $1`, held.ID)
 		require.Equal(t, "approved", s.commission(t, held.ID).Status, "approved as soon as approve_after passes")
 		require.Empty(t, s.commissions(t, "status=pending"))
 	})
 
 	t.Run("ApproveDueCommissionsRecordsTheApproval", func(t *testing.T) {
 		t.Parallel()
-		s := b.seedShop(t)
-		p, other := s.partner(t, "hold_days = 30"), s.partner(t, "hold_days = 30")
+		s := b.seedShop(t, "")
+		p, other := s.Partner(t, "hold_days = 30"), s.Partner(t, "hold_days = 30")
 		held, due1, due2 := s.earn(t, p, day), s.earn(t, p, 40*day), s.earn(t, p, 31*day)
 		othersDue := s.earn(t, other, 40*day)
 		reversed := s.earn(t, p, 40*day)
@@ -105,9 +106,9 @@ func TestCommissions(t *testing.T) {
 		ctx := context.Background()
 		approve := func() int64 {
 			var n int64
-			require.NoError(t, b.db.TenantTx(ctx, s.org, func(tx pgx.Tx) error {
+			require.NoError(t, b.db.TenantTx(ctx, s.ID, func(tx pgx.Tx) error {
 				var err error
-				n, err = ledger.ApproveDueCommissions(ctx, tx, s.org, p.affiliate, due1.Currency)
+				n, err = ledger.ApproveDueCommissions(ctx, tx, s.ID, p.Affiliate, due1.Currency)
 				return err
 			}))
 			return n
@@ -117,7 +118,7 @@ func TestCommissions(t *testing.T) {
 		for _, id := range []uuid.UUID{due1.ID, due2.ID} {
 			var status string
 			var approvedAt *time.Time
-			s.exec(t, []any{&status, &approvedAt}, `SELECT status, approved_at FROM commissions WHERE id = $1`, id)
+			s.Exec(t, []any{&status, &approvedAt}, `SELECT status, approved_at FROM commissions WHERE id = $1`, id)
 			require.Equal(t, "approved", status)
 			require.NotNil(t, approvedAt)
 			c := s.commission(t, id)
@@ -127,13 +128,13 @@ func TestCommissions(t *testing.T) {
 		require.Equal(t, "pending", s.commission(t, held.ID).Status)
 		require.Equal(t, "reversed", s.commission(t, reversed.ID).Status)
 		var othersStatus string
-		s.exec(t, []any{&othersStatus}, `SELECT status FROM commissions WHERE id = $1`, othersDue.ID)
+		s.Exec(t, []any{&othersStatus}, `SELECT status FROM commissions WHERE id = $1`, othersDue.ID)
 		require.Equal(t, "pending", othersStatus, "only the given affiliate's commissions")
 
 		var n int64
 		require.NoError(t, b.db.TenantTx(ctx, uuid.New(), func(tx pgx.Tx) error {
 			var err error
-			n, err = ledger.ApproveDueCommissions(ctx, tx, s.org, other.affiliate, othersDue.Currency)
+			n, err = ledger.ApproveDueCommissions(ctx, tx, s.ID, other.Affiliate, othersDue.Currency)
 			return err
 		}))
 		require.Zero(t, n, "row-level security hides another tenant's rows")
@@ -141,12 +142,12 @@ func TestCommissions(t *testing.T) {
 
 	t.Run("ListsFilterAndPage", func(t *testing.T) {
 		t.Parallel()
-		s := b.seedShop(t)
-		p1, p2 := s.partner(t, ""), s.partner(t, "")
+		s := b.seedShop(t, "")
+		p1, p2 := s.Partner(t, ""), s.Partner(t, "")
 		c1, c2, c3 := s.earn(t, p1, day), s.earn(t, p2, day), s.earn(t, p1, day)
 		require.Equal(t, []uuid.UUID{c3.ID, c2.ID, c1.ID}, s.commissions(t, ""))
-		require.Equal(t, []uuid.UUID{c3.ID, c1.ID}, s.commissions(t, "affiliate_id="+p1.affiliate.String()))
-		require.Equal(t, []uuid.UUID{c2.ID}, s.commissions(t, "campaign_id="+p2.campaign.String()))
+		require.Equal(t, []uuid.UUID{c3.ID, c1.ID}, s.commissions(t, "affiliate_id="+p1.Affiliate.String()))
+		require.Equal(t, []uuid.UUID{c2.ID}, s.commissions(t, "campaign_id="+p2.Campaign.String()))
 		require.Empty(t, s.commissions(t, "status=paid"))
 
 		var page listOf[commissionAnswer]
@@ -168,8 +169,8 @@ func TestCommissions(t *testing.T) {
 
 	t.Run("ReversesPendingAndApproved", func(t *testing.T) {
 		t.Parallel()
-		s := b.seedShop(t)
-		p := s.partner(t, "hold_days = 30")
+		s := b.seedShop(t, "")
+		p := s.Partner(t, "hold_days = 30")
 		for _, c := range []commissionAnswer{s.earn(t, p, day), s.earn(t, p, 31*day)} {
 			status, body := s.reverse(t, c.ID, `{"reason":"refunded by the customer"}`)
 			require.Equal(t, http.StatusOK, status, body)
@@ -177,12 +178,12 @@ func TestCommissions(t *testing.T) {
 			require.Equal(t, "reversed", got.Status)
 			require.Equal(t, "refunded by the customer", *got.ReversedReason)
 			require.NotNil(t, got.ReversedAt)
-			b.requireAudit(t, s.org, "commission.reversed", c.ID)
+			b.requireAudit(t, s.ID, "commission.reversed", c.ID)
 
 			status, body = s.reverse(t, c.ID, `{"reason":"again"}`)
 			require.Equal(t, http.StatusOK, status, "reversing a reversed commission changes nothing")
 			require.Contains(t, body, "refunded by the customer")
-			require.Equal(t, 1, s.auditCount(t, "commission.reversed", c.ID))
+			require.Equal(t, 1, s.Audits(t, "commission.reversed", c.ID))
 		}
 		c := s.earn(t, p, day)
 		first := b.post(t, "/v1/commissions/"+c.ID.String()+"/reverse", s.key, "rev-1", `{"reason":"fraud"}`)
@@ -190,36 +191,36 @@ func TestCommissions(t *testing.T) {
 		replay := b.post(t, "/v1/commissions/"+c.ID.String()+"/reverse", s.key, "rev-1", `{"reason":"fraud"}`)
 		require.Equal(t, first.body, replay.body)
 		require.Equal(t, "true", replay.header.Get(server.IdempotentReplayedHeader))
-		b.requireAuditMetadata(t, s.org, "commission.reversed", c.ID,
+		b.requireAuditMetadata(t, s.ID, "commission.reversed", c.ID,
 			`{"reason":"fraud","status_was":"pending","amount":1000,"currency":"EUR","affiliate_id":"`+c.AffiliateID.String()+
 				`","conversion_id":"`+c.ConversionID.String()+`"}`)
 	})
 
 	t.Run("RefusesToReversePaidCommissions", func(t *testing.T) {
 		t.Parallel()
-		s := b.seedShop(t)
-		p := s.partner(t, "hold_days = 0")
+		s := b.seedShop(t, "")
+		p := s.Partner(t, "hold_days = 0")
 		paid, inPayout := s.earn(t, p, day), s.earn(t, p, day)
-		s.exec(t, nil, `UPDATE commissions SET status = 'paid', paid_at = now() WHERE id = $1`, paid.ID)
+		s.Exec(t, nil, `UPDATE commissions SET status = 'paid', paid_at = now() WHERE id = $1`, paid.ID)
 		var payout uuid.UUID
-		s.exec(t, []any{&payout}, `INSERT INTO payouts (org_id, affiliate_id, amount, currency, provider) VALUES ($1, $2, 1000, 'EUR', 'manual') RETURNING id`,
-			s.org, p.affiliate)
-		s.exec(t, nil, `UPDATE commissions SET payout_id = $2 WHERE id = $1`, inPayout.ID, payout)
+		s.Exec(t, []any{&payout}, `INSERT INTO payouts (org_id, affiliate_id, amount, currency, provider) VALUES ($1, $2, 1000, 'EUR', 'manual') RETURNING id`,
+			s.ID, p.Affiliate)
+		s.Exec(t, nil, `UPDATE commissions SET payout_id = $2 WHERE id = $1`, inPayout.ID, payout)
 		for _, id := range []uuid.UUID{paid.ID, inPayout.ID} {
 			status, prob := s.problem(t, http.MethodPost, "/v1/commissions/"+id.String()+"/reverse", js, `{"reason":"refund"}`)
 			require.Equal(t, http.StatusConflict, status)
 			require.Equal(t, "urn:rekomi:problem:conflict", prob.Type)
 			require.Contains(t, prob.Detail, "adjustment")
 			require.NotEqual(t, "reversed", s.commission(t, id).Status)
-			require.Zero(t, s.auditCount(t, "commission.reversed", id))
+			require.Zero(t, s.Audits(t, "commission.reversed", id))
 		}
 		require.Equal(t, "paid", s.commission(t, paid.ID).Status)
 	})
 
 	t.Run("RefusesBadInput", func(t *testing.T) {
 		t.Parallel()
-		s := b.seedShop(t)
-		c := s.earn(t, s.partner(t, ""), day)
+		s := b.seedShop(t, "")
+		c := s.earn(t, s.Partner(t, ""), day)
 		path := "/v1/commissions/" + c.ID.String() + "/reverse"
 		cases := map[string]struct {
 			contentType, body string
@@ -256,9 +257,9 @@ func TestCommissions(t *testing.T) {
 
 	t.Run("NeverCrossesOrganizations", func(t *testing.T) {
 		t.Parallel()
-		a, other := b.seedShop(t), b.seedShop(t)
-		mine := a.earn(t, a.partner(t, ""), day)
-		p := other.partner(t, "")
+		a, other := b.seedShop(t, ""), b.seedShop(t, "")
+		mine := a.earn(t, a.Partner(t, ""), day)
+		p := other.Partner(t, "")
 		theirs := other.earn(t, p, day)
 		for _, req := range []struct{ method, path, body string }{
 			{http.MethodGet, "/v1/commissions/" + theirs.ID.String(), ""},
@@ -270,15 +271,15 @@ func TestCommissions(t *testing.T) {
 		}
 		require.Equal(t, "pending", other.commission(t, theirs.ID).Status)
 		require.Equal(t, []uuid.UUID{mine.ID}, a.commissions(t, ""))
-		require.Empty(t, a.commissions(t, "affiliate_id="+p.affiliate.String()))
+		require.Empty(t, a.commissions(t, "affiliate_id="+p.Affiliate.String()))
 		require.Empty(t, a.commissions(t, "starting_after="+theirs.ID.String()))
 	})
 
 	t.Run("CancelledOrganizationsCannotReverse", func(t *testing.T) {
 		t.Parallel()
-		s := b.seedShop(t)
-		c := s.earn(t, s.partner(t, ""), day)
-		b.cancelOrg(t, s.org)
+		s := b.seedShop(t, "")
+		c := s.earn(t, s.Partner(t, ""), day)
+		b.cancelOrg(t, s.ID)
 		status, prob := s.problem(t, http.MethodPost, "/v1/commissions/"+c.ID.String()+"/reverse", js, `{"reason":"x"}`)
 		require.Equal(t, http.StatusForbidden, status)
 		require.Equal(t, "urn:rekomi:problem:organization_cancelled", prob.Type)
@@ -292,8 +293,8 @@ func TestRevenueAnswersFitTheOpenAPIDocument(t *testing.T) {
 	t.Parallel()
 	b := setupRevenue(t)
 	_, doc := loadOpenAPI(t)
-	s := b.seedShop(t)
-	p := s.partner(t, "")
+	s := b.seedShop(t, "")
+	p := s.Partner(t, "")
 	check := func(method, path, status, mediaType string, a rawAnswer) map[string]any {
 		t.Helper()
 		require.Equal(t, status, strconv.Itoa(a.status), "%s %s: %s", method, path, a.body)
@@ -313,7 +314,7 @@ func TestRevenueAnswersFitTheOpenAPIDocument(t *testing.T) {
 	}
 
 	lead := check("post", "/v1/track/lead", "201", js, b.send(t, "/v1/track/lead", s.key,
-		fields{"customer": fields{"external_id": "cus_1", "email": "c@example.com"}, "referral_code": p.code, "external_id": "l1"}.json(t)))
+		fields{"customer": fields{"external_id": "cus_1", "email": "c@example.com"}, "referral_code": p.Code, "external_id": "l1"}.json(t)))
 	require.Nil(t, lead["currency"])
 	check("post", "/v1/track/lead", "200", js, b.send(t, "/v1/track/lead", s.key, fields{"customer": customer("cus_1"), "external_id": "l1"}.json(t)))
 	saleBody := fields{"customer": customer("cus_1"), "external_id": "o1", "amount": 1000, "currency": "EUR"}.json(t)
@@ -339,6 +340,6 @@ func TestRevenueAnswersFitTheOpenAPIDocument(t *testing.T) {
 	reversePath := "/v1/commissions/" + commission["id"].(string) + "/reverse"
 	check("post", "/v1/commissions/{id}/reverse", "422", "application/problem+json", b.send(t, reversePath, s.key, `{}`))
 	check("post", "/v1/commissions/{id}/reverse", "200", js, b.send(t, reversePath, s.key, `{"reason":"refund"}`))
-	s.exec(t, nil, `UPDATE commissions SET status = 'paid', reversed_reason = NULL, paid_at = now()`)
+	s.Exec(t, nil, `UPDATE commissions SET status = 'paid', reversed_reason = NULL, paid_at = now()`)
 	check("post", "/v1/commissions/{id}/reverse", "409", "application/problem+json", b.send(t, reversePath, s.key, `{"reason":"refund"}`))
 }

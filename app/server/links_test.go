@@ -161,7 +161,7 @@ func TestReferralLinks(t *testing.T) {
 		}
 		org, _, _ := b.resolveCode(t, "spring_sale-2026")
 		require.Equal(t, orgA, org, "the code still resolves to its owner")
-		require.Equal(t, 1, b.countAudit(t, orgA, "link.created", l.ID))
+		require.Equal(t, 1, b.org(orgA).Audits(t, "link.created", l.ID))
 	})
 
 	t.Run("RefusesBadInput", func(t *testing.T) {
@@ -266,7 +266,7 @@ func TestReferralLinks(t *testing.T) {
 		require.Equal(t, l, got, "untouched")
 		_, _, found := b.resolveCode(t, l.Code)
 		require.True(t, found)
-		require.Zero(t, b.countAudit(t, orgB, "link.disabled", l.ID))
+		require.Zero(t, b.org(orgB).Audits(t, "link.disabled", l.ID))
 	})
 
 	t.Run("PaginatesAndFilters", func(t *testing.T) {

@@ -42,7 +42,7 @@ func TestPayoutLimits(t *testing.T) {
 		t.Helper()
 		b.adminExec(t, "UPDATE organizations SET payout_limit_per_payout = $2, payout_limit_per_day = $3 WHERE id = $1", org, perPayout, perDay)
 	}
-	refused := func(t *testing.T, b *bundle, tn tenant, aff uuid.UUID, detail string) {
+	refused := func(t *testing.T, b *bundle, tn shop, aff uuid.UUID, detail string) {
 		t.Helper()
 		var p server.Problem
 		require.Equal(t, http.StatusUnprocessableEntity, b.createPayout(t, tn, payoutBody(aff, "EUR", "manual"), &p).StatusCode)
@@ -53,14 +53,14 @@ func TestPayoutLimits(t *testing.T) {
 	t.Run("OverTheLimitPerPayout", func(t *testing.T) {
 		t.Parallel()
 		b := setup(t, srv, wide)
-		tn := b.seedTenant(t, "acme")
-		aff := b.seedAffiliate(t, tn.org, nil)
-		eur := b.seedPayoutCampaign(t, tn.org, "EUR", 0)
-		c := b.seedCommission(t, tn.org, aff, eur, 800, "EUR", "approved", anHourAgo)
-		setLimits(t, b, tn.org, 500, 10_000)
+		tn := b.seedShop(t, "acme")
+		aff := b.seedAffiliate(t, tn.ID, nil)
+		eur := b.seedPayoutCampaign(t, tn.ID, "EUR", 0)
+		c := b.seedCommission(t, tn.ID, aff, eur, 800, "EUR", "approved", anHourAgo)
+		setLimits(t, b, tn.ID, 500, 10_000)
 
 		refused(t, b, tn, aff, "800 EUR is payable; one payout may pay at most 500 EUR")
-		require.Nil(t, b.commission(t, tn.org, c).PayoutID, "nothing is held by a refused payout")
+		require.Nil(t, b.commission(t, tn.ID, c).PayoutID, "nothing is held by a refused payout")
 		var list struct{ Data []payoutObject }
 		require.Equal(t, http.StatusOK, b.call(t, http.MethodGet, "/v1/payouts", tn.key, "", nil, &list).StatusCode)
 		require.Empty(t, list.Data, "no payout is created")
@@ -69,14 +69,14 @@ func TestPayoutLimits(t *testing.T) {
 	t.Run("OverTheLimitPerDay", func(t *testing.T) {
 		t.Parallel()
 		b := setup(t, srv, wide)
-		tn := b.seedTenant(t, "acme")
-		first, second := b.seedAffiliate(t, tn.org, nil), b.seedAffiliate(t, tn.org, nil)
-		eur := b.seedPayoutCampaign(t, tn.org, "EUR", 0)
-		usd := b.seedPayoutCampaign(t, tn.org, "USD", 0)
-		b.seedCommission(t, tn.org, first, eur, 1000, "EUR", "approved", anHourAgo)
-		b.seedCommission(t, tn.org, second, eur, 800, "EUR", "approved", anHourAgo)
-		b.seedCommission(t, tn.org, second, usd, 900, "USD", "approved", anHourAgo)
-		setLimits(t, b, tn.org, 1_000, 1_500)
+		tn := b.seedShop(t, "acme")
+		first, second := b.seedAffiliate(t, tn.ID, nil), b.seedAffiliate(t, tn.ID, nil)
+		eur := b.seedPayoutCampaign(t, tn.ID, "EUR", 0)
+		usd := b.seedPayoutCampaign(t, tn.ID, "USD", 0)
+		b.seedCommission(t, tn.ID, first, eur, 1000, "EUR", "approved", anHourAgo)
+		b.seedCommission(t, tn.ID, second, eur, 800, "EUR", "approved", anHourAgo)
+		b.seedCommission(t, tn.ID, second, usd, 900, "USD", "approved", anHourAgo)
+		setLimits(t, b, tn.ID, 1_000, 1_500)
 
 		require.Equal(t, http.StatusCreated, b.createPayout(t, tn, payoutBody(first, "EUR", "manual"), nil).StatusCode)
 		refused(t, b, tn, second, "payouts have paid or are paying 1000 EUR over the last 24 hours; with 800 EUR more they would pass the limit of 1500 EUR")
@@ -87,15 +87,15 @@ func TestPayoutLimits(t *testing.T) {
 	t.Run("ConcurrentPayoutsCannotRaceThePerDayLimit", func(t *testing.T) {
 		t.Parallel()
 		b := setup(t, srv, wide)
-		tn := b.seedTenant(t, "acme")
-		eur := b.seedPayoutCampaign(t, tn.org, "EUR", 0)
+		tn := b.seedShop(t, "acme")
+		eur := b.seedPayoutCampaign(t, tn.ID, "EUR", 0)
 		const payouts = 6
 		affiliates := make([]uuid.UUID, payouts)
 		for i := range affiliates {
-			affiliates[i] = b.seedAffiliate(t, tn.org, nil)
-			b.seedCommission(t, tn.org, affiliates[i], eur, 1000, "EUR", "approved", anHourAgo)
+			affiliates[i] = b.seedAffiliate(t, tn.ID, nil)
+			b.seedCommission(t, tn.ID, affiliates[i], eur, 1000, "EUR", "approved", anHourAgo)
 		}
-		setLimits(t, b, tn.org, 1_000, 2_500)
+		setLimits(t, b, tn.ID, 1_000, 2_500)
 
 		type outcome struct {
 			status int

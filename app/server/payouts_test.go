@@ -95,33 +95,10 @@ func (f *fakeProvider) transfers() []payout.Transfer {
 	return append([]payout.Transfer(nil), f.calls...)
 }
 
-// tenant is an organization with a read-write key.
-type tenant struct {
-	org uuid.UUID
-	key string
-}
-
-func (b *bundle) seedTenant(t *testing.T, name string) tenant {
-	t.Helper()
-	org, key := b.seedOrg(t, name, server.ScopeRead, server.ScopeWrite)
-	return tenant{org: org, key: key}
-}
-
-// exec runs SQL as the runtime role in the tenant's transaction, as the
-// commissions and affiliates APIs would have.
-func (b *bundle) exec(t *testing.T, org uuid.UUID, sql string, args ...any) {
-	t.Helper()
-	ctx := context.Background()
-	require.NoError(t, b.db.TenantTx(ctx, org, func(tx pgx.Tx) error {
-		_, err := tx.Exec(ctx, sql, args...)
-		return err
-	}))
-}
-
 func (b *bundle) seedAffiliate(t *testing.T, org uuid.UUID, stripeAccount *string) uuid.UUID {
 	t.Helper()
 	id := uuid.New()
-	b.exec(t, org, `INSERT INTO affiliates (org_id, id, email, status, stripe_account_id) VALUES ($1, $2, $3, 'active', $4)`,
+	b.org(org).Exec(t, nil, `INSERT INTO affiliates (org_id, id, email, status, stripe_account_id) VALUES ($1, $2, $3, 'active', $4)`,
 		org, id, id.String()+"@example.com", stripeAccount)
 	return id
 }
@@ -134,22 +111,22 @@ const connectedAccount = "acct_123"
 // provider and seeds the organization acme, with a Stripe key, an affiliate
 // whose connected account is connectedAccount and a EUR campaign with no
 // minimum payout.
-func connectedAffiliate(t *testing.T, srv *dbtest.Server, provider server.StripeConnector, mutate func(*config.Config)) (b *bundle, tn tenant, aff, campaign uuid.UUID) {
+func connectedAffiliate(t *testing.T, srv *dbtest.Server, provider server.StripeConnector, mutate func(*config.Config)) (b *bundle, tn shop, aff, campaign uuid.UUID) {
 	t.Helper()
 	ring := newRing(t)
 	b = setupWith(t, srv, []server.Option{server.WithKeyRing(ring),
 		server.WithStripeConnect(func(string) (server.StripeConnector, error) { return provider, nil })}, mutate)
-	tn = b.seedTenant(t, "acme")
-	b.sealStripeKey(t, ring, tn.org, "sk_test_acme")
+	tn = b.seedShop(t, "acme")
+	b.sealStripeKey(t, ring, tn.ID, "sk_test_acme")
 	account := connectedAccount
-	aff = b.seedAffiliate(t, tn.org, &account)
-	return b, tn, aff, b.seedPayoutCampaign(t, tn.org, "EUR", 0)
+	aff = b.seedAffiliate(t, tn.ID, &account)
+	return b, tn, aff, b.seedPayoutCampaign(t, tn.ID, "EUR", 0)
 }
 
 func (b *bundle) seedPayoutCampaign(t *testing.T, org uuid.UUID, currency string, minPayout int64) uuid.UUID {
 	t.Helper()
 	id := uuid.New()
-	b.exec(t, org, `INSERT INTO campaigns (org_id, id, name, currency, commission_type, commission_bps, min_payout_amount)
+	b.org(org).Exec(t, nil, `INSERT INTO campaigns (org_id, id, name, currency, commission_type, commission_bps, min_payout_amount)
 		VALUES ($1, $2, $3, $4, 'percentage', 2000, $5)`, org, id, "c-"+id.String(), currency, minPayout)
 	return id
 }
@@ -159,10 +136,10 @@ func (b *bundle) seedPayoutCampaign(t *testing.T, org uuid.UUID, currency string
 func (b *bundle) seedCommission(t *testing.T, org, affiliate, campaign uuid.UUID, amount int64, currency, status string, approveAfter time.Time) uuid.UUID {
 	t.Helper()
 	customer, conversion, id := uuid.New(), uuid.New(), uuid.New()
-	b.exec(t, org, `INSERT INTO customers (org_id, id, affiliate_id) VALUES ($1, $2, $3)`, org, customer, affiliate)
-	b.exec(t, org, `INSERT INTO conversions (org_id, id, customer_id, kind, amount, currency, affiliate_id, campaign_id, occurred_at)
+	b.org(org).Exec(t, nil, `INSERT INTO customers (org_id, id, affiliate_id) VALUES ($1, $2, $3)`, org, customer, affiliate)
+	b.org(org).Exec(t, nil, `INSERT INTO conversions (org_id, id, customer_id, kind, amount, currency, affiliate_id, campaign_id, occurred_at)
 		VALUES ($1, $2, $3, 'sale', $4, $5, $6, $7, now())`, org, conversion, customer, amount*5, currency, affiliate, campaign)
-	b.exec(t, org, `INSERT INTO commissions (org_id, id, conversion_id, affiliate_id, campaign_id, amount, currency, status, approve_after, approved_at)
+	b.org(org).Exec(t, nil, `INSERT INTO commissions (org_id, id, conversion_id, affiliate_id, campaign_id, amount, currency, status, approve_after, approved_at)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, CASE WHEN $8 = 'approved' THEN now() END)`,
 		org, id, conversion, affiliate, campaign, amount, currency, status, approveAfter)
 	return id
@@ -198,12 +175,12 @@ func payoutBody(affiliate uuid.UUID, currency, provider string) string {
 	return `{"affiliate_id":"` + affiliate.String() + `","currency":"` + currency + `","provider":"` + provider + `"}`
 }
 
-func (b *bundle) createPayout(t *testing.T, tn tenant, body string, out any) *http.Response {
+func (b *bundle) createPayout(t *testing.T, tn shop, body string, out any) *http.Response {
 	t.Helper()
 	return b.call(t, http.MethodPost, "/v1/payouts", tn.key, js, strings.NewReader(body), out)
 }
 
-func (b *bundle) dispatch(t *testing.T, tn tenant, id uuid.UUID, out any) *http.Response {
+func (b *bundle) dispatch(t *testing.T, tn shop, id uuid.UUID, out any) *http.Response {
 	t.Helper()
 	return b.call(t, http.MethodPost, "/v1/payouts/"+id.String()+"/dispatch", tn.key, "", nil, out)
 }
@@ -229,14 +206,14 @@ func TestPayouts(t *testing.T) {
 	t.Run("ManualPayoutTakesDueCommissionsOfItsCurrencyAndIsPaidOnDispatch", func(t *testing.T) {
 		t.Parallel()
 		b := setup(t, srv, wide)
-		tn := b.seedTenant(t, "acme")
-		aff := b.seedAffiliate(t, tn.org, nil)
-		eur := b.seedPayoutCampaign(t, tn.org, "EUR", 0)
-		usd := b.seedPayoutCampaign(t, tn.org, "USD", 0)
-		approved := b.seedCommission(t, tn.org, aff, eur, 1000, "EUR", "approved", anHourAgo)
-		due := b.seedCommission(t, tn.org, aff, eur, 250, "EUR", "pending", anHourAgo)
-		held := b.seedCommission(t, tn.org, aff, eur, 700, "EUR", "pending", inAMonth)
-		dollars := b.seedCommission(t, tn.org, aff, usd, 900, "USD", "approved", anHourAgo)
+		tn := b.seedShop(t, "acme")
+		aff := b.seedAffiliate(t, tn.ID, nil)
+		eur := b.seedPayoutCampaign(t, tn.ID, "EUR", 0)
+		usd := b.seedPayoutCampaign(t, tn.ID, "USD", 0)
+		approved := b.seedCommission(t, tn.ID, aff, eur, 1000, "EUR", "approved", anHourAgo)
+		due := b.seedCommission(t, tn.ID, aff, eur, 250, "EUR", "pending", anHourAgo)
+		held := b.seedCommission(t, tn.ID, aff, eur, 700, "EUR", "pending", inAMonth)
+		dollars := b.seedCommission(t, tn.ID, aff, usd, 900, "USD", "approved", anHourAgo)
 
 		var created payoutObject
 		resp := b.createPayout(t, tn, payoutBody(aff, "EUR", "manual"), &created)
@@ -250,15 +227,15 @@ func TestPayouts(t *testing.T) {
 		require.Nil(t, created.ProviderRef)
 		require.Nil(t, created.DispatchedAt)
 
-		c := b.commission(t, tn.org, due)
+		c := b.commission(t, tn.ID, due)
 		require.Equal(t, "approved", c.Status, "a pending commission past its hold is approved first")
 		require.NotNil(t, c.ApprovedAt)
 		require.Equal(t, created.ID, *c.PayoutID)
-		require.Equal(t, "pending", b.commission(t, tn.org, held).Status, "a commission on hold is left")
-		require.Nil(t, b.commission(t, tn.org, held).PayoutID)
-		require.Nil(t, b.commission(t, tn.org, dollars).PayoutID, "another currency is left")
-		b.requireAudit(t, tn.org, "payout.created", created.ID)
-		b.requireAuditMetadata(t, tn.org, "payout.created", created.ID,
+		require.Equal(t, "pending", b.commission(t, tn.ID, held).Status, "a commission on hold is left")
+		require.Nil(t, b.commission(t, tn.ID, held).PayoutID)
+		require.Nil(t, b.commission(t, tn.ID, dollars).PayoutID, "another currency is left")
+		b.requireAudit(t, tn.ID, "payout.created", created.ID)
+		b.requireAuditMetadata(t, tn.ID, "payout.created", created.ID,
 			`{"amount":1250,"currency":"EUR","commission_count":2,"deduction_count":0,"provider":"manual","affiliate_id":"`+aff.String()+`"}`)
 
 		var got payoutObject
@@ -272,18 +249,18 @@ func TestPayouts(t *testing.T) {
 		require.NotNil(t, paid.DispatchedAt)
 		require.Len(t, paid.Items, 2)
 		for _, id := range []uuid.UUID{approved, due} {
-			c := b.commission(t, tn.org, id)
+			c := b.commission(t, tn.ID, id)
 			require.Equal(t, "paid", c.Status)
 			require.NotNil(t, c.PaidAt)
 		}
-		b.requireAudit(t, tn.org, "payout.dispatched", created.ID)
-		b.requireAudit(t, tn.org, "payout.paid", created.ID)
+		b.requireAudit(t, tn.ID, "payout.dispatched", created.ID)
+		b.requireAudit(t, tn.ID, "payout.paid", created.ID)
 
 		var p server.Problem
 		resp = b.dispatch(t, tn, created.ID, &p)
 		require.Equal(t, http.StatusConflict, resp.StatusCode, "a paid payout is not dispatched again")
 		require.Equal(t, "urn:rekomi:problem:conflict", p.Type)
-		b.requireAudit(t, tn.org, "payout.paid", created.ID)
+		b.requireAudit(t, tn.ID, "payout.paid", created.ID)
 
 		var dollarPayout payoutObject
 		require.Equal(t, http.StatusCreated, b.createPayout(t, tn, payoutBody(aff, "USD", "manual"), &dollarPayout).StatusCode)
@@ -310,13 +287,13 @@ func TestPayouts(t *testing.T) {
 	t.Run("StripeConnectPayoutTransfersThroughStripeMock", func(t *testing.T) {
 		t.Parallel()
 		h := setupStripe(t, srv, wide)
-		tn := h.seedTenant(t, "acme")
-		h.sealStripeKey(t, h.ring, tn.org, "sk_test_acme")
+		tn := h.seedShop(t, "acme")
+		h.sealStripeKey(t, h.ring, tn.ID, "sk_test_acme")
 		account := "acct_1032D82eZvKYlo2C"
-		aff := h.seedAffiliate(t, tn.org, &account)
-		campaign := h.seedPayoutCampaign(t, tn.org, "EUR", 1000)
-		h.seedCommission(t, tn.org, aff, campaign, 600, "EUR", "approved", anHourAgo)
-		h.seedCommission(t, tn.org, aff, campaign, 400, "EUR", "approved", anHourAgo)
+		aff := h.seedAffiliate(t, tn.ID, &account)
+		campaign := h.seedPayoutCampaign(t, tn.ID, "EUR", 1000)
+		h.seedCommission(t, tn.ID, aff, campaign, 600, "EUR", "approved", anHourAgo)
+		h.seedCommission(t, tn.ID, aff, campaign, 400, "EUR", "approved", anHourAgo)
 
 		var created payoutObject
 		require.Equal(t, http.StatusCreated, h.createPayout(t, tn, payoutBody(aff, "EUR", "stripe_connect"), &created).StatusCode)
@@ -337,19 +314,19 @@ func TestPayouts(t *testing.T) {
 		require.Equal(t, "eur", reqs[0].Form.Get("currency"))
 		require.Equal(t, account, reqs[0].Form.Get("destination"))
 		require.Equal(t, created.ID.String(), reqs[0].Form.Get("metadata[payout_id]"))
-		h.requireAuditMetadata(t, tn.org, "payout.dispatched", created.ID,
+		h.requireAuditMetadata(t, tn.ID, "payout.dispatched", created.ID,
 			`{"provider":"stripe_connect","amount":1000,"currency":"EUR","destination":"acct_…lo2C"}`)
-		h.requireAudit(t, tn.org, "payout.paid", created.ID)
-		h.requireAuditMetadata(t, tn.org, "payout.paid", created.ID, `{"provider_ref":"`+*paid.ProviderRef+`"}`)
+		h.requireAudit(t, tn.ID, "payout.paid", created.ID)
+		h.requireAuditMetadata(t, tn.ID, "payout.paid", created.ID, `{"provider_ref":"`+*paid.ProviderRef+`"}`)
 	})
 
 	t.Run("RefusesPayoutsBelowTheMinimum", func(t *testing.T) {
 		t.Parallel()
 		b := setup(t, srv, wide)
-		tn := b.seedTenant(t, "acme")
-		aff := b.seedAffiliate(t, tn.org, nil)
-		low := b.seedPayoutCampaign(t, tn.org, "EUR", 0)
-		high := b.seedPayoutCampaign(t, tn.org, "EUR", 3000)
+		tn := b.seedShop(t, "acme")
+		aff := b.seedAffiliate(t, tn.ID, nil)
+		low := b.seedPayoutCampaign(t, tn.ID, "EUR", 0)
+		high := b.seedPayoutCampaign(t, tn.ID, "EUR", 3000)
 
 		var p server.Problem
 		resp := b.createPayout(t, tn, payoutBody(aff, "EUR", "manual"), &p)
@@ -357,18 +334,18 @@ func TestPayouts(t *testing.T) {
 		require.Equal(t, "urn:rekomi:problem:below_minimum_payout", p.Type)
 		require.Contains(t, p.Detail, "no approved EUR commissions")
 
-		b.seedCommission(t, tn.org, aff, low, 1500, "EUR", "approved", anHourAgo)
-		b.seedCommission(t, tn.org, aff, high, 1000, "EUR", "approved", anHourAgo)
-		due := b.seedCommission(t, tn.org, aff, high, 100, "EUR", "pending", anHourAgo)
+		b.seedCommission(t, tn.ID, aff, low, 1500, "EUR", "approved", anHourAgo)
+		b.seedCommission(t, tn.ID, aff, high, 1000, "EUR", "approved", anHourAgo)
+		due := b.seedCommission(t, tn.ID, aff, high, 100, "EUR", "pending", anHourAgo)
 		resp = b.createPayout(t, tn, payoutBody(aff, "EUR", "manual"), &p)
 		require.Equal(t, http.StatusUnprocessableEntity, resp.StatusCode)
 		require.Equal(t, "urn:rekomi:problem:below_minimum_payout", p.Type)
 		require.Contains(t, p.Detail, "2600 EUR is payable; the minimum is 3000 EUR", "the highest minimum of the campaigns involved")
-		require.Zero(t, b.countRows(t, tn.org, `SELECT count(*) FROM payouts`))
-		require.Equal(t, "pending", b.commission(t, tn.org, due).Status, "a refused payout changes nothing")
-		require.Zero(t, b.countRows(t, tn.org, `SELECT count(*) FROM audit_log WHERE action LIKE 'payout.%'`))
+		require.Zero(t, b.countRows(t, tn.ID, `SELECT count(*) FROM payouts`))
+		require.Equal(t, "pending", b.commission(t, tn.ID, due).Status, "a refused payout changes nothing")
+		require.Zero(t, b.countRows(t, tn.ID, `SELECT count(*) FROM audit_log WHERE action LIKE 'payout.%'`))
 
-		b.seedCommission(t, tn.org, aff, low, 400, "EUR", "approved", anHourAgo)
+		b.seedCommission(t, tn.ID, aff, low, 400, "EUR", "approved", anHourAgo)
 		var created payoutObject
 		require.Equal(t, http.StatusCreated, b.createPayout(t, tn, payoutBody(aff, "EUR", "manual"), &created).StatusCode)
 		require.EqualValues(t, 3000, created.Amount)
@@ -378,17 +355,17 @@ func TestPayouts(t *testing.T) {
 		t.Parallel()
 		fake := &fakeProvider{name: payout.NameStripeConnect}
 		b, tn, _, campaign := connectedAffiliate(t, srv, fake, wide)
-		aff := b.seedAffiliate(t, tn.org, nil)
-		b.seedCommission(t, tn.org, aff, campaign, 1000, "EUR", "approved", anHourAgo)
+		aff := b.seedAffiliate(t, tn.ID, nil)
+		b.seedCommission(t, tn.ID, aff, campaign, 1000, "EUR", "approved", anHourAgo)
 		var p server.Problem
 		resp := b.createPayout(t, tn, payoutBody(aff, "EUR", "stripe_connect"), &p)
 		require.Equal(t, http.StatusUnprocessableEntity, resp.StatusCode)
 		require.Equal(t, "provider", p.Errors[0].Field)
 		require.Contains(t, p.Errors[0].Detail, "no Stripe connected account")
 
-		other := b.seedTenant(t, "globex")
+		other := b.seedShop(t, "globex")
 		account := connectedAccount
-		aff = b.seedAffiliate(t, other.org, &account)
+		aff = b.seedAffiliate(t, other.ID, &account)
 		resp = b.createPayout(t, other, payoutBody(aff, "EUR", "stripe_connect"), &p)
 		require.Equal(t, http.StatusUnprocessableEntity, resp.StatusCode)
 		require.Equal(t, "provider", p.Errors[0].Field)
@@ -399,11 +376,11 @@ func TestPayouts(t *testing.T) {
 	t.Run("ConcurrentPayoutsNeverTakeACommissionTwice", func(t *testing.T) {
 		t.Parallel()
 		b := setup(t, srv, wide)
-		tn := b.seedTenant(t, "acme")
-		aff := b.seedAffiliate(t, tn.org, nil)
-		campaign := b.seedPayoutCampaign(t, tn.org, "EUR", 0)
+		tn := b.seedShop(t, "acme")
+		aff := b.seedAffiliate(t, tn.ID, nil)
+		campaign := b.seedPayoutCampaign(t, tn.ID, "EUR", 0)
 		for range 5 {
-			b.seedCommission(t, tn.org, aff, campaign, 100, "EUR", "approved", anHourAgo)
+			b.seedCommission(t, tn.ID, aff, campaign, 100, "EUR", "approved", anHourAgo)
 		}
 		const n = 4
 		statuses := make([]int, n)
@@ -416,16 +393,16 @@ func TestPayouts(t *testing.T) {
 		wg.Wait()
 		require.ElementsMatch(t, []int{http.StatusCreated, http.StatusUnprocessableEntity, http.StatusUnprocessableEntity,
 			http.StatusUnprocessableEntity}, statuses)
-		require.Equal(t, 1, b.countRows(t, tn.org, `SELECT count(*) FROM payouts`))
-		require.Equal(t, 5, b.countRows(t, tn.org, `SELECT count(*) FROM payout_items`))
-		require.Equal(t, 5, b.countRows(t, tn.org, `SELECT count(*) FROM commissions WHERE payout_id IS NOT NULL`))
+		require.Equal(t, 1, b.countRows(t, tn.ID, `SELECT count(*) FROM payouts`))
+		require.Equal(t, 5, b.countRows(t, tn.ID, `SELECT count(*) FROM payout_items`))
+		require.Equal(t, 5, b.countRows(t, tn.ID, `SELECT count(*) FROM commissions WHERE payout_id IS NOT NULL`))
 	})
 
 	t.Run("ADefinitiveFailureFailsThePayoutAndReleasesItsCommissions", func(t *testing.T) {
 		t.Parallel()
 		fake := &fakeProvider{name: payout.NameStripeConnect, outcomes: []error{payout.Definitive("insufficient funds in the platform balance", nil)}}
 		b, tn, aff, campaign := connectedAffiliate(t, srv, fake, wide)
-		first := b.seedCommission(t, tn.org, aff, campaign, 800, "EUR", "approved", anHourAgo)
+		first := b.seedCommission(t, tn.ID, aff, campaign, 800, "EUR", "approved", anHourAgo)
 
 		var created payoutObject
 		require.Equal(t, http.StatusCreated, b.createPayout(t, tn, payoutBody(aff, "EUR", "stripe_connect"), &created).StatusCode)
@@ -435,58 +412,58 @@ func TestPayouts(t *testing.T) {
 		require.Equal(t, "insufficient funds in the platform balance", *failed.FailureReason)
 		require.Nil(t, failed.ProviderRef)
 		require.Equal(t, []uuid.UUID{first}, itemIDs(failed), "the items stay as the record of the attempt")
-		c := b.commission(t, tn.org, first)
+		c := b.commission(t, tn.ID, first)
 		require.Equal(t, "approved", c.Status)
 		require.Nil(t, c.PayoutID, "released for a later payout")
 		require.Equal(t, []payout.Transfer{{PayoutID: created.ID, Amount: 800, Currency: "EUR", Destination: connectedAccount}}, fake.transfers())
-		b.requireAudit(t, tn.org, "payout.dispatched", created.ID)
-		b.requireAudit(t, tn.org, "payout.failed", created.ID)
-		b.requireAuditMetadata(t, tn.org, "payout.failed", created.ID,
+		b.requireAudit(t, tn.ID, "payout.dispatched", created.ID)
+		b.requireAudit(t, tn.ID, "payout.failed", created.ID)
+		b.requireAuditMetadata(t, tn.ID, "payout.failed", created.ID,
 			`{"failure_reason":"insufficient funds in the platform balance","commissions_released":1}`)
 
 		var p server.Problem
 		require.Equal(t, http.StatusConflict, b.dispatch(t, tn, created.ID, &p).StatusCode, "a failed payout is final")
 
-		second := b.seedCommission(t, tn.org, aff, campaign, 200, "EUR", "approved", anHourAgo)
+		second := b.seedCommission(t, tn.ID, aff, campaign, 200, "EUR", "approved", anHourAgo)
 		var retry payoutObject
 		require.Equal(t, http.StatusCreated, b.createPayout(t, tn, payoutBody(aff, "EUR", "stripe_connect"), &retry).StatusCode)
 		require.ElementsMatch(t, []uuid.UUID{first, second}, itemIDs(retry), "a released commission is paid by a new payout")
 		require.Equal(t, http.StatusOK, b.dispatch(t, tn, retry.ID, &retry).StatusCode)
 		require.Equal(t, "paid", retry.Status)
-		require.Equal(t, "paid", b.commission(t, tn.org, first).Status)
+		require.Equal(t, "paid", b.commission(t, tn.ID, first).Status)
 	})
 
 	t.Run("DeductsClawbacksOnceUnlessThePayoutFails", func(t *testing.T) {
 		t.Parallel()
 		fake := &fakeProvider{name: payout.NameStripeConnect, outcomes: []error{payout.Definitive("account closed", nil)}}
 		b, tn, aff, campaign := connectedAffiliate(t, srv, fake, wide)
-		other := b.seedTenant(t, "globex")
-		clawed := b.seedCommission(t, tn.org, aff, campaign, 300, "EUR", "paid", anHourAgo)
-		b.exec(t, tn.org, `INSERT INTO commission_adjustments (org_id, commission_id, affiliate_id, amount, currency, reason)
-			VALUES ($1, $2, $3, -300, 'EUR', 'refunded')`, tn.org, clawed, aff)
-		dollars := b.seedCommission(t, tn.org, aff, campaign, 50, "USD", "paid", anHourAgo)
-		b.exec(t, tn.org, `INSERT INTO commission_adjustments (org_id, commission_id, affiliate_id, amount, currency, reason)
-			VALUES ($1, $2, $3, -50, 'USD', 'disputed')`, tn.org, dollars, aff)
+		other := b.seedShop(t, "globex")
+		clawed := b.seedCommission(t, tn.ID, aff, campaign, 300, "EUR", "paid", anHourAgo)
+		b.org(tn.ID).Exec(t, nil, `INSERT INTO commission_adjustments (org_id, commission_id, affiliate_id, amount, currency, reason)
+			VALUES ($1, $2, $3, -300, 'EUR', 'refunded')`, tn.ID, clawed, aff)
+		dollars := b.seedCommission(t, tn.ID, aff, campaign, 50, "USD", "paid", anHourAgo)
+		b.org(tn.ID).Exec(t, nil, `INSERT INTO commission_adjustments (org_id, commission_id, affiliate_id, amount, currency, reason)
+			VALUES ($1, $2, $3, -50, 'USD', 'disputed')`, tn.ID, dollars, aff)
 		// Another organization's clawback for an affiliate of its own changes nothing here.
-		otherAff := b.seedAffiliate(t, other.org, nil)
-		otherPaid := b.seedCommission(t, other.org, otherAff, b.seedPayoutCampaign(t, other.org, "EUR", 0), 900, "EUR", "paid", anHourAgo)
-		b.exec(t, other.org, `INSERT INTO commission_adjustments (org_id, commission_id, affiliate_id, amount, currency, reason)
-			VALUES ($1, $2, $3, -900, 'EUR', 'refunded')`, other.org, otherPaid, otherAff)
+		otherAff := b.seedAffiliate(t, other.ID, nil)
+		otherPaid := b.seedCommission(t, other.ID, otherAff, b.seedPayoutCampaign(t, other.ID, "EUR", 0), 900, "EUR", "paid", anHourAgo)
+		b.org(other.ID).Exec(t, nil, `INSERT INTO commission_adjustments (org_id, commission_id, affiliate_id, amount, currency, reason)
+			VALUES ($1, $2, $3, -900, 'EUR', 'refunded')`, other.ID, otherPaid, otherAff)
 
-		small := b.seedCommission(t, tn.org, aff, campaign, 200, "EUR", "approved", anHourAgo)
+		small := b.seedCommission(t, tn.ID, aff, campaign, 200, "EUR", "approved", anHourAgo)
 		var p server.Problem
 		resp := b.createPayout(t, tn, payoutBody(aff, "EUR", "stripe_connect"), &p)
 		require.Equal(t, http.StatusUnprocessableEntity, resp.StatusCode, "200 earned less 300 owed pays nothing")
 		require.Equal(t, "urn:rekomi:problem:below_minimum_payout", p.Type)
 		require.Contains(t, p.Detail, "less 300 EUR of clawbacks")
 
-		big := b.seedCommission(t, tn.org, aff, campaign, 1000, "EUR", "approved", anHourAgo)
+		big := b.seedCommission(t, tn.ID, aff, campaign, 1000, "EUR", "approved", anHourAgo)
 		var first payoutObject
 		require.Equal(t, http.StatusCreated, b.createPayout(t, tn, payoutBody(aff, "EUR", "stripe_connect"), &first).StatusCode)
 		require.EqualValues(t, 900, first.Amount, "1200 earned less the 300 EUR clawback; the USD one waits for a USD payout")
 		require.ElementsMatch(t, []uuid.UUID{small, big}, itemIDs(first))
 		require.Equal(t, []payoutItem{{CommissionID: clawed, Amount: -300}}, first.Deductions)
-		b.requireAuditMetadata(t, tn.org, "payout.created", first.ID,
+		b.requireAuditMetadata(t, tn.ID, "payout.created", first.ID,
 			`{"amount": 900, "currency": "EUR", "provider": "stripe_connect", "affiliate_id": "`+aff.String()+`", "commission_count": 2, "deduction_count": 1}`)
 
 		var failed payoutObject
@@ -503,7 +480,7 @@ func TestPayouts(t *testing.T) {
 			{PayoutID: again.ID, Amount: 900, Currency: "EUR", Destination: connectedAccount},
 		}, fake.transfers())
 
-		b.seedCommission(t, tn.org, aff, campaign, 400, "EUR", "approved", anHourAgo)
+		b.seedCommission(t, tn.ID, aff, campaign, 400, "EUR", "approved", anHourAgo)
 		var later payoutObject
 		require.Equal(t, http.StatusCreated, b.createPayout(t, tn, payoutBody(aff, "EUR", "stripe_connect"), &later).StatusCode)
 		require.EqualValues(t, 400, later.Amount, "a settled clawback is deducted once")
@@ -516,7 +493,7 @@ func TestPayouts(t *testing.T) {
 			payout.Transient("Stripe answered 503", nil), fmt.Errorf("an unclassified error counts as transient"),
 		}}
 		b, tn, aff, campaign := connectedAffiliate(t, srv, fake, wide)
-		held := b.seedCommission(t, tn.org, aff, campaign, 500, "EUR", "approved", anHourAgo)
+		held := b.seedCommission(t, tn.ID, aff, campaign, 500, "EUR", "approved", anHourAgo)
 		var created payoutObject
 		require.Equal(t, http.StatusCreated, b.createPayout(t, tn, payoutBody(aff, "EUR", "stripe_connect"), &created).StatusCode)
 
@@ -530,7 +507,7 @@ func TestPayouts(t *testing.T) {
 			var got payoutObject
 			b.call(t, http.MethodGet, "/v1/payouts/"+created.ID.String(), tn.key, "", nil, &got)
 			require.Equal(t, "dispatched", got.Status)
-			require.Equal(t, created.ID, *b.commission(t, tn.org, held).PayoutID, "still held by the payout")
+			require.Equal(t, created.ID, *b.commission(t, tn.ID, held).PayoutID, "still held by the payout")
 		}
 		var paid payoutObject
 		require.Equal(t, http.StatusOK, b.dispatch(t, tn, created.ID, &paid).StatusCode)
@@ -541,8 +518,8 @@ func TestPayouts(t *testing.T) {
 		for _, c := range calls {
 			require.Equal(t, created.ID, c.PayoutID, "every retry carries the same idempotency key")
 		}
-		b.requireAudit(t, tn.org, "payout.dispatched", created.ID)
-		b.requireAudit(t, tn.org, "payout.paid", created.ID)
+		b.requireAudit(t, tn.ID, "payout.dispatched", created.ID)
+		b.requireAudit(t, tn.ID, "payout.paid", created.ID)
 		require.Contains(t, b.logs.String(), "Payout provider failed")
 	})
 
@@ -550,7 +527,7 @@ func TestPayouts(t *testing.T) {
 		t.Parallel()
 		fake := &fakeProvider{name: payout.NameStripeConnect}
 		b, tn, aff, campaign := connectedAffiliate(t, srv, fake, wide)
-		b.seedCommission(t, tn.org, aff, campaign, 500, "EUR", "approved", anHourAgo)
+		b.seedCommission(t, tn.ID, aff, campaign, 500, "EUR", "approved", anHourAgo)
 		var created payoutObject
 		require.Equal(t, http.StatusCreated, b.createPayout(t, tn, payoutBody(aff, "EUR", "stripe_connect"), &created).StatusCode)
 
@@ -568,17 +545,17 @@ func TestPayouts(t *testing.T) {
 		for _, c := range fake.transfers() {
 			require.Equal(t, created.ID, c.PayoutID, "a dispatch that overlaps another sends the same idempotency key")
 		}
-		b.requireAudit(t, tn.org, "payout.dispatched", created.ID)
-		b.requireAudit(t, tn.org, "payout.paid", created.ID)
+		b.requireAudit(t, tn.ID, "payout.dispatched", created.ID)
+		b.requireAudit(t, tn.ID, "payout.paid", created.ID)
 	})
 
 	t.Run("IdempotencyKeysReplayCreatesAndDispatches", func(t *testing.T) {
 		t.Parallel()
 		b := setup(t, srv, wide)
-		tn := b.seedTenant(t, "acme")
-		aff := b.seedAffiliate(t, tn.org, nil)
-		campaign := b.seedPayoutCampaign(t, tn.org, "EUR", 0)
-		b.seedCommission(t, tn.org, aff, campaign, 500, "EUR", "approved", anHourAgo)
+		tn := b.seedShop(t, "acme")
+		aff := b.seedAffiliate(t, tn.ID, nil)
+		campaign := b.seedPayoutCampaign(t, tn.ID, "EUR", 0)
+		b.seedCommission(t, tn.ID, aff, campaign, 500, "EUR", "approved", anHourAgo)
 
 		first := b.post(t, "/v1/payouts", tn.key, "create-1", payoutBody(aff, "EUR", "manual"))
 		require.Equal(t, http.StatusCreated, first.status)
@@ -586,7 +563,7 @@ func TestPayouts(t *testing.T) {
 		require.Equal(t, first.status, again.status)
 		require.Equal(t, first.body, again.body)
 		require.Equal(t, "true", again.header.Get(server.IdempotentReplayedHeader))
-		require.Equal(t, 1, b.countRows(t, tn.org, `SELECT count(*) FROM payouts`))
+		require.Equal(t, 1, b.countRows(t, tn.ID, `SELECT count(*) FROM payouts`))
 
 		var created payoutObject
 		require.NoError(t, json.Unmarshal([]byte(first.body), &created))
@@ -598,14 +575,14 @@ func TestPayouts(t *testing.T) {
 		require.Equal(t, d1.body, d2.body)
 		require.Equal(t, "true", d2.header.Get(server.IdempotentReplayedHeader))
 		require.Equal(t, http.StatusConflict, b.post(t, path, tn.key, "dispatch-2", "").status)
-		b.requireAudit(t, tn.org, "payout.paid", created.ID)
+		b.requireAudit(t, tn.ID, "payout.paid", created.ID)
 	})
 
 	t.Run("RefusesBadInput", func(t *testing.T) {
 		t.Parallel()
 		b := setup(t, srv, wide)
-		tn := b.seedTenant(t, "acme")
-		aff := b.seedAffiliate(t, tn.org, nil)
+		tn := b.seedShop(t, "acme")
+		aff := b.seedAffiliate(t, tn.ID, nil)
 		cases := map[string]struct {
 			body   string
 			status int
@@ -644,10 +621,10 @@ func TestPayouts(t *testing.T) {
 	t.Run("OtherOrganizationsPayoutsAreNotFound", func(t *testing.T) {
 		t.Parallel()
 		b := setup(t, srv, wide)
-		a, other := b.seedTenant(t, "acme"), b.seedTenant(t, "globex")
-		aff := b.seedAffiliate(t, a.org, nil)
-		campaign := b.seedPayoutCampaign(t, a.org, "EUR", 0)
-		b.seedCommission(t, a.org, aff, campaign, 500, "EUR", "approved", anHourAgo)
+		a, other := b.seedShop(t, "acme"), b.seedShop(t, "globex")
+		aff := b.seedAffiliate(t, a.ID, nil)
+		campaign := b.seedPayoutCampaign(t, a.ID, "EUR", 0)
+		b.seedCommission(t, a.ID, aff, campaign, 500, "EUR", "approved", anHourAgo)
 		var created payoutObject
 		require.Equal(t, http.StatusCreated, b.createPayout(t, a, payoutBody(aff, "EUR", "manual"), &created).StatusCode)
 
@@ -664,20 +641,20 @@ func TestPayouts(t *testing.T) {
 		var got payoutObject
 		b.call(t, http.MethodGet, path, a.key, "", nil, &got)
 		require.Equal(t, "pending", got.Status, "untouched by the other organization")
-		require.Zero(t, b.countRows(t, other.org, `SELECT count(*) FROM audit_log`))
+		require.Zero(t, b.countRows(t, other.ID, `SELECT count(*) FROM audit_log`))
 	})
 
 	t.Run("CancelledOrganizationsCanReadButNotPay", func(t *testing.T) {
 		t.Parallel()
 		b := setup(t, srv, wide)
-		tn := b.seedTenant(t, "acme")
-		aff := b.seedAffiliate(t, tn.org, nil)
-		campaign := b.seedPayoutCampaign(t, tn.org, "EUR", 0)
-		b.seedCommission(t, tn.org, aff, campaign, 500, "EUR", "approved", anHourAgo)
+		tn := b.seedShop(t, "acme")
+		aff := b.seedAffiliate(t, tn.ID, nil)
+		campaign := b.seedPayoutCampaign(t, tn.ID, "EUR", 0)
+		b.seedCommission(t, tn.ID, aff, campaign, 500, "EUR", "approved", anHourAgo)
 		var created payoutObject
 		require.Equal(t, http.StatusCreated, b.createPayout(t, tn, payoutBody(aff, "EUR", "manual"), &created).StatusCode)
-		b.seedCommission(t, tn.org, aff, campaign, 500, "EUR", "approved", anHourAgo)
-		b.cancelOrg(t, tn.org)
+		b.seedCommission(t, tn.ID, aff, campaign, 500, "EUR", "approved", anHourAgo)
+		b.cancelOrg(t, tn.ID)
 
 		var p server.Problem
 		require.Equal(t, http.StatusForbidden, b.createPayout(t, tn, payoutBody(aff, "EUR", "manual"), &p).StatusCode)
@@ -695,7 +672,7 @@ func TestPayouts(t *testing.T) {
 		_, doc := loadOpenAPI(t)
 		fake := &fakeProvider{name: payout.NameStripeConnect, outcomes: []error{payout.Transient("Stripe answered 503", nil)}}
 		b, tn, aff, campaign := connectedAffiliate(t, srv, fake, wide)
-		b.seedCommission(t, tn.org, aff, campaign, 500, "EUR", "approved", anHourAgo)
+		b.seedCommission(t, tn.ID, aff, campaign, 500, "EUR", "approved", anHourAgo)
 		check := func(method, path, status, mediaType string, resp *http.Response, body any) {
 			t.Helper()
 			require.Equal(t, status, fmt.Sprint(resp.StatusCode), "%s %s", method, path)

@@ -106,8 +106,8 @@ func visitorCookie(resp *http.Response) *http.Cookie {
 // a campaign with a 30-day window, to destination.
 func (s shop) referralLink(t *testing.T, destination string) linkJSON {
 	t.Helper()
-	affiliate := s.affiliate(t, "aff-"+uuid.NewString()[:8]+"@partners.example", "active")
-	campaign := s.campaign(t, "attribution_window_days = 30")
+	affiliate := s.Affiliate(t, "aff-"+uuid.NewString()[:8]+"@partners.example", "active")
+	campaign := s.Campaign(t, "attribution_window_days = 30")
 	return s.linkTo(t, affiliate, campaign, destination)
 }
 
@@ -157,7 +157,7 @@ func TestRedirects(t *testing.T) {
 	t.Run("RedirectsWithTheCodeAndAVisitorCookie", func(t *testing.T) {
 		t.Parallel()
 		b := setupRedirects(t, srv)
-		s := b.seedShop(t)
+		s := b.seedShop(t, "")
 		l := s.referralLink(t, "https://shop.example.com/pricing")
 		resp := b.follow(t, l.Code, "Referer", "https://blog.example/best-tools", "X-Forwarded-For", "203.0.113.77")
 		require.Equal(t, http.StatusFound, resp.StatusCode)
@@ -177,7 +177,7 @@ func TestRedirects(t *testing.T) {
 		b.stop(t)
 		stored := b.clicksOf(t, l.ID)
 		require.Len(t, stored, 1)
-		require.Equal(t, s.org, stored[0].org)
+		require.Equal(t, s.ID, stored[0].org)
 		require.Equal(t, visitor, stored[0].visitor)
 		require.Equal(t, browserUA, *stored[0].userAgent)
 		require.Equal(t, "https://blog.example/best-tools", *stored[0].referrer)
@@ -187,7 +187,7 @@ func TestRedirects(t *testing.T) {
 	t.Run("KeepsTheDestinationsQueryAndFragment", func(t *testing.T) {
 		t.Parallel()
 		b := setupRedirects(t, srv)
-		s := b.seedShop(t)
+		s := b.seedShop(t, "")
 		for destination, want := range map[string]string{
 			"https://shop.example.com/p?utm_source=aff&a=%2F1#plans": "https://shop.example.com/p?utm_source=aff&a=%2F1&ref=CODE#plans",
 			"https://shop.example.com/#top":                          "https://shop.example.com/?ref=CODE#top",
@@ -205,7 +205,7 @@ func TestRedirects(t *testing.T) {
 	t.Run("KeepsAValidVisitorCookieAndReplacesAMalformedOne", func(t *testing.T) {
 		t.Parallel()
 		b := setupRedirects(t, srv)
-		s := b.seedShop(t)
+		s := b.seedShop(t, "")
 		l := s.referralLink(t, "https://shop.example.com/")
 		known := uuid.New()
 		resp := b.follow(t, l.Code, "Cookie", "rk_vid="+known.String())
@@ -233,13 +233,13 @@ func TestRedirects(t *testing.T) {
 	t.Run("SetsSecureOnlyOverTLSAsATrustedProxySays", func(t *testing.T) {
 		t.Parallel()
 		trusting := setupRedirects(t, srv)
-		l := trusting.seedShop(t).referralLink(t, "https://shop.example.com/")
+		l := trusting.seedShop(t, "").referralLink(t, "https://shop.example.com/")
 		require.True(t, visitorCookie(trusting.follow(t, l.Code, "X-Forwarded-Proto", "https")).Secure)
 		require.False(t, visitorCookie(trusting.follow(t, l.Code, "X-Forwarded-Proto", "http")).Secure)
 		require.False(t, visitorCookie(trusting.follow(t, l.Code)).Secure)
 
 		untrusting := setupRedirects(t, srv, func(c *config.Config) { c.TrustedProxies = nil })
-		l = untrusting.seedShop(t).referralLink(t, "https://shop.example.com/")
+		l = untrusting.seedShop(t, "").referralLink(t, "https://shop.example.com/")
 		require.False(t, visitorCookie(untrusting.follow(t, l.Code, "X-Forwarded-Proto", "https")).Secure,
 			"anyone may send the header; only a trusted proxy is believed")
 	})
@@ -247,15 +247,15 @@ func TestRedirects(t *testing.T) {
 	t.Run("AnswersNotFoundWithoutCookieOrClick", func(t *testing.T) {
 		t.Parallel()
 		b := setupRedirects(t, srv)
-		s := b.seedShop(t)
+		s := b.seedShop(t, "")
 		disabled := s.referralLink(t, "https://shop.example.com/")
 		require.Equal(t, http.StatusOK, b.call(t, http.MethodPost, "/v1/links/"+disabled.ID.String()+"/disable", s.key, "", nil, nil).StatusCode)
 		suspended := s.referralLink(t, "https://shop.example.com/")
 		require.Equal(t, http.StatusOK, b.call(t, http.MethodPost, "/v1/affiliates/"+suspended.AffiliateID.String()+"/suspend", s.key, js,
 			strings.NewReader(`{"reason":"Cookie stuffing"}`), nil).StatusCode)
-		gone := b.seedShop(t)
+		gone := b.seedShop(t, "")
 		cancelled := gone.referralLink(t, "https://gone.example.com/")
-		b.cancelOrg(t, gone.org)
+		b.cancelOrg(t, gone.ID)
 
 		for name, code := range map[string]string{
 			"unknown": "no-such-code", "malformed": "a", "too long": strings.Repeat("x", 65), "disabled": disabled.Code,
@@ -276,7 +276,7 @@ func TestRedirects(t *testing.T) {
 	t.Run("DropsAChangedLinkFromTheCacheAtOnce", func(t *testing.T) {
 		t.Parallel()
 		b := setupRedirects(t, srv, func(c *config.Config) { c.LinkCacheTTL = 10 * time.Minute })
-		s := b.seedShop(t)
+		s := b.seedShop(t, "")
 		l := s.referralLink(t, "https://shop.example.com/old")
 		require.Equal(t, "https://shop.example.com/old?ref="+l.Code, b.follow(t, l.Code).Header.Get("Location"))
 
@@ -303,7 +303,7 @@ func TestRedirects(t *testing.T) {
 		const ttl = 500 * time.Millisecond
 		clock := newTestClock()
 		b := setupRedirectsWith(t, srv, []server.Option{server.WithClock(clock.Now)}, func(c *config.Config) { c.LinkCacheTTL = ttl })
-		s := b.seedShop(t)
+		s := b.seedShop(t, "")
 		l := s.referralLink(t, "https://shop.example.com/")
 		require.Equal(t, http.StatusFound, b.follow(t, l.Code).StatusCode)
 		// As another replica would: the change does not go through this one.
@@ -319,7 +319,7 @@ func TestRedirects(t *testing.T) {
 		const ttl = 500 * time.Millisecond
 		clock := newTestClock()
 		b := setupRedirectsWith(t, srv, []server.Option{server.WithClock(clock.Now)}, func(c *config.Config) { c.LinkCacheTTL = ttl })
-		s := b.seedShop(t)
+		s := b.seedShop(t, "")
 		l := s.referralLink(t, "https://shop.example.com/")
 		code := "late-" + uuid.NewString()[:8]
 		require.Equal(t, http.StatusNotFound, b.follow(t, code).StatusCode)
@@ -353,7 +353,7 @@ func TestRedirects(t *testing.T) {
 			{"us", "2001:db8:abcd:12::9", "2001:db8:abcd:12::9/128"},
 		} {
 			b := setupRedirects(t, srv, func(c *config.Config) { c.Region, c.Location = tc.location, tc.location })
-			l := b.seedShop(t).referralLink(t, "https://shop.example.com/")
+			l := b.seedShop(t, "").referralLink(t, "https://shop.example.com/")
 			require.Equal(t, http.StatusFound, b.follow(t, l.Code, "X-Forwarded-For", "198.51.100.1, "+tc.ip).StatusCode)
 			b.stop(t)
 			stored := b.clicksOf(t, l.ID)
@@ -365,7 +365,7 @@ func TestRedirects(t *testing.T) {
 	t.Run("FlagsBotsAndRecordsNoClickForHEAD", func(t *testing.T) {
 		t.Parallel()
 		b := setupRedirects(t, srv)
-		l := b.seedShop(t).referralLink(t, "https://shop.example.com/")
+		l := b.seedShop(t, "").referralLink(t, "https://shop.example.com/")
 		require.Equal(t, http.StatusFound, b.follow(t, l.Code).StatusCode)
 		require.Equal(t, http.StatusFound, b.follow(t, l.Code, "User-Agent", "curl/8.5.0").StatusCode)
 		require.Equal(t, http.StatusFound, b.follow(t, l.Code, "User-Agent", "Mozilla/5.0 (compatible; Googlebot/2.1)").StatusCode)
@@ -384,7 +384,7 @@ func TestRedirects(t *testing.T) {
 	t.Run("StoresEachOrganizationsClicksInItsOwn", func(t *testing.T) {
 		t.Parallel()
 		b := setupRedirects(t, srv)
-		shopA, shopB := b.seedShop(t), b.seedShop(t)
+		shopA, shopB := b.seedShop(t, ""), b.seedShop(t, "")
 		la, lb := shopA.referralLink(t, "https://a.example.com/"), shopB.referralLink(t, "https://b.example.com/")
 		var wg sync.WaitGroup
 		errs := make(chan error, 40)
@@ -417,20 +417,20 @@ func TestRedirects(t *testing.T) {
 			require.NoError(t, err)
 		}
 		b.stop(t)
-		require.Equal(t, 30, shopA.count(t, `SELECT count(*) FROM clicks WHERE link_id = $1`, la.ID))
-		require.Equal(t, 10, shopB.count(t, `SELECT count(*) FROM clicks WHERE link_id = $1`, lb.ID))
-		require.Equal(t, 30, shopA.count(t, `SELECT count(*) FROM clicks`), "A sees only its own clicks")
-		require.Equal(t, 10, shopB.count(t, `SELECT count(*) FROM clicks`), "B sees only its own clicks")
+		require.Equal(t, 30, shopA.Count(t, `SELECT count(*) FROM clicks WHERE link_id = $1`, la.ID))
+		require.Equal(t, 10, shopB.Count(t, `SELECT count(*) FROM clicks WHERE link_id = $1`, lb.ID))
+		require.Equal(t, 30, shopA.Count(t, `SELECT count(*) FROM clicks`), "A sees only its own clicks")
+		require.Equal(t, 10, shopB.Count(t, `SELECT count(*) FROM clicks`), "B sees only its own clicks")
 		require.Len(t, b.clicksOf(t, lb.ID), 10)
 		for _, c := range b.clicksOf(t, lb.ID) {
-			require.Equal(t, shopB.org, c.org)
+			require.Equal(t, shopB.ID, c.org)
 		}
 	})
 
 	t.Run("ShutdownUnderLoadLosesNoClick", func(t *testing.T) {
 		t.Parallel()
 		b := setupRedirects(t, srv, func(c *config.Config) { c.Location = "us" })
-		l := b.seedShop(t).referralLink(t, "https://shop.example.com/")
+		l := b.seedShop(t, "").referralLink(t, "https://shop.example.com/")
 		client := &http.Client{
 			Transport:     &http.Transport{MaxIdleConnsPerHost: 16},
 			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
@@ -469,7 +469,7 @@ func TestRedirects(t *testing.T) {
 	t.Run("ExposesClickMetrics", func(t *testing.T) {
 		t.Parallel()
 		b := setupRedirects(t, srv)
-		l := b.seedShop(t).referralLink(t, "https://shop.example.com/")
+		l := b.seedShop(t, "").referralLink(t, "https://shop.example.com/")
 		require.Equal(t, http.StatusFound, b.follow(t, l.Code).StatusCode)
 		require.Eventually(t, func() bool {
 			resp, err := http.Get(b.metricsBase + "/metrics")

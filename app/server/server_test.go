@@ -30,6 +30,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/stretchr/testify/require"
 
 	"github.com/rekomi/rekomi/app/config"
@@ -37,6 +38,7 @@ import (
 	"github.com/rekomi/rekomi/app/dbtest"
 	"github.com/rekomi/rekomi/app/dbtest/regiondb"
 	"github.com/rekomi/rekomi/app/keyring"
+	"github.com/rekomi/rekomi/app/ledger/ledgertest"
 	"github.com/rekomi/rekomi/app/server"
 )
 
@@ -86,8 +88,11 @@ type bundle struct {
 	logs        *lockedBuffer
 	db          *db.DB
 	region      *regiondb.DB
-	cancel      context.CancelFunc
-	done        chan error
+	// seed writes organizations and their ledger rows as the operator and
+	// the runtime role do.
+	seed   *ledgertest.Region
+	cancel context.CancelFunc
+	done   chan error
 	// ring is the server's key ring when setup drew it, so a test can seal
 	// audit entries as the server does; nil after setupWith.
 	ring *keyring.KeyRing
@@ -108,9 +113,8 @@ func setupWith(t testing.TB, srv *dbtest.Server, opts []server.Option, mutate ..
 	t.Helper()
 	ctx := context.Background()
 	region := regiondb.New(t, srv)
-	database, err := db.Open(ctx, region.RuntimeURL)
-	require.NoError(t, err)
-	t.Cleanup(database.Close)
+	seed := ledgertest.Open(t, region)
+	database := seed.DB
 
 	cfg := config.Defaults()
 	cfg.MaxBodyBytes = 64
@@ -126,13 +130,19 @@ func setupWith(t testing.TB, srv *dbtest.Server, opts []server.Option, mutate ..
 	require.NoError(t, err)
 	runCtx, cancel := context.WithCancel(ctx)
 	b := &bundle{base: "http://" + ln.Addr().String(), metricsBase: "http://" + metricsLn.Addr().String(),
-		logs: logs, db: database, region: region, cancel: cancel, done: make(chan error, 1)}
+		logs: logs, db: database, region: region, seed: seed, cancel: cancel, done: make(chan error, 1)}
 	go func() { b.done <- s.Serve(runCtx, ln, metricsLn) }()
 	t.Cleanup(func() {
 		cancel()
 		require.NoError(t, <-b.done)
 	})
 	return b
+}
+
+// org is organization id of the bundle's Region, to seed and count its
+// rows with.
+func (b *bundle) org(id uuid.UUID) ledgertest.Org {
+	return ledgertest.Org{Region: b.seed, ID: id}
 }
 
 // metrics reads GET /metrics from the metrics listener.

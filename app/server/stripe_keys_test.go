@@ -97,7 +97,7 @@ func (b *stripeBundle) authorizations() []string {
 // stripeTenant is an organization with its Stripe key, an affiliate with
 // a connected account, and a EUR campaign.
 type stripeTenant struct {
-	tenant
+	shop
 	stripeKey string
 	affiliate uuid.UUID
 	campaign  uuid.UUID
@@ -105,20 +105,20 @@ type stripeTenant struct {
 
 func (b *stripeBundle) seedStripeTenant(t *testing.T, name, key, account string) stripeTenant {
 	t.Helper()
-	tn := b.seedTenant(t, name)
-	b.sealStripeKey(t, b.ring, tn.org, key)
-	return stripeTenant{tenant: tn, stripeKey: key, affiliate: b.seedAffiliate(t, tn.org, &account),
-		campaign: b.seedPayoutCampaign(t, tn.org, "EUR", 0)}
+	tn := b.seedShop(t, name)
+	b.sealStripeKey(t, b.ring, tn.ID, key)
+	return stripeTenant{shop: tn, stripeKey: key, affiliate: b.seedAffiliate(t, tn.ID, &account),
+		campaign: b.seedPayoutCampaign(t, tn.ID, "EUR", 0)}
 }
 
 // payOut creates a stripe_connect payout of one commission and dispatches
 // it, returning the dispatch's answer.
 func (b *stripeBundle) payOut(t *testing.T, st stripeTenant, out any) *http.Response {
 	t.Helper()
-	b.seedCommission(t, st.org, st.affiliate, st.campaign, 700, "EUR", "approved", anHourAgo)
+	b.seedCommission(t, st.ID, st.affiliate, st.campaign, 700, "EUR", "approved", anHourAgo)
 	var created payoutObject
-	require.Equal(t, http.StatusCreated, b.createPayout(t, st.tenant, payoutBody(st.affiliate, "EUR", "stripe_connect"), &created).StatusCode)
-	return b.dispatch(t, st.tenant, created.ID, out)
+	require.Equal(t, http.StatusCreated, b.createPayout(t, st.shop, payoutBody(st.affiliate, "EUR", "stripe_connect"), &created).StatusCode)
+	return b.dispatch(t, st.shop, created.ID, out)
 }
 
 func (b *stripeBundle) patchAccount(t *testing.T, st stripeTenant, affiliate uuid.UUID, account string, out any) *http.Response {
@@ -172,7 +172,7 @@ func TestOrganizationStripeKeys(t *testing.T) {
 		a := b.seedStripeTenant(t, "acme", stripeKeyA, "acct_OfA")
 		require.Equal(t, http.StatusOK, b.payOut(t, a, nil).StatusCode)
 		const rotated = "rk_test_51TenantARotated2222222222222222222222222"
-		b.sealStripeKey(t, b.ring, a.org, rotated)
+		b.sealStripeKey(t, b.ring, a.ID, rotated)
 		require.Equal(t, http.StatusOK, b.payOut(t, a, nil).StatusCode)
 		require.Equal(t, []string{"Bearer " + stripeKeyA, "Bearer " + rotated}, b.authorizations())
 	})
@@ -181,13 +181,13 @@ func TestOrganizationStripeKeys(t *testing.T) {
 		t.Parallel()
 		b := setupStripe(t, srv, wide)
 		a := b.seedStripeTenant(t, "acme", stripeKeyA, "acct_OfA")
-		b.seedCommission(t, a.org, a.affiliate, a.campaign, 700, "EUR", "approved", anHourAgo)
+		b.seedCommission(t, a.ID, a.affiliate, a.campaign, 700, "EUR", "approved", anHourAgo)
 		var created payoutObject
-		require.Equal(t, http.StatusCreated, b.createPayout(t, a.tenant, payoutBody(a.affiliate, "EUR", "stripe_connect"), &created).StatusCode)
-		b.sealStripeKey(t, b.ring, a.org, "")
+		require.Equal(t, http.StatusCreated, b.createPayout(t, a.shop, payoutBody(a.affiliate, "EUR", "stripe_connect"), &created).StatusCode)
+		b.sealStripeKey(t, b.ring, a.ID, "")
 
 		var p server.Problem
-		resp := b.dispatch(t, a.tenant, created.ID, &p)
+		resp := b.dispatch(t, a.shop, created.ID, &p)
 		require.Equal(t, http.StatusUnprocessableEntity, resp.StatusCode)
 		require.Equal(t, "urn:rekomi:problem:payout_provider_not_configured", p.Type)
 		require.Contains(t, p.Detail, "the organization has no Stripe key")
@@ -195,7 +195,7 @@ func TestOrganizationStripeKeys(t *testing.T) {
 		require.Equal(t, http.StatusOK, b.call(t, http.MethodGet, "/v1/payouts/"+created.ID.String(), a.key, "", nil, &got).StatusCode)
 		require.Equal(t, "pending", got.Status, "the payout is left as it was")
 		require.Empty(t, b.rec.Requests())
-		require.Zero(t, b.countAudit(t, a.org, "payout.dispatched", created.ID))
+		require.Zero(t, b.org(a.ID).Audits(t, "payout.dispatched", created.ID))
 	})
 
 	t.Run("ConnectsOnlyAnAccountItsOwnKeySees", func(t *testing.T) {
@@ -210,8 +210,8 @@ func TestOrganizationStripeKeys(t *testing.T) {
 		require.Equal(t, http.StatusUnprocessableEntity, resp.StatusCode, "A cannot point its affiliate at an account its key does not see")
 		require.Equal(t, "urn:rekomi:problem:validation_failed", p.Type)
 		require.Equal(t, []ledger.FieldError{{Field: "stripe_account_id", Detail: "the account is not visible to the organization's Stripe key"}}, p.Errors)
-		require.Equal(t, "acct_OfA", *b.accountOf(t, a.org, a.affiliate), "nothing changed")
-		require.Zero(t, b.countAudit(t, a.org, "affiliate.updated", a.affiliate))
+		require.Equal(t, "acct_OfA", *b.accountOf(t, a.ID, a.affiliate), "nothing changed")
+		require.Zero(t, b.org(a.ID).Audits(t, "affiliate.updated", a.affiliate))
 		require.Equal(t, []string{"Bearer " + stripeKeyA}, b.authorizations(), "the account was looked up with A's key")
 		require.Equal(t, "/v1/accounts/acct_OfB", b.rec.Requests()[0].Path)
 
@@ -233,20 +233,20 @@ func TestOrganizationStripeKeys(t *testing.T) {
 		require.Len(t, p.Errors, 1)
 		require.Equal(t, "stripe_account_id", p.Errors[0].Field)
 		require.Contains(t, p.Errors[0].Detail, "cannot receive transfers")
-		require.Equal(t, "acct_OfA", *b.accountOf(t, a.org, a.affiliate))
+		require.Equal(t, "acct_OfA", *b.accountOf(t, a.ID, a.affiliate))
 	})
 
 	t.Run("WithoutAKeyNoAccountCanBeConnected", func(t *testing.T) {
 		t.Parallel()
 		b := setupStripe(t, srv, wide)
 		a := b.seedStripeTenant(t, "acme", stripeKeyA, "acct_OfA")
-		b.sealStripeKey(t, b.ring, a.org, "")
+		b.sealStripeKey(t, b.ring, a.ID, "")
 		var p server.Problem
 		require.Equal(t, http.StatusUnprocessableEntity, b.patchAccount(t, a, a.affiliate, "acct_New", &p).StatusCode)
 		require.Len(t, p.Errors, 1)
 		require.Equal(t, "stripe_account_id", p.Errors[0].Field)
 		require.Contains(t, p.Errors[0].Detail, "the organization has no Stripe key")
-		require.Equal(t, "acct_OfA", *b.accountOf(t, a.org, a.affiliate))
+		require.Equal(t, "acct_OfA", *b.accountOf(t, a.ID, a.affiliate))
 		require.Empty(t, b.rec.Requests())
 
 		var patched map[string]any
@@ -271,15 +271,15 @@ func TestOrganizationStripeKeys(t *testing.T) {
 			ring := newRing(t)
 			b := setupWith(t, srv, []server.Option{server.WithKeyRing(ring),
 				server.WithStripeConnect(stripeBuilder(apiURL, &stripemock.Recorder{}))}, wide)
-			tn := b.seedTenant(t, "acme")
-			b.sealStripeKey(t, ring, tn.org, stripeKeyA)
-			aff := b.seedAffiliate(t, tn.org, nil)
+			tn := b.seedShop(t, "acme")
+			b.sealStripeKey(t, ring, tn.ID, stripeKeyA)
+			aff := b.seedAffiliate(t, tn.ID, nil)
 			var p server.Problem
 			resp := b.call(t, http.MethodPatch, "/v1/affiliates/"+aff.String(), tn.key, js, strings.NewReader(`{"stripe_account_id":"acct_New"}`), &p)
 			require.Equal(t, http.StatusBadGateway, resp.StatusCode, name)
 			require.Equal(t, "urn:rekomi:problem:payout_provider_unavailable", p.Type, name)
 			require.Equal(t, "30", resp.Header.Get("Retry-After"), name)
-			require.Nil(t, b.accountOf(t, tn.org, aff), name)
+			require.Nil(t, b.accountOf(t, tn.ID, aff), name)
 			require.NotContains(t, b.logs.String(), stripeKeyA[len("sk_test_"):], "%s: the key is not logged", name)
 		}
 	})

@@ -26,6 +26,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/stretchr/testify/require"
 
+	"github.com/rekomi/rekomi/app/ledger/ledgertest"
 	"github.com/rekomi/rekomi/app/server"
 )
 
@@ -39,9 +40,9 @@ func at(t *testing.T, s string) time.Time {
 
 // earnedAt tracks a sale at when for the customer and returns its
 // commission amount, 0 if none.
-func (s shop) earnedAt(t *testing.T, p partner, customerID string, amount int64, when string) int64 {
+func (s shop) earnedAt(t *testing.T, p ledgertest.Partner, customerID string, amount int64, when string) int64 {
 	t.Helper()
-	sale := s.sale(t, customerID, amount, fields{"referral_code": p.code, "occurred_at": when})
+	sale := s.sale(t, customerID, amount, fields{"referral_code": p.Code, "occurred_at": when})
 	if sale.Commission == nil {
 		return 0
 	}
@@ -54,15 +55,15 @@ func TestTrackSales(t *testing.T) {
 
 	t.Run("EarnsAPendingCommission", func(t *testing.T) {
 		t.Parallel()
-		s := b.seedShop(t)
-		p := s.partner(t, "hold_days = 14")
+		s := b.seedShop(t, "")
+		p := s.Partner(t, "hold_days = 14")
 		occurred := past(time.Hour)
-		sale := s.sale(t, "cus_1", 12345, fields{"referral_code": p.code, "occurred_at": occurred})
+		sale := s.sale(t, "cus_1", 12345, fields{"referral_code": p.Code, "occurred_at": occurred})
 		require.Equal(t, "sale", sale.Kind)
 		require.EqualValues(t, 12345, sale.Amount)
 		require.Equal(t, "EUR", *sale.Currency)
-		require.Equal(t, p.affiliate, *sale.AffiliateID)
-		require.Equal(t, p.campaign, *sale.CampaignID)
+		require.Equal(t, p.Affiliate, *sale.AffiliateID)
+		require.Equal(t, p.Campaign, *sale.CampaignID)
 		c := sale.Commission
 		require.NotNil(t, c)
 		require.Equal(t, "commission", c.Object)
@@ -71,15 +72,15 @@ func TestTrackSales(t *testing.T) {
 		require.Equal(t, "pending", c.Status)
 		require.True(t, occurred.Add(14*day).Equal(c.ApproveAfter), "approve_after is occurred_at plus the hold")
 		require.Equal(t, sale.ID, c.ConversionID)
-		require.Equal(t, p.campaign, c.CampaignID)
-		require.Equal(t, 1, s.auditCount(t, "conversion.sale_tracked", sale.ID))
-		require.Zero(t, s.count(t, `SELECT count(*) FROM audit_log WHERE action LIKE 'commission.%'`),
+		require.Equal(t, p.Campaign, c.CampaignID)
+		require.Equal(t, 1, s.Audits(t, "conversion.sale_tracked", sale.ID))
+		require.Zero(t, s.Count(t, `SELECT count(*) FROM audit_log WHERE action LIKE 'commission.%'`),
 			"the commission is recorded in the sale's one entry")
 	})
 
 	t.Run("AnUnattributedSaleEarnsNothing", func(t *testing.T) {
 		t.Parallel()
-		s := b.seedShop(t)
+		s := b.seedShop(t, "")
 		sale := s.sale(t, "cus_1", 1000, nil)
 		require.Nil(t, sale.Commission)
 		require.Nil(t, sale.AffiliateID)
@@ -87,28 +88,28 @@ func TestTrackSales(t *testing.T) {
 
 	t.Run("OnlyActiveAffiliatesOfLiveCampaignsEarn", func(t *testing.T) {
 		t.Parallel()
-		s := b.seedShop(t)
-		p := s.partner(t, "recurrence = 'lifetime'")
-		s.exec(t, nil, `UPDATE affiliates SET status = 'suspended' WHERE org_id = $1 AND id = $2`, s.org, p.affiliate)
-		sale := s.sale(t, "cus_1", 1000, fields{"referral_code": p.code})
-		require.Equal(t, p.affiliate, *sale.Customer.AffiliateID, "attributed all the same")
+		s := b.seedShop(t, "")
+		p := s.Partner(t, "recurrence = 'lifetime'")
+		s.Exec(t, nil, `UPDATE affiliates SET status = 'suspended' WHERE org_id = $1 AND id = $2`, s.ID, p.Affiliate)
+		sale := s.sale(t, "cus_1", 1000, fields{"referral_code": p.Code})
+		require.Equal(t, p.Affiliate, *sale.Customer.AffiliateID, "attributed all the same")
 		require.Nil(t, sale.Commission, "a suspended affiliate earns nothing")
 
-		s.exec(t, nil, `UPDATE affiliates SET status = 'pending' WHERE org_id = $1 AND id = $2`, s.org, p.affiliate)
+		s.Exec(t, nil, `UPDATE affiliates SET status = 'pending' WHERE org_id = $1 AND id = $2`, s.ID, p.Affiliate)
 		require.Nil(t, s.sale(t, "cus_1", 1000, nil).Commission, "nor does one not yet approved")
 
-		s.exec(t, nil, `UPDATE affiliates SET status = 'active' WHERE org_id = $1 AND id = $2`, s.org, p.affiliate)
+		s.Exec(t, nil, `UPDATE affiliates SET status = 'active' WHERE org_id = $1 AND id = $2`, s.ID, p.Affiliate)
 		require.NotNil(t, s.sale(t, "cus_1", 1000, nil).Commission, "once active, later sales earn")
 
-		s.exec(t, nil, `UPDATE campaigns SET archived_at = now() WHERE org_id = $1 AND id = $2`, s.org, p.campaign)
+		s.Exec(t, nil, `UPDATE campaigns SET archived_at = now() WHERE org_id = $1 AND id = $2`, s.ID, p.Campaign)
 		require.Nil(t, s.sale(t, "cus_1", 1000, nil).Commission, "an archived campaign pays nothing new")
-		require.Equal(t, 1, s.count(t, `SELECT count(*) FROM commissions`))
+		require.Equal(t, 1, s.Count(t, `SELECT count(*) FROM commissions`))
 	})
 
 	t.Run("OneTimePaysTheFirstCommissionableSale", func(t *testing.T) {
 		t.Parallel()
-		s := b.seedShop(t)
-		p := s.partner(t, "")
+		s := b.seedShop(t, "")
+		p := s.Partner(t, "")
 		require.Zero(t, s.earnedAt(t, p, "cus_1", 0, "2025-01-01T00:00:00Z"), "a free sale earns nothing and does not count")
 		require.EqualValues(t, 100, s.earnedAt(t, p, "cus_1", 1000, "2025-01-02T00:00:00Z"))
 		require.Zero(t, s.earnedAt(t, p, "cus_1", 1000, "2025-02-02T00:00:00Z"))
@@ -118,15 +119,15 @@ func TestTrackSales(t *testing.T) {
 
 	t.Run("RecurringPaysWithinItsMonths", func(t *testing.T) {
 		t.Parallel()
-		s := b.seedShop(t)
-		p := s.partner(t, "recurrence = 'recurring', recurring_months = 2")
+		s := b.seedShop(t, "")
+		p := s.Partner(t, "recurrence = 'recurring', recurring_months = 2")
 		require.EqualValues(t, 100, s.earnedAt(t, p, "cus_1", 1000, "2025-01-31T10:00:00Z"))
 		require.EqualValues(t, 100, s.earnedAt(t, p, "cus_1", 1000, "2025-02-28T10:00:00Z"))
 		require.EqualValues(t, 100, s.earnedAt(t, p, "cus_1", 1000, "2025-03-31T09:59:59Z"), "a second before two months")
 		require.Zero(t, s.earnedAt(t, p, "cus_1", 1000, "2025-03-31T10:00:00Z"), "two months after the first")
 		require.Zero(t, s.earnedAt(t, p, "cus_1", 1000, "2025-06-01T00:00:00Z"))
 
-		short := s.partner(t, "recurrence = 'recurring', recurring_months = 1")
+		short := s.Partner(t, "recurrence = 'recurring', recurring_months = 1")
 		require.EqualValues(t, 100, s.earnedAt(t, short, "cus_2", 1000, "2025-01-31T10:00:00Z"))
 		require.EqualValues(t, 100, s.earnedAt(t, short, "cus_2", 1000, "2025-02-28T09:59:59Z"))
 		require.Zero(t, s.earnedAt(t, short, "cus_2", 1000, "2025-02-28T10:00:00Z"), "January 31 plus a month is February 28")
@@ -135,10 +136,10 @@ func TestTrackSales(t *testing.T) {
 
 	t.Run("LifetimePaysEverySale", func(t *testing.T) {
 		t.Parallel()
-		s := b.seedShop(t)
-		p := s.partner(t, "recurrence = 'lifetime', commission_type = 'flat', commission_bps = NULL, commission_amount = 500, currency = 'USD'")
+		s := b.seedShop(t, "")
+		p := s.Partner(t, "recurrence = 'lifetime', commission_type = 'flat', commission_bps = NULL, commission_amount = 500, currency = 'USD'")
 		for _, when := range []string{"2020-01-01T00:00:00Z", "2023-06-15T00:00:00Z", "2025-12-31T23:59:59Z"} {
-			sale := s.sale(t, "cus_1", 99999, fields{"referral_code": p.code, "occurred_at": when})
+			sale := s.sale(t, "cus_1", 99999, fields{"referral_code": p.Code, "occurred_at": when})
 			require.NotNil(t, sale.Commission, when)
 			require.EqualValues(t, 500, sale.Commission.Amount, "flat")
 			require.Equal(t, "USD", sale.Commission.Currency, "a flat commission is in the campaign's currency")
@@ -149,8 +150,8 @@ func TestTrackSales(t *testing.T) {
 
 	t.Run("PercentageRoundsHalfUpInIntegers", func(t *testing.T) {
 		t.Parallel()
-		s := b.seedShop(t)
-		p := s.partner(t, "recurrence = 'lifetime', commission_bps = 1250")
+		s := b.seedShop(t, "")
+		p := s.Partner(t, "recurrence = 'lifetime', commission_bps = 1250")
 		for _, tc := range []struct{ amount, want int64 }{
 			{4, 1},  // 0.5
 			{3, 0},  // 0.375: no commission
@@ -159,7 +160,7 @@ func TestTrackSales(t *testing.T) {
 			{1000, 125},
 			{9223372036854775807, 1152921504606846976}, // no overflow
 		} {
-			sale := s.sale(t, "cus_1", tc.amount, fields{"referral_code": p.code, "currency": "JPY"})
+			sale := s.sale(t, "cus_1", tc.amount, fields{"referral_code": p.Code, "currency": "JPY"})
 			if tc.want == 0 {
 				require.Nil(t, sale.Commission, tc.amount)
 				continue
@@ -171,9 +172,9 @@ func TestTrackSales(t *testing.T) {
 
 	t.Run("ADuplicateSaleChangesNothing", func(t *testing.T) {
 		t.Parallel()
-		s := b.seedShop(t)
-		p := s.partner(t, "recurrence = 'lifetime'")
-		body := fields{"customer": customer("cus_1"), "external_id": "inv_1", "amount": 1000, "currency": "EUR", "referral_code": p.code}
+		s := b.seedShop(t, "")
+		p := s.Partner(t, "recurrence = 'lifetime'")
+		body := fields{"customer": customer("cus_1"), "external_id": "inv_1", "amount": 1000, "currency": "EUR", "referral_code": p.Code}
 		first := s.track(t, "sale", body, http.StatusCreated)
 		body["amount"], body["customer"] = 5000, fields{"external_id": "cus_1", "email": "changed@example.com"}
 		again := s.track(t, "sale", body, http.StatusOK)
@@ -182,25 +183,25 @@ func TestTrackSales(t *testing.T) {
 		require.Equal(t, first.Commission.ID, again.Commission.ID)
 		require.Nil(t, again.Customer.Email, "the customer is untouched")
 		require.Equal(t, first.Customer.UpdatedAt, again.Customer.UpdatedAt)
-		require.Equal(t, 1, s.count(t, `SELECT count(*) FROM conversions`))
-		require.Equal(t, 1, s.count(t, `SELECT count(*) FROM commissions`))
-		require.Equal(t, 1, s.auditCount(t, "conversion.sale_tracked", first.ID))
+		require.Equal(t, 1, s.Count(t, `SELECT count(*) FROM conversions`))
+		require.Equal(t, 1, s.Count(t, `SELECT count(*) FROM commissions`))
+		require.Equal(t, 1, s.Audits(t, "conversion.sale_tracked", first.ID))
 
 		lead := fields{"customer": customer("cus_2"), "external_id": "inv_1"}
 		l1 := s.track(t, "lead", lead, http.StatusCreated)
 		require.NotEqual(t, first.ID, l1.ID, "a lead's external id is apart from a sale's")
 		l2 := s.track(t, "lead", lead, http.StatusOK)
 		require.Equal(t, l1.ID, l2.ID)
-		require.Equal(t, 1, s.auditCount(t, "conversion.lead_tracked", l1.ID))
+		require.Equal(t, 1, s.Audits(t, "conversion.lead_tracked", l1.ID))
 		require.NotEqual(t, s.track(t, "lead", fields{"customer": customer("cus_2")}, http.StatusCreated).ID,
 			s.track(t, "lead", fields{"customer": customer("cus_2")}, http.StatusCreated).ID, "leads without an external id are all kept")
 	})
 
 	t.Run("ConcurrentDuplicatesRecordOneSale", func(t *testing.T) {
 		t.Parallel()
-		s := b.seedShop(t)
-		p := s.partner(t, "")
-		body := fields{"customer": customer("cus_rush"), "external_id": "inv_rush", "amount": 1000, "currency": "EUR", "referral_code": p.code}.json(t)
+		s := b.seedShop(t, "")
+		p := s.Partner(t, "")
+		body := fields{"customer": customer("cus_rush"), "external_id": "inv_rush", "amount": 1000, "currency": "EUR", "referral_code": p.Code}.json(t)
 		answers := make([]rawAnswer, 10)
 		var wg sync.WaitGroup
 		for i := range answers {
@@ -215,15 +216,15 @@ func TestTrackSales(t *testing.T) {
 			}
 		}
 		require.Equal(t, 1, created)
-		require.Equal(t, 1, s.count(t, `SELECT count(*) FROM conversions`))
-		require.Equal(t, 1, s.count(t, `SELECT count(*) FROM commissions`))
-		require.Equal(t, 1, s.count(t, `SELECT count(*) FROM customers`))
-		require.Equal(t, 1, s.count(t, `SELECT count(*) FROM audit_log WHERE action = 'conversion.sale_tracked'`))
+		require.Equal(t, 1, s.Count(t, `SELECT count(*) FROM conversions`))
+		require.Equal(t, 1, s.Count(t, `SELECT count(*) FROM commissions`))
+		require.Equal(t, 1, s.Count(t, `SELECT count(*) FROM customers`))
+		require.Equal(t, 1, s.Count(t, `SELECT count(*) FROM audit_log WHERE action = 'conversion.sale_tracked'`))
 	})
 
 	t.Run("IdempotencyKeyReplays", func(t *testing.T) {
 		t.Parallel()
-		s := b.seedShop(t)
+		s := b.seedShop(t, "")
 		body := fields{"customer": customer("cus_1"), "external_id": "inv_1", "amount": 1, "currency": "EUR"}.json(t)
 		first := b.post(t, "/v1/track/sale", s.key, "sale-inv-1", body)
 		require.Equal(t, http.StatusCreated, first.status)
@@ -235,7 +236,7 @@ func TestTrackSales(t *testing.T) {
 
 	t.Run("RefusesBadInput", func(t *testing.T) {
 		t.Parallel()
-		s := b.seedShop(t)
+		s := b.seedShop(t, "")
 		const sale = `"external_id":"o1","amount":100,"currency":"EUR"`
 		cases := map[string]struct {
 			path, contentType, body string
@@ -279,22 +280,22 @@ func TestTrackSales(t *testing.T) {
 				require.Equal(t, tc.field, p.Errors[0].Field, name)
 			}
 		}
-		require.Zero(t, s.count(t, `SELECT count(*) FROM conversions`))
-		require.Zero(t, s.count(t, `SELECT count(*) FROM customers`))
-		require.Zero(t, s.count(t, `SELECT count(*) FROM audit_log`))
+		require.Zero(t, s.Count(t, `SELECT count(*) FROM conversions`))
+		require.Zero(t, s.Count(t, `SELECT count(*) FROM customers`))
+		require.Zero(t, s.Count(t, `SELECT count(*) FROM audit_log`))
 	})
 
 	t.Run("NeverCrossesOrganizations", func(t *testing.T) {
 		t.Parallel()
-		a, other := b.seedShop(t), b.seedShop(t)
-		p := other.partner(t, "")
+		a, other := b.seedShop(t, ""), b.seedShop(t, "")
+		p := other.Partner(t, "")
 		visitor := uuid.New()
-		other.click(t, p.link, visitor, past(day), false)
-		mine := a.sale(t, "cus_1", 1000, fields{"referral_code": p.code, "visitor_id": visitor})
+		other.Click(t, p.Link, visitor, past(day), false)
+		mine := a.sale(t, "cus_1", 1000, fields{"referral_code": p.Code, "visitor_id": visitor})
 		require.Nil(t, mine.Customer.AffiliateID, "another organization's code and clicks attribute nothing")
 		require.Nil(t, mine.Commission)
 
-		theirs := other.sale(t, "cus_1", 1000, fields{"referral_code": p.code, "external_id": *mine.ExternalID})
+		theirs := other.sale(t, "cus_1", 1000, fields{"referral_code": p.Code, "external_id": *mine.ExternalID})
 		require.NotEqual(t, mine.ID, theirs.ID, "external ids are per organization")
 		require.NotEqual(t, mine.CustomerID, theirs.CustomerID)
 		for _, path := range []string{"/v1/conversions/" + theirs.ID.String(), "/v1/customers/" + theirs.CustomerID.String()} {
@@ -318,9 +319,9 @@ func TestTrackSales(t *testing.T) {
 
 	t.Run("CancelledOrganizationsCannotTrack", func(t *testing.T) {
 		t.Parallel()
-		s := b.seedShop(t)
+		s := b.seedShop(t, "")
 		sale := s.sale(t, "cus_1", 1000, nil)
-		b.cancelOrg(t, s.org)
+		b.cancelOrg(t, s.ID)
 		for _, req := range []struct{ path, body string }{
 			{"/v1/track/lead", `{"customer":{"external_id":"c"}}`},
 			{"/v1/track/sale", `{"customer":{"external_id":"c"},"external_id":"o2","amount":1,"currency":"EUR"}`},
@@ -330,6 +331,6 @@ func TestTrackSales(t *testing.T) {
 			require.Equal(t, "urn:rekomi:problem:organization_cancelled", p.Type)
 		}
 		require.Equal(t, http.StatusOK, b.call(t, http.MethodGet, "/v1/conversions/"+sale.ID.String(), s.key, "", nil, nil).StatusCode)
-		require.Equal(t, 1, s.count(t, `SELECT count(*) FROM conversions`))
+		require.Equal(t, 1, s.Count(t, `SELECT count(*) FROM conversions`))
 	})
 }

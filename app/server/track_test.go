@@ -17,7 +17,6 @@ limitations under the License.
 package server_test
 
 import (
-	"context"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -26,11 +25,11 @@ import (
 	"time"
 
 	"github.com/google/uuid"
-	"github.com/jackc/pgx/v5"
 	"github.com/stretchr/testify/require"
 
 	"github.com/rekomi/rekomi/app/config"
 	"github.com/rekomi/rekomi/app/dbtest"
+	"github.com/rekomi/rekomi/app/ledger/ledgertest"
 	"github.com/rekomi/rekomi/app/server"
 )
 
@@ -90,88 +89,20 @@ type listOf[T any] struct {
 
 // shop is an organization with a read-write key.
 type shop struct {
+	ledgertest.Org
 	b   *bundle
-	org uuid.UUID
 	key string
 }
 
-func (b *bundle) seedShop(t *testing.T) shop {
+// seedShop adds an organization named name ("" picks a unique name) with
+// a read-write key.
+func (b *bundle) seedShop(t *testing.T, name string) shop {
 	t.Helper()
-	org, key := b.seedOrg(t, "shop-"+uuid.NewString()[:8], server.ScopeRead, server.ScopeWrite)
-	return shop{b: b, org: org, key: key}
-}
-
-// exec runs sql in the shop's tenant transaction, scanning the one row it
-// returns into dest, if any.
-func (s shop) exec(t *testing.T, dest []any, sql string, args ...any) {
-	t.Helper()
-	ctx := context.Background()
-	require.NoError(t, s.b.db.TenantTx(ctx, s.org, func(tx pgx.Tx) error {
-		if len(dest) == 0 {
-			_, err := tx.Exec(ctx, sql, args...)
-			return err
-		}
-		return tx.QueryRow(ctx, sql, args...).Scan(dest...)
-	}))
-}
-
-func (s shop) count(t *testing.T, sql string, args ...any) int {
-	t.Helper()
-	var n int
-	s.exec(t, []any{&n}, sql, args...)
-	return n
-}
-
-// campaign adds a 10% one-time EUR campaign with a 60-day last-click
-// window and a 30-day hold, then applies set, an SQL SET list.
-func (s shop) campaign(t *testing.T, set string) uuid.UUID {
-	t.Helper()
-	var id uuid.UUID
-	s.exec(t, []any{&id}, `INSERT INTO campaigns (org_id, name, currency, commission_type, commission_bps)
-		VALUES ($1, $2, 'EUR', 'percentage', 1000) RETURNING id`, s.org, "campaign-"+uuid.NewString())
-	if set != "" {
-		s.exec(t, nil, `UPDATE campaigns SET `+set+` WHERE org_id = $1 AND id = $2`, s.org, id)
+	if name == "" {
+		name = "shop-" + uuid.NewString()[:8]
 	}
-	return id
-}
-
-func (s shop) affiliate(t *testing.T, email, status string) uuid.UUID {
-	t.Helper()
-	var id uuid.UUID
-	s.exec(t, []any{&id}, `INSERT INTO affiliates (org_id, email, status) VALUES ($1, $2, $3) RETURNING id`, s.org, email, status)
-	return id
-}
-
-// link adds an enabled link and returns its id and code.
-func (s shop) link(t *testing.T, affiliate, campaign uuid.UUID) (uuid.UUID, string) {
-	t.Helper()
-	var id uuid.UUID
-	code := "code-" + uuid.NewString()[:13]
-	s.exec(t, []any{&id}, `INSERT INTO referral_links (org_id, affiliate_id, campaign_id, code, destination_url)
-		VALUES ($1, $2, $3, $4, 'https://shop.example/') RETURNING id`, s.org, affiliate, campaign, code)
-	return id, code
-}
-
-// partner is an active affiliate with a link in a new campaign.
-type partner struct {
-	affiliate, campaign, link uuid.UUID
-	code, email               string
-}
-
-func (s shop) partner(t *testing.T, campaignSet string) partner {
-	t.Helper()
-	p := partner{email: "aff-" + uuid.NewString()[:8] + "@partners.example", campaign: s.campaign(t, campaignSet)}
-	p.affiliate = s.affiliate(t, p.email, "active")
-	p.link, p.code = s.link(t, p.affiliate, p.campaign)
-	return p
-}
-
-func (s shop) click(t *testing.T, link, visitor uuid.UUID, at time.Time, bot bool) int64 {
-	t.Helper()
-	var id int64
-	s.exec(t, []any{&id}, `INSERT INTO clicks (org_id, link_id, visitor_id, occurred_at, is_bot) VALUES ($1, $2, $3, $4, $5) RETURNING id`,
-		s.org, link, visitor, at, bot)
-	return id
+	org, key := b.seedOrg(t, name, server.ScopeRead, server.ScopeWrite)
+	return shop{Org: b.org(org), b: b, key: key}
 }
 
 // fields is a request body.
@@ -229,12 +160,6 @@ func (s shop) problem(t *testing.T, method, path, contentType, body string) (int
 	return resp.StatusCode, p
 }
 
-// auditCount counts the shop's entries of action on target.
-func (s shop) auditCount(t *testing.T, action string, target uuid.UUID) int {
-	t.Helper()
-	return s.count(t, `SELECT count(*) FROM audit_log WHERE action = $1 AND target_id = $2`, action, target.String())
-}
-
 func setupRevenue(t *testing.T) *bundle {
 	t.Helper()
 	srv := dbtest.Start(t)
@@ -255,70 +180,70 @@ func TestTrackAttribution(t *testing.T) {
 
 	t.Run("LastClickWins", func(t *testing.T) {
 		t.Parallel()
-		s := b.seedShop(t)
-		p1, p2 := s.partner(t, ""), s.partner(t, "")
+		s := b.seedShop(t, "")
+		p1, p2 := s.Partner(t, ""), s.Partner(t, "")
 		visitor := uuid.New()
-		s.click(t, p1.link, visitor, past(3*day), false)
-		last := s.click(t, p2.link, visitor, past(day), false)
+		s.Click(t, p1.Link, visitor, past(3*day), false)
+		last := s.Click(t, p2.Link, visitor, past(day), false)
 		lead := s.track(t, "lead", fields{"customer": fields{"external_id": "cus_1", "email": "bob@example.com"},
 			"visitor_id": visitor, "external_id": "signup-1"}, http.StatusCreated)
 		require.Equal(t, "conversion", lead.Object)
 		require.Equal(t, "lead", lead.Kind)
 		require.Zero(t, lead.Amount)
 		require.Nil(t, lead.Currency)
-		require.Equal(t, p2.affiliate, *lead.AffiliateID)
-		require.Equal(t, p2.campaign, *lead.CampaignID)
+		require.Equal(t, p2.Affiliate, *lead.AffiliateID)
+		require.Equal(t, p2.Campaign, *lead.CampaignID)
 		require.Equal(t, "customer", lead.Customer.Object)
-		require.Equal(t, p2.affiliate, *lead.Customer.AffiliateID)
-		require.Equal(t, p2.link, *lead.Customer.LinkID)
+		require.Equal(t, p2.Affiliate, *lead.Customer.AffiliateID)
+		require.Equal(t, p2.Link, *lead.Customer.LinkID)
 		require.Equal(t, last, *lead.Customer.ClickID)
 		require.NotNil(t, lead.Customer.AttributedAt)
 		require.False(t, lead.Customer.SelfReferral)
 		require.Equal(t, "bob@example.com", *lead.Customer.Email)
-		require.Equal(t, 1, s.auditCount(t, "conversion.lead_tracked", lead.ID))
-		b.requireAuditMetadata(t, s.org, "conversion.lead_tracked", lead.ID, `{"customer_id":"`+lead.CustomerID.String()+
-			`","affiliate_id":"`+p2.affiliate.String()+`","campaign_id":"`+p2.campaign.String()+`","attributed":true,"self_referral":false}`)
+		require.Equal(t, 1, s.Audits(t, "conversion.lead_tracked", lead.ID))
+		b.requireAuditMetadata(t, s.ID, "conversion.lead_tracked", lead.ID, `{"customer_id":"`+lead.CustomerID.String()+
+			`","affiliate_id":"`+p2.Affiliate.String()+`","campaign_id":"`+p2.Campaign.String()+`","attributed":true,"self_referral":false}`)
 	})
 
 	t.Run("FirstClickWins", func(t *testing.T) {
 		t.Parallel()
-		s := b.seedShop(t)
-		p1 := s.partner(t, "attribution_model = 'first_click'")
-		a2 := s.affiliate(t, "second@partners.example", "active")
-		l2, _ := s.link(t, a2, p1.campaign)
+		s := b.seedShop(t, "")
+		p1 := s.Partner(t, "attribution_model = 'first_click'")
+		a2 := s.Affiliate(t, "second@partners.example", "active")
+		l2, _ := s.Link(t, a2, p1.Campaign)
 		visitor := uuid.New()
-		first := s.click(t, p1.link, visitor, past(3*day), false)
-		s.click(t, l2, visitor, past(2*day), false)
-		s.click(t, l2, visitor, past(day), false)
+		first := s.Click(t, p1.Link, visitor, past(3*day), false)
+		s.Click(t, l2, visitor, past(2*day), false)
+		s.Click(t, l2, visitor, past(day), false)
 		lead := s.track(t, "lead", fields{"customer": customer("cus_1"), "visitor_id": visitor}, http.StatusCreated)
 		require.Equal(t, first, *lead.Customer.ClickID)
-		require.Equal(t, p1.affiliate, *lead.AffiliateID)
+		require.Equal(t, p1.Affiliate, *lead.AffiliateID)
 	})
 
 	t.Run("ClicksAcrossCampaignsFollowTheModelOfTheMostRecentClick", func(t *testing.T) {
 		t.Parallel()
-		s := b.seedShop(t)
-		firstModel, lastModel := s.partner(t, "attribution_model = 'first_click'"), s.partner(t, "")
+		s := b.seedShop(t, "")
+		firstModel, lastModel := s.Partner(t, "attribution_model = 'first_click'"), s.Partner(t, "")
 
 		v1 := uuid.New()
-		s.click(t, firstModel.link, v1, past(5*day), false)
-		recent := s.click(t, lastModel.link, v1, past(day), false)
+		s.Click(t, firstModel.Link, v1, past(5*day), false)
+		recent := s.Click(t, lastModel.Link, v1, past(day), false)
 		lead := s.track(t, "lead", fields{"customer": customer("cus_1"), "visitor_id": v1}, http.StatusCreated)
 		require.Equal(t, recent, *lead.Customer.ClickID, "the most recent click's campaign is last_click")
-		require.Equal(t, lastModel.campaign, *lead.CampaignID)
+		require.Equal(t, lastModel.Campaign, *lead.CampaignID)
 
 		v2 := uuid.New()
-		earliest := s.click(t, lastModel.link, v2, past(5*day), false)
-		s.click(t, firstModel.link, v2, past(day), false)
+		earliest := s.Click(t, lastModel.Link, v2, past(5*day), false)
+		s.Click(t, firstModel.Link, v2, past(day), false)
 		lead = s.track(t, "lead", fields{"customer": customer("cus_2"), "visitor_id": v2}, http.StatusCreated)
 		require.Equal(t, earliest, *lead.Customer.ClickID, "the most recent click's campaign is first_click")
-		require.Equal(t, lastModel.campaign, *lead.CampaignID)
+		require.Equal(t, lastModel.Campaign, *lead.CampaignID)
 	})
 
 	t.Run("WindowEdges", func(t *testing.T) {
 		t.Parallel()
-		s := b.seedShop(t)
-		p := s.partner(t, "attribution_window_days = 7")
+		s := b.seedShop(t, "")
+		p := s.Partner(t, "attribution_window_days = 7")
 		clickAt := past(30 * day)
 		cases := []struct {
 			name       string
@@ -336,7 +261,7 @@ func TestTrackAttribution(t *testing.T) {
 		}
 		for i, tc := range cases {
 			visitor := uuid.New()
-			s.click(t, p.link, visitor, clickAt.Add(tc.clickLater), false)
+			s.Click(t, p.Link, visitor, clickAt.Add(tc.clickLater), false)
 			lead := s.track(t, "lead", fields{"customer": customer("cus_" + tc.name), "visitor_id": visitor,
 				"occurred_at": tc.occurredAt.Format(time.RFC3339)}, http.StatusCreated)
 			require.Equal(t, tc.attributed, lead.Customer.AffiliateID != nil, "case %d: %s", i, tc.name)
@@ -346,16 +271,16 @@ func TestTrackAttribution(t *testing.T) {
 
 	t.Run("BotClicksAreIgnored", func(t *testing.T) {
 		t.Parallel()
-		s := b.seedShop(t)
-		human, bot := s.partner(t, ""), s.partner(t, "")
+		s := b.seedShop(t, "")
+		human, bot := s.Partner(t, ""), s.Partner(t, "")
 		visitor := uuid.New()
-		kept := s.click(t, human.link, visitor, past(3*day), false)
-		s.click(t, bot.link, visitor, past(day), true)
+		kept := s.Click(t, human.Link, visitor, past(3*day), false)
+		s.Click(t, bot.Link, visitor, past(day), true)
 		lead := s.track(t, "lead", fields{"customer": customer("cus_1"), "visitor_id": visitor}, http.StatusCreated)
 		require.Equal(t, kept, *lead.Customer.ClickID)
 
 		botOnly := uuid.New()
-		s.click(t, bot.link, botOnly, past(day), true)
+		s.Click(t, bot.Link, botOnly, past(day), true)
 		lead = s.track(t, "lead", fields{"customer": customer("cus_2"), "visitor_id": botOnly}, http.StatusCreated)
 		require.Nil(t, lead.Customer.AffiliateID)
 		require.Nil(t, lead.AffiliateID)
@@ -364,23 +289,23 @@ func TestTrackAttribution(t *testing.T) {
 
 	t.Run("ReferralCodeAttributesWithoutAClick", func(t *testing.T) {
 		t.Parallel()
-		s := b.seedShop(t)
-		p, other := s.partner(t, ""), s.partner(t, "")
-		lead := s.track(t, "lead", fields{"customer": customer("cus_1"), "referral_code": p.code}, http.StatusCreated)
-		require.Equal(t, p.affiliate, *lead.Customer.AffiliateID)
-		require.Equal(t, p.link, *lead.Customer.LinkID)
+		s := b.seedShop(t, "")
+		p, other := s.Partner(t, ""), s.Partner(t, "")
+		lead := s.track(t, "lead", fields{"customer": customer("cus_1"), "referral_code": p.Code}, http.StatusCreated)
+		require.Equal(t, p.Affiliate, *lead.Customer.AffiliateID)
+		require.Equal(t, p.Link, *lead.Customer.LinkID)
 		require.Nil(t, lead.Customer.ClickID)
 
 		visitor := uuid.New()
-		click := s.click(t, other.link, visitor, past(day), false)
-		lead = s.track(t, "lead", fields{"customer": customer("cus_2"), "referral_code": p.code, "visitor_id": visitor}, http.StatusCreated)
+		click := s.Click(t, other.Link, visitor, past(day), false)
+		lead = s.track(t, "lead", fields{"customer": customer("cus_2"), "referral_code": p.Code, "visitor_id": visitor}, http.StatusCreated)
 		require.Equal(t, click, *lead.Customer.ClickID, "a click in its window comes before the code")
 
-		lead = s.track(t, "lead", fields{"customer": customer("cus_3"), "referral_code": p.code, "visitor_id": uuid.New()}, http.StatusCreated)
-		require.Equal(t, p.link, *lead.Customer.LinkID, "the code applies when the visitor has no click")
+		lead = s.track(t, "lead", fields{"customer": customer("cus_3"), "referral_code": p.Code, "visitor_id": uuid.New()}, http.StatusCreated)
+		require.Equal(t, p.Link, *lead.Customer.LinkID, "the code applies when the visitor has no click")
 
-		s.exec(t, nil, `UPDATE referral_links SET disabled_at = now() WHERE org_id = $1 AND id = $2`, s.org, p.link)
-		lead = s.track(t, "lead", fields{"customer": customer("cus_4"), "referral_code": p.code}, http.StatusCreated)
+		s.Exec(t, nil, `UPDATE referral_links SET disabled_at = now() WHERE org_id = $1 AND id = $2`, s.ID, p.Link)
+		lead = s.track(t, "lead", fields{"customer": customer("cus_4"), "referral_code": p.Code}, http.StatusCreated)
 		require.Nil(t, lead.Customer.AffiliateID, "a disabled link attributes nothing")
 		lead = s.track(t, "lead", fields{"customer": customer("cus_5"), "referral_code": "no-such-code"}, http.StatusCreated)
 		require.Nil(t, lead.Customer.AffiliateID, "an unknown code attributes nothing, and the lead is still recorded")
@@ -388,35 +313,35 @@ func TestTrackAttribution(t *testing.T) {
 
 	t.Run("TheFirstAttributionStays", func(t *testing.T) {
 		t.Parallel()
-		s := b.seedShop(t)
-		p, other := s.partner(t, ""), s.partner(t, "")
-		lead := s.track(t, "lead", fields{"customer": customer("cus_1"), "referral_code": p.code}, http.StatusCreated)
-		sale := s.sale(t, "cus_1", 1000, fields{"referral_code": other.code})
+		s := b.seedShop(t, "")
+		p, other := s.Partner(t, ""), s.Partner(t, "")
+		lead := s.track(t, "lead", fields{"customer": customer("cus_1"), "referral_code": p.Code}, http.StatusCreated)
+		sale := s.sale(t, "cus_1", 1000, fields{"referral_code": other.Code})
 		require.Equal(t, lead.CustomerID, sale.CustomerID)
-		require.Equal(t, p.affiliate, *sale.Customer.AffiliateID)
-		require.Equal(t, p.campaign, *sale.CampaignID)
-		require.Equal(t, p.affiliate, sale.Commission.AffiliateID)
-		b.requireAuditMetadata(t, s.org, "conversion.sale_tracked", sale.ID, `{"customer_id":"`+sale.CustomerID.String()+
-			`","affiliate_id":"`+p.affiliate.String()+`","campaign_id":"`+p.campaign.String()+`","attributed":false,
+		require.Equal(t, p.Affiliate, *sale.Customer.AffiliateID)
+		require.Equal(t, p.Campaign, *sale.CampaignID)
+		require.Equal(t, p.Affiliate, sale.Commission.AffiliateID)
+		b.requireAuditMetadata(t, s.ID, "conversion.sale_tracked", sale.ID, `{"customer_id":"`+sale.CustomerID.String()+
+			`","affiliate_id":"`+p.Affiliate.String()+`","campaign_id":"`+p.Campaign.String()+`","attributed":false,
 			"self_referral":false,"amount":1000,"currency":"EUR","commission_id":"`+sale.Commission.ID.String()+
 			`","commission_amount":100,"commission_currency":"EUR"}`)
 	})
 
 	t.Run("SelfReferralIsRecordedWithoutCommission", func(t *testing.T) {
 		t.Parallel()
-		s := b.seedShop(t)
-		p := s.partner(t, "")
-		s.exec(t, nil, `UPDATE affiliates SET email = 'Ann@Example.com' WHERE org_id = $1 AND id = $2`, s.org, p.affiliate)
-		sale := s.sale(t, "cus_1", 5000, fields{"customer": fields{"external_id": "cus_1", "email": "ann@example.COM"}, "referral_code": p.code})
+		s := b.seedShop(t, "")
+		p := s.Partner(t, "")
+		s.Exec(t, nil, `UPDATE affiliates SET email = 'Ann@Example.com' WHERE org_id = $1 AND id = $2`, s.ID, p.Affiliate)
+		sale := s.sale(t, "cus_1", 5000, fields{"customer": fields{"external_id": "cus_1", "email": "ann@example.COM"}, "referral_code": p.Code})
 		require.True(t, sale.Customer.SelfReferral)
-		require.Equal(t, p.affiliate, *sale.Customer.AffiliateID, "still attributed")
+		require.Equal(t, p.Affiliate, *sale.Customer.AffiliateID, "still attributed")
 		require.Nil(t, sale.Commission)
-		require.Zero(t, s.count(t, `SELECT count(*) FROM commissions`))
+		require.Zero(t, s.Count(t, `SELECT count(*) FROM commissions`))
 		var skipped string
-		s.exec(t, []any{&skipped}, `SELECT metadata->>'commission_skipped' FROM audit_log WHERE target_id = $1`, sale.ID.String())
+		s.Exec(t, []any{&skipped}, `SELECT metadata->>'commission_skipped' FROM audit_log WHERE target_id = $1`, sale.ID.String())
 		require.Equal(t, "self_referral", skipped)
 
-		lead := s.track(t, "lead", fields{"customer": customer("cus_2"), "referral_code": p.code}, http.StatusCreated)
+		lead := s.track(t, "lead", fields{"customer": customer("cus_2"), "referral_code": p.Code}, http.StatusCreated)
 		require.False(t, lead.Customer.SelfReferral, "no email yet")
 		sale = s.sale(t, "cus_2", 5000, fields{"customer": fields{"external_id": "cus_2", "email": "ANN@example.com"}})
 		require.True(t, sale.Customer.SelfReferral, "the email given later is checked")
@@ -425,14 +350,14 @@ func TestTrackAttribution(t *testing.T) {
 
 	t.Run("CustomersAreUpserted", func(t *testing.T) {
 		t.Parallel()
-		s := b.seedShop(t)
+		s := b.seedShop(t, "")
 		first := s.track(t, "lead", fields{"customer": fields{"external_id": "cus_1", "email": "old@example.com"}}, http.StatusCreated)
 		second := s.sale(t, "cus_1", 100, nil)
 		require.Equal(t, first.CustomerID, second.CustomerID)
 		require.Equal(t, "old@example.com", *second.Customer.Email, "an absent email keeps the stored one")
 		third := s.sale(t, "cus_1", 100, fields{"customer": fields{"external_id": "cus_1", "email": "new@example.com"}})
 		require.Equal(t, "new@example.com", *third.Customer.Email)
-		require.Equal(t, 1, s.count(t, `SELECT count(*) FROM customers`))
+		require.Equal(t, 1, s.Count(t, `SELECT count(*) FROM customers`))
 
 		var got customerAnswer
 		require.Equal(t, http.StatusOK, b.call(t, http.MethodGet, "/v1/customers/"+first.CustomerID.String(), s.key, "", nil, &got).StatusCode)

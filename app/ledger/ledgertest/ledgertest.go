@@ -78,14 +78,23 @@ type Org struct {
 	Name   string
 }
 
-// Org adds a live organization on the pro plan, with an owner member
-// (external user "user_owner", owner@team.example), as the operator does.
-func (r *Region) Org(t testing.TB) Org {
+// Org adds a live organization on the pro plan, as the operator does;
+// name "" picks a unique one.
+func (r *Region) Org(t testing.TB, name string) Org {
 	t.Helper()
-	o := Org{Region: r, ID: uuid.New(), Name: "shop-" + uuid.NewString()[:8]}
+	if name == "" {
+		name = "shop-" + uuid.NewString()[:8]
+	}
+	o := Org{Region: r, ID: uuid.New(), Name: name}
 	r.AsOwner(t, `INSERT INTO organizations (id, name, display_name, plan) VALUES ($1, $2, $2, 'pro')`, o.ID, o.Name)
-	r.AsOwner(t, `INSERT INTO members (org_id, external_user_id, email, role) VALUES ($1, 'user_owner', 'owner@team.example', 'owner')`, o.ID)
 	return o
+}
+
+// Owner adds the organization's owner member, external user user with
+// email, as the operator does.
+func (o Org) Owner(t testing.TB, user, email string) {
+	t.Helper()
+	o.Region.AsOwner(t, `INSERT INTO members (org_id, external_user_id, email, role) VALUES ($1, $2, $3, 'owner')`, o.ID, user, email)
 }
 
 // Tx runs fn in the organization's tenant transaction, failing t on an
