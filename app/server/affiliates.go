@@ -119,8 +119,7 @@ func (s *Server) listAffiliates(w http.ResponseWriter, r *http.Request) {
 	var f ledger.AffiliateFilter
 	if v := ledger.AffiliateStatus(r.URL.Query().Get("status")); v != "" {
 		if !v.Valid() {
-			writeProblem(w, r, Problem{Type: "invalid_request", Title: "Invalid query", Status: http.StatusBadRequest,
-				Errors: []ledger.FieldError{{Field: "status", Detail: "must be invited, pending, active or suspended"}}})
+			invalidQuery(w, r, "Invalid query", []ledger.FieldError{{Field: "status", Detail: "must be invited, pending, active or suspended"}})
 			return
 		}
 		f.Status = &v

@@ -123,7 +123,7 @@ func newAuditVerification(v audit.Verification, witness auditWitnessObject) audi
 // one tenant transaction.
 func (s *Server) verifyAuditLog(w http.ResponseWriter, r *http.Request) {
 	if errs := auditquery.UnknownParams(r.URL.Query(), nil); len(errs) > 0 {
-		writeProblem(w, r, Problem{Type: "invalid_request", Title: "Invalid audit log query", Status: http.StatusBadRequest, Errors: errs})
+		invalidQuery(w, r, "Invalid audit log query", errs)
 		return
 	}
 	p := principalFrom(r.Context())

@@ -28,7 +28,7 @@ import (
 func parseAuditQuery(w http.ResponseWriter, r *http.Request, paged bool) (auditquery.Query, bool) {
 	q, errs := auditquery.Parse(r.URL.Query(), paged, defaultPageLimit)
 	if len(errs) > 0 {
-		writeProblem(w, r, Problem{Type: "invalid_request", Title: "Invalid audit log query", Status: http.StatusBadRequest, Errors: errs})
+		invalidQuery(w, r, "Invalid audit log query", errs)
 		return auditquery.Query{}, false
 	}
 	return q, true

@@ -65,8 +65,7 @@ func (s *Server) listCampaigns(w http.ResponseWriter, r *http.Request) {
 	}
 	includeArchived, err := strconv.ParseBool(r.URL.Query().Get("include_archived"))
 	if v := r.URL.Query().Get("include_archived"); v != "" && err != nil {
-		writeProblem(w, r, Problem{Type: "invalid_request", Title: "Invalid query", Status: http.StatusBadRequest,
-			Errors: []ledger.FieldError{{Field: "include_archived", Detail: "must be true or false"}}})
+		invalidQuery(w, r, "Invalid query", []ledger.FieldError{{Field: "include_archived", Detail: "must be true or false"}})
 		return
 	}
 	s.list(w, r, "listing campaigns", func(ctx context.Context, tx pgx.Tx, org uuid.UUID) (any, error) {

@@ -52,7 +52,7 @@ func (s *Server) listConversions(w http.ResponseWriter, r *http.Request) {
 // one error per invalid parameter; an absent parameter is nil.
 type queryFilter struct {
 	q    url.Values
-	errs []ledger.FieldError
+	errs ledger.FieldErrors
 }
 
 func (f *queryFilter) uuid(name string) *uuid.UUID {
@@ -62,7 +62,7 @@ func (f *queryFilter) uuid(name string) *uuid.UUID {
 	}
 	id, err := uuid.Parse(v)
 	if err != nil {
-		f.errs = append(f.errs, ledger.FieldError{Field: name, Detail: "must be an object id"})
+		f.errs.Add(name, "must be an object id")
 		return nil
 	}
 	return &id
@@ -79,7 +79,7 @@ func oneOf[T ~string](f *queryFilter, name string, allowed ...T) *T {
 		for i, a := range allowed {
 			names[i] = string(a)
 		}
-		f.errs = append(f.errs, ledger.FieldError{Field: name, Detail: "must be one of " + strings.Join(names, ", ")})
+		f.errs.Add(name, "must be one of "+strings.Join(names, ", "))
 		return nil
 	}
 	return &v
@@ -91,6 +91,6 @@ func (f *queryFilter) ok(w http.ResponseWriter, r *http.Request) bool {
 	if len(f.errs) == 0 {
 		return true
 	}
-	writeProblem(w, r, Problem{Type: "invalid_request", Title: "Invalid query", Status: http.StatusBadRequest, Errors: f.errs})
+	invalidQuery(w, r, "Invalid query", f.errs)
 	return false
 }

@@ -50,35 +50,34 @@ var (
 const maxCopilotMetadata = 4 << 10
 
 func (in copilotActionInput) validate() []ledger.FieldError {
-	var errs []ledger.FieldError
-	bad := func(field, detail string) { errs = append(errs, ledger.FieldError{Field: field, Detail: detail}) }
+	var errs ledger.FieldErrors
 	if in.Action == nil || !copilotActionPattern.MatchString(*in.Action) {
-		bad("action", "is required: 1 to 40 lower-case letters or underscores, such as draft_email")
+		errs.Add("action", "is required: 1 to 40 lower-case letters or underscores, such as draft_email")
 	}
 	switch {
 	case in.Target == nil:
-		bad("target", "is required")
+		errs.Add("target", "is required")
 	default:
 		if !copilotTypePattern.MatchString(in.Target.Type) {
-			bad("target.type", "is required: 1 to 64 lower-case letters, digits or underscores, such as campaign")
+			errs.Add("target.type", "is required: 1 to 64 lower-case letters, digits or underscores, such as campaign")
 		}
 		if n := utf8.RuneCountInString(in.Target.ID); n < 1 || n > 255 {
-			bad("target.id", "is required: 1 to 255 characters")
+			errs.Add("target.id", "is required: 1 to 255 characters")
 		}
 	}
 	if in.Summary == nil || utf8.RuneCountInString(*in.Summary) < 1 || utf8.RuneCountInString(*in.Summary) > 1000 {
-		bad("summary", "is required: 1 to 1000 characters")
+		errs.Add("summary", "is required: 1 to 1000 characters")
 	}
 	if in.Model != nil && (utf8.RuneCountInString(*in.Model) < 1 || utf8.RuneCountInString(*in.Model) > 100) {
-		bad("model", "must be 1 to 100 characters")
+		errs.Add("model", "must be 1 to 100 characters")
 	}
 	if len(in.Metadata) > 0 && string(in.Metadata) != "null" {
 		var obj map[string]any
 		switch {
 		case json.Unmarshal(in.Metadata, &obj) != nil || obj == nil:
-			bad("metadata", "must be a JSON object")
+			errs.Add("metadata", "must be a JSON object")
 		case len(in.Metadata) > maxCopilotMetadata:
-			bad("metadata", "must be at most 4 KiB of JSON")
+			errs.Add("metadata", "must be at most 4 KiB of JSON")
 		}
 	}
 	return errs

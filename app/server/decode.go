@@ -102,3 +102,9 @@ func validationFailed(w http.ResponseWriter, r *http.Request, errs []ledger.Fiel
 	writeProblem(w, r, Problem{Type: "validation_failed", Title: "Some fields are invalid",
 		Status: http.StatusUnprocessableEntity, Errors: errs})
 }
+
+// invalidQuery answers 400 with one entry per invalid query parameter;
+// title says which query, such as "Invalid query".
+func invalidQuery(w http.ResponseWriter, r *http.Request, title string, errs []ledger.FieldError) {
+	writeProblem(w, r, Problem{Type: "invalid_request", Title: title, Status: http.StatusBadRequest, Errors: errs})
+}

@@ -37,23 +37,23 @@ const (
 func parsePage(w http.ResponseWriter, r *http.Request) (ledger.Page, bool) {
 	p := ledger.Page{Limit: defaultPageLimit}
 	q := r.URL.Query()
-	var errs []ledger.FieldError
+	var errs ledger.FieldErrors
 	if v := q.Get("limit"); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 1 || n > maxPageLimit {
-			errs = append(errs, ledger.FieldError{Field: "limit", Detail: "must be an integer from 1 to 100"})
+			errs.Add("limit", "must be an integer from 1 to 100")
 		}
 		p.Limit = n
 	}
 	if v := q.Get("starting_after"); v != "" {
 		id, err := uuid.Parse(v)
 		if err != nil {
-			errs = append(errs, ledger.FieldError{Field: "starting_after", Detail: "must be an object id"})
+			errs.Add("starting_after", "must be an object id")
 		}
 		p.StartingAfter = &id
 	}
 	if len(errs) > 0 {
-		writeProblem(w, r, Problem{Type: "invalid_request", Title: "Invalid pagination", Status: http.StatusBadRequest, Errors: errs})
+		invalidQuery(w, r, "Invalid pagination", errs)
 		return ledger.Page{}, false
 	}
 	return p, true

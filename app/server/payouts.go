@@ -43,27 +43,26 @@ type payoutInput struct {
 
 // validate checks the body and returns the affiliate id it names.
 func validatePayout(in payoutInput) (uuid.UUID, []ledger.FieldError) {
-	var errs []ledger.FieldError
-	bad := func(field, detail string) { errs = append(errs, ledger.FieldError{Field: field, Detail: detail}) }
+	var errs ledger.FieldErrors
 	var affiliateID uuid.UUID
 	if in.AffiliateID == nil {
-		bad("affiliate_id", "is required")
+		errs.Add("affiliate_id", "is required")
 	} else if id, err := uuid.Parse(*in.AffiliateID); err != nil {
-		bad("affiliate_id", "must be an affiliate id")
+		errs.Add("affiliate_id", "must be an affiliate id")
 	} else {
 		affiliateID = id
 	}
 	switch {
 	case in.Currency == nil:
-		bad("currency", "is required")
+		errs.Add("currency", "is required")
 	case !ledger.ValidCurrency(*in.Currency):
-		bad("currency", "must be an ISO 4217 currency code in upper case, such as EUR")
+		errs.Add("currency", "must be an ISO 4217 currency code in upper case, such as EUR")
 	}
 	switch {
 	case in.Provider == nil:
-		bad("provider", "is required")
+		errs.Add("provider", "is required")
 	case *in.Provider != payout.NameStripeConnect && *in.Provider != payout.NameManual:
-		bad("provider", "must be stripe_connect or manual")
+		errs.Add("provider", "must be stripe_connect or manual")
 	}
 	return affiliateID, errs
 }

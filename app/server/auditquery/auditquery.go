@@ -26,7 +26,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/rekomi/rekomi/app/audit"
 	"github.com/rekomi/rekomi/app/ledger"
@@ -80,7 +79,7 @@ func Parse(values url.Values, paged bool, defaultLimit int) (Query, []ledger.Fie
 
 // UnknownParams refuses parameters not in allowed, and any given twice.
 func UnknownParams(values url.Values, allowed []string) []ledger.FieldError {
-	var errs []ledger.FieldError
+	var errs ledger.FieldErrors
 	names := make([]string, 0, len(values))
 	for name := range values {
 		names = append(names, name)
@@ -89,9 +88,9 @@ func UnknownParams(values url.Values, allowed []string) []ledger.FieldError {
 	for _, name := range names {
 		switch {
 		case !slices.Contains(allowed, name):
-			errs = append(errs, ledger.FieldError{Field: name, Detail: "is not a known parameter"})
+			errs.Add(name, "is not a known parameter")
 		case len(values[name]) > 1:
-			errs = append(errs, ledger.FieldError{Field: name, Detail: "must be given at most once"})
+			errs.Add(name, "must be given at most once")
 		}
 	}
 	return errs
@@ -100,14 +99,14 @@ func UnknownParams(values url.Values, allowed []string) []ledger.FieldError {
 // parseFilter reads the filter parameters, with one error per bad one.
 func parseFilter(values url.Values) (audit.Filter, []ledger.FieldError) {
 	var f audit.Filter
-	var errs []ledger.FieldError
+	var errs ledger.FieldErrors
 	for _, p := range []textParam{
 		{"actor_id", &f.ActorID, 255}, {"action", &f.Action, 100}, {"target_type", &f.TargetType, 100},
 		{"target_id", &f.TargetID, 255}, {"q", &f.Text, 200}, {"match", &f.Match, 2048},
 	} {
 		v := values.Get(p.name)
-		if !utf8.ValidString(v) || strings.ContainsRune(v, 0) || utf8.RuneCountInString(v) > p.max {
-			errs = append(errs, ledger.FieldError{Field: p.name, Detail: "must be UTF-8 text of at most " + strconv.Itoa(p.max) + " characters"})
+		if !ledger.ValidText(v, 0, p.max) {
+			errs.Add(p.name, "must be UTF-8 text of at most "+strconv.Itoa(p.max)+" characters")
 			continue
 		}
 		*p.dst = v
@@ -115,7 +114,7 @@ func parseFilter(values url.Values) (audit.Filter, []ledger.FieldError) {
 	errs = append(errs, parseMatchField(&f, values.Get("match_field"))...)
 	f.ActorType = values.Get("actor_type")
 	if f.ActorType != "" && !slices.Contains(ActorTypes(), f.ActorType) {
-		errs = append(errs, ledger.FieldError{Field: "actor_type", Detail: "must be one of api_key, member, operator, provider, system, admin"})
+		errs.Add("actor_type", "must be one of api_key, member, operator, provider, system, admin")
 	}
 	var err ledger.FieldError
 	if f.After, err = parseTime(values, "occurred_after"); err.Field != "" {
@@ -125,7 +124,7 @@ func parseFilter(values url.Values) (audit.Filter, []ledger.FieldError) {
 		errs = append(errs, err)
 	}
 	if f.After != nil && f.Before != nil && !f.After.Before(*f.Before) {
-		errs = append(errs, ledger.FieldError{Field: "occurred_before", Detail: "must be later than occurred_after"})
+		errs.Add("occurred_before", "must be later than occurred_after")
 	}
 	return f, errs
 }
@@ -164,18 +163,18 @@ func parseTime(values url.Values, name string) (*time.Time, ledger.FieldError) {
 }
 
 func (q *Query) parsePage(values url.Values) []ledger.FieldError {
-	var errs []ledger.FieldError
+	var errs ledger.FieldErrors
 	if v := values.Get("limit"); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 1 || n > MaxLimit {
-			errs = append(errs, ledger.FieldError{Field: "limit", Detail: "must be an integer from 1 to 100"})
+			errs.Add("limit", "must be an integer from 1 to 100")
 		}
 		q.Limit = n
 	}
 	if v := values.Get("starting_after"); v != "" {
 		n, err := strconv.ParseInt(v, 10, 64)
 		if err != nil || n < 1 {
-			errs = append(errs, ledger.FieldError{Field: "starting_after", Detail: "must be the seq of an audit entry"})
+			errs.Add("starting_after", "must be the seq of an audit entry")
 		}
 		q.StartingAfter = n
 	}
