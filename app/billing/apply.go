@@ -14,38 +14,6 @@ See the License for the specific language governing permissions and
 limitations under the License.
 */
 
-// Package billing makes the effects of verified provider events (Stripe's
-// payments, Clerk's members) on an organization's ledger. The webhook
-// handler stores each new event in billing_events and audits its receipt,
-// then calls Apply in the same tenant transaction, so an event's effects
-// commit with it or not at all. Every effect goes through the ledger's
-// verbs, as the API's do; adding a provider event touches only this
-// package.
-//
-// Each effect that changes business state writes its own audit entry, by
-// the provider (actor type provider, actor id "stripe" or "clerk"), with
-// the event's id, type and endpoint in the metadata:
-//
-//   - customer.attributed: a Stripe customer was attributed to a referral
-//     (with the earlier sales credited to it, if any); customer.synced: a
-//     Stripe customer was created or its email changed, unattributed.
-//   - conversion.sale_tracked: a paid invoice was recorded as a sale, with
-//     the commission it earned, exactly as the track API audits a sale.
-//   - commission.reversed / commission.clawed_back: a refund or dispute
-//     reversed an unpaid commission or clawed back a paid one.
-//   - member.created / member.updated / member.deleted: Clerk users and
-//     organization memberships.
-//
-// An effect that finds nothing to change writes nothing.
-//
-// Failures: an event whose payload can never take effect (it does not
-// parse, or lacks what its type needs) would fail the same way on every
-// retry, so Apply logs a warning and returns nil: the event stays
-// stored in billing_events for inspection and the provider stops
-// retrying. Everything else (a database error) is returned, so the
-// handler rolls back and answers 500 and the provider retries. An effect
-// runs in a savepoint, so an unusable event leaves nothing half done.
-// Unknown event types have no effect.
 package billing
 
 import (
