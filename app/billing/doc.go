@@ -14,7 +14,6 @@ See the License for the specific language governing permissions and
 limitations under the License.
 */
 
-
 // Package billing makes the effects of verified provider events (Stripe's
 // payments, Clerk's members) on an organization's ledger. The webhook
 // handler stores each new event in billing_events and audits its receipt,
