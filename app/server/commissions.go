@@ -20,10 +20,10 @@ import (
 	"context"
 	"net/http"
 
-	"github.com/rekomi/rekomi/app/ledger"
-
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
+
+	"github.com/rekomi/rekomi/app/ledger"
 )
 
 func (s *Server) getCommission(w http.ResponseWriter, r *http.Request) {

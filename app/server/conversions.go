@@ -23,10 +23,10 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/rekomi/rekomi/app/ledger"
-
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
+
+	"github.com/rekomi/rekomi/app/ledger"
 )
 
 func (s *Server) getConversion(w http.ResponseWriter, r *http.Request) {

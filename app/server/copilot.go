@@ -23,10 +23,10 @@ import (
 	"regexp"
 	"unicode/utf8"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/rekomi/rekomi/app/audit"
 	"github.com/rekomi/rekomi/app/ledger"
-
-	"github.com/jackc/pgx/v5"
 )
 
 // copilotActionInput is an action a merchant's co-pilot (an assistant acting

@@ -25,12 +25,11 @@ import (
 	"fmt"
 	"net/http"
 
-	"github.com/rekomi/rekomi/app/apikey"
-	"github.com/rekomi/rekomi/app/ledger"
-
 	"github.com/jackc/pgx/v5"
 
+	"github.com/rekomi/rekomi/app/apikey"
 	"github.com/rekomi/rekomi/app/db"
+	"github.com/rekomi/rekomi/app/ledger"
 )
 
 const (

@@ -21,10 +21,10 @@ import (
 	"net/http"
 	"strconv"
 
-	"github.com/jackc/pgx/v5"
-	"github.com/rekomi/rekomi/app/ledger"
-
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+
+	"github.com/rekomi/rekomi/app/ledger"
 )
 
 const (

@@ -23,11 +23,10 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/rekomi/rekomi/app/ledger"
-
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 
+	"github.com/rekomi/rekomi/app/ledger"
 	"github.com/rekomi/rekomi/app/payout"
 )
 

@@ -24,14 +24,13 @@ import (
 	"net/http"
 	"sync"
 
-	"github.com/rekomi/rekomi/app/ledger"
-
 	"github.com/google/uuid"
 	lru "github.com/hashicorp/golang-lru/v2"
 	"github.com/jackc/pgx/v5"
 
 	"github.com/rekomi/rekomi/app/db"
 	"github.com/rekomi/rekomi/app/keyring"
+	"github.com/rekomi/rekomi/app/ledger"
 	"github.com/rekomi/rekomi/app/payout"
 )
 

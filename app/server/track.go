@@ -21,12 +21,11 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/rekomi/rekomi/app/ledger"
-
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 
 	"github.com/rekomi/rekomi/app/audit"
+	"github.com/rekomi/rekomi/app/ledger"
 )
 
 // Server-side tracking: the merchant's backend reports a lead (a sign-up) or
