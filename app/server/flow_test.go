@@ -18,7 +18,6 @@ package server_test
 
 import (
 	"context"
-	"crypto/rand"
 	"encoding/json"
 	"net/http"
 	"net/url"
@@ -33,7 +32,6 @@ import (
 
 	"github.com/rekomi/rekomi/app/config"
 	"github.com/rekomi/rekomi/app/dbtest"
-	"github.com/rekomi/rekomi/app/keyring"
 	"github.com/rekomi/rekomi/app/server"
 )
 
@@ -67,13 +65,10 @@ func stripeFixture(t *testing.T, name string, set map[string]any) string {
 func TestReferralToRefund(t *testing.T) {
 	t.Parallel()
 	srv := dbtest.Start(t)
-	ring, err := keyring.Generate(rand.Reader)
-	require.NoError(t, err)
-	base := setupWith(t, srv, []server.Option{server.WithKeyRing(ring)}, func(c *config.Config) {
+	b := setup(t, srv, func(c *config.Config) {
 		c.MaxBodyBytes = 4096
 		c.RateLimit, c.RateBurst = 1000, 1000
 	})
-	b := &webhookBundle{bundle: base, ring: ring}
 	orgA, keyA := b.seedOrg(t, "acme", server.ScopeRead, server.ScopeWrite)
 	orgB, keyB := b.seedOrg(t, "globex", server.ScopeRead, server.ScopeWrite)
 	endpoint := b.seedEndpoint(t, orgA, endpointSeed{provider: "stripe", secrets: []string{stripeSecret}})
@@ -182,13 +177,10 @@ func TestReferralToRefund(t *testing.T) {
 func TestConcurrentDeliveriesEarnOnce(t *testing.T) {
 	t.Parallel()
 	srv := dbtest.Start(t)
-	ring, err := keyring.Generate(rand.Reader)
-	require.NoError(t, err)
-	base := setupWith(t, srv, []server.Option{server.WithKeyRing(ring)}, func(c *config.Config) {
+	b := setup(t, srv, func(c *config.Config) {
 		c.MaxBodyBytes = 4096
 		c.RateLimit, c.RateBurst = 1000, 1000
 	})
-	b := &webhookBundle{bundle: base, ring: ring}
 	org, key := b.seedOrg(t, "acme", server.ScopeRead, server.ScopeWrite)
 	endpoint := b.seedEndpoint(t, org, endpointSeed{provider: "stripe", secrets: []string{stripeSecret}})
 	ids := b.tenantObjects(t, key) // an active affiliate's link in a 10% campaign

@@ -56,7 +56,7 @@ func TestPayoutLimits(t *testing.T) {
 		tn := b.seedShop(t, "acme")
 		aff := b.seedAffiliate(t, tn.ID, nil)
 		eur := b.seedPayoutCampaign(t, tn.ID, "EUR", 0)
-		c := b.seedCommission(t, tn.ID, aff, eur, 800, "EUR", "approved", anHourAgo)
+		c := b.org(tn.ID).Commission(t, aff, eur, 800, "EUR", "approved", anHourAgo)
 		setLimits(t, b, tn.ID, 500, 10_000)
 
 		refused(t, b, tn, aff, "800 EUR is payable; one payout may pay at most 500 EUR")
@@ -73,9 +73,9 @@ func TestPayoutLimits(t *testing.T) {
 		first, second := b.seedAffiliate(t, tn.ID, nil), b.seedAffiliate(t, tn.ID, nil)
 		eur := b.seedPayoutCampaign(t, tn.ID, "EUR", 0)
 		usd := b.seedPayoutCampaign(t, tn.ID, "USD", 0)
-		b.seedCommission(t, tn.ID, first, eur, 1000, "EUR", "approved", anHourAgo)
-		b.seedCommission(t, tn.ID, second, eur, 800, "EUR", "approved", anHourAgo)
-		b.seedCommission(t, tn.ID, second, usd, 900, "USD", "approved", anHourAgo)
+		b.org(tn.ID).Commission(t, first, eur, 1000, "EUR", "approved", anHourAgo)
+		b.org(tn.ID).Commission(t, second, eur, 800, "EUR", "approved", anHourAgo)
+		b.org(tn.ID).Commission(t, second, usd, 900, "USD", "approved", anHourAgo)
 		setLimits(t, b, tn.ID, 1_000, 1_500)
 
 		require.Equal(t, http.StatusCreated, b.createPayout(t, tn, payoutBody(first, "EUR", "manual"), nil).StatusCode)
@@ -93,7 +93,7 @@ func TestPayoutLimits(t *testing.T) {
 		affiliates := make([]uuid.UUID, payouts)
 		for i := range affiliates {
 			affiliates[i] = b.seedAffiliate(t, tn.ID, nil)
-			b.seedCommission(t, tn.ID, affiliates[i], eur, 1000, "EUR", "approved", anHourAgo)
+			b.org(tn.ID).Commission(t, affiliates[i], eur, 1000, "EUR", "approved", anHourAgo)
 		}
 		setLimits(t, b, tn.ID, 1_000, 2_500)
 

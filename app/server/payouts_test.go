@@ -133,18 +133,6 @@ func (b *bundle) seedPayoutCampaign(t *testing.T, org uuid.UUID, currency string
 
 // seedCommission writes a customer, a sale and its commission in status
 // (approved, pending or paid), due to be approved at approveAfter.
-func (b *bundle) seedCommission(t *testing.T, org, affiliate, campaign uuid.UUID, amount int64, currency, status string, approveAfter time.Time) uuid.UUID {
-	t.Helper()
-	customer, conversion, id := uuid.New(), uuid.New(), uuid.New()
-	b.org(org).Exec(t, nil, `INSERT INTO customers (org_id, id, affiliate_id) VALUES ($1, $2, $3)`, org, customer, affiliate)
-	b.org(org).Exec(t, nil, `INSERT INTO conversions (org_id, id, customer_id, kind, amount, currency, affiliate_id, campaign_id, occurred_at)
-		VALUES ($1, $2, $3, 'sale', $4, $5, $6, $7, now())`, org, conversion, customer, amount*5, currency, affiliate, campaign)
-	b.org(org).Exec(t, nil, `INSERT INTO commissions (org_id, id, conversion_id, affiliate_id, campaign_id, amount, currency, status, approve_after, approved_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, CASE WHEN $8 = 'approved' THEN now() END)`,
-		org, id, conversion, affiliate, campaign, amount, currency, status, approveAfter)
-	return id
-}
-
 type commissionState struct {
 	Status     string
 	PayoutID   *uuid.UUID
@@ -210,10 +198,10 @@ func TestPayouts(t *testing.T) {
 		aff := b.seedAffiliate(t, tn.ID, nil)
 		eur := b.seedPayoutCampaign(t, tn.ID, "EUR", 0)
 		usd := b.seedPayoutCampaign(t, tn.ID, "USD", 0)
-		approved := b.seedCommission(t, tn.ID, aff, eur, 1000, "EUR", "approved", anHourAgo)
-		due := b.seedCommission(t, tn.ID, aff, eur, 250, "EUR", "pending", anHourAgo)
-		held := b.seedCommission(t, tn.ID, aff, eur, 700, "EUR", "pending", inAMonth)
-		dollars := b.seedCommission(t, tn.ID, aff, usd, 900, "USD", "approved", anHourAgo)
+		approved := b.org(tn.ID).Commission(t, aff, eur, 1000, "EUR", "approved", anHourAgo)
+		due := b.org(tn.ID).Commission(t, aff, eur, 250, "EUR", "pending", anHourAgo)
+		held := b.org(tn.ID).Commission(t, aff, eur, 700, "EUR", "pending", inAMonth)
+		dollars := b.org(tn.ID).Commission(t, aff, usd, 900, "USD", "approved", anHourAgo)
 
 		var created payoutObject
 		resp := b.createPayout(t, tn, payoutBody(aff, "EUR", "manual"), &created)
@@ -292,8 +280,8 @@ func TestPayouts(t *testing.T) {
 		account := "acct_1032D82eZvKYlo2C"
 		aff := h.seedAffiliate(t, tn.ID, &account)
 		campaign := h.seedPayoutCampaign(t, tn.ID, "EUR", 1000)
-		h.seedCommission(t, tn.ID, aff, campaign, 600, "EUR", "approved", anHourAgo)
-		h.seedCommission(t, tn.ID, aff, campaign, 400, "EUR", "approved", anHourAgo)
+		h.org(tn.ID).Commission(t, aff, campaign, 600, "EUR", "approved", anHourAgo)
+		h.org(tn.ID).Commission(t, aff, campaign, 400, "EUR", "approved", anHourAgo)
 
 		var created payoutObject
 		require.Equal(t, http.StatusCreated, h.createPayout(t, tn, payoutBody(aff, "EUR", "stripe_connect"), &created).StatusCode)
@@ -334,9 +322,9 @@ func TestPayouts(t *testing.T) {
 		require.Equal(t, "urn:rekomi:problem:below_minimum_payout", p.Type)
 		require.Contains(t, p.Detail, "no approved EUR commissions")
 
-		b.seedCommission(t, tn.ID, aff, low, 1500, "EUR", "approved", anHourAgo)
-		b.seedCommission(t, tn.ID, aff, high, 1000, "EUR", "approved", anHourAgo)
-		due := b.seedCommission(t, tn.ID, aff, high, 100, "EUR", "pending", anHourAgo)
+		b.org(tn.ID).Commission(t, aff, low, 1500, "EUR", "approved", anHourAgo)
+		b.org(tn.ID).Commission(t, aff, high, 1000, "EUR", "approved", anHourAgo)
+		due := b.org(tn.ID).Commission(t, aff, high, 100, "EUR", "pending", anHourAgo)
 		resp = b.createPayout(t, tn, payoutBody(aff, "EUR", "manual"), &p)
 		require.Equal(t, http.StatusUnprocessableEntity, resp.StatusCode)
 		require.Equal(t, "urn:rekomi:problem:below_minimum_payout", p.Type)
@@ -345,7 +333,7 @@ func TestPayouts(t *testing.T) {
 		require.Equal(t, "pending", b.commission(t, tn.ID, due).Status, "a refused payout changes nothing")
 		require.Zero(t, b.countRows(t, tn.ID, `SELECT count(*) FROM audit_log WHERE action LIKE 'payout.%'`))
 
-		b.seedCommission(t, tn.ID, aff, low, 400, "EUR", "approved", anHourAgo)
+		b.org(tn.ID).Commission(t, aff, low, 400, "EUR", "approved", anHourAgo)
 		var created payoutObject
 		require.Equal(t, http.StatusCreated, b.createPayout(t, tn, payoutBody(aff, "EUR", "manual"), &created).StatusCode)
 		require.EqualValues(t, 3000, created.Amount)
@@ -356,7 +344,7 @@ func TestPayouts(t *testing.T) {
 		fake := &fakeProvider{name: payout.NameStripeConnect}
 		b, tn, _, campaign := connectedAffiliate(t, srv, fake, wide)
 		aff := b.seedAffiliate(t, tn.ID, nil)
-		b.seedCommission(t, tn.ID, aff, campaign, 1000, "EUR", "approved", anHourAgo)
+		b.org(tn.ID).Commission(t, aff, campaign, 1000, "EUR", "approved", anHourAgo)
 		var p server.Problem
 		resp := b.createPayout(t, tn, payoutBody(aff, "EUR", "stripe_connect"), &p)
 		require.Equal(t, http.StatusUnprocessableEntity, resp.StatusCode)
@@ -380,7 +368,7 @@ func TestPayouts(t *testing.T) {
 		aff := b.seedAffiliate(t, tn.ID, nil)
 		campaign := b.seedPayoutCampaign(t, tn.ID, "EUR", 0)
 		for range 5 {
-			b.seedCommission(t, tn.ID, aff, campaign, 100, "EUR", "approved", anHourAgo)
+			b.org(tn.ID).Commission(t, aff, campaign, 100, "EUR", "approved", anHourAgo)
 		}
 		const n = 4
 		statuses := make([]int, n)
@@ -402,7 +390,7 @@ func TestPayouts(t *testing.T) {
 		t.Parallel()
 		fake := &fakeProvider{name: payout.NameStripeConnect, outcomes: []error{payout.Definitive("insufficient funds in the platform balance", nil)}}
 		b, tn, aff, campaign := connectedAffiliate(t, srv, fake, wide)
-		first := b.seedCommission(t, tn.ID, aff, campaign, 800, "EUR", "approved", anHourAgo)
+		first := b.org(tn.ID).Commission(t, aff, campaign, 800, "EUR", "approved", anHourAgo)
 
 		var created payoutObject
 		require.Equal(t, http.StatusCreated, b.createPayout(t, tn, payoutBody(aff, "EUR", "stripe_connect"), &created).StatusCode)
@@ -424,7 +412,7 @@ func TestPayouts(t *testing.T) {
 		var p server.Problem
 		require.Equal(t, http.StatusConflict, b.dispatch(t, tn, created.ID, &p).StatusCode, "a failed payout is final")
 
-		second := b.seedCommission(t, tn.ID, aff, campaign, 200, "EUR", "approved", anHourAgo)
+		second := b.org(tn.ID).Commission(t, aff, campaign, 200, "EUR", "approved", anHourAgo)
 		var retry payoutObject
 		require.Equal(t, http.StatusCreated, b.createPayout(t, tn, payoutBody(aff, "EUR", "stripe_connect"), &retry).StatusCode)
 		require.ElementsMatch(t, []uuid.UUID{first, second}, itemIDs(retry), "a released commission is paid by a new payout")
@@ -438,26 +426,26 @@ func TestPayouts(t *testing.T) {
 		fake := &fakeProvider{name: payout.NameStripeConnect, outcomes: []error{payout.Definitive("account closed", nil)}}
 		b, tn, aff, campaign := connectedAffiliate(t, srv, fake, wide)
 		other := b.seedShop(t, "globex")
-		clawed := b.seedCommission(t, tn.ID, aff, campaign, 300, "EUR", "paid", anHourAgo)
+		clawed := b.org(tn.ID).Commission(t, aff, campaign, 300, "EUR", "paid", anHourAgo)
 		b.org(tn.ID).Exec(t, nil, `INSERT INTO commission_adjustments (org_id, commission_id, affiliate_id, amount, currency, reason)
 			VALUES ($1, $2, $3, -300, 'EUR', 'refunded')`, tn.ID, clawed, aff)
-		dollars := b.seedCommission(t, tn.ID, aff, campaign, 50, "USD", "paid", anHourAgo)
+		dollars := b.org(tn.ID).Commission(t, aff, campaign, 50, "USD", "paid", anHourAgo)
 		b.org(tn.ID).Exec(t, nil, `INSERT INTO commission_adjustments (org_id, commission_id, affiliate_id, amount, currency, reason)
 			VALUES ($1, $2, $3, -50, 'USD', 'disputed')`, tn.ID, dollars, aff)
 		// Another organization's clawback for an affiliate of its own changes nothing here.
 		otherAff := b.seedAffiliate(t, other.ID, nil)
-		otherPaid := b.seedCommission(t, other.ID, otherAff, b.seedPayoutCampaign(t, other.ID, "EUR", 0), 900, "EUR", "paid", anHourAgo)
+		otherPaid := b.org(other.ID).Commission(t, otherAff, b.seedPayoutCampaign(t, other.ID, "EUR", 0), 900, "EUR", "paid", anHourAgo)
 		b.org(other.ID).Exec(t, nil, `INSERT INTO commission_adjustments (org_id, commission_id, affiliate_id, amount, currency, reason)
 			VALUES ($1, $2, $3, -900, 'EUR', 'refunded')`, other.ID, otherPaid, otherAff)
 
-		small := b.seedCommission(t, tn.ID, aff, campaign, 200, "EUR", "approved", anHourAgo)
+		small := b.org(tn.ID).Commission(t, aff, campaign, 200, "EUR", "approved", anHourAgo)
 		var p server.Problem
 		resp := b.createPayout(t, tn, payoutBody(aff, "EUR", "stripe_connect"), &p)
 		require.Equal(t, http.StatusUnprocessableEntity, resp.StatusCode, "200 earned less 300 owed pays nothing")
 		require.Equal(t, "urn:rekomi:problem:below_minimum_payout", p.Type)
 		require.Contains(t, p.Detail, "less 300 EUR of clawbacks")
 
-		big := b.seedCommission(t, tn.ID, aff, campaign, 1000, "EUR", "approved", anHourAgo)
+		big := b.org(tn.ID).Commission(t, aff, campaign, 1000, "EUR", "approved", anHourAgo)
 		var first payoutObject
 		require.Equal(t, http.StatusCreated, b.createPayout(t, tn, payoutBody(aff, "EUR", "stripe_connect"), &first).StatusCode)
 		require.EqualValues(t, 900, first.Amount, "1200 earned less the 300 EUR clawback; the USD one waits for a USD payout")
@@ -480,7 +468,7 @@ func TestPayouts(t *testing.T) {
 			{PayoutID: again.ID, Amount: 900, Currency: "EUR", Destination: connectedAccount},
 		}, fake.transfers())
 
-		b.seedCommission(t, tn.ID, aff, campaign, 400, "EUR", "approved", anHourAgo)
+		b.org(tn.ID).Commission(t, aff, campaign, 400, "EUR", "approved", anHourAgo)
 		var later payoutObject
 		require.Equal(t, http.StatusCreated, b.createPayout(t, tn, payoutBody(aff, "EUR", "stripe_connect"), &later).StatusCode)
 		require.EqualValues(t, 400, later.Amount, "a settled clawback is deducted once")
@@ -493,7 +481,7 @@ func TestPayouts(t *testing.T) {
 			payout.Transient("Stripe answered 503", nil), fmt.Errorf("an unclassified error counts as transient"),
 		}}
 		b, tn, aff, campaign := connectedAffiliate(t, srv, fake, wide)
-		held := b.seedCommission(t, tn.ID, aff, campaign, 500, "EUR", "approved", anHourAgo)
+		held := b.org(tn.ID).Commission(t, aff, campaign, 500, "EUR", "approved", anHourAgo)
 		var created payoutObject
 		require.Equal(t, http.StatusCreated, b.createPayout(t, tn, payoutBody(aff, "EUR", "stripe_connect"), &created).StatusCode)
 
@@ -527,7 +515,7 @@ func TestPayouts(t *testing.T) {
 		t.Parallel()
 		fake := &fakeProvider{name: payout.NameStripeConnect}
 		b, tn, aff, campaign := connectedAffiliate(t, srv, fake, wide)
-		b.seedCommission(t, tn.ID, aff, campaign, 500, "EUR", "approved", anHourAgo)
+		b.org(tn.ID).Commission(t, aff, campaign, 500, "EUR", "approved", anHourAgo)
 		var created payoutObject
 		require.Equal(t, http.StatusCreated, b.createPayout(t, tn, payoutBody(aff, "EUR", "stripe_connect"), &created).StatusCode)
 
@@ -555,7 +543,7 @@ func TestPayouts(t *testing.T) {
 		tn := b.seedShop(t, "acme")
 		aff := b.seedAffiliate(t, tn.ID, nil)
 		campaign := b.seedPayoutCampaign(t, tn.ID, "EUR", 0)
-		b.seedCommission(t, tn.ID, aff, campaign, 500, "EUR", "approved", anHourAgo)
+		b.org(tn.ID).Commission(t, aff, campaign, 500, "EUR", "approved", anHourAgo)
 
 		first := b.post(t, "/v1/payouts", tn.key, "create-1", payoutBody(aff, "EUR", "manual"))
 		require.Equal(t, http.StatusCreated, first.status)
@@ -624,7 +612,7 @@ func TestPayouts(t *testing.T) {
 		a, other := b.seedShop(t, "acme"), b.seedShop(t, "globex")
 		aff := b.seedAffiliate(t, a.ID, nil)
 		campaign := b.seedPayoutCampaign(t, a.ID, "EUR", 0)
-		b.seedCommission(t, a.ID, aff, campaign, 500, "EUR", "approved", anHourAgo)
+		b.org(a.ID).Commission(t, aff, campaign, 500, "EUR", "approved", anHourAgo)
 		var created payoutObject
 		require.Equal(t, http.StatusCreated, b.createPayout(t, a, payoutBody(aff, "EUR", "manual"), &created).StatusCode)
 
@@ -650,10 +638,10 @@ func TestPayouts(t *testing.T) {
 		tn := b.seedShop(t, "acme")
 		aff := b.seedAffiliate(t, tn.ID, nil)
 		campaign := b.seedPayoutCampaign(t, tn.ID, "EUR", 0)
-		b.seedCommission(t, tn.ID, aff, campaign, 500, "EUR", "approved", anHourAgo)
+		b.org(tn.ID).Commission(t, aff, campaign, 500, "EUR", "approved", anHourAgo)
 		var created payoutObject
 		require.Equal(t, http.StatusCreated, b.createPayout(t, tn, payoutBody(aff, "EUR", "manual"), &created).StatusCode)
-		b.seedCommission(t, tn.ID, aff, campaign, 500, "EUR", "approved", anHourAgo)
+		b.org(tn.ID).Commission(t, aff, campaign, 500, "EUR", "approved", anHourAgo)
 		b.cancelOrg(t, tn.ID)
 
 		var p server.Problem
@@ -672,7 +660,7 @@ func TestPayouts(t *testing.T) {
 		_, doc := loadOpenAPI(t)
 		fake := &fakeProvider{name: payout.NameStripeConnect, outcomes: []error{payout.Transient("Stripe answered 503", nil)}}
 		b, tn, aff, campaign := connectedAffiliate(t, srv, fake, wide)
-		b.seedCommission(t, tn.ID, aff, campaign, 500, "EUR", "approved", anHourAgo)
+		b.org(tn.ID).Commission(t, aff, campaign, 500, "EUR", "approved", anHourAgo)
 		check := func(method, path, status, mediaType string, resp *http.Response, body any) {
 			t.Helper()
 			require.Equal(t, status, fmt.Sprint(resp.StatusCode), "%s %s", method, path)

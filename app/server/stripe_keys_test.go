@@ -115,7 +115,7 @@ func (b *stripeBundle) seedStripeTenant(t *testing.T, name, key, account string)
 // it, returning the dispatch's answer.
 func (b *stripeBundle) payOut(t *testing.T, st stripeTenant, out any) *http.Response {
 	t.Helper()
-	b.seedCommission(t, st.ID, st.affiliate, st.campaign, 700, "EUR", "approved", anHourAgo)
+	b.org(st.ID).Commission(t, st.affiliate, st.campaign, 700, "EUR", "approved", anHourAgo)
 	var created payoutObject
 	require.Equal(t, http.StatusCreated, b.createPayout(t, st.shop, payoutBody(st.affiliate, "EUR", "stripe_connect"), &created).StatusCode)
 	return b.dispatch(t, st.shop, created.ID, out)
@@ -181,7 +181,7 @@ func TestOrganizationStripeKeys(t *testing.T) {
 		t.Parallel()
 		b := setupStripe(t, srv, wide)
 		a := b.seedStripeTenant(t, "acme", stripeKeyA, "acct_OfA")
-		b.seedCommission(t, a.ID, a.affiliate, a.campaign, 700, "EUR", "approved", anHourAgo)
+		b.org(a.ID).Commission(t, a.affiliate, a.campaign, 700, "EUR", "approved", anHourAgo)
 		var created payoutObject
 		require.Equal(t, http.StatusCreated, b.createPayout(t, a.shop, payoutBody(a.affiliate, "EUR", "stripe_connect"), &created).StatusCode)
 		b.sealStripeKey(t, b.ring, a.ID, "")

@@ -40,6 +40,7 @@ import (
 	"github.com/rekomi/rekomi/app/dbtest"
 	"github.com/rekomi/rekomi/app/keyring"
 	"github.com/rekomi/rekomi/app/server"
+	"github.com/rekomi/rekomi/app/webhook"
 )
 
 const (
@@ -49,20 +50,11 @@ const (
 
 var clerkSecret = "whsec_" + base64.StdEncoding.EncodeToString([]byte("a clerk endpoint's signing key"))
 
-// webhookBundle is a server with a key ring, which opens endpoint secrets.
-type webhookBundle struct {
-	*bundle
-	ring *keyring.KeyRing
-}
-
-func setupWebhooks(t *testing.T, srv *dbtest.Server) *webhookBundle {
+// setupWebhooks runs a server with a key ring, which opens endpoint
+// secrets, and the API's small body limit: webhooks have their own.
+func setupWebhooks(t *testing.T, srv *dbtest.Server) *bundle {
 	t.Helper()
-	ring, err := keyring.Generate(rand.Reader)
-	require.NoError(t, err)
-	// The API's body limit is small: webhooks have their own.
-	b := setupWith(t, srv, []server.Option{server.WithKeyRing(ring)}, func(c *config.Config) { c.MaxBodyBytes = 1024 })
-	b.ring = ring
-	return &webhookBundle{bundle: b, ring: ring}
+	return setup(t, srv, func(c *config.Config) { c.MaxBodyBytes = 1024 })
 }
 
 // endpointSeed is a webhook endpoint as the operator writes it.
@@ -78,12 +70,12 @@ type endpointSeed struct {
 
 // seedEndpoint writes an endpoint row and its route key as the admin, with
 // the secrets sealed as the operator seals them.
-func (b *webhookBundle) seedEndpoint(t *testing.T, org uuid.UUID, e endpointSeed) uuid.UUID {
+func (b *bundle) seedEndpoint(t *testing.T, org uuid.UUID, e endpointSeed) uuid.UUID {
 	t.Helper()
 	id := uuid.New()
 	plain, err := json.Marshal(e.secrets)
 	require.NoError(t, err)
-	sealed, err := b.ring.Encrypt(plain, []byte("webhook_endpoint:"+id.String()))
+	sealed, err := b.ring.Encrypt(plain, webhook.SecretsAAD(id))
 	require.NoError(t, err)
 	b.adminExec(t, `INSERT INTO webhook_endpoints (org_id, id, name, provider, secrets, tolerance_seconds, disabled)
 		VALUES ($1, $2, $3, $4, $5, 300, $6)`, org, id, "ns/"+id.String(), e.provider, sealed, e.disabled)
@@ -104,7 +96,7 @@ type delivery struct {
 	body   []byte
 }
 
-func (b *webhookBundle) deliver(t *testing.T, path string, header http.Header, body string) delivery {
+func (b *bundle) deliver(t *testing.T, path string, header http.Header, body string) delivery {
 	t.Helper()
 	req, err := http.NewRequest(http.MethodPost, b.base+path, strings.NewReader(body))
 	require.NoError(t, err)
@@ -155,7 +147,7 @@ func webhookPath(provider string, endpoint uuid.UUID) string {
 
 // countEvents counts the org's billing_events with eventID and the audit
 // entries of their receipt.
-func (b *webhookBundle) countEvents(t *testing.T, org uuid.UUID, eventID string) (events, entries int) {
+func (b *bundle) countEvents(t *testing.T, org uuid.UUID, eventID string) (events, entries int) {
 	t.Helper()
 	ctx := context.Background()
 	require.NoError(t, b.db.TenantTx(ctx, org, func(tx pgx.Tx) error {
@@ -418,7 +410,7 @@ func TestWebhookSecretsThatDoNotOpen(t *testing.T) {
 	t.Parallel()
 	srv := dbtest.Start(t)
 	body := stripeEvent("evt_unopened", "invoice.paid")
-	requireFailed := func(t *testing.T, b *webhookBundle, ep uuid.UUID) {
+	requireFailed := func(t *testing.T, b *bundle, ep uuid.UUID) {
 		t.Helper()
 		d := b.deliver(t, webhookPath("stripe", ep), stripeSigned(time.Now().Unix(), body, stripeSecret), body)
 		require.Equal(t, http.StatusInternalServerError, d.status)
@@ -445,7 +437,8 @@ func TestWebhookSecretsThatDoNotOpen(t *testing.T) {
 		t.Parallel()
 		ring, err := keyring.Generate(rand.Reader)
 		require.NoError(t, err)
-		b := &webhookBundle{bundle: setupWith(t, srv, nil), ring: ring}
+		b := setupWith(t, srv, nil)
+		b.ring = ring
 		org, _ := b.seedOrg(t, "acme", server.ScopeRead)
 		requireFailed(t, b, b.seedEndpoint(t, org, endpointSeed{provider: "stripe", secrets: []string{stripeSecret}}))
 	})

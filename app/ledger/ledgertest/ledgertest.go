@@ -15,10 +15,12 @@ limitations under the License.
 */
 
 // Package ledgertest seeds an organization's ledger for tests: a migrated
-// Region database, organizations in it, and campaigns, affiliates, links
-// and clicks written as the runtime role in each organization's tenant
-// transaction, as the API would have. Organizations themselves are
-// written as the database owner, as the operator does.
+// Region database, organizations in it (written as the database owner, as
+// the operator does), and campaigns, affiliates, links, clicks and
+// commissions written as the runtime role in each organization's tenant
+// transaction, as the API and a tracked sale would have; Org.Audits counts
+// its audit entries. It is the one factory the ledger's, the billing
+// effects' and the HTTP API's tests seed through.
 package ledgertest
 
 import (
@@ -192,5 +194,21 @@ func (o Org) Click(t testing.TB, link, visitor uuid.UUID, at time.Time, bot bool
 	var id int64
 	o.Exec(t, []any{&id}, `INSERT INTO clicks (org_id, link_id, visitor_id, occurred_at, is_bot) VALUES ($1, $2, $3, $4, $5) RETURNING id`,
 		o.ID, link, visitor, at, bot)
+	return id
+}
+
+// Commission adds a commission of amount in currency to the affiliate in
+// the campaign, in status (approved ones approved now), due for approval
+// at approveAfter, on a sale of five times amount by a new customer of the
+// affiliate.
+func (o Org) Commission(t testing.TB, affiliate, campaign uuid.UUID, amount int64, currency, status string, approveAfter time.Time) uuid.UUID {
+	t.Helper()
+	customer, conversion, id := uuid.New(), uuid.New(), uuid.New()
+	o.Exec(t, nil, `INSERT INTO customers (org_id, id, affiliate_id) VALUES ($1, $2, $3)`, o.ID, customer, affiliate)
+	o.Exec(t, nil, `INSERT INTO conversions (org_id, id, customer_id, kind, amount, currency, affiliate_id, campaign_id, occurred_at)
+		VALUES ($1, $2, $3, 'sale', $4, $5, $6, $7, now())`, o.ID, conversion, customer, amount*5, currency, affiliate, campaign)
+	o.Exec(t, nil, `INSERT INTO commissions (org_id, id, conversion_id, affiliate_id, campaign_id, amount, currency, status, approve_after, approved_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, CASE WHEN $8 = 'approved' THEN now() END)`,
+		o.ID, id, conversion, affiliate, campaign, amount, currency, status, approveAfter)
 	return id
 }
