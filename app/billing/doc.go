@@ -20,7 +20,9 @@ limitations under the License.
 // then calls Apply in the same tenant transaction, so an event's effects
 // commit with it or not at all. Every effect goes through the ledger's
 // verbs, as the API's do; adding a provider event touches only this
-// package.
+// package. It never verifies a signature (app/webhook does), never stores
+// an event (the webhook handler does, before Apply) and never opens a
+// transaction.
 //
 // Each effect that changes business state writes its own audit entry, by
 // the provider (actor type provider, actor id "stripe" or "clerk"), with

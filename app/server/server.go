@@ -19,7 +19,10 @@ limitations under the License.
 // log, Prometheus metrics, panic recovery), problem+json errors, health and
 // readiness, a graceful shutdown that drains in-flight requests, and the
 // API's handlers and the webhook receiver; it mounts the admin pages of
-// package admin under /admin. It reaches tenant data only through app/db.
+// package admin under /admin. It holds no business rule: a handler decodes
+// and validates the request, calls one app/ledger verb in the principal's
+// tenant transaction and answers; a verified provider event takes effect
+// through app/billing. It reaches tenant data only through app/db.
 package server
 
 import (
