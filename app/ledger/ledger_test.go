@@ -32,7 +32,6 @@ import (
 	"github.com/rekomi/rekomi/app/dbtest"
 	"github.com/rekomi/rekomi/app/ledger"
 	"github.com/rekomi/rekomi/app/ledger/ledgertest"
-	"github.com/rekomi/rekomi/app/payout"
 )
 
 // Tests of the verbs against a real Region database, as the runtime role.
@@ -154,7 +153,7 @@ func TestSettlePayout(t *testing.T) {
 		var settled ledger.Payout
 		o.Tx(t, func(ctx context.Context, tx pgx.Tx) error {
 			created, err := ledger.CreatePayout(ctx, tx, o.ID, system,
-				ledger.NewPayout{AffiliateID: p.Affiliate, Currency: "EUR", Provider: payout.NameManual})
+				ledger.NewPayout{AffiliateID: p.Affiliate, Currency: "EUR", Provider: ledger.ProviderManual})
 			if err != nil {
 				return err
 			}

@@ -27,7 +27,6 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/rekomi/rekomi/app/db"
-	"github.com/rekomi/rekomi/app/payout"
 	"github.com/rekomi/rekomi/app/storable"
 )
 
@@ -36,6 +35,21 @@ import (
 // pending (CreatePayout), marked dispatched when sent to its provider
 // (StartDispatch), and settled paid or failed by the provider's answer
 // (SettlePayout); a failed payout releases its commissions for the next.
+
+// PayoutProvider is how a payout moves the money, as stored in
+// payouts.provider.
+type PayoutProvider string
+
+const (
+	// ProviderManual: the merchant pays outside Rekomi and marks it paid.
+	ProviderManual PayoutProvider = "manual"
+	// ProviderStripeConnect: a transfer to the affiliate's Stripe connected
+	// account, from the organization's own Stripe key.
+	ProviderStripeConnect PayoutProvider = "stripe_connect"
+)
+
+// Valid says whether p is a provider a payout may use.
+func (p PayoutProvider) Valid() bool { return p == ProviderManual || p == ProviderStripeConnect }
 
 // PayoutStatus is where a payout stands.
 type PayoutStatus string
@@ -57,20 +71,20 @@ const (
 // (clawbacks of commissions paid before, negative). Both are listed on a
 // single payout and left out of lists.
 type Payout struct {
-	Object        string       `json:"object"`
-	ID            uuid.UUID    `json:"id"`
-	AffiliateID   uuid.UUID    `json:"affiliate_id"`
-	Amount        int64        `json:"amount"`
-	Currency      string       `json:"currency"`
-	Provider      string       `json:"provider"`
-	Status        PayoutStatus `json:"status"`
-	ProviderRef   *string      `json:"provider_ref"`
-	FailureReason *string      `json:"failure_reason"`
-	Items         []PayoutItem `json:"items,omitempty"`
-	Deductions    []PayoutItem `json:"deductions,omitempty"`
-	CreatedAt     time.Time    `json:"created_at"`
-	DispatchedAt  *time.Time   `json:"dispatched_at"`
-	UpdatedAt     time.Time    `json:"updated_at"`
+	Object        string         `json:"object"`
+	ID            uuid.UUID      `json:"id"`
+	AffiliateID   uuid.UUID      `json:"affiliate_id"`
+	Amount        int64          `json:"amount"`
+	Currency      string         `json:"currency"`
+	Provider      PayoutProvider `json:"provider"`
+	Status        PayoutStatus   `json:"status"`
+	ProviderRef   *string        `json:"provider_ref"`
+	FailureReason *string        `json:"failure_reason"`
+	Items         []PayoutItem   `json:"items,omitempty"`
+	Deductions    []PayoutItem   `json:"deductions,omitempty"`
+	CreatedAt     time.Time      `json:"created_at"`
+	DispatchedAt  *time.Time     `json:"dispatched_at"`
+	UpdatedAt     time.Time      `json:"updated_at"`
 }
 
 // PayoutItem is one commission a payout pays, or one clawback it deducts.
@@ -144,7 +158,7 @@ func ListPayouts(ctx context.Context, tx pgx.Tx, org uuid.UUID, p Page, f Payout
 type NewPayout struct {
 	AffiliateID uuid.UUID
 	Currency    string
-	Provider    string // payout.NameManual or payout.NameStripeConnect
+	Provider    PayoutProvider
 }
 
 // CreatePayout creates the payout of what the affiliate is owed in the
@@ -185,7 +199,7 @@ const NoStripeKeyDetail = "the organization has no Stripe key: its Organization 
 // affiliate, and checks it can be paid through provider: through Stripe
 // Connect, the organization needs its own Stripe key and the affiliate a
 // connected account.
-func lockPayee(ctx context.Context, tx pgx.Tx, org, affiliateID uuid.UUID, provider string) error {
+func lockPayee(ctx context.Context, tx pgx.Tx, org, affiliateID uuid.UUID, provider PayoutProvider) error {
 	var account *string
 	err := tx.QueryRow(ctx, `SELECT stripe_account_id FROM affiliates WHERE org_id = $1 AND id = $2 FOR UPDATE`,
 		org, affiliateID).Scan(&account)
@@ -195,7 +209,7 @@ func lockPayee(ctx context.Context, tx pgx.Tx, org, affiliateID uuid.UUID, provi
 	if err != nil {
 		return fmt.Errorf("locking the affiliate: %w", err)
 	}
-	if provider != payout.NameStripeConnect {
+	if provider != ProviderStripeConnect {
 		return nil
 	}
 	has, err := hasStripeKey(ctx, tx, org)
@@ -357,7 +371,7 @@ func checkPayoutLimits(ctx context.Context, tx pgx.Tx, orgID uuid.UUID, currency
 
 // insertPayout writes the payout and its items and marks the commissions
 // as held by it.
-func insertPayout(ctx context.Context, tx pgx.Tx, orgID, affiliateID uuid.UUID, currency, provider string, due payable) (Payout, error) {
+func insertPayout(ctx context.Context, tx pgx.Tx, orgID, affiliateID uuid.UUID, currency string, provider PayoutProvider, due payable) (Payout, error) {
 	created, err := scanPayout(tx.QueryRow(ctx, `INSERT INTO payouts (org_id, affiliate_id, amount, currency, provider)
 		VALUES ($1, $2, $3, $4, $5) RETURNING `+payoutColumns, orgID, affiliateID, due.net(), currency, provider))
 	if err != nil {
@@ -419,7 +433,7 @@ func StartDispatch(ctx context.Context, tx pgx.Tx, org uuid.UUID, rec Recorder, 
 // payoutDestination is the affiliate's account at the payout's provider:
 // the Stripe connected account, or nothing for a manual payout.
 func payoutDestination(ctx context.Context, tx pgx.Tx, org uuid.UUID, po Payout) (string, error) {
-	if po.Provider != payout.NameStripeConnect {
+	if po.Provider != ProviderStripeConnect {
 		return "", nil
 	}
 	var account *string

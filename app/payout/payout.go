@@ -28,12 +28,13 @@ import (
 	"regexp"
 
 	"github.com/google/uuid"
+	"github.com/rekomi/rekomi/app/ledger"
 )
 
-// Names of the providers, as stored in payouts.provider.
+// Names of the providers: the ledger's, as stored in payouts.provider.
 const (
-	NameManual        = "manual"
-	NameStripeConnect = "stripe_connect"
+	NameManual        = string(ledger.ProviderManual)
+	NameStripeConnect = string(ledger.ProviderStripeConnect)
 )
 
 // Transfer is one payout to send: Amount in minor units of Currency (ISO

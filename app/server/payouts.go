@@ -27,7 +27,6 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/rekomi/rekomi/app/ledger"
-	"github.com/rekomi/rekomi/app/payout"
 )
 
 // providerTimeout bounds one call to a payout provider.
@@ -35,9 +34,9 @@ const providerTimeout = 20 * time.Second
 
 // payoutInput is the body of POST /v1/payouts.
 type payoutInput struct {
-	AffiliateID *string `json:"affiliate_id"`
-	Currency    *string `json:"currency"`
-	Provider    *string `json:"provider"`
+	AffiliateID *string                `json:"affiliate_id"`
+	Currency    *string                `json:"currency"`
+	Provider    *ledger.PayoutProvider `json:"provider"`
 }
 
 // validate checks the body and returns the affiliate id it names.
@@ -60,7 +59,7 @@ func validatePayout(in payoutInput) (uuid.UUID, []ledger.FieldError) {
 	switch {
 	case in.Provider == nil:
 		errs.Add("provider", "is required")
-	case *in.Provider != payout.NameStripeConnect && *in.Provider != payout.NameManual:
+	case !in.Provider.Valid():
 		errs.Add("provider", "must be stripe_connect or manual")
 	}
 	return affiliateID, errs

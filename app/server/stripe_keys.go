@@ -138,11 +138,11 @@ func (p *stripeProviders) get(orgID uuid.UUID, sealed []byte, ring *keyring.KeyR
 // through name: the manual provider, or the organization's own Stripe
 // Connect provider (a 422 payout_provider_not_configured when it has no
 // Stripe key).
-func (s *Server) providerFor(ctx context.Context, tx pgx.Tx, orgID uuid.UUID, name string) (payout.Provider, error) {
+func (s *Server) providerFor(ctx context.Context, tx pgx.Tx, orgID uuid.UUID, name ledger.PayoutProvider) (payout.Provider, error) {
 	switch name {
-	case payout.NameManual:
+	case ledger.ProviderManual:
 		return payout.Manual{}, nil
-	case payout.NameStripeConnect:
+	case ledger.ProviderStripeConnect:
 		provider, err := s.stripeFor(ctx, tx, orgID)
 		if errors.Is(err, errNoStripeKey) {
 			return nil, problemError{Problem{Type: "payout_provider_not_configured", Status: http.StatusUnprocessableEntity,
@@ -151,7 +151,7 @@ func (s *Server) providerFor(ctx context.Context, tx pgx.Tx, orgID uuid.UUID, na
 		return provider, err
 	}
 	return nil, problemError{Problem{Type: "payout_provider_not_configured", Status: http.StatusUnprocessableEntity,
-		Title: "The payout's provider is not configured on this server", Detail: name + " is not a payout provider of this server"}}
+		Title: "The payout's provider is not configured on this server", Detail: string(name) + " is not a payout provider of this server"}}
 }
 
 // hasStripeKey reports whether the organization's row holds a Stripe key,
