@@ -14,7 +14,6 @@ See the License for the specific language governing permissions and
 limitations under the License.
 */
 
-
 // Command image writes a container image of a static binary as a tarball
 // that `ctr images import` and `docker load` read, without a Docker engine:
 // the rekomi image the Dockerfile describes (the binary at /rekomi, the CA

@@ -14,7 +14,6 @@ See the License for the specific language governing permissions and
 limitations under the License.
 */
 
-
 // Command pause is what a pod's sandbox container runs: it holds the pod's
 // namespaces open, reaps the zombies of the processes it adopts as the
 // pod's init, and exits on SIGINT or SIGTERM. It never writes: it closes
