@@ -162,6 +162,11 @@ $(CRD_REF_DOCS): | $(LOCALBIN)
 envtest-assets: ## Build (once) and cache kube-apiserver and etcd for the tests.
 	./hack/envtest-assets.sh >/dev/null
 
+.PHONY: node-assets
+node-assets: ## Build (once) and cache kubelet, kube-controller-manager, kube-scheduler, kube-proxy and containerd for a one-node cluster; install runc, iptables and the CNI plugins when missing.
+	./hack/install-node-packages.sh
+	./hack/node-assets.sh >/dev/null
+
 .PHONY: kubectl
 kubectl: ## Build (once) and cache a kubectl of the control plane's version when none is on PATH.
 	./hack/kubectl.sh >/dev/null

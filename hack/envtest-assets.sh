@@ -23,7 +23,10 @@ ETCD_VERSION="${ETCD_VERSION:-3.6.16}"
 CACHE_ROOT="${REKOMI_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/rekomi}"
 ASSETS="${CACHE_ROOT}/envtest/k8s-${K8S_VERSION}-etcd-${ETCD_VERSION}"
 GO="${GO:-go}"
-progress="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/progress.sh"
+hack="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+progress="${hack}/progress.sh"
+# shellcheck source=hack/lib/k8s-wrapper.sh
+source "${hack}/lib/k8s-wrapper.sh"
 
 # Usual durations on an idle 2-core machine with an empty build cache.
 declare -A expected=([kube-apiserver]=4m [kubectl]=1m30s [etcd]=40s)
@@ -55,36 +58,13 @@ trap on_exit EXIT
 
 export GOFLAGS="-mod=mod"
 export CGO_ENABLED=0
-staging_minor="0.${K8S_VERSION#1.}"
 
 # build_kubernetes builds k8s.io/kubernetes/cmd/<name> into the assets directory.
 build_kubernetes() {
 	local name="$1"
 	local dir="${work}/${name}"
-	mkdir -p "${dir}"
 	log "building ${name} v${K8S_VERSION} (once; usually about ${expected[${name}]} on 2 cores)"
-	# k8s.io/kubernetes requires its staging modules at v0.0.0 and replaces them
-	# with local paths, which a consumer does not inherit: pin each one to the
-	# published staging release of the same minor.
-	local gomod
-	gomod="$(cd "${dir}" && "${GO}" mod download -json "k8s.io/kubernetes@v${K8S_VERSION}" | sed -n 's/.*"GoMod": "\(.*\)".*/\1/p')"
-	[[ -f "${gomod}" ]] || { log "cannot read go.mod of k8s.io/kubernetes v${K8S_VERSION}"; return 1; }
-	{
-		echo "module rekomi.local/envtest-apiserver"
-		echo
-		echo "go $(sed -n 's/^go \([0-9.]*\).*/\1/p' "${gomod}")"
-		echo
-		echo "require k8s.io/kubernetes v${K8S_VERSION}"
-		echo
-		sed -n 's#^[[:space:]]*\(k8s.io/[a-z0-9-]*\) => ./staging/src/.*#replace \1 => \1 v'"${staging_minor}"'#p' "${gomod}"
-	} >"${dir}/go.mod"
-	cat >"${dir}/tools.go" <<GO
-//go:build tools
-
-package tools
-
-import _ "k8s.io/kubernetes/cmd/${name}"
-GO
+	k8s_wrapper_module "${dir}" rekomi.local/envtest-apiserver "${name}"
 	(cd "${dir}" && "${progress}" "downloading the modules of ${name}" 1m -- "${GO}" mod tidy >&2)
 	(cd "${dir}" && "${progress}" --go-build "compiling ${name}" "${expected[${name}]}" -- \
 		"${GO}" build -trimpath -o "${ASSETS}/${name}.tmp" "k8s.io/kubernetes/cmd/${name}")
