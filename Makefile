@@ -129,6 +129,16 @@ dev: ## Run the whole platform on this machine, no cluster needed (flags of reko
 docker-build: ## Build the container image IMG (needs a Docker engine).
 	docker build --build-arg VERSION=$(VERSION) -t $(IMG) .
 
+# The pod sandbox image of a node this machine runs, written by `make images`.
+PAUSE_IMG ?= rekomi.local/pause:3.10
+
+.PHONY: images
+images: generate ## Write the image IMG (as the Dockerfile builds it) and the pod sandbox image PAUSE_IMG as tarballs in bin/images, without a Docker engine (`ctr -n k8s.io images import` reads them).
+	CGO_ENABLED=0 $(PROGRESS) "building the image's static bin/image/rekomi" 3m -- $(GO) build -trimpath -ldflags "-s -w -X main.version=$(VERSION)" -o $(LOCALBIN)/image/rekomi .
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "-s -w" -o $(LOCALBIN)/image/pause ./hack/image/pause
+	$(GO) run ./hack/image -kind rekomi -binary $(LOCALBIN)/image/rekomi -tag $(IMG) -o $(LOCALBIN)/images/rekomi.tar
+	$(GO) run ./hack/image -kind pause -binary $(LOCALBIN)/image/pause -tag $(PAUSE_IMG) -o $(LOCALBIN)/images/pause.tar
+
 ##@ Deployment
 
 .PHONY: deploy
