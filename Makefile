@@ -78,8 +78,9 @@ verify: controller-gen crd-ref-docs ## Fail when generated files or go.mod are s
 	fi
 
 .PHONY: test
-test: generate manifests vet envtest-assets postgres chromium kubectl redocly ## Run every test against a real API server, a real PostgreSQL and a headless Chromium, lint the OpenAPI document, then fuzz the webhook paths, the headers of audited writes and the text helper briefly.
-	KUBEBUILDER_ASSETS="$$(./hack/envtest-assets.sh)" $(GO) test $(GOTEST_FLAGS) ./...
+test: generate manifests vet envtest-assets postgres chromium kubectl redocly images node-assets ## Run every test against a real API server, a real PostgreSQL, a headless Chromium and a containerd running the images, lint the OpenAPI document, then fuzz the webhook paths, the headers of audited writes and the text helper briefly.
+	KUBEBUILDER_ASSETS="$$(./hack/envtest-assets.sh)" REKOMI_NODE_ASSETS="$$(./hack/node-assets.sh)" \
+		REKOMI_IMAGES=$(LOCALBIN)/images REKOMI_IMAGE=$(IMG) $(GO) test $(GOTEST_FLAGS) ./...
 	FUZZTIME=$(TEST_FUZZTIME) ./hack/fuzz.sh ./app/webhook ./app/server ./app/storable ./app/ledger
 
 # A count, not a duration: with a duration, Go 1.26's fuzzing coordinator can
