@@ -69,11 +69,17 @@ func ListPage[T any](ctx context.Context, tx pgx.Tx, org uuid.UUID, q Query[T], 
 	if err != nil {
 		return List[T]{}, fmt.Errorf("reading %s: %w", q.Table, db.MapError(err))
 	}
-	more := len(data) > p.Limit
+	return NewList(data, p.Limit), nil
+}
+
+// NewList is the page of rows fetched as limit + 1: the extra row, if
+// any, only says that more follow.
+func NewList[T any](rows []T, limit int) List[T] {
+	more := len(rows) > limit
 	if more {
-		data = data[:p.Limit]
+		rows = rows[:limit]
 	}
-	return List[T]{Object: "list", Data: data, HasMore: more}, nil
+	return List[T]{Object: "list", Data: rows, HasMore: more}
 }
 
 // Get reads the row of q's table with id, or db.ErrNotFound.

@@ -25,6 +25,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/rekomi/rekomi/app/audit"
+	"github.com/rekomi/rekomi/app/ledger"
 	"github.com/rekomi/rekomi/app/server/auditquery"
 )
 
@@ -85,7 +86,7 @@ func (s *Server) listAuditLog(w http.ResponseWriter, r *http.Request) {
 		s.internalError(w, r, "listing the audit log", err)
 		return
 	}
-	writeJSON(w, http.StatusOK, newList(entries, q.Limit))
+	writeJSON(w, http.StatusOK, ledger.NewList(entries, q.Limit))
 }
 
 // auditVerificationObject is the outcome of verifying an organization's

@@ -73,15 +73,6 @@ func (s *Server) list(w http.ResponseWriter, r *http.Request, doing string,
 	s.answer(w, r, doing, http.StatusOK, v, err)
 }
 
-// newList trims the one extra row fetched to learn whether more follow.
-func newList[T any](rows []T, limit int) ledger.List[T] {
-	more := len(rows) > limit
-	if more {
-		rows = rows[:limit]
-	}
-	return ledger.List[T]{Object: "list", Data: rows, HasMore: more}
-}
-
 // pathID reads the {id} path segment. On failure it has answered 404: an
 // id that cannot exist is simply not found.
 func pathID(w http.ResponseWriter, r *http.Request) (uuid.UUID, bool) {

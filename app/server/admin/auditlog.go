@@ -64,19 +64,16 @@ func (a *Pages) auditLog(w http.ResponseWriter, r *http.Request) {
 		a.internalError(w, r, "reading the audit log", err)
 		return
 	}
-	hasMore := len(entries) > q.Limit
-	if hasMore {
-		entries = entries[:q.Limit]
-	}
-	data.Entries = entries
+	list := ledger.NewList(entries, q.Limit)
+	data.Entries = list.Data
 	filters := nonEmpty(values, auditquery.FilterParams())
 	data.ExportURL = "/admin/audit-log/export.csv"
 	if len(filters) > 0 {
 		data.ExportURL += "?" + filters.Encode()
 	}
-	if hasMore {
+	if list.HasMore {
 		next := nonEmpty(values, append(auditquery.FilterParams(), "limit"))
-		next.Set("starting_after", strconv.FormatInt(entries[len(entries)-1].Seq, 10))
+		next.Set("starting_after", strconv.FormatInt(list.Data[len(list.Data)-1].Seq, 10))
 		data.NextURL = "/admin/audit-log?" + next.Encode()
 	}
 	a.render(w, r, http.StatusOK, "audit_log", page{Title: "Audit log", Data: data})
