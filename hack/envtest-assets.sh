@@ -45,19 +45,7 @@ if cached; then
 	exit 0
 fi
 
-mkdir -p "${ASSETS}"
-work="$(mktemp -d "${CACHE_ROOT}/build.XXXXXX")"
-on_exit() {
-	local rc=$?
-	rm -rf "${work}"
-	if ((rc != 0 && rc < 128)); then # not when interrupted
-		log "FAILED: kube-apiserver v${K8S_VERSION} and etcd v${ETCD_VERSION} are built from source fetched through the Go module proxy (GOPROXY=$("${GO}" env GOPROXY)); check that it answers (the error above says what failed), or put binaries of those versions named kube-apiserver and etcd into ${ASSETS}"
-	fi
-}
-trap on_exit EXIT
-
-export GOFLAGS="-mod=mod"
-export CGO_ENABLED=0
+begin_build "kube-apiserver v${K8S_VERSION} and etcd v${ETCD_VERSION}"
 
 # build_kubernetes builds k8s.io/kubernetes/cmd/<name> into the assets directory.
 build_kubernetes() {

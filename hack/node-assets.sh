@@ -77,19 +77,7 @@ if [[ -z "$(missing "${kubernetes[@]}" "${containerd[@]}")" ]]; then
 	exit 0
 fi
 
-mkdir -p "${ASSETS}"
-work="$(mktemp -d "${CACHE_ROOT}/build.XXXXXX")"
-on_exit() {
-	local rc=$?
-	rm -rf "${work}"
-	if ((rc != 0 && rc < 128)); then # not when interrupted
-		log "FAILED: ${kubernetes[*]} v${K8S_VERSION} and ${containerd[*]} v${CONTAINERD_VERSION} are built from source fetched through the Go module proxy (GOPROXY=$("${GO}" env GOPROXY)); check that it answers (the error above says what failed), or put binaries of those versions with those names into ${ASSETS}"
-	fi
-}
-trap on_exit EXIT
-
-export GOFLAGS="-mod=mod"
-export CGO_ENABLED=0
+begin_build "${kubernetes[*]} v${K8S_VERSION} and ${containerd[*]} v${CONTAINERD_VERSION}"
 
 # build NAME PACKAGE LDFLAGS [GO BUILD FLAG...] builds PACKAGE, in the
 # current directory's module, into the assets directory as NAME.

@@ -57,3 +57,27 @@ k8s_version_ldflags() {
 	printf -- '-X %s.gitVersion=v%s -X %s.gitMajor=%s -X %s.gitMinor=%s -X %s.gitTreeState=clean' \
 		"${v}" "${K8S_VERSION}" "${v}" "${K8S_VERSION%%.*}" "${v}" "${minor}" "${v}"
 }
+
+# begin_build WHAT makes ${ASSETS} and a scratch directory ${work} under
+# ${CACHE_ROOT}, removed when the script exits, and sets the Go environment
+# of a static build from the module proxy. If the script then fails (not
+# when it is interrupted), it logs that WHAT is built from source fetched
+# through the proxy and how to get past it. Needs ASSETS, CACHE_ROOT, GO
+# and a log function.
+begin_build() {
+	build_what="$1"
+	mkdir -p "${ASSETS}"
+	work="$(mktemp -d "${CACHE_ROOT}/build.XXXXXX")"
+	trap end_build EXIT
+	export GOFLAGS="-mod=mod"
+	export CGO_ENABLED=0
+}
+
+# end_build is begin_build's exit trap.
+end_build() {
+	local rc=$?
+	rm -rf "${work}"
+	if ((rc != 0 && rc < 128)); then # not when interrupted
+		log "FAILED: ${build_what} are built from source fetched through the Go module proxy (GOPROXY=$("${GO}" env GOPROXY)); check that it answers (the error above says what failed), or put binaries of those versions with those names into ${ASSETS}"
+	fi
+}
