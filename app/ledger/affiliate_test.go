@@ -18,17 +18,14 @@ package ledger_test
 
 import (
 	"context"
-	"crypto/rand"
 	"testing"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 	"github.com/stretchr/testify/require"
 
-	"github.com/rekomi/rekomi/app/audit"
 	"github.com/rekomi/rekomi/app/db"
 	"github.com/rekomi/rekomi/app/dbtest"
-	"github.com/rekomi/rekomi/app/keyring"
 	"github.com/rekomi/rekomi/app/ledger"
 	"github.com/rekomi/rekomi/app/ledger/ledgertest"
 )
@@ -36,19 +33,15 @@ import (
 func TestAffiliateVerbs(t *testing.T) {
 	t.Parallel()
 	region := ledgertest.NewRegion(t, dbtest.Start(t))
-	ring, err := keyring.Generate(rand.Reader)
-	require.NoError(t, err)
 	// An invite's entry seals the email, which only a Sealer stores.
-	rec := ledger.Recorder{Sealer: audit.NewSealer(ring, 0), Entry: system.Entry}
+	rec := sealing(t)
 	// in runs verb in o's tenant transaction, which an error rolls back.
 	in := func(o ledgertest.Org, verb func(ctx context.Context, tx pgx.Tx) (ledger.Affiliate, error)) (ledger.Affiliate, error) {
 		var a ledger.Affiliate
-		err := region.DB.TenantTx(context.Background(), o.ID, func(tx pgx.Tx) error {
-			var err error
-			a, err = verb(context.Background(), tx)
+		return a, tenantTx(o, func(ctx context.Context, tx pgx.Tx) (err error) {
+			a, err = verb(ctx, tx)
 			return err
 		})
-		return a, err
 	}
 	invite := func(o ledgertest.Org, email string, campaign *uuid.UUID) (ledger.Affiliate, error) {
 		return in(o, func(ctx context.Context, tx pgx.Tx) (ledger.Affiliate, error) {

@@ -113,8 +113,8 @@ func TestAPIKeyVerbs(t *testing.T) {
 	})
 
 	t.Run("RefusesAMalformedGivenSecret", func(t *testing.T) {
-		err := region.DB.TenantTx(context.Background(), o.ID, func(tx pgx.Tx) error {
-			_, err := ledger.CreateAPIKey(context.Background(), tx, o.ID, system, ledger.NewAPIKey{Name: "bad",
+		err := tenantTx(o, func(ctx context.Context, tx pgx.Tx) error {
+			_, err := ledger.CreateAPIKey(ctx, tx, o.ID, system, ledger.NewAPIKey{Name: "bad",
 				Scopes: []ledger.Scope{ledger.ScopeRead}, CreatedBy: "operator", Secret: "rk_live_short"})
 			return err
 		})

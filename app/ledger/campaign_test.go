@@ -75,12 +75,6 @@ func TestNewCampaign(t *testing.T) {
 	}
 }
 
-// tenantTx runs fn in o's tenant transaction and returns its error.
-func tenantTx(o ledgertest.Org, fn func(ctx context.Context, tx pgx.Tx) error) error {
-	ctx := context.Background()
-	return o.Region.DB.TenantTx(ctx, o.ID, func(tx pgx.Tx) error { return fn(ctx, tx) })
-}
-
 func TestCampaignVerbs(t *testing.T) {
 	t.Parallel()
 	region := ledgertest.NewRegion(t, dbtest.Start(t))

@@ -18,6 +18,7 @@ package ledger_test
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"strings"
 	"testing"
@@ -30,6 +31,7 @@ import (
 
 	"github.com/rekomi/rekomi/app/audit"
 	"github.com/rekomi/rekomi/app/dbtest"
+	"github.com/rekomi/rekomi/app/keyring"
 	"github.com/rekomi/rekomi/app/ledger"
 	"github.com/rekomi/rekomi/app/ledger/ledgertest"
 )
@@ -41,6 +43,21 @@ var system = ledger.Recorder{Entry: func(action, targetType, targetID string, me
 	return audit.Entry{ActorType: audit.ActorSystem, ActorID: "test", Action: action, TargetType: targetType,
 		TargetID: targetID, Metadata: metadata}
 }}
+
+// tenantTx runs fn in o's tenant transaction and returns its error.
+func tenantTx(o ledgertest.Org, fn func(ctx context.Context, tx pgx.Tx) error) error {
+	ctx := context.Background()
+	return o.Region.DB.TenantTx(ctx, o.ID, func(tx pgx.Tx) error { return fn(ctx, tx) })
+}
+
+// sealing records as the system actor with a Sealer of a fresh key ring,
+// for verbs whose entries seal personal fields (emails, URLs).
+func sealing(t *testing.T) ledger.Recorder {
+	t.Helper()
+	ring, err := keyring.Generate(rand.Reader)
+	require.NoError(t, err)
+	return ledger.Recorder{Sealer: audit.NewSealer(ring, 0), Entry: system.Entry}
+}
 
 // sale is a sale of amount EUR by a new customer through p's code, made
 // at at.

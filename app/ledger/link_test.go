@@ -18,17 +18,14 @@ package ledger_test
 
 import (
 	"context"
-	"crypto/rand"
 	"testing"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 	"github.com/stretchr/testify/require"
 
-	"github.com/rekomi/rekomi/app/audit"
 	"github.com/rekomi/rekomi/app/db"
 	"github.com/rekomi/rekomi/app/dbtest"
-	"github.com/rekomi/rekomi/app/keyring"
 	"github.com/rekomi/rekomi/app/ledger"
 	"github.com/rekomi/rekomi/app/ledger/ledgertest"
 )
@@ -36,13 +33,11 @@ import (
 func TestLinkVerbs(t *testing.T) {
 	t.Parallel()
 	region := ledgertest.NewRegion(t, dbtest.Start(t))
-	ring, err := keyring.Generate(rand.Reader)
-	require.NoError(t, err)
 	// A new link's entry seals its destination, which only a Sealer stores.
-	sealing := ledger.Recorder{Sealer: audit.NewSealer(ring, 0), Entry: system.Entry}
+	rec := sealing(t)
 	createLink := func(o ledgertest.Org, in ledger.NewLink) (l ledger.Link, err error) {
 		return l, tenantTx(o, func(ctx context.Context, tx pgx.Tx) error {
-			l, err = ledger.CreateLink(ctx, tx, o.ID, sealing, in)
+			l, err = ledger.CreateLink(ctx, tx, o.ID, rec, in)
 			return err
 		})
 	}
