@@ -14,11 +14,17 @@ See the License for the specific language governing permissions and
 limitations under the License.
 */
 
-// Package node runs the pieces of a one-node Kubernetes cluster on this
-// machine for tests, as children of the test process that die with it.
-// Containerd is the first: a daemon of its own (its own root, state and
-// socket under the test's temporary directory, never the machine's), with
-// the images a test imports and the containers it runs through ctr.
+// Package node runs a one-node Kubernetes cluster on this machine for
+// tests: etcd, kube-apiserver (RBAC, the Node authorizer, ServiceAccount
+// tokens), kube-controller-manager, kube-scheduler, containerd, the
+// kubelet and kube-proxy, as children of the calling process that die
+// with it. Pods join a bridge whose addresses exist only on this machine,
+// and nothing they send is forwarded off it. Everything the cluster
+// changes outside its directory (the bridge, iptables chains, cgroups,
+// kernel settings) is recorded before it is changed and put back by Stop,
+// or by the next Start when the process was killed.
+//
+// StartContainerd runs a containerd alone, for tests of images.
 package node
 
 import (
@@ -65,7 +71,7 @@ func StartContainerd(t testing.TB, assets string) *Containerd {
 	dir, err := os.MkdirTemp("", "rekomi-containerd-")
 	require.NoError(t, err)
 	c := &Containerd{assets: assets, dir: dir, socket: filepath.Join(dir, "containerd.sock"), cgroups: newCgroups(t)}
-	config := fmt.Sprintf("version = 3\nroot = %q\nstate = %q\n[grpc]\n  address = %q\n[ttrpc]\n  address = %q\n",
+	config := fmt.Sprintf("version = 3\nroot = %q\nstate = %q\ndisabled_plugins = ['io.containerd.internal.v1.opt']\n[grpc]\n  address = %q\n[ttrpc]\n  address = %q\n",
 		filepath.Join(dir, "root"), filepath.Join(dir, "state"), c.socket, c.socket+".ttrpc")
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "config.toml"), []byte(config), 0o600))
 	logFile, err := os.Create(filepath.Join(dir, "containerd.log"))
