@@ -29,6 +29,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/netip"
 	"net/url"
 	"os"
 	"os/exec"
@@ -65,6 +66,15 @@ type Options struct {
 	// StartTimeout bounds the wait for the server to accept connections.
 	// Zero means 60 seconds.
 	StartTimeout time.Duration
+	// Port is the port to listen on; zero picks a free one. With Dir, it
+	// lets a restarted server keep its address.
+	Port int
+	// Listen are addresses to listen on besides loopback, such as a
+	// bridge's that containers reach.
+	Listen []string
+	// Clients are networks (CIDR) besides loopback allowed to connect,
+	// with the superuser's password like every connection.
+	Clients []string
 	// Dir, when set, keeps the cluster there instead of in a temporary
 	// directory: created on the first start, reused by later ones and kept
 	// by Stop. Its parent must be reachable by the server's user.
@@ -115,7 +125,7 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 			srv.keep = opts.Dir != ""
 			return srv, nil
 		}
-		if attempt == 3 || !errors.Is(err, errPortInUse) {
+		if attempt == 3 || opts.Port != 0 || !errors.Is(err, errPortInUse) {
 			discard()
 			return nil, err
 		}
@@ -272,15 +282,25 @@ func initCluster(ctx context.Context, binDir, baseDir string, cred *syscall.Cred
 var errPortInUse = errors.New("port already in use")
 
 func launch(ctx context.Context, binDir, baseDir, password string, cred *syscall.Credential, opts Options) (*Server, error) {
-	port, err := freePort()
-	if err != nil {
-		return nil, err
+	port := opts.Port
+	if port == 0 {
+		var err error
+		if port, err = freePort(); err != nil {
+			return nil, err
+		}
 	}
 	args := []string{
 		"-D", filepath.Join(baseDir, "data"),
 		"-p", strconv.Itoa(port),
-		"-c", "listen_addresses=127.0.0.1",
+		"-c", "listen_addresses=" + strings.Join(append([]string{"127.0.0.1"}, opts.Listen...), ","),
 		"-c", "unix_socket_directories=" + baseDir,
+	}
+	if len(opts.Clients) > 0 {
+		hba, err := writeHBA(baseDir, opts.Clients, cred)
+		if err != nil {
+			return nil, err
+		}
+		args = append(args, "-c", "hba_file="+hba)
 	}
 	for _, name := range sortedKeys(opts.Settings) {
 		args = append(args, "-c", name+"="+opts.Settings[name])
@@ -318,6 +338,34 @@ func launch(ctx context.Context, binDir, baseDir, password string, cred *syscall
 		return nil, err
 	}
 	return s, nil
+}
+
+// writeHBA writes the client authentication rules of a server that also
+// accepts the networks clients, each with the password, and returns the
+// file's path.
+func writeHBA(baseDir string, clients []string, cred *syscall.Credential) (string, error) {
+	rules := []string{
+		"local all all scram-sha-256",
+		"host all all 127.0.0.1/32 scram-sha-256",
+		"host all all ::1/128 scram-sha-256",
+	}
+	for _, c := range clients {
+		prefix, err := netip.ParsePrefix(c)
+		if err != nil {
+			return "", fmt.Errorf("a client network: %w", err)
+		}
+		rules = append(rules, "host all all "+prefix.Masked().String()+" scram-sha-256")
+	}
+	path := filepath.Join(baseDir, "pg_hba.conf")
+	if err := os.WriteFile(path, []byte(strings.Join(rules, "\n")+"\n"), 0o600); err != nil {
+		return "", fmt.Errorf("writing the client authentication rules: %w", err)
+	}
+	if cred != nil {
+		if err := os.Chown(path, int(cred.Uid), int(cred.Gid)); err != nil {
+			return "", fmt.Errorf("handing %s to the postgres user: %w", path, err)
+		}
+	}
+	return path, nil
 }
 
 func (s *Server) waitReady(ctx context.Context, timeout time.Duration) error {

@@ -19,6 +19,8 @@ package pgserver_test
 import (
 	"context"
 	"errors"
+	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"testing"
@@ -119,4 +121,47 @@ func TestStartExplainsAnUnreachableDir(t *testing.T) {
 	require.ErrorContains(t, err, "`chmod o+x "+private+"`")
 	require.NotContains(t, err.Error(), parent+" (", "only the directory that blocks is named")
 	require.NoDirExists(t, dir, "nothing is left behind")
+}
+
+// TestListenAndClients serves a second address on a fixed port and admits
+// a network besides loopback only when told to.
+func TestListenAndClients(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	port := freeLoopbackPort(t)
+	srv, err := pgserver.Start(ctx, pgserver.Options{Port: port, Listen: []string{"127.0.0.2"}, Clients: []string{"127.0.0.3/32"}})
+	require.NoError(t, err)
+	t.Cleanup(func() { require.NoError(t, srv.Stop(ctx)) })
+	require.Contains(t, srv.URL(), fmt.Sprintf("127.0.0.1:%d", port))
+
+	// From 127.0.0.3, an admitted client, to the second address.
+	require.NoError(t, connectFrom(ctx, srv.URL(), "127.0.0.2", "127.0.0.3"))
+	// From 127.0.0.4, no admitted network.
+	err = connectFrom(ctx, srv.URL(), "127.0.0.2", "127.0.0.4")
+	require.ErrorContains(t, err, "no pg_hba.conf entry")
+}
+
+// connectFrom connects to the server of rawURL at address host, from the
+// local address source.
+func connectFrom(ctx context.Context, rawURL, host, source string) error {
+	cfg, err := pgx.ParseConfig(rawURL)
+	if err != nil {
+		return err
+	}
+	cfg.Host = host
+	dialer := &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(source)}}
+	cfg.DialFunc = dialer.DialContext
+	conn, err := pgx.ConnectConfig(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	return conn.Close(ctx)
+}
+
+func freeLoopbackPort(t *testing.T) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.2:0")
+	require.NoError(t, err)
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
 }
