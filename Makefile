@@ -93,6 +93,11 @@ e2e: build envtest-assets postgres kubectl ## Run only the end-to-end test: bin/
 	KUBEBUILDER_ASSETS="$$(./hack/envtest-assets.sh)" REKOMI_BIN=$(LOCALBIN)/rekomi \
 		$(GO) test $(GOTEST_FLAGS) -run '^TestDevProcess$$' -v ./app/devstack/e2e
 
+.PHONY: e2e-cluster
+e2e-cluster: manifests envtest-assets postgres kubectl images node-assets ## Run only the end-to-end test on a one-node cluster: the image in containerd, config/default applied as `make deploy` does, the samples served by real pods.
+	KUBEBUILDER_ASSETS="$$(./hack/envtest-assets.sh)" REKOMI_NODE_ASSETS="$$(./hack/node-assets.sh)" \
+		REKOMI_IMAGES=$(LOCALBIN)/images REKOMI_IMAGE=$(IMG) $(GO) test $(GOTEST_FLAGS) -v ./e2e/...
+
 .PHONY: lint-openapi
 lint-openapi: redocly ## Lint app/server/openapi.json with Redocly CLI's recommended rules (make test does it in TestOpenAPILint).
 	REDOCLY_TELEMETRY=off REDOCLY_SUPPRESS_NOTIFICATIONS=true "$$(./hack/redocly.sh)" lint --config hack/redocly/redocly.yaml app/server/openapi.json

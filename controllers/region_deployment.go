@@ -43,9 +43,12 @@ func (r *RegionReconciler) appDeployment(region *rekomiv1.Region, runtimeHash st
 		ServiceAccountName:           appName(region.Name),
 		AutomountServiceAccountToken: ptr.To(false),
 		SecurityContext: &corev1.PodSecurityContext{
-			RunAsNonRoot:   ptr.To(true),
-			RunAsUser:      ptr.To[int64](65532),
-			RunAsGroup:     ptr.To[int64](65532),
+			RunAsNonRoot: ptr.To(true),
+			RunAsUser:    ptr.To[int64](65532),
+			RunAsGroup:   ptr.To[int64](65532),
+			// The key ring's files (mode 0440) belong to this group, so
+			// that the app's user reads them; without it they are root's.
+			FSGroup:        ptr.To[int64](65532),
 			SeccompProfile: &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault},
 		},
 		Containers: []corev1.Container{appContainer(region, image)},

@@ -1,0 +1,241 @@
+/*
+Copyright 2026 The Rekomi Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package cluster_test
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/rekomi/rekomi/app/pgserver"
+	"github.com/rekomi/rekomi/e2e/node"
+)
+
+// image is the name the test gives the image `make images` wrote: a tag
+// other than latest, so that the kubelet never tries to pull it.
+const image = "rekomi.local/rekomi:e2e"
+
+// TestDeploy installs the operator as the README's "Deploy to a cluster"
+// tells a platform team, applies the samples and checks that both
+// Regions serve from real pods.
+func TestDeploy(t *testing.T) {
+	e := setUp(t)
+	e.deploy(t)
+	e.applySamples(t)
+	for _, region := range []string{"us", "eu"} {
+		e.requireServing(t, region)
+	}
+}
+
+// env is the test's cluster, its PostgreSQL servers and its kubectl.
+type env struct {
+	root    string
+	cluster *node.Cluster
+	kubectl kubectl
+	// databases are the admin URLs of each Region's server.
+	databases map[string]string
+}
+
+func setUp(t *testing.T) *env {
+	t.Helper()
+	root, err := filepath.Abs(filepath.Join("..", ".."))
+	require.NoError(t, err)
+	images := requireEnv(t, "REKOMI_IMAGES", "run `make test` or `make e2e-cluster` (they run `make images`), or set it to bin/images after `make images`")
+	built := requireEnv(t, "REKOMI_IMAGE", "REKOMI_IMAGE names the image in $REKOMI_IMAGES/rekomi.tar, such as rekomi:latest")
+	ctx := context.Background()
+	c, err := node.Start(ctx, node.Options{
+		ControlPlane: requireEnv(t, "KUBEBUILDER_ASSETS", "run `make test`, or set it to the directory hack/envtest-assets.sh prints"),
+		Node:         requireEnv(t, "REKOMI_NODE_ASSETS", "run `make test` (it runs hack/node-assets.sh), or set it to the directory hack/node-assets.sh prints"),
+		Images:       []string{filepath.Join(images, "pause.tar"), filepath.Join(images, "rekomi.tar")},
+		Progress:     os.Stderr,
+	})
+	require.NoError(t, err)
+	t.Cleanup(func() { require.NoError(t, c.Stop()) })
+	fmt.Printf("node_ready_warm %.1f s\n", c.Ready.Seconds())
+	e := &env{root: root, cluster: c, kubectl: kubectl{bin: findKubectl(t, root), kubeconfig: c.Kubeconfig}, databases: map[string]string{}}
+	e.tagImage(t, built)
+	for _, region := range []string{"us", "eu"} {
+		srv, err := pgserver.Start(ctx, pgserver.Options{Listen: []string{node.NodeIP}, Clients: []string{node.PodCIDR}})
+		require.NoError(t, err, "the OS's PostgreSQL binaries are needed: run `make postgres`")
+		t.Cleanup(func() { require.NoError(t, srv.Stop(context.Background())) })
+		e.databases[region] = onBridge(t, srv.URL())
+	}
+	t.Cleanup(func() {
+		if t.Failed() {
+			e.dumpState(t)
+		}
+	})
+	return e
+}
+
+// tagImage names the imported image as the deployment will.
+func (e *env) tagImage(t *testing.T, built string) {
+	t.Helper()
+	ctx := context.Background()
+	listed, err := e.cluster.Containerd.Ctr(ctx, "images", "ls", "-q")
+	require.NoError(t, err)
+	var source string
+	for _, name := range strings.Fields(listed) {
+		if name == built || strings.HasSuffix(name, "/"+built) {
+			source = name
+		}
+	}
+	require.NotEmpty(t, source, "%s is among the imported images %s", built, listed)
+	out, err := e.cluster.Containerd.Ctr(ctx, "images", "tag", "--force", source, image)
+	require.NoError(t, err, out)
+}
+
+// onBridge is a server's admin URL at the node's address, where pods
+// reach it.
+func onBridge(t *testing.T, raw string) string {
+	t.Helper()
+	u, err := url.Parse(raw)
+	require.NoError(t, err)
+	u.Host = net.JoinHostPort(node.NodeIP, u.Port())
+	return u.String()
+}
+
+// deploy runs what `make deploy IMG=...` runs (without regenerating the
+// manifests, which `make test` did) and waits for the manager.
+func (e *env) deploy(t *testing.T) {
+	t.Helper()
+	cmd := exec.Command("bash", "-c", "hack/render.sh config/default \"$IMG\" | kubectl apply --server-side -f -")
+	cmd.Dir = e.root
+	cmd.Env = append(os.Environ(), "IMG="+image, "KUBECONFIG="+e.kubectl.kubeconfig,
+		"PATH="+filepath.Dir(e.kubectl.bin)+string(os.PathListSeparator)+os.Getenv("PATH"))
+	out, err := cmd.CombinedOutput()
+	require.NoError(t, err, "make deploy: %s", out)
+	e.kubectl.run(t, "", "-n", "rekomi-system", "rollout", "status", "deployment/rekomi-manager", "--timeout=3m")
+	sa := e.kubectl.get(t, "rekomi-system", "deployment/rekomi-manager", ".spec.template.spec.serviceAccountName")
+	require.Equal(t, "rekomi-manager", sa, "the manager runs with its own ServiceAccount")
+}
+
+// applySamples creates each Region's admin Secret, as the samples'
+// comments say, and applies the samples.
+func (e *env) applySamples(t *testing.T) {
+	t.Helper()
+	for region, admin := range e.databases {
+		e.kubectl.run(t, "", "-n", "rekomi-system", "create", "secret", "generic", "postgres-admin-"+region, "--from-literal=url="+admin)
+	}
+	e.kubectl.run(t, "", "apply", "-f", filepath.Join(e.root, "config", "samples"))
+	for _, region := range []string{"us", "eu"} {
+		e.kubectl.run(t, "", "wait", "--for=condition=Ready", "region/"+region, "--timeout=5m")
+	}
+	for _, org := range []string{"acme", "globex"} {
+		e.kubectl.run(t, "", "wait", "--for=condition=Ready", "organization/"+org, "--timeout=3m")
+	}
+}
+
+// requireServing checks that the Region's app is available from its
+// Deployment's real status and answers through its Service.
+func (e *env) requireServing(t *testing.T, region string) {
+	t.Helper()
+	namespace := e.kubectl.get(t, "", "region/"+region, ".spec.namespace")
+	available := e.kubectl.get(t, "", "region/"+region, `.status.conditions[?(@.type=="AppAvailable")].status`)
+	require.Equal(t, "True", available)
+	replicas := e.kubectl.get(t, namespace, "deployment/"+region+"-app", ".status.readyReplicas")
+	require.Equal(t, "2", replicas, "both app pods are ready")
+	ip := e.kubectl.get(t, namespace, "service/"+region+"-app", ".spec.clusterIP")
+	port := e.kubectl.get(t, namespace, "service/"+region+"-app", ".spec.ports[0].port")
+	base := "http://" + net.JoinHostPort(ip, port)
+	resp, err := http.Get(base + "/readyz")
+	require.NoError(t, err)
+	require.NoError(t, resp.Body.Close())
+	require.Equal(t, http.StatusOK, resp.StatusCode, "the app answers through its Service")
+}
+
+// dumpState logs what a failing test needs to see: the objects, the pods'
+// logs and the components' logs.
+func (e *env) dumpState(t *testing.T) {
+	t.Helper()
+	for _, args := range [][]string{
+		{"get", "regions,organizations,nodes", "-o", "wide"},
+		{"get", "pods,deployments,services", "-A", "-o", "wide"},
+		{"get", "events", "-A", "--sort-by=.lastTimestamp"},
+		{"describe", "regions"},
+		{"-n", "rekomi-system", "logs", "deployment/rekomi-manager", "--tail=20"},
+		{"-n", "rekomi-us", "logs", "deployment/us-app", "--tail=20"},
+		{"-n", "rekomi-us", "logs", "deployment/us-app", "--tail=20", "--previous"},
+	} {
+		out, _ := e.kubectl.output(args...)
+		t.Logf("kubectl %s:\n%s", strings.Join(args, " "), out)
+	}
+	for _, component := range []string{"kubelet", "kube-controller-manager"} {
+		t.Logf("%s:\n%s", component, e.cluster.Log(component, 30))
+	}
+}
+
+// kubectl runs kubectl against the test's cluster.
+type kubectl struct{ bin, kubeconfig string }
+
+func (k kubectl) output(args ...string) (string, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 6*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, k.bin, args...)
+	cmd.Env = append(os.Environ(), "KUBECONFIG="+k.kubeconfig)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	if err != nil {
+		return stdout.String(), fmt.Errorf("kubectl %s: %w: %s", strings.Join(args, " "), err, stderr.String())
+	}
+	return stdout.String(), nil
+}
+
+func (k kubectl) run(t *testing.T, _ string, args ...string) string {
+	t.Helper()
+	out, err := k.output(args...)
+	require.NoError(t, err)
+	return out
+}
+
+func (k kubectl) get(t *testing.T, namespace, object, jsonPath string) string {
+	t.Helper()
+	args := []string{"get", object, "-o", "jsonpath={" + jsonPath + "}"}
+	if namespace != "" {
+		args = append([]string{"-n", namespace}, args...)
+	}
+	return k.run(t, "", args...)
+}
+
+// findKubectl is the kubectl hack/kubectl.sh finds or builds.
+func findKubectl(t *testing.T, root string) string {
+	t.Helper()
+	out, err := exec.Command(filepath.Join(root, "hack", "kubectl.sh")).Output()
+	require.NoError(t, err, "hack/kubectl.sh finds or builds kubectl: run `make kubectl`")
+	return strings.TrimSpace(string(out))
+}
+
+func requireEnv(t *testing.T, name, how string) string {
+	t.Helper()
+	v := os.Getenv(name)
+	if v == "" {
+		t.Fatalf("%s is not set: %s", name, how)
+	}
+	return v
+}
