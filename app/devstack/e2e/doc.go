@@ -18,7 +18,9 @@ limitations under the License.
 // only through public interfaces, as a newcomer would: the files it writes
 // (stack.json, the kubeconfig), kubectl against its control plane, and HTTP
 // against its apps (the merchant API, a referral link, signed Stripe
-// webhooks, /metrics on its own port). It imports nothing of the module, so it tests the
-// binary and its documented surface rather than the code behind them, and
-// it checks that Ctrl-C leaves no process or listening port behind.
+// webhooks, /metrics on its own port). The merchant's flow it runs is
+// package e2e/flow's, which the test on a real cluster runs too; it
+// imports nothing else of the module, so it tests the binary and its
+// documented surface rather than the code behind them, and it checks that
+// Ctrl-C leaves no process or listening port behind.
 package e2e

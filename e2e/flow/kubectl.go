@@ -14,7 +14,7 @@ See the License for the specific language governing permissions and
 limitations under the License.
 */
 
-package e2e_test
+package flow
 
 import (
 	"bytes"
@@ -30,15 +30,16 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// kubectl runs the kubectl binary against the stack's control plane.
-type kubectl struct {
-	bin, kubeconfig string
+// Kubectl runs the kubectl binary Bin against the control plane of the
+// kubeconfig file Kubeconfig.
+type Kubectl struct {
+	Bin, Kubeconfig string
 }
 
-// findKubectl finds kubectl as hack/kubectl.sh does: $KUBECTL, then the
+// FindKubectl finds kubectl as hack/kubectl.sh does: $KUBECTL, then the
 // one on PATH, then one beside kube-apiserver in KUBEBUILDER_ASSETS, where
 // that script builds it (and setup-envtest puts it).
-func findKubectl(t *testing.T) string {
+func FindKubectl(t testing.TB) string {
 	t.Helper()
 	if bin := os.Getenv("KUBECTL"); bin != "" {
 		return bin
@@ -56,14 +57,14 @@ func findKubectl(t *testing.T) string {
 	return ""
 }
 
-// run runs kubectl with args and stdin and returns what it printed,
+// Run runs kubectl with args and stdin and returns what it printed,
 // failing t when it fails.
-func (k kubectl) run(t *testing.T, stdin string, args ...string) string {
+func (k Kubectl) Run(t testing.TB, stdin string, args ...string) string {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(t.Context(), 3*time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, k.bin, args...)
-	cmd.Env = append(os.Environ(), "KUBECONFIG="+k.kubeconfig)
+	cmd := exec.CommandContext(ctx, k.Bin, args...)
+	cmd.Env = append(os.Environ(), "KUBECONFIG="+k.Kubeconfig)
 	cmd.Stdin = strings.NewReader(stdin)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
@@ -72,20 +73,21 @@ func (k kubectl) run(t *testing.T, stdin string, args ...string) string {
 	return stdout.String()
 }
 
-// get prints one field of an object with a JSONPath template.
-func (k kubectl) get(t *testing.T, namespace, object, jsonPath string) string {
+// Get prints one field of an object (in namespace, unless empty) with a
+// JSONPath template.
+func (k Kubectl) Get(t testing.TB, namespace, object, jsonPath string) string {
 	t.Helper()
 	args := []string{"get", object, "-o", "jsonpath={" + jsonPath + "}"}
 	if namespace != "" {
 		args = append([]string{"-n", namespace}, args...)
 	}
-	return k.run(t, "", args...)
+	return k.Run(t, "", args...)
 }
 
-// secretValue reads and decodes one key of a Secret.
-func (k kubectl) secretValue(t *testing.T, namespace, name, key string) string {
+// SecretValue reads and decodes one key of a Secret.
+func (k Kubectl) SecretValue(t testing.TB, namespace, name, key string) string {
 	t.Helper()
-	encoded := k.get(t, namespace, "secret/"+name, ".data."+key)
+	encoded := k.Get(t, namespace, "secret/"+name, ".data."+key)
 	require.NotEmpty(t, encoded, "Secret %s/%s has no key %s", namespace, name, key)
 	value, err := base64.StdEncoding.DecodeString(encoded)
 	require.NoError(t, err)
