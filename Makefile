@@ -77,6 +77,11 @@ verify: controller-gen crd-ref-docs ## Fail when generated files or go.mod are s
 		echo "generated files were stale (diff above); they are regenerated now: review and commit them" >&2; exit 1; \
 	fi
 
+# The image the tests build, import into their node and deploy: a tag
+# other than latest, which the kubelet would always try to pull.
+TEST_IMG ?= rekomi.local/rekomi:test
+test e2e-cluster: IMG = $(TEST_IMG)
+
 .PHONY: test
 test: generate manifests vet envtest-assets postgres chromium kubectl redocly images node-assets ## Run every test against a real API server, a real PostgreSQL, a headless Chromium and a containerd running the images, lint the OpenAPI document, then fuzz the webhook paths, the headers of audited writes and the text helper briefly.
 	KUBEBUILDER_ASSETS="$$(./hack/envtest-assets.sh)" REKOMI_NODE_ASSETS="$$(./hack/node-assets.sh)" \

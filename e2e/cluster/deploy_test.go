@@ -33,16 +33,17 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/rekomi/rekomi/app/pgserver"
+	"github.com/rekomi/rekomi/e2e/flow"
 	"github.com/rekomi/rekomi/e2e/node"
 )
 
-// image is the name the test gives the image `make images` wrote: a tag
-// other than latest, so that the kubelet never tries to pull it.
-const image = "rekomi.local/rekomi:e2e"
-
 // TestDeploy installs the operator as the README's "Deploy to a cluster"
-// tells a platform team, applies the samples and checks that both
-// Regions serve from real pods.
+// tells a platform team, applies the samples, checks that both Regions
+// serve from real pods, and runs a merchant's flow through the EU
+// Region's Service: a referral from a link and a click to a paid invoice,
+// a replayed delivery and a refund, an audit log whose chain verifies
+// against the operator's witness, and none of it visible to the sample
+// organization of the same Region.
 func TestDeploy(t *testing.T) {
 	e := setUp(t)
 	e.deploy(t)
@@ -50,13 +51,23 @@ func TestDeploy(t *testing.T) {
 	for _, region := range []string{"us", "eu"} {
 		e.requireServing(t, region)
 	}
+
+	app := e.app(t, "eu")
+	org := flow.AddOrganization(t, e.kubectl, app, "initech", "eu")
+	ref := flow.SetUpReferral(t, org)
+	visitor := flow.ClickLink(t, org, ref)
+	sale := flow.PayAndRefund(t, org, ref, visitor)
+	flow.CheckAuditTrail(t, org, ref, sale)
+	acme := flow.Merchant{Base: org.AppURL, Key: e.kubectl.SecretValue(t, "rekomi-eu", "acme-admin-api-key", "api-key"), Client: app.Client}
+	flow.CheckIsolation(t, acme, org, ref, sale)
 }
 
 // env is the test's cluster, its PostgreSQL servers and its kubectl.
 type env struct {
 	root    string
+	image   string
 	cluster *node.Cluster
-	kubectl kubectl
+	kubectl flow.Kubectl
 	// databases are the admin URLs of each Region's server.
 	databases map[string]string
 }
@@ -66,7 +77,10 @@ func setUp(t *testing.T) *env {
 	root, err := filepath.Abs(filepath.Join("..", ".."))
 	require.NoError(t, err)
 	images := requireEnv(t, "REKOMI_IMAGES", "run `make test` or `make e2e-cluster` (they run `make images`), or set it to bin/images after `make images`")
-	built := requireEnv(t, "REKOMI_IMAGE", "REKOMI_IMAGE names the image in $REKOMI_IMAGES/rekomi.tar, such as rekomi:latest")
+	image := requireEnv(t, "REKOMI_IMAGE", "REKOMI_IMAGE names the image in $REKOMI_IMAGES/rekomi.tar, such as rekomi.local/rekomi:test")
+	name := image[strings.LastIndex(image, "/")+1:]
+	require.True(t, strings.Contains(name, ":") && !strings.HasSuffix(name, ":latest"),
+		"REKOMI_IMAGE=%s: a node always pulls an image tagged latest (or untagged), and this one has no registry; tag it, as `make test` does", image)
 	ctx := context.Background()
 	c, err := node.Start(ctx, node.Options{
 		ControlPlane: requireEnv(t, "KUBEBUILDER_ASSETS", "run `make test`, or set it to the directory hack/envtest-assets.sh prints"),
@@ -77,8 +91,7 @@ func setUp(t *testing.T) *env {
 	require.NoError(t, err)
 	t.Cleanup(func() { require.NoError(t, c.Stop()) })
 	fmt.Printf("node_ready_warm %.1f s\n", c.Ready.Seconds())
-	e := &env{root: root, cluster: c, kubectl: kubectl{bin: findKubectl(t, root), kubeconfig: c.Kubeconfig}, databases: map[string]string{}}
-	e.tagImage(t, built)
+	e := &env{root: root, image: image, cluster: c, kubectl: flow.Kubectl{Bin: findKubectl(t, root), Kubeconfig: c.Kubeconfig}, databases: map[string]string{}}
 	for _, region := range []string{"us", "eu"} {
 		srv, err := pgserver.Start(ctx, pgserver.Options{Listen: []string{node.NodeIP}, Clients: []string{node.PodCIDR}})
 		require.NoError(t, err, "the OS's PostgreSQL binaries are needed: run `make postgres`")
@@ -91,23 +104,6 @@ func setUp(t *testing.T) *env {
 		}
 	})
 	return e
-}
-
-// tagImage names the imported image as the deployment will.
-func (e *env) tagImage(t *testing.T, built string) {
-	t.Helper()
-	ctx := context.Background()
-	listed, err := e.cluster.Containerd.Ctr(ctx, "images", "ls", "-q")
-	require.NoError(t, err)
-	var source string
-	for _, name := range strings.Fields(listed) {
-		if name == built || strings.HasSuffix(name, "/"+built) {
-			source = name
-		}
-	}
-	require.NotEmpty(t, source, "%s is among the imported images %s", built, listed)
-	out, err := e.cluster.Containerd.Ctr(ctx, "images", "tag", "--force", source, image)
-	require.NoError(t, err, out)
 }
 
 // onBridge is a server's admin URL at the node's address, where pods
@@ -126,12 +122,12 @@ func (e *env) deploy(t *testing.T) {
 	t.Helper()
 	cmd := exec.Command("bash", "-c", "hack/render.sh config/default \"$IMG\" | kubectl apply --server-side -f -")
 	cmd.Dir = e.root
-	cmd.Env = append(os.Environ(), "IMG="+image, "KUBECONFIG="+e.kubectl.kubeconfig,
-		"PATH="+filepath.Dir(e.kubectl.bin)+string(os.PathListSeparator)+os.Getenv("PATH"))
+	cmd.Env = append(os.Environ(), "IMG="+e.image, "KUBECONFIG="+e.kubectl.Kubeconfig,
+		"PATH="+filepath.Dir(e.kubectl.Bin)+string(os.PathListSeparator)+os.Getenv("PATH"))
 	out, err := cmd.CombinedOutput()
 	require.NoError(t, err, "make deploy: %s", out)
-	e.kubectl.run(t, "", "-n", "rekomi-system", "rollout", "status", "deployment/rekomi-manager", "--timeout=3m")
-	sa := e.kubectl.get(t, "rekomi-system", "deployment/rekomi-manager", ".spec.template.spec.serviceAccountName")
+	e.kubectl.Run(t, "", "-n", "rekomi-system", "rollout", "status", "deployment/rekomi-manager", "--timeout=3m")
+	sa := e.kubectl.Get(t, "rekomi-system", "deployment/rekomi-manager", ".spec.template.spec.serviceAccountName")
 	require.Equal(t, "rekomi-manager", sa, "the manager runs with its own ServiceAccount")
 }
 
@@ -139,29 +135,26 @@ func (e *env) deploy(t *testing.T) {
 // comments say, and applies the samples.
 func (e *env) applySamples(t *testing.T) {
 	t.Helper()
-	for region, admin := range e.databases {
-		e.kubectl.run(t, "", "-n", "rekomi-system", "create", "secret", "generic", "postgres-admin-"+region, "--from-literal=url="+admin)
-	}
-	e.kubectl.run(t, "", "apply", "-f", filepath.Join(e.root, "config", "samples"))
 	for _, region := range []string{"us", "eu"} {
-		e.kubectl.run(t, "", "wait", "--for=condition=Ready", "region/"+region, "--timeout=5m")
+		e.kubectl.Run(t, "", "-n", "rekomi-system", "create", "secret", "generic", "postgres-admin-"+region, "--from-literal=url="+e.databases[region])
 	}
-	for _, org := range []string{"acme", "globex"} {
-		e.kubectl.run(t, "", "wait", "--for=condition=Ready", "organization/"+org, "--timeout=3m")
-	}
+	e.kubectl.Run(t, "", "-n", "rekomi-system", "label", "secret", "postgres-admin-us", "postgres-admin-eu", "rekomi.io/watch=true")
+	e.kubectl.Run(t, "", "apply", "-f", filepath.Join(e.root, "config", "samples"))
+	e.kubectl.Run(t, "", "wait", "--for=condition=Ready", "region/us", "region/eu", "--timeout=5m")
+	e.kubectl.Run(t, "", "wait", "--for=condition=Ready", "organization/acme", "organization/globex", "--timeout=3m")
 }
 
 // requireServing checks that the Region's app is available from its
 // Deployment's real status and answers through its Service.
 func (e *env) requireServing(t *testing.T, region string) {
 	t.Helper()
-	namespace := e.kubectl.get(t, "", "region/"+region, ".spec.namespace")
-	available := e.kubectl.get(t, "", "region/"+region, `.status.conditions[?(@.type=="AppAvailable")].status`)
+	namespace := e.kubectl.Get(t, "", "region/"+region, ".spec.namespace")
+	available := e.kubectl.Get(t, "", "region/"+region, `.status.conditions[?(@.type=="AppAvailable")].status`)
 	require.Equal(t, "True", available)
-	replicas := e.kubectl.get(t, namespace, "deployment/"+region+"-app", ".status.readyReplicas")
+	replicas := e.kubectl.Get(t, namespace, "deployment/"+region+"-app", ".status.readyReplicas")
 	require.Equal(t, "2", replicas, "both app pods are ready")
-	ip := e.kubectl.get(t, namespace, "service/"+region+"-app", ".spec.clusterIP")
-	port := e.kubectl.get(t, namespace, "service/"+region+"-app", ".spec.ports[0].port")
+	ip := e.kubectl.Get(t, namespace, "service/"+region+"-app", ".spec.clusterIP")
+	port := e.kubectl.Get(t, namespace, "service/"+region+"-app", ".spec.ports[0].port")
 	base := "http://" + net.JoinHostPort(ip, port)
 	resp, err := http.Get(base + "/readyz")
 	require.NoError(t, err)
@@ -182,7 +175,10 @@ func (e *env) dumpState(t *testing.T) {
 		{"-n", "rekomi-us", "logs", "deployment/us-app", "--tail=20"},
 		{"-n", "rekomi-us", "logs", "deployment/us-app", "--tail=20", "--previous"},
 	} {
-		out, _ := e.kubectl.output(args...)
+		out, err := e.kubectlOutput(args...)
+		if err != nil {
+			out += err.Error()
+		}
 		t.Logf("kubectl %s:\n%s", strings.Join(args, " "), out)
 	}
 	for _, component := range []string{"kubelet", "kube-controller-manager"} {
@@ -190,37 +186,18 @@ func (e *env) dumpState(t *testing.T) {
 	}
 }
 
-// kubectl runs kubectl against the test's cluster.
-type kubectl struct{ bin, kubeconfig string }
-
-func (k kubectl) output(args ...string) (string, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), 6*time.Minute)
+// kubectlOutput runs kubectl and returns its output, or why it failed.
+func (e *env) kubectlOutput(args ...string) (string, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, k.bin, args...)
-	cmd.Env = append(os.Environ(), "KUBECONFIG="+k.kubeconfig)
+	cmd := exec.CommandContext(ctx, e.kubectl.Bin, args...)
+	cmd.Env = append(os.Environ(), "KUBECONFIG="+e.kubectl.Kubeconfig)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	err := cmd.Run()
-	if err != nil {
+	if err := cmd.Run(); err != nil {
 		return stdout.String(), fmt.Errorf("kubectl %s: %w: %s", strings.Join(args, " "), err, stderr.String())
 	}
 	return stdout.String(), nil
-}
-
-func (k kubectl) run(t *testing.T, _ string, args ...string) string {
-	t.Helper()
-	out, err := k.output(args...)
-	require.NoError(t, err)
-	return out
-}
-
-func (k kubectl) get(t *testing.T, namespace, object, jsonPath string) string {
-	t.Helper()
-	args := []string{"get", object, "-o", "jsonpath={" + jsonPath + "}"}
-	if namespace != "" {
-		args = append([]string{"-n", namespace}, args...)
-	}
-	return k.run(t, "", args...)
 }
 
 // findKubectl is the kubectl hack/kubectl.sh finds or builds.

@@ -62,6 +62,10 @@ type Options struct {
 	Dir string
 	// Progress receives a line per step; nil discards them.
 	Progress io.Writer
+	// OnLocked, when set, runs once the cluster holds the machine (no
+	// other runs) and has undone any killed one, before it changes
+	// anything: where a test looks at the machine as the cluster found it.
+	OnLocked func()
 }
 
 // Cluster is a running one-node cluster.
@@ -85,7 +89,6 @@ type Cluster struct {
 // when done; if this process dies first, its components die with it and
 // the next Start in the same directory undoes what they left.
 func Start(ctx context.Context, opts Options) (c *Cluster, err error) {
-	began := time.Now()
 	if opts.Dir == "" {
 		opts.Dir = DefaultDir
 	}
@@ -95,10 +98,11 @@ func Start(ctx context.Context, opts Options) (c *Cluster, err error) {
 	if err := checkAssets(opts); err != nil {
 		return nil, err
 	}
-	lock, err := lockDir(opts.Dir)
+	lock, err := lockDir(ctx, opts.Dir, opts.Progress)
 	if err != nil {
 		return nil, err
 	}
+	began := time.Now()
 	c = &Cluster{dir: opts.Dir, lock: lock}
 	defer func() {
 		if err != nil {
@@ -106,7 +110,7 @@ func Start(ctx context.Context, opts Options) (c *Cluster, err error) {
 		}
 	}()
 	fmt.Fprintf(opts.Progress, "node: preparing %s, the bridge %s (%s) and the cgroup root\n", opts.Dir, BridgeName, PodCIDR)
-	if c.host, err = prepareHost(opts.Dir, filepath.Join(opts.Node, "kube-proxy")); err != nil {
+	if c.host, err = prepareHost(opts.Dir, filepath.Join(opts.Node, "kube-proxy"), opts.OnLocked); err != nil {
 		return nil, err
 	}
 	s, err := c.writeSetup(opts)
@@ -286,10 +290,10 @@ func (c *Cluster) Stop() error {
 	return err
 }
 
-// lockDir takes the lock of the cluster in dir: one cluster per
-// directory (and per machine, since they share the bridge). The kernel
-// releases it when this process dies.
-func lockDir(dir string) (*os.File, error) {
+// lockDir takes the lock of the cluster in dir, waiting while another
+// process holds it: one cluster per directory, and per machine since they
+// share the bridge. The kernel releases it when its holder dies.
+func lockDir(ctx context.Context, dir string, progress io.Writer) (*os.File, error) {
 	if err := os.MkdirAll(filepath.Dir(dir), 0o755); err != nil {
 		return nil, err
 	}
@@ -297,11 +301,27 @@ func lockDir(dir string) (*os.File, error) {
 	if err != nil {
 		return nil, fmt.Errorf("opening the cluster's lock: %w", err)
 	}
-	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
-		_ = f.Close()
-		return nil, fmt.Errorf("another cluster runs in %s (its lock %s.lock is held): %w", dir, dir, err)
+	tick := time.NewTicker(100 * time.Millisecond)
+	defer tick.Stop()
+	for said := false; ; said = true {
+		err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
+		if err == nil {
+			return f, nil
+		}
+		if !errors.Is(err, syscall.EWOULDBLOCK) {
+			_ = f.Close()
+			return nil, fmt.Errorf("locking %s.lock: %w", dir, err)
+		}
+		if !said {
+			fmt.Fprintf(progress, "node: waiting for the cluster another process runs in %s to stop\n", dir)
+		}
+		select {
+		case <-ctx.Done():
+			_ = f.Close()
+			return nil, fmt.Errorf("another cluster runs in %s (its lock %s.lock is held): %w", dir, dir, ctx.Err())
+		case <-tick.C:
+		}
 	}
-	return f, nil
 }
 
 // checkAssets fails, saying how to fix it, when a binary is missing.

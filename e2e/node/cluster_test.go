@@ -58,9 +58,11 @@ func clusterOptions(t *testing.T) node.Options {
 func TestCluster(t *testing.T) {
 	image := os.Getenv("REKOMI_IMAGE")
 	require.NotEmpty(t, image, "REKOMI_IMAGE names the image in $REKOMI_IMAGES/rekomi.tar, such as rekomi:latest")
-	before := snapshotHost(t)
+	var before hostState
+	opts := clusterOptions(t)
+	opts.OnLocked = func() { before = snapshotHost(t) }
 	ctx := context.Background()
-	c, err := node.Start(ctx, clusterOptions(t))
+	c, err := node.Start(ctx, opts)
 	require.NoError(t, err)
 	stopped := false
 	t.Cleanup(func() {
@@ -118,6 +120,7 @@ func TestCluster(t *testing.T) {
 	require.NoError(t, c.Stop())
 	stopped = true
 	require.Equal(t, before, snapshotHost(t), "the machine after the cluster stopped is as before it started")
+	requireNothingLeft(t)
 }
 
 // TestClusterAfterSIGKILL kills a process running a cluster, as a CI
@@ -127,7 +130,6 @@ func TestClusterAfterSIGKILL(t *testing.T) {
 		runChildCluster(t)
 		return
 	}
-	before := snapshotHost(t)
 	child := exec.Command(os.Args[0], "-test.run=^TestClusterAfterSIGKILL$", "-test.v")
 	child.Env = append(os.Environ(), "REKOMI_NODE_CHILD=1")
 	child.Stderr = os.Stderr
@@ -147,11 +149,45 @@ func TestClusterAfterSIGKILL(t *testing.T) {
 	_, err = os.Stat(node.DefaultDir + ".record.json")
 	require.NoError(t, err, "the killed cluster left its record")
 
-	ctx := context.Background()
-	c, err := node.Start(ctx, clusterOptions(t))
+	opts := clusterOptions(t)
+	var before hostState
+	opts.OnLocked = func() {
+		// The killed cluster is undone before anything else happens.
+		requireNothingLeft(t)
+		before = snapshotHost(t)
+	}
+	c, err := node.Start(context.Background(), opts)
 	require.NoError(t, err, "a start after a killed cluster")
 	require.NoError(t, c.Stop())
 	require.Equal(t, before, snapshotHost(t))
+	requireNothingLeft(t)
+}
+
+// requireNothingLeft checks that no part of a cluster is on the machine:
+// no process, bridge, mount, cgroup, iptables chain or record.
+func requireNothingLeft(t *testing.T) {
+	t.Helper()
+	_, err := net.InterfaceByName(node.BridgeName)
+	require.Error(t, err, "the bridge is gone")
+	for _, path := range []string{node.DefaultDir, node.DefaultDir + ".record.json", "/var/lib/kubelet", "/sys/fs/cgroup/cpu/rekomi-node", "/sys/fs/cgroup/memory/rekomi-node"} {
+		_, err := os.Stat(path)
+		require.ErrorIs(t, err, os.ErrNotExist, "%s is gone", path)
+	}
+	mounts, err := os.ReadFile("/proc/self/mounts")
+	require.NoError(t, err)
+	require.NotContains(t, string(mounts), node.DefaultDir)
+	for _, cmd := range []string{"iptables-save", "ip6tables-save"} {
+		saved := output(t, cmd)
+		require.NotContains(t, saved, "KUBE-")
+		require.NotContains(t, saved, "REKOMI-")
+	}
+	procs, err := filepath.Glob("/proc/[0-9]*/cmdline")
+	require.NoError(t, err)
+	for _, p := range procs {
+		if b, err := os.ReadFile(p); err == nil {
+			require.NotContains(t, string(b), node.DefaultDir+"/", "%s belongs to a cluster", p)
+		}
+	}
 }
 
 // runChildCluster starts a cluster with a pod running on it, says so on

@@ -105,11 +105,14 @@ type hostRecord struct {
 func recordPath(dir string) string { return dir + ".record.json" }
 
 // prepareHost undoes a previous cluster in dir that was never stopped,
-// then records and makes the bridge, the guard chain, the cgroup root and
-// the kubelet's fixed directory.
-func prepareHost(dir, kubeProxy string) (*hostRecord, error) {
+// calls onClean (if set), then records and makes the bridge, the guard
+// chain, the cgroup root and the kubelet's fixed directories.
+func prepareHost(dir, kubeProxy string, onClean func()) (*hostRecord, error) {
 	if err := undoRecorded(dir); err != nil {
 		return nil, fmt.Errorf("undoing the cluster an earlier process left in %s: %w", dir, err)
+	}
+	if onClean != nil {
+		onClean()
 	}
 	if _, err := net.InterfaceByName(BridgeName); err == nil {
 		return nil, fmt.Errorf("the interface %s exists and no cluster recorded it: remove it (ip link del %s) or stop what made it", BridgeName, BridgeName)
