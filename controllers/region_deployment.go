@@ -112,6 +112,9 @@ func appContainer(region *rekomiv1.Region, image string) corev1.Container {
 			{Name: "keyring", MountPath: keyRingDir, ReadOnly: true},
 			{Name: "tmp", MountPath: "/tmp"},
 		},
+		// A pod being deleted keeps serving while kube-proxy and load
+		// balancers drop it from the Service, then drains on SIGTERM.
+		Lifecycle:      &corev1.Lifecycle{PreStop: &corev1.LifecycleHandler{Sleep: &corev1.SleepAction{Seconds: 5}}},
 		LivenessProbe:  probe("/healthz"),
 		ReadinessProbe: probe("/readyz"),
 		SecurityContext: &corev1.SecurityContext{

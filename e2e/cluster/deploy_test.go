@@ -60,6 +60,21 @@ func TestDeploy(t *testing.T) {
 	flow.CheckAuditTrail(t, org, ref, sale)
 	acme := flow.Merchant{Base: org.AppURL, Key: e.kubectl.SecretValue(t, "rekomi-eu", "acme-admin-api-key", "api-key"), Client: app.Client}
 	flow.CheckIsolation(t, acme, org, ref, sale)
+
+	t.Run("AnAppPodDeleted", func(t *testing.T) {
+		e.underTraffic(t, app, "eu", ref, nil, func() { e.deleteAppPod(t, "eu") })
+	})
+	t.Run("TheRuntimePasswordRotated", func(t *testing.T) {
+		// An old pod whose pool must open a connection with the old
+		// password cannot check isolation, and fences itself until it is
+		// replaced.
+		e.underTraffic(t, app, "eu", ref, refused, func() { e.rotateRuntimePassword(t, "eu") })
+	})
+	t.Run("TheLeaderKilledDuringADrift", func(t *testing.T) {
+		// While FORCE is off, the app fences itself by design: 503, and
+		// not ready, so that the Service refuses too.
+		e.underTraffic(t, app, "eu", ref, fenced, func() { e.killLeaderWithDrift(t, "eu") })
+	})
 }
 
 // env is the test's cluster, its PostgreSQL servers and its kubectl.
@@ -68,8 +83,9 @@ type env struct {
 	image   string
 	cluster *node.Cluster
 	kubectl flow.Kubectl
-	// databases are the admin URLs of each Region's server.
-	databases map[string]string
+	// databases are the admin URLs of each Region's server, as pods reach
+	// them; servers are the same servers' URLs on this machine.
+	databases, servers map[string]string
 }
 
 func setUp(t *testing.T) *env {
@@ -91,12 +107,12 @@ func setUp(t *testing.T) *env {
 	require.NoError(t, err)
 	t.Cleanup(func() { require.NoError(t, c.Stop()) })
 	fmt.Printf("node_ready_warm %.1f s\n", c.Ready.Seconds())
-	e := &env{root: root, image: image, cluster: c, kubectl: flow.Kubectl{Bin: findKubectl(t, root), Kubeconfig: c.Kubeconfig}, databases: map[string]string{}}
+	e := &env{root: root, image: image, cluster: c, kubectl: flow.Kubectl{Bin: findKubectl(t, root), Kubeconfig: c.Kubeconfig}, databases: map[string]string{}, servers: map[string]string{}}
 	for _, region := range []string{"us", "eu"} {
 		srv, err := pgserver.Start(ctx, pgserver.Options{Listen: []string{node.NodeIP}, Clients: []string{node.PodCIDR}})
 		require.NoError(t, err, "the OS's PostgreSQL binaries are needed: run `make postgres`")
 		t.Cleanup(func() { require.NoError(t, srv.Stop(context.Background())) })
-		e.databases[region] = onBridge(t, srv.URL())
+		e.databases[region], e.servers[region] = onBridge(t, srv.URL()), srv.URL()
 	}
 	t.Cleanup(func() {
 		if t.Failed() {
@@ -104,6 +120,16 @@ func setUp(t *testing.T) *env {
 		}
 	})
 	return e
+}
+
+// database is the superuser's URL of a database of region's server, from
+// this machine.
+func (e *env) database(t *testing.T, region, name string) string {
+	t.Helper()
+	u, err := url.Parse(e.servers[region])
+	require.NoError(t, err)
+	u.Path = "/" + name
+	return u.String()
 }
 
 // onBridge is a server's admin URL at the node's address, where pods
@@ -156,10 +182,19 @@ func (e *env) requireServing(t *testing.T, region string) {
 	ip := e.kubectl.Get(t, namespace, "service/"+region+"-app", ".spec.clusterIP")
 	port := e.kubectl.Get(t, namespace, "service/"+region+"-app", ".spec.ports[0].port")
 	base := "http://" + net.JoinHostPort(ip, port)
-	resp, err := http.Get(base + "/readyz")
-	require.NoError(t, err)
-	require.NoError(t, resp.Body.Close())
-	require.Equal(t, http.StatusOK, resp.StatusCode, "the app answers through its Service")
+	// kube-proxy programs the Service's rules once it sees the ready
+	// endpoints, a moment after the Deployment reports them.
+	deadline := time.Now().Add(time.Minute)
+	for {
+		resp, err := http.Get(base + "/readyz")
+		if err == nil {
+			require.NoError(t, resp.Body.Close())
+			require.Equal(t, http.StatusOK, resp.StatusCode, "the app answers through its Service")
+			return
+		}
+		require.True(t, time.Now().Before(deadline), "the Service %s does not answer a minute after its pods are ready: %v", base, err)
+		time.Sleep(100 * time.Millisecond)
+	}
 }
 
 // dumpState logs what a failing test needs to see: the objects, the pods'
