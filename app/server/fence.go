@@ -27,18 +27,31 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/rekomi/rekomi/app/db"
 )
 
 // fence closes the tenant routes while the app's own database session finds
 // tenant isolation broken (a role that bypasses row-level security, a table
 // whose RLS is off or unforced, a policy that is not the schema's), or
 // cannot tell. It opens again by itself once a check passes.
+//
+// Cannot tell comes in two kinds. A database that cannot be asked at all
+// (down, unreachable, refusing the login) leaves the redirects open: they
+// are answered from the link cache and read no tenant row, and their clicks
+// wait in the batcher; every other tenant route needs the database and is
+// refused with Retry-After, and the replica stays ready, since an outage
+// all replicas share is no reason to take them out of the Service. Any
+// other failure counts as a finding.
 type fence struct {
 	check    func(context.Context) error
 	interval time.Duration
 	log      *slog.Logger
 	// finding is why the fence is closed; nil while it is open.
 	finding atomic.Pointer[string]
+	// unreachable is why the last check could not ask the database; nil
+	// once one could. The fence is closed while either is set.
+	unreachable atomic.Pointer[string]
 	closed  prometheus.Gauge
 	checks  *prometheus.CounterVec
 }
@@ -82,6 +95,16 @@ func (f *fence) checkOnce(ctx context.Context) {
 	if ctx.Err() != nil {
 		return // shutting down: the outcome says nothing
 	}
+	if err != nil && db.Unreachable(err) {
+		f.checks.WithLabelValues("unreachable").Inc()
+		reason := err.Error()
+		if prev := f.unreachable.Swap(&reason); prev == nil {
+			f.log.Warn("Cannot check tenant isolation, the database is unreachable: serving redirects from the link cache only", "error", reason)
+		}
+		f.closed.Set(1)
+		return
+	}
+	f.unreachable.Store(nil)
 	if err != nil {
 		f.checks.WithLabelValues("violated").Inc()
 		finding := err.Error()
@@ -99,7 +122,21 @@ func (f *fence) checkOnce(ctx context.Context) {
 }
 
 // isClosed reports whether tenant routes are refused.
-func (f *fence) isClosed() bool { return f.finding.Load() != nil }
+func (f *fence) isClosed() bool { return f.finding.Load() != nil || f.unreachable.Load() != nil }
+
+// violated reports whether the last check that could ask the database
+// found isolation broken.
+func (f *fence) violated() bool { return f.finding.Load() != nil }
+
+// opens reports whether r passes a closed fence: the unfenced routes
+// always, and the redirects while the fence is closed only because the
+// database is unreachable.
+func (f *fence) opens(r *http.Request) bool {
+	if slices.Contains(unfenced, r.URL.Path) {
+		return true
+	}
+	return !f.violated() && strings.HasPrefix(r.URL.Path, redirectPathPrefix)
+}
 
 // unfenced are the routes served while the fence is closed: probes and the
 // API description, which touch no tenant data.
@@ -115,7 +152,7 @@ func (s *Server) fenced(next http.Handler) http.Handler {
 		retry = "1"
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if !s.fence.isClosed() || slices.Contains(unfenced, r.URL.Path) {
+		if !s.fence.isClosed() || s.fence.opens(r) {
 			next.ServeHTTP(w, r)
 			return
 		}

@@ -38,6 +38,9 @@ import (
 // redirectRoute is the click redirect's route pattern.
 const redirectRoute = "GET /r/{code}"
 
+// redirectPathPrefix starts every redirect's path.
+const redirectPathPrefix = "/r/"
+
 const (
 	// visitorCookie carries the visitor id that clicks, and the
 	// conversions tracked later, are matched by.
