@@ -52,8 +52,8 @@ type fence struct {
 	// unreachable is why the last check could not ask the database; nil
 	// once one could. The fence is closed while either is set.
 	unreachable atomic.Pointer[string]
-	closed  prometheus.Gauge
-	checks  *prometheus.CounterVec
+	closed      prometheus.Gauge
+	checks      *prometheus.CounterVec
 }
 
 func newFence(check func(context.Context) error, interval time.Duration, log *slog.Logger, reg prometheus.Registerer) *fence {
