@@ -26,6 +26,7 @@ import (
 
 	"github.com/rekomi/rekomi/app/apikey"
 	"github.com/rekomi/rekomi/app/audit"
+	"github.com/rekomi/rekomi/app/db"
 	"github.com/rekomi/rekomi/app/ledger"
 	"github.com/rekomi/rekomi/app/server/ratelimit"
 )
@@ -71,9 +72,17 @@ func (s *Server) requireKey(scope string, next http.HandlerFunc) http.HandlerFun
 	}
 }
 
-// internalError logs err and answers a 500 problem that reveals nothing.
+// internalError logs err and answers a problem that reveals nothing: 503
+// with Retry-After when the database could not be reached, so that the
+// client tries again, else 500.
 func (s *Server) internalError(w http.ResponseWriter, r *http.Request, doing string, err error) {
 	s.log.Error("Request failed", "doing", doing, "error", err.Error(), "request_id", requestIDFrom(r.Context()))
+	if db.Unreachable(err) {
+		w.Header().Set("Retry-After", "1")
+		writeProblem(w, r, Problem{Type: "unavailable", Title: "Temporarily unavailable; try again shortly",
+			Status: http.StatusServiceUnavailable})
+		return
+	}
 	writeProblem(w, r, Problem{Type: "internal", Title: "Internal error", Status: http.StatusInternalServerError})
 }
 

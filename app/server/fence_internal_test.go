@@ -98,3 +98,28 @@ func TestFenceKinds(t *testing.T) {
 		require.NotEqual(t, http.StatusServiceUnavailable, status, path)
 	}
 }
+
+// TestUnreachableAnswers answers a failure to reach the database with 503
+// and Retry-After, on the API and on webhooks, and any other failure with
+// 500.
+func TestUnreachableAnswers(t *testing.T) {
+	s := &Server{log: slog.New(slog.DiscardHandler), webhooks: newWebhookMetrics(prometheus.NewRegistry())}
+	unreachable := fmt.Errorf("listing campaigns: %w", &net.OpError{Op: "dial", Net: "tcp", Err: errors.New("connect: connection refused")})
+	for _, c := range []struct {
+		err    error
+		status int
+		retry  string
+	}{{unreachable, http.StatusServiceUnavailable, "1"}, {errors.New("a bug"), http.StatusInternalServerError, ""}} {
+		rec := httptest.NewRecorder()
+		s.internalError(rec, httptest.NewRequest(http.MethodGet, "/v1/campaigns", nil), "listing", c.err)
+		require.Equal(t, c.status, rec.Code, c.err)
+		require.Equal(t, c.retry, rec.Header().Get("Retry-After"))
+		require.NotContains(t, rec.Body.String(), "refused", "the cause is logged, never answered")
+
+		rec = httptest.NewRecorder()
+		s.failWebhook(rec, httptest.NewRequest(http.MethodPost, "/webhooks/stripe/x", nil), "stripe", c.err)
+		require.Equal(t, c.status, rec.Code, c.err)
+		require.Equal(t, c.retry, rec.Header().Get("Retry-After"))
+		require.Empty(t, rec.Body.String())
+	}
+}

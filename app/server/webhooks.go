@@ -252,8 +252,9 @@ func (s *Server) billingEventEntry(r *http.Request, ev billing.Event) audit.Entr
 
 // failWebhook answers a delivery that was not received: an empty 401 for
 // any refusal (413 for an oversize body), whatever its reason, which goes
-// only to the log and the metrics; an empty 500 for a failure of ours, so
-// that the provider retries.
+// only to the log and the metrics; an empty 500 for a failure of ours, or
+// 503 with Retry-After when the database could not be reached, so that
+// the provider retries.
 func (s *Server) failWebhook(w http.ResponseWriter, r *http.Request, provider string, err error) {
 	if knownProvider(provider) != nil {
 		provider = "unknown"
@@ -262,6 +263,11 @@ func (s *Server) failWebhook(w http.ResponseWriter, r *http.Request, provider st
 	if !refused {
 		s.webhooks.deliveries.WithLabelValues(provider, "failed").Inc()
 		s.log.Error("Webhook delivery failed", "provider", provider, "error", err.Error(), "request_id", requestIDFrom(r.Context()))
+		if db.Unreachable(err) {
+			w.Header().Set("Retry-After", "1")
+			w.WriteHeader(http.StatusServiceUnavailable)
+			return
+		}
 		w.WriteHeader(http.StatusInternalServerError)
 		return
 	}
