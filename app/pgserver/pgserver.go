@@ -285,7 +285,7 @@ func launch(ctx context.Context, binDir, baseDir, password string, cred *syscall
 	port := opts.Port
 	if port == 0 {
 		var err error
-		if port, err = freePort(); err != nil {
+		if port, err = freePort(opts.Listen); err != nil {
 			return nil, err
 		}
 	}
@@ -329,11 +329,14 @@ func launch(ctx context.Context, binDir, baseDir, password string, cred *syscall
 		s.waitErr = cmd.Wait()
 		close(s.exited)
 	}()
-	if err := s.waitReady(ctx, opts.StartTimeout); err != nil {
+	err := s.waitReady(ctx, opts.StartTimeout)
+	// The server starts when it could bind one of its addresses, but it
+	// must serve them all.
+	if bound := !strings.Contains(tail.String(), "could not bind") && !strings.Contains(tail.String(), "Address already in use"); err != nil || !bound {
 		_ = cmd.Process.Kill()
 		<-s.exited
-		if strings.Contains(tail.String(), "could not bind") || strings.Contains(tail.String(), "Address already in use") {
-			return nil, fmt.Errorf("%w: %d", errPortInUse, port)
+		if !bound {
+			return nil, fmt.Errorf("%w: %d: %s", errPortInUse, port, tail.String())
 		}
 		return nil, err
 	}
@@ -404,13 +407,33 @@ func connURL(port int, password string) string {
 	return u.String()
 }
 
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, fmt.Errorf("finding a free loopback port: %w", err)
+// freePort finds a port free on loopback and on each of the other
+// addresses, which may hold sockets of their own (a bridge's address is
+// the source of the machine's connections to its containers).
+func freePort(others []string) (int, error) {
+	var last error
+	for attempt := 0; attempt < 20; attempt++ {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return 0, fmt.Errorf("finding a free loopback port: %w", err)
+		}
+		port := l.Addr().(*net.TCPAddr).Port
+		var busy error
+		for _, addr := range others {
+			other, err := net.Listen("tcp", net.JoinHostPort(addr, strconv.Itoa(port)))
+			if err != nil {
+				busy = err
+				break
+			}
+			_ = other.Close()
+		}
+		_ = l.Close()
+		if busy == nil {
+			return port, nil
+		}
+		last = busy
 	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
+	return 0, fmt.Errorf("no port is free on loopback and %s: %w", strings.Join(others, ", "), last)
 }
 
 func randomHex(n int) (string, error) {

@@ -165,3 +165,16 @@ func freeLoopbackPort(t *testing.T) int {
 	defer l.Close()
 	return l.Addr().(*net.TCPAddr).Port
 }
+
+// TestRefusesAPortBusyOnAnotherAddress fails a start whose port is free on
+// loopback but taken on another of its addresses, rather than serve
+// loopback alone.
+func TestRefusesAPortBusyOnAnotherAddress(t *testing.T) {
+	t.Parallel()
+	busy, err := net.Listen("tcp", "127.0.0.5:0")
+	require.NoError(t, err)
+	defer busy.Close()
+	port := busy.Addr().(*net.TCPAddr).Port
+	_, err = pgserver.Start(context.Background(), pgserver.Options{Port: port, Listen: []string{"127.0.0.5"}})
+	require.ErrorContains(t, err, "port already in use")
+}

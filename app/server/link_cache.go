@@ -32,6 +32,10 @@ import (
 // that a link created on another replica works there soon.
 const maxMissTTL = 5 * time.Second
 
+// maxStale bounds how long after its expiry a known code's link still
+// answers while the database cannot be reached.
+const maxStale = 10 * time.Minute
+
 // linkRoute is what a referral code resolves to.
 type linkRoute struct {
 	orgID, linkID, affiliateID, campaignID uuid.UUID
@@ -58,6 +62,8 @@ type cachedRoute struct {
 // for the same code twice within the miss TTL. Lookups of one code at once
 // share one database read. This process drops a code as soon as it
 // changes it (evict); other replicas keep their copy until it expires.
+// An expired link stays in the LRU: while the database cannot be reached,
+// it still answers for maxStale (stale).
 type linkCache struct {
 	routes  *lru.Cache[string, cachedRoute]
 	misses  *lru.Cache[string, time.Time]
@@ -90,11 +96,8 @@ func newLinkCache(size int, ttl time.Duration) *linkCache {
 // get returns the code's route and whether the code exists; cached is false
 // when the cache knows nothing of the code.
 func (c *linkCache) get(code string, now time.Time) (route linkRoute, found, cached bool) {
-	if e, ok := c.routes.Get(code); ok {
-		if now.Before(e.expires) {
-			return e.route, true, true
-		}
-		c.routes.Remove(code)
+	if e, ok := c.routes.Get(code); ok && now.Before(e.expires) {
+		return e.route, true, true
 	}
 	if expires, ok := c.misses.Get(code); ok {
 		if now.Before(expires) {
@@ -103,6 +106,16 @@ func (c *linkCache) get(code string, now time.Time) (route linkRoute, found, cac
 		c.misses.Remove(code)
 	}
 	return linkRoute{}, false, false
+}
+
+// stale returns the code's link as last read, expired less than maxStale
+// ago, for when the database cannot be reached.
+func (c *linkCache) stale(code string, now time.Time) (linkRoute, bool) {
+	e, ok := c.routes.Peek(code)
+	if !ok || now.After(e.expires.Add(maxStale)) {
+		return linkRoute{}, false
+	}
+	return e.route, true
 }
 
 // put stores what a read that began at generation gen found, unless an
@@ -117,6 +130,7 @@ func (c *linkCache) put(code string, route linkRoute, found bool, gen uint64, no
 		c.routes.Add(code, cachedRoute{route: route, expires: now.Add(c.ttl)})
 		return
 	}
+	c.routes.Remove(code) // a link gone is never answered stale
 	c.misses.Add(code, now.Add(c.missTTL))
 }
 

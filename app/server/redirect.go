@@ -195,6 +195,9 @@ func (s *Server) resolveLink(ctx context.Context, code string) (linkRoute, bool,
 		return linkLoad{route: route, found: found}, nil
 	})
 	if err != nil {
+		if route, ok := s.links.stale(code, s.now()); ok && db.Unreachable(err) {
+			return route, true, nil
+		}
 		return linkRoute{}, false, err
 	}
 	load := v.(linkLoad)

@@ -26,6 +26,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -75,6 +76,9 @@ func TestDeploy(t *testing.T) {
 		// not ready, so that the Service refuses too.
 		e.underTraffic(t, app, "eu", ref, fenced, func() { e.killLeaderWithDrift(t, "eu") })
 	})
+	t.Run("TheDatabaseDownFor20s", func(t *testing.T) {
+		e.underTraffic(t, app, "eu", ref, nil, func() { e.databaseOutage(t, org, 20*time.Second) })
+	})
 }
 
 // env is the test's cluster, its PostgreSQL servers and its kubectl.
@@ -86,6 +90,40 @@ type env struct {
 	// databases are the admin URLs of each Region's server, as pods reach
 	// them; servers are the same servers' URLs on this machine.
 	databases, servers map[string]string
+	// postgres are the servers, by Region, to stop and start again.
+	postgres map[string]*postgres
+}
+
+// postgres is a Region's PostgreSQL server, its data kept in a directory
+// of its own so that it starts again where it stopped, at the same port.
+type postgres struct {
+	opts pgserver.Options
+	srv  *pgserver.Server
+}
+
+// startDatabase starts region's server, listening on the node's bridge
+// for the pods, and stops it at the end.
+func (e *env) startDatabase(t *testing.T, region string) {
+	t.Helper()
+	// The server runs as the postgres user, who must reach its directory.
+	dir, err := os.MkdirTemp("", "rekomi-e2e-pg-")
+	require.NoError(t, err)
+	require.NoError(t, os.Chmod(dir, 0o755))
+	t.Cleanup(func() { require.NoError(t, os.RemoveAll(dir)) })
+	pg := &postgres{opts: pgserver.Options{Dir: filepath.Join(dir, region), Listen: []string{node.NodeIP}, Clients: []string{node.PodCIDR}}}
+	pg.srv, err = pgserver.Start(context.Background(), pg.opts)
+	require.NoError(t, err, "the OS's PostgreSQL binaries are needed: run `make postgres`")
+	t.Cleanup(func() {
+		if pg.srv != nil {
+			require.NoError(t, pg.srv.Stop(context.Background()))
+		}
+	})
+	u, err := url.Parse(pg.srv.URL())
+	require.NoError(t, err)
+	pg.opts.Port, err = strconv.Atoi(u.Port())
+	require.NoError(t, err)
+	e.postgres[region] = pg
+	e.databases[region], e.servers[region] = onBridge(t, pg.srv.URL()), pg.srv.URL()
 }
 
 func setUp(t *testing.T) *env {
@@ -107,12 +145,9 @@ func setUp(t *testing.T) *env {
 	require.NoError(t, err)
 	t.Cleanup(func() { require.NoError(t, c.Stop()) })
 	fmt.Printf("node_ready_warm %.1f s\n", c.Ready.Seconds())
-	e := &env{root: root, image: image, cluster: c, kubectl: flow.Kubectl{Bin: findKubectl(t, root), Kubeconfig: c.Kubeconfig}, databases: map[string]string{}, servers: map[string]string{}}
+	e := &env{root: root, image: image, cluster: c, kubectl: flow.Kubectl{Bin: findKubectl(t, root), Kubeconfig: c.Kubeconfig}, databases: map[string]string{}, servers: map[string]string{}, postgres: map[string]*postgres{}}
 	for _, region := range []string{"us", "eu"} {
-		srv, err := pgserver.Start(ctx, pgserver.Options{Listen: []string{node.NodeIP}, Clients: []string{node.PodCIDR}})
-		require.NoError(t, err, "the OS's PostgreSQL binaries are needed: run `make postgres`")
-		t.Cleanup(func() { require.NoError(t, srv.Stop(context.Background())) })
-		e.databases[region], e.servers[region] = onBridge(t, srv.URL()), srv.URL()
+		e.startDatabase(t, region)
 	}
 	t.Cleanup(func() {
 		if t.Failed() {
@@ -207,8 +242,8 @@ func (e *env) dumpState(t *testing.T) {
 		{"get", "events", "-A", "--sort-by=.lastTimestamp"},
 		{"describe", "regions"},
 		{"-n", "rekomi-system", "logs", "deployment/rekomi-manager", "--tail=20"},
-		{"-n", "rekomi-us", "logs", "deployment/us-app", "--tail=20"},
-		{"-n", "rekomi-us", "logs", "deployment/us-app", "--tail=20", "--previous"},
+		{"-n", "rekomi-us", "logs", "-l", "app.kubernetes.io/name=rekomi-app", "--tail=20", "--prefix"},
+		{"-n", "rekomi-eu", "logs", "-l", "app.kubernetes.io/name=rekomi-app", "--tail=200", "--prefix"},
 	} {
 		out, err := e.kubectlOutput(args...)
 		if err != nil {

@@ -29,6 +29,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/stretchr/testify/require"
 
+	"github.com/rekomi/rekomi/app/pgserver"
 	"github.com/rekomi/rekomi/e2e/flow"
 )
 
@@ -54,11 +55,15 @@ func startTraffic(client *http.Client, link string, workers int, tolerate func(e
 		tr.done.Add(1)
 		go func() {
 			defer tr.done.Done()
+			// At most 200 a second each: a 20 s outage leaves the
+			// replicas holding far fewer clicks than they may keep.
+			pace := time.NewTicker(5 * time.Millisecond)
+			defer pace.Stop()
 			for {
 				select {
 				case <-tr.stop:
 					return
-				default:
+				case <-pace.C:
 				}
 				tr.follow(client, link)
 			}
@@ -146,14 +151,14 @@ func (e *env) underTraffic(t *testing.T, app flow.App, region string, ref flow.R
 	answered, tolerated, failed, some := tr.end()
 	fmt.Printf("%s: %d redirects answered, %d refused as tolerated, %d failed otherwise\n", t.Name(), answered, tolerated, failed)
 	require.Zero(t, failed, "requests failed during the disruption, such as: %s", strings.Join(some, "; "))
-	deadline := time.Now().Add(time.Minute)
+	deadline := time.Now().Add(2 * time.Minute)
 	for {
 		stored := e.clicks(t, region, ref.LinkID) - before
 		if stored == answered {
 			return
 		}
 		require.LessOrEqual(t, stored, answered, "no click is stored twice")
-		require.True(t, time.Now().Before(deadline), "%d of %d answered redirects stored after a minute", stored, answered)
+		require.True(t, time.Now().Before(deadline), "%d of %d answered redirects stored after 2 minutes", stored, answered)
 		time.Sleep(200 * time.Millisecond)
 	}
 }
@@ -215,6 +220,12 @@ func (e *env) killLeaderWithDrift(t *testing.T, region string) {
 	require.NotEqual(t, holder, now, "another manager holds the lease")
 	e.kubectl.Run(t, "", "wait", "--for=condition=IsolationVerified", "region/"+region, "--timeout=2m")
 	e.kubectl.Run(t, "", "-n", "rekomi-system", "rollout", "status", "deployment/rekomi-manager", "--timeout=3m")
+	// The replicas' fences see the repair at their next check.
+	serving := time.Now().Add(time.Minute)
+	for !e.replicasReady(t, region) {
+		require.True(t, time.Now().Before(serving), "the app does not serve again a minute after the repair")
+		time.Sleep(200 * time.Millisecond)
+	}
 }
 
 func (e *env) forced(t *testing.T, region, table string) bool {
@@ -238,4 +249,97 @@ func (e *env) execSQL(t *testing.T, region, sql string) {
 	defer conn.Close(ctx)
 	_, err = conn.Exec(ctx, sql)
 	require.NoError(t, err)
+}
+
+// databaseOutage stops the Region's PostgreSQL server for d and starts it
+// again. Meanwhile the API and webhooks answer 503 with Retry-After, so
+// that clients and providers retry, and every replica stays ready: the
+// outage is theirs alike.
+func (e *env) databaseOutage(t *testing.T, org flow.Tenant, d time.Duration) {
+	t.Helper()
+	// Every replica is ready first: one whose fence still holds an
+	// earlier finding keeps it while the database cannot be asked.
+	ready := time.Now().Add(time.Minute)
+	for !e.replicasReady(t, org.Region) {
+		require.True(t, time.Now().Before(ready), "the app's replicas are not all ready before the outage")
+		time.Sleep(200 * time.Millisecond)
+	}
+	pg := e.postgres[org.Region]
+	require.NoError(t, pg.srv.Stop(context.Background()))
+	pg.srv = nil
+	restart := time.Now().Add(d)
+
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		status, _ := org.API.Call(t, http.MethodGet, "/v1/campaigns", "")
+		if status == http.StatusServiceUnavailable {
+			break
+		}
+		require.True(t, time.Now().Before(deadline), "the API answers %d, not 503, without its database", status)
+		time.Sleep(100 * time.Millisecond)
+	}
+	req, err := http.NewRequest(http.MethodGet, org.AppURL+"/v1/campaigns", nil)
+	require.NoError(t, err)
+	req.Header.Set("Authorization", "Bearer "+org.API.Key)
+	resp, err := org.API.Client.Do(req)
+	require.NoError(t, err)
+	require.NoError(t, resp.Body.Close())
+	require.Equal(t, http.StatusServiceUnavailable, resp.StatusCode)
+	require.NotEmpty(t, resp.Header.Get("Retry-After"), "clients are told when to retry")
+	status, body := org.Stripe.Post(t, flow.StripeEvent("evt_outage", "customer.created", time.Now().Unix(),
+		map[string]any{"id": "cus_outage", "object": "customer"}))
+	require.Equal(t, http.StatusServiceUnavailable, status, "the provider retries a delivery: %s", body)
+
+	time.Sleep(time.Until(restart)) // the outage lasts d, traffic flowing
+	require.True(t, e.replicasReady(t, org.Region), "every replica stays ready through the outage")
+	pg.srv, err = pgserver.Start(context.Background(), pg.opts)
+	require.NoError(t, err, "the server starts again on its data and port")
+	deadline = time.Now().Add(time.Minute)
+	for {
+		status, _ := org.API.Call(t, http.MethodGet, "/v1/campaigns", "")
+		if status == http.StatusOK {
+			break
+		}
+		require.True(t, time.Now().Before(deadline), "the API answers %d a minute after its database is back", status)
+		time.Sleep(200 * time.Millisecond)
+	}
+	// The provider retries the delivery refused during the outage until a
+	// replica whose fence has seen the database again takes it.
+	for {
+		status, body := org.Stripe.Post(t, flow.StripeEvent("evt_outage", "customer.created", time.Now().Unix(),
+			map[string]any{"id": "cus_outage", "object": "customer"}))
+		if status == http.StatusOK {
+			break
+		}
+		require.Equal(t, http.StatusServiceUnavailable, status, "%s", body)
+		require.True(t, time.Now().Before(deadline), "the delivery is still refused a minute after the database is back")
+		time.Sleep(200 * time.Millisecond)
+	}
+	e.kubectl.Run(t, "", "wait", "--for=condition=Ready", "region/"+org.Region, "--timeout=2m")
+}
+
+// replicasReady asks each of region's app pods whether it is ready, as
+// its readiness probe does.
+func (e *env) replicasReady(t *testing.T, region string) bool {
+	t.Helper()
+	ips := e.appPodIPs(t, region)
+	require.NotEmpty(t, ips)
+	for _, ip := range ips {
+		resp, err := http.Get("http://" + ip + ":8080/readyz")
+		require.NoError(t, err)
+		require.NoError(t, resp.Body.Close())
+		if resp.StatusCode != http.StatusOK {
+			t.Logf("the replica at %s answers /readyz %d", ip, resp.StatusCode)
+			return false
+		}
+	}
+	return true
+}
+
+// appPodIPs are the addresses of region's running app pods.
+func (e *env) appPodIPs(t *testing.T, region string) []string {
+	t.Helper()
+	out := e.kubectl.Run(t, "", "-n", "rekomi-"+region, "get", "pods", "-l", "app.kubernetes.io/name=rekomi-app,rekomi.io/region="+region,
+		"--field-selector=status.phase=Running", "-o", "jsonpath={.items[*].status.podIP}")
+	return strings.Fields(out)
 }

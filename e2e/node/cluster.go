@@ -66,6 +66,9 @@ type Options struct {
 	// other runs) and has undone any killed one, before it changes
 	// anything: where a test looks at the machine as the cluster found it.
 	OnLocked func()
+	// OnUndone, when set, runs once Stop has put the machine back, before
+	// another cluster may start: where a test looks at it again.
+	OnUndone func()
 }
 
 // Cluster is a running one-node cluster.
@@ -80,6 +83,7 @@ type Cluster struct {
 	Ready time.Duration
 
 	dir       string
+	onUndone  func()
 	host      *hostRecord
 	processes []*process
 	lock      *os.File
@@ -103,7 +107,7 @@ func Start(ctx context.Context, opts Options) (c *Cluster, err error) {
 		return nil, err
 	}
 	began := time.Now()
-	c = &Cluster{dir: opts.Dir, lock: lock}
+	c = &Cluster{dir: opts.Dir, lock: lock, onUndone: opts.OnUndone}
 	defer func() {
 		if err != nil {
 			err = errors.Join(err, c.Stop())
@@ -282,6 +286,9 @@ func (c *Cluster) Stop() error {
 	if c.host != nil {
 		err = c.host.undo()
 		c.host = nil
+	}
+	if c.onUndone != nil && c.lock != nil {
+		c.onUndone()
 	}
 	if c.lock != nil {
 		_ = c.lock.Close()
