@@ -17,7 +17,6 @@ limitations under the License.
 package cluster_test
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"net"
@@ -130,22 +129,16 @@ func setUp(t *testing.T) *env {
 	t.Helper()
 	root, err := filepath.Abs(filepath.Join("..", ".."))
 	require.NoError(t, err)
-	images := requireEnv(t, "REKOMI_IMAGES", "run `make test` or `make e2e-cluster` (they run `make images`), or set it to bin/images after `make images`")
-	image := requireEnv(t, "REKOMI_IMAGE", "REKOMI_IMAGE names the image in $REKOMI_IMAGES/rekomi.tar, such as rekomi.local/rekomi:test")
+	image := node.RequireEnv(t, "REKOMI_IMAGE", "REKOMI_IMAGE names the image in $REKOMI_IMAGES/rekomi.tar, such as rekomi.local/rekomi:test")
 	name := image[strings.LastIndex(image, "/")+1:]
 	require.True(t, strings.Contains(name, ":") && !strings.HasSuffix(name, ":latest"),
 		"REKOMI_IMAGE=%s: a node always pulls an image tagged latest (or untagged), and this one has no registry; tag it, as `make test` does", image)
 	ctx := context.Background()
-	c, err := node.Start(ctx, node.Options{
-		ControlPlane: requireEnv(t, "KUBEBUILDER_ASSETS", "run `make test`, or set it to the directory hack/envtest-assets.sh prints"),
-		Node:         requireEnv(t, "REKOMI_NODE_ASSETS", "run `make test` (it runs hack/node-assets.sh), or set it to the directory hack/node-assets.sh prints"),
-		Images:       []string{filepath.Join(images, "pause.tar"), filepath.Join(images, "rekomi.tar")},
-		Progress:     os.Stderr,
-	})
+	c, err := node.Start(ctx, node.EnvOptions(t))
 	require.NoError(t, err)
 	t.Cleanup(func() { require.NoError(t, c.Stop()) })
 	fmt.Printf("node_ready_warm %.1f s\n", c.Ready.Seconds())
-	e := &env{root: root, image: image, cluster: c, kubectl: flow.Kubectl{Bin: findKubectl(t, root), Kubeconfig: c.Kubeconfig}, databases: map[string]string{}, servers: map[string]string{}, postgres: map[string]*postgres{}}
+	e := &env{root: root, image: image, cluster: c, kubectl: flow.Kubectl{Bin: flow.FindKubectl(t), Kubeconfig: c.Kubeconfig}, databases: map[string]string{}, servers: map[string]string{}, postgres: map[string]*postgres{}}
 	for _, region := range []string{"us", "eu"} {
 		e.startDatabase(t, region)
 	}
@@ -245,7 +238,7 @@ func (e *env) dumpState(t *testing.T) {
 		{"-n", "rekomi-us", "logs", "-l", "app.kubernetes.io/name=rekomi-app", "--tail=20", "--prefix"},
 		{"-n", "rekomi-eu", "logs", "-l", "app.kubernetes.io/name=rekomi-app", "--tail=200", "--prefix"},
 	} {
-		out, err := e.kubectlOutput(args...)
+		out, err := e.kubectl.Output(context.Background(), "", args...)
 		if err != nil {
 			out += err.Error()
 		}
@@ -254,35 +247,4 @@ func (e *env) dumpState(t *testing.T) {
 	for _, component := range []string{"kubelet", "kube-controller-manager"} {
 		t.Logf("%s:\n%s", component, e.cluster.Log(component, 30))
 	}
-}
-
-// kubectlOutput runs kubectl and returns its output, or why it failed.
-func (e *env) kubectlOutput(args ...string) (string, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, e.kubectl.Bin, args...)
-	cmd.Env = append(os.Environ(), "KUBECONFIG="+e.kubectl.Kubeconfig)
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	if err := cmd.Run(); err != nil {
-		return stdout.String(), fmt.Errorf("kubectl %s: %w: %s", strings.Join(args, " "), err, stderr.String())
-	}
-	return stdout.String(), nil
-}
-
-// findKubectl is the kubectl hack/kubectl.sh finds or builds.
-func findKubectl(t *testing.T, root string) string {
-	t.Helper()
-	out, err := exec.Command(filepath.Join(root, "hack", "kubectl.sh")).Output()
-	require.NoError(t, err, "hack/kubectl.sh finds or builds kubectl: run `make kubectl`")
-	return strings.TrimSpace(string(out))
-}
-
-func requireEnv(t *testing.T, name, how string) string {
-	t.Helper()
-	v := os.Getenv(name)
-	if v == "" {
-		t.Fatalf("%s is not set: %s", name, how)
-	}
-	return v
 }

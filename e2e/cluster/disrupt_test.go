@@ -121,18 +121,26 @@ func (tr *traffic) end() (int64, int, int, []string) {
 	return tr.answered.Load(), tr.failures.tolerated, tr.failures.n - tr.failures.tolerated, tr.failures.some
 }
 
-// clicks counts the clicks stored for a link, read as the database's
-// superuser from this machine.
+// clicks counts the clicks stored for a link.
 func (e *env) clicks(t *testing.T, region, linkID string) int64 {
+	t.Helper()
+	var n int64
+	e.withDatabase(t, region, func(ctx context.Context, conn *pgx.Conn) error {
+		return conn.QueryRow(ctx, "SELECT count(*) FROM clicks WHERE link_id = $1", linkID).Scan(&n)
+	})
+	return n
+}
+
+// withDatabase runs do on a connection to region's database as its
+// superuser, from this machine.
+func (e *env) withDatabase(t *testing.T, region string, do func(context.Context, *pgx.Conn) error) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	conn, err := pgx.Connect(ctx, e.database(t, region, "rekomi"))
 	require.NoError(t, err)
 	defer conn.Close(ctx)
-	var n int64
-	require.NoError(t, conn.QueryRow(ctx, "SELECT count(*) FROM clicks WHERE link_id = $1", linkID).Scan(&n))
-	return n
+	require.NoError(t, do(ctx, conn))
 }
 
 // underTraffic runs disrupt while new visitors follow the link, then
@@ -142,11 +150,7 @@ func (e *env) underTraffic(t *testing.T, app flow.App, region string, ref flow.R
 	t.Helper()
 	before := e.clicks(t, region, ref.LinkID)
 	tr := startTraffic(app.Client, ref.LinkURL, 4, tolerate)
-	warm := time.Now().Add(30 * time.Second)
-	for tr.answered.Load() < 20 {
-		require.True(t, time.Now().Before(warm), "the link answers before the disruption")
-		time.Sleep(10 * time.Millisecond)
-	}
+	waitFor(t, 30*time.Second, func() bool { return tr.answered.Load() >= 20 }, "the link answers before the disruption")
 	disrupt()
 	answered, tolerated, failed, some := tr.end()
 	fmt.Printf("%s: %d redirects answered, %d refused as tolerated, %d failed otherwise\n", t.Name(), answered, tolerated, failed)
@@ -163,11 +167,12 @@ func (e *env) underTraffic(t *testing.T, app flow.App, region string, ref flow.R
 	}
 }
 
-// appPods are the names of region's app pods.
-func (e *env) appPods(t *testing.T, region string) []string {
+// appPods is a field (a JSONPath such as .metadata.name) of each of
+// region's running app pods.
+func (e *env) appPods(t testing.TB, region, field string) []string {
 	t.Helper()
 	out := e.kubectl.Run(t, "", "-n", "rekomi-"+region, "get", "pods", "-l", "app.kubernetes.io/name=rekomi-app,rekomi.io/region="+region,
-		"-o", "jsonpath={.items[*].metadata.name}")
+		"--field-selector=status.phase=Running", "-o", "jsonpath={.items[*]"+field+"}")
 	return strings.Fields(out)
 }
 
@@ -175,7 +180,7 @@ func (e *env) appPods(t *testing.T, region string) []string {
 // for its Deployment to be whole again.
 func (e *env) deleteAppPod(t *testing.T, region string) {
 	t.Helper()
-	pods := e.appPods(t, region)
+	pods := e.appPods(t, region, ".metadata.name")
 	require.NotEmpty(t, pods)
 	e.kubectl.Run(t, "", "-n", "rekomi-"+region, "delete", "pod", pods[0], "--wait=true")
 	e.kubectl.Run(t, "", "-n", "rekomi-"+region, "rollout", "status", "deployment/"+region+"-app", "--timeout=3m")
@@ -190,11 +195,8 @@ func (e *env) rotateRuntimePassword(t *testing.T, region string) {
 	old := e.kubectl.Get(t, namespace, "deployment/"+region+"-app", hash)
 	require.NotEmpty(t, old)
 	e.kubectl.Run(t, "", "-n", namespace, "delete", "secret", region+"-db-runtime")
-	deadline := time.Now().Add(2 * time.Minute)
-	for e.kubectl.Get(t, namespace, "deployment/"+region+"-app", hash) == old {
-		require.True(t, time.Now().Before(deadline), "the pod template still carries the old password's hash after 2 minutes")
-		time.Sleep(500 * time.Millisecond)
-	}
+	waitFor(t, 2*time.Minute, func() bool { return e.kubectl.Get(t, namespace, "deployment/"+region+"-app", hash) != old },
+		"the pod template carries the new password's hash")
 	e.kubectl.Run(t, "", "-n", namespace, "rollout", "status", "deployment/"+region+"-app", "--timeout=3m")
 }
 
@@ -208,47 +210,29 @@ func (e *env) killLeaderWithDrift(t *testing.T, region string) {
 	leader, _, _ := strings.Cut(holder, "_")
 	require.NotEmpty(t, leader, "a manager holds the lease")
 	e.kubectl.Run(t, "", "-n", "rekomi-system", "delete", "pod", leader, "--grace-period=0", "--force")
-	e.execSQL(t, region, "ALTER TABLE campaigns NO FORCE ROW LEVEL SECURITY")
+	e.withDatabase(t, region, func(ctx context.Context, conn *pgx.Conn) error {
+		_, err := conn.Exec(ctx, "ALTER TABLE campaigns NO FORCE ROW LEVEL SECURITY")
+		return err
+	})
 	require.False(t, e.forced(t, region, "campaigns"), "the drift is in place")
 
-	deadline := time.Now().Add(3 * time.Minute)
-	for !e.forced(t, region, "campaigns") {
-		require.True(t, time.Now().Before(deadline), "FORCE ROW LEVEL SECURITY is not back on campaigns 3 minutes after the leader died")
-		time.Sleep(500 * time.Millisecond)
-	}
+	waitFor(t, 3*time.Minute, func() bool { return e.forced(t, region, "campaigns") }, "FORCE ROW LEVEL SECURITY is back on campaigns")
 	now := e.kubectl.Get(t, "rekomi-system", "lease/manager.rekomi.io", ".spec.holderIdentity")
 	require.NotEqual(t, holder, now, "another manager holds the lease")
 	e.kubectl.Run(t, "", "wait", "--for=condition=IsolationVerified", "region/"+region, "--timeout=2m")
 	e.kubectl.Run(t, "", "-n", "rekomi-system", "rollout", "status", "deployment/rekomi-manager", "--timeout=3m")
 	// The replicas' fences see the repair at their next check.
-	serving := time.Now().Add(time.Minute)
-	for !e.replicasReady(t, region) {
-		require.True(t, time.Now().Before(serving), "the app does not serve again a minute after the repair")
-		time.Sleep(200 * time.Millisecond)
-	}
+	waitFor(t, time.Minute, func() bool { return e.replicasReady(t, region) }, "the app serves again after the repair")
 }
 
+// forced reports whether table forces row-level security on its owner.
 func (e *env) forced(t *testing.T, region, table string) bool {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	conn, err := pgx.Connect(ctx, e.database(t, region, "rekomi"))
-	require.NoError(t, err)
-	defer conn.Close(ctx)
 	var forced bool
-	require.NoError(t, conn.QueryRow(ctx, "SELECT relforcerowsecurity FROM pg_class WHERE oid = $1::regclass", table).Scan(&forced))
+	e.withDatabase(t, region, func(ctx context.Context, conn *pgx.Conn) error {
+		return conn.QueryRow(ctx, "SELECT relforcerowsecurity FROM pg_class WHERE oid = $1::regclass", table).Scan(&forced)
+	})
 	return forced
-}
-
-func (e *env) execSQL(t *testing.T, region, sql string) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	conn, err := pgx.Connect(ctx, e.database(t, region, "rekomi"))
-	require.NoError(t, err)
-	defer conn.Close(ctx)
-	_, err = conn.Exec(ctx, sql)
-	require.NoError(t, err)
 }
 
 // databaseOutage stops the Region's PostgreSQL server for d and starts it
@@ -259,62 +243,45 @@ func (e *env) databaseOutage(t *testing.T, org flow.Tenant, d time.Duration) {
 	t.Helper()
 	// Every replica is ready first: one whose fence still holds an
 	// earlier finding keeps it while the database cannot be asked.
-	ready := time.Now().Add(time.Minute)
-	for !e.replicasReady(t, org.Region) {
-		require.True(t, time.Now().Before(ready), "the app's replicas are not all ready before the outage")
-		time.Sleep(200 * time.Millisecond)
-	}
+	waitFor(t, time.Minute, func() bool { return e.replicasReady(t, org.Region) }, "the app's replicas are all ready before the outage")
 	pg := e.postgres[org.Region]
 	require.NoError(t, pg.srv.Stop(context.Background()))
 	pg.srv = nil
 	restart := time.Now().Add(d)
 
-	deadline := time.Now().Add(15 * time.Second)
-	for {
-		status, _ := org.API.Call(t, http.MethodGet, "/v1/campaigns", "")
-		if status == http.StatusServiceUnavailable {
-			break
-		}
-		require.True(t, time.Now().Before(deadline), "the API answers %d, not 503, without its database", status)
-		time.Sleep(100 * time.Millisecond)
-	}
-	req, err := http.NewRequest(http.MethodGet, org.AppURL+"/v1/campaigns", nil)
-	require.NoError(t, err)
-	req.Header.Set("Authorization", "Bearer "+org.API.Key)
-	resp, err := org.API.Client.Do(req)
-	require.NoError(t, err)
-	require.NoError(t, resp.Body.Close())
-	require.Equal(t, http.StatusServiceUnavailable, resp.StatusCode)
+	var resp *http.Response
+	waitFor(t, 15*time.Second, func() bool {
+		req, err := http.NewRequest(http.MethodGet, org.AppURL+"/v1/campaigns", nil)
+		require.NoError(t, err)
+		req.Header.Set("Authorization", "Bearer "+org.API.Key)
+		resp, err = org.API.Client.Do(req)
+		require.NoError(t, err)
+		require.NoError(t, resp.Body.Close())
+		return resp.StatusCode == http.StatusServiceUnavailable
+	}, "the API answers 503 without its database")
 	require.NotEmpty(t, resp.Header.Get("Retry-After"), "clients are told when to retry")
-	status, body := org.Stripe.Post(t, flow.StripeEvent("evt_outage", "customer.created", time.Now().Unix(),
-		map[string]any{"id": "cus_outage", "object": "customer"}))
+	event := func() []byte {
+		return flow.StripeEvent("evt_outage", "customer.created", time.Now().Unix(), map[string]any{"id": "cus_outage", "object": "customer"})
+	}
+	status, body := org.Stripe.Post(t, event())
 	require.Equal(t, http.StatusServiceUnavailable, status, "the provider retries a delivery: %s", body)
 
 	time.Sleep(time.Until(restart)) // the outage lasts d, traffic flowing
 	require.True(t, e.replicasReady(t, org.Region), "every replica stays ready through the outage")
+	var err error
 	pg.srv, err = pgserver.Start(context.Background(), pg.opts)
 	require.NoError(t, err, "the server starts again on its data and port")
-	deadline = time.Now().Add(time.Minute)
-	for {
+	waitFor(t, time.Minute, func() bool {
 		status, _ := org.API.Call(t, http.MethodGet, "/v1/campaigns", "")
-		if status == http.StatusOK {
-			break
-		}
-		require.True(t, time.Now().Before(deadline), "the API answers %d a minute after its database is back", status)
-		time.Sleep(200 * time.Millisecond)
-	}
+		return status == http.StatusOK
+	}, "the API answers once its database is back")
 	// The provider retries the delivery refused during the outage until a
 	// replica whose fence has seen the database again takes it.
-	for {
-		status, body := org.Stripe.Post(t, flow.StripeEvent("evt_outage", "customer.created", time.Now().Unix(),
-			map[string]any{"id": "cus_outage", "object": "customer"}))
-		if status == http.StatusOK {
-			break
-		}
-		require.Equal(t, http.StatusServiceUnavailable, status, "%s", body)
-		require.True(t, time.Now().Before(deadline), "the delivery is still refused a minute after the database is back")
-		time.Sleep(200 * time.Millisecond)
-	}
+	waitFor(t, time.Minute, func() bool {
+		status, body := org.Stripe.Post(t, event())
+		require.Contains(t, []int{http.StatusOK, http.StatusServiceUnavailable}, status, "%s", body)
+		return status == http.StatusOK
+	}, "the delivery is taken once the database is back")
 	e.kubectl.Run(t, "", "wait", "--for=condition=Ready", "region/"+org.Region, "--timeout=2m")
 }
 
@@ -322,7 +289,7 @@ func (e *env) databaseOutage(t *testing.T, org flow.Tenant, d time.Duration) {
 // its readiness probe does.
 func (e *env) replicasReady(t *testing.T, region string) bool {
 	t.Helper()
-	ips := e.appPodIPs(t, region)
+	ips := e.appPods(t, region, ".status.podIP")
 	require.NotEmpty(t, ips)
 	for _, ip := range ips {
 		resp, err := http.Get("http://" + ip + ":8080/readyz")
@@ -336,10 +303,13 @@ func (e *env) replicasReady(t *testing.T, region string) bool {
 	return true
 }
 
-// appPodIPs are the addresses of region's running app pods.
-func (e *env) appPodIPs(t *testing.T, region string) []string {
+// waitFor calls cond every 200 ms until it holds, failing t saying what
+// it waited for once timeout has passed.
+func waitFor(t *testing.T, timeout time.Duration, cond func() bool, what string) {
 	t.Helper()
-	out := e.kubectl.Run(t, "", "-n", "rekomi-"+region, "get", "pods", "-l", "app.kubernetes.io/name=rekomi-app,rekomi.io/region="+region,
-		"--field-selector=status.phase=Running", "-o", "jsonpath={.items[*].status.podIP}")
-	return strings.Fields(out)
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		require.True(t, time.Now().Before(deadline), "not within %s: %s", timeout, what)
+		time.Sleep(200 * time.Millisecond)
+	}
 }

@@ -19,7 +19,6 @@ package cluster_test
 import (
 	"net/http"
 	"net/url"
-	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -75,12 +74,8 @@ func (e *env) app(t *testing.T, region string) flow.App {
 // metricsURLs are the /metrics of region's app pods as they are now.
 func (e *env) metricsURLs(t testing.TB, region string) []string {
 	t.Helper()
-	out, err := e.kubectlOutput("-n", "rekomi-"+region, "get", "pods",
-		"-l", "app.kubernetes.io/name=rekomi-app,rekomi.io/region="+region,
-		"--field-selector=status.phase=Running", "-o", "jsonpath={.items[*].status.podIP}")
-	require.NoError(t, err)
 	var urls []string
-	for _, ip := range strings.Fields(out) {
+	for _, ip := range e.appPods(t, region, ".status.podIP") {
 		urls = append(urls, "http://"+ip+":9090/metrics")
 	}
 	return urls

@@ -20,6 +20,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/base64"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -61,16 +62,25 @@ func FindKubectl(t testing.TB) string {
 // failing t when it fails.
 func (k Kubectl) Run(t testing.TB, stdin string, args ...string) string {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(t.Context(), 3*time.Minute)
+	out, err := k.Output(t.Context(), stdin, args...)
+	require.NoError(t, err)
+	return out
+}
+
+// Output runs kubectl with args and stdin, for at most 3 minutes, and
+// returns what it printed; an error carries what it printed to stderr.
+func (k Kubectl) Output(ctx context.Context, stdin string, args ...string) (string, error) {
+	ctx, cancel := context.WithTimeout(ctx, 3*time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, k.Bin, args...)
 	cmd.Env = append(os.Environ(), "KUBECONFIG="+k.Kubeconfig)
 	cmd.Stdin = strings.NewReader(stdin)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	err := cmd.Run()
-	require.NoError(t, err, "kubectl %s: %s", strings.Join(args, " "), stderr.String())
-	return stdout.String()
+	if err := cmd.Run(); err != nil {
+		return stdout.String(), fmt.Errorf("kubectl %s: %w: %s", strings.Join(args, " "), err, stderr.String())
+	}
+	return stdout.String(), nil
 }
 
 // Get prints one field of an object (in namespace, unless empty) with a

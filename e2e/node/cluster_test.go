@@ -40,26 +40,13 @@ import (
 	"github.com/rekomi/rekomi/e2e/node"
 )
 
-// clusterOptions are the options of a cluster from the assets `make
-// test` names in the environment.
-func clusterOptions(t *testing.T) node.Options {
-	t.Helper()
-	images := requireEnv(t, "REKOMI_IMAGES", "run `make test` (it runs `make images`), or set it to bin/images after `make images`")
-	return node.Options{
-		ControlPlane: requireEnv(t, "KUBEBUILDER_ASSETS", "run `make test`, or set it to the directory hack/envtest-assets.sh prints"),
-		Node:         requireEnv(t, "REKOMI_NODE_ASSETS", "run `make test` (it runs hack/node-assets.sh), or set it to the directory hack/node-assets.sh prints"),
-		Images:       []string{filepath.Join(images, "pause.tar"), filepath.Join(images, "rekomi.tar")},
-		Progress:     os.Stderr,
-	}
-}
-
 // TestCluster starts a one-node cluster, runs pods on it as a user's
 // would run, and checks that stopping it leaves the machine as it was.
 func TestCluster(t *testing.T) {
 	image := os.Getenv("REKOMI_IMAGE")
 	require.NotEmpty(t, image, "REKOMI_IMAGE names the image in $REKOMI_IMAGES/rekomi.tar, such as rekomi:latest")
 	var before, after hostState
-	opts := clusterOptions(t)
+	opts := node.EnvOptions(t)
 	opts.OnLocked = func() { before = snapshotHost(t) }
 	opts.OnUndone = func() {
 		after = snapshotHost(t)
@@ -151,7 +138,7 @@ func TestClusterAfterSIGKILL(t *testing.T) {
 	// start undoes them, this one's or another test's waiting for the
 	// machine: either way nothing of it may be left when one is locked.
 
-	opts := clusterOptions(t)
+	opts := node.EnvOptions(t)
 	var before, after hostState
 	opts.OnLocked = func() {
 		requireNothingLeft(t)
@@ -198,7 +185,7 @@ func requireNothingLeft(t *testing.T) {
 // stdout and waits to be killed.
 func runChildCluster(t *testing.T) {
 	ctx := context.Background()
-	c, err := node.Start(ctx, clusterOptions(t))
+	c, err := node.Start(ctx, node.EnvOptions(t))
 	require.NoError(t, err)
 	client, err := kubernetes.NewForConfig(c.Config)
 	require.NoError(t, err)

@@ -29,17 +29,6 @@ import (
 	"github.com/rekomi/rekomi/e2e/node"
 )
 
-// requireEnv is the directory an environment variable names, set by
-// `make test`; without it the test fails saying how to run it.
-func requireEnv(t *testing.T, name, how string) string {
-	t.Helper()
-	dir := os.Getenv(name)
-	if dir == "" {
-		t.Fatalf("%s is not set: %s", name, how)
-	}
-	return dir
-}
-
 // containerSpec is the part of a container's OCI spec this test reads.
 type containerSpec struct {
 	Spec struct {
@@ -61,8 +50,8 @@ type containerSpec struct {
 // rekomi image starts as user 65532 on a read-only root filesystem with
 // the writable /tmp its pods mount, and the pause image is a sandbox.
 func TestImagesRunUnderContainerd(t *testing.T) {
-	assets := requireEnv(t, "REKOMI_NODE_ASSETS", "run `make test` (it runs hack/node-assets.sh), or set it to the directory hack/node-assets.sh prints")
-	images := requireEnv(t, "REKOMI_IMAGES", "run `make test` (it runs `make images`), or set it to bin/images after `make images`")
+	assets := node.RequireEnv(t, "REKOMI_NODE_ASSETS", "run `make test` (it runs hack/node-assets.sh), or set it to the directory hack/node-assets.sh prints")
+	images := node.RequireEnv(t, "REKOMI_IMAGES", "run `make test` (it runs `make images`), or set it to bin/images after `make images`")
 	image := os.Getenv("REKOMI_IMAGE")
 	require.NotEmpty(t, image, "REKOMI_IMAGE names the image in $REKOMI_IMAGES/rekomi.tar, such as rekomi:latest")
 	c := node.StartContainerd(t, assets)
