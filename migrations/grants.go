@@ -59,8 +59,10 @@ func RuntimeGrants() map[string][]pgroles.Privilege {
 		// only the operator's purge deletes it.
 		"org_data_keys": {pgroles.Select, pgroles.Insert},
 
-		// golang-migrate's bookkeeping: the owner's alone.
-		"schema_migrations": {},
+		// golang-migrate's bookkeeping, written by the owner; the app reads
+		// the version to refuse a schema older than itself and to tell a
+		// newer schema's tables from drift.
+		"schema_migrations": {pgroles.Select},
 	}
 }
 

@@ -21,7 +21,9 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/jackc/pgerrcode"
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/rekomi/rekomi/migrations"
 	"github.com/rekomi/rekomi/pg/isolation"
@@ -31,23 +33,43 @@ import (
 // security, or the schema does not enforce it.
 var ErrUnsafe = errors.New("refusing to run: tenant isolation is not enforced")
 
+// ErrSchemaOlder means the database's schema is older than this binary's:
+// the tables and columns it uses may not exist yet.
+var ErrSchemaOlder = errors.New("refusing to run: the database schema is older than this binary")
+
 // CheckIsolation verifies, as the connected role, that the role cannot
 // bypass row-level security and that every tenant table enforces it with
-// exactly the schema's policies. The app calls it before serving, refusing
-// to start on an error, and then periodically, fencing its tenant routes
-// while it fails.
+// exactly the schema's policies, and that the schema is not older than
+// this binary. The app calls it before serving, refusing to start on an
+// error, and then periodically, fencing its tenant routes while it fails.
+//
+// A schema newer than this binary is the one a newer binary migrated
+// before replacing this one's pods: the tables it added are held to the
+// rules alone (isolation.Options.SchemaNewer), so that the old pods keep
+// serving through the rollout.
 func (d *DB) CheckIsolation(ctx context.Context) (isolation.Report, error) {
+	latest, err := migrations.Latest()
+	if err != nil {
+		return isolation.Report{}, err
+	}
 	var report isolation.Report
-	err := pgx.BeginTxFunc(ctx, d.pool, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}, func(tx pgx.Tx) error {
+	err = pgx.BeginTxFunc(ctx, d.pool, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}, func(tx pgx.Tx) error {
 		var role string
 		if err := tx.QueryRow(ctx, "SELECT current_user").Scan(&role); err != nil {
 			return fmt.Errorf("reading the connected role: %w", err)
 		}
-		var err error
+		version, err := schemaVersion(ctx, tx)
+		if err != nil {
+			return err
+		}
+		if version < latest {
+			return fmt.Errorf("%w: it is at version %d and this binary needs %d; the operator migrates a Region when it runs this version, so upgrade the operator rather than the app alone", ErrSchemaOlder, version, latest)
+		}
 		report, err = isolation.Verify(ctx, tx, isolation.Options{
 			RuntimeRole:        role,
 			PublicLookupTables: migrations.PublicLookupTables(),
 			Policies:           migrations.Policies(),
+			SchemaNewer:        version > latest,
 		})
 		return err
 	})
@@ -61,4 +83,27 @@ func (d *DB) CheckIsolation(ctx context.Context) (isolation.Report, error) {
 		return report, fmt.Errorf("%w: %s", ErrUnsafe, report.Summary())
 	}
 	return report, nil
+}
+
+// schemaVersion is the version golang-migrate recorded, 0 before the
+// first migration. It is read whether or not the version is dirty: a
+// migration in progress marks it so until it commits.
+func schemaVersion(ctx context.Context, tx pgx.Tx) (uint, error) {
+	var version int64
+	err := tx.QueryRow(ctx, "SELECT version FROM schema_migrations").Scan(&version)
+	switch {
+	case errors.Is(err, pgx.ErrNoRows):
+		return 0, nil
+	case isCode(err, pgerrcode.UndefinedTable):
+		return 0, nil // never migrated
+	case err != nil:
+		return 0, fmt.Errorf("reading the schema version: %w", err)
+	}
+	return uint(version), nil
+}
+
+// isCode reports whether err is a PostgreSQL error with code.
+func isCode(err error, code string) bool {
+	var pgErr *pgconn.PgError
+	return errors.As(err, &pgErr) && pgErr.Code == code
 }

@@ -19,6 +19,7 @@ package db_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"testing"
 
 	"github.com/google/uuid"
@@ -27,6 +28,7 @@ import (
 
 	"github.com/rekomi/rekomi/app/db"
 	"github.com/rekomi/rekomi/app/dbtest"
+	"github.com/rekomi/rekomi/migrations"
 )
 
 func TestTenantTx(t *testing.T) {
@@ -239,6 +241,68 @@ func TestCheckIsolation(t *testing.T) {
 		require.NoError(t, err)
 		defer app.Close()
 		_, err = app.CheckIsolation(ctx)
+		require.ErrorIs(t, err, db.ErrSchemaOlder)
+		require.ErrorContains(t, err, "at version 0")
+	})
+
+	t.Run("RefusesASchemaOlderThanTheBinary", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t, srv)
+		latest, err := migrations.Latest()
+		require.NoError(t, err)
+		_, err = b.admin.Exec(ctx, "UPDATE schema_migrations SET version = version - 1")
+		require.NoError(t, err)
+		_, err = b.app.CheckIsolation(ctx)
+		require.ErrorIs(t, err, db.ErrSchemaOlder)
+		require.ErrorContains(t, err, fmt.Sprintf("at version %d and this binary needs %d", latest-1, latest))
+	})
+
+	// A newer binary migrated the schema and added a tenant table; this
+	// binary's pods serve until the newer ones replace them.
+	newerSchema := func(t *testing.T, b *bundle, policy string) {
+		t.Helper()
+		_, err := b.admin.Exec(ctx, `CREATE TABLE notes (
+				org_id uuid NOT NULL REFERENCES organizations (id),
+				id     uuid NOT NULL,
+				PRIMARY KEY (org_id, id));
+			ALTER TABLE notes ENABLE ROW LEVEL SECURITY, FORCE ROW LEVEL SECURITY;
+			CREATE POLICY tenant_isolation ON notes USING (`+policy+`) WITH CHECK (org_id = (SELECT rekomi_current_org()));
+			GRANT SELECT, INSERT ON notes TO `+pgx.Identifier{b.region.Runtime}.Sanitize())
+		require.NoError(t, err)
+	}
+	bumpVersion := func(t *testing.T, b *bundle, dirty bool) {
+		t.Helper()
+		_, err := b.admin.Exec(ctx, "UPDATE schema_migrations SET version = version + 1, dirty = $1", dirty)
+		require.NoError(t, err)
+	}
+	scoped := "org_id = (SELECT rekomi_current_org())"
+
+	t.Run("ServesThroughTheRolloutOfANewerSchema", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t, srv)
+		newerSchema(t, b, scoped)
+		_, err := b.app.CheckIsolation(ctx)
+		require.ErrorIs(t, err, db.ErrUnsafe, "at this binary's version, a table it does not know is drift")
+		require.ErrorContains(t, err, `policy "tenant_isolation" on table "notes" is not one the schema defines`)
+
+		// golang-migrate marks the version dirty until the migration commits.
+		for _, dirty := range []bool{true, false} {
+			bumpVersion(t, b, dirty)
+			report, err := b.app.CheckIsolation(ctx)
+			require.NoError(t, err, "dirty %t", dirty)
+			require.Equal(t, []string{"notes"}, report.NewerTables)
+			_, err = b.admin.Exec(ctx, "UPDATE schema_migrations SET version = version - 1")
+			require.NoError(t, err)
+		}
+	})
+
+	t.Run("RefusesALooseTableOfANewerSchema", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t, srv)
+		newerSchema(t, b, "true")
+		bumpVersion(t, b, false)
+		_, err := b.app.CheckIsolation(ctx)
 		require.ErrorIs(t, err, db.ErrUnsafe)
+		require.ErrorContains(t, err, `policy "tenant_isolation" on table "notes" does not require org_id`)
 	})
 }

@@ -73,6 +73,13 @@ type Options struct {
 	// tenant table that is not in the set are reported, even when the
 	// rules above hold.
 	Policies []Policy
+	// SchemaNewer says the schema was migrated past the one Policies
+	// describes, as it is while the pods of the binary that migrated it
+	// replace those of the binary checking. A tenant table that no policy
+	// of Policies names is then one the newer schema added: it is held to
+	// the rules alone and listed in Report.NewerTables. Every table that
+	// Policies names is still compared exactly.
+	SchemaNewer bool
 }
 
 // Policy is a row-level security policy as pg_policies shows it.
@@ -190,6 +197,9 @@ type Violation struct {
 type Report struct {
 	// TenantTables are the tenant tables found, sorted by name.
 	TenantTables []string
+	// NewerTables are the tenant tables of a newer schema (see
+	// Options.SchemaNewer) checked by the rules alone, sorted by name.
+	NewerTables []string
 	// Violations are sorted by table, kind and detail.
 	Violations []Violation
 }
@@ -205,7 +215,11 @@ const summaryViolations = 3
 // <first three details>; and 2 more".
 func (r Report) Summary() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "%s, %s", plural(len(r.TenantTables), "tenant table"), plural(len(r.Violations), "violation"))
+	b.WriteString(plural(len(r.TenantTables), "tenant table"))
+	if len(r.NewerTables) > 0 {
+		fmt.Fprintf(&b, " (%d of a newer schema, held to the rules alone: %s)", len(r.NewerTables), strings.Join(r.NewerTables, ", "))
+	}
+	fmt.Fprintf(&b, ", %s", plural(len(r.Violations), "violation"))
 	for i, v := range r.Violations {
 		if i == summaryViolations {
 			fmt.Fprintf(&b, "; and %d more", len(r.Violations)-i)

@@ -526,15 +526,96 @@ func TestVerifyPolicySet(t *testing.T) {
 			b := setup(t, srv, "public")
 			b.opts.Policies = correctPolicies()
 			b.exec(t, tt.seed)
-			report := b.verify(t)
-			var got []string
-			for _, v := range report.Violations {
-				got = append(got, v.Table+"/"+v.Policy+"/"+string(v.Kind))
-			}
-			require.Equal(t, tt.want, got)
+			require.Equal(t, tt.want, policyFindings(b.verify(t).Violations))
 
 			b.opts.Policies = nil
 			require.Empty(t, b.verify(t).Violations, "the rules alone accept this change")
 		})
 	}
+}
+
+// newerTable is a tenant table a newer schema adds, isolated as the
+// others are.
+const newerTable = `
+CREATE TABLE notes (
+    org_id uuid NOT NULL REFERENCES organizations (id),
+    id     uuid NOT NULL,
+    PRIMARY KEY (org_id, id)
+);
+ALTER TABLE notes ENABLE ROW LEVEL SECURITY, FORCE ROW LEVEL SECURITY;
+CREATE POLICY tenant_isolation ON notes
+    USING (org_id = (SELECT rekomi_current_org()))
+    WITH CHECK (org_id = (SELECT rekomi_current_org()));
+GRANT SELECT, INSERT ON notes TO {runtime};
+`
+
+// TestVerifySchemaNewer checks a binary's view of a schema a newer binary
+// migrated: the table it added is held to the rules, the tables this
+// binary knows are still compared exactly.
+func TestVerifySchemaNewer(t *testing.T) {
+	t.Parallel()
+	srv := dbtest.Start(t)
+
+	t.Run("AcceptsAnIsolatedTableItDoesNotKnow", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t, srv, "public")
+		b.opts.Policies = correctPolicies()
+		b.exec(t, newerTable)
+		require.Equal(t, []string{"notes/tenant_isolation/PolicyUnexpected"}, policyFindings(b.verify(t).Violations),
+			"without SchemaNewer, a table the set does not name is unexpected")
+
+		b.opts.SchemaNewer = true
+		report := b.verify(t)
+		require.Empty(t, report.Violations)
+		require.Equal(t, []string{"notes"}, report.NewerTables)
+		require.Contains(t, report.TenantTables, "notes")
+		require.Contains(t, report.Summary(), "1 of a newer schema, held to the rules alone: notes")
+	})
+
+	// Each case breaks a rule or the exact set where SchemaNewer must not
+	// hide it.
+	tests := map[string]struct {
+		seed string
+		want []string
+	}{
+		"ReportsALooseNewTable": {
+			seed: "ALTER POLICY tenant_isolation ON notes USING (true)",
+			want: []string{"notes//PolicyNotTenantScoped"},
+		},
+		"ReportsANewTableNotForced": {
+			seed: "ALTER TABLE notes NO FORCE ROW LEVEL SECURITY",
+			want: []string{"notes//RLSNotForced"},
+		},
+		"ReportsANewTableGrantedToOthers": {
+			seed: "GRANT SELECT ON notes TO PUBLIC",
+			want: []string{"notes//GrantedToOtherRole"},
+		},
+		"ReportsAPolicyAddedToAKnownTable": {
+			seed: `CREATE POLICY extra ON clicks FOR SELECT USING (org_id = (SELECT rekomi_current_org()))`,
+			want: []string{"clicks/extra/PolicyUnexpected"},
+		},
+		"ReportsAKnownTableAltered": {
+			seed: "ALTER POLICY tenant_isolation ON campaigns USING (org_id = (SELECT rekomi_current_org()) AND name <> '')",
+			want: []string{"campaigns/tenant_isolation/PolicyAltered"},
+		},
+	}
+	for name, tt := range tests {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			b := setup(t, srv, "public")
+			b.opts.Policies, b.opts.SchemaNewer = correctPolicies(), true
+			b.exec(t, newerTable)
+			b.exec(t, tt.seed)
+			require.Equal(t, tt.want, policyFindings(b.verify(t).Violations))
+		})
+	}
+}
+
+// policyFindings renders violations as "table/policy/Kind".
+func policyFindings(vs []isolation.Violation) []string {
+	var out []string
+	for _, v := range vs {
+		out = append(out, v.Table+"/"+v.Policy+"/"+string(v.Kind))
+	}
+	return out
 }

@@ -80,7 +80,11 @@ func evaluate(cat catalog, opts Options) Report {
 		r.Violations = append(r.Violations, grantViolations(t, opts.RuntimeRole)...)
 	}
 	if opts.Policies != nil {
-		r.Violations = append(r.Violations, policySetViolations(cat.tables, opts.Policies)...)
+		tables := cat.tables
+		if opts.SchemaNewer {
+			tables, r.NewerTables = splitNewer(cat.tables, opts.Policies)
+		}
+		r.Violations = append(r.Violations, policySetViolations(tables, opts.Policies)...)
 	}
 	slices.Sort(r.TenantTables)
 	if !slices.Contains(r.TenantTables, organizationsTable) {
@@ -196,6 +200,24 @@ func grantViolations(t table, runtimeRole string) []Violation {
 				t.name, strings.Join(slices.Compact(slices.Sorted(slices.Values(others[grantee]))), ", "), grantee)})
 	}
 	return vs
+}
+
+// splitNewer separates the tables that some policy of want names from
+// those it does not, which a newer schema added.
+func splitNewer(tables []table, want []Policy) (known []table, newer []string) {
+	named := map[string]bool{}
+	for _, p := range want {
+		named[p.Table] = true
+	}
+	for _, t := range tables {
+		if named[t.name] {
+			known = append(known, t)
+		} else {
+			newer = append(newer, t.name)
+		}
+	}
+	slices.Sort(newer)
+	return known, newer
 }
 
 // policySetViolations compares the tenant tables' policies with want.
