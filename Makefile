@@ -81,11 +81,15 @@ verify: controller-gen crd-ref-docs ## Fail when generated files or go.mod are s
 # other than latest, which the kubelet would always try to pull.
 TEST_IMG ?= rekomi.local/rekomi:test
 test e2e-cluster: IMG = $(TEST_IMG)
+# The newer release the cluster test upgrades to under traffic: this tree
+# with one more, additive, migration (migrations/upgradeprobe).
+TEST_NEXT_IMG ?= rekomi.local/rekomi:next
 
 .PHONY: test
-test: generate manifests vet envtest-assets postgres chromium kubectl redocly images node-assets ## Run every test against a real API server, a real PostgreSQL, a headless Chromium and a containerd running the images, lint the OpenAPI document, then fuzz the webhook paths, the headers of audited writes and the text helper briefly.
+test: generate manifests vet envtest-assets postgres chromium kubectl redocly images upgrade-image node-assets ## Run every test against a real API server, a real PostgreSQL, a headless Chromium and a containerd running the images, lint the OpenAPI document, then fuzz the webhook paths, the headers of audited writes and the text helper briefly.
 	KUBEBUILDER_ASSETS="$$(./hack/envtest-assets.sh)" REKOMI_NODE_ASSETS="$$(./hack/node-assets.sh)" \
-		REKOMI_IMAGES=$(LOCALBIN)/images REKOMI_IMAGE=$(IMG) $(GO) test $(GOTEST_FLAGS) ./...
+		REKOMI_IMAGES=$(LOCALBIN)/images REKOMI_IMAGE=$(IMG) REKOMI_NEXT_IMAGE=$(TEST_NEXT_IMG) $(GO) test $(GOTEST_FLAGS) ./...
+	$(GO) test $(GOTEST_FLAGS) -tags rekomi_upgrade_probe ./migrations/
 	FUZZTIME=$(TEST_FUZZTIME) ./hack/fuzz.sh ./app/webhook ./app/server ./app/storable ./app/ledger
 
 # A count, not a duration: with a duration, Go 1.26's fuzzing coordinator can
@@ -99,9 +103,9 @@ e2e: build envtest-assets postgres kubectl ## Run only the end-to-end test: bin/
 		$(GO) test $(GOTEST_FLAGS) -run '^TestDevProcess$$' -v ./app/devstack/e2e
 
 .PHONY: e2e-cluster
-e2e-cluster: manifests envtest-assets postgres kubectl images node-assets ## Run only the end-to-end test on a one-node cluster: the image in containerd, config/default applied as `make deploy` does, the samples served by real pods.
+e2e-cluster: manifests envtest-assets postgres kubectl images upgrade-image node-assets ## Run only the end-to-end test on a one-node cluster: the image in containerd, config/default applied as `make deploy` does, the samples served by real pods, disrupted and upgraded under traffic.
 	KUBEBUILDER_ASSETS="$$(./hack/envtest-assets.sh)" REKOMI_NODE_ASSETS="$$(./hack/node-assets.sh)" \
-		REKOMI_IMAGES=$(LOCALBIN)/images REKOMI_IMAGE=$(IMG) $(GO) test $(GOTEST_FLAGS) -v ./e2e/...
+		REKOMI_IMAGES=$(LOCALBIN)/images REKOMI_IMAGE=$(IMG) REKOMI_NEXT_IMAGE=$(TEST_NEXT_IMG) $(GO) test $(GOTEST_FLAGS) -v ./e2e/...
 
 .PHONY: lint-openapi
 lint-openapi: redocly ## Lint app/server/openapi.json with Redocly CLI's recommended rules (make test does it in TestOpenAPILint).
@@ -149,6 +153,11 @@ images: generate ## Write the image IMG (as the Dockerfile builds it) and the po
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "-s -w" -o $(LOCALBIN)/image/pause ./hack/image/pause
 	$(GO) run ./hack/image -kind rekomi -binary $(LOCALBIN)/image/rekomi -tag $(IMG) -o $(LOCALBIN)/images/rekomi.tar
 	$(GO) run ./hack/image -kind pause -binary $(LOCALBIN)/image/pause -tag $(PAUSE_IMG) -o $(LOCALBIN)/images/pause.tar
+
+.PHONY: upgrade-image
+upgrade-image: generate ## Write the image TEST_NEXT_IMG the cluster test upgrades to: this tree built with the tag rekomi_upgrade_probe, which adds one additive migration, as bin/images/rekomi-next.tar.
+	CGO_ENABLED=0 $(PROGRESS) "building the upgrade's static bin/image/rekomi-next" 3m -- $(GO) build -trimpath -tags rekomi_upgrade_probe -ldflags "-s -w -X main.version=$(VERSION)-upgrade-probe" -o $(LOCALBIN)/image/rekomi-next .
+	$(GO) run ./hack/image -kind rekomi -binary $(LOCALBIN)/image/rekomi-next -tag $(TEST_NEXT_IMG) -o $(LOCALBIN)/images/rekomi-next.tar
 
 ##@ Deployment
 

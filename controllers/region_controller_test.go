@@ -250,6 +250,7 @@ func TestRegionProvisionsDatabaseAndApp(t *testing.T) {
 		require.True(t, *pod.SecurityContext.RunAsNonRoot)
 		require.True(t, *pod.Containers[0].SecurityContext.ReadOnlyRootFilesystem)
 		require.NotNil(t, pod.Containers[0].ReadinessProbe)
+		require.Equal(t, "0", dep.Spec.Strategy.RollingUpdate.MaxUnavailable.String(), "a rollout never serves with fewer replicas")
 		require.Equal(t, controllers.RuntimeSecretName(got.Name), pod.Containers[0].Env[0].ValueFrom.SecretKeyRef.Name)
 		for _, obj := range []client.Object{&corev1.Service{}, &corev1.ServiceAccount{}, &policyv1.PodDisruptionBudget{}} {
 			require.NoError(t, testEnv.client.Get(ctx, key, obj))

@@ -132,7 +132,20 @@ func (r *RegionReconciler) migrate(ctx context.Context, region *rekomiv1.Region,
 // False, a Warning event, the status written) so that drift is visible even
 // when this pass repairs it.
 func (r *RegionReconciler) reportDrift(ctx context.Context, admin *pgx.Conn, spec pgroles.Spec, conds *conditionSet, flush func() error) error {
-	report, err := isolation.Verify(ctx, admin, isolationOptions(spec))
+	opts := isolationOptions(spec)
+	// An operator older than the schema (rolled back, or a replica of the
+	// previous release leading for a moment) does not take the tables a
+	// newer release added for drift; it does not migrate or repair either.
+	version, err := migrations.Recorded(ctx, admin)
+	if err != nil {
+		return nil // the steps after report what failed
+	}
+	latest, err := migrations.Latest()
+	if err != nil {
+		return err
+	}
+	opts.SchemaNewer = version > latest
+	report, err := isolation.Verify(ctx, admin, opts)
 	if err != nil || len(report.TenantTables) == 0 || report.OK() {
 		return nil // nothing migrated yet, or nothing to report
 	}

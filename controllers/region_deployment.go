@@ -75,6 +75,11 @@ func (r *RegionReconciler) appDeployment(region *rekomiv1.Region, runtimeHash st
 		Spec: appsv1.DeploymentSpec{
 			Replicas: region.Spec.App.Replicas,
 			Selector: &metav1.LabelSelector{MatchLabels: appLabels(region)},
+			// A rollout (a new image, a new runtime password) adds a ready
+			// pod before it takes one away, so the replicas serving never
+			// drop below spec.app.replicas.
+			Strategy: appsv1.DeploymentStrategy{Type: appsv1.RollingUpdateDeploymentStrategyType,
+				RollingUpdate: &appsv1.RollingUpdateDeployment{MaxUnavailable: ptr.To(intstr.FromInt32(0)), MaxSurge: ptr.To(intstr.FromString("25%"))}},
 			Template: tmpl,
 		},
 	}

@@ -178,3 +178,49 @@ func TestRegionWithoutSuperuser(t *testing.T) {
 	require.NoError(t, err)
 	requireCondition(t, got, v1.ConditionReady, metav1.ConditionTrue, v1.ReasonReconciled)
 }
+
+// TestRegionOlderThanItsSchema plays an operator of the previous release
+// leading a Region that a newer release migrated (a rollback, or an old
+// replica holding the lease for a moment): it reports the schema newer
+// than itself and leaves the database alone, where the same table at its
+// own version is drift it reports and repairs.
+func TestRegionOlderThanItsSchema(t *testing.T) {
+	t.Parallel()
+	for name, newer := range map[string]bool{"AtANewerVersion": true, "AtItsOwnVersion": false} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			f := newRegionFixture(t, testEnv.adminURL)
+			f.provision(t)
+			f.drainEvents()
+			database := f.region.Spec.Database.Name
+			superExec(t, database, `CREATE TABLE notes (
+					org_id uuid NOT NULL REFERENCES organizations (id),
+					id     uuid NOT NULL,
+					PRIMARY KEY (org_id, id));
+				ALTER TABLE notes ENABLE ROW LEVEL SECURITY, FORCE ROW LEVEL SECURITY;
+				CREATE POLICY tenant_isolation ON notes
+					USING (org_id = (SELECT rekomi_current_org()))
+					WITH CHECK (org_id = (SELECT rekomi_current_org()));
+				ALTER TABLE notes OWNER TO `+pgx.Identifier{f.region.Spec.Database.OwnerRole}.Sanitize())
+			if newer {
+				superExec(t, database, "UPDATE schema_migrations SET version = version + 1")
+			}
+
+			got, err := f.reconcile(t)
+			events := strings.Join(f.drainEvents(), "\n")
+			policyKept := superQueryBool(t, database, "SELECT count(*) = 1 FROM pg_policies WHERE tablename = $1", "notes")
+			if !newer {
+				require.NoError(t, err)
+				require.Contains(t, events, `Warning IsolationViolated`)
+				require.Contains(t, events, `policy "tenant_isolation" on table "notes" is not one the schema defines`)
+				require.False(t, policyKept, "a policy the schema does not define is dropped")
+				return
+			}
+			require.ErrorIs(t, err, migrations.ErrSchemaNewer)
+			c := requireCondition(t, got, v1.ConditionSchemaReady, metav1.ConditionFalse, v1.ReasonMigrationFailed)
+			require.Contains(t, c.Message, "schema is newer than this binary")
+			require.NotContains(t, events, "IsolationViolated", "the newer schema's table is not drift")
+			require.True(t, policyKept, "nothing of the newer schema is repaired away")
+		})
+	}
+}

@@ -16,14 +16,18 @@ limitations under the License.
 
 package migrations
 
-import "github.com/rekomi/rekomi/pg/pgroles"
+import (
+	"maps"
+
+	"github.com/rekomi/rekomi/pg/pgroles"
+)
 
 // RuntimeGrants is exactly what the runtime role may do to each table of the
 // schema; a table that is not listed gets nothing. The operator makes the
 // catalog match it after every migration, and a test fails when a migration
 // adds a table without an entry here.
 func RuntimeGrants() map[string][]pgroles.Privilege {
-	return map[string][]pgroles.Privilege{
+	grants := map[string][]pgroles.Privilege{
 		// Written by the operator only.
 		"organizations":     {pgroles.Select},
 		"webhook_endpoints": {pgroles.Select},
@@ -64,6 +68,8 @@ func RuntimeGrants() map[string][]pgroles.Privilege {
 		// newer schema's tables from drift.
 		"schema_migrations": {pgroles.Select},
 	}
+	maps.Copy(grants, rehearsalGrants())
+	return grants
 }
 
 // PublicLookupTables are the tenant tables in which a lookup made before

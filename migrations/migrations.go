@@ -34,7 +34,9 @@ import (
 	"github.com/golang-migrate/migrate/v4"
 	pgxmigrate "github.com/golang-migrate/migrate/v4/database/pgx/v5"
 	"github.com/golang-migrate/migrate/v4/source/iofs"
+	"github.com/jackc/pgerrcode"
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/stdlib"
 )
 
@@ -69,7 +71,11 @@ func Latest() (uint, error) {
 
 // versions lists the embedded migration versions in ascending order.
 func versions() ([]uint, error) {
-	names, err := fs.Glob(files, "*.up.sql") // sorted by name, so by version
+	src, err := source()
+	if err != nil {
+		return nil, err
+	}
+	names, err := fs.Glob(src, "*.up.sql") // sorted by name, so by version
 	if err != nil {
 		return nil, fmt.Errorf("listing migrations: %w", err)
 	}
@@ -127,7 +133,12 @@ func Open(ctx context.Context, databaseURL string) (*Migrator, error) {
 		db.Close()
 		return nil, fmt.Errorf("preparing the migration table: %w", err)
 	}
-	src, err := iofs.New(files, ".")
+	sqlFiles, err := source()
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	src, err := iofs.New(sqlFiles, ".")
 	if err != nil {
 		db.Close()
 		return nil, fmt.Errorf("reading embedded migrations: %w", err)
@@ -217,4 +228,29 @@ func checkRunnable(s Status) error {
 		return fmt.Errorf("%w: database at version %d, binary knows up to %d", ErrSchemaNewer, s.Version, s.Latest)
 	}
 	return nil
+}
+
+// Row is what Recorded reads with: a connection or a transaction.
+type Row interface {
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+}
+
+// Recorded is the schema version golang-migrate recorded in q's database,
+// 0 before the first migration, read with any role granted SELECT on
+// schema_migrations (the runtime role is). A dirty version counts: a
+// migration in progress marks its version dirty until it commits. Inside
+// a transaction, a database never migrated aborts it.
+func Recorded(ctx context.Context, q Row) (uint, error) {
+	var version int64
+	err := q.QueryRow(ctx, "SELECT version FROM schema_migrations").Scan(&version)
+	var pgErr *pgconn.PgError
+	switch {
+	case errors.Is(err, pgx.ErrNoRows):
+		return 0, nil
+	case errors.As(err, &pgErr) && pgErr.Code == pgerrcode.UndefinedTable:
+		return 0, nil // never migrated
+	case err != nil:
+		return 0, fmt.Errorf("reading the schema version: %w", err)
+	}
+	return uint(version), nil
 }

@@ -16,7 +16,11 @@ limitations under the License.
 
 package migrations
 
-import "github.com/rekomi/rekomi/pg/isolation"
+import (
+	"slices"
+
+	"github.com/rekomi/rekomi/pg/isolation"
+)
 
 // Expressions of the policies, as PostgreSQL deparses them.
 const (
@@ -49,7 +53,7 @@ func Policies() []isolation.Policy {
 		policy("route_keys", "tenant_update", "UPDATE", tenantRow, tenantRow),
 		policy("route_keys", "tenant_delete", "DELETE", tenantRow, ""),
 	}
-	for _, table := range tenantIsolated {
+	for _, table := range slices.Concat(tenantIsolated, rehearsalTables()) {
 		ps = append(ps, all(table, tenantRow))
 	}
 	return ps

@@ -21,9 +21,7 @@ import (
 	"errors"
 	"fmt"
 
-	"github.com/jackc/pgerrcode"
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/rekomi/rekomi/migrations"
 	"github.com/rekomi/rekomi/pg/isolation"
@@ -58,7 +56,7 @@ func (d *DB) CheckIsolation(ctx context.Context) (isolation.Report, error) {
 		if err := tx.QueryRow(ctx, "SELECT current_user").Scan(&role); err != nil {
 			return fmt.Errorf("reading the connected role: %w", err)
 		}
-		version, err := schemaVersion(ctx, tx)
+		version, err := migrations.Recorded(ctx, tx)
 		if err != nil {
 			return err
 		}
@@ -83,27 +81,4 @@ func (d *DB) CheckIsolation(ctx context.Context) (isolation.Report, error) {
 		return report, fmt.Errorf("%w: %s", ErrUnsafe, report.Summary())
 	}
 	return report, nil
-}
-
-// schemaVersion is the version golang-migrate recorded, 0 before the
-// first migration. It is read whether or not the version is dirty: a
-// migration in progress marks it so until it commits.
-func schemaVersion(ctx context.Context, tx pgx.Tx) (uint, error) {
-	var version int64
-	err := tx.QueryRow(ctx, "SELECT version FROM schema_migrations").Scan(&version)
-	switch {
-	case errors.Is(err, pgx.ErrNoRows):
-		return 0, nil
-	case isCode(err, pgerrcode.UndefinedTable):
-		return 0, nil // never migrated
-	case err != nil:
-		return 0, fmt.Errorf("reading the schema version: %w", err)
-	}
-	return uint(version), nil
-}
-
-// isCode reports whether err is a PostgreSQL error with code.
-func isCode(err error, code string) bool {
-	var pgErr *pgconn.PgError
-	return errors.As(err, &pgErr) && pgErr.Code == code
 }

@@ -78,12 +78,17 @@ func TestDeploy(t *testing.T) {
 	t.Run("TheDatabaseDownFor20s", func(t *testing.T) {
 		e.underTraffic(t, app, "eu", ref, nil, func() { e.databaseOutage(t, org, 20*time.Second) })
 	})
+	t.Run("AnUpgrade", func(t *testing.T) {
+		e.underTraffic(t, app, "eu", ref, nil, func() { e.upgradeServing(t, org) })
+	})
 }
 
 // env is the test's cluster, its PostgreSQL servers and its kubectl.
 type env struct {
-	root    string
-	image   string
+	root string
+	// image is the release deployed first, next the newer one the test
+	// upgrades to.
+	image, next string
 	cluster *node.Cluster
 	kubectl flow.Kubectl
 	// databases are the admin URLs of each Region's server, as pods reach
@@ -133,12 +138,15 @@ func setUp(t *testing.T) *env {
 	name := image[strings.LastIndex(image, "/")+1:]
 	require.True(t, strings.Contains(name, ":") && !strings.HasSuffix(name, ":latest"),
 		"REKOMI_IMAGE=%s: a node always pulls an image tagged latest (or untagged), and this one has no registry; tag it, as `make test` does", image)
+	next := node.RequireEnv(t, "REKOMI_NEXT_IMAGE", "REKOMI_NEXT_IMAGE names the image in $REKOMI_IMAGES/rekomi-next.tar that `make upgrade-image` writes, such as rekomi.local/rekomi:next")
+	opts := node.EnvOptions(t)
+	opts.Images = append(opts.Images, filepath.Join(os.Getenv("REKOMI_IMAGES"), "rekomi-next.tar"))
 	ctx := context.Background()
-	c, err := node.Start(ctx, node.EnvOptions(t))
+	c, err := node.Start(ctx, opts)
 	require.NoError(t, err)
 	t.Cleanup(func() { require.NoError(t, c.Stop()) })
 	fmt.Printf("node_ready_warm %.1f s\n", c.Ready.Seconds())
-	e := &env{root: root, image: image, cluster: c, kubectl: flow.Kubectl{Bin: flow.FindKubectl(t), Kubeconfig: c.Kubeconfig}, databases: map[string]string{}, servers: map[string]string{}, postgres: map[string]*postgres{}}
+	e := &env{root: root, image: image, next: next, cluster: c, kubectl: flow.Kubectl{Bin: flow.FindKubectl(t), Kubeconfig: c.Kubeconfig}, databases: map[string]string{}, servers: map[string]string{}, postgres: map[string]*postgres{}}
 	for _, region := range []string{"us", "eu"} {
 		e.startDatabase(t, region)
 	}
@@ -174,15 +182,22 @@ func onBridge(t *testing.T, raw string) string {
 // manifests, which `make test` did) and waits for the manager.
 func (e *env) deploy(t *testing.T) {
 	t.Helper()
-	cmd := exec.Command("bash", "-c", "hack/render.sh config/default \"$IMG\" | kubectl apply --server-side -f -")
-	cmd.Dir = e.root
-	cmd.Env = append(os.Environ(), "IMG="+e.image, "KUBECONFIG="+e.kubectl.Kubeconfig,
-		"PATH="+filepath.Dir(e.kubectl.Bin)+string(os.PathListSeparator)+os.Getenv("PATH"))
-	out, err := cmd.CombinedOutput()
-	require.NoError(t, err, "make deploy: %s", out)
+	e.apply(t, e.image)
 	e.kubectl.Run(t, "", "-n", "rekomi-system", "rollout", "status", "deployment/rekomi-manager", "--timeout=3m")
 	sa := e.kubectl.Get(t, "rekomi-system", "deployment/rekomi-manager", ".spec.template.spec.serviceAccountName")
 	require.Equal(t, "rekomi-manager", sa, "the manager runs with its own ServiceAccount")
+}
+
+// apply renders config/default with image and applies it, as `make deploy
+// IMG=image` does.
+func (e *env) apply(t *testing.T, image string) {
+	t.Helper()
+	cmd := exec.Command("bash", "-c", "hack/render.sh config/default \"$IMG\" | kubectl apply --server-side -f -")
+	cmd.Dir = e.root
+	cmd.Env = append(os.Environ(), "IMG="+image, "KUBECONFIG="+e.kubectl.Kubeconfig,
+		"PATH="+filepath.Dir(e.kubectl.Bin)+string(os.PathListSeparator)+os.Getenv("PATH"))
+	out, err := cmd.CombinedOutput()
+	require.NoError(t, err, "make deploy: %s", out)
 }
 
 // applySamples creates each Region's admin Secret, as the samples'
