@@ -89,8 +89,8 @@ type env struct {
 	// image is the release deployed first, next the newer one the test
 	// upgrades to.
 	image, next string
-	cluster *node.Cluster
-	kubectl flow.Kubectl
+	cluster     *node.Cluster
+	kubectl     flow.Kubectl
 	// databases are the admin URLs of each Region's server, as pods reach
 	// them; servers are the same servers' URLs on this machine.
 	databases, servers map[string]string
