@@ -81,14 +81,23 @@ func versions() ([]uint, error) {
 	}
 	vs := make([]uint, 0, len(names))
 	for _, name := range names {
-		prefix, _, _ := strings.Cut(name, "_")
-		v, err := strconv.ParseUint(prefix, 10, 32)
+		v, err := versionOf(name)
 		if err != nil {
-			return nil, fmt.Errorf("migration %s: name must start with its version number: %w", name, err)
+			return nil, err
 		}
-		vs = append(vs, uint(v))
+		vs = append(vs, v)
 	}
 	return vs, nil
+}
+
+// versionOf is the version a migration's file name starts with.
+func versionOf(name string) (uint, error) {
+	prefix, _, _ := strings.Cut(name, "_")
+	v, err := strconv.ParseUint(prefix, 10, 32)
+	if err != nil {
+		return 0, fmt.Errorf("migration %s: name must start with its version number: %w", name, err)
+	}
+	return uint(v), nil
 }
 
 // appliedCount is how many embedded migrations are at or below version.

@@ -23,8 +23,6 @@ import (
 	"fmt"
 	"io/fs"
 	"path"
-	"strconv"
-	"strings"
 	"testing/fstest"
 
 	"github.com/rekomi/rekomi/pg/pgroles"
@@ -47,12 +45,11 @@ func source() (fs.FS, error) {
 	if err != nil {
 		return nil, fmt.Errorf("listing migrations: %w", err)
 	}
-	var newest uint64
+	var newest uint
 	for _, name := range names {
-		prefix, _, _ := strings.Cut(name, "_")
-		v, err := strconv.ParseUint(prefix, 10, 32)
+		v, err := versionOf(name)
 		if err != nil {
-			return nil, fmt.Errorf("migration %s: name must start with its version number: %w", name, err)
+			return nil, err
 		}
 		newest = max(newest, v)
 		if merged[name], err = mapFile(files, name); err != nil {
