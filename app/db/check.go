@@ -21,7 +21,9 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/jackc/pgerrcode"
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/rekomi/rekomi/migrations"
 	"github.com/rekomi/rekomi/pg/isolation"
@@ -52,16 +54,17 @@ func (d *DB) CheckIsolation(ctx context.Context) (isolation.Report, error) {
 	}
 	var report isolation.Report
 	err = pgx.BeginTxFunc(ctx, d.pool, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}, func(tx pgx.Tx) error {
-		var role string
-		if err := tx.QueryRow(ctx, "SELECT current_user").Scan(&role); err != nil {
-			return fmt.Errorf("reading the connected role: %w", err)
-		}
-		version, err := migrations.Recorded(ctx, tx)
+		// First, before any statement takes the snapshot.
+		version, err := lockedVersion(ctx, tx)
 		if err != nil {
 			return err
 		}
 		if version < latest {
 			return fmt.Errorf("%w: it is at version %d and this binary needs %d; the operator migrates a Region when it runs this version, so upgrade the operator rather than the app alone", ErrSchemaOlder, version, latest)
+		}
+		var role string
+		if err := tx.QueryRow(ctx, "SELECT current_user").Scan(&role); err != nil {
+			return fmt.Errorf("reading the connected role: %w", err)
 		}
 		report, err = isolation.Verify(ctx, tx, isolation.Options{
 			RuntimeRole:        role,
@@ -81,4 +84,22 @@ func (d *DB) CheckIsolation(ctx context.Context) (isolation.Report, error) {
 		return report, fmt.Errorf("%w: %s", ErrUnsafe, report.Summary())
 	}
 	return report, nil
+}
+
+// lockedVersion reads the schema version under a lock taken before the
+// transaction's snapshot. golang-migrate records a version with TRUNCATE
+// and INSERT, and TRUNCATE is not MVCC-safe: a snapshot taken before that
+// commits finds the table empty, as if the schema were never migrated.
+// LOCK TABLE takes no snapshot; holding it, no version is recorded until
+// the check ends.
+func lockedVersion(ctx context.Context, tx pgx.Tx) (uint, error) {
+	_, err := tx.Exec(ctx, "LOCK TABLE schema_migrations IN ACCESS SHARE MODE")
+	var pgErr *pgconn.PgError
+	switch {
+	case errors.As(err, &pgErr) && pgErr.Code == pgerrcode.UndefinedTable:
+		return 0, nil // never migrated
+	case err != nil:
+		return 0, fmt.Errorf("locking the schema version: %w", err)
+	}
+	return migrations.Recorded(ctx, tx)
 }

@@ -21,6 +21,7 @@ import (
 	"errors"
 	"fmt"
 	"testing"
+	"time"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
@@ -294,6 +295,39 @@ func TestCheckIsolation(t *testing.T) {
 			_, err = b.admin.Exec(ctx, "UPDATE schema_migrations SET version = version - 1")
 			require.NoError(t, err)
 		}
+	})
+
+	// golang-migrate records a version with TRUNCATE and INSERT in one
+	// transaction, and TRUNCATE is not MVCC-safe: a check whose snapshot
+	// predates the commit would find no version at all.
+	t.Run("SeesTheVersionRecordedWhileItStarts", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t, srv)
+		latest, err := migrations.Latest()
+		require.NoError(t, err)
+		record, err := b.admin.Begin(ctx)
+		require.NoError(t, err)
+		_, err = record.Exec(ctx, "TRUNCATE schema_migrations")
+		require.NoError(t, err)
+		_, err = record.Exec(ctx, "INSERT INTO schema_migrations (version, dirty) VALUES ($1, false)", latest)
+		require.NoError(t, err)
+
+		checked := make(chan error, 1)
+		go func() {
+			_, err := b.app.CheckIsolation(ctx)
+			checked <- err
+		}()
+		observer, err := pgx.Connect(ctx, b.region.AdminURL)
+		require.NoError(t, err)
+		defer observer.Close(ctx)
+		require.Eventually(t, func() bool {
+			var waiting bool
+			require.NoError(t, observer.QueryRow(ctx, `SELECT EXISTS (SELECT FROM pg_locks
+				WHERE relation = 'schema_migrations'::regclass AND NOT granted)`).Scan(&waiting))
+			return waiting
+		}, 10*time.Second, 10*time.Millisecond, "the check waits for the version being recorded")
+		require.NoError(t, record.Commit(ctx))
+		require.NoError(t, <-checked)
 	})
 
 	t.Run("RefusesALooseTableOfANewerSchema", func(t *testing.T) {

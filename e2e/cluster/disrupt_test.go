@@ -17,9 +17,12 @@ limitations under the License.
 package cluster_test
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"net/http"
+	"os"
+	"os/exec"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -149,6 +152,7 @@ func (e *env) withDatabase(t *testing.T, region string, do func(context.Context,
 func (e *env) underTraffic(t *testing.T, app flow.App, region string, ref flow.Referral, tolerate func(error) bool, disrupt func()) {
 	t.Helper()
 	before := e.clicks(t, region, ref.LinkID)
+	e.followAppLogs(t, region)
 	tr := startTraffic(app.Client, ref.LinkURL, 4, tolerate)
 	waitFor(t, 30*time.Second, func() bool { return tr.answered.Load() >= 20 }, "the link answers before the disruption")
 	disrupt()
@@ -312,4 +316,50 @@ func waitFor(t *testing.T, timeout time.Duration, cond func() bool, what string)
 		require.True(t, time.Now().Before(deadline), "not within %s: %s", timeout, what)
 		time.Sleep(200 * time.Millisecond)
 	}
+}
+
+// followAppLogs keeps what region's app pods log from now until t ends,
+// and shows the warnings, errors and refusals when t failed: the pods a
+// disruption replaces are gone by then, and their logs with them.
+func (e *env) followAppLogs(t *testing.T, region string) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	cmd := exec.CommandContext(ctx, e.kubectl.Bin, "-n", "rekomi-"+region, "logs", "--follow", "--prefix", "--tail=0",
+		"--max-log-requests=10", "-l", "app.kubernetes.io/name=rekomi-app,rekomi.io/region="+region)
+	cmd.Env = append(os.Environ(), "KUBECONFIG="+e.kubectl.Kubeconfig)
+	var out syncBuffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	require.NoError(t, cmd.Start())
+	t.Cleanup(func() {
+		cancel()
+		_ = cmd.Wait()
+		if !t.Failed() {
+			return
+		}
+		var shown []string
+		for line := range strings.Lines(out.String()) {
+			if strings.Contains(line, `"level":"WARN"`) || strings.Contains(line, `"level":"ERROR"`) || strings.Contains(line, `"status":503`) {
+				shown = append(shown, line)
+			}
+		}
+		t.Logf("the app pods' warnings, errors and 503s during the step (%d lines):\n%s", len(shown), strings.Join(shown[:min(len(shown), 60)], ""))
+	})
+}
+
+// syncBuffer is a bytes.Buffer safe for concurrent writes.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }

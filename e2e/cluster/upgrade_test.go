@@ -91,12 +91,13 @@ func (c *calls) call(m flow.Merchant, method, path, body string, want int, answe
 		}
 		var resp *http.Response
 		if resp, err = m.Client.Do(req); err == nil {
+			problem, _ := io.ReadAll(io.LimitReader(resp.Body, 300))
 			_ = resp.Body.Close()
 			if resp.StatusCode == want {
 				answered.Add(1)
 				return
 			}
-			err = fmt.Errorf("answered %s", resp.Status)
+			err = fmt.Errorf("answered %s: %s", resp.Status, problem)
 		}
 	}
 	c.failures.Lock()
