@@ -1,0 +1,249 @@
+/*
+Copyright 2026 The Rekomi Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+// Package trust measures the security claims a Region's /trust page makes,
+// live, from the app's own database session: what the role serving
+// requests may do, which tables enforce row-level security and with which
+// policies, the audit log's append-only triggers, the index that makes a
+// replayed webhook delivery a no-op, the transport of the session itself
+// and the schema version. It reads the catalog and the session's own
+// statistics only, never a tenant's rows.
+package trust
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/rekomi/rekomi/pg/isolation"
+)
+
+// Measurement is what the database says of the Region at one instant,
+// read in one snapshot.
+type Measurement struct {
+	MeasuredAt   time.Time    `json:"measured_at"`
+	RuntimeRole  RuntimeRole  `json:"runtime_role"`
+	TenantTables TenantTables `json:"tenant_tables"`
+	AuditLog     AuditLog     `json:"audit_log"`
+	Replay       Replay       `json:"webhook_replay"`
+	Transport    Transport    `json:"database_transport"`
+}
+
+// RuntimeRole is the role serving requests, as its own session sees it.
+// It holds when the role can neither bypass row-level security nor grant
+// itself a role that could, and owns no tenant table.
+type RuntimeRole struct {
+	Holds      bool     `json:"holds"`
+	Name       string   `json:"name"`
+	Superuser  bool     `json:"superuser"`
+	BypassRLS  bool     `json:"bypass_rls"`
+	CreateRole bool     `json:"create_role"`
+	CreateDB   bool     `json:"create_db"`
+	MemberOf   []string `json:"member_of"`
+	// TableOwners are the roles owning the tenant tables.
+	TableOwners []string `json:"table_owners"`
+	// Findings are the isolation verifier's findings about the role and
+	// the functions it may call.
+	Findings []string `json:"findings"`
+}
+
+// TenantTables is every tenant table with its row-level security and
+// policies, and the isolation verifier's findings over them.
+type TenantTables struct {
+	Holds    bool     `json:"holds"`
+	Tables   []Table  `json:"tables"`
+	Findings []string `json:"findings"`
+}
+
+// Table is one tenant table as the catalog shows it.
+type Table struct {
+	Name       string   `json:"name"`
+	RLSEnabled bool     `json:"rls_enabled"`
+	RLSForced  bool     `json:"rls_forced"`
+	Policies   []Policy `json:"policies"`
+}
+
+// Policy is one row-level security policy, its expressions as PostgreSQL
+// deparses them.
+type Policy struct {
+	Name      string `json:"name"`
+	Command   string `json:"command"`
+	Using     string `json:"using,omitempty"`
+	WithCheck string `json:"with_check,omitempty"`
+}
+
+// AuditLog says whether the triggers that refuse UPDATE, DELETE and
+// TRUNCATE on the audit log, and the one that chains each entry's hash,
+// are in place and enabled.
+type AuditLog struct {
+	Holds    bool     `json:"holds"`
+	Triggers []string `json:"triggers"`
+	Missing  []string `json:"missing"`
+}
+
+// Replay says whether billing events are unique per organization,
+// provider and event id, which makes a replayed delivery a no-op.
+type Replay struct {
+	Holds bool   `json:"holds"`
+	Index string `json:"index,omitempty"`
+}
+
+// Transport is the TLS of the app's own database connection, from
+// pg_stat_ssl; TLS false says plainly that it is not encrypted.
+type Transport struct {
+	TLS     bool   `json:"tls"`
+	Version string `json:"version,omitempty"`
+	Cipher  string `json:"cipher,omitempty"`
+}
+
+// auditTriggers are the audit log's triggers the migrations create.
+var auditTriggers = []string{"audit_log_chain", "audit_log_no_truncate", "audit_log_no_update_delete"}
+
+// Measure reads a Measurement in tx, which should be a read-only
+// REPEATABLE READ transaction of the runtime role; opts are the isolation
+// verifier's options for the same role.
+func Measure(ctx context.Context, tx pgx.Tx, opts isolation.Options, now time.Time) (Measurement, error) {
+	m := Measurement{MeasuredAt: now.UTC()}
+	report, err := isolation.Verify(ctx, tx, opts)
+	if err != nil {
+		return m, err
+	}
+	for _, step := range []func() error{
+		func() error { return m.RuntimeRole.read(ctx, tx, opts.RuntimeRole, report) },
+		func() error { return m.TenantTables.read(ctx, tx, report) },
+		func() error { return m.AuditLog.read(ctx, tx) },
+		func() error { return m.Replay.read(ctx, tx) },
+		func() error { return m.Transport.read(ctx, tx) },
+	} {
+		if err := step(); err != nil {
+			return m, err
+		}
+	}
+	return m, nil
+}
+
+func (r *RuntimeRole) read(ctx context.Context, tx pgx.Tx, name string, report isolation.Report) error {
+	r.Name = name
+	err := tx.QueryRow(ctx, `SELECT rolsuper, rolbypassrls, rolcreaterole, rolcreatedb,
+			coalesce((SELECT array_agg(g.rolname::text ORDER BY g.rolname)
+			          FROM pg_catalog.pg_auth_members m JOIN pg_catalog.pg_roles g ON g.oid = m.roleid
+			          WHERE m.member = r.oid), '{}'),
+			coalesce((SELECT array_agg(DISTINCT pg_catalog.pg_get_userbyid(c.relowner)::text)
+			          FROM pg_catalog.pg_class c
+			          WHERE c.relnamespace = 'public'::regnamespace AND c.relname = ANY($2)), '{}')
+		FROM pg_catalog.pg_roles r WHERE r.rolname = $1`, name, report.TenantTables).
+		Scan(&r.Superuser, &r.BypassRLS, &r.CreateRole, &r.CreateDB, &r.MemberOf, &r.TableOwners)
+	if err != nil {
+		return fmt.Errorf("reading the runtime role %s: %w", name, err)
+	}
+	r.Findings = findings(report, false)
+	r.Holds = !r.Superuser && !r.BypassRLS && !r.CreateRole && !r.CreateDB && len(r.MemberOf) == 0 &&
+		len(r.TableOwners) > 0 && !slices.Contains(r.TableOwners, name) && len(r.Findings) == 0
+	return nil
+}
+
+// findings are the details of the report's violations about a table
+// (ofTables) or about the role and functions.
+func findings(report isolation.Report, ofTables bool) []string {
+	out := []string{}
+	for _, v := range report.Violations {
+		if (v.Table != "") == ofTables {
+			out = append(out, v.Detail)
+		}
+	}
+	return out
+}
+
+func (t *TenantTables) read(ctx context.Context, tx pgx.Tx, report isolation.Report) error {
+	rows, err := tx.Query(ctx, `SELECT c.relname, c.relrowsecurity, c.relforcerowsecurity,
+			coalesce((SELECT array_agg(p.policyname::text ORDER BY p.policyname) FROM pg_catalog.pg_policies p
+			          WHERE p.schemaname = 'public' AND p.tablename = c.relname), '{}'),
+			coalesce((SELECT array_agg(p.cmd ORDER BY p.policyname) FROM pg_catalog.pg_policies p
+			          WHERE p.schemaname = 'public' AND p.tablename = c.relname), '{}'),
+			coalesce((SELECT array_agg(coalesce(p.qual, '') ORDER BY p.policyname) FROM pg_catalog.pg_policies p
+			          WHERE p.schemaname = 'public' AND p.tablename = c.relname), '{}'),
+			coalesce((SELECT array_agg(coalesce(p.with_check, '') ORDER BY p.policyname) FROM pg_catalog.pg_policies p
+			          WHERE p.schemaname = 'public' AND p.tablename = c.relname), '{}')
+		FROM pg_catalog.pg_class c
+		WHERE c.relnamespace = 'public'::regnamespace AND c.relname = ANY($1)
+		ORDER BY c.relname`, report.TenantTables)
+	if err != nil {
+		return fmt.Errorf("reading the tenant tables: %w", err)
+	}
+	t.Tables, err = pgx.CollectRows(rows, func(row pgx.CollectableRow) (Table, error) {
+		var tbl Table
+		var names, commands, using, check []string
+		if err := row.Scan(&tbl.Name, &tbl.RLSEnabled, &tbl.RLSForced, &names, &commands, &using, &check); err != nil {
+			return tbl, err
+		}
+		for i := range names {
+			tbl.Policies = append(tbl.Policies, Policy{Name: names[i], Command: commands[i], Using: using[i], WithCheck: check[i]})
+		}
+		return tbl, nil
+	})
+	if err != nil {
+		return fmt.Errorf("reading the tenant tables: %w", err)
+	}
+	t.Findings = findings(report, true)
+	t.Holds = len(t.Findings) == 0 && len(t.Tables) > 0
+	return nil
+}
+
+func (a *AuditLog) read(ctx context.Context, tx pgx.Tx) error {
+	rows, err := tx.Query(ctx, `SELECT t.tgname::text FROM pg_catalog.pg_trigger t
+		WHERE t.tgrelid = 'public.audit_log'::regclass AND NOT t.tgisinternal AND t.tgenabled <> 'D'
+		ORDER BY 1`)
+	if err != nil {
+		return fmt.Errorf("reading the audit log's triggers: %w", err)
+	}
+	if a.Triggers, err = pgx.CollectRows(rows, pgx.RowTo[string]); err != nil {
+		return fmt.Errorf("reading the audit log's triggers: %w", err)
+	}
+	a.Missing = []string{}
+	for _, name := range auditTriggers {
+		if !slices.Contains(a.Triggers, name) {
+			a.Missing = append(a.Missing, name)
+		}
+	}
+	a.Holds = len(a.Missing) == 0
+	return nil
+}
+
+func (r *Replay) read(ctx context.Context, tx pgx.Tx) error {
+	err := tx.QueryRow(ctx, `SELECT coalesce(min(pg_catalog.pg_get_indexdef(i.indexrelid)), '')
+		FROM pg_catalog.pg_index i
+		WHERE i.indrelid = 'public.billing_events'::regclass AND i.indisunique AND i.indisvalid
+		  AND (SELECT array_agg(a.attname::text ORDER BY k.n) FROM unnest(i.indkey) WITH ORDINALITY k(attnum, n)
+		       JOIN pg_catalog.pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum)
+		      = ARRAY['org_id', 'provider', 'event_id']`).Scan(&r.Index)
+	if err != nil {
+		return fmt.Errorf("reading the webhook replay index: %w", err)
+	}
+	r.Holds = r.Index != ""
+	return nil
+}
+
+func (t *Transport) read(ctx context.Context, tx pgx.Tx) error {
+	err := tx.QueryRow(ctx, `SELECT coalesce(ssl, false), coalesce(version, ''), coalesce(cipher, '')
+		FROM pg_catalog.pg_stat_ssl WHERE pid = pg_catalog.pg_backend_pid()`).Scan(&t.TLS, &t.Version, &t.Cipher)
+	if err != nil {
+		return fmt.Errorf("reading the transport of the database session: %w", err)
+	}
+	return nil
+}
