@@ -34,7 +34,8 @@ import (
 // ln and its metrics on metricsLn, or on cfg.ListenAddress and
 // cfg.MetricsAddress when they are nil. It refuses to start when its
 // database role could bypass row-level security, when a tenant table does
-// not enforce it, or when the key ring is unusable.
+// not enforce it, when the schema is older than this binary, or when the
+// key ring is unusable.
 func runApp(ctx context.Context, cfg config.Config, ln, metricsLn net.Listener, logOut io.Writer) error {
 	if err := cfg.Validate(); err != nil {
 		return usageError{err}

@@ -72,7 +72,7 @@ func commands() []command {
 				"redirects (/r/{code}), provider webhooks (/webhooks/{provider}/{id}) and the admin pages\n" +
 				"(/admin), and Prometheus metrics (/metrics) on a port of their own (--metrics-address).\n" +
 				"It refuses to start when its role could bypass row-level security, a tenant table does\n" +
-				"not enforce it, or the key ring is unusable.",
+				"not enforce it, the schema is older than this binary, or the key ring is unusable.",
 			setup: appCommand,
 		},
 		{
