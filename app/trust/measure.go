@@ -124,9 +124,9 @@ func Measure(ctx context.Context, tx pgx.Tx, opts isolation.Options, now time.Ti
 	if err != nil {
 		return m, err
 	}
+	m.TenantTables.read(report)
 	for _, step := range []func() error{
 		func() error { return m.RuntimeRole.read(ctx, tx, opts.RuntimeRole, report) },
-		func() error { return m.TenantTables.read(ctx, tx, report) },
 		func() error { return m.AuditLog.read(ctx, tx) },
 		func() error { return m.Replay.read(ctx, tx) },
 		func() error { return m.Transport.read(ctx, tx) },
@@ -143,15 +143,18 @@ func (r *RuntimeRole) read(ctx context.Context, tx pgx.Tx, name string, report i
 	err := tx.QueryRow(ctx, `SELECT rolsuper, rolbypassrls, rolcreaterole, rolcreatedb,
 			coalesce((SELECT array_agg(g.rolname::text ORDER BY g.rolname)
 			          FROM pg_catalog.pg_auth_members m JOIN pg_catalog.pg_roles g ON g.oid = m.roleid
-			          WHERE m.member = r.oid), '{}'),
-			coalesce((SELECT array_agg(DISTINCT pg_catalog.pg_get_userbyid(c.relowner)::text)
-			          FROM pg_catalog.pg_class c
-			          WHERE c.relnamespace = 'public'::regnamespace AND c.relname = ANY($2)), '{}')
-		FROM pg_catalog.pg_roles r WHERE r.rolname = $1`, name, report.TenantTables).
-		Scan(&r.Superuser, &r.BypassRLS, &r.CreateRole, &r.CreateDB, &r.MemberOf, &r.TableOwners)
+			          WHERE m.member = r.oid), '{}')
+		FROM pg_catalog.pg_roles r WHERE r.rolname = $1`, name).
+		Scan(&r.Superuser, &r.BypassRLS, &r.CreateRole, &r.CreateDB, &r.MemberOf)
 	if err != nil {
 		return fmt.Errorf("reading the runtime role %s: %w", name, err)
 	}
+	r.TableOwners = []string{}
+	for _, t := range report.Tables {
+		r.TableOwners = append(r.TableOwners, t.Owner)
+	}
+	slices.Sort(r.TableOwners)
+	r.TableOwners = slices.Compact(r.TableOwners)
 	r.Findings = findings(report, false)
 	r.Holds = !r.Superuser && !r.BypassRLS && !r.CreateRole && !r.CreateDB && len(r.MemberOf) == 0 &&
 		len(r.TableOwners) > 0 && !slices.Contains(r.TableOwners, name) && len(r.Findings) == 0
@@ -170,39 +173,18 @@ func findings(report isolation.Report, ofTables bool) []string {
 	return out
 }
 
-func (t *TenantTables) read(ctx context.Context, tx pgx.Tx, report isolation.Report) error {
-	rows, err := tx.Query(ctx, `SELECT c.relname, c.relrowsecurity, c.relforcerowsecurity,
-			coalesce((SELECT array_agg(p.policyname::text ORDER BY p.policyname) FROM pg_catalog.pg_policies p
-			          WHERE p.schemaname = 'public' AND p.tablename = c.relname), '{}'),
-			coalesce((SELECT array_agg(p.cmd ORDER BY p.policyname) FROM pg_catalog.pg_policies p
-			          WHERE p.schemaname = 'public' AND p.tablename = c.relname), '{}'),
-			coalesce((SELECT array_agg(coalesce(p.qual, '') ORDER BY p.policyname) FROM pg_catalog.pg_policies p
-			          WHERE p.schemaname = 'public' AND p.tablename = c.relname), '{}'),
-			coalesce((SELECT array_agg(coalesce(p.with_check, '') ORDER BY p.policyname) FROM pg_catalog.pg_policies p
-			          WHERE p.schemaname = 'public' AND p.tablename = c.relname), '{}')
-		FROM pg_catalog.pg_class c
-		WHERE c.relnamespace = 'public'::regnamespace AND c.relname = ANY($1)
-		ORDER BY c.relname`, report.TenantTables)
-	if err != nil {
-		return fmt.Errorf("reading the tenant tables: %w", err)
-	}
-	t.Tables, err = pgx.CollectRows(rows, func(row pgx.CollectableRow) (Table, error) {
-		var tbl Table
-		var names, commands, using, check []string
-		if err := row.Scan(&tbl.Name, &tbl.RLSEnabled, &tbl.RLSForced, &names, &commands, &using, &check); err != nil {
-			return tbl, err
+// read takes the tenant tables as the isolation verifier read them.
+func (t *TenantTables) read(report isolation.Report) {
+	t.Tables = []Table{}
+	for _, tbl := range report.Tables {
+		out := Table{Name: tbl.Name, RLSEnabled: tbl.RLSEnabled, RLSForced: tbl.RLSForced, Policies: []Policy{}}
+		for _, p := range tbl.Policies {
+			out.Policies = append(out.Policies, Policy{Name: p.Name, Command: p.Command, Using: p.Using, WithCheck: p.WithCheck})
 		}
-		for i := range names {
-			tbl.Policies = append(tbl.Policies, Policy{Name: names[i], Command: commands[i], Using: using[i], WithCheck: check[i]})
-		}
-		return tbl, nil
-	})
-	if err != nil {
-		return fmt.Errorf("reading the tenant tables: %w", err)
+		t.Tables = append(t.Tables, out)
 	}
 	t.Findings = findings(report, true)
 	t.Holds = len(t.Findings) == 0 && len(t.Tables) > 0
-	return nil
 }
 
 func (a *AuditLog) read(ctx context.Context, tx pgx.Tx) error {

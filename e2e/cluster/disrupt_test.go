@@ -21,8 +21,6 @@ import (
 	"context"
 	"fmt"
 	"net/http"
-	"os"
-	"os/exec"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -40,37 +38,17 @@ import (
 // few workers, as new visitors would, and counts what the app answered.
 type traffic struct {
 	answered atomic.Int64
-	failures struct {
-		sync.Mutex
-		n    int
-		some []string
-		// tolerated counts the failures the disruption may cause.
-		tolerated int
-	}
-	tolerate func(error) bool
+	failures failures
 	stop     chan struct{}
 	done     sync.WaitGroup
 }
 
 func startTraffic(client *http.Client, link string, workers int, tolerate func(error) bool) *traffic {
-	tr := &traffic{stop: make(chan struct{}), tolerate: tolerate}
+	tr := &traffic{stop: make(chan struct{}), failures: failures{tolerate: tolerate}}
 	for range workers {
-		tr.done.Add(1)
-		go func() {
-			defer tr.done.Done()
-			// At most 200 a second each: a 20 s outage leaves the
-			// replicas holding far fewer clicks than they may keep.
-			pace := time.NewTicker(5 * time.Millisecond)
-			defer pace.Stop()
-			for {
-				select {
-				case <-tr.stop:
-					return
-				case <-pace.C:
-				}
-				tr.follow(client, link)
-			}
-		}()
+		// At most 200 a second each: a 20 s outage leaves the replicas
+		// holding far fewer clicks than they may keep.
+		paced(&tr.done, tr.stop, 5*time.Millisecond, func(int) { tr.follow(client, link) })
 	}
 	return tr
 }
@@ -90,16 +68,58 @@ func (tr *traffic) follow(client *http.Client, link string) {
 			err = fmt.Errorf("answered %s", resp.Status)
 		}
 	}
-	tr.failures.Lock()
-	defer tr.failures.Unlock()
-	tr.failures.n++
-	if tr.tolerate != nil && tr.tolerate(err) {
-		tr.failures.tolerated++
+	tr.failures.add("", err)
+}
+
+// paced calls do, with the call's number from 1, every period from a
+// goroutine of its own until stop is closed; done waits for it.
+func paced(done *sync.WaitGroup, stop <-chan struct{}, period time.Duration, do func(i int)) {
+	done.Add(1)
+	go func() {
+		defer done.Done()
+		pace := time.NewTicker(period)
+		defer pace.Stop()
+		for i := 1; ; i++ {
+			select {
+			case <-stop:
+				return
+			case <-pace.C:
+			}
+			do(i)
+		}
+	}()
+}
+
+// failures counts the requests that failed and keeps the first few to
+// show, with their time; those tolerate (when set) accepts, failures a
+// disruption may cause, are counted apart.
+type failures struct {
+	mu              sync.Mutex
+	tolerate        func(error) bool
+	tolerated, rest int
+	some            []string
+}
+
+// add counts err, a failure of the request what names.
+func (f *failures) add(what string, err error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.tolerate != nil && f.tolerate(err) {
+		f.tolerated++
 		return
 	}
-	if len(tr.failures.some) < 5 {
-		tr.failures.some = append(tr.failures.some, time.Now().Format("15:04:05.000")+" "+err.Error())
+	f.rest++
+	if len(f.some) < 5 {
+		f.some = append(f.some, time.Now().Format("15:04:05.000")+" "+what+err.Error())
 	}
+}
+
+// counts returns how many failures were tolerated, how many were not and
+// the first few of those.
+func (f *failures) counts() (tolerated, rest int, some []string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.tolerated, f.rest, f.some
 }
 
 // refused is a failure the app answered itself, with 503.
@@ -119,9 +139,8 @@ func fenced(err error) bool {
 func (tr *traffic) end() (int64, int, int, []string) {
 	close(tr.stop)
 	tr.done.Wait()
-	tr.failures.Lock()
-	defer tr.failures.Unlock()
-	return tr.answered.Load(), tr.failures.tolerated, tr.failures.n - tr.failures.tolerated, tr.failures.some
+	tolerated, rest, some := tr.failures.counts()
+	return tr.answered.Load(), tolerated, rest, some
 }
 
 // clicks counts the clicks stored for a link.
@@ -324,10 +343,11 @@ func waitFor(t *testing.T, timeout time.Duration, cond func() bool, what string)
 func (e *env) followAppLogs(t *testing.T, region string) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	cmd := exec.CommandContext(ctx, e.kubectl.Bin, "-n", "rekomi-"+region, "logs", "--follow", "--prefix", "--tail=0",
+	cmd := e.kubectl.Command(ctx, "-n", "rekomi-"+region, "logs", "--follow", "--prefix", "--tail=0",
 		"--max-log-requests=10", "-l", "app.kubernetes.io/name=rekomi-app,rekomi.io/region="+region)
-	cmd.Env = append(os.Environ(), "KUBECONFIG="+e.kubectl.Kubeconfig)
-	var out syncBuffer
+	// One writer for both streams: exec calls it from one goroutine at a
+	// time, and it is read once Wait has returned.
+	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	require.NoError(t, cmd.Start())
 	t.Cleanup(func() {
@@ -344,22 +364,4 @@ func (e *env) followAppLogs(t *testing.T, region string) {
 		}
 		t.Logf("the app pods' warnings, errors and 503s during the step (%d lines):\n%s", len(shown), strings.Join(shown[:min(len(shown), 60)], ""))
 	})
-}
-
-// syncBuffer is a bytes.Buffer safe for concurrent writes.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }

@@ -40,13 +40,9 @@ import (
 // be without the disruption.
 type calls struct {
 	reads, created atomic.Int64
-	failures       struct {
-		sync.Mutex
-		n    int
-		some []string
-	}
-	stop chan struct{}
-	done sync.WaitGroup
+	failures       failures
+	stop           chan struct{}
+	done           sync.WaitGroup
 }
 
 // campaignPrefix names the campaigns calls creates.
@@ -54,24 +50,13 @@ const campaignPrefix = "Created during the upgrade "
 
 func startCalls(m flow.Merchant) *calls {
 	c := &calls{stop: make(chan struct{})}
-	c.done.Add(1)
-	go func() {
-		defer c.done.Done()
-		pace := time.NewTicker(100 * time.Millisecond)
-		defer pace.Stop()
-		for i := 1; ; i++ {
-			select {
-			case <-c.stop:
-				return
-			case <-pace.C:
-			}
-			if i%10 == 0 {
-				c.call(m, http.MethodPost, "/v1/campaigns", fmt.Sprintf(`{"name":"%s%d","currency":"EUR","commission":{"type":"percentage","percent_bps":1000},"hold_days":30}`, campaignPrefix, i), http.StatusCreated, &c.created)
-			} else {
-				c.call(m, http.MethodGet, "/v1/campaigns?limit=10", "", http.StatusOK, &c.reads)
-			}
+	paced(&c.done, c.stop, 100*time.Millisecond, func(i int) {
+		if i%10 == 0 {
+			c.call(m, http.MethodPost, "/v1/campaigns", fmt.Sprintf(`{"name":"%s%d","currency":"EUR","commission":{"type":"percentage","percent_bps":1000},"hold_days":30}`, campaignPrefix, i), http.StatusCreated, &c.created)
+		} else {
+			c.call(m, http.MethodGet, "/v1/campaigns?limit=10", "", http.StatusOK, &c.reads)
 		}
-	}()
+	})
 	return c
 }
 
@@ -100,12 +85,7 @@ func (c *calls) call(m flow.Merchant, method, path, body string, want int, answe
 			err = fmt.Errorf("answered %s: %s", resp.Status, problem)
 		}
 	}
-	c.failures.Lock()
-	defer c.failures.Unlock()
-	c.failures.n++
-	if len(c.failures.some) < 5 {
-		c.failures.some = append(c.failures.some, fmt.Sprintf("%s %s %s: %v", time.Now().Format("15:04:05.000"), method, path, err))
-	}
+	c.failures.add(method+" "+path+": ", err)
 }
 
 // end stops the calls and returns how many reads and creations were
@@ -113,9 +93,8 @@ func (c *calls) call(m flow.Merchant, method, path, body string, want int, answe
 func (c *calls) end() (int64, int64, int, []string) {
 	close(c.stop)
 	c.done.Wait()
-	c.failures.Lock()
-	defer c.failures.Unlock()
-	return c.reads.Load(), c.created.Load(), c.failures.n, c.failures.some
+	_, failed, some := c.failures.counts()
+	return c.reads.Load(), c.created.Load(), failed, some
 }
 
 // upgradeServing upgrades while the merchant API is used: no call fails,

@@ -72,8 +72,7 @@ func (k Kubectl) Run(t testing.TB, stdin string, args ...string) string {
 func (k Kubectl) Output(ctx context.Context, stdin string, args ...string) (string, error) {
 	ctx, cancel := context.WithTimeout(ctx, 3*time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, k.Bin, args...)
-	cmd.Env = append(os.Environ(), "KUBECONFIG="+k.Kubeconfig)
+	cmd := k.Command(ctx, args...)
 	cmd.Stdin = strings.NewReader(stdin)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
@@ -81,6 +80,14 @@ func (k Kubectl) Output(ctx context.Context, stdin string, args ...string) (stri
 		return stdout.String(), fmt.Errorf("kubectl %s: %w: %s", strings.Join(args, " "), err, stderr.String())
 	}
 	return stdout.String(), nil
+}
+
+// Command is kubectl with args on k's cluster, killed when ctx is done,
+// for a caller that reads its output as it comes.
+func (k Kubectl) Command(ctx context.Context, args ...string) *exec.Cmd {
+	cmd := exec.CommandContext(ctx, k.Bin, args...)
+	cmd.Env = append(os.Environ(), "KUBECONFIG="+k.Kubeconfig)
+	return cmd
 }
 
 // Get prints one field of an object (in namespace, unless empty) with a

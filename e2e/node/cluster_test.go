@@ -43,8 +43,7 @@ import (
 // TestCluster starts a one-node cluster, runs pods on it as a user's
 // would run, and checks that stopping it leaves the machine as it was.
 func TestCluster(t *testing.T) {
-	image := os.Getenv("REKOMI_IMAGE")
-	require.NotEmpty(t, image, "REKOMI_IMAGE names the image in $REKOMI_IMAGES/rekomi.tar, such as rekomi:latest")
+	image := node.RequireEnv(t, "REKOMI_IMAGE", "REKOMI_IMAGE names the image in $REKOMI_IMAGES/rekomi.tar, such as rekomi.local/rekomi:test")
 	var before, after hostState
 	opts := node.EnvOptions(t)
 	opts.OnLocked = func() { before = snapshotHost(t) }

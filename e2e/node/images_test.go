@@ -19,7 +19,6 @@ package node_test
 import (
 	"context"
 	"encoding/json"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -52,8 +51,7 @@ type containerSpec struct {
 func TestImagesRunUnderContainerd(t *testing.T) {
 	assets := node.RequireEnv(t, "REKOMI_NODE_ASSETS", "run `make test` (it runs hack/node-assets.sh), or set it to the directory hack/node-assets.sh prints")
 	images := node.RequireEnv(t, "REKOMI_IMAGES", "run `make test` (it runs `make images`), or set it to bin/images after `make images`")
-	image := os.Getenv("REKOMI_IMAGE")
-	require.NotEmpty(t, image, "REKOMI_IMAGE names the image in $REKOMI_IMAGES/rekomi.tar, such as rekomi:latest")
+	image := node.RequireEnv(t, "REKOMI_IMAGE", "REKOMI_IMAGE names the image in $REKOMI_IMAGES/rekomi.tar, such as rekomi.local/rekomi:test")
 	c := node.StartContainerd(t, assets)
 	ctx := context.Background()
 	c.Import(t, filepath.Join(images, "rekomi.tar"))

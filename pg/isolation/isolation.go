@@ -82,6 +82,15 @@ type Options struct {
 	SchemaNewer bool
 }
 
+// Table is a tenant table as the catalog shows it.
+type Table struct {
+	Name                  string
+	RLSEnabled, RLSForced bool
+	Owner                 string
+	// Policies are the table's policies, sorted by name.
+	Policies []Policy
+}
+
 // Policy is a row-level security policy as pg_policies shows it.
 type Policy struct {
 	Table, Name string
@@ -197,6 +206,8 @@ type Violation struct {
 type Report struct {
 	// TenantTables are the tenant tables found, sorted by name.
 	TenantTables []string
+	// Tables are the same tables as the catalog shows them.
+	Tables []Table
 	// NewerTables are the tenant tables of a newer schema (see
 	// Options.SchemaNewer) checked by the rules alone, sorted by name.
 	NewerTables []string

@@ -76,6 +76,7 @@ func evaluate(cat catalog, opts Options) Report {
 	var r Report
 	for _, t := range cat.tables {
 		r.TenantTables = append(r.TenantTables, t.name)
+		r.Tables = append(r.Tables, t.public())
 		r.Violations = append(r.Violations, tableViolations(t, opts)...)
 		r.Violations = append(r.Violations, grantViolations(t, opts.RuntimeRole)...)
 	}
@@ -87,6 +88,7 @@ func evaluate(cat catalog, opts Options) Report {
 		r.Violations = append(r.Violations, policySetViolations(tables, opts.Policies)...)
 	}
 	slices.Sort(r.TenantTables)
+	slices.SortFunc(r.Tables, func(a, b Table) int { return cmp.Compare(a.Name, b.Name) })
 	if !slices.Contains(r.TenantTables, organizationsTable) {
 		r.Violations = append(r.Violations, Violation{Table: organizationsTable, Kind: OrganizationsMissing,
 			Detail: fmt.Sprintf("schema %q has no %s table, so it holds no rekomi tenant data to verify", opts.Schema, organizationsTable)})
@@ -251,6 +253,15 @@ func policySetViolations(tables []table, want []Policy) []Violation {
 		}
 	}
 	return vs
+}
+
+// public is t as the exported Table.
+func (t table) public() Table {
+	out := Table{Name: t.name, RLSEnabled: t.rlsEnabled, RLSForced: t.rlsForced, Owner: t.owner}
+	for _, p := range t.policies {
+		out.Policies = append(out.Policies, p.public(t.name))
+	}
+	return out
 }
 
 // public is p as the exported Policy of table.
