@@ -53,8 +53,14 @@ func (e *env) regionClient(t *testing.T, region string) *http.Client {
 	require.NoError(t, err)
 	ip := e.kubectl.Get(t, namespace, "service/"+region+"-app", ".spec.clusterIP")
 	port := e.kubectl.Get(t, namespace, "service/"+region+"-app", ".spec.ports[0].port")
+	next := http.DefaultTransport.(*http.Transport).Clone()
+	// Keep a connection for each worker of the traffic: the default of 2
+	// closes the others after each request, and hundreds of new
+	// connections a second to one Service address exhaust the ephemeral
+	// ports in TIME_WAIT ("cannot assign requested address").
+	next.MaxIdleConnsPerHost = 64
 	return &http.Client{
-		Transport:     serviceTransport{public: public, service: ip + ":" + port, next: http.DefaultTransport.(*http.Transport).Clone()},
+		Transport:     serviceTransport{public: public, service: ip + ":" + port, next: next},
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 	}
 }
