@@ -21,6 +21,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"net/url"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -170,7 +171,7 @@ func (e *env) withDatabase(t *testing.T, region string, do func(context.Context,
 // and that every answered redirect is stored as a click.
 func (e *env) underTraffic(t *testing.T, app flow.App, region string, ref flow.Referral, tolerate func(error) bool, disrupt func()) {
 	t.Helper()
-	before := e.clicks(t, region, ref.LinkID)
+	before := e.warmLinkCaches(t, region, ref)
 	e.followAppLogs(t, region)
 	tr := startTraffic(app.Client, ref.LinkURL, 4, tolerate)
 	waitFor(t, 30*time.Second, func() bool { return tr.answered.Load() >= 20 }, "the link answers before the disruption")
@@ -188,6 +189,31 @@ func (e *env) underTraffic(t *testing.T, app flow.App, region string, ref flow.R
 		require.True(t, time.Now().Before(deadline), "%d of %d answered redirects stored after 2 minutes", stored, answered)
 		time.Sleep(200 * time.Millisecond)
 	}
+}
+
+// warmLinkCaches follows the link once on each of region's replicas, so
+// that each knows it (a replica answers a link it never read only from the
+// database), waits until those clicks are stored and returns the number
+// of the link's clicks then.
+func (e *env) warmLinkCaches(t *testing.T, region string, ref flow.Referral) int64 {
+	t.Helper()
+	before := e.clicks(t, region, ref.LinkID)
+	link, err := url.Parse(ref.LinkURL)
+	require.NoError(t, err)
+	client := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	ips := e.appPods(t, region, ".status.podIP")
+	for _, ip := range ips {
+		req, err := http.NewRequest(http.MethodGet, "http://"+ip+":8080"+link.Path, nil)
+		require.NoError(t, err)
+		req.Host = link.Host
+		resp, err := client.Do(req)
+		require.NoError(t, err)
+		require.NoError(t, resp.Body.Close())
+		require.Equal(t, http.StatusFound, resp.StatusCode, "the replica at %s follows the link", ip)
+	}
+	want := before + int64(len(ips))
+	waitFor(t, time.Minute, func() bool { return e.clicks(t, region, ref.LinkID) == want }, "the replicas store the clicks of the warm-up")
+	return want
 }
 
 // appPods is a field (a JSONPath such as .metadata.name) of each of
