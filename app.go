@@ -18,6 +18,7 @@ package main
 
 import (
 	"context"
+	"crypto/ed25519"
 	"fmt"
 	"io"
 	"log/slog"
@@ -28,6 +29,7 @@ import (
 	"github.com/rekomi/rekomi/app/db"
 	"github.com/rekomi/rekomi/app/keyring"
 	"github.com/rekomi/rekomi/app/server"
+	"github.com/rekomi/rekomi/app/trust"
 )
 
 // runApp checks that the app may serve, then serves until ctx is done, on
@@ -35,13 +37,17 @@ import (
 // cfg.MetricsAddress when they are nil. It refuses to start when its
 // database role could bypass row-level security, when a tenant table does
 // not enforce it, when the schema is older than this binary, or when the
-// key ring is unusable.
+// key ring or the trust key is unusable.
 func runApp(ctx context.Context, cfg config.Config, ln, metricsLn net.Listener, logOut io.Writer) error {
 	if err := cfg.Validate(); err != nil {
 		return usageError{err}
 	}
 	log := slog.New(slog.NewJSONHandler(logOut, nil)).With("region", cfg.Region)
 	ring, err := loadKeyRing(cfg.KeyRingFile)
+	if err != nil {
+		return err
+	}
+	trustKey, err := loadTrustKey(cfg.TrustKeyFile)
 	if err != nil {
 		return err
 	}
@@ -66,7 +72,7 @@ func runApp(ctx context.Context, cfg config.Config, ln, metricsLn net.Listener, 
 			return fmt.Errorf("listening for metrics on %s: %w", cfg.MetricsAddress, err)
 		}
 	}
-	srv := server.New(cfg, database, log, server.WithKeyRing(ring))
+	srv := server.New(cfg, database, log, server.WithKeyRing(ring), server.WithTrust(trustKey, version))
 	return srv.Serve(ctx, ln, metricsLn)
 }
 
@@ -83,4 +89,18 @@ func loadKeyRing(path string) (*keyring.KeyRing, error) {
 		return nil, fmt.Errorf("key ring %s: %w", path, err)
 	}
 	return ring, nil
+}
+
+// loadTrustKey reads the key that signs the Region's /trust.json, so a
+// broken mount stops the app at start.
+func loadTrustKey(path string) (ed25519.PrivateKey, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("reading the trust key: %w", err)
+	}
+	key, err := trust.ParseKey(data)
+	if err != nil {
+		return nil, fmt.Errorf("trust key %s: %w", path, err)
+	}
+	return key, nil
 }

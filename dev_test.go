@@ -20,6 +20,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"io"
 	"net/http"
 	"os"
 	"os/exec"
@@ -34,6 +35,7 @@ import (
 
 	rekomiv1 "github.com/rekomi/rekomi/api/v1alpha1"
 	"github.com/rekomi/rekomi/app/devstack"
+	"github.com/rekomi/rekomi/app/trust"
 )
 
 // TestDev starts the whole dev stack in this process, uses it through its
@@ -51,6 +53,9 @@ func TestDev(t *testing.T) {
 	require.Contains(t, printed, "export KUBECONFIG="+first.Kubeconfig)
 	summary, err := os.ReadFile(filepath.Join(dir, "summary.txt"))
 	require.NoError(t, err)
+	for _, a := range first.Apps {
+		require.Contains(t, printed, a.TrustURL, "make dev prints each Region's /trust page")
+	}
 	for _, o := range first.Orgs {
 		require.Contains(t, printed, o.APIKey)
 		require.Contains(t, string(summary), o.APIKey)
@@ -142,6 +147,7 @@ func checkDevStack(ctx context.Context, t *testing.T, s *devstack.Stack) {
 		resp.Body.Close()
 		require.Equal(t, http.StatusOK, resp.StatusCode, a.Region)
 	}
+	checkTrust(ctx, t, s, regions.Items)
 	for _, h := range s.Webhooks {
 		require.True(t, strings.HasPrefix(h.URL, "http://127.0.0.1:"), "webhook %s is served locally: %s", h.Name, h.URL)
 		require.True(t, strings.HasPrefix(h.Secret, "whsec_"), h.Name)
@@ -167,6 +173,42 @@ func checkDevStack(ctx context.Context, t *testing.T, s *devstack.Stack) {
 		resp.Body.Close()
 		require.Equal(t, http.StatusCreated, resp.StatusCode, "%s: %v", o.Name, got)
 		checkWitnessed(ctx, t, app, o)
+	}
+}
+
+// checkTrust checks each Region's /trust.json against the public key in
+// the Region's status, as a customer who archived it would, and that the
+// page is the one printed.
+func checkTrust(ctx context.Context, t *testing.T, s *devstack.Stack, regions []rekomiv1.Region) {
+	t.Helper()
+	for _, a := range s.Apps {
+		var published string
+		for _, r := range regions {
+			if r.Name == a.Region {
+				published = r.Status.TrustPublicKey
+			}
+		}
+		require.NotEmpty(t, published, "region %s publishes its trust key", a.Region)
+		require.Equal(t, published, a.TrustPublicKey, "the printed key is the Region's")
+		require.Equal(t, a.URL+"/trust", a.TrustURL)
+		key, err := trust.ParsePublicKey(published)
+		require.NoError(t, err)
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, a.URL+"/trust.json", nil)
+		require.NoError(t, err)
+		resp, err := http.DefaultClient.Do(req)
+		require.NoError(t, err)
+		data, err := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		require.NoError(t, err)
+		require.Equal(t, http.StatusOK, resp.StatusCode, a.Region)
+		raw, err := trust.Verify(data, key)
+		require.NoError(t, err, "region %s signs with the key its status publishes", a.Region)
+		var st trust.Statement
+		require.NoError(t, json.Unmarshal(raw, &st))
+		require.Equal(t, a.Region, st.Region)
+		require.NotNil(t, st.Database, "%s: %s", a.Region, st.DatabaseError)
+		require.True(t, st.Database.TenantTables.Holds, a.Region)
+		require.True(t, st.Database.RuntimeRole.Holds, a.Region)
 	}
 }
 

@@ -30,6 +30,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime"
+	"strings"
 	"syscall"
 	"time"
 
@@ -50,6 +51,9 @@ type command struct {
 	summary string
 	details string
 	setup   func(fs *flag.FlagSet, stdout io.Writer) func(ctx context.Context) error
+	// args names the positional arguments the command takes after its
+	// flags, such as "FILE"; empty, it takes none.
+	args string
 	// subcommands, when set, make this a group run as `rekomi <name>
 	// <subcommand>`; setup is then unused.
 	subcommands []command
@@ -93,6 +97,7 @@ func commands() []command {
 			setup: devCommand,
 		},
 		auditCommand(),
+		trustCommand(),
 		{
 			name:    "version",
 			summary: "print the version of this binary",
@@ -150,7 +155,7 @@ func runCommand(ctx context.Context, name string, cmd command, args []string, st
 		fs.SetOutput(stdout)
 	}
 	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), "Usage: %s [flags]\n\n%s\n", name, cmd.details)
+		fmt.Fprintf(fs.Output(), "Usage: %s [flags]%s\n\n%s\n", name, strings.TrimRight(" "+cmd.args, " "), cmd.details)
 		if hasFlags(fs) {
 			fmt.Fprintf(fs.Output(), "\nFlags:\n")
 			fs.PrintDefaults()
@@ -163,7 +168,7 @@ func runCommand(ctx context.Context, name string, cmd command, args []string, st
 		}
 		return 2
 	}
-	if fs.NArg() > 0 {
+	if fs.NArg() > 0 && cmd.args == "" {
 		fmt.Fprintf(stderr, "%s: unexpected argument %q\n", name, fs.Arg(0))
 		return 2
 	}
@@ -288,6 +293,9 @@ func appCommand(fs *flag.FlagSet, _ io.Writer) func(context.Context) error {
 	fs.StringVar(&cfg.MetricsAddress, "metrics-address", envOr("REKOMI_METRICS_ADDRESS", cfg.MetricsAddress), "address /metrics is served on, apart from the public port (env REKOMI_METRICS_ADDRESS)")
 	fs.StringVar(&cfg.DatabaseURL, "database-url", "", "connection URL of the Region database as the runtime role (default: env DATABASE_URL)")
 	fs.StringVar(&cfg.KeyRingFile, "keyring-file", envOr("REKOMI_KEYRING_FILE", ""), "the Region's key ring (env REKOMI_KEYRING_FILE)")
+	fs.StringVar(&cfg.TrustKeyFile, "trust-key-file", envOr("REKOMI_TRUST_KEY_FILE", ""), "the Region's Ed25519 key that signs /trust.json, PEM (PKCS #8) (env REKOMI_TRUST_KEY_FILE)")
+	fs.StringVar(&cfg.SecurityContact, "security-contact", envOr("REKOMI_SECURITY_CONTACT", ""), "where /trust tells people to report a vulnerability: a mailto: or https URL (env REKOMI_SECURITY_CONTACT)")
+	grace := fs.String("retention-grace-period", envOr("REKOMI_RETENTION_GRACE_PERIOD", cfg.RetentionGracePeriod.String()), "the Region's time from an organization's cancellation to the purge of its tenant rows, as /trust states it (env REKOMI_RETENTION_GRACE_PERIOD)")
 	fs.StringVar(&cfg.Region, "region", envOr("REKOMI_REGION", ""), "the Region's name (env REKOMI_REGION)")
 	fs.StringVar(&cfg.Location, "location", envOr("REKOMI_LOCATION", ""), "the Region's jurisdiction, us or eu (env REKOMI_LOCATION)")
 	fs.StringVar(&cfg.PublicBaseURL, "public-base-url", envOr("REKOMI_PUBLIC_BASE_URL", ""), "where browsers and providers reach the app (env REKOMI_PUBLIC_BASE_URL)")
@@ -310,6 +318,9 @@ func appCommand(fs *flag.FlagSet, _ io.Writer) func(context.Context) error {
 			return usageError{err}
 		}
 		cfg.TrustedProxies = proxies
+		if cfg.RetentionGracePeriod, err = time.ParseDuration(*grace); err != nil {
+			return usageError{fmt.Errorf("retention grace period: %w", err)}
+		}
 		return runApp(ctx, cfg, nil, nil, os.Stderr)
 	}
 }

@@ -19,12 +19,14 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/ed25519"
 	"crypto/rand"
 	"fmt"
 	"net"
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -37,6 +39,7 @@ import (
 	"github.com/rekomi/rekomi/app/dbtest"
 	"github.com/rekomi/rekomi/app/dbtest/regiondb"
 	"github.com/rekomi/rekomi/app/keyring"
+	"github.com/rekomi/rekomi/app/trust"
 	"github.com/rekomi/rekomi/migrations"
 )
 
@@ -202,9 +205,13 @@ func TestAppRefusesToStart(t *testing.T) {
 	require.NoError(t, err)
 	ringFile := filepath.Join(t.TempDir(), "keyring.json")
 	require.NoError(t, os.WriteFile(ringFile, data, 0o600))
+	_, keyPEM, err := trust.GenerateKey(rand.Reader)
+	require.NoError(t, err)
+	keyFile := filepath.Join(t.TempDir(), "private-key.pem")
+	require.NoError(t, os.WriteFile(keyFile, keyPEM, 0o600))
 	args := func(extra ...string) []string {
 		return append([]string{"app", "--listen-address", "127.0.0.1:0", "--metrics-address", "127.0.0.1:0", "--database-url", region.RuntimeURL,
-			"--keyring-file", ringFile, "--region", "eu", "--location", "eu", "--public-base-url", "https://eu.example.com"}, extra...)
+			"--keyring-file", ringFile, "--trust-key-file", keyFile, "--region", "eu", "--location", "eu", "--public-base-url", "https://eu.example.com"}, extra...)
 	}
 
 	t.Run("WithoutRequiredConfiguration", func(t *testing.T) {
@@ -221,6 +228,27 @@ func TestAppRefusesToStart(t *testing.T) {
 		code, _, stderr := runArgs(t, append(args(), "--keyring-file", bad)...)
 		require.Equal(t, 1, code)
 		require.Contains(t, stderr, "key ring")
+	})
+
+	t.Run("WithABrokenTrustKey", func(t *testing.T) {
+		_, other, err := ed25519.GenerateKey(rand.Reader)
+		require.NoError(t, err)
+		cases := map[string][]byte{
+			"garbage":          []byte("not a key"),
+			"a raw seed":       other.Seed(),
+			"a public key PEM": []byte("-----BEGIN PUBLIC KEY-----\nMCowBQYDK2VwAyEAGb9ECWmEzf6FQbrBZ9w7lshQhqowtrbLDFw4rXAxZuE=\n-----END PUBLIC KEY-----\n"),
+			"two keys":         append(slices.Clone(keyPEM), keyPEM...),
+		}
+		for name, data := range cases {
+			bad := filepath.Join(t.TempDir(), "private-key.pem")
+			require.NoError(t, os.WriteFile(bad, data, 0o600))
+			code, _, stderr := runArgs(t, append(args(), "--trust-key-file", bad)...)
+			require.Equal(t, 1, code, name)
+			require.Contains(t, stderr, "trust key", name)
+		}
+		code, _, stderr := runArgs(t, append(args(), "--trust-key-file", filepath.Join(t.TempDir(), "absent.pem"))...)
+		require.Equal(t, 1, code)
+		require.Contains(t, stderr, "reading the trust key")
 	})
 
 	t.Run("HasNoRegionWideStripeKey", func(t *testing.T) {

@@ -114,6 +114,7 @@ func (r *RegionReconciler) reconcileApp(ctx context.Context, region *rekomiv1.Re
 	}
 	desired := r.appDeployment(region, hashOf(runtimePassword))
 	withAuditWitness(region, witnessKey, &desired.Spec.Template)
+	withTrust(region, &desired.Spec.Template)
 	if err := r.apply(ctx, region, desired); err != nil {
 		return err
 	}

@@ -144,6 +144,9 @@ func (r *RegionReconciler) reconcile(ctx context.Context, region *rekomiv1.Regio
 	if err := r.ensureKeyRing(ctx, region); err != nil {
 		return ctrl.Result{}, err
 	}
+	if err := r.ensureTrustKey(ctx, region); err != nil {
+		return ctrl.Result{}, err
+	}
 	return ctrl.Result{}, r.reconcileApp(ctx, region, creds.runtime, conds)
 }
 

@@ -195,6 +195,20 @@ func TestRegionCreateValidation(t *testing.T) {
 			mutate:  func(r *v1.Region) { r.Spec.Database.AdminSecretRef.Namespace = "" },
 			wantErr: "spec.database.adminSecretRef.namespace",
 		},
+		"accepts a mailto security contact": {
+			mutate: func(r *v1.Region) { r.Spec.App.SecurityContact = "mailto:security@example.com" },
+		},
+		"accepts an https security contact": {
+			mutate: func(r *v1.Region) { r.Spec.App.SecurityContact = "https://example.com/.well-known/security.txt" },
+		},
+		"refuses an http security contact": {
+			mutate:  func(r *v1.Region) { r.Spec.App.SecurityContact = "http://example.com/security" },
+			wantErr: "securityContact must be a mailto: address or an https URL",
+		},
+		"refuses a bare address as security contact": {
+			mutate:  func(r *v1.Region) { r.Spec.App.SecurityContact = "security@example.com" },
+			wantErr: "securityContact must be a mailto: address or an https URL",
+		},
 		"refuses a plain-http public URL": {
 			mutate:  func(r *v1.Region) { r.Spec.App.PublicBaseURL = "http://eu.affiliates.example.com" },
 			wantErr: "publicBaseURL must use https",

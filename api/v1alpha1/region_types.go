@@ -249,6 +249,14 @@ type RegionApp struct {
 	// +listType=set
 	// +kubebuilder:validation:MaxItems=32
 	TrustedProxies []CIDR `json:"trustedProxies,omitempty"`
+
+	// securityContact is where the region's `/trust` page tells people to
+	// report a vulnerability: a `mailto:` address or an `https` URL. Empty,
+	// the page says that the region names none.
+	// +optional
+	// +kubebuilder:validation:MaxLength=512
+	// +kubebuilder:validation:XValidation:rule="self.matches('^mailto:[^@ ]+@[^@ ]+$') || (isURL(self) && url(self).getScheme() == 'https' && url(self).getHostname() != '')",message="securityContact must be a mailto: address or an https URL"
+	SecurityContact string `json:"securityContact,omitempty"`
 }
 
 // CIDR is an IPv4 or IPv6 network in CIDR notation, written with its
@@ -294,6 +302,13 @@ type RegionStatus struct {
 	// isolation was last verified.
 	// +optional
 	TenantTables int32 `json:"tenantTables,omitempty"`
+
+	// trustPublicKey is the base64 Ed25519 public key with which the
+	// region's app signs its `/trust.json`: archive a statement, then check
+	// it with `rekomi trust verify --public-key KEY FILE`. It never changes
+	// for the life of the Region.
+	// +optional
+	TrustPublicKey string `json:"trustPublicKey,omitempty"`
 }
 
 // Region is one data-region install: a PostgreSQL database with its roles and

@@ -43,6 +43,16 @@ type Config struct {
 	DatabaseURL string
 	// KeyRingFile is the key ring mounted from the Region's Secret.
 	KeyRingFile string
+	// TrustKeyFile is the Ed25519 private key (PEM, PKCS #8) that signs the
+	// Region's /trust.json, mounted from the Region's Secret.
+	TrustKeyFile string
+	// SecurityContact is where /trust tells people to report a
+	// vulnerability: a mailto: or https URL; empty names none, which the
+	// page then says.
+	SecurityContact string
+	// RetentionGracePeriod is the Region's time between an organization's
+	// cancellation and the purge of its tenant rows, as /trust states it.
+	RetentionGracePeriod time.Duration
 	// Region is the Region's name; Location its jurisdiction, us or eu.
 	Region   string
 	Location string
@@ -99,6 +109,22 @@ func (c Config) AuditWitnessKey() (ed25519.PublicKey, error) {
 	return ed25519.PublicKey(key), nil
 }
 
+// validContact accepts "" or a mailto: URL with an address or an https URL.
+func validContact(contact string) error {
+	if contact == "" {
+		return nil
+	}
+	u, err := url.Parse(contact)
+	switch {
+	case err != nil:
+	case u.Scheme == "mailto" && strings.Contains(u.Opaque, "@"):
+		return nil
+	case u.Scheme == "https" && u.Host != "":
+		return nil
+	}
+	return fmt.Errorf("security contact must be a mailto: address or an https URL, got %q", contact)
+}
+
 // MaxIsolationCheckInterval bounds IsolationCheckInterval: drift is fenced
 // within this time.
 const MaxIsolationCheckInterval = 10 * time.Second
@@ -141,6 +167,7 @@ func Defaults() Config {
 		LinkCacheSize:   10_000,
 
 		IsolationCheckInterval: 5 * time.Second,
+		RetentionGracePeriod:   720 * time.Hour,
 	}
 }
 
@@ -160,6 +187,15 @@ func (c Config) Validate() error {
 	}
 	if c.KeyRingFile == "" {
 		errs = append(errs, errors.New("key ring file is required (--keyring-file or REKOMI_KEYRING_FILE)"))
+	}
+	if c.TrustKeyFile == "" {
+		errs = append(errs, errors.New("trust key file is required (--trust-key-file or REKOMI_TRUST_KEY_FILE)"))
+	}
+	if err := validContact(c.SecurityContact); err != nil {
+		errs = append(errs, err)
+	}
+	if c.RetentionGracePeriod < time.Hour {
+		errs = append(errs, fmt.Errorf("retention grace period must be at least 1h, got %s", c.RetentionGracePeriod))
 	}
 	if c.Region == "" {
 		errs = append(errs, errors.New("region is required (--region or REKOMI_REGION)"))

@@ -31,6 +31,7 @@ func valid() config.Config {
 	c := config.Defaults()
 	c.DatabaseURL = "postgres://rekomi_app@db/rekomi"
 	c.KeyRingFile = "/etc/rekomi/keyring/keyring.json"
+	c.TrustKeyFile = "/etc/rekomi/trust-key/private-key.pem"
 	c.Region, c.Location = "eu", "eu"
 	c.PublicBaseURL = "https://eu.affiliates.example.com"
 	return c
@@ -49,6 +50,12 @@ func TestValidate(t *testing.T) {
 		"accepts any free port for both":                {mutate: func(c *config.Config) { c.ListenAddress, c.MetricsAddress = "127.0.0.1:0", "127.0.0.1:0" }},
 		"refuses a missing database URL":                {mutate: func(c *config.Config) { c.DatabaseURL = "" }, wantErr: "DATABASE_URL"},
 		"refuses a missing key ring":                    {mutate: func(c *config.Config) { c.KeyRingFile = "" }, wantErr: "REKOMI_KEYRING_FILE"},
+		"refuses a missing trust key":                   {mutate: func(c *config.Config) { c.TrustKeyFile = "" }, wantErr: "REKOMI_TRUST_KEY_FILE"},
+		"accepts a mailto security contact":             {mutate: func(c *config.Config) { c.SecurityContact = "mailto:security@example.com" }},
+		"accepts an https security contact":             {mutate: func(c *config.Config) { c.SecurityContact = "https://example.com/security" }},
+		"refuses an http security contact":              {mutate: func(c *config.Config) { c.SecurityContact = "http://example.com/security" }, wantErr: "security contact"},
+		"refuses a mailto without an address":           {mutate: func(c *config.Config) { c.SecurityContact = "mailto:security" }, wantErr: "security contact"},
+		"refuses a retention under an hour":             {mutate: func(c *config.Config) { c.RetentionGracePeriod = time.Minute }, wantErr: "retention grace period"},
 		"refuses a missing region":                      {mutate: func(c *config.Config) { c.Region = "" }, wantErr: "region is required"},
 		"refuses an unknown location":                   {mutate: func(c *config.Config) { c.Location = "apac" }, wantErr: "location must be us or eu"},
 		"refuses a relative base URL":                   {mutate: func(c *config.Config) { c.PublicBaseURL = "/affiliates" }, wantErr: "public base URL"},

@@ -20,11 +20,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/jackc/pgerrcode"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 
+	"github.com/rekomi/rekomi/app/trust"
 	"github.com/rekomi/rekomi/migrations"
 	"github.com/rekomi/rekomi/pg/isolation"
 )
@@ -53,25 +55,14 @@ func (d *DB) CheckIsolation(ctx context.Context) (isolation.Report, error) {
 		return isolation.Report{}, err
 	}
 	var report isolation.Report
-	err = pgx.BeginTxFunc(ctx, d.pool, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}, func(tx pgx.Tx) error {
-		// First, before any statement takes the snapshot.
-		version, err := lockedVersion(ctx, tx)
-		if err != nil {
-			return err
-		}
+	older := func(version uint) error {
 		if version < latest {
 			return fmt.Errorf("%w: it is at version %d and this binary needs %d; the operator migrates a Region when it runs this version, so upgrade the operator rather than the app alone", ErrSchemaOlder, version, latest)
 		}
-		var role string
-		if err := tx.QueryRow(ctx, "SELECT current_user").Scan(&role); err != nil {
-			return fmt.Errorf("reading the connected role: %w", err)
-		}
-		report, err = isolation.Verify(ctx, tx, isolation.Options{
-			RuntimeRole:        role,
-			PublicLookupTables: migrations.PublicLookupTables(),
-			Policies:           migrations.Policies(),
-			SchemaNewer:        version > latest,
-		})
+		return nil
+	}
+	err = d.catalogTx(ctx, older, func(tx pgx.Tx, _ uint, opts isolation.Options) error {
+		report, err = isolation.Verify(ctx, tx, opts)
 		return err
 	})
 	if err != nil {
@@ -84,6 +75,58 @@ func (d *DB) CheckIsolation(ctx context.Context) (isolation.Report, error) {
 		return report, fmt.Errorf("%w: %s", ErrUnsafe, report.Summary())
 	}
 	return report, nil
+}
+
+// catalogTx runs fn in a read-only REPEATABLE READ transaction of the
+// connected role, with the schema version read first (lockedVersion) and
+// the isolation verifier's options for the role and that version. check,
+// when given, refuses a version before any other statement: a database
+// never migrated has already aborted the transaction.
+func (d *DB) catalogTx(ctx context.Context, check func(version uint) error, fn func(tx pgx.Tx, version uint, opts isolation.Options) error) error {
+	latest, err := migrations.Latest()
+	if err != nil {
+		return err
+	}
+	return pgx.BeginTxFunc(ctx, d.pool, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}, func(tx pgx.Tx) error {
+		// First, before any statement takes the snapshot.
+		version, err := lockedVersion(ctx, tx)
+		if err != nil {
+			return err
+		}
+		if check != nil {
+			if err := check(version); err != nil {
+				return err
+			}
+		}
+		var role string
+		if err := tx.QueryRow(ctx, "SELECT current_user").Scan(&role); err != nil {
+			return fmt.Errorf("reading the connected role: %w", err)
+		}
+		return fn(tx, version, isolation.Options{
+			RuntimeRole:        role,
+			PublicLookupTables: migrations.PublicLookupTables(),
+			Policies:           migrations.Policies(),
+			SchemaNewer:        version > latest,
+		})
+	})
+}
+
+// MeasureTrust measures, as the connected role and in one snapshot, what
+// the Region's /trust page claims of its database, and reads the schema
+// version it measured at.
+func (d *DB) MeasureTrust(ctx context.Context, now time.Time) (trust.Measurement, uint, error) {
+	var m trust.Measurement
+	var schema uint
+	err := d.catalogTx(ctx, nil, func(tx pgx.Tx, version uint, opts isolation.Options) error {
+		schema = version
+		var err error
+		m, err = trust.Measure(ctx, tx, opts, now)
+		return err
+	})
+	if err != nil {
+		return m, 0, fmt.Errorf("measuring the trust claims: %w", err)
+	}
+	return m, schema, nil
 }
 
 // lockedVersion reads the schema version under a lock taken before the

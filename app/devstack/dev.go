@@ -103,6 +103,10 @@ type App struct {
 	URL    string `json:"url"`
 	// MetricsURL serves /metrics, apart from the public URL.
 	MetricsURL string `json:"metrics_url"`
+	// TrustURL is the Region's /trust page; /trust.json verifies with
+	// TrustPublicKey.
+	TrustURL       string `json:"trust_url"`
+	TrustPublicKey string `json:"trust_public_key"`
 }
 
 // App is the app of region, or the zero App when it serves none.

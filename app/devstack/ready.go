@@ -37,6 +37,7 @@ import (
 	rekomiv1 "github.com/rekomi/rekomi/api/v1alpha1"
 	"github.com/rekomi/rekomi/app/config"
 	"github.com/rekomi/rekomi/app/keyring"
+	"github.com/rekomi/rekomi/app/trust"
 	"github.com/rekomi/rekomi/controllers"
 )
 
@@ -141,7 +142,12 @@ func (s *Stack) startApps(ctx context.Context, opts Options, regions []regionSam
 		s.stops = append(s.stops, func() { _ = metricsLn.Close() }) // should the app never take it
 		cfg.MetricsAddress = metricsLn.Addr().String()
 		s.goRun(ctx, "app of region "+r.name, func(ctx context.Context) error { return opts.RunApp(ctx, cfg, r.ln, metricsLn, log) })
-		s.Apps = append(s.Apps, App{Region: r.name, URL: cfg.PublicBaseURL, MetricsURL: "http://" + cfg.MetricsAddress})
+		pub, err := trustPublicKey(cfg.TrustKeyFile)
+		if err != nil {
+			return err
+		}
+		s.Apps = append(s.Apps, App{Region: r.name, URL: cfg.PublicBaseURL, MetricsURL: "http://" + cfg.MetricsAddress,
+			TrustURL: cfg.PublicBaseURL + "/trust", TrustPublicKey: pub})
 	}
 	for _, app := range s.Apps {
 		if err := poll(ctx, "app of region "+app.Region, appReady(app.URL)); err != nil {
@@ -152,7 +158,7 @@ func (s *Stack) startApps(ctx context.Context, opts Options, regions []regionSam
 }
 
 // appConfig is the configuration the Region's Deployment gives its pods,
-// with the key ring written to a file under dir and the audit witness
+// with the key ring and the trust key written to files under dir and the audit witness
 // shards mirrored under it.
 func (s *Stack) appConfig(ctx context.Context, dir string, r regionSample) (config.Config, error) {
 	region := &rekomiv1.Region{}
@@ -172,10 +178,21 @@ func (s *Stack) appConfig(ctx context.Context, dir string, r regionSample) (conf
 	if err := os.WriteFile(ringFile, []byte(ring), 0o600); err != nil {
 		return config.Config{}, fmt.Errorf("writing the key ring of region %s: %w", r.name, err)
 	}
+	trustKey, err := s.secretValue(ctx, ns, controllers.TrustKeySecretName(r.name), controllers.TrustKeySecretKey)
+	if err != nil {
+		return config.Config{}, err
+	}
+	trustKeyFile := filepath.Join(dir, r.name+"-trust-key.pem")
+	if err := os.WriteFile(trustKeyFile, []byte(trustKey), 0o600); err != nil {
+		return config.Config{}, fmt.Errorf("writing the trust key of region %s: %w", r.name, err)
+	}
 	cfg := config.Defaults()
 	cfg.ListenAddress = r.addr
 	cfg.DatabaseURL = runtimeURL
 	cfg.KeyRingFile = ringFile
+	cfg.TrustKeyFile = trustKeyFile
+	cfg.SecurityContact = region.Spec.App.SecurityContact
+	cfg.RetentionGracePeriod = region.Spec.Retention.GracePeriod.Duration
 	cfg.Region = r.name
 	cfg.Location = string(region.Spec.Location)
 	cfg.PublicBaseURL = region.Spec.App.PublicBaseURL
@@ -203,6 +220,20 @@ func (s *Stack) runtimeURL(ctx context.Context, namespace string, r regionSample
 		return u.Host == r.dbHost, "they name server " + u.Host + ", not " + r.dbHost
 	})
 	return got, err
+}
+
+// trustPublicKey is the public half of the trust key in file, as the
+// Region's status publishes it.
+func trustPublicKey(file string) (string, error) {
+	data, err := os.ReadFile(file)
+	if err != nil {
+		return "", fmt.Errorf("reading the trust key: %w", err)
+	}
+	key, err := trust.ParseKey(data)
+	if err != nil {
+		return "", fmt.Errorf("trust key %s: %w", file, err)
+	}
+	return trust.PublicKeyString(key), nil
 }
 
 func (s *Stack) secretValue(ctx context.Context, namespace, name, key string) (string, error) {

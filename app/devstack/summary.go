@@ -75,6 +75,10 @@ func summarize(w io.Writer, dir string, s *Stack) {
 	for _, a := range s.Apps {
 		fmt.Fprintf(w, "  %-8s %s  (admin pages: %s/admin; metrics: %s/metrics)\n", a.Region, a.URL, a.URL, a.MetricsURL)
 	}
+	fmt.Fprintf(w, "\nTrust pages, every claim measured live (/trust.json is the same statement, signed):\n")
+	for _, a := range s.Apps {
+		fmt.Fprintf(w, "  %-8s %s\n    public key %s\n", a.Region, a.TrustURL, a.TrustPublicKey)
+	}
 	fmt.Fprintf(w, "\nOrganizations and their admin API keys:\n")
 	for _, o := range s.Orgs {
 		fmt.Fprintf(w, "  %-8s region %-4s %s\n", o.Name, o.Region, o.APIKey)

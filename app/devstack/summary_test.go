@@ -34,8 +34,9 @@ func TestWriteSummary(t *testing.T) {
 	dir := t.TempDir()
 	s := &Stack{
 		Kubeconfig: filepath.Join(dir, "kubeconfig"),
-		Apps:       []App{{Region: "eu", URL: "http://127.0.0.1:4001", MetricsURL: "http://127.0.0.1:4002"}},
-		Orgs:       []Org{{Name: "acme", Region: "eu", APIKey: "rk_live_abc_def"}},
+		Apps: []App{{Region: "eu", URL: "http://127.0.0.1:4001", MetricsURL: "http://127.0.0.1:4002",
+			TrustURL: "http://127.0.0.1:4001/trust", TrustPublicKey: "cHVibGlj"}},
+		Orgs: []Org{{Name: "acme", Region: "eu", APIKey: "rk_live_abc_def"}},
 		Webhooks: []Webhook{{Name: "acme-stripe", Organization: "acme", Provider: "stripe",
 			URL: "http://127.0.0.1:4001/webhooks/stripe/0b6c", Secret: "whsec_x"}},
 	}
@@ -48,13 +49,15 @@ func TestWriteSummary(t *testing.T) {
 	require.NoError(t, err)
 	require.Contains(t, printed, string(summary))
 	require.Contains(t, string(summary), "rk_live_abc_def")
+	require.Contains(t, string(summary), "eu       http://127.0.0.1:4001/trust\n    public key cHVibGlj\n")
 
 	file := filepath.Join(dir, "stack.json")
 	got, err := os.ReadFile(file)
 	require.NoError(t, err)
 	require.JSONEq(t, `{
 		"kubeconfig": "`+s.Kubeconfig+`",
-		"apps": [{"region": "eu", "url": "http://127.0.0.1:4001", "metrics_url": "http://127.0.0.1:4002"}],
+		"apps": [{"region": "eu", "url": "http://127.0.0.1:4001", "metrics_url": "http://127.0.0.1:4002",
+			"trust_url": "http://127.0.0.1:4001/trust", "trust_public_key": "cHVibGlj"}],
 		"organizations": [{"name": "acme", "region": "eu", "api_key": "rk_live_abc_def"}],
 		"webhooks": [{"name": "acme-stripe", "organization": "acme", "provider": "stripe",
 			"url": "http://127.0.0.1:4001/webhooks/stripe/0b6c", "signing_secret": "whsec_x"}]

@@ -29,6 +29,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/rekomi/rekomi/app/db"
+	"github.com/rekomi/rekomi/app/trust"
 )
 
 // fence closes the tenant routes while the app's own database session finds
@@ -52,12 +53,16 @@ type fence struct {
 	// unreachable is why the last check could not ask the database; nil
 	// once one could. The fence is closed while either is set.
 	unreachable atomic.Pointer[string]
-	closed      prometheus.Gauge
-	checks      *prometheus.CounterVec
+	// last is the outcome of the latest finished check, as /trust shows
+	// it; nil before the first.
+	last   atomic.Pointer[trust.IsolationCheck]
+	now    func() time.Time
+	closed prometheus.Gauge
+	checks *prometheus.CounterVec
 }
 
-func newFence(check func(context.Context) error, interval time.Duration, log *slog.Logger, reg prometheus.Registerer) *fence {
-	f := &fence{check: check, interval: interval, log: log,
+func newFence(check func(context.Context) error, interval time.Duration, log *slog.Logger, reg prometheus.Registerer, now func() time.Time) *fence {
+	f := &fence{check: check, interval: interval, log: log, now: now,
 		closed: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "rekomi_isolation_fenced", Help: "1 while tenant routes are refused because tenant isolation is not verified.",
 		}),
@@ -102,6 +107,7 @@ func (f *fence) checkOnce(ctx context.Context) {
 			f.log.Warn("Cannot check tenant isolation, the database is unreachable: serving redirects from the link cache only", "error", reason)
 		}
 		f.closed.Set(1)
+		f.record(trust.CheckUnreachable, reason)
 		return
 	}
 	f.unreachable.Store(nil)
@@ -112,6 +118,7 @@ func (f *fence) checkOnce(ctx context.Context) {
 			f.log.Error("Tenant isolation broken: refusing tenant routes", "finding", finding)
 		}
 		f.closed.Set(1)
+		f.record(trust.CheckViolated, finding)
 		return
 	}
 	f.checks.WithLabelValues("verified").Inc()
@@ -119,6 +126,22 @@ func (f *fence) checkOnce(ctx context.Context) {
 		f.log.Info("Tenant isolation verified again: serving tenant routes", "was", *prev)
 	}
 	f.closed.Set(0)
+	f.record(trust.CheckVerified, "")
+}
+
+// record keeps a check's outcome for /trust.
+func (f *fence) record(outcome, finding string) {
+	at := f.now().UTC()
+	f.last.Store(&trust.IsolationCheck{Outcome: outcome, CheckedAt: &at, Finding: finding,
+		IntervalSeconds: int(f.interval.Round(time.Second) / time.Second)})
+}
+
+// latest is the outcome of the latest finished check.
+func (f *fence) latest() trust.IsolationCheck {
+	if c := f.last.Load(); c != nil {
+		return *c
+	}
+	return trust.IsolationCheck{Outcome: trust.CheckPending, IntervalSeconds: int(f.interval.Round(time.Second) / time.Second)}
 }
 
 // isClosed reports whether tenant routes are refused.
@@ -138,9 +161,10 @@ func (f *fence) opens(r *http.Request) bool {
 	return !f.violated() && strings.HasPrefix(r.URL.Path, redirectPathPrefix)
 }
 
-// unfenced are the routes served while the fence is closed: probes and the
-// API description, which touch no tenant data.
-var unfenced = []string{"/healthz", "/readyz", "/openapi.json"}
+// unfenced are the routes served while the fence is closed: probes, the
+// API description and the /trust page, which touch no tenant data (and
+// /trust must say why the fence is closed).
+var unfenced = []string{"/healthz", "/readyz", "/openapi.json", "/trust", "/trust.json", "/trust.css"}
 
 // fenced refuses every route but the unfenced ones while the fence is
 // closed: 503 with Retry-After, a problem document for people and API

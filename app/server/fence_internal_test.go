@@ -45,7 +45,7 @@ func TestFenceKinds(t *testing.T) {
 	finding := fmt.Errorf("%w: campaigns: row-level security not forced", db.ErrUnsafe)
 	var outcome error
 	s := &Server{mux: http.NewServeMux(), log: slog.New(slog.DiscardHandler)}
-	s.fence = newFence(func(context.Context) error { return outcome }, time.Second, s.log, prometheus.NewRegistry())
+	s.fence = newFence(func(context.Context) error { return outcome }, time.Second, s.log, prometheus.NewRegistry(), time.Now)
 	served := http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusFound) })
 	s.mux.Handle("GET /readyz", http.HandlerFunc(s.readyz))
 	s.mux.Handle("/", served)

@@ -23,3 +23,9 @@ import "time"
 func WithClock(now func() time.Time) Option {
 	return func(s *Server) { s.now = now }
 }
+
+// WithChainCheckInterval makes the check of the witnessed audit chains for
+// /trust run every d instead of every chainCheckInterval.
+func WithChainCheckInterval(d time.Duration) Option {
+	return func(s *Server) { s.chains.interval = d }
+}

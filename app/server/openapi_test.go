@@ -18,6 +18,7 @@ package server_test
 
 import (
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -154,6 +155,9 @@ func schemaMismatches(t *testing.T, doc map[string]any, schema map[string]any, v
 			out = append(out, where+": matches "+strconv.Itoa(matched)+" of the oneOf schemas, not 1")
 		}
 	}
+	if !hasType(schema["type"], value) {
+		out = append(out, where+": is not of type "+fmt.Sprint(schema["type"]))
+	}
 	if c, ok := schema["const"]; ok && c != value {
 		out = append(out, where+": is not the const")
 	}
@@ -182,6 +186,47 @@ func schemaMismatches(t *testing.T, doc map[string]any, schema map[string]any, v
 		}
 	}
 	return out
+}
+
+// hasType says whether value, decoded from JSON, is of the schema's type:
+// one name or a list of names; a schema without a type takes any value.
+func hasType(types any, value any) bool {
+	names := asSlice(types)
+	if name, ok := types.(string); ok {
+		names = []any{name}
+	}
+	if len(names) == 0 {
+		return true
+	}
+	for _, name := range names {
+		switch v := value.(type) {
+		case nil:
+			if name == "null" {
+				return true
+			}
+		case bool:
+			if name == "boolean" {
+				return true
+			}
+		case float64:
+			if name == "number" || (name == "integer" && v == float64(int64(v))) {
+				return true
+			}
+		case string:
+			if name == "string" {
+				return true
+			}
+		case []any:
+			if name == "array" {
+				return true
+			}
+		case map[string]any:
+			if name == "object" {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 func asSlice(v any) []any {

@@ -35,6 +35,7 @@ import (
 	"net"
 	"net/http"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/google/uuid"
@@ -86,6 +87,10 @@ type Server struct {
 	decoy    *decoyEndpoint
 	// fence refuses tenant routes while isolation does not verify.
 	fence *fence
+	// chains checks the witnessed audit chains for /trust; trust issues
+	// the Region's signed statement.
+	chains chainCheck
+	trust  trustIssuer
 
 	// now is the clock the link cache's expiry and the rate limits read.
 	now func() time.Time
@@ -150,13 +155,18 @@ func New(cfg config.Config, database *db.DB, log *slog.Logger, opts ...Option) *
 	s.fence = newFence(func(ctx context.Context) error {
 		_, err := database.CheckIsolation(ctx)
 		return err
-	}, interval, log, reg)
+	}, interval, log, reg, func() time.Time { return s.now() })
+	s.chains.s = s
+	if s.chains.interval <= 0 {
+		s.chains.interval = chainCheckInterval
+	}
 	s.answers = s.ring
 	if s.answers == nil {
 		s.answers = processKeyRing()
 		log.Warn("No key ring given: stored idempotent answers and the data keys of audit entries are sealed with a key of this process and cannot be opened by another")
 	}
 	s.sealer = audit.NewSealer(s.answers, audit.DefaultCachedKeys)
+	s.initTrust()
 	s.effects = billing.New(s.sealer, log)
 	s.route("GET /healthz", http.HandlerFunc(s.healthz))
 	s.route("GET /readyz", http.HandlerFunc(s.readyz))
@@ -204,6 +214,7 @@ func New(cfg config.Config, database *db.DB, log *slog.Logger, opts ...Option) *
 	s.route("POST /v1/payouts/{id}/dispatch", s.requireKey(ScopeWrite, s.idempotent(s.dispatchPayout)))
 	s.route("POST /webhooks/{provider}/{endpoint_id}", http.HandlerFunc(s.receiveWebhook))
 	s.routeAdmin()
+	s.routeTrust()
 	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeProblem(w, r, Problem{Type: "not_found", Title: "No such route", Status: http.StatusNotFound})
 	})
@@ -242,15 +253,13 @@ func (s *Server) MetricsHandler() http.Handler { return s.metricsMux }
 // it serves, it verifies tenant isolation every IsolationCheckInterval and
 // refuses tenant routes while that fails.
 func (s *Server) Serve(ctx context.Context, ln, metricsLn net.Listener) error {
-	fenceCtx, stopFence := context.WithCancel(ctx)
-	fenceDone := make(chan struct{})
-	go func() {
-		defer close(fenceDone)
-		s.fence.run(fenceCtx)
-	}()
+	checksCtx, stopChecks := context.WithCancel(ctx)
+	var checks sync.WaitGroup
+	checks.Go(func() { s.fence.run(checksCtx) })
+	checks.Go(func() { s.chains.run(checksCtx) })
 	defer func() {
-		stopFence()
-		<-fenceDone
+		stopChecks()
+		checks.Wait()
 	}()
 	srv := s.httpServer(ctx, s.Handler())
 	metricsSrv := s.httpServer(ctx, s.MetricsHandler())

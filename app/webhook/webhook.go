@@ -34,6 +34,15 @@ const (
 // needs two or three.
 const maxSignatures = 16
 
+// The tolerance an endpoint may choose for its signed timestamps, in the
+// past or in the future, and the one it gets by default; a WebhookEndpoint
+// validates its spec.tolerance against the same bounds.
+const (
+	DefaultTolerance = 300 * time.Second
+	MinTolerance     = 60 * time.Second
+	MaxTolerance     = 600 * time.Second
+)
+
 // maxTextLength bounds an event's id and type, as billing_events does.
 const maxTextLength = 255
 
