@@ -17,9 +17,13 @@ limitations under the License.
 package server
 
 import (
+	"context"
 	"net/http"
 	"net/netip"
 
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/rekomi/rekomi/app/audit"
 	"github.com/rekomi/rekomi/app/server/admin"
 )
 
@@ -38,5 +42,30 @@ func (s *Server) routeAdmin() {
 		ClientIP:       func(r *http.Request) netip.Addr { return clientIP(r, s.cfg.TrustedProxies) },
 		RequestID:      requestIDFrom,
 		ExportAuditLog: s.exportAuditLog,
+		CheckAudit:     s.checkAuditForAdmin,
+		Location:       s.cfg.Location,
+		GracePeriod:    s.cfg.RetentionGracePeriod,
 	}).Register(s.route)
+}
+
+// checkAuditForAdmin verifies org's chain and compares it with its witness
+// in the admin page's transaction, as GET /v1/audit-log/verify does.
+func (s *Server) checkAuditForAdmin(ctx context.Context, tx pgx.Tx, org uuid.UUID) (admin.AuditCheck, error) {
+	witness, state := s.readAuditWitness(ctx, org)
+	v, err := audit.Verify(ctx, tx, org)
+	if err != nil {
+		return admin.AuditCheck{}, err
+	}
+	wo, err := compareAuditWitness(ctx, tx, witness, state)
+	if err != nil {
+		return admin.AuditCheck{}, err
+	}
+	out := admin.AuditCheck{Verified: v.Verified, BrokenSeq: v.BrokenSeq, Witness: wo.State, CheckedAt: s.now().UTC()}
+	if wo.Seq != nil {
+		out.WitnessSeq, out.WitnessedAt = *wo.Seq, *wo.WitnessedAt
+	}
+	if wo.FirstDisagreeingSeq != nil {
+		out.FirstDisagreeingSeq = *wo.FirstDisagreeingSeq
+	}
+	return out, nil
 }

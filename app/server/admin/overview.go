@@ -45,8 +45,17 @@ type overviewCount struct {
 	N     int64
 }
 
+// overviewTrust is what the Region states of the organization's own data:
+// where it is kept, when it is purged, and its audit chain checked now.
+type overviewTrust struct {
+	Location  string
+	GraceDays int
+	Audit     AuditCheck
+}
+
 type overviewData struct {
 	Org         overviewOrg
+	Trust       overviewTrust
 	Counts      []overviewCount
 	Commissions []overviewCount
 	Recent      []audit.StoredEntry
@@ -99,8 +108,17 @@ func (a *Pages) readOverview(ctx context.Context, tx pgx.Tx, org uuid.UUID, data
 		return fmt.Errorf("reading recent audit entries: %w", err)
 	}
 	keys, err := ledger.ListAPIKeys(ctx, tx, org, ledger.Page{Limit: keyListLimit})
+	if err != nil {
+		return err
+	}
 	data.Keys = keys.Data
-	return err
+	data.Trust = overviewTrust{Location: a.location, GraceDays: int(a.gracePeriod / (24 * time.Hour))}
+	if a.checkAudit != nil {
+		if data.Trust.Audit, err = a.checkAudit(ctx, tx, org); err != nil {
+			return fmt.Errorf("checking the audit chain: %w", err)
+		}
+	}
+	return nil
 }
 
 func countCommissions(ctx context.Context, tx pgx.Tx, org uuid.UUID) ([]overviewCount, error) {

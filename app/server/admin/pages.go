@@ -36,6 +36,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
 
 	"github.com/rekomi/rekomi/app/audit"
 	"github.com/rekomi/rekomi/app/db"
@@ -101,18 +102,45 @@ type Deps struct {
 	// ExportAuditLog answers the audit log's CSV export for the principal
 	// in the request's context (apikey.PrincipalFrom), as the API does.
 	ExportAuditLog http.HandlerFunc
+	// CheckAudit verifies the organization's audit chain and compares it
+	// with the operator's witness, in the page's tenant transaction, as
+	// GET /v1/audit-log/verify does.
+	CheckAudit func(ctx context.Context, tx pgx.Tx, org uuid.UUID) (AuditCheck, error)
+	// Location is the Region's data location, us or eu; GracePeriod its
+	// time from an organization's cancellation to the purge of its rows.
+	Location    string
+	GracePeriod time.Duration
+}
+
+// AuditCheck is the outcome of CheckAudit.
+type AuditCheck struct {
+	// Verified counts the intact entries from seq 1; BrokenSeq is the
+	// first that is not, 0 when the chain is intact.
+	Verified, BrokenSeq int64
+	// Witness is the state of the comparison with the operator's witness:
+	// agrees, disagrees, not_witnessed, unverifiable or not_configured.
+	// WitnessSeq and WitnessedAt name its newest checkpoint;
+	// FirstDisagreeingSeq the first entry that may have been changed.
+	Witness             string
+	WitnessSeq          int64
+	WitnessedAt         time.Time
+	FirstDisagreeingSeq int64
+	CheckedAt           time.Time
 }
 
 // Pages serves the admin pages.
 type Pages struct {
-	db        *db.DB
-	sealer    *audit.Sealer
-	log       *slog.Logger
-	now       func() time.Time
-	keyLimits *ratelimit.Limits[uuid.UUID]
-	clientIP  func(*http.Request) netip.Addr
-	requestID func(context.Context) string
-	export    http.HandlerFunc
+	db          *db.DB
+	sealer      *audit.Sealer
+	log         *slog.Logger
+	now         func() time.Time
+	keyLimits   *ratelimit.Limits[uuid.UUID]
+	clientIP    func(*http.Request) netip.Addr
+	requestID   func(context.Context) string
+	export      http.HandlerFunc
+	checkAudit  func(ctx context.Context, tx pgx.Tx, org uuid.UUID) (AuditCheck, error)
+	location    string
+	gracePeriod time.Duration
 
 	keys    macKeys
 	pages   map[string]*template.Template
@@ -125,6 +153,7 @@ func New(deps Deps) *Pages {
 	return &Pages{
 		db: deps.DB, sealer: deps.Sealer, log: deps.Log, now: deps.Now, keyLimits: deps.KeyLimits,
 		clientIP: deps.ClientIP, requestID: deps.RequestID, export: deps.ExportAuditLog,
+		checkAudit: deps.CheckAudit, location: deps.Location, gracePeriod: deps.GracePeriod,
 		keys:    newMACKeys(deps.Ring, deps.Log),
 		pages:   parsePages(),
 		signIns: ratelimit.New[netip.Addr](float64(time.Second)/float64(signInEvery), signInBurst),
