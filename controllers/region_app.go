@@ -21,6 +21,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -70,7 +71,7 @@ func (r *RegionReconciler) ensureKeyRing(ctx context.Context, region *rekomiv1.R
 	if !apierrors.IsNotFound(err) {
 		return err
 	}
-	ring, err := keyring.Generate(r.Rand)
+	ring, err := keyring.GenerateAt(r.Rand, time.Now())
 	if err != nil {
 		return fmt.Errorf("generating key ring of region %s: %w", region.Name, err)
 	}

@@ -232,8 +232,11 @@ func TestRegionProvisionsDatabaseAndApp(t *testing.T) {
 
 	t.Run("KeyRingSecretParses", func(t *testing.T) {
 		s := f.secret(t, controllers.KeyRingSecretName(got.Name))
-		_, err := keyring.Parse(s.Data[keyring.SecretKey])
+		ring, err := keyring.Parse(s.Data[keyring.SecretKey])
 		require.NoError(t, err)
+		made, ok := ring.NewestCreated()
+		require.True(t, ok, "the ring records when its key was made, which /trust states")
+		require.WithinDuration(t, time.Now(), made, 5*time.Minute)
 		requireOwnedBy(t, s, got)
 		require.Equal(t, "true", s.Labels[v1.WatchLabel], "the operator's cache holds it")
 	})

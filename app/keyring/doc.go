@@ -53,8 +53,15 @@ limitations under the License.
 //
 //	{"version":1,"primary":"3f9a0c12","keys":{"3f9a0c12":"<base64>","b7e14d05":"<base64>"}}
 //
+// Version 2 adds when keys were made, for the keys whose creation the ring
+// records ([GenerateAt], [KeyRing.RotateAt]); a ring that records none is
+// written as version 1:
+//
+//	{"version":2,"primary":"3f9a0c12","keys":{...},"created":{"3f9a0c12":"2026-12-04T09:00:00Z"}}
+//
 // Keys are standard (padded) base64. [Parse] rejects unknown fields,
 // duplicate members, trailing data, invalid key ids, keys that are not
 // [KeySize] bytes, two ids sharing one key, and a primary that is not among
-// the keys.
+// the keys, and in version 2 a creation time that is not RFC 3339 or names
+// no key.
 package keyring

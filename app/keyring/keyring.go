@@ -26,6 +26,7 @@ import (
 	"io"
 	"slices"
 	"strings"
+	"time"
 )
 
 // KeySize is the length in bytes of every key in a ring (AES-256).
@@ -56,6 +57,9 @@ type KeyRing struct {
 type key struct {
 	material []byte
 	aead     cipher.AEAD
+	// created is when the key was made; zero when the ring does not say
+	// (one written by Generate, Rotate or a version 1 document).
+	created time.Time
 }
 
 func newKey(material []byte) (*key, error) {
@@ -73,7 +77,12 @@ func newKey(material []byte) (*key, error) {
 // Generate returns a new ring with one fresh primary key. The key and its id
 // are read from rand, which is crypto/rand.Reader outside tests.
 func Generate(rand io.Reader) (*KeyRing, error) {
-	r, err := (&KeyRing{}).withNewPrimary(rand)
+	return GenerateAt(rand, time.Time{})
+}
+
+// GenerateAt is Generate recording that the key was made at now.
+func GenerateAt(rand io.Reader, now time.Time) (*KeyRing, error) {
+	r, err := (&KeyRing{}).withNewPrimary(rand, now)
 	if err != nil {
 		return nil, fmt.Errorf("generating key ring: %w", err)
 	}
@@ -83,10 +92,15 @@ func Generate(rand io.Reader) (*KeyRing, error) {
 // Rotate returns a new ring that holds r's keys plus a fresh key, read from
 // rand, as its primary. r is unchanged; its keys still decrypt.
 func (r *KeyRing) Rotate(rand io.Reader) (*KeyRing, error) {
+	return r.RotateAt(rand, time.Time{})
+}
+
+// RotateAt is Rotate recording that the new key was made at now.
+func (r *KeyRing) RotateAt(rand io.Reader, now time.Time) (*KeyRing, error) {
 	if _, err := r.primaryKey(); err != nil {
 		return nil, fmt.Errorf("rotating key ring: %w", err)
 	}
-	next, err := r.withNewPrimary(rand)
+	next, err := r.withNewPrimary(rand, now)
 	if err != nil {
 		return nil, fmt.Errorf("rotating key ring: %w", err)
 	}
@@ -129,6 +143,20 @@ func (r *KeyRing) KeyIDs() []string {
 	return ids
 }
 
+// NewestCreated is when the newest key whose creation the ring records was
+// made; false when it records none.
+func (r *KeyRing) NewestCreated() (time.Time, bool) {
+	var newest time.Time
+	if r != nil {
+		for _, k := range r.keys {
+			if k.created.After(newest) {
+				newest = k.created
+			}
+		}
+	}
+	return newest, !newest.IsZero()
+}
+
 // String describes the ring by its key ids, never its key material.
 func (r *KeyRing) String() string {
 	return fmt.Sprintf("KeyRing(primary=%s, keys=[%s])", r.Primary(), strings.Join(r.KeyIDs(), " "))
@@ -140,7 +168,7 @@ func (r *KeyRing) Format(f fmt.State, _ rune) {
 	_, _ = io.WriteString(f, r.String())
 }
 
-func (r *KeyRing) withNewPrimary(rand io.Reader) (*KeyRing, error) {
+func (r *KeyRing) withNewPrimary(rand io.Reader, now time.Time) (*KeyRing, error) {
 	if rand == nil {
 		return nil, errors.New("no source of randomness")
 	}
@@ -159,6 +187,7 @@ func (r *KeyRing) withNewPrimary(rand io.Reader) (*KeyRing, error) {
 	if err != nil {
 		return nil, err
 	}
+	k.created = now.UTC().Truncate(time.Second)
 	keys := r.cloneKeys()
 	keys[id] = k
 	return &KeyRing{primary: id, keys: keys}, nil

@@ -24,12 +24,18 @@ import (
 	"fmt"
 	"io"
 	"slices"
+	"time"
 )
 
 // SecretKey is the data key of the key ring document in its Kubernetes Secret.
 const SecretKey = "keyring.json"
 
-const documentVersion = 1
+// Document versions: 2 adds when keys were made ("created"); a ring that
+// records no creation is still written as 1, which older binaries read.
+const (
+	documentVersion1 = 1
+	documentVersion2 = 2
+)
 
 var keyEncoding = base64.StdEncoding.Strict()
 
@@ -39,6 +45,9 @@ type document struct {
 	Version int               `json:"version"`
 	Primary string            `json:"primary"`
 	Keys    map[string]string `json:"keys"`
+	// Created maps key ids to when each was made, RFC 3339 in UTC; version
+	// 2 only, and a key may be missing from it.
+	Created map[string]string `json:"created,omitempty"`
 }
 
 // Marshal returns the ring as the JSON document stored under SecretKey.
@@ -46,9 +55,15 @@ func (r *KeyRing) Marshal() ([]byte, error) {
 	if _, err := r.primaryKey(); err != nil {
 		return nil, fmt.Errorf("marshalling key ring: %w", err)
 	}
-	doc := document{Version: documentVersion, Primary: r.primary, Keys: make(map[string]string, len(r.keys))}
+	doc := document{Version: documentVersion1, Primary: r.primary, Keys: make(map[string]string, len(r.keys))}
 	for id, k := range r.keys {
 		doc.Keys[id] = keyEncoding.EncodeToString(k.material)
+		if !k.created.IsZero() {
+			if doc.Created == nil {
+				doc.Version, doc.Created = documentVersion2, map[string]string{}
+			}
+			doc.Created[id] = k.created.UTC().Format(time.RFC3339)
+		}
 	}
 	data, err := json.Marshal(doc)
 	if err != nil {
@@ -84,6 +99,8 @@ func decodeDocument(data []byte) (*document, error) {
 			return decodeValue(dec, &doc.Primary, "primary is not a string")
 		case "keys":
 			return decodeKeys(dec, &doc)
+		case "created":
+			return decodeCreated(dec, &doc)
 		default:
 			return fmt.Errorf("unknown field %s", describeID(name))
 		}
@@ -100,6 +117,18 @@ func decodeDocument(data []byte) (*document, error) {
 		}
 	}
 	return &doc, nil
+}
+
+func decodeCreated(dec *json.Decoder, doc *document) error {
+	doc.Created = map[string]string{}
+	return decodeObject(dec, "created", func(id string) error {
+		var at string
+		if err := decodeValue(dec, &at, "the creation of key "+describeID(id)+" is not a string"); err != nil {
+			return err
+		}
+		doc.Created[id] = at
+		return nil
+	})
 }
 
 func decodeKeys(dec *json.Decoder, doc *document) error {
@@ -169,8 +198,13 @@ func syntaxError(err error, message string) error {
 
 // ring validates the decoded document and builds the ring it describes.
 func (doc *document) ring() (*KeyRing, error) {
-	if doc.Version != documentVersion {
+	switch {
+	case doc.Version != documentVersion1 && doc.Version != documentVersion2:
 		return nil, fmt.Errorf("unsupported version %d", doc.Version)
+	case doc.Version == documentVersion1 && doc.Created != nil:
+		return nil, errors.New("created needs version 2")
+	case doc.Version == documentVersion2 && doc.Created == nil:
+		return nil, errors.New("version 2 needs created")
 	}
 	if doc.Primary == "" {
 		return nil, errors.New("missing primary")
@@ -187,6 +221,17 @@ func (doc *document) ring() (*KeyRing, error) {
 	}
 	if _, ok := keys[doc.Primary]; !ok {
 		return nil, fmt.Errorf("primary %q is not among the keys", doc.Primary)
+	}
+	for id, at := range doc.Created {
+		k, ok := keys[id]
+		if !ok {
+			return nil, fmt.Errorf("created names %s, which is not among the keys", describeID(id))
+		}
+		t, err := time.Parse(time.RFC3339, at)
+		if err != nil {
+			return nil, fmt.Errorf("the creation of key %q is not an RFC 3339 time", id)
+		}
+		k.created = t.UTC()
 	}
 	return &KeyRing{primary: doc.Primary, keys: keys}, nil
 }

@@ -18,12 +18,14 @@ package keyring_test
 
 import (
 	"bytes"
+	"crypto/rand"
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -119,7 +121,13 @@ func TestParse(t *testing.T) {
 		"a document cut inside a key":           {doc: `{"version":1,"primary":"k1","keys":{"k1":"` + keyA[:10], want: "unexpected end of JSON"},
 		"trailing text after the document":      {doc: doc(`"k1"`, `{"k1":"`+keyA+`"}`) + "x", want: "trailing data"},
 		"a second document":                     {doc: doc(`"k1"`, `{"k1":"`+keyA+`"}`) + "{}", want: "trailing data"},
-		"version 2":                             {doc: `{"version":2,"primary":"k1","keys":{"k1":"` + keyA + `"}}`, want: "unsupported version 2"},
+		"version 3":                             {doc: `{"version":3,"primary":"k1","keys":{"k1":"` + keyA + `"}}`, want: "unsupported version 3"},
+		"version 2 without created":             {doc: `{"version":2,"primary":"k1","keys":{"k1":"` + keyA + `"}}`, want: "version 2 needs created"},
+		"created in version 1":                  {doc: `{"version":1,"primary":"k1","keys":{"k1":"` + keyA + `"},"created":{"k1":"2026-12-04T09:00:00Z"}}`, want: "created needs version 2"},
+		"created naming no key":                 {doc: `{"version":2,"primary":"k1","keys":{"k1":"` + keyA + `"},"created":{"k2":"2026-12-04T09:00:00Z"}}`, want: `created names "k2", which is not among the keys`},
+		"created that is not a time":            {doc: `{"version":2,"primary":"k1","keys":{"k1":"` + keyA + `"},"created":{"k1":"yesterday"}}`, want: `the creation of key "k1" is not an RFC 3339 time`},
+		"created as a number":                   {doc: `{"version":2,"primary":"k1","keys":{"k1":"` + keyA + `"},"created":{"k1":1764838800}}`, want: `the creation of key "k1" is not a string`},
+		"created twice for one key":             {doc: `{"version":2,"primary":"k1","keys":{"k1":"` + keyA + `"},"created":{"k1":"2026-12-04T09:00:00Z","k1":"2026-12-05T09:00:00Z"}}`, want: `duplicate member "k1" in created`},
 		"version 0":                             {doc: `{"version":0,"primary":"k1","keys":{"k1":"` + keyA + `"}}`, want: "unsupported version 0"},
 		"no version":                            {doc: `{"primary":"k1","keys":{"k1":"` + keyA + `"}}`, want: "missing version"},
 		"version as a string":                   {doc: `{"version":"1","primary":"k1","keys":{"k1":"` + keyA + `"}}`, want: "version is not an integer"},
@@ -178,6 +186,51 @@ func requireNoKeyMaterial(t *testing.T, s string) {
 			require.NotContains(t, s, form)
 		}
 	}
+}
+
+// TestCreationTimes checks that a ring records when its keys were made
+// only when told, and keeps it through Marshal and Parse; a ring that
+// records none stays a version 1 document, which older binaries read.
+func TestCreationTimes(t *testing.T) {
+	t.Parallel()
+	plain, err := keyring.Generate(rand.Reader)
+	require.NoError(t, err)
+	_, ok := plain.NewestCreated()
+	require.False(t, ok)
+	data, err := plain.Marshal()
+	require.NoError(t, err)
+	require.Contains(t, string(data), `"version":1`)
+	require.NotContains(t, string(data), "created")
+
+	first := time.Date(2026, 12, 4, 9, 0, 0, 0, time.UTC)
+	ring, err := keyring.GenerateAt(rand.Reader, first.Add(400*time.Millisecond))
+	require.NoError(t, err)
+	rotated, err := ring.RotateAt(rand.Reader, first.Add(48*time.Hour))
+	require.NoError(t, err)
+	for _, r := range []*keyring.KeyRing{ring, rotated} {
+		data, err := r.Marshal()
+		require.NoError(t, err)
+		require.Contains(t, string(data), `"version":2`)
+		parsed, err := keyring.Parse(data)
+		require.NoError(t, err)
+		newest, ok := parsed.NewestCreated()
+		require.True(t, ok)
+		want, _ := r.NewestCreated()
+		require.Equal(t, want, newest)
+	}
+	newest, _ := ring.NewestCreated()
+	require.Equal(t, first, newest, "kept to the second, in UTC")
+	newest, _ = rotated.NewestCreated()
+	require.Equal(t, first.Add(48*time.Hour), newest)
+
+	again, err := plain.RotateAt(rand.Reader, first)
+	require.NoError(t, err)
+	data, err = again.Marshal()
+	require.NoError(t, err)
+	parsed, err := keyring.Parse(data)
+	require.NoError(t, err, "a ring whose older keys record no creation")
+	newest, _ = parsed.NewestCreated()
+	require.Equal(t, first, newest)
 }
 
 func TestNoSecretsInOutput(t *testing.T) {

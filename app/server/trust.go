@@ -27,6 +27,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/rekomi/rekomi/app/keyring"
 	"github.com/rekomi/rekomi/app/trust"
 	"github.com/rekomi/rekomi/app/webhook"
 )
@@ -131,7 +132,7 @@ func (s *Server) measureStatement(ctx context.Context, now time.Time, check trus
 		IssuedAt: now.UTC(), IsolationCheck: check, AuditChains: chains,
 		Webhooks:             webhookClaims(),
 		HTTPTransport:        httpTransport(s.cfg.PublicBaseURL),
-		AtRest:               trust.AtRest{Algorithm: "AES-256-GCM", Keys: len(s.answers.KeyIDs())},
+		AtRest:               atRest(s.answers, now),
 		Retention:            retention(s.cfg.RetentionGracePeriod),
 		Versions:             trust.Versions{Binary: s.trust.version},
 		NonClaims:            nonClaims(s.cfg.SecurityContact),
@@ -186,6 +187,16 @@ func retention(grace time.Duration) trust.Retention {
 		Purge:            "then every tenant row of the organization is deleted",
 		Kept:             []string{"the organization's audit log, whose entries' personal data is unreadable once its data keys are destroyed"},
 	}
+}
+
+// atRest describes the key ring, never its keys.
+func atRest(ring *keyring.KeyRing, now time.Time) trust.AtRest {
+	out := trust.AtRest{Algorithm: "AES-256-GCM", Keys: len(ring.KeyIDs())}
+	if newest, ok := ring.NewestCreated(); ok {
+		days := max(0, int(now.Sub(newest)/(24*time.Hour)))
+		out.NewestKeyCreatedAt, out.NewestKeyAgeDays = &newest, &days
+	}
+	return out
 }
 
 // nonClaims are stated as plainly as the claims.

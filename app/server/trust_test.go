@@ -54,13 +54,16 @@ type trustBundle struct {
 	witnessKey ed25519.PrivateKey
 }
 
+// keyMadeAt is when the trust bundles' key ring says its key was made.
+var keyMadeAt = time.Date(2026, 11, 2, 10, 30, 0, 0, time.UTC)
+
 func setupTrust(t *testing.T, srv *dbtest.Server, opts ...server.Option) *trustBundle {
 	t.Helper()
 	_, key, err := ed25519.GenerateKey(rand.Reader)
 	require.NoError(t, err)
 	witnessPub, witnessKey, err := ed25519.GenerateKey(rand.Reader)
 	require.NoError(t, err)
-	ring, err := keyring.Generate(rand.Reader)
+	ring, err := keyring.GenerateAt(rand.Reader, keyMadeAt)
 	require.NoError(t, err)
 	dir := t.TempDir()
 	opts = append([]server.Option{server.WithKeyRing(ring), server.WithTrust(key, "v1.2.3-test"),
@@ -201,7 +204,9 @@ func TestTrust(t *testing.T) {
 			require.Contains(t, w.Refusal, "401 with an empty body", w.Provider)
 		}
 		require.Equal(t, trust.HTTPTransport{TerminatedBy: "proxy", PublicScheme: "https"}, st.HTTPTransport)
-		require.Equal(t, trust.AtRest{Algorithm: "AES-256-GCM", Keys: 1}, st.AtRest)
+		age := int(st.IssuedAt.Sub(keyMadeAt) / (24 * time.Hour))
+		require.Equal(t, trust.AtRest{Algorithm: "AES-256-GCM", Keys: 1, NewestKeyCreatedAt: &keyMadeAt, NewestKeyAgeDays: &age}, st.AtRest)
+		require.Greater(t, age, 0)
 		require.Equal(t, 720, st.Retention.GracePeriodHours)
 		require.Equal(t, "mailto:security@example.com", st.VulnerabilityContact)
 		require.Contains(t, strings.Join(st.NonClaims, " "), "No SOC 2 report yet")

@@ -131,6 +131,9 @@ type AtRest struct {
 	// NewestKeyCreatedAt is when the newest key was made; nil when the
 	// ring does not record it.
 	NewestKeyCreatedAt *time.Time `json:"newest_key_created_at"`
+	// NewestKeyAgeDays is the newest key's age in whole days when the
+	// statement was issued; nil with NewestKeyCreatedAt.
+	NewestKeyAgeDays *int `json:"newest_key_age_days"`
 }
 
 // Retention says what happens to a cancelled organization's data.
