@@ -18,7 +18,10 @@ package cluster_test
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"net/url"
@@ -33,6 +36,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/rekomi/rekomi/app/pgserver"
+	"github.com/rekomi/rekomi/app/trust"
 	"github.com/rekomi/rekomi/e2e/flow"
 	"github.com/rekomi/rekomi/e2e/node"
 )
@@ -50,6 +54,7 @@ func TestDeploy(t *testing.T) {
 	e.applySamples(t)
 	for _, region := range []string{"us", "eu"} {
 		e.requireServing(t, region)
+		e.requireTrustStatement(t, region)
 	}
 
 	app := e.app(t, "eu")
@@ -238,6 +243,42 @@ func (e *env) requireServing(t *testing.T, region string) {
 		require.True(t, time.Now().Before(deadline), "the Service %s does not answer a minute after its pods are ready: %v", base, err)
 		time.Sleep(100 * time.Millisecond)
 	}
+}
+
+// requireTrustStatement fetches region's /trust.json through its Service
+// and checks it as a customer would: signed by the key the Region's status
+// publishes, stating this Region, and its isolation verified by the pods'
+// own database session.
+func (e *env) requireTrustStatement(t *testing.T, region string) {
+	t.Helper()
+	key, err := trust.ParsePublicKey(e.kubectl.Get(t, "", "region/"+region, ".status.trustPublicKey"))
+	require.NoError(t, err, "region %s publishes its trust key", region)
+	base := e.kubectl.Get(t, "", "region/"+region, ".spec.app.publicBaseURL")
+	client := e.regionClient(t, region)
+	var st trust.Statement
+	deadline := time.Now().Add(time.Minute)
+	for {
+		resp, err := client.Get(base + "/trust.json")
+		require.NoError(t, err)
+		data, err := io.ReadAll(resp.Body)
+		require.NoError(t, errors.Join(err, resp.Body.Close()))
+		require.Equal(t, http.StatusOK, resp.StatusCode, "%s", data)
+		raw, err := trust.Verify(data, key)
+		require.NoError(t, err, "region %s signs /trust.json with the key its status publishes", region)
+		require.NoError(t, json.Unmarshal(raw, &st))
+		if st.IsolationCheck.Outcome == trust.CheckVerified {
+			break
+		}
+		require.True(t, time.Now().Before(deadline), "region %s states no verified isolation check: %+v", region, st.IsolationCheck)
+		time.Sleep(time.Second) // the pod's next check, every 5 s
+	}
+	require.Equal(t, region, st.Region)
+	require.Equal(t, e.kubectl.Get(t, "", "region/"+region, ".spec.location"), st.Location)
+	require.NotNil(t, st.Database, st.DatabaseError)
+	require.True(t, st.Database.RuntimeRole.Holds, "%+v", st.Database.RuntimeRole)
+	require.True(t, st.Database.TenantTables.Holds, "%v", st.Database.TenantTables.Findings)
+	require.True(t, st.Database.AuditLog.Holds)
+	require.NotNil(t, st.AtRest.NewestKeyCreatedAt, "the operator's key ring records when its key was made")
 }
 
 // dumpState logs what a failing test needs to see: the objects, the pods'
