@@ -25,6 +25,7 @@ import (
 	"io"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/rekomi/rekomi/app/trust"
 )
@@ -73,9 +74,12 @@ func trustVerifyCommand(fs *flag.FlagSet, stdout io.Writer) func(context.Context
 		}
 		var st trust.Statement
 		if err := json.Unmarshal(raw, &st); err != nil {
-			return fmt.Errorf("the signed statement is not one this version reads: %w", err)
+			return fmt.Errorf("signed by the key, but not a statement this version reads: %w", err)
 		}
-		printStatement(stdout, st)
+		if st.Format != trust.Format {
+			return fmt.Errorf("signed by the key, but not a statement of format %s that this version reads (format %q)", trust.Format, st.Format)
+		}
+		printStatement(stdout, st, time.Now())
 		return nil
 	}
 }
@@ -103,13 +107,15 @@ func readStatement(name string) ([]byte, error) {
 	return data, nil
 }
 
-// printStatement says who signed what, then each claim.
-func printStatement(w io.Writer, st trust.Statement) {
+// printStatement says who signed what and how long ago, then each claim:
+// a statement says what held when it was issued, not what holds now.
+func printStatement(w io.Writer, st trust.Statement, now time.Time) {
 	verdict := "every claim holds"
 	if !st.Holds {
 		verdict = "at least one claim fails"
 	}
-	fmt.Fprintf(w, "signed by region %s (%s), issued %s: %s\n", st.Region, st.Location, st.IssuedAt.Format("2006-01-02T15:04:05Z07:00"), verdict)
+	fmt.Fprintf(w, "signed by region %s (%s), issued %s (%s ago): %s\n", st.Region, st.Location,
+		st.IssuedAt.Format(time.RFC3339), now.Sub(st.IssuedAt).Round(time.Second), verdict)
 	for _, c := range st.Claims {
 		state := "holds"
 		if !c.Holds {

@@ -78,7 +78,7 @@ func TestTrustVerifyCommand(t *testing.T) {
 	t.Run("AcceptsTheRegionsStatementAndSaysWhatItClaims", func(t *testing.T) {
 		code, stdout, stderr := runArgs(t, "trust", "verify", "--public-key", pub, file(data))
 		require.Equal(t, 0, code, stderr)
-		require.Contains(t, stdout, "signed by region eu (eu), issued ")
+		require.Regexp(t, `^signed by region eu \(eu\), issued \S+ \(\d+s ago\): at least one claim fails\n`, stdout)
 		require.Contains(t, stdout, "holds  tenant_tables")
 		require.Contains(t, stdout, "FAILS  database_transport", "the test database is not reached over TLS")
 	})
@@ -127,6 +127,15 @@ func TestTrustVerifyCommand(t *testing.T) {
 			require.Empty(t, stdout, "nothing of a refused statement is printed")
 		})
 	}
+
+	t.Run("RefusesAnotherFormatSignedByTheKey", func(t *testing.T) {
+		other, err := trust.Sign(map[string]any{"format": "rekomi.trust.v0", "region": "eu"}, key)
+		require.NoError(t, err)
+		code, stdout, stderr := runArgs(t, "trust", "verify", "--public-key", pub, file(other))
+		require.Equal(t, 1, code, stderr)
+		require.Contains(t, stderr, `not a statement of format rekomi.trust.v1 that this version reads (format "rekomi.trust.v0")`)
+		require.Empty(t, stdout)
+	})
 
 	t.Run("BadUsage", func(t *testing.T) {
 		for _, args := range [][]string{

@@ -234,7 +234,7 @@ func TestRegionProvisionsDatabaseAndApp(t *testing.T) {
 		s := f.secret(t, controllers.KeyRingSecretName(got.Name))
 		ring, err := keyring.Parse(s.Data[keyring.SecretKey])
 		require.NoError(t, err)
-		made, ok := ring.NewestCreated()
+		made, ok := ring.PrimaryCreated()
 		require.True(t, ok, "the ring records when its key was made, which /trust states")
 		require.WithinDuration(t, time.Now(), made, 5*time.Minute)
 		requireOwnedBy(t, s, got)

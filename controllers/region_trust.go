@@ -18,6 +18,7 @@ package controllers
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	corev1 "k8s.io/api/core/v1"
@@ -41,23 +42,40 @@ const TrustKeySecretKey = "private-key.pem"
 // trustKeyDir is where the app's pods find the trust key.
 const trustKeyDir = "/etc/rekomi/trust-key"
 
+// Reasons of the trust key's events.
+const (
+	reasonTrustKeyRefused  = "TrustKeyRefused"
+	reasonTrustKeyReplaced = "TrustKeyReplaced"
+)
+
 // ensureTrustKey creates the Region's trust key Secret once and reports its
-// public key in status.trustPublicKey. An existing key is never replaced:
-// the statements customers archived verify with it. A Secret of that name
-// the Region does not control is refused, not signed with: whoever made it
-// would hold the key.
+// public key in status.trustPublicKey. The key changes only when its
+// Secret is deleted, which a Warning event records with both keys; the
+// statements customers archived still verify with the key they archived.
+// A Secret whose key is not the published one, or that the Region does
+// not control, is refused, not signed with: pods keep the key they read
+// at start until it is deleted.
 func (r *RegionReconciler) ensureTrustKey(ctx context.Context, region *rekomiv1.Region) error {
 	name := types.NamespacedName{Namespace: region.Spec.Namespace, Name: TrustKeySecretName(region.Name)}
+	published := region.Status.TrustPublicKey
+	refuse := func(why string) error {
+		r.Recorder.Eventf(region, nil, corev1.EventTypeWarning, reasonTrustKeyRefused, "SignStatements", "%s", why)
+		return errors.New(why)
+	}
 	existing := &corev1.Secret{}
 	err := r.Client.Get(ctx, name, existing)
 	switch {
 	case err == nil:
 		if !metav1.IsControlledBy(existing, region) {
-			return fmt.Errorf("Secret %s exists but is not region %s's: delete it, and the operator makes the trust key", name, region.Name)
+			return refuse(fmt.Sprintf("Secret %s exists but is not region %s's: delete it, and the operator makes a trust key", name, region.Name))
 		}
 		key, err := trust.ParseKey(existing.Data[TrustKeySecretKey])
 		if err != nil {
-			return fmt.Errorf("Secret %s: %q: %w", name, TrustKeySecretKey, err)
+			return refuse(fmt.Sprintf("Secret %s: %q: %v: delete it, and the operator makes a new trust key", name, TrustKeySecretKey, err))
+		}
+		if got := trust.PublicKeyString(key); published != "" && got != published {
+			return refuse(fmt.Sprintf("Secret %s holds key %s, not %s, which status.trustPublicKey publishes: "+
+				"delete it, and the operator makes a new trust key", name, got, published))
 		}
 		region.Status.TrustPublicKey = trust.PublicKeyString(key)
 		return nil
@@ -80,6 +98,10 @@ func (r *RegionReconciler) ensureTrustKey(ctx context.Context, region *rekomiv1.
 		return fmt.Errorf("creating the trust key Secret of region %s: %w", region.Name, err)
 	}
 	region.Status.TrustPublicKey = trust.PublicKeyString(key)
+	if published != "" {
+		r.Recorder.Eventf(region, nil, corev1.EventTypeWarning, reasonTrustKeyReplaced, "SignStatements",
+			"Secret %s was deleted: statements are now signed with %s; those signed before verify with %s", name, region.Status.TrustPublicKey, published)
+	}
 	return nil
 }
 

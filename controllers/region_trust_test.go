@@ -19,6 +19,7 @@ package controllers_test
 import (
 	"context"
 	"crypto/rand"
+	"strings"
 	"testing"
 	"time"
 
@@ -34,7 +35,8 @@ import (
 
 // TestRegionTrustKey checks the key a Region's app signs /trust.json with:
 // made once, published in the status, mounted into the app, never
-// replaced by a reconcile, and never taken from a Secret someone else made.
+// replaced but when its Secret is deleted, and never taken from a Secret
+// someone else made or edited.
 func TestRegionTrustKey(t *testing.T) {
 	t.Parallel()
 	f := newRegionFixture(t, testEnv.adminURL)
@@ -87,6 +89,29 @@ func TestRegionTrustKey(t *testing.T) {
 		require.Equal(t, got.Status.TrustPublicKey, again.Status.TrustPublicKey)
 	})
 
+	t.Run("RefusesAKeyEditedInItsSecret", func(t *testing.T) {
+		// A namespace editor puts a key they know into the Region's Secret.
+		edited := f.secret(t, name)
+		original := edited.Data[controllers.TrustKeySecretKey]
+		_, forged, err := trust.GenerateKey(rand.Reader)
+		require.NoError(t, err)
+		edited.Data[controllers.TrustKeySecretKey] = forged
+		require.NoError(t, testEnv.client.Update(ctx, edited))
+		f.drainEvents()
+		after, err := f.reconcile(t)
+		require.ErrorContains(t, err, "which status.trustPublicKey publishes")
+		require.Equal(t, got.Status.TrustPublicKey, after.Status.TrustPublicKey, "the edited key is not published")
+		require.Equal(t, got.Status.TrustPublicKey, f.deployment(t).Spec.Template.Annotations["rekomi.io/trust-public-key"],
+			"the pods are not rolled onto it")
+		require.Contains(t, strings.Join(f.drainEvents(), "\n"), "TrustKeyRefused")
+
+		edited = f.secret(t, name)
+		edited.Data[controllers.TrustKeySecretKey] = original
+		require.NoError(t, testEnv.client.Update(ctx, edited))
+		_, err = f.reconcile(t)
+		require.NoError(t, err, "the published key put back is taken again")
+	})
+
 	t.Run("RefusesASecretItDidNotMake", func(t *testing.T) {
 		// A namespace editor deletes the Secret and puts one of their own,
 		// holding a key they know, in its place.
@@ -102,5 +127,22 @@ func TestRegionTrustKey(t *testing.T) {
 		require.ErrorContains(t, err, "is not region")
 		require.Equal(t, got.Status.TrustPublicKey, after.Status.TrustPublicKey,
 			"the published key is not the editor's, so what the app signs with it does not verify")
+	})
+
+	t.Run("MakesANewKeyForADeletedSecretAndSaysSo", func(t *testing.T) {
+		require.NoError(t, testEnv.client.Delete(ctx, f.secret(t, name)))
+		f.drainEvents()
+		after, err := f.reconcile(t)
+		require.NoError(t, err)
+		require.NotEqual(t, got.Status.TrustPublicKey, after.Status.TrustPublicKey)
+		key, err := trust.ParseKey(f.secret(t, name).Data[controllers.TrustKeySecretKey])
+		require.NoError(t, err)
+		require.Equal(t, trust.PublicKeyString(key), after.Status.TrustPublicKey)
+		events := strings.Join(f.drainEvents(), "\n")
+		require.Contains(t, events, "TrustKeyReplaced")
+		require.Contains(t, events, got.Status.TrustPublicKey, "the event names the key earlier statements verify with")
+		require.Contains(t, events, after.Status.TrustPublicKey)
+		require.Equal(t, after.Status.TrustPublicKey, f.deployment(t).Spec.Template.Annotations["rekomi.io/trust-public-key"],
+			"the pods roll onto the new key")
 	})
 }

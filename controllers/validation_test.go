@@ -205,6 +205,14 @@ func TestRegionCreateValidation(t *testing.T) {
 			mutate:  func(r *v1.Region) { r.Spec.App.SecurityContact = "http://example.com/security" },
 			wantErr: "securityContact must be a mailto: address or an https URL",
 		},
+		"refuses a mailto with a trailing newline": {
+			mutate:  func(r *v1.Region) { r.Spec.App.SecurityContact = "mailto:security@example.com\n" },
+			wantErr: "securityContact must be a mailto: address or an https URL",
+		},
+		"refuses a mailto with a control character": {
+			mutate:  func(r *v1.Region) { r.Spec.App.SecurityContact = "mailto:secu\x01rity@example.com" },
+			wantErr: "securityContact must be a mailto: address or an https URL",
+		},
 		"refuses a bare address as security contact": {
 			mutate:  func(r *v1.Region) { r.Spec.App.SecurityContact = "security@example.com" },
 			wantErr: "securityContact must be a mailto: address or an https URL",

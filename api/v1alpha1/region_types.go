@@ -255,7 +255,7 @@ type RegionApp struct {
 	// the page says that the region names none.
 	// +optional
 	// +kubebuilder:validation:MaxLength=512
-	// +kubebuilder:validation:XValidation:rule="self.matches('^mailto:[^@ ]+@[^@ ]+$') || (isURL(self) && url(self).getScheme() == 'https' && url(self).getHostname() != '')",message="securityContact must be a mailto: address or an https URL"
+	// +kubebuilder:validation:XValidation:rule="self.matches(r'^mailto:[^@\\s\\p{Cc}]+@[^@\\s\\p{Cc}]+$') || (isURL(self) && url(self).getScheme() == 'https' && url(self).getHostname() != '')",message="securityContact must be a mailto: address or an https URL"
 	SecurityContact string `json:"securityContact,omitempty"`
 }
 
@@ -305,8 +305,9 @@ type RegionStatus struct {
 
 	// trustPublicKey is the base64 Ed25519 public key with which the
 	// region's app signs its `/trust.json`: archive a statement, then check
-	// it with `rekomi trust verify --public-key KEY FILE`. It never changes
-	// for the life of the Region.
+	// it with `rekomi trust verify --public-key KEY FILE`. It changes only
+	// when the `<region>-trust-key` Secret is deleted, which a Warning event
+	// `TrustKeyReplaced` records with both keys.
 	// +optional
 	TrustPublicKey string `json:"trustPublicKey,omitempty"`
 }

@@ -55,6 +55,7 @@ func TestValidate(t *testing.T) {
 		"accepts an https security contact":             {mutate: func(c *config.Config) { c.SecurityContact = "https://example.com/security" }},
 		"refuses an http security contact":              {mutate: func(c *config.Config) { c.SecurityContact = "http://example.com/security" }, wantErr: "security contact"},
 		"refuses a mailto without an address":           {mutate: func(c *config.Config) { c.SecurityContact = "mailto:security" }, wantErr: "security contact"},
+		"refuses a mailto with a trailing newline":      {mutate: func(c *config.Config) { c.SecurityContact = "mailto:security@example.com\n" }, wantErr: "security contact"},
 		"refuses a retention under an hour":             {mutate: func(c *config.Config) { c.RetentionGracePeriod = time.Minute }, wantErr: "retention grace period"},
 		"refuses a missing region":                      {mutate: func(c *config.Config) { c.Region = "" }, wantErr: "region is required"},
 		"refuses an unknown location":                   {mutate: func(c *config.Config) { c.Location = "apac" }, wantErr: "location must be us or eu"},

@@ -143,18 +143,14 @@ func (r *KeyRing) KeyIDs() []string {
 	return ids
 }
 
-// NewestCreated is when the newest key whose creation the ring records was
-// made; false when it records none.
-func (r *KeyRing) NewestCreated() (time.Time, bool) {
-	var newest time.Time
-	if r != nil {
-		for _, k := range r.keys {
-			if k.created.After(newest) {
-				newest = k.created
-			}
-		}
+// PrimaryCreated is when the primary key, the newest the ring encrypts
+// with, was made; false when the ring does not record it.
+func (r *KeyRing) PrimaryCreated() (time.Time, bool) {
+	k, err := r.primaryKey()
+	if err != nil || k.created.IsZero() {
+		return time.Time{}, false
 	}
-	return newest, !newest.IsZero()
+	return k.created, true
 }
 
 // String describes the ring by its key ids, never its key material.

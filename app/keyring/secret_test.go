@@ -195,7 +195,7 @@ func TestCreationTimes(t *testing.T) {
 	t.Parallel()
 	plain, err := keyring.Generate(rand.Reader)
 	require.NoError(t, err)
-	_, ok := plain.NewestCreated()
+	_, ok := plain.PrimaryCreated()
 	require.False(t, ok)
 	data, err := plain.Marshal()
 	require.NoError(t, err)
@@ -213,14 +213,14 @@ func TestCreationTimes(t *testing.T) {
 		require.Contains(t, string(data), `"version":2`)
 		parsed, err := keyring.Parse(data)
 		require.NoError(t, err)
-		newest, ok := parsed.NewestCreated()
+		newest, ok := parsed.PrimaryCreated()
 		require.True(t, ok)
-		want, _ := r.NewestCreated()
+		want, _ := r.PrimaryCreated()
 		require.Equal(t, want, newest)
 	}
-	newest, _ := ring.NewestCreated()
+	newest, _ := ring.PrimaryCreated()
 	require.Equal(t, first, newest, "kept to the second, in UTC")
-	newest, _ = rotated.NewestCreated()
+	newest, _ = rotated.PrimaryCreated()
 	require.Equal(t, first.Add(48*time.Hour), newest)
 
 	again, err := plain.RotateAt(rand.Reader, first)
@@ -229,7 +229,7 @@ func TestCreationTimes(t *testing.T) {
 	require.NoError(t, err)
 	parsed, err := keyring.Parse(data)
 	require.NoError(t, err, "a ring whose older keys record no creation")
-	newest, _ = parsed.NewestCreated()
+	newest, _ = parsed.PrimaryCreated()
 	require.Equal(t, first, newest)
 }
 

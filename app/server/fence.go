@@ -18,6 +18,7 @@ package server
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"net/http"
 	"slices"
@@ -107,7 +108,7 @@ func (f *fence) checkOnce(ctx context.Context) {
 			f.log.Warn("Cannot check tenant isolation, the database is unreachable: serving redirects from the link cache only", "error", reason)
 		}
 		f.closed.Set(1)
-		f.record(trust.CheckUnreachable, reason)
+		f.record(trust.CheckUnreachable, "the database could not be reached")
 		return
 	}
 	f.unreachable.Store(nil)
@@ -118,7 +119,7 @@ func (f *fence) checkOnce(ctx context.Context) {
 			f.log.Error("Tenant isolation broken: refusing tenant routes", "finding", finding)
 		}
 		f.closed.Set(1)
-		f.record(trust.CheckViolated, finding)
+		f.record(trust.CheckViolated, publicFinding(err))
 		return
 	}
 	f.checks.WithLabelValues("verified").Inc()
@@ -127,6 +128,17 @@ func (f *fence) checkOnce(ctx context.Context) {
 	}
 	f.closed.Set(0)
 	f.record(trust.CheckVerified, "")
+}
+
+// publicFinding is what /trust may say of a failed check: the isolation
+// verifier's findings, which name tables, policies and roles of the
+// schema, or the schema's version; never another error's text, which may
+// carry a host, a user or a driver's message.
+func publicFinding(err error) string {
+	if errors.Is(err, db.ErrUnsafe) || errors.Is(err, db.ErrSchemaOlder) {
+		return err.Error()
+	}
+	return "the check could not finish; the app's log says why"
 }
 
 // record keeps a check's outcome for /trust.

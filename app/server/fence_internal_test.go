@@ -123,3 +123,31 @@ func TestUnreachableAnswers(t *testing.T) {
 		require.Empty(t, rec.Body.String())
 	}
 }
+
+// TestFencePublishesOnlyWhatItFound checks what /trust may say of each
+// outcome: the verifier's findings, but never the text of an error that
+// may name a host, a user or the driver's message.
+func TestFencePublishesOnlyWhatItFound(t *testing.T) {
+	f := newFence(nil, time.Second, slog.New(slog.DiscardHandler), prometheus.NewRegistry(), time.Now)
+	require.Equal(t, "pending", f.latest().Outcome)
+	for _, c := range []struct {
+		err              error
+		outcome, finding string
+	}{
+		{nil, "verified", ""},
+		{fmt.Errorf("checking tenant isolation: %w", &net.OpError{Op: "dial", Net: "tcp",
+			Err: errors.New("dial tcp 10.0.0.7:5432 (pg.db.svc) user=rekomi_app: connect: connection refused")}),
+			"unreachable", "the database could not be reached"},
+		{fmt.Errorf("%w: campaigns: row-level security not forced", db.ErrUnsafe), "violated",
+			"refusing to run: tenant isolation is not enforced: campaigns: row-level security not forced"},
+		{errors.New(`ERROR: permission denied for table secret_table (user "rekomi_app" at 10.0.0.7)`), "violated",
+			"the check could not finish; the app's log says why"},
+	} {
+		f.check = func(context.Context) error { return c.err }
+		f.checkOnce(context.Background())
+		got := f.latest()
+		require.Equal(t, c.outcome, got.Outcome, "%v", c.err)
+		require.Equal(t, c.finding, got.Finding, "%v", c.err)
+		require.NotNil(t, got.CheckedAt)
+	}
+}

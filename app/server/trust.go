@@ -63,6 +63,9 @@ type trustIssuer struct {
 
 	mu     sync.Mutex
 	issued *trustIssue
+	// measuring is closed when the measurement running ends; nil while
+	// none runs.
+	measuring chan struct{}
 }
 
 // trustIssue is one statement in the forms it is served.
@@ -93,21 +96,54 @@ func (s *Server) initTrust() {
 	}
 }
 
-// current is the statement to serve: the kept one while it is fresh and
-// its inputs unchanged, otherwise a new one.
+// currentTrust is the statement to serve: the kept one while it is fresh
+// and its inputs unchanged, otherwise a new one. One measurement runs at a
+// time, and the requests that arrive meanwhile wait for its outcome, each
+// only as long as its own context allows.
 func (s *Server) currentTrust(ctx context.Context) (*trustIssue, error) {
 	t := &s.trust
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	check, chains := s.fence.latest(), s.chains.latest()
-	inputs := fmt.Sprintf("%s|%s|%t|%d|%d", check.Outcome, check.Finding, chains.CheckedAt != nil, chains.Failed, chains.Checked)
-	now := s.now()
-	if t.issued != nil && t.issued.inputs == inputs && now.Before(t.issued.expires) {
-		return t.issued, nil
+	for {
+		check, chains := s.fence.latest(), s.chains.latest()
+		inputs := fmt.Sprintf("%s|%s|%t|%d|%d|%d|%s", check.Outcome, check.Finding, chains.CheckedAt != nil,
+			chains.Checked, chains.Failed, chains.Unchecked, chains.Error)
+		t.mu.Lock()
+		if i := t.issued; i != nil && i.inputs == inputs && s.now().Before(i.expires) {
+			t.mu.Unlock()
+			return i, nil
+		}
+		if wait := t.measuring; wait != nil {
+			t.mu.Unlock()
+			select {
+			case <-wait:
+				continue
+			case <-ctx.Done():
+				return nil, ctx.Err()
+			}
+		}
+		done := make(chan struct{})
+		t.measuring = done
+		t.mu.Unlock()
+		// Not the request's context: its cancellation must not become the
+		// statement everyone is served.
+		issue, err := s.issueTrust(context.WithoutCancel(ctx), inputs, check, chains)
+		t.mu.Lock()
+		t.measuring = nil
+		if err == nil {
+			t.issued = issue
+		}
+		t.mu.Unlock()
+		close(done)
+		return issue, err
 	}
-	// Measured for every waiting request, not only the first: its
-	// cancellation must not become the statement everyone is served.
-	st := s.measureStatement(context.WithoutCancel(ctx), now, check, chains)
+}
+
+// issueTrust measures, signs and renders one statement. It is kept for
+// trustKeptFor from when the measurement ended, or a second when the
+// database could not be measured, so that it is measured again as soon as
+// the database answers.
+func (s *Server) issueTrust(ctx context.Context, inputs string, check trust.IsolationCheck, chains trust.AuditChains) (*trustIssue, error) {
+	t := &s.trust
+	st := s.measureStatement(ctx, s.now(), check, chains)
 	signed, err := trust.Sign(st, t.key)
 	if err != nil {
 		return nil, err
@@ -116,12 +152,12 @@ func (s *Server) currentTrust(ctx context.Context) (*trustIssue, error) {
 	if err != nil {
 		return nil, err
 	}
-	expires := now.Add(s.trustKeptFor())
+	ended := s.now()
+	expires := ended.Add(s.trustKeptFor())
 	if st.Database == nil {
-		expires = now.Add(time.Second) // measured again as soon as the database answers
+		expires = ended.Add(time.Second)
 	}
-	t.issued = &trustIssue{at: now, inputs: inputs, json: signed, html: html, expires: expires}
-	return t.issued, nil
+	return &trustIssue{at: st.IssuedAt, inputs: inputs, json: signed, html: html, expires: expires}, nil
 }
 
 // measureStatement builds the statement at now; a database that cannot be
@@ -192,7 +228,7 @@ func retention(grace time.Duration) trust.Retention {
 // atRest describes the key ring, never its keys.
 func atRest(ring *keyring.KeyRing, now time.Time) trust.AtRest {
 	out := trust.AtRest{Algorithm: "AES-256-GCM", Keys: len(ring.KeyIDs())}
-	if newest, ok := ring.NewestCreated(); ok {
+	if newest, ok := ring.PrimaryCreated(); ok {
 		days := max(0, int(now.Sub(newest)/(24*time.Hour)))
 		out.NewestKeyCreatedAt, out.NewestKeyAgeDays = &newest, &days
 	}
@@ -226,6 +262,9 @@ var trustSecurityHeaders = map[string]string{
 func (s *Server) serveTrust(contentType string, body func(*trustIssue) []byte) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		issue, err := s.currentTrust(r.Context())
+		if r.Context().Err() != nil {
+			return // the client is gone
+		}
 		if err != nil {
 			s.internalError(w, r, "issuing the trust statement", err)
 			return

@@ -53,8 +53,6 @@ func (c *chainCheck) run(ctx context.Context) {
 	for {
 		if out, err := c.s.checkAuditChains(ctx); err == nil {
 			c.last.Store(&out)
-		} else if ctx.Err() == nil {
-			c.s.log.Warn("Cannot check the audit chains against their witnesses", "error", err.Error())
 		}
 		select {
 		case <-ctx.Done():
@@ -64,56 +62,78 @@ func (c *chainCheck) run(ctx context.Context) {
 	}
 }
 
-// latest is the outcome of the latest finished check.
+// latest is the outcome of the latest finished check; one that finished
+// more than two intervals and a minute ago says so, since a check that
+// stopped finishing must not leave its last success standing.
 func (c *chainCheck) latest() trust.AuditChains {
-	if l := c.last.Load(); l != nil {
-		return *l
+	l := c.last.Load()
+	if l == nil {
+		return trust.AuditChains{Witnessed: c.s.cfg.AuditWitnessDir != "", IntervalSeconds: int(c.interval / time.Second)}
 	}
-	return trust.AuditChains{Witnessed: c.s.cfg.AuditWitnessDir != "", IntervalSeconds: int(c.interval / time.Second)}
+	out := *l
+	if out.CheckedAt != nil && c.s.now().Sub(*out.CheckedAt) > 2*c.interval+time.Minute && out.Error == "" {
+		out.Error = "no check has finished since " + out.CheckedAt.Format(time.RFC3339)
+	}
+	return out
 }
 
+// chainCheckTimeout bounds the check of one organization's chain.
+const chainCheckTimeout = 30 * time.Second
+
 // checkAuditChains checks every organization that has a witness file. An
-// error means no outcome: the directory could not be read, or ctx ended.
+// error means no outcome: ctx ended.
 func (s *Server) checkAuditChains(ctx context.Context) (trust.AuditChains, error) {
 	out := trust.AuditChains{Witnessed: s.cfg.AuditWitnessDir != "", IntervalSeconds: int(s.chains.interval / time.Second)}
 	if !out.Witnessed {
 		return out, nil
 	}
+	finished := func() (trust.AuditChains, error) {
+		at := s.now().UTC()
+		out.CheckedAt = &at
+		return out, nil
+	}
 	entries, err := os.ReadDir(s.cfg.AuditWitnessDir)
 	if err != nil {
-		return out, fmt.Errorf("listing the audit witnesses: %w", err)
+		s.log.Warn("Cannot list the audit witnesses", "error", err.Error())
+		out.Error = "the operator's witnesses could not be read"
+		return finished()
 	}
 	for _, e := range entries {
 		org, err := uuid.Parse(e.Name())
 		if err != nil || org.String() != e.Name() {
 			continue // the kubelet's ..data and timestamped entries
 		}
-		ok, err := s.checkAuditChain(ctx, org)
+		departs, err := s.checkAuditChain(ctx, org)
 		if ctx.Err() != nil {
 			return out, ctx.Err()
 		}
-		if errors.Is(err, errNoWitness) {
+		switch {
+		case errors.Is(err, errNoWitness):
 			continue
-		}
-		out.Checked++
-		if !ok {
+		case departs != nil:
+			out.Checked++
 			out.Failed++
-			s.log.Error("An organization's audit chain failed its check against the witness", "org_id", org.String(), "error", fmt.Sprint(err))
+			s.log.Error("An organization's audit chain failed its check against the witness", "org_id", org.String(), "error", departs.Error())
+		case err != nil:
+			out.Unchecked++
+			s.log.Warn("Cannot check an organization's audit chain against its witness", "org_id", org.String(), "error", err.Error())
+		default:
+			out.Checked++
 		}
 	}
-	at := s.now().UTC()
-	out.CheckedAt = &at
-	return out, nil
+	return finished()
 }
 
-// checkAuditChain reports whether org's chain verifies and agrees with its
-// witness; errNoWitness when it has none yet.
-func (s *Server) checkAuditChain(ctx context.Context, org uuid.UUID) (bool, error) {
+// checkAuditChain checks org's chain against its witness: departs says how
+// it breaks or departs from the witness; err that it could not be checked
+// (errNoWitness when it has no witness yet).
+func (s *Server) checkAuditChain(ctx context.Context, org uuid.UUID) (departs, err error) {
 	w, err := s.loadAuditWitness(org)
 	if err != nil {
-		return false, err
+		return nil, err
 	}
-	ok := false
+	ctx, cancel := context.WithTimeout(ctx, chainCheckTimeout)
+	defer cancel()
 	err = s.db.TenantTx(ctx, org, func(tx pgx.Tx) error {
 		v, err := audit.Verify(ctx, tx, org)
 		if err != nil {
@@ -123,14 +143,13 @@ func (s *Server) checkAuditChain(ctx context.Context, org uuid.UUID) (bool, erro
 		if err != nil {
 			return err
 		}
-		if v.BrokenSeq != 0 {
-			return fmt.Errorf("the chain breaks at seq %d: %s", v.BrokenSeq, v.Detail)
+		switch {
+		case v.BrokenSeq != 0:
+			departs = fmt.Errorf("the chain breaks at seq %d: %s", v.BrokenSeq, v.Detail)
+		case d != nil:
+			departs = fmt.Errorf("the chain departs from its witness from seq %d", d.FirstSeq)
 		}
-		if d != nil {
-			return fmt.Errorf("the chain disagrees with its witness from seq %d", d.FirstSeq)
-		}
-		ok = true
 		return nil
 	})
-	return ok, err
+	return departs, err
 }

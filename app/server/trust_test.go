@@ -25,12 +25,14 @@ import (
 	"html"
 	"io"
 	"net/http"
+	"os"
 	"regexp"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 	"github.com/stretchr/testify/require"
 
@@ -76,6 +78,21 @@ func setupTrust(t *testing.T, srv *dbtest.Server, opts ...server.Option) *trustB
 	})
 	b.ring = ring
 	return &trustBundle{bundle: b, key: key, dir: dir, witnessKey: witnessKey}
+}
+
+// witnessOne seeds an organization named name with three audit entries
+// and publishes the operator's witness of them.
+func (b *trustBundle) witnessOne(t *testing.T, name string) uuid.UUID {
+	t.Helper()
+	org, _ := b.seedOrg(t, name, server.ScopeRead)
+	var last audit.Record
+	for range 3 {
+		last = b.appendAudit(t, org, audit.Entry{ActorType: audit.ActorSystem, ActorID: "test",
+			Action: "campaign.created", TargetType: "campaign", TargetID: "c"})
+	}
+	wb := &witnessBundle{bundle: b.bundle, dir: b.dir, key: b.witnessKey, org: org}
+	wb.publishWitness(t, witness(t, org, last, time.Now().UTC().Truncate(time.Second), b.witnessKey))
+	return org
 }
 
 // statement fetches /trust.json, checks its signature with the server's
@@ -138,7 +155,13 @@ func TestTrust(t *testing.T) {
 	t.Run("StatesEveryClaimMeasuredFromARealRegion", func(t *testing.T) {
 		t.Parallel()
 		b := setupTrust(t, srv)
-		st := b.verified(t)
+		b.witnessOne(t, "acme")
+		b.verified(t)
+		var st trust.Statement
+		require.Eventually(t, func() bool {
+			st, _ = b.statement(t)
+			return st.AuditChains.Checked == 1
+		}, 10*time.Second, 20*time.Millisecond, "the witnessed chain is checked")
 		_, data := b.statement(t)
 		var generic any
 		require.NoError(t, json.Unmarshal(data, &generic))
@@ -194,7 +217,9 @@ func TestTrust(t *testing.T) {
 		require.Equal(t, trust.CheckVerified, st.IsolationCheck.Outcome)
 		require.Empty(t, st.IsolationCheck.Finding)
 		require.True(t, st.AuditChains.Witnessed)
-		require.Zero(t, st.AuditChains.Checked, "no organization has a witness yet")
+		require.Equal(t, 1, st.AuditChains.Checked)
+		require.Zero(t, st.AuditChains.Failed)
+		require.Zero(t, st.AuditChains.Unchecked)
 		require.Len(t, st.Webhooks, 2)
 		for _, w := range st.Webhooks {
 			require.Equal(t, 300, w.ToleranceDefaultSeconds, w.Provider)
@@ -309,17 +334,30 @@ func TestTrust(t *testing.T) {
 		}
 	})
 
+	t.Run("PassesNoChainCheckThatCheckedNothing", func(t *testing.T) {
+		t.Parallel()
+		b := setupTrust(t, srv)
+		c := claims(b.verified(t))[trust.ClaimAuditChains]
+		require.False(t, c.Holds, "no witnessed organization: nothing was checked")
+		require.Equal(t, []string{"no organization's chain has been witnessed yet, so none was checked"}, c.Findings)
+
+		b.witnessOne(t, "acme")
+		require.NoError(t, os.RemoveAll(b.dir), "the witnesses' volume is gone")
+		require.Eventually(t, func() bool {
+			st, _ := b.statement(t)
+			return st.AuditChains.Error != ""
+		}, 10*time.Second, 20*time.Millisecond)
+		st, _ := b.statement(t)
+		c = claims(st)[trust.ClaimAuditChains]
+		require.False(t, c.Holds)
+		require.Equal(t, []string{"the operator's witnesses could not be read"}, c.Findings)
+		require.NotNil(t, st.AuditChains.CheckedAt, "a check that found nothing to read is still recorded, not the last success")
+	})
+
 	t.Run("SaysWhenAnAuditChainDepartsFromItsWitness", func(t *testing.T) {
 		t.Parallel()
 		b := setupTrust(t, srv)
-		org, _ := b.seedOrg(t, "acme", server.ScopeRead)
-		var last audit.Record
-		for range 3 {
-			last = b.appendAudit(t, org, audit.Entry{ActorType: audit.ActorSystem, ActorID: "test",
-				Action: "campaign.created", TargetType: "campaign", TargetID: "c"})
-		}
-		wb := &witnessBundle{bundle: b.bundle, dir: b.dir, key: b.witnessKey, org: org}
-		wb.publishWitness(t, witness(t, org, last, time.Now().UTC().Truncate(time.Second), b.witnessKey))
+		org := b.witnessOne(t, "acme")
 		require.Eventually(t, func() bool {
 			st, _ := b.statement(t)
 			return st.AuditChains.Checked == 1 && claims(st)[trust.ClaimAuditChains].Holds
@@ -334,7 +372,7 @@ func TestTrust(t *testing.T) {
 		}, 10*time.Second, 20*time.Millisecond, "the rewrite must be reported")
 		c := claims(st)[trust.ClaimAuditChains]
 		require.False(t, c.Holds)
-		require.Equal(t, []string{"1 of 1 organizations' chains failed the check"}, c.Findings)
+		require.Equal(t, []string{"1 of 1 organizations' chains broke or departed from their witness"}, c.Findings)
 		require.NotContains(t, string(data), org.String(), "which organization failed is logged, never published")
 		require.Contains(t, b.logs.String(), org.String())
 	})

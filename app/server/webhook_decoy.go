@@ -33,7 +33,7 @@ import (
 )
 
 // decoyTolerance is the decoy's timestamp tolerance, the endpoints' default.
-const decoyTolerance = 300 * time.Second
+const decoyTolerance = webhook.DefaultTolerance
 
 // decoyEndpoint is an endpoint of no organization, with secrets nobody
 // holds. A delivery to an endpoint id that names none is refused only once

@@ -26,6 +26,7 @@ package trust
 import (
 	"context"
 	"fmt"
+	"maps"
 	"slices"
 	"time"
 
@@ -92,9 +93,15 @@ type Policy struct {
 // TRUNCATE on the audit log, and the one that chains each entry's hash,
 // are in place and enabled.
 type AuditLog struct {
-	Holds    bool     `json:"holds"`
+	Holds bool `json:"holds"`
+	// Triggers are those in place as the migrations wrote them: the same
+	// definition (timing, events, level, function), the same function
+	// body, and enabled for every session (not only replicas).
 	Triggers []string `json:"triggers"`
+	// Missing are those that are not, and Findings say why, with any
+	// trigger on the table the migrations did not write.
 	Missing  []string `json:"missing"`
+	Findings []string `json:"findings"`
 }
 
 // Replay says whether billing events are unique per organization,
@@ -112,8 +119,30 @@ type Transport struct {
 	Cipher  string `json:"cipher,omitempty"`
 }
 
+// auditTrigger is an audit log trigger as the migrations write it: its
+// definition as pg_get_triggerdef shows it, and the MD5 of its function's
+// body. A migration that changes either changes these, and
+// TestMeasure/EveryClaimHoldsOnAProvisionedRegion fails until they are
+// updated.
+type auditTrigger struct {
+	def, bodyMD5 string
+}
+
 // auditTriggers are the audit log's triggers the migrations create.
-var auditTriggers = []string{"audit_log_chain", "audit_log_no_truncate", "audit_log_no_update_delete"}
+var auditTriggers = map[string]auditTrigger{
+	"audit_log_chain": {
+		def:     "CREATE TRIGGER audit_log_chain BEFORE INSERT ON public.audit_log FOR EACH ROW EXECUTE FUNCTION rekomi_audit_log_chain()",
+		bodyMD5: "3b1b0407ab73f17a718f074e7db5c8cc",
+	},
+	"audit_log_no_truncate": {
+		def:     "CREATE TRIGGER audit_log_no_truncate BEFORE TRUNCATE ON public.audit_log FOR EACH STATEMENT EXECUTE FUNCTION rekomi_audit_log_append_only()",
+		bodyMD5: "a1e1cc929c852fdfdf70b97614badf90",
+	},
+	"audit_log_no_update_delete": {
+		def:     "CREATE TRIGGER audit_log_no_update_delete BEFORE DELETE OR UPDATE ON public.audit_log FOR EACH ROW EXECUTE FUNCTION rekomi_audit_log_append_only()",
+		bodyMD5: "a1e1cc929c852fdfdf70b97614badf90",
+	},
+}
 
 // Measure reads a Measurement in tx, which should be a read-only
 // REPEATABLE READ transaction of the runtime role; opts are the isolation
@@ -188,29 +217,54 @@ func (t *TenantTables) read(report isolation.Report) {
 }
 
 func (a *AuditLog) read(ctx context.Context, tx pgx.Tx) error {
-	rows, err := tx.Query(ctx, `SELECT t.tgname::text FROM pg_catalog.pg_trigger t
-		WHERE t.tgrelid = 'public.audit_log'::regclass AND NOT t.tgisinternal AND t.tgenabled <> 'D'
+	rows, err := tx.Query(ctx, `SELECT t.tgname::text, t.tgenabled::text, pg_catalog.pg_get_triggerdef(t.oid), pg_catalog.md5(p.prosrc)
+		FROM pg_catalog.pg_trigger t JOIN pg_catalog.pg_proc p ON p.oid = t.tgfoid
+		WHERE t.tgrelid = 'public.audit_log'::regclass AND NOT t.tgisinternal
 		ORDER BY 1`)
 	if err != nil {
 		return fmt.Errorf("reading the audit log's triggers: %w", err)
 	}
-	if a.Triggers, err = pgx.CollectRows(rows, pgx.RowTo[string]); err != nil {
+	a.Triggers, a.Missing, a.Findings = []string{}, []string{}, []string{}
+	seen := map[string]bool{}
+	var name, enabled, def, bodyMD5 string
+	_, err = pgx.ForEachRow(rows, []any{&name, &enabled, &def, &bodyMD5}, func() error {
+		seen[name] = true
+		want, known := auditTriggers[name]
+		switch {
+		case !known:
+			a.Findings = append(a.Findings, "trigger "+name+" on the audit log is not one the migrations wrote")
+		case enabled != "O" && enabled != "A":
+			a.Missing = append(a.Missing, name)
+			a.Findings = append(a.Findings, "trigger "+name+" is disabled, or fires for replicas only")
+		case def != want.def:
+			a.Missing = append(a.Missing, name)
+			a.Findings = append(a.Findings, "trigger "+name+" is defined otherwise: "+def)
+		case bodyMD5 != want.bodyMD5:
+			a.Missing = append(a.Missing, name)
+			a.Findings = append(a.Findings, "the function of trigger "+name+" is not the one the migrations wrote")
+		default:
+			a.Triggers = append(a.Triggers, name)
+		}
+		return nil
+	})
+	if err != nil {
 		return fmt.Errorf("reading the audit log's triggers: %w", err)
 	}
-	a.Missing = []string{}
-	for _, name := range auditTriggers {
-		if !slices.Contains(a.Triggers, name) {
+	for _, name := range slices.Sorted(maps.Keys(auditTriggers)) {
+		if !seen[name] {
 			a.Missing = append(a.Missing, name)
+			a.Findings = append(a.Findings, "trigger "+name+" is missing")
 		}
 	}
-	a.Holds = len(a.Missing) == 0
+	a.Holds = len(a.Findings) == 0
 	return nil
 }
 
 func (r *Replay) read(ctx context.Context, tx pgx.Tx) error {
 	err := tx.QueryRow(ctx, `SELECT coalesce(min(pg_catalog.pg_get_indexdef(i.indexrelid)), '')
 		FROM pg_catalog.pg_index i
-		WHERE i.indrelid = 'public.billing_events'::regclass AND i.indisunique AND i.indisvalid
+		WHERE i.indrelid = 'public.billing_events'::regclass AND i.indisunique AND i.indisvalid AND i.indisready
+		  AND i.indpred IS NULL AND i.indexprs IS NULL
 		  AND (SELECT array_agg(a.attname::text ORDER BY k.n) FROM unnest(i.indkey) WITH ORDINALITY k(attnum, n)
 		       JOIN pg_catalog.pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum)
 		      = ARRAY['org_id', 'provider', 'event_id']`).Scan(&r.Index)

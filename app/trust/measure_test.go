@@ -83,7 +83,8 @@ func TestMeasure(t *testing.T) {
 			}
 		}
 
-		require.Equal(t, trust.AuditLog{Holds: true, Triggers: []string{"audit_log_chain", "audit_log_no_truncate", "audit_log_no_update_delete"}, Missing: []string{}}, m.AuditLog)
+		require.Equal(t, trust.AuditLog{Holds: true, Triggers: []string{"audit_log_chain", "audit_log_no_truncate", "audit_log_no_update_delete"},
+			Missing: []string{}, Findings: []string{}}, m.AuditLog, "a migration changed an audit trigger or its function: update auditTriggers in measure.go")
 		require.True(t, m.Replay.Holds)
 		require.Contains(t, m.Replay.Index, "UNIQUE INDEX")
 		require.Contains(t, m.Replay.Index, "(org_id, provider, event_id)")
@@ -98,9 +99,18 @@ func TestMeasure(t *testing.T) {
 
 	// Each drift turns its claim false, and only that one.
 	drifts := map[string]struct{ sql, claim string }{
-		"FORCE switched off on a table":               {"ALTER TABLE campaigns NO FORCE ROW LEVEL SECURITY", "tenant_tables"},
-		"a policy that shows every row":               {"CREATE POLICY everyone ON clicks FOR SELECT USING (true)", "tenant_tables"},
-		"an append-only trigger disabled":             {"ALTER TABLE audit_log DISABLE TRIGGER audit_log_no_update_delete", "audit_log"},
+		"FORCE switched off on a table":            {"ALTER TABLE campaigns NO FORCE ROW LEVEL SECURITY", "tenant_tables"},
+		"a policy that shows every row":            {"CREATE POLICY everyone ON clicks FOR SELECT USING (true)", "tenant_tables"},
+		"an append-only trigger disabled":          {"ALTER TABLE audit_log DISABLE TRIGGER audit_log_no_update_delete", "audit_log"},
+		"an append-only trigger made replica-only": {"ALTER TABLE audit_log ENABLE REPLICA TRIGGER audit_log_no_update_delete", "audit_log"},
+		"an append-only trigger's function emptied": {`CREATE OR REPLACE FUNCTION rekomi_audit_log_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
+			BEGIN RETURN OLD; END $$`, "audit_log"},
+		"an append-only trigger narrowed to DELETE": {`DROP TRIGGER audit_log_no_update_delete ON audit_log;
+			CREATE TRIGGER audit_log_no_update_delete BEFORE DELETE ON audit_log FOR EACH ROW EXECUTE FUNCTION rekomi_audit_log_append_only()`, "audit_log"},
+		"a trigger added after the chain's": {`CREATE FUNCTION rewrite() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN NEW.action := 'x'; RETURN NEW; END $$;
+			CREATE TRIGGER audit_log_zz BEFORE INSERT ON audit_log FOR EACH ROW EXECUTE FUNCTION rewrite()`, "audit_log"},
+		"the replay index made partial": {`ALTER TABLE billing_events DROP CONSTRAINT billing_events_org_id_provider_event_id_key;
+			CREATE UNIQUE INDEX billing_events_org_id_provider_event_id_key ON billing_events (org_id, provider, event_id) WHERE event_id <> 'x'`, "webhook_replay"},
 		"the replay index dropped":                    {"ALTER TABLE billing_events DROP CONSTRAINT billing_events_org_id_provider_event_id_key", "webhook_replay"},
 		"the runtime role given BYPASSRLS":            {"ALTER ROLE {runtime} BYPASSRLS", "runtime_role"},
 		"the runtime role made a member of the owner": {"GRANT {owner} TO {runtime}", "runtime_role"},

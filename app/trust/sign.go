@@ -23,6 +23,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 
 	"github.com/gowebpki/jcs"
 )
@@ -93,6 +94,9 @@ func Verify(data []byte, trusted ed25519.PublicKey) (json.RawMessage, error) {
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&signed); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrNotSigned, err)
+	}
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		return nil, fmt.Errorf("%w: data after the document", ErrNotSigned)
 	}
 	if len(signed.Statement) == 0 || signed.Signature.Value == "" {
 		return nil, fmt.Errorf("%w: it needs a statement and a signature", ErrNotSigned)

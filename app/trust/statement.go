@@ -93,11 +93,16 @@ type AuditChains struct {
 	Witnessed bool       `json:"witnessed"`
 	CheckedAt *time.Time `json:"checked_at"`
 	// Checked counts the organizations whose chain was compared with
-	// their witness; Failed those whose chain disagreed with it, broke or
-	// could not be read.
+	// their witness; Failed those of them whose chain broke or departed
+	// from it; Unchecked those that could not be checked (the database
+	// failed or the witness could not be verified).
 	Checked         int `json:"organizations_checked"`
 	Failed          int `json:"organizations_failed"`
+	Unchecked       int `json:"organizations_unchecked"`
 	IntervalSeconds int `json:"interval_seconds"`
+	// Error says why the latest check says nothing: the witnesses could
+	// not be read, or no check has finished for two intervals.
+	Error string `json:"error,omitempty"`
 }
 
 // Webhook is how deliveries of one provider are verified.
@@ -205,15 +210,15 @@ func (s *Statement) Summarize() {
 	claim(ClaimIsolationCheck, "The app's periodic isolation check passes, or the app refuses tenant requests",
 		"GET /readyz answers 503 while the check fails", check.Outcome == CheckVerified, checkFindings, checkedAt)
 	measured(ClaimAuditLog, "The audit log refuses UPDATE, DELETE and TRUNCATE, and chains every entry's hash",
-		"SELECT tgname FROM pg_trigger WHERE tgrelid = 'audit_log'::regclass AND tgenabled <> 'D'",
-		func() bool { return m.AuditLog.Holds }, func() []string { return missing(m.AuditLog.Missing) })
+		"SELECT tgname, tgenabled, pg_get_triggerdef(oid) FROM pg_trigger WHERE tgrelid = 'audit_log'::regclass, and the functions they call",
+		func() bool { return m.AuditLog.Holds }, func() []string { return m.AuditLog.Findings })
 	var chainsAt time.Time
 	if c := s.AuditChains; c.CheckedAt != nil {
 		chainsAt = *c.CheckedAt
 	}
 	claim(ClaimAuditChains, "Every organization's audit chain agrees with the operator's signed witness",
 		"GET /v1/audit-log/verify, or rekomi audit verify --witness, for your organization",
-		s.AuditChains.Witnessed && s.AuditChains.CheckedAt != nil && s.AuditChains.Failed == 0, chainFindings(s.AuditChains), chainsAt)
+		len(chainFindings(s.AuditChains)) == 0, chainFindings(s.AuditChains), chainsAt)
 	measured(ClaimWebhookReplay, "A replayed webhook delivery changes nothing: events are unique per organization, provider and event id",
 		"SELECT indexdef FROM pg_indexes WHERE tablename = 'billing_events'",
 		func() bool { return m.Replay.Holds }, func() []string { return replayFindings(m.Replay) })
@@ -250,24 +255,26 @@ func roleFindings(r RuntimeRole) []string {
 	return out
 }
 
-func missing(triggers []string) []string {
-	out := []string{}
-	for _, t := range triggers {
-		out = append(out, "trigger "+t+" is missing or disabled")
-	}
-	return out
-}
-
 func chainFindings(c AuditChains) []string {
+	var out []string
 	switch {
 	case !c.Witnessed:
 		return []string{"no witness is configured: the chains are not checked against one"}
 	case c.CheckedAt == nil:
 		return []string{"no check has finished yet"}
-	case c.Failed > 0:
-		return []string{fmt.Sprintf("%d of %d organizations' chains failed the check", c.Failed, c.Checked)}
+	case c.Error != "":
+		out = append(out, c.Error)
 	}
-	return nil
+	if c.Failed > 0 {
+		out = append(out, fmt.Sprintf("%d of %d organizations' chains broke or departed from their witness", c.Failed, c.Checked))
+	}
+	if c.Unchecked > 0 {
+		out = append(out, fmt.Sprintf("%d organizations' chains could not be checked", c.Unchecked))
+	}
+	if c.Checked == 0 && c.Unchecked == 0 && c.Error == "" {
+		out = append(out, "no organization's chain has been witnessed yet, so none was checked")
+	}
+	return out
 }
 
 func replayFindings(r Replay) []string {
