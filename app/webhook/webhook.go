@@ -48,8 +48,8 @@ const maxTextLength = 255
 
 // Endpoint is what verifying a delivery needs of the endpoint it is for.
 type Endpoint struct {
-	// Provider is ProviderStripe, ProviderClerk, ProviderPaddle or
-	// ProviderBraintree.
+	// Provider is ProviderStripe, ProviderClerk, ProviderPaddle,
+	// ProviderShopify or ProviderBraintree.
 	Provider string
 	// Secrets are the endpoint's current signing secrets: a delivery signed
 	// with any of them is accepted (several during a rotation).
@@ -80,6 +80,8 @@ func (e Endpoint) Verify(header http.Header, body []byte, now time.Time) (Event,
 		return e.verifyBraintree(header, body, now)
 	case ProviderPaddle:
 		return e.verifyPaddle(header, body, now)
+	case ProviderShopify:
+		return e.verifyShopify(header, body, now)
 	}
 	return Event{}, Refuse(ReasonUnknownProvider, "no verifier for provider %q", e.Provider)
 }
