@@ -35,8 +35,9 @@ const (
 const maxSignatures = 16
 
 // The tolerance an endpoint may choose for its signed timestamps, in the
-// past or in the future, and the one it gets by default; a WebhookEndpoint
-// validates its spec.tolerance against the same bounds.
+// past or in the future, and the one it gets by default. The
+// WebhookEndpoint CRD and the webhook_endpoints column write them again;
+// TestToleranceBoundsAgree keeps the three the same.
 const (
 	DefaultTolerance = 300 * time.Second
 	MinTolerance     = 60 * time.Second
