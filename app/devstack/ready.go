@@ -126,7 +126,7 @@ func (s *Stack) markAppAvailable(ctx context.Context, region *rekomiv1.Region) e
 // credentials and key ring, and waits until each answers /readyz.
 func (s *Stack) startApps(ctx context.Context, opts Options, regions []regionSample) error {
 	for _, r := range regions {
-		cfg, err := s.appConfig(ctx, opts.Dir, r)
+		cfg, trustPublic, err := s.appConfig(ctx, opts.Dir, r)
 		if err != nil {
 			return err
 		}
@@ -142,12 +142,8 @@ func (s *Stack) startApps(ctx context.Context, opts Options, regions []regionSam
 		s.stops = append(s.stops, func() { _ = metricsLn.Close() }) // should the app never take it
 		cfg.MetricsAddress = metricsLn.Addr().String()
 		s.goRun(ctx, "app of region "+r.name, func(ctx context.Context) error { return opts.RunApp(ctx, cfg, r.ln, metricsLn, log) })
-		pub, err := trustPublicKey(cfg.TrustKeyFile)
-		if err != nil {
-			return err
-		}
 		s.Apps = append(s.Apps, App{Region: r.name, URL: cfg.PublicBaseURL, MetricsURL: "http://" + cfg.MetricsAddress,
-			TrustURL: cfg.PublicBaseURL + "/trust", TrustPublicKey: pub})
+			TrustURL: cfg.PublicBaseURL + "/trust", TrustPublicKey: trustPublic})
 	}
 	for _, app := range s.Apps {
 		if err := poll(ctx, "app of region "+app.Region, appReady(app.URL)); err != nil {
@@ -159,32 +155,36 @@ func (s *Stack) startApps(ctx context.Context, opts Options, regions []regionSam
 
 // appConfig is the configuration the Region's Deployment gives its pods,
 // with the key ring and the trust key written to files under dir and the audit witness
-// shards mirrored under it.
-func (s *Stack) appConfig(ctx context.Context, dir string, r regionSample) (config.Config, error) {
+// shards mirrored under it, and the public half of the trust key.
+func (s *Stack) appConfig(ctx context.Context, dir string, r regionSample) (config.Config, string, error) {
 	region := &rekomiv1.Region{}
 	if err := s.Client.Get(ctx, types.NamespacedName{Name: r.name}, region); err != nil {
-		return config.Config{}, err
+		return config.Config{}, "", err
 	}
 	ns := region.Spec.Namespace
 	runtimeURL, err := s.runtimeURL(ctx, ns, r)
 	if err != nil {
-		return config.Config{}, err
+		return config.Config{}, "", err
 	}
 	ring, err := s.secretValue(ctx, ns, controllers.KeyRingSecretName(r.name), keyring.SecretKey)
 	if err != nil {
-		return config.Config{}, err
+		return config.Config{}, "", err
 	}
 	ringFile := filepath.Join(dir, r.name+"-keyring.json")
 	if err := os.WriteFile(ringFile, []byte(ring), 0o600); err != nil {
-		return config.Config{}, fmt.Errorf("writing the key ring of region %s: %w", r.name, err)
+		return config.Config{}, "", fmt.Errorf("writing the key ring of region %s: %w", r.name, err)
 	}
 	trustKey, err := s.secretValue(ctx, ns, controllers.TrustKeySecretName(r.name), controllers.TrustKeySecretKey)
 	if err != nil {
-		return config.Config{}, err
+		return config.Config{}, "", err
+	}
+	key, err := trust.ParseKey([]byte(trustKey))
+	if err != nil {
+		return config.Config{}, "", fmt.Errorf("trust key of region %s: %w", r.name, err)
 	}
 	trustKeyFile := filepath.Join(dir, r.name+"-trust-key.pem")
 	if err := os.WriteFile(trustKeyFile, []byte(trustKey), 0o600); err != nil {
-		return config.Config{}, fmt.Errorf("writing the trust key of region %s: %w", r.name, err)
+		return config.Config{}, "", fmt.Errorf("writing the trust key of region %s: %w", r.name, err)
 	}
 	cfg := config.Defaults()
 	cfg.ListenAddress = r.addr
@@ -197,9 +197,9 @@ func (s *Stack) appConfig(ctx context.Context, dir string, r regionSample) (conf
 	cfg.Location = string(region.Spec.Location)
 	cfg.PublicBaseURL = region.Spec.App.PublicBaseURL
 	if err := s.withAuditWitness(ctx, dir, region, &cfg); err != nil {
-		return config.Config{}, err
+		return config.Config{}, "", err
 	}
-	return cfg, nil
+	return cfg, trust.PublicKeyString(key), nil
 }
 
 // runtimeURL waits for the runtime credentials to name this start's
@@ -220,20 +220,6 @@ func (s *Stack) runtimeURL(ctx context.Context, namespace string, r regionSample
 		return u.Host == r.dbHost, "they name server " + u.Host + ", not " + r.dbHost
 	})
 	return got, err
-}
-
-// trustPublicKey is the public half of the trust key in file, as the
-// Region's status publishes it.
-func trustPublicKey(file string) (string, error) {
-	data, err := os.ReadFile(file)
-	if err != nil {
-		return "", fmt.Errorf("reading the trust key: %w", err)
-	}
-	key, err := trust.ParseKey(data)
-	if err != nil {
-		return "", fmt.Errorf("trust key %s: %w", file, err)
-	}
-	return trust.PublicKeyString(key), nil
 }
 
 func (s *Stack) secretValue(ctx context.Context, namespace, name, key string) (string, error) {

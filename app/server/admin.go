@@ -23,7 +23,6 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
-	"github.com/rekomi/rekomi/app/audit"
 	"github.com/rekomi/rekomi/app/server/admin"
 )
 
@@ -52,11 +51,7 @@ func (s *Server) routeAdmin() {
 // in the admin page's transaction, as GET /v1/audit-log/verify does.
 func (s *Server) checkAuditForAdmin(ctx context.Context, tx pgx.Tx, org uuid.UUID) (admin.AuditCheck, error) {
 	witness, state := s.readAuditWitness(ctx, org)
-	v, err := audit.Verify(ctx, tx, org)
-	if err != nil {
-		return admin.AuditCheck{}, err
-	}
-	wo, err := compareAuditWitness(ctx, tx, witness, state)
+	v, wo, err := verifyWithWitness(ctx, tx, org, witness, state)
 	if err != nil {
 		return admin.AuditCheck{}, err
 	}

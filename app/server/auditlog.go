@@ -133,10 +133,7 @@ func (s *Server) verifyAuditLog(w http.ResponseWriter, r *http.Request) {
 	var wo auditWitnessObject
 	err := s.db.TenantTx(r.Context(), p.OrgID, func(tx pgx.Tx) error {
 		var err error
-		if v, err = audit.Verify(r.Context(), tx, p.OrgID); err != nil {
-			return err
-		}
-		wo, err = compareAuditWitness(r.Context(), tx, witness, state)
+		v, wo, err = verifyWithWitness(r.Context(), tx, p.OrgID, witness, state)
 		return err
 	})
 	if err != nil {

@@ -131,6 +131,19 @@ func (s *Server) loadAuditWitness(org uuid.UUID) (audit.Witness, error) {
 	return w, nil
 }
 
+// verifyWithWitness walks org's chain and compares it with its witness w
+// (state as readAuditWitness gives it) in the caller's tenant
+// transaction: what GET /v1/audit-log/verify, the admin overview and the
+// /trust chain check each report.
+func verifyWithWitness(ctx context.Context, tx pgx.Tx, org uuid.UUID, w audit.Witness, state string) (audit.Verification, auditWitnessObject, error) {
+	v, err := audit.Verify(ctx, tx, org)
+	if err != nil {
+		return v, auditWitnessObject{}, err
+	}
+	wo, err := compareAuditWitness(ctx, tx, w, state)
+	return v, wo, err
+}
+
 // compareAuditWitness compares org's chain with w inside the caller's
 // tenant transaction; state is that of readAuditWitness.
 func compareAuditWitness(ctx context.Context, tx pgx.Tx, w audit.Witness, state string) (auditWitnessObject, error) {

@@ -144,8 +144,7 @@ func publicFinding(err error) string {
 // record keeps a check's outcome for /trust.
 func (f *fence) record(outcome, finding string) {
 	at := f.now().UTC()
-	f.last.Store(&trust.IsolationCheck{Outcome: outcome, CheckedAt: &at, Finding: finding,
-		IntervalSeconds: int(f.interval.Round(time.Second) / time.Second)})
+	f.last.Store(&trust.IsolationCheck{Outcome: outcome, CheckedAt: &at, Finding: finding, IntervalSeconds: f.intervalSeconds()})
 }
 
 // latest is the outcome of the latest finished check.
@@ -153,8 +152,11 @@ func (f *fence) latest() trust.IsolationCheck {
 	if c := f.last.Load(); c != nil {
 		return *c
 	}
-	return trust.IsolationCheck{Outcome: trust.CheckPending, IntervalSeconds: int(f.interval.Round(time.Second) / time.Second)}
+	return trust.IsolationCheck{Outcome: trust.CheckPending, IntervalSeconds: f.intervalSeconds()}
 }
+
+// intervalSeconds is the interval in whole seconds, as /trust states it.
+func (f *fence) intervalSeconds() int { return int(f.interval.Round(time.Second) / time.Second) }
 
 // isClosed reports whether tenant routes are refused.
 func (f *fence) isClosed() bool { return f.finding.Load() != nil || f.unreachable.Load() != nil }
@@ -183,10 +185,7 @@ var unfenced = []string{"/healthz", "/readyz", "/openapi.json", "/trust", "/trus
 // clients, and for webhooks an empty body, so that the provider retries and
 // no event is lost. What was found is logged, never answered.
 func (s *Server) fenced(next http.Handler) http.Handler {
-	retry := strconv.Itoa(int(s.fence.interval.Round(time.Second) / time.Second))
-	if retry == "0" {
-		retry = "1"
-	}
+	retry := strconv.Itoa(max(1, s.fence.intervalSeconds()))
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if !s.fence.isClosed() || s.fence.opens(r) {
 			next.ServeHTTP(w, r)

@@ -28,6 +28,7 @@ import (
 	"time"
 
 	"github.com/rekomi/rekomi/app/keyring"
+	"github.com/rekomi/rekomi/app/server/admin"
 	"github.com/rekomi/rekomi/app/trust"
 	"github.com/rekomi/rekomi/app/webhook"
 )
@@ -247,16 +248,6 @@ func nonClaims(contact string) []string {
 	return out
 }
 
-// trustSecurityHeaders are the admin pages' (package admin), but the
-// statement may be cached for as long as it is kept.
-var trustSecurityHeaders = map[string]string{
-	"Content-Security-Policy": "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; " +
-		"frame-ancestors 'none'; base-uri 'none'",
-	"X-Content-Type-Options": "nosniff",
-	"Referrer-Policy":        "no-referrer",
-	"X-Frame-Options":        "DENY",
-}
-
 // serveTrust answers GET /trust.json or GET /trust from the current
 // statement.
 func (s *Server) serveTrust(contentType string, body func(*trustIssue) []byte) http.HandlerFunc {
@@ -270,9 +261,7 @@ func (s *Server) serveTrust(contentType string, body func(*trustIssue) []byte) h
 			return
 		}
 		h := w.Header()
-		for k, v := range trustSecurityHeaders {
-			h.Set(k, v)
-		}
+		admin.SetSecurityHeaders(h) // the statement may then be cached as long as it is kept
 		h.Set("Cache-Control", "public, max-age="+strconv.Itoa(max(0, int(issue.expires.Sub(s.now())/time.Second))))
 		h.Set("Last-Modified", issue.at.UTC().Format(http.TimeFormat))
 		h.Set("Content-Type", contentType)
@@ -284,9 +273,7 @@ func (s *Server) serveTrust(contentType string, body func(*trustIssue) []byte) h
 // trustStyleSheet answers GET /trust.css.
 func (s *Server) trustStyleSheet(w http.ResponseWriter, _ *http.Request) {
 	h := w.Header()
-	for k, v := range trustSecurityHeaders {
-		h.Set(k, v)
-	}
+	admin.SetSecurityHeaders(h)
 	h.Set("Content-Type", "text/css; charset=utf-8")
 	h.Set("Cache-Control", "public, max-age=3600")
 	_, _ = w.Write(s.trust.page.StyleSheet())

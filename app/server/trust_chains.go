@@ -27,7 +27,6 @@ import (
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 
-	"github.com/rekomi/rekomi/app/audit"
 	"github.com/rekomi/rekomi/app/trust"
 )
 
@@ -68,7 +67,7 @@ func (c *chainCheck) run(ctx context.Context) {
 func (c *chainCheck) latest() trust.AuditChains {
 	l := c.last.Load()
 	if l == nil {
-		return trust.AuditChains{Witnessed: c.s.cfg.AuditWitnessDir != "", IntervalSeconds: int(c.interval / time.Second)}
+		return c.unchecked()
 	}
 	out := *l
 	if out.CheckedAt != nil && c.s.now().Sub(*out.CheckedAt) > 2*c.interval+time.Minute && out.Error == "" {
@@ -77,13 +76,18 @@ func (c *chainCheck) latest() trust.AuditChains {
 	return out
 }
 
+// unchecked is the outcome before a check has finished.
+func (c *chainCheck) unchecked() trust.AuditChains {
+	return trust.AuditChains{Witnessed: c.s.cfg.AuditWitnessDir != "", IntervalSeconds: int(c.interval / time.Second)}
+}
+
 // chainCheckTimeout bounds the check of one organization's chain.
 const chainCheckTimeout = 30 * time.Second
 
 // checkAuditChains checks every organization that has a witness file. An
 // error means no outcome: ctx ended.
 func (s *Server) checkAuditChains(ctx context.Context) (trust.AuditChains, error) {
-	out := trust.AuditChains{Witnessed: s.cfg.AuditWitnessDir != "", IntervalSeconds: int(s.chains.interval / time.Second)}
+	out := s.chains.unchecked()
 	if !out.Witnessed {
 		return out, nil
 	}
@@ -135,19 +139,14 @@ func (s *Server) checkAuditChain(ctx context.Context, org uuid.UUID) (departs, e
 	ctx, cancel := context.WithTimeout(ctx, chainCheckTimeout)
 	defer cancel()
 	err = s.db.TenantTx(ctx, org, func(tx pgx.Tx) error {
-		v, err := audit.Verify(ctx, tx, org)
-		if err != nil {
-			return err
-		}
-		d, err := audit.CompareWitness(ctx, tx, w)
-		if err != nil {
-			return err
-		}
+		v, wo, err := verifyWithWitness(ctx, tx, org, w, "")
 		switch {
+		case err != nil:
+			return err
 		case v.BrokenSeq != 0:
 			departs = fmt.Errorf("the chain breaks at seq %d: %s", v.BrokenSeq, v.Detail)
-		case d != nil:
-			departs = fmt.Errorf("the chain departs from its witness from seq %d", d.FirstSeq)
+		case wo.State == witnessDisagrees:
+			departs = fmt.Errorf("the chain departs from its witness from seq %d", *wo.FirstDisagreeingSeq)
 		}
 		return nil
 	})

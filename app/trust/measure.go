@@ -59,8 +59,9 @@ type RuntimeRole struct {
 	MemberOf   []string `json:"member_of"`
 	// TableOwners are the roles owning the tenant tables.
 	TableOwners []string `json:"table_owners"`
-	// Findings are the isolation verifier's findings about the role and
-	// the functions it may call.
+	// Findings are why the role does not hold: its attributes, its
+	// memberships, the tables it owns, and the isolation verifier's
+	// findings about the role and the functions it may call.
 	Findings []string `json:"findings"`
 }
 
@@ -184,10 +185,32 @@ func (r *RuntimeRole) read(ctx context.Context, tx pgx.Tx, name string, report i
 	}
 	slices.Sort(r.TableOwners)
 	r.TableOwners = slices.Compact(r.TableOwners)
-	r.Findings = findings(report, false)
-	r.Holds = !r.Superuser && !r.BypassRLS && !r.CreateRole && !r.CreateDB && len(r.MemberOf) == 0 &&
-		len(r.TableOwners) > 0 && !slices.Contains(r.TableOwners, name) && len(r.Findings) == 0
+	r.Findings = append(findings(report, false), r.attributeFindings()...)
+	r.Holds = len(r.Findings) == 0
 	return nil
+}
+
+// attributeFindings are what the role's attributes, memberships and
+// owned tables say against it.
+func (r *RuntimeRole) attributeFindings() []string {
+	var out []string
+	for _, f := range []struct {
+		on   bool
+		what string
+	}{
+		{r.Superuser, "the role is a superuser"},
+		{r.BypassRLS, "the role has BYPASSRLS"},
+		{r.CreateRole, "the role has CREATEROLE"},
+		{r.CreateDB, "the role has CREATEDB"},
+		{len(r.MemberOf) > 0, fmt.Sprintf("the role is a member of %v", r.MemberOf)},
+		{len(r.TableOwners) == 0, "no tenant table was found to own"},
+		{slices.Contains(r.TableOwners, r.Name), "the role owns a tenant table"},
+	} {
+		if f.on {
+			out = append(out, f.what)
+		}
+	}
+	return out
 }
 
 // findings are the details of the report's violations about a table

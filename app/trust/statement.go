@@ -190,7 +190,7 @@ func (s *Statement) Summarize() {
 	}
 	measured(ClaimRuntimeRole, "The role serving requests cannot bypass row-level security and owns no tenant table",
 		"SELECT rolsuper, rolbypassrls, rolcreaterole FROM pg_roles WHERE rolname = current_user, as the runtime role",
-		func() bool { return m.RuntimeRole.Holds }, func() []string { return roleFindings(m.RuntimeRole) })
+		func() bool { return m.RuntimeRole.Holds }, func() []string { return m.RuntimeRole.Findings })
 	tables := 0
 	if m != nil {
 		tables = len(m.TenantTables.Tables)
@@ -229,30 +229,6 @@ func (s *Statement) Summarize() {
 	for _, c := range s.Claims {
 		s.Holds = s.Holds && c.Holds
 	}
-}
-
-func roleFindings(r RuntimeRole) []string {
-	out := append([]string{}, r.Findings...)
-	for _, f := range []struct {
-		on   bool
-		what string
-	}{
-		{r.Superuser, "the role is a superuser"},
-		{r.BypassRLS, "the role has BYPASSRLS"},
-		{r.CreateRole, "the role has CREATEROLE"},
-		{r.CreateDB, "the role has CREATEDB"},
-		{len(r.MemberOf) > 0, fmt.Sprintf("the role is a member of %v", r.MemberOf)},
-	} {
-		if f.on {
-			out = append(out, f.what)
-		}
-	}
-	for _, owner := range r.TableOwners {
-		if owner == r.Name {
-			out = append(out, "the role owns a tenant table")
-		}
-	}
-	return out
 }
 
 func chainFindings(c AuditChains) []string {

@@ -126,22 +126,20 @@ func parseBraintreeBody(body []byte) (signature, payload string, err error) {
 // public keys carries that key pair's signature of payload. Every pair and
 // key is compared, so the time taken does not say which matched.
 func (e Endpoint) braintreeSigned(pairs []string, payload string) bool {
-	signed := false
-	for _, secret := range e.Secrets {
+	return signedByAny(e.Secrets, func(secret string) bool {
 		public, private, ok := strings.Cut(secret, braintreeKeySeparator)
 		if !ok || public == "" || private == "" {
-			continue // the operator checks the format; a bad one signs nothing
+			return false // the operator checks the format; a bad one signs nothing
 		}
 		want := [2][]byte{braintreeSignature(private, payload), braintreeSignature(private, payload+"\n")}
+		signed := false
 		for _, pair := range pairs {
-			name, mac, ok := strings.Cut(pair, "|")
-			if !ok || name != public {
-				continue
+			if name, mac, ok := strings.Cut(pair, "|"); ok && name == public {
+				signed = hmac.Equal([]byte(mac), want[0]) || hmac.Equal([]byte(mac), want[1]) || signed
 			}
-			signed = hmac.Equal([]byte(mac), want[0]) || hmac.Equal([]byte(mac), want[1]) || signed
 		}
-	}
-	return signed
+		return signed
+	})
 }
 
 // braintreeSignature is hex(HMAC-SHA1(SHA1(privateKey), payload)), lower

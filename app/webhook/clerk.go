@@ -105,14 +105,12 @@ func (e Endpoint) verifySvix(header http.Header, body []byte, now time.Time) (st
 	if err != nil {
 		return "", err
 	}
-	h, signed := d.header(), false
-	for _, secret := range e.Secrets {
+	h := d.header()
+	signed := signedByAny(e.Secrets, func(secret string) bool {
 		wh, err := svix.NewWebhook(secret)
-		if err != nil {
-			continue // the operator checks the format; a bad one signs nothing
-		}
-		signed = wh.VerifyIgnoringTimestamp(body, h) == nil || signed
-	}
+		// The operator checks the format; a bad one signs nothing.
+		return err == nil && wh.VerifyIgnoringTimestamp(body, h) == nil
+	})
 	if !signed {
 		return "", Refuse(ReasonBadSignature, "no v1 signature matches any of the endpoint's %d secrets", len(e.Secrets))
 	}

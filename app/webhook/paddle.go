@@ -108,11 +108,7 @@ func (e Endpoint) verifyPaddle(header http.Header, body []byte, now time.Time) (
 	if err != nil {
 		return Event{}, err
 	}
-	signed := false
-	for _, secret := range e.Secrets {
-		signed = sig.signedBy(secret, body) || signed
-	}
-	if !signed {
+	if !signedByAny(e.Secrets, func(secret string) bool { return sig.signedBy(secret, body) }) {
 		return Event{}, Refuse(ReasonBadSignature, "no h1 signature matches any of the endpoint's %d secrets", len(e.Secrets))
 	}
 	if err := checkTimestamp(sig.unix, now, e.Tolerance); err != nil {

@@ -65,12 +65,11 @@ func (e Endpoint) verifyShopify(header http.Header, body []byte, now time.Time) 
 	if err != nil {
 		return Event{}, Refuse(ReasonMalformedHeader, "%s is not an RFC 3339 time", ShopifyTriggeredAtHeader)
 	}
-	signed := false
-	for _, secret := range e.Secrets {
+	signed := signedByAny(e.Secrets, func(secret string) bool {
 		mac := hmac.New(sha256.New, []byte(secret))
 		mac.Write(body)
-		signed = hmac.Equal(mac.Sum(nil), got) || signed
-	}
+		return hmac.Equal(mac.Sum(nil), got)
+	})
 	if !signed {
 		return Event{}, Refuse(ReasonBadSignature, "the HMAC matches none of the endpoint's %d secrets", len(e.Secrets))
 	}

@@ -118,11 +118,7 @@ func (e Endpoint) verifyStripe(header http.Header, body []byte, now time.Time) (
 	if err != nil {
 		return Event{}, err
 	}
-	signed := false
-	for _, secret := range e.Secrets {
-		signed = sig.signedBy(secret, body) || signed
-	}
-	if !signed {
+	if !signedByAny(e.Secrets, func(secret string) bool { return sig.signedBy(secret, body) }) {
 		return Event{}, Refuse(ReasonBadSignature, "no v1 signature matches any of the endpoint's %d secrets", len(e.Secrets))
 	}
 	if err := checkTimestamp(sig.Timestamp, now, e.Tolerance); err != nil {

@@ -87,6 +87,17 @@ func (e Endpoint) Verify(header http.Header, body []byte, now time.Time) (Event,
 	return Event{}, Refuse(ReasonUnknownProvider, "no verifier for provider %q", e.Provider)
 }
 
+// signedByAny reports whether signs accepts any of an endpoint's secrets
+// (several during a rotation). Every secret is tried, so the time taken
+// does not say which one matched.
+func signedByAny(secrets []string, signs func(secret string) bool) bool {
+	signed := false
+	for _, secret := range secrets {
+		signed = signs(secret) || signed
+	}
+	return signed
+}
+
 // checkTimestamp refuses a signed timestamp more than tolerance away from
 // now, in either direction; exactly tolerance away is accepted. Both are
 // whole seconds, as the providers sign them.

@@ -204,10 +204,17 @@ func secureCookies(publicBaseURL string) bool {
 
 func withSecurityHeaders(next http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		for k, v := range securityHeaders {
-			w.Header().Set(k, v)
-		}
+		SetSecurityHeaders(w.Header())
 		next(w, r)
+	}
+}
+
+// SetSecurityHeaders sets the admin pages' security headers on h, for
+// other pages held to the same policy (/trust), which may then relax
+// Cache-Control.
+func SetSecurityHeaders(h http.Header) {
+	for k, v := range securityHeaders {
+		h.Set(k, v)
 	}
 }
 
