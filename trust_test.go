@@ -116,8 +116,9 @@ func TestTrustVerifyCommand(t *testing.T) {
 		"a value changed after signing":                 {changed, "the signature does not match the statement"},
 		"re-signed by another key, which it names":      {forged, "signed by another key"},
 		"re-signed by another key, naming the Region's": {namesTheRegion, "the signature does not match the statement"},
-		"not JSON":                          {[]byte("<html>"), "not a signed trust statement"},
-		"a statement without its signature": {signed.Statement, "not a signed trust statement"},
+		"not JSON":                                   {[]byte("<html>"), "not a signed trust statement"},
+		"a statement without its signature":          {signed.Statement, "not a signed trust statement"},
+		"the statement followed by another document": {append(append([]byte{}, data...), []byte(`{"statement":{"holds":true}}`)...), "data after the document"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			code, stdout, stderr := runArgs(t, "trust", "verify", "--public-key", pub, file(tc.data))
