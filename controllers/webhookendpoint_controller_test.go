@@ -335,6 +335,41 @@ func TestWebhookEndpointAcceptsClerkSecret(t *testing.T) {
 	require.Equal(t, []string{svixTestSecret}, f.row(t, got.Status.EndpointID).secrets)
 }
 
+// TestWebhookEndpointAcceptsEachProvidersSecret: an endpoint of each newer
+// provider stores its secret and gets its provider's URL; a value of
+// another provider's form is refused with a condition naming the key and
+// the form wanted, and no row is written.
+func TestWebhookEndpointAcceptsEachProvidersSecret(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		provider       v1.Provider
+		secret, wanted string
+	}{
+		{v1.ProviderPaddle, "pdl_ntfset_01hsdn8d43dt7mezr1ef2jtbaw_hKkRiCGyyRhbFwIUuqiTBgI7gnWoV0Gr", "is not a Paddle secret key"},
+		{v1.ProviderShopify, "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", "is not a Shopify client secret"},
+		{v1.ProviderBraintree, "n8pcxm4cwbqnmp2v:5d0c19e5e8aa4d27b3a6d1b7c0e2f9a4", "is not a Braintree key pair"},
+	} {
+		t.Run(string(tc.provider), func(t *testing.T) {
+			t.Parallel()
+			f := newEndpointFixture(t)
+			bad := f.createEndpoint(t, tc.provider, map[string]string{"current": stripeSecret})
+			got, _, err := f.reconcile(t, bad)
+			require.NoError(t, err)
+			c := requireEndpointCondition(t, got, v1.ConditionSecretValid, metav1.ConditionFalse, v1.ReasonSecretInvalid)
+			require.Contains(t, c.Message, `key "current" `+tc.wanted)
+			require.NotContains(t, c.Message, stripeSecret)
+			require.Empty(t, got.Status.EndpointID, "no row for a malformed secret")
+
+			f.setSecret(t, bad, map[string]string{"current": tc.secret})
+			got = f.store(t, bad)
+			requireEndpointCondition(t, got, v1.ConditionSecretValid, metav1.ConditionTrue, v1.ReasonReconciled)
+			require.True(t, strings.HasSuffix(got.Status.URL, "/webhooks/"+string(tc.provider)+"/"+got.Status.EndpointID), got.Status.URL)
+			require.Equal(t, []string{tc.secret}, f.row(t, got.Status.EndpointID).secrets)
+			require.NotContains(t, f.drainEvents(), tc.secret)
+		})
+	}
+}
+
 func TestWebhookEndpointRotatesSecrets(t *testing.T) {
 	t.Parallel()
 	f := newEndpointFixture(t)

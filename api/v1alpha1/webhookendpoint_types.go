@@ -28,7 +28,7 @@ import (
 const OrganizationLabel = "rekomi.io/organization"
 
 // Provider is the service that signs the webhooks an endpoint receives.
-// +kubebuilder:validation:Enum=stripe;clerk
+// +kubebuilder:validation:Enum=stripe;clerk;paddle;shopify;braintree
 type Provider string
 
 const (
@@ -36,6 +36,12 @@ const (
 	ProviderStripe Provider = "stripe"
 	// ProviderClerk verifies Clerk's webhooks, signed by Svix (Standard Webhooks).
 	ProviderClerk Provider = "clerk"
+	// ProviderPaddle verifies Paddle Billing's `Paddle-Signature` header.
+	ProviderPaddle Provider = "paddle"
+	// ProviderShopify verifies Shopify's `X-Shopify-Hmac-Sha256` header.
+	ProviderShopify Provider = "shopify"
+	// ProviderBraintree verifies Braintree's `bt_signature` form field.
+	ProviderBraintree Provider = "braintree"
 )
 
 // WebhookEndpointSpec is the desired state of one provider endpoint.
@@ -49,16 +55,24 @@ type WebhookEndpointSpec struct {
 	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="organization is immutable"
 	Organization string `json:"organization"`
 
-	// provider is the service that calls this endpoint: `stripe` or `clerk`.
-	// It cannot be changed once set.
+	// provider is the service that calls this endpoint: `stripe`, `clerk`,
+	// `paddle`, `shopify` or `braintree`. It cannot be changed once set.
 	// +required
 	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="provider is immutable"
 	Provider Provider `json:"provider"`
 
 	// secretRef names a Secret in this endpoint's namespace whose data holds the
-	// endpoint's signing secrets (`whsec_...`), one per key. During a rotation
-	// it holds the old and the new secret, and a signature made with either is
-	// accepted.
+	// endpoint's signing secrets, one per key. During a rotation it holds the
+	// old and the new secret, and a signature made with either is accepted.
+	// Each value is, for `stripe`, the endpoint's signing secret (`whsec_`
+	// and at least 24 letters or digits); for `clerk`, its Svix signing
+	// secret (`whsec_` and standard base64 of 24 to 64 bytes); for `paddle`,
+	// the notification destination's secret key
+	// (`pdl_ntfset_<26 lower-case letters or digits>_<24 to 64 letters or digits>`);
+	// for `shopify`, the app's client secret as Shopify shows it (32 to 64
+	// lower-case hex digits, with or without `shpss_` before them); for
+	// `braintree`, the API key pair `<public key>:<private key>`, each 8 to
+	// 64 lower-case letters or digits.
 	// +required
 	SecretRef LocalSecretReference `json:"secretRef"`
 

@@ -205,6 +205,14 @@ func webhookClaims() []trust.Webhook {
 			Algorithm: "HMAC-SHA256 over t.body, compared in constant time; any current secret of the endpoint"}),
 		tolerance(trust.Webhook{Provider: webhook.ProviderClerk, Scheme: "Svix: svix-id, svix-timestamp, svix-signature v1,<base64>",
 			Algorithm: "HMAC-SHA256 over id.timestamp.body, compared in constant time; any current secret of the endpoint"}),
+		tolerance(trust.Webhook{Provider: webhook.ProviderPaddle, Scheme: "Paddle-Signature: ts=<unix time>;h1=<hex>",
+			Algorithm: "HMAC-SHA256 over ts:body, compared in constant time; any current secret key of the endpoint"}),
+		tolerance(trust.Webhook{Provider: webhook.ProviderShopify, Scheme: "X-Shopify-Hmac-Sha256: <base64>",
+			Algorithm: "HMAC-SHA256 over the body alone, compared in constant time; any current client secret of the endpoint. " +
+				"The webhook id, topic and X-Shopify-Triggered-At are not signed: the tolerance on that time is not cryptographic"}),
+		tolerance(trust.Webhook{Provider: webhook.ProviderBraintree, Scheme: "form fields bt_signature=<public key>|<hex>, bt_payload=<base64 XML>",
+			Algorithm: "HMAC-SHA1 keyed with SHA-1 of the private key, over bt_payload, whose signed XML carries the timestamp; " +
+				"compared in constant time; any current key pair of the endpoint"}),
 	}
 }
 

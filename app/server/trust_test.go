@@ -43,6 +43,7 @@ import (
 	"github.com/rekomi/rekomi/app/keyring"
 	"github.com/rekomi/rekomi/app/server"
 	"github.com/rekomi/rekomi/app/trust"
+	"github.com/rekomi/rekomi/app/webhook"
 	"github.com/rekomi/rekomi/migrations"
 )
 
@@ -220,14 +221,21 @@ func TestTrust(t *testing.T) {
 		require.Equal(t, 1, st.AuditChains.Checked)
 		require.Zero(t, st.AuditChains.Failed)
 		require.Zero(t, st.AuditChains.Unchecked)
-		require.Len(t, st.Webhooks, 2)
-		for _, w := range st.Webhooks {
+		providers := make([]string, len(st.Webhooks))
+		for i, w := range st.Webhooks {
+			providers[i] = w.Provider
 			require.Equal(t, 300, w.ToleranceDefaultSeconds, w.Provider)
 			require.Equal(t, 60, w.ToleranceMinSeconds, w.Provider)
 			require.Equal(t, 600, w.ToleranceMaxSeconds, w.Provider)
-			require.Contains(t, w.Algorithm, "HMAC-SHA256", w.Provider)
+			mac := "HMAC-SHA256"
+			if w.Provider == webhook.ProviderBraintree {
+				mac = "HMAC-SHA1"
+			}
+			require.Contains(t, w.Algorithm, mac, w.Provider)
 			require.Contains(t, w.Refusal, "401 with an empty body", w.Provider)
 		}
+		require.Equal(t, webhook.Providers(), providers, "every provider the server receives is stated")
+		require.Contains(t, st.Webhooks[3].Algorithm, "not cryptographic", "Shopify's time is not signed, and the statement says so")
 		require.Equal(t, trust.HTTPTransport{TerminatedBy: "proxy", PublicScheme: "https"}, st.HTTPTransport)
 		age := int(st.IssuedAt.Sub(keyMadeAt) / (24 * time.Hour))
 		require.Equal(t, trust.AtRest{Algorithm: "AES-256-GCM", Keys: 1, NewestKeyCreatedAt: &keyMadeAt, NewestKeyAgeDays: &age}, st.AtRest)

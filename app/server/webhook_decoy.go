@@ -44,26 +44,54 @@ const decoyTolerance = webhook.DefaultTolerance
 // does, and the identical empty 401 does not come sooner for one of them.
 type decoyEndpoint struct {
 	org, id uuid.UUID
-	sealed  []byte
+	// sealed holds, per provider, a secret of that provider's form, so
+	// that checking a signature against it costs what it does against a
+	// real endpoint's.
+	sealed map[string][]byte
 }
 
 // newDecoyEndpoint seals fresh random secrets with ring. Without a ring no
 // delivery is received at all, and the decoy is not needed.
 func newDecoyEndpoint(ring *keyring.KeyRing) *decoyEndpoint {
-	d := &decoyEndpoint{org: uuid.New(), id: uuid.New()}
+	d := &decoyEndpoint{org: uuid.New(), id: uuid.New(), sealed: map[string][]byte{}}
 	if ring == nil {
 		return d
 	}
-	secret := make([]byte, 32)
-	_, _ = rand.Read(secret) // crypto/rand does not fail on a supported platform
-	plain, err := json.Marshal([]string{"whsec_" + base64.StdEncoding.EncodeToString(secret)})
-	if err == nil {
-		d.sealed, err = ring.Encrypt(plain, webhook.SecretsAAD(d.id))
-	}
-	if err != nil {
-		panic(fmt.Sprintf("sealing the decoy endpoint's secrets: %v", err)) // a valid ring seals any bytes
+	for _, provider := range webhook.Providers() {
+		plain, err := json.Marshal([]string{decoySecret(provider)})
+		if err == nil {
+			d.sealed[provider], err = ring.Encrypt(plain, webhook.SecretsAAD(d.id))
+		}
+		if err != nil {
+			panic(fmt.Sprintf("sealing the decoy endpoint's secrets: %v", err)) // a valid ring seals any bytes
+		}
 	}
 	return d
+}
+
+// decoySecret is a random secret in the form provider's endpoints hold
+// (see controllers/webhooksecret).
+func decoySecret(provider string) string {
+	random := func(alphabet string, n int) string {
+		b := make([]byte, n)
+		_, _ = rand.Read(b) // crypto/rand does not fail on a supported platform
+		for i := range b {
+			b[i] = alphabet[int(b[i])%len(alphabet)]
+		}
+		return string(b)
+	}
+	const lower, alnum, hex = "abcdefghijklmnopqrstuvwxyz0123456789", "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789", "0123456789abcdef"
+	switch provider {
+	case webhook.ProviderPaddle:
+		return "pdl_ntfset_" + random(lower, 26) + "_" + random(alnum, 32)
+	case webhook.ProviderShopify:
+		return "shpss_" + random(hex, 32)
+	case webhook.ProviderBraintree:
+		return webhook.BraintreeSecret(random(lower, 16), random(hex, 32))
+	case webhook.ProviderClerk:
+		return "whsec_" + base64.StdEncoding.EncodeToString([]byte(random(alnum, 32)))
+	}
+	return "whsec_" + random(alnum, 32)
 }
 
 // receive reads and checks the decoy as receive does a known endpoint for
@@ -76,7 +104,7 @@ func (d *decoyEndpoint) receive(r *http.Request, s *Server, provider string, bod
 			return errors.New("the decoy endpoint has a row")
 		}
 		ep := storedEndpoint{provider: provider, tolerance: decoyTolerance}
-		if err := s.openSecrets(&ep, d.sealed, d.id); err != nil {
+		if err := s.openSecrets(&ep, d.sealed[provider], d.id); err != nil {
 			return err
 		}
 		if _, err := verifyDelivery(provider, d.id, ep, r.Header, body, time.Now()); err != nil {

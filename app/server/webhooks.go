@@ -23,6 +23,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"time"
 
 	"github.com/google/uuid"
@@ -121,7 +122,7 @@ func readWebhookBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
 }
 
 func knownProvider(provider string) error {
-	if provider != webhook.ProviderStripe && provider != webhook.ProviderClerk {
+	if !slices.Contains(webhook.Providers(), provider) {
 		return webhook.Refuse(webhook.ReasonUnknownProvider, "no provider of that name")
 	}
 	return nil
@@ -215,7 +216,7 @@ func verifyDelivery(provider string, endpointID uuid.UUID, ep storedEndpoint, he
 	if err != nil {
 		return billing.Event{}, err
 	}
-	return billing.Event{Provider: provider, EndpointID: endpointID, EventID: ev.ID, Type: ev.Type, Payload: body}, nil
+	return billing.Event{Provider: provider, EndpointID: endpointID, EventID: ev.ID, Type: ev.Type, Payload: ev.Document}, nil
 }
 
 // recordEvent stores a verified event and, when it is new, records its
@@ -298,7 +299,7 @@ func newWebhookMetrics(reg prometheus.Registerer) *webhookMetrics {
 		}, []string{"provider", "reason"}),
 	}
 	reg.MustRegister(m.deliveries, m.refused)
-	for _, p := range []string{webhook.ProviderStripe, webhook.ProviderClerk} {
+	for _, p := range webhook.Providers() {
 		for _, reason := range webhook.Reasons() {
 			m.refused.WithLabelValues(p, string(reason))
 		}

@@ -17,16 +17,19 @@ limitations under the License.
 package webhook
 
 import (
+	"bytes"
 	"crypto/hmac"
 	"crypto/sha1"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
+	"encoding/json"
 	"encoding/xml"
 	"net/http"
 	"net/url"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // Braintree webhook deliveries, verified as Braintree's published SDKs do
@@ -100,7 +103,28 @@ func (e Endpoint) verifyBraintree(_ http.Header, body []byte, now time.Time) (Ev
 		return Event{}, Refuse(ReasonMalformedEvent, "the notification has no kind")
 	}
 	sum := sha256.Sum256(xmlBody)
-	return Event{ID: "bt_" + hex.EncodeToString(sum[:]), Type: kind}, nil
+	doc, err := braintreeDocument(kind, sent, xmlBody)
+	if err != nil {
+		return Event{}, err
+	}
+	return Event{ID: "bt_" + hex.EncodeToString(sum[:]), Type: kind, Document: doc}, nil
+}
+
+// braintreeDocument is the JSON form a Braintree notification is stored
+// in: its kind, its signed timestamp and the decoded XML as sent, which
+// the effects read. XML that is not UTF-8 or holds a NUL (which no XML
+// may) cannot be stored as JSON text and is refused.
+func braintreeDocument(kind string, sent time.Time, xmlBody []byte) ([]byte, error) {
+	if !utf8.Valid(xmlBody) || bytes.IndexByte(xmlBody, 0) >= 0 {
+		return nil, Refuse(ReasonMalformedEvent, "the notification is not UTF-8 text")
+	}
+	doc, err := json.Marshal(map[string]string{
+		"kind": kind, "timestamp": sent.UTC().Format(time.RFC3339), "notification": string(xmlBody),
+	})
+	if err != nil {
+		return nil, Refuse(ReasonMalformedEvent, "the notification cannot be stored: %s", err.Error())
+	}
+	return doc, nil
 }
 
 // parseBraintreeBody reads the form's one bt_signature and one bt_payload,

@@ -21,6 +21,7 @@ import (
 	"crypto/sha1"
 	"encoding/base64"
 	"encoding/hex"
+	"encoding/json"
 	"net/url"
 	"strings"
 	"testing"
@@ -80,6 +81,12 @@ func btNotification(xml string) string {
 	return b.String()
 }
 
+// btXML is a notification of kind sent at btSent.
+func btXML(kind string) string {
+	return `<?xml version="1.0" encoding="UTF-8"?><notification><timestamp type="datetime">2026-12-04T09:00:00Z</timestamp><kind>` +
+		kind + `</kind><subject></subject></notification>`
+}
+
 func braintreeEndpoint(secrets ...string) webhook.Endpoint {
 	if len(secrets) == 0 {
 		secrets = []string{webhook.BraintreeSecret(btPublic, btPrivate)}
@@ -94,7 +101,25 @@ func TestVerifyBraintree(t *testing.T) {
 		require.Equal(t, btSignature, btSign(btPrivate, btPayload), "the test's own signer agrees with the vector")
 		ev, err := braintreeEndpoint().Verify(nil, btBody(btPublic+"|"+btSignature, btPayload), btSent.Add(time.Minute))
 		require.NoError(t, err)
-		require.Equal(t, webhook.Event{ID: btEventID, Type: "subscription_charged_successfully"}, ev)
+		require.Equal(t, btEventID, ev.ID)
+		require.Equal(t, "subscription_charged_successfully", ev.Type)
+		xml, err := base64.StdEncoding.DecodeString(strings.ReplaceAll(btPayload, "\n", ""))
+		require.NoError(t, err)
+		want, err := json.Marshal(map[string]string{"kind": "subscription_charged_successfully", "timestamp": "2026-12-04T09:00:00Z", "notification": string(xml)})
+		require.NoError(t, err)
+		require.JSONEq(t, string(want), string(ev.Document), "stored as its kind, signed time and XML")
+	})
+
+	t.Run("RefusesANotificationThatCannotBeStoredAsText", func(t *testing.T) {
+		for name, xml := range map[string]string{
+			"a NUL after the notification": btXML("check") + "\x00",
+			"bytes that are not UTF-8":     btXML("check") + "<!-- \xff -->",
+		} {
+			payload := btNotification(xml)
+			_, err := braintreeEndpoint().Verify(nil, btBody(btPublic+"|"+btSign(btPrivate, payload), payload), btSent)
+			reason, _ := webhook.ReasonOf(err)
+			require.Equal(t, webhook.ReasonMalformedEvent, reason, "%s: %v", name, err)
+		}
 	})
 
 	t.Run("AcceptsTheSignatureWithOrWithoutTheTrailingLineBreak", func(t *testing.T) {
@@ -205,5 +230,6 @@ func FuzzVerifyBraintree(f *testing.F) {
 		require.True(t, signed, "accepted without the key's signature")
 		require.True(t, strings.HasPrefix(ev.ID, "bt_"))
 		require.NotEmpty(t, ev.Type)
+		require.True(t, json.Valid(ev.Document), "the document is JSON")
 	})
 }

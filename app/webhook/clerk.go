@@ -131,5 +131,5 @@ func parseClerkEvent(id string, body []byte) (Event, error) {
 	if !validText(ev.Type) {
 		return Event{}, Refuse(ReasonMalformedEvent, "the event has no type")
 	}
-	return Event{ID: id, Type: ev.Type}, nil
+	return Event{ID: id, Type: ev.Type, Document: body}, nil
 }

@@ -114,7 +114,7 @@ func TestVerifyClerk(t *testing.T) {
 			ev, err := ep.Verify(tc.header, []byte(body), testNow)
 			if tc.want == "" {
 				require.NoError(t, err)
-				require.Equal(t, webhook.Event{ID: "msg_1", Type: "user.created"}, ev)
+				require.Equal(t, webhook.Event{ID: "msg_1", Type: "user.created", Document: []byte(body)}, ev)
 				return
 			}
 			reason, ok := webhook.ReasonOf(err)

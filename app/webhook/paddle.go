@@ -124,5 +124,5 @@ func (e Endpoint) verifyPaddle(header http.Header, body []byte, now time.Time) (
 	if !validText(ev.ID) || !validText(ev.Type) {
 		return Event{}, Refuse(ReasonMalformedEvent, "the event has no event_id or event_type")
 	}
-	return Event{ID: ev.ID, Type: ev.Type}, nil
+	return Event{ID: ev.ID, Type: ev.Type, Document: body}, nil
 }

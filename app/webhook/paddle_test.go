@@ -73,7 +73,7 @@ func TestVerifyPaddle(t *testing.T) {
 		require.Equal(t, pdlH1, pdlSign(pdlSecret, pdlTS, pdlBody), "the test's own signer agrees with the vector")
 		ev, err := paddleEndpoint().Verify(pdlHeader("ts="+pdlTS+";h1="+pdlH1), []byte(pdlBody), pdlSent.Add(time.Minute))
 		require.NoError(t, err)
-		require.Equal(t, webhook.Event{ID: "evt_01hv8x2acma9bmfaz8d7ktjw5v", Type: "transaction.completed"}, ev)
+		require.Equal(t, webhook.Event{ID: "evt_01hv8x2acma9bmfaz8d7ktjw5v", Type: "transaction.completed", Document: []byte(pdlBody)}, ev)
 	})
 
 	t.Run("AcceptsAnyOfTheEndpointsSecretsAndAnyH1DuringARotation", func(t *testing.T) {

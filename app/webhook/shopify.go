@@ -76,5 +76,8 @@ func (e Endpoint) verifyShopify(header http.Header, body []byte, now time.Time) 
 	if err := checkTimestamp(at.Unix(), now, e.Tolerance); err != nil {
 		return Event{}, err
 	}
-	return Event{ID: id, Type: topic}, nil
+	if !isJSONObject(body) {
+		return Event{}, Refuse(ReasonMalformedEvent, "the body is not a JSON object")
+	}
+	return Event{ID: id, Type: topic, Document: body}, nil
 }

@@ -75,7 +75,7 @@ func TestVerifyShopify(t *testing.T) {
 		require.Equal(t, shopHmac, shopSign(shopSecret, shopBody), "the test's own signer agrees with the vector")
 		ev, err := shopifyEndpoint().Verify(shopHeader(shopHmac), []byte(shopBody), shopSent.Add(time.Minute))
 		require.NoError(t, err)
-		require.Equal(t, webhook.Event{ID: shopID, Type: "orders/paid"}, ev, "the webhook id is the event id a retry keeps")
+		require.Equal(t, webhook.Event{ID: shopID, Type: "orders/paid", Document: []byte(shopBody)}, ev, "the webhook id is the event id a retry keeps")
 	})
 
 	t.Run("AcceptsAnyOfTheEndpointsSecrets", func(t *testing.T) {
@@ -92,7 +92,7 @@ func TestVerifyShopify(t *testing.T) {
 			h.Set(webhook.ShopifyWebhookIDHeader, "another-id")
 		}), []byte(shopBody), shopSent)
 		require.NoError(t, err)
-		require.Equal(t, webhook.Event{ID: "another-id", Type: "refunds/create"}, ev)
+		require.Equal(t, webhook.Event{ID: "another-id", Type: "refunds/create", Document: []byte(shopBody)}, ev)
 	})
 
 	t.Run("ToleranceEdgesBothWays", func(t *testing.T) {
@@ -118,16 +118,18 @@ func TestVerifyShopify(t *testing.T) {
 		body   string
 		want   webhook.Reason
 	}{
-		"a body changed":                 {shopHeader(shopHmac), shopBody + " ", webhook.ReasonBadSignature},
-		"another secret's HMAC":          {shopHeader(shopSign("shpss_other", shopBody)), shopBody, webhook.ReasonBadSignature},
-		"an HMAC changed":                {shopHeader(string(wrong)), shopBody, webhook.ReasonBadSignature},
-		"an HMAC in hex":                 {shopHeader("599264" + "0cdee938e1864e207b8c7c6eb7a500d9d46cf49a3c5f87e0226" + "0fcd485d"), shopBody, webhook.ReasonMalformedHeader},
-		"no HMAC":                        {shopHeader(""), shopBody, webhook.ReasonMissingHeader},
-		"no webhook id":                  {shopHeader(shopHmac, func(h http.Header) { h.Del(webhook.ShopifyWebhookIDHeader) }), shopBody, webhook.ReasonMissingHeader},
-		"no topic":                       {shopHeader(shopHmac, func(h http.Header) { h.Del(webhook.ShopifyTopicHeader) }), shopBody, webhook.ReasonMissingHeader},
-		"no time":                        {shopHeader(shopHmac, func(h http.Header) { h.Del(webhook.ShopifyTriggeredAtHeader) }), shopBody, webhook.ReasonMissingHeader},
-		"a time in another format":       {shopHeader(shopHmac, func(h http.Header) { h.Set(webhook.ShopifyTriggeredAtHeader, "1796374800") }), shopBody, webhook.ReasonMalformedHeader},
-		"an id with a control character": {shopHeader(shopHmac, func(h http.Header) { h.Set(webhook.ShopifyWebhookIDHeader, "a\x01b") }), shopBody, webhook.ReasonMalformedHeader},
+		"a body changed":           {shopHeader(shopHmac), shopBody + " ", webhook.ReasonBadSignature},
+		"another secret's HMAC":    {shopHeader(shopSign("shpss_other", shopBody)), shopBody, webhook.ReasonBadSignature},
+		"an HMAC changed":          {shopHeader(string(wrong)), shopBody, webhook.ReasonBadSignature},
+		"an HMAC in hex":           {shopHeader("599264" + "0cdee938e1864e207b8c7c6eb7a500d9d46cf49a3c5f87e0226" + "0fcd485d"), shopBody, webhook.ReasonMalformedHeader},
+		"no HMAC":                  {shopHeader(""), shopBody, webhook.ReasonMissingHeader},
+		"no webhook id":            {shopHeader(shopHmac, func(h http.Header) { h.Del(webhook.ShopifyWebhookIDHeader) }), shopBody, webhook.ReasonMissingHeader},
+		"no topic":                 {shopHeader(shopHmac, func(h http.Header) { h.Del(webhook.ShopifyTopicHeader) }), shopBody, webhook.ReasonMissingHeader},
+		"no time":                  {shopHeader(shopHmac, func(h http.Header) { h.Del(webhook.ShopifyTriggeredAtHeader) }), shopBody, webhook.ReasonMissingHeader},
+		"a time in another format": {shopHeader(shopHmac, func(h http.Header) { h.Set(webhook.ShopifyTriggeredAtHeader, "1796374800") }), shopBody, webhook.ReasonMalformedHeader},
+		"a signed body that is not a JSON object": {shopHeader(shopSign(shopSecret, `[{"id":1}]`)), `[{"id":1}]`, webhook.ReasonMalformedEvent},
+		"a signed body that is not JSON":          {shopHeader(shopSign(shopSecret, `{"id":`)), `{"id":`, webhook.ReasonMalformedEvent},
+		"an id with a control character":          {shopHeader(shopHmac, func(h http.Header) { h.Set(webhook.ShopifyWebhookIDHeader, "a\x01b") }), shopBody, webhook.ReasonMalformedHeader},
 	} {
 		t.Run(name, func(t *testing.T) {
 			_, err := shopifyEndpoint().Verify(tc.header, []byte(tc.body), shopSent)
@@ -159,6 +161,6 @@ func FuzzVerifyShopify(f *testing.F) {
 			return
 		}
 		require.Equal(t, shopSign(shopSecret, string(body)), mac, "accepted without the secret's HMAC")
-		require.Equal(t, webhook.Event{ID: id, Type: topic}, ev)
+		require.Equal(t, webhook.Event{ID: id, Type: topic, Document: body}, ev)
 	})
 }

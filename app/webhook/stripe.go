@@ -137,5 +137,5 @@ func parseStripeEvent(body []byte) (Event, error) {
 	if ev.Object != "event" || !validText(ev.ID) || !validText(string(ev.Type)) {
 		return Event{}, Refuse(ReasonMalformedEvent, "the body is not a Stripe event with an id and a type")
 	}
-	return Event{ID: ev.ID, Type: string(ev.Type)}, nil
+	return Event{ID: ev.ID, Type: string(ev.Type), Document: body}, nil
 }

@@ -104,7 +104,7 @@ func TestVerifyStripe(t *testing.T) {
 			ev, err := ep.Verify(stripeHeader(tc.header), []byte(body), testNow)
 			if tc.want == "" {
 				require.NoError(t, err)
-				require.Equal(t, webhook.Event{ID: "evt_1", Type: "invoice.paid"}, ev)
+				require.Equal(t, webhook.Event{ID: "evt_1", Type: "invoice.paid", Document: []byte(body)}, ev)
 				return
 			}
 			reason, ok := webhook.ReasonOf(err)

@@ -17,6 +17,8 @@ limitations under the License.
 package webhook
 
 import (
+	"bytes"
+	"encoding/json"
 	"net/http"
 	"strconv"
 	"strings"
@@ -29,6 +31,12 @@ const (
 	ProviderStripe = "stripe"
 	ProviderClerk  = "clerk"
 )
+
+// Providers lists every provider Verify knows, in the order the product
+// documents them.
+func Providers() []string {
+	return []string{ProviderStripe, ProviderClerk, ProviderPaddle, ProviderShopify, ProviderBraintree}
+}
 
 // maxSignatures bounds the signatures one delivery may carry; a rotation
 // needs two or three.
@@ -67,6 +75,10 @@ type Event struct {
 	ID string
 	// Type is the provider's event type, such as invoice.paid.
 	Type string
+	// Document is the event as a JSON object, the form it is stored in:
+	// the body itself for providers that send JSON, a rendering of the
+	// signed notification for Braintree (see braintreeDocument).
+	Document []byte
 }
 
 // Verify checks the delivery's headers and exact body against the endpoint
@@ -120,6 +132,12 @@ func parseUnix(s string) (int64, bool) {
 	}
 	v, err := strconv.ParseInt(s, 10, 64)
 	return v, err == nil
+}
+
+// isJSONObject reports whether body is one JSON object and nothing else.
+func isJSONObject(body []byte) bool {
+	trimmed := bytes.TrimLeft(body, " \t\r\n")
+	return len(trimmed) > 0 && trimmed[0] == '{' && json.Valid(body)
 }
 
 // validText reports whether s can be an event id or type: 1 to 255

@@ -15,8 +15,8 @@ limitations under the License.
 */
 
 // Package webhooksecret checks the signing secrets of webhook providers
-// (Stripe, and Clerk through Svix / Standard Webhooks) before the operator
-// stores them: the format check behind a WebhookEndpoint's SecretValid
+// (Stripe, Clerk through Svix / Standard Webhooks, Paddle, Shopify and
+// Braintree) before the operator stores them: the format check behind a WebhookEndpoint's SecretValid
 // condition. It is pure: it reads no Secret and stores nothing, and its
 // errors name a Secret's key, never a value.
 package webhooksecret
@@ -25,13 +25,14 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"regexp"
 	"slices"
 	"strings"
 
 	rekomiv1 "github.com/rekomi/rekomi/api/v1alpha1"
 )
 
-// prefix starts every signing secret of the supported providers.
+// prefix starts every signing secret of Stripe and Svix.
 const prefix = "whsec_"
 
 // Bounds of a signing secret's body (what follows the prefix).
@@ -39,6 +40,18 @@ const (
 	stripeMinSecretChars = 24 // Stripe: letters and digits
 	svixMinSecretBytes   = 24 // Svix / Standard Webhooks: decoded key length
 	svixMaxSecretBytes   = 64
+)
+
+// The forms of the other providers' secrets.
+var (
+	// Paddle: the notification setting's id (a ULID in lower case) and
+	// the key, as the dashboard and the API's endpoint_secret_key show it.
+	paddleSecretForm = regexp.MustCompile(`^pdl_ntfset_[0-9a-z]{26}_[0-9A-Za-z]{24,64}$`)
+	// Shopify: an app's client secret, hex, prefixed shpss_ since 2021.
+	shopifySecretForm = regexp.MustCompile(`^(shpss_)?[0-9a-f]{32,64}$`)
+	// Braintree: the API key pair, public and private, as
+	// webhook.BraintreeSecret joins them.
+	braintreeSecretForm = regexp.MustCompile(`^[0-9a-z]{8,64}:[0-9a-z]{8,64}$`)
 )
 
 // Parse returns the signing secrets held in a Secret's data, sorted and
@@ -81,6 +94,18 @@ func checkSigningSecret(provider rekomiv1.Provider, v string) error {
 		if !ok || !isSvixKey(body) {
 			return fmt.Errorf("is not a Clerk (Svix) signing secret: want %s followed by standard base64 of %d to %d bytes",
 				prefix, svixMinSecretBytes, svixMaxSecretBytes)
+		}
+	case rekomiv1.ProviderPaddle:
+		if !paddleSecretForm.MatchString(v) {
+			return errors.New("is not a Paddle secret key: want pdl_ntfset_, the notification setting's 26-character id, _ and 24 to 64 letters or digits")
+		}
+	case rekomiv1.ProviderShopify:
+		if !shopifySecretForm.MatchString(v) {
+			return errors.New("is not a Shopify client secret: want 32 to 64 lower-case hex digits, with or without shpss_ before them")
+		}
+	case rekomiv1.ProviderBraintree:
+		if !braintreeSecretForm.MatchString(v) {
+			return errors.New("is not a Braintree key pair: want public_key:private_key, each 8 to 64 lower-case letters or digits")
 		}
 	default:
 		return fmt.Errorf("cannot be checked: unknown provider %q", provider)

@@ -1,0 +1,342 @@
+/*
+Copyright 2026 The Rekomi Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package server_test
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/sha1"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/stretchr/testify/require"
+
+	"github.com/rekomi/rekomi/app/dbtest"
+	"github.com/rekomi/rekomi/app/server"
+)
+
+// Deliveries of Paddle, Shopify and Braintree, signed here as each
+// provider documents it, written apart from app/webhook's verifiers.
+
+// signedDelivery is one delivery as a provider sends it, and the event id
+// it must be stored under.
+type signedDelivery struct {
+	header  http.Header
+	body    string
+	eventID string
+}
+
+// providerSigner makes deliveries of one provider.
+type providerSigner struct {
+	provider string
+	// secrets are the endpoint's two secrets during a rotation.
+	secrets [2]string
+	// sign makes the delivery of the event named by name, sent at at and
+	// signed with secret.
+	sign func(name string, at time.Time, secret string) signedDelivery
+	// storedType is the event type each delivery is stored with.
+	storedType string
+}
+
+func providerSigners() []providerSigner {
+	return []providerSigner{
+		{
+			provider:   "paddle",
+			secrets:    [2]string{"pdl_ntfset_01hsdn8d43dt7mezr1ef2jtbaw_hKkRiCGyyRhbFwIUuqiTBgI7gnWoV0Gr", "pdl_ntfset_01hv8wptq8987qeep44e1xfv4s_5zyOrLH4iS1iHPZl7ihRUrMWFiKBmPMs"},
+			sign:       paddleSigned,
+			storedType: "transaction.completed",
+		},
+		{
+			provider:   "shopify",
+			secrets:    [2]string{"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", "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"},
+			sign:       shopifySigned,
+			storedType: "orders/paid",
+		},
+		{
+			provider:   "braintree",
+			secrets:    [2]string{"n8pcxm4cwbqnmp2v:5d0c19e5e8aa4d27b3a6d1b7c0e2f9a4", "q2hx7rtp9kd3mz5w:0f1e2d3c4b5a69788796a5b4c3d2e1f0"},
+			sign:       braintreeSigned,
+			storedType: "subscription_charged_successfully",
+		},
+	}
+}
+
+// paddleSigned signs as Paddle Billing does: h1 = hex HMAC-SHA256 of
+// "ts:body".
+func paddleSigned(name string, at time.Time, secret string) signedDelivery {
+	id := "evt_" + name
+	body := fmt.Sprintf(`{"event_id":%q,"event_type":"transaction.completed","occurred_at":%q,"notification_id":"ntf_1","data":{"id":"txn_1"}}`,
+		id, at.UTC().Format(time.RFC3339))
+	ts := strconv.FormatInt(at.Unix(), 10)
+	m := hmac.New(sha256.New, []byte(secret))
+	m.Write([]byte(ts + ":" + body))
+	h := http.Header{}
+	h.Set("Paddle-Signature", "ts="+ts+";h1="+hex.EncodeToString(m.Sum(nil)))
+	return signedDelivery{header: h, body: body, eventID: id}
+}
+
+// shopifySigned signs as Shopify does: base64 HMAC-SHA256 of the body; the
+// webhook id, topic and time travel unsigned beside it.
+func shopifySigned(name string, at time.Time, secret string) signedDelivery {
+	body := fmt.Sprintf(`{"id":820982911946154508,"name":%q,"total_price":"49.00","currency":"EUR"}`, name)
+	m := hmac.New(sha256.New, []byte(secret))
+	m.Write([]byte(body))
+	id := uuid.NewSHA1(uuid.NameSpaceURL, []byte(name)).String()
+	h := http.Header{}
+	h.Set("X-Shopify-Hmac-Sha256", base64.StdEncoding.EncodeToString(m.Sum(nil)))
+	h.Set("X-Shopify-Webhook-Id", id)
+	h.Set("X-Shopify-Topic", "orders/paid")
+	h.Set("X-Shopify-Triggered-At", at.UTC().Format(time.RFC3339Nano))
+	return signedDelivery{header: h, body: body, eventID: id}
+}
+
+// braintreeSigned signs as Braintree does: a form of bt_signature
+// ("public|hex HMAC-SHA1 keyed with SHA-1 of the private key") and
+// bt_payload (base64 of the notification's XML, line-broken).
+func braintreeSigned(name string, at time.Time, secret string) signedDelivery {
+	public, private, _ := strings.Cut(secret, ":")
+	xml := fmt.Sprintf(`<?xml version="1.0" encoding="UTF-8"?>
+<notification>
+  <timestamp type="datetime">%s</timestamp>
+  <kind>subscription_charged_successfully</kind>
+  <subject><subscription><id>%s</id></subscription></subject>
+</notification>
+`, at.UTC().Format(time.RFC3339), name)
+	enc := base64.StdEncoding.EncodeToString([]byte(xml))
+	var payload strings.Builder
+	for len(enc) > 76 {
+		payload.WriteString(enc[:76] + "\n")
+		enc = enc[76:]
+	}
+	payload.WriteString(enc + "\n")
+	key := sha1.Sum([]byte(private))
+	m := hmac.New(sha1.New, key[:])
+	m.Write([]byte(payload.String()))
+	body := url.Values{"bt_signature": {public + "|" + hex.EncodeToString(m.Sum(nil))}, "bt_payload": {payload.String()}}.Encode()
+	sum := sha256.Sum256([]byte(xml))
+	h := http.Header{}
+	h.Set("Content-Type", "application/x-www-form-urlencoded")
+	return signedDelivery{header: h, body: body, eventID: "bt_" + hex.EncodeToString(sum[:])}
+}
+
+// deliverSigned posts d to path and returns the answer's status, headers and body.
+func (b *bundle) deliverSigned(t *testing.T, path string, d signedDelivery) delivery {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodPost, b.base+path, strings.NewReader(d.body))
+	require.NoError(t, err)
+	req.Header = d.header.Clone()
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	got, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	return delivery{status: resp.StatusCode, header: resp.Header, body: got}
+}
+
+// TestProviderWebhooks receives each newer provider's deliveries against a
+// real PostgreSQL: stored once with its receipt audited, once only under 50
+// concurrent identical deliveries, under either secret of a rotation, and
+// within the tolerance both ways.
+func TestProviderWebhooks(t *testing.T) {
+	t.Parallel()
+	srv := dbtest.Start(t)
+	b := setupWebhooks(t, srv)
+	org, _ := b.seedOrg(t, "acme", server.ScopeRead)
+	for _, p := range providerSigners() {
+		ep := b.seedEndpoint(t, org, endpointSeed{provider: p.provider, secrets: p.secrets[:]})
+		path := webhookPath(p.provider, ep)
+		t.Run(p.provider, func(t *testing.T) {
+			t.Run("StoresTheEventOnceAndAuditsItsReceipt", func(t *testing.T) {
+				d := p.sign("once", time.Now(), p.secrets[1])
+				got := b.deliverSigned(t, path, d)
+				require.Equal(t, http.StatusOK, got.status)
+				require.Empty(t, got.body)
+				require.Equal(t, http.StatusOK, b.deliverSigned(t, path, d).status, "a replay is acknowledged")
+				events, entries := b.countEvents(t, org, d.eventID)
+				require.Equal(t, []int{1, 1}, []int{events, entries}, "stored and audited once")
+
+				ctx := context.Background()
+				require.NoError(t, b.db.TenantTx(ctx, org, func(tx pgx.Tx) error {
+					var provider, typ, actorID string
+					var endpoint uuid.UUID
+					require.NoError(t, tx.QueryRow(ctx, `SELECT e.provider, e.type, e.endpoint_id, a.actor_id FROM billing_events e
+						JOIN audit_log a ON a.org_id = e.org_id AND a.target_id = e.event_id AND a.action = 'billing_event.received'
+						WHERE e.event_id = $1`, d.eventID).Scan(&provider, &typ, &endpoint, &actorID))
+					require.Equal(t, []string{p.provider, p.storedType, p.provider}, []string{provider, typ, actorID})
+					require.Equal(t, ep, endpoint)
+					return nil
+				}))
+			})
+
+			t.Run("AcceptsEitherSecretDuringARotation", func(t *testing.T) {
+				for i, secret := range p.secrets {
+					d := p.sign(fmt.Sprintf("rotation-%d", i), time.Now(), secret)
+					require.Equal(t, http.StatusOK, b.deliverSigned(t, path, d).status, "secret %d", i)
+					events, _ := b.countEvents(t, org, d.eventID)
+					require.Equal(t, 1, events)
+				}
+			})
+
+			t.Run("FiftyConcurrentDeliveriesStoreOneEvent", func(t *testing.T) {
+				d := p.sign("concurrent", time.Now(), p.secrets[0])
+				statuses := make(chan int, 50)
+				var wg sync.WaitGroup
+				for range 50 {
+					wg.Go(func() {
+						req, err := http.NewRequest(http.MethodPost, b.base+path, strings.NewReader(d.body))
+						if err != nil {
+							statuses <- 0
+							return
+						}
+						req.Header = d.header.Clone()
+						resp, err := http.DefaultClient.Do(req)
+						if err != nil {
+							statuses <- 0
+							return
+						}
+						resp.Body.Close()
+						statuses <- resp.StatusCode
+					})
+				}
+				wg.Wait()
+				close(statuses)
+				for s := range statuses {
+					require.Equal(t, http.StatusOK, s)
+				}
+				events, entries := b.countEvents(t, org, d.eventID)
+				require.Equal(t, []int{1, 1}, []int{events, entries})
+			})
+
+			// The endpoint's tolerance is 300 s. The edges themselves are
+			// the verifiers' tests; here each side is approached with a
+			// margin for the time the delivery takes.
+			t.Run("HoldsTheToleranceBothWays", func(t *testing.T) {
+				for name, offset := range map[string]time.Duration{"past": -290 * time.Second, "future": 290 * time.Second} {
+					d := p.sign("tolerated-"+name, time.Now().Add(offset), p.secrets[0])
+					require.Equal(t, http.StatusOK, b.deliverSigned(t, path, d).status, name)
+				}
+				for name, offset := range map[string]time.Duration{"stale_timestamp": -310 * time.Second, "future_timestamp": 310 * time.Second} {
+					d := p.sign("refused-"+name, time.Now().Add(offset), p.secrets[0])
+					got := b.deliverSigned(t, path, d)
+					require.Equal(t, http.StatusUnauthorized, got.status, name)
+					require.Empty(t, got.body)
+					events, _ := b.countEvents(t, org, d.eventID)
+					require.Zero(t, events, name)
+				}
+			})
+		})
+	}
+}
+
+// TestProviderWebhookRefusals: for each newer provider, every class of
+// refusal answers the very empty 401 a refused Stripe delivery gets, stores
+// nothing, and is told apart in the log and the metrics only.
+func TestProviderWebhookRefusals(t *testing.T) {
+	t.Parallel()
+	srv := dbtest.Start(t)
+	b := setupWebhooks(t, srv)
+	org, _ := b.seedOrg(t, "acme", server.ScopeRead)
+	stripeEP := b.seedEndpoint(t, org, endpointSeed{provider: "stripe", secrets: []string{stripeSecret}})
+	stripeBody := stripeEvent("evt_reference", "invoice.paid")
+	reference := b.deliver(t, webhookPath("stripe", stripeEP), stripeSigned(time.Now().Unix(), stripeBody, "whsec_wrong"), stripeBody)
+	require.Equal(t, http.StatusUnauthorized, reference.status)
+	reference.header.Del("Date")
+
+	signers := providerSigners()
+	endpoints := map[string]uuid.UUID{}
+	for _, p := range signers {
+		endpoints[p.provider] = b.seedEndpoint(t, org, endpointSeed{provider: p.provider, secrets: p.secrets[:1]})
+	}
+	for i, p := range signers {
+		other := signers[(i+1)%len(signers)]
+		path := webhookPath(p.provider, endpoints[p.provider])
+		fresh := func() signedDelivery { return p.sign("refused", time.Now(), p.secrets[0]) }
+		cases := map[string]struct {
+			reason, path string
+			delivery     func() signedDelivery
+		}{
+			"unknown endpoint":            {"unknown_endpoint", webhookPath(p.provider, uuid.New()), fresh},
+			"another provider's endpoint": {"wrong_provider", webhookPath(p.provider, endpoints[other.provider]), fresh},
+			"another provider's delivery": {"", path, func() signedDelivery {
+				return other.sign("refused", time.Now(), other.secrets[0])
+			}},
+			"signed with a secret the endpoint does not hold": {"bad_signature", path, func() signedDelivery {
+				return p.sign("refused", time.Now(), p.secrets[1])
+			}},
+			"a body changed after signing": {"bad_signature", path, func() signedDelivery {
+				d := fresh()
+				if p.provider != "braintree" {
+					d.body = strings.Replace(d.body, "refused", "refusex", 1)
+					return d
+				}
+				// Another notification under this one's signature.
+				form, _ := url.ParseQuery(d.body)
+				changed, _ := url.ParseQuery(p.sign("refusex", time.Now(), p.secrets[0]).body)
+				form.Set("bt_payload", changed.Get("bt_payload"))
+				d.body = form.Encode()
+				return d
+			}},
+			"no signature": {"missing_header", path, func() signedDelivery {
+				d := fresh()
+				d.header.Del("Paddle-Signature")
+				d.header.Del("X-Shopify-Hmac-Sha256")
+				if p.provider == "braintree" {
+					form, _ := url.ParseQuery(d.body)
+					form.Del("bt_signature")
+					d.body = form.Encode()
+				}
+				return d
+			}},
+			"stale": {"stale_timestamp", path, func() signedDelivery { return p.sign("refused", time.Now().Add(-400*time.Second), p.secrets[0]) }},
+			"early": {"future_timestamp", path, func() signedDelivery { return p.sign("refused", time.Now().Add(400*time.Second), p.secrets[0]) }},
+		}
+		for name, tc := range cases {
+			d := tc.delivery()
+			d.header.Set(server.RequestIDHeader, "same-request-id-for-every-refusal")
+			reference.header.Set(server.RequestIDHeader, "same-request-id-for-every-refusal")
+			got := b.deliverSigned(t, tc.path, d)
+			require.Equal(t, http.StatusUnauthorized, got.status, "%s: %s", p.provider, name)
+			require.Empty(t, got.body, "%s: %s", p.provider, name)
+			got.header.Del("Date")
+			require.Equal(t, reference.header, got.header, "%s: %s: the same headers as any refusal", p.provider, name)
+			if tc.reason != "" {
+				require.Contains(t, b.logs.String(), `"provider":"`+p.provider+`","reason":"`+tc.reason+`"`, "%s: %s", p.provider, name)
+			}
+			events, entries := b.countEvents(t, org, d.eventID)
+			require.Equal(t, []int{0, 0}, []int{events, entries}, "%s: %s: a refusal stores nothing", p.provider, name)
+		}
+		metrics, err := io.ReadAll(b.metrics(t).Body)
+		require.NoError(t, err)
+		for _, reason := range []string{"unknown_endpoint", "wrong_provider", "bad_signature", "missing_header", "stale_timestamp", "future_timestamp"} {
+			require.NotContains(t, string(metrics), fmt.Sprintf(`rekomi_webhook_refused_total{provider=%q,reason=%q} 0`, p.provider, reason),
+				"%s: %s is counted", p.provider, reason)
+		}
+		require.NotContains(t, b.logs.String(), p.secrets[0], "no secret is logged")
+	}
+}
