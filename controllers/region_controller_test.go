@@ -201,8 +201,14 @@ func TestRegionProvisionsDatabaseAndApp(t *testing.T) {
 	}
 	require.Equal(t, int64(latest), got.Status.SchemaVersion)
 	require.Contains(t, meta.FindStatusCondition(got.Status.Conditions, string(v1.ConditionSchemaReady)).Message, "schema version")
-	require.EqualValues(t, 22, got.Status.TenantTables)
-	require.Contains(t, meta.FindStatusCondition(got.Status.Conditions, string(v1.ConditionIsolationVerified)).Message, "22 tenant tables, 0 violations")
+	tables := map[string]bool{}
+	for _, p := range migrations.Policies() {
+		tables[p.Table] = true
+	}
+	require.Greater(t, len(tables), 20)
+	require.EqualValues(t, len(tables), got.Status.TenantTables, "every table the migrations put a policy on")
+	require.Contains(t, meta.FindStatusCondition(got.Status.Conditions, string(v1.ConditionIsolationVerified)).Message,
+		fmt.Sprintf("%d tenant tables, 0 violations", len(tables)))
 	require.Equal(t, got.Generation, got.Status.ObservedGeneration)
 
 	t.Run("CredentialSecretsConnectAsTheirRoles", func(t *testing.T) {

@@ -49,9 +49,12 @@ func RuntimeGrants() map[string][]pgroles.Privilege {
 		"customers":         {pgroles.Select, pgroles.Insert, pgroles.Update},
 		"conversions":       {pgroles.Select, pgroles.Insert, pgroles.Update},
 		"commissions":       {pgroles.Select, pgroles.Insert, pgroles.Update},
-		"payouts":           {pgroles.Select, pgroles.Insert, pgroles.Update},
+		// A refund's amount grows (Stripe reports it so far) and a dispute
+		// is won or lost; neither is ever removed.
+		"sale_reductions": {pgroles.Select, pgroles.Insert, pgroles.Update},
+		"payouts":         {pgroles.Select, pgroles.Insert, pgroles.Update},
 
-		// Append-only facts (a clawback is recorded once, never changed).
+		// Append-only facts (an adjustment, once recorded, never changes).
 		"clicks":                 {pgroles.Select, pgroles.Insert},
 		"payout_items":           {pgroles.Select, pgroles.Insert},
 		"billing_events":         {pgroles.Select, pgroles.Insert},

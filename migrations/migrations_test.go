@@ -245,6 +245,60 @@ func TestMigrations(t *testing.T) {
 		require.NotEqual(t, sealed, unsealed, "the hash covers the sealed bytes")
 	})
 
+	// Before 0020 a refund or dispute took back the whole commission; 0020
+	// records that as a reduction of the whole sale, so reconciling the
+	// sale later leaves those commissions taken back.
+	t.Run("SalesTakenBackBeforeProportionalReductionsStaySo", func(t *testing.T) {
+		t.Parallel()
+		url := ownerDatabase(t, srv)
+		m := openMigrator(t, url)
+		_, err := m.Up(ctx)
+		require.NoError(t, err)
+		_, err = m.Down(ctx, int(latest)-19)
+		require.NoError(t, err)
+		conn, err := pgx.Connect(ctx, url)
+		require.NoError(t, err)
+		defer conn.Close(ctx)
+		org := "7b2d3a1f-9a5e-4b54-8b5a-1d3b9b3c8f22"
+		_, err = conn.Exec(ctx, `SELECT set_config('rekomi.org_id', $1, false)`, org)
+		require.NoError(t, err)
+		for _, stmt := range []string{
+			`INSERT INTO organizations (id, name, display_name, plan) VALUES ($1, 'acme', 'Acme', 'pro')`,
+			`INSERT INTO campaigns (org_id, id, name, currency, commission_type, commission_bps)
+			 VALUES ($1, '00000000-0000-4000-8000-000000000001', 'Launch', 'EUR', 'percentage', 1000)`,
+			`INSERT INTO affiliates (org_id, id, email, status) VALUES ($1, '00000000-0000-4000-8000-000000000002', 'p@acme.example', 'active')`,
+			`INSERT INTO customers (org_id, id, external_id) VALUES ($1, '00000000-0000-4000-8000-000000000003', 'cus_1')`,
+			`INSERT INTO conversions (org_id, id, customer_id, kind, external_id, amount, currency, occurred_at)
+			 SELECT $1, ('00000000-0000-4000-8000-00000000001' || n)::uuid, '00000000-0000-4000-8000-000000000003', 'sale', 'in_' || n, 4900, 'EUR', now()
+			   FROM generate_series(1, 3) n`,
+			`INSERT INTO commissions (org_id, id, conversion_id, affiliate_id, campaign_id, amount, currency, approve_after, status, reversed_reason, reversed_at, paid_at)
+			 SELECT $1, ('00000000-0000-4000-8000-00000000002' || n)::uuid, ('00000000-0000-4000-8000-00000000001' || n)::uuid,
+			        '00000000-0000-4000-8000-000000000002', '00000000-0000-4000-8000-000000000001', 490, 'EUR', now(),
+			        CASE n WHEN 1 THEN 'reversed' WHEN 2 THEN 'paid' ELSE 'pending' END,
+			        CASE n WHEN 1 THEN 'refunded' END, CASE n WHEN 1 THEN now() END, CASE n WHEN 2 THEN now() END
+			   FROM generate_series(1, 3) n`,
+			`INSERT INTO commission_adjustments (org_id, commission_id, affiliate_id, amount, currency, reason)
+			 VALUES ($1, '00000000-0000-4000-8000-000000000022', '00000000-0000-4000-8000-000000000002', -490, 'EUR', 'disputed')`,
+		} {
+			_, err := conn.Exec(ctx, stmt, org)
+			require.NoError(t, err, stmt)
+		}
+		_, err = m.Up(ctx)
+		require.NoError(t, err)
+		rows, err := conn.Query(ctx, `SELECT c.external_id, r.kind, r.amount, r.status FROM sale_reductions r
+			JOIN conversions c ON c.org_id = r.org_id AND c.id = r.conversion_id ORDER BY c.external_id`)
+		require.NoError(t, err)
+		got, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (string, error) {
+			var sale, kind, status string
+			var amount int64
+			err := row.Scan(&sale, &kind, &amount, &status)
+			return fmt.Sprintf("%s %s %d %s", sale, kind, amount, status), err
+		})
+		require.NoError(t, err)
+		require.Equal(t, []string{"in_1 refund 4900 refunded", "in_2 dispute 4900 open"}, got,
+			"the sales taken back, whole; the untouched one has none")
+	})
+
 	t.Run("DownPastTheFirstMigrationFails", func(t *testing.T) {
 		t.Parallel()
 		m := openMigrator(t, ownerDatabase(t, srv))

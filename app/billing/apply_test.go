@@ -242,6 +242,11 @@ func refund(invoice string) set {
 	return set{"data.object.id": "ch_" + invoice, "data.object.invoice": invoice, "data.object.payment_intent": "pi_" + invoice}
 }
 
+// refundSoFar is refund with amount refunded of the charge so far.
+func refundSoFar(invoice string, amount int64) set {
+	return merge(refund(invoice), set{"data.object.amount_refunded": amount})
+}
+
 const customerID = "cus_QxAmple000001"
 
 // paidAt is the fixtures' payment time.
@@ -421,26 +426,60 @@ func TestStripeRefundsAndDisputes(t *testing.T) {
 		require.Equal(t, 0, tn.Count(t, `SELECT count(*) FROM commission_adjustments`))
 	})
 
-	t.Run("APartialRefundReversesTheWholeCommission", func(t *testing.T) {
+	t.Run("APartialRefundReducesTheCommissionByItsShare", func(t *testing.T) {
 		t.Parallel()
 		tn := sold(t)
-		tn.mustDeliver(t, "stripe", "charge.refunded", "evt_refund", merge(refund("in_1"), set{"data.object.amount_refunded": 100}))
-		require.Equal(t, []commissionRow{{490, "EUR", "reversed", reason("refunded")}}, tn.commissions(t, "in_1"))
+		tn.mustDeliver(t, "stripe", "charge.refunded", "evt_refund", refundSoFar("in_1", 100))
+		require.Equal(t, []commissionRow{{480, "EUR", "pending", nil}}, tn.commissions(t, "in_1"), "490 less 100/4900 of it")
+		tn.mustDeliver(t, "stripe", "charge.refunded", "evt_refund_more", refundSoFar("in_1", 2550))
+		require.Equal(t, []commissionRow{{235, "EUR", "pending", nil}}, tn.commissions(t, "in_1"), "490 less 2550/4900 of it")
+		tn.mustDeliver(t, "stripe", "charge.refunded", "evt_refund_late", refundSoFar("in_1", 100))
+		require.Equal(t, []commissionRow{{235, "EUR", "pending", nil}}, tn.commissions(t, "in_1"), "an older total arriving late changes nothing")
+		require.Equal(t, 2, tn.audits(t, "commission.reduced"))
+		require.Equal(t, 2, tn.audits(t, "conversion.reduced"))
 	})
 
-	t.Run("ARefundOfAPaidCommissionClawsItBackOnce", func(t *testing.T) {
+	t.Run("ARefundOfAPaidCommissionClawsBackItsShare", func(t *testing.T) {
 		t.Parallel()
 		tn := sold(t)
 		tn.Exec(t, nil, `UPDATE commissions SET status = 'paid', paid_at = now()`)
-		tn.mustDeliver(t, "stripe", "charge.refunded", "evt_refund", refund("in_1"))
-		tn.mustDeliver(t, "stripe", "charge.refunded", "evt_refund", refund("in_1"))
-		tn.mustDeliver(t, "stripe", "charge.refunded", "evt_refund_more", refund("in_1"))
+		tn.mustDeliver(t, "stripe", "charge.refunded", "evt_refund", refundSoFar("in_1", 1225))
+		tn.mustDeliver(t, "stripe", "charge.refunded", "evt_refund", refundSoFar("in_1", 1225))
+		require.Equal(t, 1, tn.Count(t, `SELECT count(*) FROM commission_adjustments a JOIN commissions c ON c.id = a.commission_id
+			WHERE a.amount = -123 AND a.currency = 'EUR' AND a.reason = 'refunded' AND a.affiliate_id = c.affiliate_id`), "122.5 rounds half up")
+		tn.mustDeliver(t, "stripe", "charge.refunded", "evt_refund_rest", refund("in_1"))
 		tn.mustDeliver(t, "stripe", "charge.dispute.created", "evt_dispute", set{"data.object.charge": "ch_in_1"})
 		require.Equal(t, []commissionRow{{490, "EUR", "paid", nil}}, tn.commissions(t, "in_1"))
-		require.Equal(t, 1, tn.Count(t, `SELECT count(*) FROM commission_adjustments a JOIN commissions c ON c.id = a.commission_id
-			WHERE a.amount = -490 AND a.currency = 'EUR' AND a.reason = 'refunded' AND a.affiliate_id = c.affiliate_id`))
-		require.Equal(t, 1, tn.audits(t, "commission.clawed_back"))
+		require.Equal(t, -490, tn.Count(t, `SELECT sum(amount)::int FROM commission_adjustments`), "never more than the commission")
+		require.Equal(t, 2, tn.audits(t, "commission.clawed_back"))
 		require.Equal(t, 0, tn.audits(t, "commission.reversed"))
+	})
+
+	t.Run("ADisputeWonRestoresWhatItsOpeningTook", func(t *testing.T) {
+		t.Parallel()
+		tn := sold(t)
+		tn.mustDeliver(t, "stripe", "charge.dispute.created", "evt_dispute", set{"data.object.charge": "ch_in_1"})
+		require.Equal(t, []commissionRow{{490, "EUR", "reversed", reason("disputed")}}, tn.commissions(t, "in_1"))
+		tn.mustDeliver(t, "stripe", "charge.dispute.created", "evt_dispute_closed", set{"type": "charge.dispute.closed",
+			"data.object.charge": "ch_in_1", "data.object.status": "won"})
+		require.Equal(t, []commissionRow{{490, "EUR", "pending", nil}}, tn.commissions(t, "in_1"))
+		require.Equal(t, 1, tn.audits(t, "commission.restored"))
+
+		lost := sold(t)
+		lost.mustDeliver(t, "stripe", "charge.dispute.created", "evt_dispute_closed", set{"type": "charge.dispute.closed",
+			"data.object.charge": "ch_in_1", "data.object.status": "lost"})
+		lost.mustDeliver(t, "stripe", "charge.dispute.created", "evt_dispute", set{"data.object.charge": "ch_in_1"})
+		require.Equal(t, []commissionRow{{490, "EUR", "reversed", reason("disputed")}}, lost.commissions(t, "in_1"), "lost, whatever the order")
+	})
+
+	t.Run("ARefundOnACurrentAPIVersionFindsTheInvoiceThroughItsPayment", func(t *testing.T) {
+		t.Parallel()
+		tn := sold(t)
+		tn.mustDeliver(t, "stripe", "invoice_payment.paid", "evt_payment", set{"data.object.invoice": "in_1",
+			"data.object.payment": map[string]any{"type": "payment_intent", "payment_intent": "pi_current"}})
+		tn.mustDeliver(t, "stripe", "charge.refunded", "evt_refund", set{"api_version": "2025-03-31.basil", "data.object.id": "ch_current",
+			"data.object.invoice": nil, "data.object.payment_intent": "pi_current", "data.object.amount_refunded": 980})
+		require.Equal(t, []commissionRow{{392, "EUR", "pending", nil}}, tn.commissions(t, "in_1"), "490 less a fifth")
 	})
 
 	t.Run("ADisputeOnACurrentAPIVersionFindsTheInvoiceThroughItsPayment", func(t *testing.T) {
@@ -544,8 +583,13 @@ func TestUnknownAndMalformedEvents(t *testing.T) {
 			return tn.b.fx.Apply(ctx, tx, tn.ID, Event{Provider: "stripe", EndpointID: tn.stripe, EventID: "evt_json",
 				Type: "invoice.paid", Payload: []byte(`{"type":"invoice.paid","data":`)})
 		}), "a body that is not JSON")
-		require.Equal(t, len(cases)+1, strings.Count(b.logs.String(), "Ignoring a provider event that can never take effect"),
-			"each is logged")
+		ignored := 0
+		for _, line := range strings.Split(b.logs.String(), "\n") {
+			if strings.Contains(line, "Ignoring a provider event that can never take effect") && strings.Contains(line, tn.ID.String()) {
+				ignored++
+			}
+		}
+		require.Equal(t, len(cases)+1, ignored, "each is logged")
 		require.Equal(t, len(cases), tn.Count(t, `SELECT count(*) FROM billing_events`), "each stays stored")
 		require.Equal(t, 0, tn.Count(t, `SELECT count(*) FROM customers`), "a half-applied effect was rolled back")
 		require.Equal(t, 0, tn.Count(t, `SELECT count(*) FROM audit_log`))

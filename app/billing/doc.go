@@ -33,8 +33,12 @@ limitations under the License.
 //     Stripe customer was created or its email changed, unattributed.
 //   - conversion.sale_tracked: a paid invoice was recorded as a sale, with
 //     the commission it earned, exactly as the track API audits a sale.
-//   - commission.reversed / commission.clawed_back: a refund or dispute
-//     reversed an unpaid commission or clawed back a paid one.
+//   - conversion.reduced: a refund or dispute of a sale was recorded, or
+//     changed (a larger total refunded, a dispute won or lost);
+//   - commission.reduced / commission.reversed / commission.clawed_back /
+//     commission.restored: the sale's commissions were brought to pay
+//     what they earned less the share of the sale lost (see
+//     ledger.ReduceSale).
 //   - member.created / member.updated / member.deleted: Clerk users and
 //     organization memberships.
 //

@@ -19,6 +19,7 @@ package billing
 import (
 	"context"
 	"encoding/json"
+	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -69,8 +70,9 @@ func (fx *Effects) stripeEffect(eventType string) effect {
 		return fx.stripeInvoicePaid
 	case "charge.refunded":
 		return fx.stripeChargeRefunded
-	case "charge.dispute.created":
-		return fx.stripeDisputeCreated
+	}
+	if slices.Contains(stripeDisputeTypes, eventType) {
+		return fx.stripeDisputed
 	}
 	return nil
 }

@@ -71,6 +71,9 @@ func seedOrg(t *testing.T, admin *pgx.Conn, name string) uuid.UUID {
 		{`INSERT INTO conversions (org_id, id, customer_id, kind, external_id, amount, currency, affiliate_id, campaign_id, occurred_at)
 		  VALUES ($1, $2, $3, 'sale', 'in_' || $6, 4900, 'EUR', $4, $5, now())`,
 			[]any{org, ids["conversion"], ids["customer"], ids["affiliate"], ids["campaign"], name}},
+		{`INSERT INTO sale_reductions (org_id, conversion_id, kind, source, amount, currency, status)
+		  VALUES ($1, $2, 'refund', 'stripe:charge:ch_' || $3, 4900, 'EUR', 'refunded')`,
+			[]any{org, ids["conversion"], name}},
 		{`INSERT INTO payouts (org_id, id, affiliate_id, amount, currency, provider) VALUES ($1, $2, $3, 980, 'EUR', 'manual')`,
 			[]any{org, ids["payout"], ids["affiliate"]}},
 		{`INSERT INTO commissions (org_id, id, conversion_id, affiliate_id, campaign_id, amount, currency, approve_after, payout_id)

@@ -18,7 +18,6 @@ package ledger
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"time"
 
@@ -54,12 +53,15 @@ const (
 // run); until then an approved commission became approved at
 // approve_after.
 type Commission struct {
-	Object         string     `json:"object"`
-	ID             uuid.UUID  `json:"id"`
-	ConversionID   uuid.UUID  `json:"conversion_id"`
-	AffiliateID    uuid.UUID  `json:"affiliate_id"`
-	CampaignID     uuid.UUID  `json:"campaign_id"`
-	Amount         int64      `json:"amount"`
+	Object       string    `json:"object"`
+	ID           uuid.UUID `json:"id"`
+	ConversionID uuid.UUID `json:"conversion_id"`
+	AffiliateID  uuid.UUID `json:"affiliate_id"`
+	CampaignID   uuid.UUID `json:"campaign_id"`
+	Amount       int64     `json:"amount"`
+	// EarnedAmount is what the sale earned before refunds and disputes
+	// reduced the amount.
+	EarnedAmount   int64      `json:"earned_amount"`
 	Currency       string     `json:"currency"`
 	Status         Status     `json:"status"`
 	ApproveAfter   time.Time  `json:"approve_after"`
@@ -80,12 +82,12 @@ const commissionDueSQL = `(status = 'pending' AND approve_after <= now())`
 // every status filter goes through it.
 const commissionStatusSQL = `(CASE WHEN ` + commissionDueSQL + ` THEN 'approved' ELSE status END)`
 
-const commissionColumns = `id, conversion_id, affiliate_id, campaign_id, amount, currency, ` + commissionStatusSQL + `,
+const commissionColumns = `id, conversion_id, affiliate_id, campaign_id, amount, coalesce(earned_amount, amount), currency, ` + commissionStatusSQL + `,
 	approve_after, approved_at, paid_at, reversed_at, reversed_reason, payout_id, created_at, updated_at`
 
 func scanCommission(row pgx.Row) (Commission, error) {
 	c := Commission{Object: "commission"}
-	err := row.Scan(&c.ID, &c.ConversionID, &c.AffiliateID, &c.CampaignID, &c.Amount, &c.Currency, &c.Status,
+	err := row.Scan(&c.ID, &c.ConversionID, &c.AffiliateID, &c.CampaignID, &c.Amount, &c.EarnedAmount, &c.Currency, &c.Status,
 		&c.ApproveAfter, &c.ApprovedAt, &c.PaidAt, &c.ReversedAt, &c.ReversedReason, &c.PayoutID, &c.CreatedAt, &c.UpdatedAt)
 	return c, db.MapError(err)
 }
@@ -127,34 +129,29 @@ func ListCommissions(ctx context.Context, tx pgx.Tx, org uuid.UUID, p Page, f Co
 
 var commissionQuery = Query[Commission]{Table: "commissions", Columns: commissionColumns, Scan: scanCommission}
 
-// Reversal is why and how a commission is reversed.
+// Reversal is why a commission is reversed.
 type Reversal struct {
 	Reason string
-	// ClawBack claws back a commission that is paid or held by a payout,
-	// with a negative adjustment on the affiliate's next payout, where
-	// without it such a commission cannot be reversed.
-	ClawBack bool
-	// Metadata is added to the audit entry, such as the payment refunded.
+	// Metadata is added to the audit entry.
 	Metadata map[string]any
 }
 
 // ErrPaid refuses to reverse a commission that is paid or in a payout.
 var ErrPaid = conflict("A commission that is paid or in a payout cannot be reversed",
-	"a paid commission is clawed back by an adjustment on the affiliate's next payout")
+	"a paid commission is clawed back by an adjustment on the affiliate's next payout, which a refund or dispute of its sale makes")
 
 // ReverseCommission reverses commission id of org for rv's reason and
-// audits it (commission.reversed, or commission.clawed_back), returning
-// the commission as it is now. A commission reversed before is returned
-// unchanged, and one clawed back before is left as it is: the same
-// reversal twice changes and audits nothing. The API reverses with it, and
-// so do a payment's refund and dispute.
+// audits it (commission.reversed), returning the commission as it is now.
+// A commission reversed before is returned unchanged: the same reversal
+// twice changes and audits nothing. One that is paid or in a payout is
+// refused. The API reverses with it; a refund or dispute of the sale
+// reduces its commissions through ReduceSale instead.
 func ReverseCommission(ctx context.Context, tx pgx.Tx, org uuid.UUID, rec Recorder, id uuid.UUID, rv Reversal) (Commission, error) {
 	c, inPayout, err := lockCommission(ctx, tx, org, id)
 	if err != nil || c.Status == Reversed {
 		return c, db.Wrap("locking commission "+id.String(), err)
 	}
-	held := c.Status == Paid || inPayout
-	if held && !rv.ClawBack {
+	if c.Status == Paid || inPayout {
 		return c, ErrPaid
 	}
 	meta := map[string]any{"reason": rv.Reason, "status_was": c.Status, "amount": c.Amount, "currency": c.Currency,
@@ -162,17 +159,10 @@ func ReverseCommission(ctx context.Context, tx pgx.Tx, org uuid.UUID, rec Record
 	for k, v := range rv.Metadata {
 		meta[k] = v
 	}
-	action := "commission.reversed"
-	if held {
-		adjustment, clawed, err := clawBack(ctx, tx, org, c, rv.Reason)
-		if err != nil || !clawed {
-			return c, err
-		}
-		action, meta["adjustment_id"], meta["adjustment_amount"] = "commission.clawed_back", adjustment, -c.Amount
-	} else if c, err = markReversed(ctx, tx, org, id, rv.Reason); err != nil {
+	if c, err = markReversed(ctx, tx, org, id, rv.Reason); err != nil {
 		return c, err
 	}
-	return c, rec.Record(ctx, tx, org, action, "commission", id.String(), meta, nil)
+	return c, rec.Record(ctx, tx, org, "commission.reversed", "commission", id.String(), meta, nil)
 }
 
 // markReversed reverses a commission that is neither paid nor in a payout
@@ -184,21 +174,6 @@ func markReversed(ctx context.Context, tx pgx.Tx, org, id uuid.UUID, reason stri
 		return c, fmt.Errorf("reversing commission %s: %w", id, err)
 	}
 	return c, nil
-}
-
-// clawBack adds the negative adjustment that claws back c, once whatever
-// the reason: clawed is false when one exists already.
-func clawBack(ctx context.Context, tx pgx.Tx, org uuid.UUID, c Commission, reason string) (adjustment uuid.UUID, clawed bool, err error) {
-	err = db.MapError(tx.QueryRow(ctx, `INSERT INTO commission_adjustments (org_id, commission_id, affiliate_id, amount, currency, reason)
-		VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (org_id, commission_id) DO NOTHING RETURNING id`,
-		org, c.ID, c.AffiliateID, -c.Amount, c.Currency, reason).Scan(&adjustment))
-	switch {
-	case errors.Is(err, db.ErrNotFound):
-		return uuid.Nil, false, nil
-	case err != nil:
-		return uuid.Nil, false, fmt.Errorf("clawing back commission %s: %w", c.ID, err)
-	}
-	return adjustment, true, nil
 }
 
 // lockCommission reads a commission for update and whether a payout holds

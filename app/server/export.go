@@ -56,6 +56,7 @@ var exportTables = []exportTable{
 	{name: "payouts", orderBy: "created_at, id"},
 	{name: "commissions", orderBy: "created_at, id"},
 	{name: "commission_adjustments", orderBy: "created_at, id"},
+	{name: "sale_reductions", orderBy: "created_at, id"},
 	{name: "payout_items", orderBy: "payout_id, commission_id"},
 	{name: "payout_deductions", orderBy: "payout_id, adjustment_id"},
 	{name: "billing_events", orderBy: "received_at, id"},

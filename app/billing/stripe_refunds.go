@@ -19,7 +19,9 @@ package billing
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"maps"
 	"strings"
 
 	"github.com/google/uuid"
@@ -30,28 +32,31 @@ import (
 	"github.com/rekomi/rekomi/app/ledger"
 )
 
-// Refunds and disputes. A refund (charge.refunded, whether it returns all
-// of the charge or part of it) or a dispute (charge.dispute.created)
-// reverses the whole commission of the sale the charge paid, with the
-// reason "refunded" or "disputed": a commission is earned on revenue the
-// merchant keeps, and splitting it pro rata is left to a manual
-// correction. A pending or approved commission is reversed. One that is
-// paid, or held by a payout, cannot be: a negative commission_adjustments
-// row claws it back, at most once per commission whatever the reason. A
-// dispute later won does not restore the commission.
+// Refunds and disputes. charge.refunded reports what has been refunded of
+// a charge so far (amount_refunded); charge.dispute.created, .updated,
+// .closed, .funds_withdrawn and .funds_reinstated report a dispute, its
+// amount and its status. Each is recorded against the sale the charge paid
+// with ledger.ReduceSale, which reduces the sale's commissions by the
+// share of the sale refunded or disputed, to the cent, claws back that
+// share of a paid one, and gives it back when the dispute is won (status
+// won, or warning_closed for an inquiry; funds_reinstated says so too).
+// A dispute lost keeps what it took.
 //
 // Finding the sale: a charge rendered by an API version before 2025-03-31
 // names its invoice (charge.invoice). Otherwise the invoice is found among
 // the organization's stored events: an invoice_payment.paid naming the
-// charge or its payment intent (current API versions: the endpoint should
-// subscribe to it), or an invoice.paid naming them (older versions). A
-// dispute names only its charge and payment intent.
+// charge or its payment intent (API versions from 2025-03-31, whose
+// invoice.paid no longer names them: the endpoint must subscribe to
+// invoice_payment.paid), or an invoice.paid naming them (older versions).
+// A dispute names only its charge and payment intent.
 //
 // Order: a refund or dispute that finds no sale changes nothing, but it
 // stays stored; when the sale is later recorded (invoice.paid) or credited
 // (a late attribution), applyStoredReversals finds the refunds and
-// disputes stored before and applies them. The per-organization lock
-// (lockStripeEffects) makes the later of the two events see the earlier.
+// disputes stored before and records them. ReduceSale keeps running
+// totals and a dispute's final state whatever order reports arrive in, and
+// the per-organization lock (lockStripeEffects) makes the later of two
+// events see the earlier.
 
 // stripePayment names a charge and what it paid, as far as an event says.
 type stripePayment struct {
@@ -66,14 +71,36 @@ func idOf[T any](obj *T, id func(*T) string) string {
 	return id(obj)
 }
 
+// stripeDisputeTypes are the events that report a dispute.
+var stripeDisputeTypes = []string{"charge.dispute.created", "charge.dispute.updated", "charge.dispute.closed",
+	"charge.dispute.funds_withdrawn", "charge.dispute.funds_reinstated"}
+
 func (fx *Effects) stripeChargeRefunded(ctx context.Context, tx pgx.Tx, org uuid.UUID, ev Event) error {
-	var ch stripe.Charge
-	e, err := parseStripe(ev.Payload, &ch)
+	p, r, err := stripeRefundOf(ev.Payload)
 	if err != nil {
 		return err
 	}
-	if err := validStripeID("charge", ch.ID); err != nil {
+	return fx.reducePayment(ctx, tx, org, ev, p, r)
+}
+
+func (fx *Effects) stripeDisputed(ctx context.Context, tx pgx.Tx, org uuid.UUID, ev Event) error {
+	p, r, err := stripeDisputeOf(ev.Type, ev.Payload)
+	if err != nil {
 		return err
+	}
+	return fx.reducePayment(ctx, tx, org, ev, p, r)
+}
+
+// stripeRefundOf reads charge.refunded: the charge, and what has been
+// refunded of it so far.
+func stripeRefundOf(payload []byte) (stripePayment, ledger.Reduction, error) {
+	var ch stripe.Charge
+	e, err := parseStripe(payload, &ch)
+	if err != nil {
+		return stripePayment{}, ledger.Reduction{}, err
+	}
+	if err := validStripeID("charge", ch.ID); err != nil {
+		return stripePayment{}, ledger.Reduction{}, err
 	}
 	// stripe-go follows the current API version, whose charges no longer
 	// name their invoice; older versions' do.
@@ -81,29 +108,53 @@ func (fx *Effects) stripeChargeRefunded(ctx context.Context, tx pgx.Tx, org uuid
 		Invoice *stripe.Invoice `json:"invoice"`
 	}
 	if err := json.Unmarshal(e.Data.Raw, &legacy); err != nil {
-		return unusable("charge %s has an unreadable invoice: %w", ch.ID, err)
+		return stripePayment{}, ledger.Reduction{}, unusable("charge %s has an unreadable invoice: %w", ch.ID, err)
+	}
+	if ch.AmountRefunded <= 0 {
+		return stripePayment{}, ledger.Reduction{}, unusable("charge %s reports nothing refunded", ch.ID)
 	}
 	p := stripePayment{charge: ch.ID, intent: idOf(ch.PaymentIntent, func(pi *stripe.PaymentIntent) string { return pi.ID }),
 		invoice: idOf(legacy.Invoice, func(in *stripe.Invoice) string { return in.ID })}
-	return fx.reversePayment(ctx, tx, org, ev, p, "refunded")
+	r := ledger.Reduction{Kind: ledger.Refund, Source: "stripe:charge:" + ch.ID, Amount: ch.AmountRefunded,
+		Currency: strings.ToUpper(string(ch.Currency)), SoFar: true, State: ledger.ReductionRefunded,
+		Metadata: map[string]any{"stripe_charge": ch.ID}}
+	return p, r, nil
 }
 
-func (fx *Effects) stripeDisputeCreated(ctx context.Context, tx pgx.Tx, org uuid.UUID, ev Event) error {
+// stripeDisputeOf reads a dispute event: the charge, and the dispute's
+// amount and state.
+func stripeDisputeOf(eventType string, payload []byte) (stripePayment, ledger.Reduction, error) {
 	var d stripe.Dispute
-	if _, err := parseStripe(ev.Payload, &d); err != nil {
-		return err
+	if _, err := parseStripe(payload, &d); err != nil {
+		return stripePayment{}, ledger.Reduction{}, err
 	}
 	p := stripePayment{charge: idOf(d.Charge, func(c *stripe.Charge) string { return c.ID }),
 		intent: idOf(d.PaymentIntent, func(pi *stripe.PaymentIntent) string { return pi.ID })}
 	if err := validStripeID("disputed charge", p.charge); err != nil {
-		return err
+		return p, ledger.Reduction{}, err
 	}
-	return fx.reversePayment(ctx, tx, org, ev, p, "disputed")
+	if err := validStripeID("dispute", d.ID); err != nil {
+		return p, ledger.Reduction{}, err
+	}
+	if d.Amount <= 0 {
+		return p, ledger.Reduction{}, unusable("dispute %s disputes no amount", d.ID)
+	}
+	state := ledger.DisputeOpen
+	switch {
+	case eventType == "charge.dispute.funds_reinstated", d.Status == stripe.DisputeStatusWon, d.Status == stripe.DisputeStatusWarningClosed:
+		state = ledger.DisputeWon
+	case d.Status == stripe.DisputeStatusLost:
+		state = ledger.DisputeLost
+	}
+	r := ledger.Reduction{Kind: ledger.Dispute, Source: "stripe:dispute:" + d.ID, Amount: d.Amount,
+		Currency: strings.ToUpper(string(d.Currency)), State: state,
+		Metadata: map[string]any{"stripe_charge": p.charge, "stripe_dispute": d.ID, "stripe_dispute_status": string(d.Status)}}
+	return p, r, nil
 }
 
-// reversePayment reverses the commissions of the sale p paid, if that sale
-// is known yet.
-func (fx *Effects) reversePayment(ctx context.Context, tx pgx.Tx, org uuid.UUID, ev Event, p stripePayment, reason string) error {
+// reducePayment records r against the sale p paid, if that sale is known
+// yet.
+func (fx *Effects) reducePayment(ctx context.Context, tx pgx.Tx, org uuid.UUID, ev Event, p stripePayment, r ledger.Reduction) error {
 	if err := lockStripeEffects(ctx, tx, org); err != nil {
 		return err
 	}
@@ -114,11 +165,28 @@ func (fx *Effects) reversePayment(ctx context.Context, tx pgx.Tx, org uuid.UUID,
 		}
 	}
 	if p.invoice == "" {
-		fx.log.Info("A Stripe charge was "+reason+" with no known invoice; a later invoice.paid applies it",
+		fx.log.Info("A Stripe charge's "+string(r.Kind)+" names no known invoice; a later invoice.paid applies it",
 			"event_id", ev.EventID, "org_id", org.String(), "charge", p.charge)
 		return nil
 	}
-	return reverseSale(ctx, tx, org, fx.recorder(ev), p.invoice, reason)
+	return reduceSale(ctx, tx, org, fx.recorder(ev), p.invoice, r)
+}
+
+// reduceSale records r against the sale of externalID; a reduction that
+// cannot be of that sale (another currency) can never apply.
+func reduceSale(ctx context.Context, tx pgx.Tx, org uuid.UUID, rec ledger.Recorder, externalID string, r ledger.Reduction) error {
+	r.Metadata = maps.Clone(r.Metadata)
+	if r.Metadata == nil {
+		r.Metadata = map[string]any{}
+	}
+	r.Metadata["sale"] = externalID
+	_, err := ledger.ReduceSale(ctx, tx, org, rec, externalID, r)
+	var refusal *ledger.Refusal
+	var fields ledger.FieldErrors
+	if errors.As(err, &refusal) || errors.As(err, &fields) {
+		return unusable("the %s %s cannot reduce sale %s: %w", r.Kind, r.Source, externalID, err)
+	}
+	return err
 }
 
 // containing is the containment document {"type": eventType, "data":
@@ -194,7 +262,7 @@ func invoiceOfPayment(ctx context.Context, tx pgx.Tx, org uuid.UUID, p stripePay
 	return "", nil
 }
 
-// applyStoredReversals applies the refunds and disputes stored before the
+// applyStoredReversals records the refunds and disputes stored before the
 // sale of invoice was recorded or credited.
 func (fx *Effects) applyStoredReversals(ctx context.Context, tx pgx.Tx, org uuid.UUID, ev Event, invoice string) error {
 	payments, err := paymentsOfInvoice(ctx, tx, org, invoice)
@@ -211,20 +279,33 @@ func (fx *Effects) applyStoredReversals(ctx context.Context, tx pgx.Tx, org uuid
 			if key == "charge" {
 				refundKey = "id" // a charge.refunded event's object is the charge
 			}
-			docs = append(docs, containing("charge.refunded", map[string]any{refundKey: id}),
-				containing("charge.dispute.created", map[string]any{key: id}))
+			docs = append(docs, containing("charge.refunded", map[string]any{refundKey: id}))
+			for _, t := range stripeDisputeTypes {
+				docs = append(docs, containing(t, map[string]any{key: id}))
+			}
 		}
 	}
 	found, err := storedStripeEvents(ctx, tx, org, docs)
 	if err != nil {
 		return err
 	}
-	reasons := map[string]string{"charge.refunded": "refunded", "charge.dispute.created": "disputed"}
 	for _, f := range found {
-		if reason, ok := reasons[f[0]]; ok {
-			if err := reverseSale(ctx, tx, org, fx.recorder(ev), invoice, reason); err != nil {
-				return err
-			}
+		var r ledger.Reduction
+		var err error
+		if f[0] == "charge.refunded" {
+			_, r, err = stripeRefundOf([]byte(f[1]))
+		} else {
+			_, r, err = stripeDisputeOf(f[0], []byte(f[1]))
+		}
+		var u unusableEvent
+		if errors.As(err, &u) {
+			continue // it was logged when it arrived
+		}
+		if err == nil {
+			err = reduceSale(ctx, tx, org, fx.recorder(ev), invoice, r)
+		}
+		if err != nil && !errors.As(err, &u) {
+			return err
 		}
 	}
 	return nil
@@ -267,26 +348,4 @@ func paymentsOfInvoice(ctx context.Context, tx pgx.Tx, org uuid.UUID, invoice st
 			intent: idOf(intent, func(pi *stripe.PaymentIntent) string { return pi.ID })})
 	}
 	return payments, nil
-}
-
-// reverseSale reverses, or claws back, each commission of the sale
-// recorded for invoice.
-func reverseSale(ctx context.Context, tx pgx.Tx, org uuid.UUID, aud ledger.Recorder, invoice, reason string) error {
-	rows, err := tx.Query(ctx, `SELECT cm.id FROM commissions cm
-		JOIN conversions cv ON cv.org_id = cm.org_id AND cv.id = cm.conversion_id
-		WHERE cm.org_id = $1 AND cv.kind = 'sale' AND cv.external_id = $2 ORDER BY cm.created_at, cm.id`, org, invoice)
-	if err != nil {
-		return fmt.Errorf("finding the commissions of invoice %s: %w", invoice, db.MapError(err))
-	}
-	ids, err := pgx.CollectRows(rows, pgx.RowTo[uuid.UUID])
-	if err != nil {
-		return fmt.Errorf("reading the commissions of invoice %s: %w", invoice, db.MapError(err))
-	}
-	for _, id := range ids {
-		rv := ledger.Reversal{Reason: reason, ClawBack: true, Metadata: map[string]any{"stripe_invoice": invoice}}
-		if _, err := ledger.ReverseCommission(ctx, tx, org, aud, id, rv); err != nil {
-			return err
-		}
-	}
-	return nil
 }
