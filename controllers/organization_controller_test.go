@@ -383,8 +383,8 @@ func TestOrganizationPlanNotAllowed(t *testing.T) {
 	})
 }
 
-// seedTenantRows adds a campaign, an affiliate, a link and clicks as the
-// superuser.
+// seedTenantRows adds a campaign, an affiliate, a link, clicks and a promo
+// code as the superuser.
 func seedTenantRows(t *testing.T, conn *pgx.Conn, orgID string) {
 	t.Helper()
 	ctx := context.Background()
@@ -399,6 +399,7 @@ func seedTenantRows(t *testing.T, conn *pgx.Conn, orgID string) {
 		{"INSERT INTO referral_links (org_id, id, affiliate_id, campaign_id, code, destination_url) VALUES ($1, $2, $3, $4, $5, 'https://example.com/')", []any{orgID, link, affiliate, campaign, code}},
 		{"INSERT INTO route_keys (kind, key, org_id, target_id) VALUES ('link_code', $2, $1, $3)", []any{orgID, code, link}},
 		{"INSERT INTO clicks (org_id, link_id, visitor_id, occurred_at) SELECT $1, $2, gen_random_uuid(), now() FROM generate_series(1, 3)", []any{orgID, link}},
+		{"INSERT INTO promo_codes (org_id, code, affiliate_id, campaign_id) VALUES ($1, 'SPRING', $2, $3)", []any{orgID, affiliate, campaign}},
 	} {
 		_, err := conn.Exec(ctx, stmt.sql, stmt.args...)
 		require.NoError(t, err, stmt.sql)

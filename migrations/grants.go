@@ -54,6 +54,12 @@ func RuntimeGrants() map[string][]pgroles.Privilege {
 		"sale_reductions": {pgroles.Select, pgroles.Insert, pgroles.Update},
 		"payouts":         {pgroles.Select, pgroles.Insert, pgroles.Update},
 
+		// A promo code's code, organization and creation never change: an
+		// update moves it to another affiliate or campaign, or disables it.
+		"promo_codes": {pgroles.Select, pgroles.Insert, pgroles.Column(pgroles.Update, "affiliate_id"),
+			pgroles.Column(pgroles.Update, "campaign_id"), pgroles.Column(pgroles.Update, "disabled_at"),
+			pgroles.Column(pgroles.Update, "updated_at")},
+
 		// Append-only facts (an adjustment, once recorded, never changes).
 		"clicks":                 {pgroles.Select, pgroles.Insert},
 		"payout_items":           {pgroles.Select, pgroles.Insert},

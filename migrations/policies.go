@@ -34,7 +34,8 @@ const (
 var tenantIsolated = []string{
 	"admin_sessions", "affiliate_invites", "affiliates", "api_keys", "audit_log", "billing_events", "campaigns", "clicks",
 	"commission_adjustments", "commissions", "conversions", "customers", "idempotency_keys", "members",
-	"org_data_keys", "payout_deductions", "payout_items", "payouts", "referral_links", "sale_reductions", "webhook_endpoints",
+	"org_data_keys", "payout_deductions", "payout_items", "payouts", "promo_codes", "referral_links", "sale_reductions",
+	"webhook_endpoints",
 }
 
 // Policies is the exact set of row-level security policies the migrations

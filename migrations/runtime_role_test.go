@@ -111,6 +111,19 @@ func TestRuntimeRolePrivileges(t *testing.T) {
 		})
 	}
 
+	code := seedPromoCode(t, region, org)
+	t.Run("CannotChangeAPromoCodesCode", func(t *testing.T) {
+		n, err := tenantExec(ctx, runtime, org, `UPDATE promo_codes SET disabled_at = now(), updated_at = now() WHERE id = $1`, code)
+		require.NoError(t, err, "the app disables codes")
+		require.EqualValues(t, 1, n)
+		for column, value := range map[string]string{"code": "'TAKEN'", "org_id": "org_id", "id": "gen_random_uuid()", "created_at": "now()"} {
+			_, err := tenantExec(ctx, runtime, org, `UPDATE promo_codes SET `+column+` = `+value+` WHERE id = $1`, code)
+			requireSQLState(t, err, "42501")
+		}
+		_, err = tenantExec(ctx, runtime, org, `DELETE FROM promo_codes WHERE id = $1`, code)
+		requireSQLState(t, err, "42501")
+	})
+
 	t.Run("CannotDeleteARouteKey", func(t *testing.T) {
 		n, err := tenantExec(ctx, runtime, org, `DELETE FROM route_keys WHERE target_id = $1`, key)
 		requireSQLState(t, err, "42501")
@@ -151,6 +164,19 @@ func seedKey(t *testing.T, region *regiondb.DB) (org, key uuid.UUID) {
 	dbtest.Exec(t, region.AdminURL, `INSERT INTO route_keys (kind, key, org_id, target_id) VALUES ('api_key_prefix', $1, $2, $3)`,
 		prefix, org, key)
 	return org, key
+}
+
+// seedPromoCode writes a campaign, an affiliate and its promo code in org
+// as the admin, and returns the promo code's id.
+func seedPromoCode(t *testing.T, region *regiondb.DB, org uuid.UUID) uuid.UUID {
+	t.Helper()
+	campaign, affiliate, code := uuid.New(), uuid.New(), uuid.New()
+	dbtest.Exec(t, region.AdminURL, `INSERT INTO campaigns (org_id, id, name, currency, commission_type, commission_bps)
+		VALUES ($1, $2, 'Spring', 'EUR', 'percentage', 1000)`, org, campaign)
+	dbtest.Exec(t, region.AdminURL, `INSERT INTO affiliates (org_id, id, email) VALUES ($1, $2, 'ada@example.com')`, org, affiliate)
+	dbtest.Exec(t, region.AdminURL, `INSERT INTO promo_codes (org_id, id, code, affiliate_id, campaign_id) VALUES ($1, $2, 'SPRING', $3, $4)`,
+		org, code, affiliate, campaign)
+	return code
 }
 
 // tenantExec runs sql in a transaction of org's tenant and returns the rows

@@ -63,6 +63,8 @@ func seedOrg(t *testing.T, admin *pgx.Conn, name string) uuid.UUID {
 			[]any{org, ids["link"], ids["affiliate"], ids["campaign"], name}},
 		{`INSERT INTO route_keys (kind, key, org_id, target_id) VALUES ('link_code', 'code-' || $2, $1, $3)`,
 			[]any{org, name, ids["link"]}},
+		{`INSERT INTO promo_codes (org_id, code, affiliate_id, campaign_id) VALUES ($1, 'SPRING', $2, $3)`,
+			[]any{org, ids["affiliate"], ids["campaign"]}},
 		{`INSERT INTO clicks (org_id, link_id, visitor_id, occurred_at, ip) VALUES ($1, $2, $3, now(), '192.0.2.0')`,
 			[]any{org, ids["link"], ids["visitor"]}},
 		{`INSERT INTO customers (org_id, id, external_id, email, affiliate_id, link_id, click_id, attributed_at)

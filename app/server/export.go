@@ -50,6 +50,7 @@ var exportTables = []exportTable{
 	{name: "affiliates", orderBy: "created_at, id"},
 	{name: "affiliate_invites", orderBy: "created_at, id", omit: []string{"token_hash"}},
 	{name: "referral_links", orderBy: "created_at, id"},
+	{name: "promo_codes", orderBy: "created_at, id"},
 	{name: "clicks", orderBy: "id"},
 	{name: "customers", orderBy: "created_at, id"},
 	{name: "conversions", orderBy: "created_at, id"},

@@ -16,8 +16,8 @@ limitations under the License.
 
 // Package ledgertest seeds an organization's ledger for tests: a migrated
 // Region database, organizations in it (written as the database owner, as
-// the operator does), and campaigns, affiliates, links, clicks and
-// commissions written as the runtime role in each organization's tenant
+// the operator does), and campaigns, affiliates, links, promo codes, clicks
+// and commissions written as the runtime role in each organization's tenant
 // transaction, as the API and a tracked sale would have; Org.Audits counts
 // its audit entries. It is the one factory the ledger's, the billing
 // effects' and the HTTP API's tests seed through.
@@ -169,6 +169,16 @@ func (o Org) Link(t testing.TB, affiliate, campaign uuid.UUID) (uuid.UUID, strin
 	o.Exec(t, []any{&id}, `INSERT INTO referral_links (org_id, affiliate_id, campaign_id, code, destination_url)
 		VALUES ($1, $2, $3, $4, 'https://shop.example/') RETURNING id`, o.ID, affiliate, campaign, code)
 	return id, code
+}
+
+// PromoCode adds an enabled promo code of the affiliate in the campaign
+// and returns its id.
+func (o Org) PromoCode(t testing.TB, affiliate, campaign uuid.UUID, code string) uuid.UUID {
+	t.Helper()
+	var id uuid.UUID
+	o.Exec(t, []any{&id}, `INSERT INTO promo_codes (org_id, affiliate_id, campaign_id, code) VALUES ($1, $2, $3, $4) RETURNING id`,
+		o.ID, affiliate, campaign, code)
+	return id
 }
 
 // Partner is an active affiliate with a link in a campaign of its own.
