@@ -53,6 +53,9 @@ func (b *bundle) tenantObjects(t *testing.T, key string) map[string]string {
 	create("/v1/affiliates/"+id(aff)+"/approve", ``, http.StatusOK)
 	link := create("/v1/links", `{"affiliate_id":"`+id(aff)+`","campaign_id":"`+ids["/v1/campaigns/"]+`","destination_url":"https://shop.example.com/"}`, http.StatusCreated)
 	ids["/v1/links/"] = id(link)
+	// Every organization has a promo code SPRING: the same code, never the
+	// same object.
+	ids["/v1/promo-codes/"] = id(create("/v1/promo-codes", `{"code":"SPRING","affiliate_id":"`+id(aff)+`","campaign_id":"`+ids["/v1/campaigns/"]+`"}`, http.StatusCreated))
 	sale := create("/v1/track/sale", `{"customer":{"external_id":"cus_1","email":"buyer@example.com"},"external_id":"inv_1",`+
 		`"amount":10000,"currency":"EUR","referral_code":"`+link["code"].(string)+`"}`, http.StatusCreated)
 	ids["/v1/conversions/"] = id(sale)
@@ -71,9 +74,11 @@ var crossTenantBodies = map[string]string{
 	"PATCH /v1/campaigns/{id}":          `{"name":"Taken over"}`,
 	"PATCH /v1/affiliates/{id}":         `{"name":"Taken over"}`,
 	"PATCH /v1/links/{id}":              `{"destination_url":"https://evil.example.com/"}`,
+	"PATCH /v1/promo-codes/{id}":        `{"campaign_id":"0b0c3c58-3f4f-4a51-9d2b-6a1f3e0c7d21"}`,
 	"POST /v1/payouts/{id}/dispatch":    ``,
 	"POST /v1/campaigns/{id}/archive":   ``,
 	"POST /v1/links/{id}/disable":       ``,
+	"POST /v1/promo-codes/{id}/disable": ``,
 	"POST /v1/affiliates/{id}/approve":  ``,
 	"POST /v1/affiliates/{id}/invite":   ``,
 	"DELETE /v1/api-keys/{id}":          ``,
@@ -90,7 +95,7 @@ func TestCrossTenantAccess(t *testing.T) {
 	b := setup(t, srv, func(c *config.Config) { c.MaxBodyBytes = 4096; c.RateLimit, c.RateBurst = 1000, 1000 })
 	_, keyA := b.seedOrg(t, "acme", server.ScopeRead, server.ScopeWrite)
 	_, keyB := b.seedOrg(t, "globex", server.ScopeRead, server.ScopeWrite)
-	b.tenantObjects(t, keyA)
+	idsA := b.tenantObjects(t, keyA)
 	idsB := b.tenantObjects(t, keyB)
 	routes := server.New(config.Defaults(), nil, slog.New(slog.NewTextHandler(io.Discard, nil))).Routes()
 
@@ -116,6 +121,33 @@ func TestCrossTenantAccess(t *testing.T) {
 		}
 		after := b.tenantIDsVisible(t, keyB, idsB)
 		require.Equal(t, len(idsB), after, "organization B's objects are all still there and unchanged in number")
+	})
+
+	t.Run("APromoCodeOfTheSameNameStaysItsOrganizations", func(t *testing.T) {
+		codeA, codeB := idsA["/v1/promo-codes/"], idsB["/v1/promo-codes/"]
+		var before map[string]any
+		require.Equal(t, http.StatusOK, b.call(t, http.MethodGet, "/v1/promo-codes/"+codeB, keyB, "", nil, &before).StatusCode)
+		move := `{"affiliate_id":"` + idsA["/v1/affiliates/"] + `","campaign_id":"` + idsA["/v1/campaigns/"] + `"}`
+		for _, req := range []struct{ method, path, body string }{
+			{http.MethodPatch, "/v1/promo-codes/" + codeB, move},
+			{http.MethodPost, "/v1/promo-codes/" + codeB + "/disable", ""},
+		} {
+			var p server.Problem
+			resp := b.call(t, req.method, req.path, keyA, "application/json", strings.NewReader(req.body), &p)
+			require.Equal(t, http.StatusNotFound, resp.StatusCode, "%s %s: %+v", req.method, req.path, p)
+		}
+		var after map[string]any
+		require.Equal(t, http.StatusOK, b.call(t, http.MethodGet, "/v1/promo-codes/"+codeB, keyB, "", nil, &after).StatusCode)
+		require.Equal(t, before, after, "B's SPRING is neither moved to A's affiliate nor disabled")
+		require.Nil(t, after["disabled_at"], "nor by the walk of every route before")
+		require.Equal(t, idsB["/v1/affiliates/"], after["affiliate_id"])
+		require.Equal(t, idsB["/v1/campaigns/"], after["campaign_id"])
+		for key, own := range map[string]string{keyA: codeA, keyB: codeB} {
+			var list promoCodeListJSON
+			b.call(t, http.MethodGet, "/v1/promo-codes?limit=100", key, "", nil, &list)
+			require.Len(t, list.Data, 1, "each organization lists its own SPRING alone")
+			require.Equal(t, own, list.Data[0].ID.String())
+		}
 	})
 
 	t.Run("ListsAndExportsNeverHoldAnotherOrganizationsIDs", func(t *testing.T) {
