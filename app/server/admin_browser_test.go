@@ -90,8 +90,9 @@ func rowsOf(t *testing.T, tab context.Context, table string) [][]string {
 	return rows
 }
 
-// TestAdminInABrowser signs in, searches the audit log and pages through it
-// in a real headless Chromium, with the pages' CSP in force.
+// TestAdminInABrowser signs in, reads the promo codes, searches the audit
+// log and pages through it in a real headless Chromium, with the pages' CSP
+// in force.
 func TestAdminInABrowser(t *testing.T) {
 	t.Parallel()
 	srv := dbtest.Start(t)
@@ -108,6 +109,10 @@ func TestAdminInABrowser(t *testing.T) {
 	}
 	created := b.auditAll(t, key, "action=campaign.created")
 	require.Len(t, created, 40)
+	partner := b.org(org).Partner(t, "")
+	spring := b.org(org).PromoCode(t, partner.Affiliate, partner.Campaign, "Spring-2026")
+	autumn := b.org(org).PromoCode(t, partner.Affiliate, partner.Campaign, "AUTUMN")
+	b.org(org).Exec(t, nil, `UPDATE promo_codes SET disabled_at = '2026-03-01T10:00:00Z' WHERE id = $1`, spring)
 
 	tab := headlessChromium(t)
 
@@ -128,6 +133,20 @@ func TestAdminInABrowser(t *testing.T) {
 	styled, err := chromedp.Run(tab, chromedp.Evaluate[string](`getComputedStyle(document.querySelector("table")).borderCollapse`))
 	require.NoError(t, err)
 	require.Equal(t, "collapse", styled, "the style sheet loads under the CSP")
+
+	// The promo codes, from the nav: the newest first, each with its
+	// affiliate, campaign and status.
+	_, err = chromedp.RunResponse(tab, chromedp.Click(chromedp.ID("nav-promo-codes")))
+	require.NoError(t, err)
+	require.NoError(t, chromedp.Do(tab, chromedp.WaitVisible(chromedp.ID("promo-code-"+autumn.String()))))
+	codes := rowsOf(t, tab, "#promo-codes")
+	require.Len(t, codes, 2)
+	require.Equal(t, []string{"AUTUMN", partner.Email}, codes[0][:2])
+	require.Equal(t, "active", codes[0][3])
+	require.Equal(t, []string{"Spring-2026", partner.Email}, codes[1][:2])
+	require.Equal(t, "disabled 2026-03-01 10:00:00Z", codes[1][3])
+	require.Equal(t, codes[0][2], codes[1][2], "both codes' campaign")
+	require.True(t, strings.HasPrefix(codes[0][2], "campaign-"), "%q", codes[0][2])
 
 	// The audit log, searched by action.
 	_, err = chromedp.RunResponse(tab, chromedp.Click(chromedp.ID("nav-audit-log")))

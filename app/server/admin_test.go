@@ -235,6 +235,18 @@ func resultSeqs(t *testing.T, p page) []int64 {
 	return out
 }
 
+var promoCodeRow = regexp.MustCompile(`<tr id="promo-code-([0-9a-f-]{36})">`)
+
+// promoCodeRows are the ids of the promo codes page's rows, in order.
+func promoCodeRows(t *testing.T, p page) []uuid.UUID {
+	t.Helper()
+	var out []uuid.UUID
+	for _, m := range promoCodeRow.FindAllStringSubmatch(p.body, -1) {
+		out = append(out, uuid.MustParse(m[1]))
+	}
+	return out
+}
+
 var nextLink = regexp.MustCompile(`<a href="([^"]+)" id="next-page">`)
 
 func nextPageOf(p page) string {
@@ -253,7 +265,7 @@ func TestAdmin(t *testing.T) {
 
 	t.Run("SendsSignedOutBrowsersToSignIn", func(t *testing.T) {
 		a := b.browser(t, "192.0.2.1")
-		for _, path := range []string{"/admin", "/admin/audit-log", "/admin/audit-log/export.csv"} {
+		for _, path := range []string{"/admin", "/admin/promo-codes", "/admin/audit-log", "/admin/audit-log/export.csv"} {
 			requireSignInRedirect(t, a.get(t, path))
 		}
 		requireSignInRedirect(t, a.revoke(t, uuid.New(), "x"))
@@ -323,6 +335,8 @@ func TestAdmin(t *testing.T) {
 			"sign-in":        a.get(t, "/admin/sign-in"),
 			"style sheet":    a.get(t, "/admin/static/admin.css"),
 			"overview":       a.get(t, "/admin"),
+			"promo codes":    a.get(t, "/admin/promo-codes"),
+			"bad page":       a.get(t, "/admin/promo-codes?starting_after=x"),
 			"audit log":      a.get(t, "/admin/audit-log"),
 			"bad query":      a.get(t, "/admin/audit-log?limit=0"),
 			"export":         a.get(t, "/admin/audit-log/export.csv"),
@@ -425,10 +439,12 @@ func TestAdmin(t *testing.T) {
 	t.Run("ReadingNeedsTheReadScope", func(t *testing.T) {
 		org, key := b.seedOrg(t, "nakatomi", server.ScopeRead, server.ScopeWrite)
 		b.seedAuditEntries(t, org, "nakatomi.vault", 2)
+		p := b.org(org).Partner(t, "")
+		b.org(org).PromoCode(t, p.Affiliate, p.Campaign, "nakatomi-vault")
 		a := b.browser(t, "192.0.2.18")
 		a.mustSignIn(t, key)
 		b.setScopes(t, org, b.keyID(t, org, key), server.ScopeWrite)
-		for _, path := range []string{"/admin", "/admin/audit-log", "/admin/audit-log/export.csv"} {
+		for _, path := range []string{"/admin", "/admin/promo-codes", "/admin/audit-log", "/admin/audit-log/export.csv"} {
 			p := a.get(t, path)
 			requireSignInRedirect(t, p)
 			require.NotContains(t, p.body, "nakatomi.vault", path)
@@ -485,6 +501,10 @@ func TestAdmin(t *testing.T) {
 		orgB, keyB := b.seedOrg(t, "oscorp", server.ScopeRead, server.ScopeWrite)
 		b.seedAuditEntries(t, orgB, "oscorp.secret_thing", 3)
 		idB := b.keyID(t, orgB, keyB)
+		partnerA, partnerB := b.org(orgA).Partner(t, ""), b.org(orgB).Partner(t, "")
+		springA := b.org(orgA).PromoCode(t, partnerA.Affiliate, partnerA.Campaign, "SPRING")
+		springB := b.org(orgB).PromoCode(t, partnerB.Affiliate, partnerB.Campaign, "spring")
+		secretB := b.org(orgB).PromoCode(t, partnerB.Affiliate, partnerB.Campaign, "oscorp-secret-code")
 		a := b.browser(t, "192.0.2.12")
 		token := a.mustSignIn(t, keyA)
 
@@ -494,14 +514,20 @@ func TestAdmin(t *testing.T) {
 		require.Zero(t, b.countActions(t, orgA, "admin.override"))
 		require.Zero(t, b.countActions(t, orgB, "admin.override"))
 
-		for _, path := range []string{"/admin", "/admin/audit-log", "/admin/audit-log?q=secret_thing",
-			"/admin/audit-log?action=oscorp.secret_thing", "/admin/audit-log/export.csv"} {
+		for _, path := range []string{"/admin", "/admin/promo-codes", "/admin/promo-codes?starting_after=" + secretB.String(),
+			"/admin/audit-log", "/admin/audit-log?q=secret_thing", "/admin/audit-log?action=oscorp.secret_thing", "/admin/audit-log/export.csv"} {
 			p := a.get(t, path)
 			require.Equal(t, http.StatusOK, p.status, path)
 			require.NotContains(t, p.body, "secret_thing-", path)
 			require.NotContains(t, p.body, "<td>oscorp.secret_thing</td>", path)
 			require.NotContains(t, p.body, idB.String(), path)
+			for _, id := range []uuid.UUID{springB, secretB, partnerB.Affiliate, partnerB.Campaign} {
+				require.NotContains(t, p.body, id.String(), path)
+			}
+			require.NotContains(t, p.body, "oscorp-secret-code", path)
+			require.NotContains(t, p.body, partnerB.Email, path)
 		}
+		require.Equal(t, []uuid.UUID{springA}, promoCodeRows(t, a.get(t, "/admin/promo-codes")), "A's SPRING alone")
 		require.Empty(t, resultSeqs(t, a.get(t, "/admin/audit-log?action=oscorp.secret_thing")))
 	})
 
@@ -542,6 +568,60 @@ func TestAdmin(t *testing.T) {
 		for _, field := range []string{"actor_type", "starting_after", "color"} {
 			require.Contains(t, bad.body, "<code>"+field+"</code>")
 		}
+	})
+
+	t.Run("ListsAndPagesPromoCodes", func(t *testing.T) {
+		org, key := b.seedOrg(t, "monsters", server.ScopeRead, server.ScopeWrite)
+		a := b.browser(t, "192.0.2.19")
+		a.mustSignIn(t, key)
+		empty := a.get(t, "/admin/promo-codes")
+		require.Equal(t, http.StatusOK, empty.status, empty.body)
+		require.Contains(t, empty.body, "No promo codes yet.")
+		require.Contains(t, empty.body, `<a href="/admin/promo-codes" id="nav-promo-codes">Promo codes</a>`, "the nav leads here")
+
+		o := b.org(org)
+		p := o.Partner(t, "")
+		o.Exec(t, nil, `UPDATE affiliates SET name = 'Ada Lovelace' WHERE org_id = $1 AND id = $2`, org, p.Affiliate)
+		var campaign string
+		o.Exec(t, []any{&campaign}, `SELECT name FROM campaigns WHERE id = $1`, p.Campaign)
+		other := o.Partner(t, "")
+		var codes []uuid.UUID // oldest first
+		for i := range 30 {
+			codes = append(codes, o.PromoCode(t, p.Affiliate, p.Campaign, "CODE-"+strconv.Itoa(i)))
+		}
+		last := o.PromoCode(t, other.Affiliate, other.Campaign, "Mixed_Case-1")
+		codes = append(codes, last)
+		o.Exec(t, nil, `UPDATE promo_codes SET disabled_at = '2026-03-01T10:00:00Z' WHERE org_id = $1 AND id = $2`, org, codes[0])
+
+		first := a.get(t, "/admin/promo-codes")
+		require.Equal(t, http.StatusOK, first.status, first.body)
+		rows := promoCodeRows(t, first)
+		require.Len(t, rows, 25)
+		require.Equal(t, last, rows[0], "newest first")
+		require.Equal(t, codes[6], rows[24])
+		row := regexp.MustCompile(`(?s)<tr id="promo-code-` + last.String() + `">(.*?)</tr>`).FindStringSubmatch(first.body)
+		require.NotNil(t, row)
+		for _, cell := range []string{"<td><code>Mixed_Case-1</code></td>", "<td>" + other.Email + "</td>", "<td>active</td>"} {
+			require.Contains(t, row[1], cell, "the code as written, its affiliate's email, its status")
+		}
+		require.Contains(t, first.body, "<td>Ada Lovelace &lt;"+p.Email+"&gt;</td>", "an affiliate's name and email")
+		require.Contains(t, first.body, "<td>"+campaign+"</td>")
+		next := nextPageOf(first)
+		require.Equal(t, "/admin/promo-codes?starting_after="+codes[6].String(), next)
+
+		second := a.get(t, next)
+		require.Equal(t, []uuid.UUID{codes[5], codes[4], codes[3], codes[2], codes[1], codes[0]}, promoCodeRows(t, second))
+		require.Empty(t, nextPageOf(second), "the last page has no next page")
+		require.Contains(t, second.body, "<td>disabled 2026-03-01 10:00:00Z</td>")
+		require.Len(t, promoCodeRows(t, a.get(t, "/admin/promo-codes?limit=100")), 31)
+		require.Equal(t, "/admin/promo-codes?limit=10&starting_after="+codes[21].String(), nextPageOf(a.get(t, "/admin/promo-codes?limit=10")))
+
+		bad := a.get(t, "/admin/promo-codes?limit=0&starting_after=x&code=SPRING")
+		require.Equal(t, http.StatusBadRequest, bad.status)
+		for _, field := range []string{"limit", "starting_after", "code"} {
+			require.Contains(t, bad.body, "<code>"+field+"</code>")
+		}
+		require.Empty(t, promoCodeRows(t, bad))
 	})
 
 	t.Run("SignOutEndsTheBrowsersSession", func(t *testing.T) {

@@ -16,7 +16,7 @@ limitations under the License.
 
 // Package admin serves the admin pages at /admin: server-rendered HTML for
 // an organization's administrators, with an overview of the organization
-// and its API keys, and the audit log. The pages run no JavaScript. A
+// and its API keys, its promo codes, and the audit log. The pages run no JavaScript. A
 // browser signs in with an API key holding the read and write scopes and
 // gets a session cookie (session.go); every form POST is checked for its
 // origin and a CSRF token tied to the session. The package serves only
@@ -50,7 +50,7 @@ import (
 var files embed.FS
 
 // pageNames are the templates each rendered with the layout.
-var pageNames = []string{"sign_in", "overview", "audit_log", "error"}
+var pageNames = []string{"sign_in", "overview", "promo_codes", "audit_log", "error"}
 
 // securityHeaders go on every /admin response: the pages load nothing
 // but their own style sheet, cannot be framed, post forms only to
@@ -171,6 +171,7 @@ func (a *Pages) Register(route func(pattern string, h http.Handler)) {
 	mount("POST /admin/sign-out", a.requireSession(a.signOut))
 	mount("GET /admin", a.requireSession(a.overview))
 	mount("POST /admin/api-keys/{id}/revoke", a.requireSession(a.revokeAPIKey))
+	mount("GET /admin/promo-codes", a.requireSession(a.promoCodes))
 	mount("GET /admin/audit-log", a.requireSession(a.auditLog))
 	mount("GET /admin/audit-log/export.csv", a.requireSession(a.export))
 }
