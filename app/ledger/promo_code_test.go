@@ -59,11 +59,11 @@ func TestValidPromoCode(t *testing.T) {
 	}
 }
 
-// FuzzFindPromoCodeInput holds what FindPromoCode accepts from a checkout
-// to the rule the database keeps: a code it would look up is one the
-// promo_codes CHECK accepts once trimmed, ASCII only, so lower case folds
-// A-Z and nothing else.
-func FuzzFindPromoCodeInput(f *testing.F) {
+// FuzzValidPromoCode holds every code ValidPromoCode accepts (and so every
+// code FindPromoCode looks up, once trimmed) to what the lookup and the
+// unique index rely on: 1 to 64 bytes of ASCII letters, digits, - and _,
+// so that lower case folds A-Z and nothing else, with nothing to trim.
+func FuzzValidPromoCode(f *testing.F) {
 	for code := range promoCodeCases {
 		f.Add(code)
 	}
