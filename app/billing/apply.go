@@ -94,6 +94,20 @@ type unusableEvent struct{ err error }
 func (u unusableEvent) Error() string { return u.err.Error() }
 func (u unusableEvent) Unwrap() error { return u.err }
 
+// isUnusable says whether err makes its event unusable.
+func isUnusable(err error) bool {
+	var u unusableEvent
+	return errors.As(err, &u)
+}
+
+// isLedgerRefusal says whether err is the ledger refusing what it was
+// given, which no retry changes.
+func isLedgerRefusal(err error) bool {
+	var refusal *ledger.Refusal
+	var fields ledger.FieldErrors
+	return errors.As(err, &refusal) || errors.As(err, &fields)
+}
+
 // unusable marks err as making its event unusable.
 func unusable(format string, args ...any) error {
 	return unusableEvent{err: fmt.Errorf(format, args...)}

@@ -50,8 +50,8 @@ import (
 // set once under the customer's row lock, so a sale is credited once
 // whichever event comes first. Older unattributed sales stay unattributed.
 //
-// Every Stripe effect first takes a per-organization transaction lock, so
-// an organization's payment events apply one at a time and each sees the
+// Every payment effect, of any provider, first takes a per-organization
+// transaction lock, so an organization's payment events apply one at a time and each sees the
 // events committed before it: that is what lets a refund delivered before
 // its invoice.paid still reverse the commission (see stripe_clawback.go).
 
@@ -94,11 +94,11 @@ func parseStripe(payload []byte, obj any) (stripe.Event, error) {
 	return e, nil
 }
 
-// lockStripeEffects serializes an organization's Stripe effects until tx
-// ends.
-func lockStripeEffects(ctx context.Context, tx pgx.Tx, org uuid.UUID) error {
-	_, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtext('stripe_effects'), hashtext($1::text))`, org)
-	return db.Wrap("locking the organization's Stripe effects", db.MapError(err))
+// lockPaymentEffects serializes an organization's payment effects, of
+// every provider, until tx ends.
+func lockPaymentEffects(ctx context.Context, tx pgx.Tx, org uuid.UUID) error {
+	_, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtext('payment_effects'), hashtext($1::text))`, org)
+	return db.Wrap("locking the organization's payment effects", db.MapError(err))
 }
 
 // eventTime is when e happened, or now if it does not say.
@@ -189,7 +189,7 @@ func (fx *Effects) syncStripeCustomer(ctx context.Context, tx pgx.Tx, org uuid.U
 	if err := validStripeID("customer", c.id); err != nil {
 		return err
 	}
-	if err := lockStripeEffects(ctx, tx, org); err != nil {
+	if err := lockPaymentEffects(ctx, tx, org); err != nil {
 		return err
 	}
 	t := ledger.Tracking{Kind: ledger.Lead, CustomerExternalID: c.id, Email: c.email, OccurredAt: c.at}
@@ -250,7 +250,7 @@ func (fx *Effects) stripeInvoicePaid(ctx context.Context, tx pgx.Tx, org uuid.UU
 	if err != nil || t.Amount == 0 { // an invoice that took no payment is no sale
 		return err
 	}
-	if err := lockStripeEffects(ctx, tx, org); err != nil {
+	if err := lockPaymentEffects(ctx, tx, org); err != nil {
 		return err
 	}
 	_, created, err := ledger.Track(ctx, tx, org, fx.recorder(ev), t)

@@ -55,7 +55,7 @@ import (
 // (a late attribution), applyStoredReversals finds the refunds and
 // disputes stored before and records them. ReduceSale keeps running
 // totals and a dispute's final state whatever order reports arrive in, and
-// the per-organization lock (lockStripeEffects) makes the later of two
+// the per-organization lock (lockPaymentEffects) makes the later of two
 // events see the earlier.
 
 // stripePayment names a charge and what it paid, as far as an event says.
@@ -155,7 +155,7 @@ func stripeDisputeOf(eventType string, payload []byte) (stripePayment, ledger.Re
 // reducePayment records r against the sale p paid, if that sale is known
 // yet.
 func (fx *Effects) reducePayment(ctx context.Context, tx pgx.Tx, org uuid.UUID, ev Event, p stripePayment, r ledger.Reduction) error {
-	if err := lockStripeEffects(ctx, tx, org); err != nil {
+	if err := lockPaymentEffects(ctx, tx, org); err != nil {
 		return err
 	}
 	if p.invoice == "" {
@@ -181,9 +181,7 @@ func reduceSale(ctx context.Context, tx pgx.Tx, org uuid.UUID, rec ledger.Record
 	}
 	r.Metadata["sale"] = externalID
 	_, err := ledger.ReduceSale(ctx, tx, org, rec, externalID, r)
-	var refusal *ledger.Refusal
-	var fields ledger.FieldErrors
-	if errors.As(err, &refusal) || errors.As(err, &fields) {
+	if isLedgerRefusal(err) {
 		return unusable("the %s %s cannot reduce sale %s: %w", r.Kind, r.Source, externalID, err)
 	}
 	return err

@@ -32,24 +32,34 @@ import (
 // referral it is attributed to, if any. A self-referral is attributed but
 // earns no commission.
 type Customer struct {
-	Object       string     `json:"object"`
-	ID           uuid.UUID  `json:"id"`
-	ExternalID   *string    `json:"external_id"`
-	Email        *string    `json:"email"`
-	AffiliateID  *uuid.UUID `json:"affiliate_id"`
-	LinkID       *uuid.UUID `json:"link_id"`
-	ClickID      *int64     `json:"click_id"`
+	Object      string     `json:"object"`
+	ID          uuid.UUID  `json:"id"`
+	ExternalID  *string    `json:"external_id"`
+	Email       *string    `json:"email"`
+	AffiliateID *uuid.UUID `json:"affiliate_id"`
+	LinkID      *uuid.UUID `json:"link_id"`
+	ClickID     *int64     `json:"click_id"`
+	PromoCodeID *uuid.UUID `json:"promo_code_id"`
+	// AttributedBy is the signal that attributed the customer: "click",
+	// "link_code" or "promo_code"; nil while it is not attributed.
+	AttributedBy *string    `json:"attributed_by"`
 	AttributedAt *time.Time `json:"attributed_at"`
 	SelfReferral bool       `json:"self_referral"`
 	CreatedAt    time.Time  `json:"created_at"`
 	UpdatedAt    time.Time  `json:"updated_at"`
 }
 
-const customerColumns = `id, external_id, email, affiliate_id, link_id, click_id, attributed_at, self_referral, created_at, updated_at`
+// attributedBySQL names the signal that attributed a customer from the
+// references it keeps.
+const attributedBySQL = `(CASE WHEN affiliate_id IS NULL THEN NULL WHEN promo_code_id IS NOT NULL THEN 'promo_code'
+	WHEN click_id IS NOT NULL THEN 'click' ELSE 'link_code' END)`
+
+const customerColumns = `id, external_id, email, affiliate_id, link_id, click_id, promo_code_id, ` + attributedBySQL + `,
+	attributed_at, self_referral, created_at, updated_at`
 
 func scanCustomer(row pgx.Row) (Customer, error) {
 	c := Customer{Object: "customer"}
-	err := row.Scan(&c.ID, &c.ExternalID, &c.Email, &c.AffiliateID, &c.LinkID, &c.ClickID, &c.AttributedAt,
+	err := row.Scan(&c.ID, &c.ExternalID, &c.Email, &c.AffiliateID, &c.LinkID, &c.ClickID, &c.PromoCodeID, &c.AttributedBy, &c.AttributedAt,
 		&c.SelfReferral, &c.CreatedAt, &c.UpdatedAt)
 	return c, db.MapError(err)
 }
@@ -76,11 +86,12 @@ func UpsertCustomer(ctx context.Context, tx pgx.Tx, org uuid.UUID, t Tracking) (
 }
 
 // referral is what a customer is attributed to: a link, and the click on it
-// when there was one.
+// when there was one, or a promo code.
 type referral struct {
-	linkID      uuid.UUID
+	linkID      *uuid.UUID
 	affiliateID uuid.UUID
 	clickID     *int64
+	promoCodeID *uuid.UUID
 }
 
 // Attribute gives an unattributed customer the referral t points at, if
@@ -94,8 +105,8 @@ func Attribute(ctx context.Context, tx pgx.Tx, org uuid.UUID, c Customer, t Trac
 		}
 		if found {
 			c, err = scanCustomer(tx.QueryRow(ctx, `UPDATE customers SET affiliate_id = $3, link_id = $4, click_id = $5,
-				attributed_at = $6, updated_at = now() WHERE org_id = $1 AND id = $2 RETURNING `+customerColumns,
-				org, c.ID, ref.affiliateID, ref.linkID, ref.clickID, t.OccurredAt))
+				promo_code_id = $6, attributed_at = $7, updated_at = now() WHERE org_id = $1 AND id = $2 RETURNING `+customerColumns,
+				org, c.ID, ref.affiliateID, ref.linkID, ref.clickID, ref.promoCodeID, t.OccurredAt))
 			if err != nil {
 				return Customer{}, fmt.Errorf("attributing the customer: %w", err)
 			}
@@ -105,7 +116,8 @@ func Attribute(ctx context.Context, tx pgx.Tx, org uuid.UUID, c Customer, t Trac
 }
 
 // findReferral looks for the customer's referral: first among the
-// visitor's clicks, then the referral code.
+// visitor's clicks, then the referral code, then the promo codes the
+// conversion carries, in their order. A click or a link wins over a code.
 func findReferral(ctx context.Context, tx pgx.Tx, org uuid.UUID, t Tracking) (referral, bool, error) {
 	if t.VisitorID != nil {
 		ref, err := attributedClick(ctx, tx, org, *t.VisitorID, t)
@@ -119,6 +131,12 @@ func findReferral(ctx context.Context, tx pgx.Tx, org uuid.UUID, t Tracking) (re
 			WHERE org_id = $1 AND code = $2 AND disabled_at IS NULL`, org, *t.ReferralCode).Scan(&ref.linkID, &ref.affiliateID))
 		if err == nil || !errors.Is(err, db.ErrNotFound) {
 			return ref, err == nil, db.Wrap("finding the referral link", err)
+		}
+	}
+	for _, code := range t.PromoCodes {
+		p, found, err := FindPromoCode(ctx, tx, org, code)
+		if err != nil || found {
+			return referral{affiliateID: p.AffiliateID, promoCodeID: &p.ID}, found, err
 		}
 	}
 	return referral{}, false, nil

@@ -47,7 +47,8 @@ type EarningFacts struct {
 	FirstEarned *time.Time
 }
 
-// ReadEarningFacts gathers the facts for customer c, attributed to a link.
+// ReadEarningFacts gathers the facts for customer c, attributed to a link
+// or a promo code, whose campaign is the one it earns in.
 func ReadEarningFacts(ctx context.Context, tx pgx.Tx, org uuid.UUID, c Customer) (*EarningFacts, error) {
 	var f EarningFacts
 	err := tx.QueryRow(ctx, `SELECT a.status, cp.id, cp.archived_at IS NOT NULL, cp.commission_type, cp.commission_bps,
@@ -55,10 +56,12 @@ func ReadEarningFacts(ctx context.Context, tx pgx.Tx, org uuid.UUID, c Customer)
 			(SELECT min(cv.occurred_at) FROM commissions cm
 				JOIN conversions cv ON cv.org_id = cm.org_id AND cv.id = cm.conversion_id
 				WHERE cm.org_id = $1 AND cm.campaign_id = cp.id AND cv.customer_id = $4)
-		FROM referral_links l
-		JOIN campaigns cp ON cp.org_id = l.org_id AND cp.id = l.campaign_id
-		JOIN affiliates a ON a.org_id = l.org_id AND a.id = $3
-		WHERE l.org_id = $1 AND l.id = $2`, org, *c.LinkID, *c.AffiliateID, c.ID).Scan(
+		FROM campaigns cp
+		JOIN affiliates a ON a.org_id = cp.org_id AND a.id = $3
+		WHERE cp.org_id = $1 AND cp.id = coalesce(
+			(SELECT l.campaign_id FROM referral_links l WHERE l.org_id = $1 AND l.id = $2),
+			(SELECT p.campaign_id FROM promo_codes p WHERE p.org_id = $1 AND p.id = $5))`,
+		org, c.LinkID, *c.AffiliateID, c.ID, c.PromoCodeID).Scan(
 		&f.AffiliateStatus, &f.CampaignID, &f.Archived, &f.CommissionType, &f.PercentBps, &f.FlatAmount,
 		&f.CampaignCurrency, &f.Recurrence, &f.RecurringMonths, &f.HoldDays, &f.FirstEarned)
 	if err != nil {

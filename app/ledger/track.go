@@ -44,10 +44,13 @@ type Tracking struct {
 	Email              *string    // the customer's, if known
 	VisitorID          *uuid.UUID // the attribution cookie's, if known
 	ReferralCode       *string    // a link code, if known
-	ExternalID         *string    // the order or invoice id; required for a sale
-	OccurredAt         time.Time
-	Amount             int64   // a sale's, in minor units of Currency
-	Currency           *string // a sale's
+	// PromoCodes are the promo codes the conversion carries, tried in
+	// order when no click or link code attributes the customer.
+	PromoCodes []string
+	ExternalID *string // the order or invoice id; required for a sale
+	OccurredAt time.Time
+	Amount     int64   // a sale's, in minor units of Currency
+	Currency   *string // a sale's
 }
 
 // Tracked is a recorded conversion, its customer as attributed and, for a
@@ -100,7 +103,7 @@ func record(ctx context.Context, tx pgx.Tx, org uuid.UUID, rec Recorder, t Track
 		return Tracked{}, err
 	}
 	var facts *EarningFacts
-	if cust.AffiliateID != nil && cust.LinkID != nil {
+	if cust.AffiliateID != nil && (cust.LinkID != nil || cust.PromoCodeID != nil) {
 		if facts, err = ReadEarningFacts(ctx, tx, org, cust); err != nil {
 			return Tracked{}, err
 		}
@@ -110,7 +113,10 @@ func record(ctx context.Context, tx pgx.Tx, org uuid.UUID, rec Recorder, t Track
 		return Tracked{}, err
 	}
 	meta := map[string]any{"customer_id": cust.ID, "affiliate_id": cust.AffiliateID, "campaign_id": conv.CampaignID,
-		"attributed": !wasAttributed && cust.AffiliateID != nil, "self_referral": cust.SelfReferral}
+		"attributed": !wasAttributed && cust.AffiliateID != nil, "attributed_by": cust.AttributedBy, "self_referral": cust.SelfReferral}
+	if cust.PromoCodeID != nil {
+		meta["promo_code_id"] = cust.PromoCodeID
+	}
 	tracked := Tracked{Conversion: conv, Customer: cust}
 	if t.Kind == Sale {
 		meta["amount"], meta["currency"] = conv.Amount, conv.Currency

@@ -19,6 +19,7 @@ package server
 import (
 	"context"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -56,6 +57,9 @@ type trackSaleInput struct {
 	trackLeadInput
 	Amount   *int64  `json:"amount"`
 	Currency *string `json:"currency"`
+	// PromoCode is a promo code the sale carries: it attributes the
+	// customer when no click or link code does.
+	PromoCode *string `json:"promo_code"`
 }
 
 // maxClockSkew is how far in the future a conversion may say it happened.
@@ -110,6 +114,12 @@ func (in trackLeadInput) validate(now time.Time) (ledger.Tracking, ledger.FieldE
 func (in trackSaleInput) validate(now time.Time) (ledger.Tracking, ledger.FieldErrors) {
 	t, errs := in.trackLeadInput.validate(now)
 	t.Kind, t.Currency = ledger.Sale, in.Currency
+	if c := in.PromoCode; c != nil {
+		if !ledger.ValidPromoCode(strings.TrimSpace(*c)) {
+			errs.Add("promo_code", ledger.PromoCodeRule)
+		}
+		t.PromoCodes = []string{*c}
+	}
 	if in.ExternalID == nil {
 		errs.Add("external_id", "is required: the order or invoice id")
 	}

@@ -269,6 +269,8 @@ func TestTrackSales(t *testing.T) {
 			"unknown currency":          {"sale", js, `{"customer":{"external_id":"c"},"external_id":"o1","amount":1,"currency":"XYZ"}`, 422, "validation_failed", "currency"},
 			"lower-case currency":       {"sale", js, `{"customer":{"external_id":"c"},"external_id":"o1","amount":1,"currency":"eur"}`, 422, "validation_failed", "currency"},
 			"sale without currency":     {"sale", js, `{"customer":{"external_id":"c"},"external_id":"o1","amount":1}`, 422, "validation_failed", "currency"},
+			"bad promo code":            {"sale", js, `{"customer":{"external_id":"c"},` + sale + `,"promo_code":"SPRING SALE"}`, 422, "validation_failed", "promo_code"},
+			"promo code on a lead":      {"lead", js, `{"customer":{"external_id":"c"},"promo_code":"SPRING"}`, 400, "invalid_json", ""},
 			"sale external id too long": {"sale", js, `{"customer":{"external_id":"c"},"external_id":"` + strings.Repeat("x", 256) + `","amount":1,"currency":"EUR"}`, 422, "validation_failed", "external_id"},
 		}
 		for name, tc := range cases {
@@ -283,6 +285,32 @@ func TestTrackSales(t *testing.T) {
 		require.Zero(t, s.Count(t, `SELECT count(*) FROM conversions`))
 		require.Zero(t, s.Count(t, `SELECT count(*) FROM customers`))
 		require.Zero(t, s.Count(t, `SELECT count(*) FROM audit_log`))
+	})
+
+	t.Run("APromoCodeAttributesWhenNoClickOrLinkDoes", func(t *testing.T) {
+		t.Parallel()
+		s, other := b.seedShop(t, ""), b.seedShop(t, "")
+		p := s.Partner(t, "commission_bps = 1500")
+		code := s.PromoCode(t, p.Affiliate, p.Campaign, "SPRING")
+		q := other.Partner(t, "")
+		other.PromoCode(t, q.Affiliate, q.Campaign, "SPRING")
+
+		sale := s.sale(t, "cus_code", 10000, fields{"promo_code": "spring"})
+		require.Equal(t, p.Affiliate, *sale.Customer.AffiliateID, "matched without regard to case")
+		require.Equal(t, code, *sale.Customer.PromoCodeID)
+		require.Equal(t, "promo_code", *sale.Customer.AttributedBy)
+		require.Nil(t, sale.Customer.LinkID)
+		require.NotNil(t, sale.Commission)
+		require.EqualValues(t, 1500, sale.Commission.Amount)
+		require.Equal(t, p.Campaign, sale.Commission.CampaignID)
+
+		linked := s.Partner(t, "")
+		won := s.sale(t, "cus_link", 10000, fields{"promo_code": "SPRING", "referral_code": linked.Code})
+		require.Equal(t, linked.Affiliate, *won.Customer.AffiliateID, "a link wins over a code")
+		require.Equal(t, "link_code", *won.Customer.AttributedBy)
+
+		theirs := other.sale(t, "cus_code", 10000, fields{"promo_code": "SPRING"})
+		require.Equal(t, q.Affiliate, *theirs.Customer.AffiliateID, "each organization's SPRING is its own")
 	})
 
 	t.Run("NeverCrossesOrganizations", func(t *testing.T) {

@@ -45,6 +45,8 @@ type customerAnswer struct {
 	AffiliateID  *uuid.UUID `json:"affiliate_id"`
 	LinkID       *uuid.UUID `json:"link_id"`
 	ClickID      *int64     `json:"click_id"`
+	PromoCodeID  *uuid.UUID `json:"promo_code_id"`
+	AttributedBy *string    `json:"attributed_by"`
 	AttributedAt *time.Time `json:"attributed_at"`
 	SelfReferral bool       `json:"self_referral"`
 	UpdatedAt    time.Time  `json:"updated_at"`
@@ -202,7 +204,7 @@ func TestTrackAttribution(t *testing.T) {
 		require.Equal(t, "bob@example.com", *lead.Customer.Email)
 		require.Equal(t, 1, s.Audits(t, "conversion.lead_tracked", lead.ID))
 		b.requireAuditMetadata(t, s.ID, "conversion.lead_tracked", lead.ID, `{"customer_id":"`+lead.CustomerID.String()+
-			`","affiliate_id":"`+p2.Affiliate.String()+`","campaign_id":"`+p2.Campaign.String()+`","attributed":true,"self_referral":false}`)
+			`","affiliate_id":"`+p2.Affiliate.String()+`","campaign_id":"`+p2.Campaign.String()+`","attributed":true,"attributed_by":"click","self_referral":false}`)
 	})
 
 	t.Run("FirstClickWins", func(t *testing.T) {
@@ -323,7 +325,7 @@ func TestTrackAttribution(t *testing.T) {
 		require.Equal(t, p.Affiliate, sale.Commission.AffiliateID)
 		b.requireAuditMetadata(t, s.ID, "conversion.sale_tracked", sale.ID, `{"customer_id":"`+sale.CustomerID.String()+
 			`","affiliate_id":"`+p.Affiliate.String()+`","campaign_id":"`+p.Campaign.String()+`","attributed":false,
-			"self_referral":false,"amount":1000,"currency":"EUR","commission_id":"`+sale.Commission.ID.String()+
+			"attributed_by":"link_code","self_referral":false,"amount":1000,"currency":"EUR","commission_id":"`+sale.Commission.ID.String()+
 			`","commission_amount":100,"commission_currency":"EUR"}`)
 	})
 
