@@ -32,7 +32,7 @@ import (
 
 // Event is a verified provider event, as stored in billing_events.
 type Event struct {
-	Provider   string // "stripe" or "clerk"
+	Provider   string // "stripe", "clerk", "paddle", "shopify" or "braintree"
 	EndpointID uuid.UUID
 	EventID    string
 	Type       string
@@ -84,6 +84,8 @@ func (fx *Effects) effectOf(ev Event) effect {
 		return fx.stripeEffect(ev.Type)
 	case "clerk":
 		return fx.clerkEffect(ev.Type)
+	case "paddle":
+		return fx.paddleEffect(ev.Type)
 	}
 	return nil
 }

@@ -78,21 +78,26 @@ func setupEffects(t *testing.T) *effectsBundle {
 	return &effectsBundle{fx: fx, region: ledgertest.NewRegion(t, dbtest.Start(t)), logs: logs}
 }
 
-// tenant is an organization with a Stripe and a Clerk endpoint.
+// tenant is an organization with an endpoint of each provider.
 type tenant struct {
 	ledgertest.Org
 	b             *effectsBundle
 	stripe, clerk uuid.UUID
+	endpoints     map[string]uuid.UUID
 }
 
 // tenant seeds an organization, its owner and its endpoints as the
 // operator does.
 func (b *effectsBundle) tenant(t *testing.T) tenant {
 	t.Helper()
-	tn := tenant{Org: b.region.Org(t, ""), b: b, stripe: uuid.New(), clerk: uuid.New()}
+	tn := tenant{Org: b.region.Org(t, ""), b: b, endpoints: map[string]uuid.UUID{}}
 	tn.Owner(t, "user_owner", "owner@team.example")
-	b.region.AsOwner(t, `INSERT INTO webhook_endpoints (org_id, id, name, provider, secrets) VALUES ($1, $2, 'stripe', 'stripe', '\x00'),
-		($1, $3, 'clerk', 'clerk', '\x00')`, tn.ID, tn.stripe, tn.clerk)
+	for _, provider := range []string{"stripe", "clerk", "paddle", "shopify", "braintree"} {
+		tn.endpoints[provider] = uuid.New()
+		b.region.AsOwner(t, `INSERT INTO webhook_endpoints (org_id, id, name, provider, secrets) VALUES ($1, $2, $3, $3, '\x00')`,
+			tn.ID, tn.endpoints[provider], provider)
+	}
+	tn.stripe, tn.clerk = tn.endpoints["stripe"], tn.endpoints["clerk"]
 	return tn
 }
 
@@ -129,8 +134,11 @@ func fixture(t *testing.T, name string, changes set) []byte {
 // it is new, returning applyEvent's error.
 func (tn tenant) deliver(t *testing.T, provider, name, eventID string, changes set) error {
 	t.Helper()
-	if provider == "stripe" {
+	switch provider {
+	case "stripe":
 		changes = set(merge(changes, set{"id": eventID}))
+	case "paddle":
+		changes = set(merge(changes, set{"event_id": eventID}))
 	}
 	return tn.deliverRaw(t, provider, eventID, fixture(t, provider+"/"+name, changes))
 }
@@ -149,16 +157,25 @@ func merge(a, b set) set {
 func (tn tenant) deliverRaw(t *testing.T, provider, eventID string, payload []byte) error {
 	t.Helper()
 	var head struct {
-		Type string `json:"type"`
+		Type      string `json:"type"`
+		EventType string `json:"event_type"` // Paddle's
 	}
 	_ = json.Unmarshal(payload, &head)
 	if head.Type == "" {
+		head.Type = head.EventType
+	}
+	if head.Type == "" {
 		head.Type = "unknown"
 	}
-	endpoint := tn.stripe
-	if provider == "clerk" {
-		endpoint = tn.clerk
-	}
+	return tn.deliverTyped(t, provider, eventID, head.Type, payload)
+}
+
+// deliverTyped is deliverRaw for an event whose type is given apart from
+// its payload, as Shopify's topic and Braintree's kind are.
+func (tn tenant) deliverTyped(t *testing.T, provider, eventID, eventType string, payload []byte) error {
+	t.Helper()
+	head := struct{ Type string }{eventType}
+	endpoint := tn.endpoints[provider]
 	ctx := context.Background()
 	var applyErr error
 	err := tn.b.region.DB.TenantTx(ctx, tn.ID, func(tx pgx.Tx) error {
@@ -299,6 +316,28 @@ func TestStripeAttribution(t *testing.T) {
 		require.Equal(t, 1, tn.audits(t, "customer.synced"), "the email change")
 		tn.mustDeliver(t, "stripe", "customer.created", "evt_3", set{"type": "customer.updated", "data.object.email": "new@shop-customer.example"})
 		require.Equal(t, 1, tn.audits(t, "customer.synced"), "nothing changed, nothing audited")
+	})
+
+	t.Run("APromotionCodeAttributesWhenNoReferralDoes", func(t *testing.T) {
+		t.Parallel()
+		tn := b.tenant(t)
+		r := tn.Partner(t, "")
+		tn.PromoCode(t, r.Affiliate, r.Campaign, "SPRING")
+		require.NoError(t, tn.deliverRaw(t, "stripe", "evt_promo", []byte(`{"id":"evt_promo","object":"event","type":"promotion_code.created",
+			"data":{"object":{"id":"promo_1QxAmple","object":"promotion_code","code":"spring","active":true}}}`)))
+		tn.mustDeliver(t, "stripe", "checkout.session.completed", "evt_1", set{"data.object.client_reference_id": nil,
+			"data.object.discounts": []any{map[string]any{"coupon": "co_1", "promotion_code": "promo_1QxAmple"}}})
+		require.Equal(t, &r.Affiliate, tn.customer(t, customerID).affiliate, "the stored promotion code's code names the affiliate")
+		require.Equal(t, 1, tn.Count(t, `SELECT count(*) FROM audit_log WHERE action = 'customer.attributed'
+			AND metadata->>'attributed_by' = 'promo_code'`))
+
+		other := b.tenant(t)
+		other.mustDeliver(t, "stripe", "checkout.session.completed", "evt_1", set{"data.object.client_reference_id": nil,
+			"data.object.metadata": map[string]any{"promo_code": "SPRING"}})
+		require.Nil(t, other.customer(t, customerID).affiliate, "another organization's code attributes nothing")
+		tn.mustDeliver(t, "stripe", "checkout.session.completed", "evt_2", set{"data.object.customer": "cus_metadata",
+			"data.object.client_reference_id": nil, "data.object.metadata": map[string]any{"promo_code": "Spring"}})
+		require.Equal(t, &r.Affiliate, tn.customer(t, "cus_metadata").affiliate, "the session's metadata promo_code")
 	})
 
 	t.Run("AReferralNamingNothingLeavesTheCustomerUnattributed", func(t *testing.T) {

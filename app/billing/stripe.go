@@ -19,6 +19,7 @@ package billing
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"slices"
 	"strings"
 	"time"
@@ -109,14 +110,6 @@ func eventTime(e stripe.Event) time.Time {
 	return time.Now().UTC()
 }
 
-// stripeCustomer is a Stripe customer as an event shows it.
-type stripeCustomer struct {
-	id       string
-	email    *string
-	referral string
-	at       time.Time
-}
-
 // validStripeID checks an object id Stripe sent.
 func validStripeID(what, id string) error {
 	if id == "" || len(id) > 255 || !utf8.ValidString(id) || strings.ContainsRune(id, 0) {
@@ -144,7 +137,18 @@ func (fx *Effects) stripeCheckoutCompleted(ctx context.Context, tx pgx.Tx, org u
 		fx.log.Info("A Stripe checkout session without a customer attributes nothing", "event_id", ev.EventID, "org_id", org.String())
 		return nil
 	}
-	c := stripeCustomer{id: cs.Customer.ID, email: optionalEmail(cs.CustomerEmail), referral: cs.ClientReferenceID, at: eventTime(e)}
+	var applied []*stripe.PromotionCode
+	for _, d := range cs.Discounts {
+		if d != nil {
+			applied = append(applied, d.PromotionCode)
+		}
+	}
+	promo, err := stripePromoCodes(ctx, tx, org, applied, cs.Metadata["promo_code"])
+	if err != nil {
+		return err
+	}
+	c := customerReferral{id: cs.Customer.ID, email: optionalEmail(cs.CustomerEmail), referral: cs.ClientReferenceID, at: eventTime(e),
+		promo: promo}
 	if cs.CustomerDetails != nil && optionalEmail(cs.CustomerDetails.Email) != nil {
 		c.email = optionalEmail(cs.CustomerDetails.Email)
 	}
@@ -157,7 +161,7 @@ func (fx *Effects) stripeCustomerChanged(ctx context.Context, tx pgx.Tx, org uui
 	if err != nil {
 		return err
 	}
-	c := stripeCustomer{id: sc.ID, email: optionalEmail(sc.Email), at: eventTime(e)}
+	c := customerReferral{id: sc.ID, email: optionalEmail(sc.Email), at: eventTime(e)}
 	for _, k := range []string{"rekomi_ref", "referral"} { // the metadata keys read, in order
 		if v := sc.Metadata[k]; v != "" {
 			c.referral = v
@@ -182,48 +186,22 @@ func referralOf(v string) (visitor *uuid.UUID, code *string) {
 	return visitor, code
 }
 
-// syncStripeCustomer upserts c, attributes it if it is not yet and its
-// referral names one, credits its earlier sales when it is attributed now,
-// and audits what changed.
-func (fx *Effects) syncStripeCustomer(ctx context.Context, tx pgx.Tx, org uuid.UUID, ev Event, c stripeCustomer) error {
+// syncStripeCustomer syncs a Stripe customer and what its event says of
+// its referral.
+func (fx *Effects) syncStripeCustomer(ctx context.Context, tx pgx.Tx, org uuid.UUID, ev Event, c customerReferral) error {
 	if err := validStripeID("customer", c.id); err != nil {
 		return err
 	}
-	if err := lockPaymentEffects(ctx, tx, org); err != nil {
-		return err
-	}
-	t := ledger.Tracking{Kind: ledger.Lead, CustomerExternalID: c.id, Email: c.email, OccurredAt: c.at}
-	t.VisitorID, t.ReferralCode = referralOf(c.referral)
-	before, changed, err := ledger.UpsertCustomer(ctx, tx, org, t)
-	if err != nil {
-		return err
-	}
-	cust, err := ledger.Attribute(ctx, tx, org, before, t)
-	if err != nil {
-		return err
-	}
-	meta := map[string]any{"stripe_customer": c.id, "affiliate_id": cust.AffiliateID, "link_id": cust.LinkID,
-		"click_id": cust.ClickID, "self_referral": cust.SelfReferral}
-	action := "customer.synced"
-	switch {
-	case before.AffiliateID == nil && cust.AffiliateID != nil:
-		action = "customer.attributed"
-		if meta["credited_sales"], err = fx.creditEarlierSales(ctx, tx, org, ev, cust, c.at.Add(-lateSaleWindow)); err != nil {
-			return err
-		}
-	case !changed && cust.SelfReferral == before.SelfReferral:
-		return nil
-	}
-	err = fx.recorder(ev).Record(ctx, tx, org, action, "customer", cust.ID.String(), meta, nil)
-	return err
+	c.idKey = "stripe_customer"
+	return fx.syncCustomer(ctx, tx, org, ev, c, fx.applyStoredReversals)
 }
 
 // creditEarlierSales credits cust's unattributed sales paid since since to
-// the referral cust was just attributed to, and reverses those whose refund
-// or dispute was stored before. It returns what each sale earned, for the
+// the referral cust was just attributed to, and replays the refunds and
+// disputes stored before against each. It returns what each sale earned, for the
 // audit entry.
 func (fx *Effects) creditEarlierSales(ctx context.Context, tx pgx.Tx, org uuid.UUID, ev Event, cust ledger.Customer,
-	since time.Time) ([]map[string]any, error) {
+	since time.Time, replay reductionReplayer) ([]map[string]any, error) {
 	credited, err := ledger.CreditEarlierSales(ctx, tx, org, cust, since)
 	if err != nil {
 		return nil, err
@@ -231,7 +209,7 @@ func (fx *Effects) creditEarlierSales(ctx context.Context, tx pgx.Tx, org uuid.U
 	audits := make([]map[string]any, 0, len(credited))
 	for _, c := range credited {
 		if c.Commission != nil && c.Sale.ExternalID != nil {
-			if err := fx.applyStoredReversals(ctx, tx, org, ev, *c.Sale.ExternalID); err != nil {
+			if err := replay(ctx, tx, org, ev, *c.Sale.ExternalID); err != nil {
 				return nil, err
 			}
 		}
@@ -251,6 +229,15 @@ func (fx *Effects) stripeInvoicePaid(ctx context.Context, tx pgx.Tx, org uuid.UU
 		return err
 	}
 	if err := lockPaymentEffects(ctx, tx, org); err != nil {
+		return err
+	}
+	var applied []*stripe.PromotionCode
+	for _, d := range inv.Discounts {
+		if d != nil {
+			applied = append(applied, d.PromotionCode)
+		}
+	}
+	if t.PromoCodes, err = stripePromoCodes(ctx, tx, org, applied); err != nil {
 		return err
 	}
 	_, created, err := ledger.Track(ctx, tx, org, fx.recorder(ev), t)
@@ -285,4 +272,58 @@ func invoiceSale(inv stripe.Invoice, e stripe.Event) (ledger.Tracking, error) {
 		t.OccurredAt = time.Unix(inv.StatusTransitions.PaidAt, 0).UTC()
 	}
 	return t, nil
+}
+
+// stripePromoCodes are the codes of the promotion codes a session or an
+// invoice applied, after any given first: each read from the event when
+// Stripe expands it, or else from the promotion_code.created or .updated
+// event stored for its id (the endpoint subscribes to those for the codes
+// to be known).
+func stripePromoCodes(ctx context.Context, tx pgx.Tx, org uuid.UUID, applied []*stripe.PromotionCode, first ...string) ([]string, error) {
+	var codes []string
+	for _, v := range first {
+		if v = optionalText(v); v != "" {
+			codes = append(codes, v)
+		}
+	}
+	for _, pc := range applied {
+		if pc == nil {
+			continue
+		}
+		code := optionalText(pc.Code)
+		if code == "" {
+			var err error
+			if code, err = storedStripePromotionCode(ctx, tx, org, pc.ID); err != nil {
+				return nil, err
+			}
+		}
+		if code != "" {
+			codes = append(codes, code)
+		}
+	}
+	return codes, nil
+}
+
+// storedStripePromotionCode is the code of Stripe promotion code id as its
+// latest stored event says, or "".
+func storedStripePromotionCode(ctx context.Context, tx pgx.Tx, org uuid.UUID, id string) (string, error) {
+	if id == "" {
+		return "", nil
+	}
+	doc, err := json.Marshal(map[string]any{"data": map[string]any{"object": map[string]any{"id": id}}})
+	if err != nil {
+		return "", fmt.Errorf("encoding a containment document: %w", err)
+	}
+	found, err := storedEventsOf(ctx, tx, org, "stripe", []string{"promotion_code.created", "promotion_code.updated"}, doc)
+	if err != nil {
+		return "", err
+	}
+	code := ""
+	for _, payload := range found {
+		var pc stripe.PromotionCode
+		if _, err := parseStripe(payload, &pc); err == nil && pc.ID == id {
+			code = optionalText(pc.Code)
+		}
+	}
+	return code, nil
 }
