@@ -86,6 +86,8 @@ func (fx *Effects) effectOf(ev Event) effect {
 		return fx.clerkEffect(ev.Type)
 	case "paddle":
 		return fx.paddleEffect(ev.Type)
+	case "shopify":
+		return fx.shopifyEffect(ev.Type)
 	case "braintree":
 		return fx.braintreeEffect(ev.Type)
 	}

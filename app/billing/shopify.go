@@ -1,0 +1,352 @@
+/*
+Copyright 2026 The Rekomi Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package billing
+
+import (
+	"context"
+	"encoding/json"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+
+	"github.com/rekomi/rekomi/app/ledger"
+)
+
+// Shopify effects, read from the REST resource each webhook delivers as
+// its body (the order, refund or dispute itself), under the topic that
+// X-Shopify-Topic names:
+//
+//   - orders/paid records a sale: its total_price, in minor units of the
+//     shop's currency, processed at processed_at, by its customer
+//     ("shopify:customer:<id>", or the order itself for a guest checkout),
+//     once per order ("shopify:order:<id>").
+//   - refunds/create takes back what the refund's successful refund
+//     transactions returned ("shopify:refund:<id>"); a refund that only
+//     restocks takes nothing.
+//   - disputes/create and disputes/update open, win or lose a Shopify
+//     Payments chargeback of the order ("shopify:dispute:<id>"); an
+//     inquiry withdraws no funds, so it takes nothing.
+//
+// The referral is the order's note attribute rekomi_ref (or referral), as
+// a storefront's cart attributes set it, else the ref (or rekomi_ref)
+// parameter of its landing_site. The promo codes are the order's discount
+// codes, in order.
+//
+// Shopify's HMAC covers the body alone: the topic and the webhook id
+// travel unsigned beside it (see app/webhook). So an order records a sale
+// only when its own financial_status says it was paid (a captured
+// orders/create body delivered again as orders/paid records nothing), a
+// body under a topic not its own lacks what that topic reads, and a body
+// delivered again under a new webhook id changes nothing: a sale is
+// recorded once per order, a refund once per refund, and a dispute's
+// report that it is open leaves it won or lost once it is.
+
+// shopifyEffect is the effect of a Shopify topic, or nil.
+func (fx *Effects) shopifyEffect(topic string) effect {
+	switch topic {
+	case "orders/paid":
+		return fx.shopifyOrderPaid
+	case shopifyRefundTopic, "disputes/create", "disputes/update":
+		return fx.shopifyReduced
+	}
+	return nil
+}
+
+// shopifyRefundTopic and shopifyDisputeTopics are the topics whose bodies
+// name a sale's reductions by its order_id, for finding them when the sale
+// comes later.
+const shopifyRefundTopic = "refunds/create"
+
+var shopifyDisputeTopics = []string{"disputes/create", "disputes/update"}
+
+// shopifyPaidStatuses are the financial statuses of an order that was
+// paid: refunds after its payment leave it so.
+var shopifyPaidStatuses = []string{"paid", "partially_refunded", "refunded"}
+
+// shopifyOrder is what orders/paid reads of an order.
+type shopifyOrder struct {
+	ID              json.Number `json:"id"`
+	Email           string      `json:"email"`
+	FinancialStatus string      `json:"financial_status"`
+	TotalPrice      string      `json:"total_price"`
+	Currency        string      `json:"currency"`
+	ProcessedAt     string      `json:"processed_at"`
+	CreatedAt       string      `json:"created_at"`
+	LandingSite     string      `json:"landing_site"`
+	NoteAttributes  []struct {
+		Name  string `json:"name"`
+		Value any    `json:"value"`
+	} `json:"note_attributes"`
+	DiscountCodes []struct {
+		Code string `json:"code"`
+	} `json:"discount_codes"`
+	Customer *struct {
+		ID    json.Number `json:"id"`
+		Email string      `json:"email"`
+	} `json:"customer"`
+}
+
+// shopifyRefund is what refunds/create reads of a refund.
+type shopifyRefund struct {
+	ID           json.Number `json:"id"`
+	OrderID      json.Number `json:"order_id"`
+	Transactions []struct {
+		Kind     string `json:"kind"`
+		Status   string `json:"status"`
+		Amount   string `json:"amount"`
+		Currency string `json:"currency"`
+	} `json:"transactions"`
+}
+
+// shopifyDispute is what disputes/create and disputes/update read of a
+// dispute.
+type shopifyDispute struct {
+	ID       json.Number `json:"id"`
+	OrderID  json.Number `json:"order_id"`
+	Type     string      `json:"type"`
+	Amount   string      `json:"amount"`
+	Currency string      `json:"currency"`
+	Status   string      `json:"status"`
+}
+
+func (fx *Effects) shopifyOrderPaid(ctx context.Context, tx pgx.Tx, org uuid.UUID, ev Event) error {
+	s, err := shopifySaleOf(ev.Payload)
+	if err != nil {
+		return err
+	}
+	return fx.recordSale(ctx, tx, org, ev, s, storedShopifyReductions)
+}
+
+// shopifySaleOf reads a paid order as the sale it is.
+func shopifySaleOf(payload []byte) (providerSale, error) {
+	var o shopifyOrder
+	if err := json.Unmarshal(payload, &o); err != nil {
+		return providerSale{}, unusable("the payload is not a Shopify order: %w", err)
+	}
+	id, ok := shopifyID(o.ID)
+	if !ok {
+		return providerSale{}, unusable("the order has no id")
+	}
+	if !slices.Contains(shopifyPaidStatuses, o.FinancialStatus) {
+		return providerSale{}, unusable("order %s is not paid (financial_status %q)", id, o.FinancialStatus)
+	}
+	amount, currency, err := shopifyMinorUnits(o.TotalPrice, o.Currency)
+	if err != nil {
+		return providerSale{}, unusable("order %s has no total: %w", id, err)
+	}
+	s := providerSale{customer: "shopify:order:" + id, sale: "shopify:order:" + id, email: optionalEmail(o.Email),
+		referral: shopifyReferral(o), promo: shopifyPromoCodes(o), amount: amount, currency: currency,
+		at: shopifyTime(o.ProcessedAt, o.CreatedAt)}
+	if o.Customer != nil {
+		if customer, ok := shopifyID(o.Customer.ID); ok {
+			s.customer = "shopify:customer:" + customer
+		}
+		if email := optionalEmail(o.Customer.Email); email != nil {
+			s.email = email
+		}
+	}
+	return s, nil
+}
+
+func (fx *Effects) shopifyReduced(ctx context.Context, tx pgx.Tx, org uuid.UUID, ev Event) error {
+	sale, r, ok, err := shopifyReductionOf(ev.Type, ev.Payload)
+	if err != nil || !ok {
+		return err
+	}
+	return fx.reduceProviderSale(ctx, tx, org, ev, sale, r)
+}
+
+// shopifyReductionOf reads the refund or dispute a body of topic is: the
+// sale it reduces and how, and whether it reduces anything.
+func shopifyReductionOf(topic string, payload []byte) (sale string, r ledger.Reduction, ok bool, err error) {
+	if topic == shopifyRefundTopic {
+		return shopifyRefundOf(payload)
+	}
+	return shopifyDisputeOf(payload)
+}
+
+// shopifyRefundOf reads a refund: what its successful refund transactions
+// returned, in their one currency.
+func shopifyRefundOf(payload []byte) (sale string, r ledger.Reduction, ok bool, err error) {
+	var rf shopifyRefund
+	if err := json.Unmarshal(payload, &rf); err != nil {
+		return "", r, false, unusable("the payload is not a Shopify refund: %w", err)
+	}
+	id, okID := shopifyID(rf.ID)
+	order, okOrder := shopifyID(rf.OrderID)
+	if !okID || !okOrder {
+		return "", r, false, unusable("the refund has no id or no order")
+	}
+	r = ledger.Reduction{Kind: ledger.Refund, Source: "shopify:refund:" + id, State: ledger.ReductionRefunded,
+		Metadata: map[string]any{"shopify_refund": id, "shopify_order": order}}
+	for _, t := range rf.Transactions {
+		if t.Kind != "refund" || t.Status != "success" {
+			continue // a failed or pending refund returned nothing
+		}
+		amount, currency, err := shopifyMinorUnits(t.Amount, t.Currency)
+		if err != nil {
+			return "", r, false, unusable("refund %s has a transaction without an amount: %w", id, err)
+		}
+		if r.Currency != "" && r.Currency != currency {
+			return "", r, false, unusable("refund %s returned both %s and %s", id, r.Currency, currency)
+		}
+		r.Amount, r.Currency = r.Amount+amount, currency
+	}
+	if r.Amount == 0 {
+		return "", r, false, nil // a restock, or a refund of nothing
+	}
+	return "shopify:order:" + order, r, true, nil
+}
+
+// shopifyDisputeOf reads a dispute: a chargeback is open until Shopify
+// says it was won, or lost (accepted, or the charge refunded).
+func shopifyDisputeOf(payload []byte) (sale string, r ledger.Reduction, ok bool, err error) {
+	var d shopifyDispute
+	if err := json.Unmarshal(payload, &d); err != nil {
+		return "", r, false, unusable("the payload is not a Shopify dispute: %w", err)
+	}
+	id, okID := shopifyID(d.ID)
+	order, okOrder := shopifyID(d.OrderID)
+	if !okID || !okOrder {
+		return "", r, false, unusable("the dispute has no id or no order")
+	}
+	if d.Type == "inquiry" {
+		return "", r, false, nil // the bank asks questions; no funds are withdrawn yet
+	}
+	amount, currency, err := shopifyMinorUnits(d.Amount, d.Currency)
+	if err != nil {
+		return "", r, false, unusable("dispute %s has no amount: %w", id, err)
+	}
+	state := ledger.DisputeOpen // needs_response, under_review
+	switch d.Status {
+	case "won":
+		state = ledger.DisputeWon
+	case "lost", "accepted", "charge_refunded":
+		state = ledger.DisputeLost
+	}
+	r = ledger.Reduction{Kind: ledger.Dispute, Source: "shopify:dispute:" + id, Amount: amount, Currency: currency, State: state,
+		Metadata: map[string]any{"shopify_dispute": id, "shopify_order": order, "shopify_dispute_status": d.Status}}
+	return "shopify:order:" + order, r, true, nil
+}
+
+// storedShopifyReductions finds the refunds and disputes stored for sale,
+// by their order_id: a JSON number, as Shopify's bodies have it.
+func storedShopifyReductions(ctx context.Context, tx pgx.Tx, org uuid.UUID, sale string) ([]ledger.Reduction, error) {
+	order, ok := shopifyID(json.Number(strings.TrimPrefix(sale, "shopify:order:")))
+	if !ok {
+		return nil, nil
+	}
+	doc, err := json.Marshal(map[string]any{"order_id": json.Number(order)})
+	if err != nil {
+		return nil, unusable("encoding a containment document: %w", err)
+	}
+	var out []ledger.Reduction
+	for _, topics := range [][]string{{shopifyRefundTopic}, shopifyDisputeTopics} {
+		found, err := storedEventsOf(ctx, tx, org, "shopify", topics, doc)
+		if err != nil {
+			return nil, err
+		}
+		for _, payload := range found {
+			if s, r, ok, err := shopifyReductionOf(topics[0], payload); err == nil && ok && s == sale {
+				out = append(out, r)
+			}
+		}
+	}
+	return out, nil
+}
+
+// shopifyID is n, a Shopify id (a positive 64-bit integer), in decimal,
+// and whether it is one.
+func shopifyID(n json.Number) (string, bool) {
+	id, err := strconv.ParseInt(string(n), 10, 64)
+	if err != nil || id <= 0 {
+		return "", false
+	}
+	return strconv.FormatInt(id, 10), true
+}
+
+// shopifyMinorUnits reads a Shopify decimal amount into minor units of
+// code, allowing its fraction zeros past the currency's decimals
+// ("4900.00" yen is 4900).
+func shopifyMinorUnits(amount, code string) (int64, string, error) {
+	units, currency, err := minorUnits(amount, code)
+	whole, frac, ok := strings.Cut(strings.TrimSpace(amount), ".")
+	if err == nil || !ok || strings.TrimRight(frac, "0") == frac {
+		return units, currency, err
+	}
+	if units, currency, trimmedErr := minorUnits(whole+"."+strings.TrimRight(frac, "0"), code); trimmedErr == nil {
+		return units, currency, nil
+	}
+	return 0, "", err
+}
+
+// shopifyReferral is the referral an order carries: its note attribute
+// rekomi_ref (or referral), else its landing site's.
+func shopifyReferral(o shopifyOrder) string {
+	for _, name := range []string{"rekomi_ref", "referral"} {
+		for _, a := range o.NoteAttributes {
+			if v, ok := a.Value.(string); ok && a.Name == name && optionalText(v) != "" {
+				return optionalText(v)
+			}
+		}
+	}
+	return shopifyLandingRef(o.LandingSite)
+}
+
+// shopifyLandingRef is the ref (or rekomi_ref) parameter of the query of
+// landing, the path or URL the buyer landed on; the parameters that do not
+// decode are skipped, the others still read.
+func shopifyLandingRef(landing string) string {
+	_, query, ok := strings.Cut(landing, "?")
+	if !ok {
+		return ""
+	}
+	query, _, _ = strings.Cut(query, "#")
+	params, _ := url.ParseQuery(query) // every parameter that decodes, whatever error the others give
+	for _, k := range []string{"ref", "rekomi_ref"} {
+		if v := optionalText(params.Get(k)); v != "" {
+			return v
+		}
+	}
+	return ""
+}
+
+// shopifyPromoCodes are the codes of an order's discounts, in order.
+func shopifyPromoCodes(o shopifyOrder) []string {
+	var codes []string
+	for _, d := range o.DiscountCodes {
+		if code := optionalText(d.Code); code != "" {
+			codes = append(codes, code)
+		}
+	}
+	return codes
+}
+
+// shopifyTime is the first of times that is an RFC 3339 time, or now.
+func shopifyTime(times ...string) time.Time {
+	for _, v := range times {
+		if at, err := time.Parse(time.RFC3339Nano, v); err == nil {
+			return at.UTC()
+		}
+	}
+	return time.Now().UTC()
+}
