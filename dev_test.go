@@ -56,6 +56,12 @@ func TestDev(t *testing.T) {
 	for _, a := range first.Apps {
 		require.Contains(t, printed, a.TrustURL, "make dev prints each Region's /trust page")
 	}
+	for _, h := range first.Webhooks {
+		if h.Provider == "paddle" || h.Provider == "shopify" || h.Provider == "braintree" {
+			require.Contains(t, printed, devstack.SignedDelivery(h, first.Starter.LinkCode, first.Starter.Currency),
+				"make dev prints the signed delivery of %s", h.Name)
+		}
+	}
 	for _, o := range first.Orgs {
 		require.Contains(t, printed, o.APIKey)
 		require.Contains(t, string(summary), o.APIKey)
@@ -67,9 +73,13 @@ func TestDev(t *testing.T) {
 	second, _ := runDev(t, dir, func(ctx context.Context, s *devstack.Stack) {
 		require.Equal(t, first.Starter.AffiliateID, s.Starter.AffiliateID, "the starter objects are kept")
 		got := commissions(ctx, t, s.Starter)
-		require.Len(t, got, 2, "the commission of the first start is kept and the demo adds one: %v", got)
-		amounts := []int64{got[0].Amount, got[1].Amount}
-		require.ElementsMatch(t, []int64{2000, 980}, amounts, "20%% of the first click's sale and of the demo's 49.00 EUR invoice")
+		require.Len(t, got, 5, "the commissions of the first start are kept and the demo adds one: %v", got)
+		amounts := make([]int64, len(got))
+		for i, c := range got {
+			amounts[i] = c.Amount
+		}
+		require.ElementsMatch(t, []int64{2000, 2000, 2000, 2000, 980}, amounts,
+			"20%% of the first click's sale, of the three signed deliveries' and of the demo's 49.00 EUR invoice")
 		for _, c := range got {
 			require.Equal(t, s.Starter.AffiliateID, c.AffiliateID)
 		}
@@ -148,11 +158,17 @@ func checkDevStack(ctx context.Context, t *testing.T, s *devstack.Stack) {
 		require.Equal(t, http.StatusOK, resp.StatusCode, a.Region)
 	}
 	checkTrust(ctx, t, s, regions.Items)
+	providers := map[string]bool{}
 	for _, h := range s.Webhooks {
 		require.True(t, strings.HasPrefix(h.URL, "http://127.0.0.1:"), "webhook %s is served locally: %s", h.Name, h.URL)
-		require.True(t, strings.HasPrefix(h.Secret, "whsec_"), h.Name)
+		require.True(t, strings.HasPrefix(h.URL, "http://127.0.0.1:") && strings.Contains(h.URL, "/webhooks/"+h.Provider+"/"), h.Name)
+		require.NotEmpty(t, h.Secret, h.Name)
+		providers[h.Provider] = true
 	}
+	require.Equal(t, map[string]bool{"stripe": true, "clerk": true, "paddle": true, "shopify": true, "braintree": true}, providers,
+		"the samples have an endpoint of each provider")
 	checkFirstClick(ctx, t, s)
+	checkSignedDeliveries(ctx, t, s)
 	// Each organization's key works on its Region's app.
 	for _, o := range s.Orgs {
 		app := ""
@@ -268,6 +284,32 @@ func checkFirstClick(ctx context.Context, t *testing.T, s *devstack.Stack) {
 	require.Len(t, got, 1, out)
 	require.Equal(t, s.Starter.AffiliateID, got[0].AffiliateID)
 	require.Equal(t, int64(2000), got[0].Amount, "20%% of 10000")
+}
+
+// checkSignedDeliveries runs the printed signed delivery of each Paddle,
+// Shopify and Braintree endpoint, as a newcomer would paste it: each must
+// be received (200) and earn the starter affiliate a commission on its
+// sale of 100.00.
+func checkSignedDeliveries(ctx context.Context, t *testing.T, s *devstack.Stack) {
+	before := len(commissions(ctx, t, s.Starter))
+	sent := 0
+	for _, h := range s.Webhooks {
+		cmd := devstack.SignedDelivery(h, s.Starter.LinkCode, s.Starter.Currency)
+		if h.Provider == "stripe" || h.Provider == "clerk" {
+			require.Empty(t, cmd, h.Name)
+			continue
+		}
+		require.NotEmpty(t, cmd, h.Name)
+		require.Equal(t, "200", shell(ctx, t, os.Environ(), cmd), "%s: %s", h.Name, cmd)
+		sent++
+	}
+	require.Equal(t, 3, sent)
+	got := commissions(ctx, t, s.Starter)
+	require.Len(t, got, before+sent, "each signed sale earns a commission")
+	for _, c := range got[:sent] { // newest first
+		require.Equal(t, s.Starter.AffiliateID, c.AffiliateID)
+		require.Equal(t, int64(2000), c.Amount, "20%% of 100.00")
+	}
 }
 
 // shell runs one command in bash with env and returns its output, which

@@ -20,6 +20,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -34,6 +35,7 @@ import (
 	"sigs.k8s.io/kustomize/kyaml/filesys"
 
 	v1 "github.com/rekomi/rekomi/api/v1alpha1"
+	"github.com/rekomi/rekomi/controllers/webhooksecret"
 )
 
 // fieldOwner is the server-side apply manager of these tests.
@@ -146,9 +148,20 @@ func TestSamplesPassServerSideDryRun(t *testing.T) {
 	files, err := filepath.Glob(filepath.Join("..", "config", "samples", "*.yaml"))
 	require.NoError(t, err)
 	kinds := map[string][]string{}
+	secrets := map[string]map[string]any{} // namespace/name -> stringData
+	endpoints := map[string][2]string{}    // name -> provider, namespace/secret
 	for _, file := range files {
 		for _, u := range readObjects(t, file) {
 			kinds[u.GetKind()] = append(kinds[u.GetKind()], u.GetName())
+			switch u.GetKind() {
+			case "Secret":
+				data, _, _ := unstructured.NestedMap(u.Object, "stringData")
+				secrets[u.GetNamespace()+"/"+u.GetName()] = data
+			case "WebhookEndpoint":
+				provider, _, _ := unstructured.NestedString(u.Object, "spec", "provider")
+				ref, _, _ := unstructured.NestedString(u.Object, "spec", "secretRef", "name")
+				endpoints[u.GetName()] = [2]string{provider, u.GetNamespace() + "/" + ref}
+			}
 			if u.GetKind() == "Namespace" {
 				// A dry run does not create it, and the objects after it need it.
 				require.NoError(t, client.IgnoreAlreadyExists(testEnv.client.Create(ctx, u.DeepCopy())))
@@ -161,7 +174,15 @@ func TestSamplesPassServerSideDryRun(t *testing.T) {
 	}
 	require.ElementsMatch(t, []string{"us", "eu"}, kinds["Region"])
 	require.Len(t, kinds["Organization"], 2)
-	require.ElementsMatch(t, []string{"acme-stripe", "acme-clerk"}, kinds["WebhookEndpoint"])
+	require.ElementsMatch(t, []string{"acme-stripe", "acme-clerk", "acme-paddle", "acme-shopify", "acme-braintree"}, kinds["WebhookEndpoint"])
+	for name, ep := range endpoints {
+		data := map[string][]byte{}
+		for k, v := range secrets[ep[1]] {
+			data[k] = []byte(fmt.Sprint(v))
+		}
+		_, err := webhooksecret.Parse(v1.Provider(ep[0]), data)
+		require.NoError(t, err, "the sample Secret of %s holds a %s signing secret", name, ep[0])
+	}
 }
 
 func readObjects(t *testing.T, file string) []*unstructured.Unstructured {

@@ -14,9 +14,10 @@ See the License for the specific language governing permissions and
 limitations under the License.
 */
 
-// Package billing makes the effects of verified provider events (Stripe's
-// payments, Clerk's members) on an organization's ledger. The webhook
-// handler stores each new event in billing_events and audits its receipt,
+// Package billing makes the effects of verified provider events (the
+// payments of Stripe, Paddle, Shopify and Braintree, Clerk's members) on an
+// organization's ledger. The webhook handler stores each new event in
+// billing_events and audits its receipt,
 // then calls Apply in the same tenant transaction, so an event's effects
 // commit with it or not at all. Every effect goes through the ledger's
 // verbs, as the API's do; adding a provider event touches only this
@@ -25,14 +26,17 @@ limitations under the License.
 // transaction.
 //
 // Each effect that changes business state writes its own audit entry, by
-// the provider (actor type provider, actor id "stripe" or "clerk"), with
+// the provider (actor type provider, actor id the provider's name), with
 // the event's id, type and endpoint in the metadata:
 //
-//   - customer.attributed: a Stripe customer was attributed to a referral
-//     (with the earlier sales credited to it, if any); customer.synced: a
-//     Stripe customer was created or its email changed, unattributed.
-//   - conversion.sale_tracked: a paid invoice was recorded as a sale, with
-//     the commission it earned, exactly as the track API audits a sale.
+//   - customer.attributed: a provider's customer was attributed to a
+//     referral or a promo code (with the earlier sales credited to it, if
+//     any); customer.synced: one was created or its email changed,
+//     unattributed.
+//   - conversion.sale_tracked: a payment (a paid invoice, a completed
+//     transaction, a paid order, a charged subscription) was recorded as a
+//     sale, with the commission it earned, exactly as the track API
+//     audits a sale.
 //   - conversion.reduced: a refund or dispute of a sale was recorded, or
 //     changed (a larger total refunded, a dispute won or lost);
 //   - commission.reduced / commission.reversed / commission.clawed_back /

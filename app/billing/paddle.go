@@ -75,8 +75,9 @@ func (fx *Effects) paddleTransactionCompleted(ctx context.Context, tx pgx.Tx, or
 		return unusable("the payload is not a Paddle transaction event: %w", err)
 	}
 	d := n.Data
-	if optionalText(d.ID) == "" || d.CustomerID == nil || optionalText(*d.CustomerID) == "" {
-		return unusable("the transaction has no id or no customer")
+	if d.CustomerID == nil || optionalText(d.ID) == "" || optionalText("paddle:"+d.ID) == "" ||
+		optionalText(*d.CustomerID) == "" || optionalText("paddle:"+*d.CustomerID) == "" {
+		return unusable("the transaction has no id or no customer, or one too long")
 	}
 	total := d.Details.Totals.GrandTotal
 	if total == "" {
@@ -105,8 +106,8 @@ func (fx *Effects) paddleSubscriptionStarted(ctx context.Context, tx pgx.Tx, org
 		return unusable("the payload is not a Paddle subscription event: %w", err)
 	}
 	d := n.Data
-	if optionalText(d.CustomerID) == "" {
-		return unusable("the subscription names no customer")
+	if optionalText(d.CustomerID) == "" || optionalText("paddle:"+d.CustomerID) == "" {
+		return unusable("the subscription names no customer, or one too long")
 	}
 	promo, err := paddlePromoCodes(ctx, tx, org, d.CustomData, nil)
 	if err != nil {

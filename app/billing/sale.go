@@ -72,6 +72,9 @@ func (fx *Effects) recordSale(ctx context.Context, tx pgx.Tx, org uuid.UUID, ev 
 	t.VisitorID, t.ReferralCode = referralOf(s.referral)
 	t.PromoCodes = s.promo
 	_, created, err := ledger.Track(ctx, tx, org, fx.recorder(ev), t)
+	if isLedgerRefusal(err) {
+		return unusable("the sale %s cannot be recorded: %w", s.sale, err)
+	}
 	if err != nil || !created {
 		return err
 	}

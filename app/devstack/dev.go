@@ -133,6 +133,10 @@ type Webhook struct {
 	Provider     string `json:"provider"`
 	URL          string `json:"url"`
 	Secret       string `json:"signing_secret"`
+	// SignedDelivery is a shell command posting a sale to the endpoint,
+	// signed when it runs (see SignedDelivery); empty for Stripe and
+	// Clerk, and for endpoints of an organization without the starter link.
+	SignedDelivery string `json:"signed_delivery,omitempty"`
 }
 
 // Run starts the stack, prints how to use it, and stops it cleanly when ctx

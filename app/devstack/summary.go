@@ -59,7 +59,7 @@ type stackFile struct {
 // writeStackFile writes stack.json, private like the summary since it holds
 // the same secrets.
 func writeStackFile(dir string, s *Stack) error {
-	data, err := json.MarshalIndent(stackFile{Kubeconfig: s.Kubeconfig, Apps: s.Apps, Organizations: s.Orgs, Webhooks: s.Webhooks}, "", "  ")
+	data, err := json.MarshalIndent(stackFile{Kubeconfig: s.Kubeconfig, Apps: s.Apps, Organizations: s.Orgs, Webhooks: s.signedWebhooks()}, "", "  ")
 	if err != nil {
 		return fmt.Errorf("encoding stack.json: %w", err)
 	}
@@ -84,10 +84,41 @@ func summarize(w io.Writer, dir string, s *Stack) {
 		fmt.Fprintf(w, "  %-8s region %-4s %s\n", o.Name, o.Region, o.APIKey)
 	}
 	fmt.Fprintf(w, "\nWebhook endpoints:\n")
-	for _, h := range s.Webhooks {
+	hooks := s.signedWebhooks()
+	for _, h := range hooks {
 		fmt.Fprintf(w, "  %s (%s, organization %s)\n    URL            %s\n    signing secret %s\n", h.Name, h.Provider, h.Organization, h.URL, h.Secret)
 	}
 	firstSteps(w, s)
+	signedSteps(w, s.Starter, hooks)
+}
+
+// signedWebhooks are the stack's webhooks, each with its signed delivery
+// when its organization holds the starter link.
+func (s *Stack) signedWebhooks() []Webhook {
+	hooks := make([]Webhook, len(s.Webhooks))
+	copy(hooks, s.Webhooks)
+	for i, h := range hooks {
+		if st := s.Starter; st != nil && h.Organization == st.Org.Name {
+			hooks[i].SignedDelivery = SignedDelivery(h, st.LinkCode, st.Currency)
+		}
+	}
+	return hooks
+}
+
+// signedSteps prints each signed delivery command.
+func signedSteps(w io.Writer, st *Starter, hooks []Webhook) {
+	printed := false
+	for _, h := range hooks {
+		if h.SignedDelivery == "" {
+			continue
+		}
+		if !printed {
+			fmt.Fprintf(w, "\nA sale of 100.00 through link %s, delivered as each provider signs it (prints 200 once received;\n"+
+				"the affiliate earns a commission; needs curl, openssl, base64 and sha1sum):\n", st.LinkCode)
+			printed = true
+		}
+		fmt.Fprintf(w, "  # %s\n  %s\n", h.Name, h.SignedDelivery)
+	}
 }
 
 // firstSteps prints copy-paste commands that follow the starter link as a

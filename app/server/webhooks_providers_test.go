@@ -24,6 +24,7 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"fmt"
+	"hash/crc32"
 	"io"
 	"net/http"
 	"net/url"
@@ -50,6 +51,8 @@ type signedDelivery struct {
 	header  http.Header
 	body    string
 	eventID string
+	// sale is the external id of the sale it records.
+	sale string
 }
 
 // providerSigner makes deliveries of one provider.
@@ -82,29 +85,38 @@ func providerSigners() []providerSigner {
 			provider:   "braintree",
 			secrets:    [2]string{"n8pcxm4cwbqnmp2v:5d0c19e5e8aa4d27b3a6d1b7c0e2f9a4", "q2hx7rtp9kd3mz5w:0f1e2d3c4b5a69788796a5b4c3d2e1f0"},
 			sign:       braintreeSigned,
-			storedType: "subscription_charged_successfully",
+			storedType: "transaction_disbursed",
 		},
 	}
 }
+
+// Each signer's delivery is a sale of 49.00 EUR by a new customer, named
+// by name, carrying the promo code SPRING (and no referral), as its
+// provider writes one.
 
 // paddleSigned signs as Paddle Billing does: h1 = hex HMAC-SHA256 of
 // "ts:body".
 func paddleSigned(name string, at time.Time, secret string) signedDelivery {
 	id := "evt_" + name
-	body := fmt.Sprintf(`{"event_id":%q,"event_type":"transaction.completed","occurred_at":%q,"notification_id":"ntf_1","data":{"id":"txn_1"}}`,
-		id, at.UTC().Format(time.RFC3339))
+	body := fmt.Sprintf(`{"event_id":%q,"event_type":"transaction.completed","occurred_at":%q,"notification_id":"ntf_1",`+
+		`"data":{"id":"txn_%s","status":"completed","customer_id":"ctm_%s","currency_code":"EUR","billed_at":%q,`+
+		`"custom_data":{"promo_code":"SPRING"},"details":{"totals":{"total":"4900","grand_total":"4900","currency_code":"EUR"}}}}`,
+		id, at.UTC().Format(time.RFC3339), name, name, at.UTC().Format(time.RFC3339))
 	ts := strconv.FormatInt(at.Unix(), 10)
 	m := hmac.New(sha256.New, []byte(secret))
 	m.Write([]byte(ts + ":" + body))
 	h := http.Header{}
 	h.Set("Paddle-Signature", "ts="+ts+";h1="+hex.EncodeToString(m.Sum(nil)))
-	return signedDelivery{header: h, body: body, eventID: id}
+	return signedDelivery{header: h, body: body, eventID: id, sale: "paddle:txn_" + name}
 }
 
 // shopifySigned signs as Shopify does: base64 HMAC-SHA256 of the body; the
 // webhook id, topic and time travel unsigned beside it.
 func shopifySigned(name string, at time.Time, secret string) signedDelivery {
-	body := fmt.Sprintf(`{"id":820982911946154508,"name":%q,"total_price":"49.00","currency":"EUR"}`, name)
+	order := int64(crc32.ChecksumIEEE([]byte(name)))
+	body := fmt.Sprintf(`{"id":%d,"name":%q,"email":"buyer@example.com","financial_status":"paid","total_price":"49.00","currency":"EUR","processed_at":%q,`+
+		`"customer":{"id":%d,"email":"buyer@example.com"},"discount_codes":[{"code":"spring","amount":"5.00","type":"fixed_amount"}]}`,
+		order, name, at.UTC().Format(time.RFC3339), order)
 	m := hmac.New(sha256.New, []byte(secret))
 	m.Write([]byte(body))
 	id := uuid.NewSHA1(uuid.NameSpaceURL, []byte(name)).String()
@@ -113,7 +125,7 @@ func shopifySigned(name string, at time.Time, secret string) signedDelivery {
 	h.Set("X-Shopify-Webhook-Id", id)
 	h.Set("X-Shopify-Topic", "orders/paid")
 	h.Set("X-Shopify-Triggered-At", at.UTC().Format(time.RFC3339Nano))
-	return signedDelivery{header: h, body: body, eventID: id}
+	return signedDelivery{header: h, body: body, eventID: id, sale: "shopify:order:" + strconv.FormatInt(order, 10)}
 }
 
 // braintreeSigned signs as Braintree does: a form of bt_signature
@@ -121,13 +133,29 @@ func shopifySigned(name string, at time.Time, secret string) signedDelivery {
 // bt_payload (base64 of the notification's XML, line-broken).
 func braintreeSigned(name string, at time.Time, secret string) signedDelivery {
 	public, private, _ := strings.Cut(secret, ":")
+	txn := strings.Map(func(r rune) rune { // Braintree's ids are letters and digits
+		if r < '0' || r > 'z' || (r > '9' && r < 'a') {
+			return -1
+		}
+		return r
+	}, strings.ToLower(name))
 	xml := fmt.Sprintf(`<?xml version="1.0" encoding="UTF-8"?>
 <notification>
   <timestamp type="datetime">%s</timestamp>
-  <kind>subscription_charged_successfully</kind>
-  <subject><subscription><id>%s</id></subscription></subject>
+  <kind>transaction_disbursed</kind>
+  <subject>
+    <transaction>
+      <id>%s</id>
+      <status>settled</status>
+      <amount>49.00</amount>
+      <currency-iso-code>EUR</currency-iso-code>
+      <created-at type="datetime">%s</created-at>
+      <customer><id>%s</id><email>buyer@example.com</email></customer>
+      <custom-fields><promo_code>SPRING</promo_code></custom-fields>
+    </transaction>
+  </subject>
 </notification>
-`, at.UTC().Format(time.RFC3339), name)
+`, at.UTC().Format(time.RFC3339), txn, at.UTC().Format(time.RFC3339), txn)
 	enc := base64.StdEncoding.EncodeToString([]byte(xml))
 	var payload strings.Builder
 	for len(enc) > 76 {
@@ -142,7 +170,7 @@ func braintreeSigned(name string, at time.Time, secret string) signedDelivery {
 	sum := sha256.Sum256([]byte(xml))
 	h := http.Header{}
 	h.Set("Content-Type", "application/x-www-form-urlencoded")
-	return signedDelivery{header: h, body: body, eventID: "bt_" + hex.EncodeToString(sum[:])}
+	return signedDelivery{header: h, body: body, eventID: "bt_" + hex.EncodeToString(sum[:]), sale: "braintree:txn:" + txn}
 }
 
 // deliverSigned posts d to path and returns the answer's status, headers and body.
@@ -160,14 +188,17 @@ func (b *bundle) deliverSigned(t *testing.T, path string, d signedDelivery) deli
 }
 
 // TestProviderWebhooks receives each newer provider's deliveries against a
-// real PostgreSQL: stored once with its receipt audited, once only under 50
-// concurrent identical deliveries, under either secret of a rotation, and
-// within the tolerance both ways.
+// real PostgreSQL: stored once with its receipt audited and its sale
+// attributed by the promo code it carries, once only under 50 concurrent
+// identical deliveries, under either secret of a rotation, and within the
+// tolerance both ways.
 func TestProviderWebhooks(t *testing.T) {
 	t.Parallel()
 	srv := dbtest.Start(t)
 	b := setupWebhooks(t, srv)
 	org, _ := b.seedOrg(t, "acme", server.ScopeRead)
+	promo := b.org(org).Partner(t, "")
+	code := b.org(org).PromoCode(t, promo.Affiliate, promo.Campaign, "Spring")
 	for _, p := range providerSigners() {
 		ep := b.seedEndpoint(t, org, endpointSeed{provider: p.provider, secrets: p.secrets[:]})
 		path := webhookPath(p.provider, ep)
@@ -180,6 +211,10 @@ func TestProviderWebhooks(t *testing.T) {
 				require.Equal(t, http.StatusOK, b.deliverSigned(t, path, d).status, "a replay is acknowledged")
 				events, entries := b.countEvents(t, org, d.eventID)
 				require.Equal(t, []int{1, 1}, []int{events, entries}, "stored and audited once")
+				require.Equal(t, 1, b.org(org).Count(t, `SELECT count(*) FROM commissions cm JOIN conversions cv ON cv.org_id = cm.org_id
+					AND cv.id = cm.conversion_id JOIN customers cu ON cu.org_id = cv.org_id AND cu.id = cv.customer_id
+					WHERE cv.external_id = $1 AND cv.amount = 4900 AND cm.amount = 490 AND cm.affiliate_id = $2 AND cu.promo_code_id = $3`,
+					d.sale, promo.Affiliate, code), "one sale, attributed by its promo code, earning one commission")
 
 				ctx := context.Background()
 				require.NoError(t, b.db.TenantTx(ctx, org, func(tx pgx.Tx) error {
@@ -231,6 +266,8 @@ func TestProviderWebhooks(t *testing.T) {
 				}
 				events, entries := b.countEvents(t, org, d.eventID)
 				require.Equal(t, []int{1, 1}, []int{events, entries})
+				require.Equal(t, 1, b.org(org).Count(t, `SELECT count(*) FROM commissions cm JOIN conversions cv ON cv.org_id = cm.org_id
+					AND cv.id = cm.conversion_id WHERE cv.external_id = $1`, d.sale), "the sale earned once")
 			})
 
 			// The endpoint's tolerance is 300 s. The edges themselves are
