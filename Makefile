@@ -86,11 +86,11 @@ test e2e-cluster: IMG = $(TEST_IMG)
 TEST_NEXT_IMG ?= rekomi.local/rekomi:next
 
 .PHONY: test
-test: generate manifests vet envtest-assets postgres chromium kubectl redocly images upgrade-image node-assets ## Run every test against a real API server, a real PostgreSQL, a headless Chromium and a containerd running the images, lint the OpenAPI document, then fuzz the webhook paths, the headers of audited writes, the text helper, trust statement verification and the key ring briefly.
+test: generate manifests vet envtest-assets postgres chromium kubectl redocly images upgrade-image node-assets ## Run every test against a real API server, a real PostgreSQL, a headless Chromium and a containerd running the images, lint the OpenAPI document, then fuzz the webhook paths, the providers' event readers, the signing secret formats, the headers of audited writes, the text helper, trust statement verification and the key ring briefly.
 	KUBEBUILDER_ASSETS="$$(./hack/envtest-assets.sh)" REKOMI_NODE_ASSETS="$$(./hack/node-assets.sh)" \
 		REKOMI_IMAGES=$(LOCALBIN)/images REKOMI_IMAGE=$(IMG) REKOMI_NEXT_IMAGE=$(TEST_NEXT_IMG) $(GO) test $(GOTEST_FLAGS) ./...
 	$(GO) test $(GOTEST_FLAGS) -tags rekomi_upgrade_probe ./migrations/
-	FUZZTIME=$(TEST_FUZZTIME) ./hack/fuzz.sh ./app/webhook ./app/server ./app/storable ./app/ledger ./app/trust ./app/keyring
+	FUZZTIME=$(TEST_FUZZTIME) ./hack/fuzz.sh ./app/webhook ./app/server ./app/storable ./app/ledger ./app/trust ./app/keyring ./app/billing ./controllers/webhooksecret
 
 # A count, not a duration: with a duration, Go 1.26's fuzzing coordinator can
 # fail a target with a spurious "context deadline exceeded" as the time runs

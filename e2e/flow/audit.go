@@ -69,6 +69,7 @@ func CheckAuditTrail(t testing.TB, org Tenant, ref Referral, s Sale) {
 		{merchant + " affiliate.accepted affiliate:" + ref.AffiliateID},
 		{merchant + " affiliate.approved affiliate:" + ref.AffiliateID},
 		{merchant + " link.created referral_link:" + ref.LinkID},
+		{merchant + " promo_code.created promo_code:" + ref.PromoCodeID},
 		{"provider:stripe billing_event.received billing_event:" + checkoutEvent,
 			"provider:stripe customer.attributed customer:" + s.CustomerID},
 		{"provider:stripe billing_event.received billing_event:" + invoiceEvent,
@@ -162,8 +163,9 @@ func entryMatches(got, want string) bool {
 func CheckIsolation(t testing.TB, other Merchant, org Tenant, ref Referral, s Sale) {
 	t.Helper()
 	require.Equal(t, org.AppURL, other.Base, "both organizations are served by one app")
-	ids := []string{org.ID, org.EndpointID, ref.CampaignID, ref.AffiliateID, ref.LinkID, s.CustomerID, s.ConversionID, s.CommissionID}
-	for _, path := range []string{"/v1/campaigns", "/v1/affiliates", "/v1/links", "/v1/customers", "/v1/conversions",
+	ids := []string{org.ID, org.EndpointID, ref.CampaignID, ref.AffiliateID, ref.LinkID, ref.PromoCodeID, s.CustomerID, s.ConversionID,
+		s.CommissionID}
+	for _, path := range []string{"/v1/campaigns", "/v1/affiliates", "/v1/links", "/v1/promo-codes", "/v1/customers", "/v1/conversions",
 		"/v1/commissions", "/v1/payouts", "/v1/audit-log"} {
 		status, body := other.Call(t, http.MethodGet, path+"?limit=100", "")
 		require.Equal(t, http.StatusOK, status, "%s: %s", path, body)
@@ -175,13 +177,15 @@ func CheckIsolation(t testing.TB, other Merchant, org Tenant, ref Referral, s Sa
 		}
 	}
 	for path, id := range map[string]string{"/v1/campaigns/": ref.CampaignID, "/v1/affiliates/": ref.AffiliateID,
-		"/v1/links/": ref.LinkID, "/v1/customers/": s.CustomerID, "/v1/conversions/": s.ConversionID,
+		"/v1/links/": ref.LinkID, "/v1/promo-codes/": ref.PromoCodeID, "/v1/customers/": s.CustomerID, "/v1/conversions/": s.ConversionID,
 		"/v1/commissions/": s.CommissionID} {
 		status, body := other.Call(t, http.MethodGet, path+id, "")
 		require.Equal(t, http.StatusNotFound, status, "GET %s%s by another organization: %s", path, id, body)
 	}
 	status, body := other.Call(t, http.MethodPost, "/v1/commissions/"+s.CommissionID+"/reverse", `{"reason":"not mine"}`)
 	require.Equal(t, http.StatusNotFound, status, "reversing another organization's commission: %s", body)
+	status, body = other.Call(t, http.MethodPost, "/v1/promo-codes/"+ref.PromoCodeID+"/disable", "")
+	require.Equal(t, http.StatusNotFound, status, "disabling another organization's promo code: %s", body)
 
 	links := List[Object](t, org.API, "/v1/links")
 	require.Len(t, links, 1, "the new organization sees its own link only")

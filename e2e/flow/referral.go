@@ -24,9 +24,10 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// Referral is a campaign, an approved affiliate and its link.
+// Referral is a campaign, an approved affiliate, its link and its promo
+// code.
 type Referral struct {
-	CampaignID, AffiliateID, LinkID string
+	CampaignID, AffiliateID, LinkID, PromoCodeID string
 	// Code is the link's code, LinkURL the URL a visitor follows.
 	Code, LinkURL string
 }
@@ -46,10 +47,10 @@ type Object struct {
 // SetUpReferral creates a 20% campaign, whose commissions are held for 30
 // days (pending while the test runs), invites an affiliate, who accepts,
 // approves it, and creates its referral link to the organization's
-// site, <name>.example, as a merchant would.
+// site, <name>.example, and its promo code SPRING, as a merchant would.
 func SetUpReferral(t testing.TB, org Tenant) Referral {
 	t.Helper()
-	var campaign, affiliate, approved, link Object
+	var campaign, affiliate, approved, link, promo Object
 	org.API.Do(t, http.MethodPost, "/v1/campaigns",
 		`{"name":"Spring launch","currency":"EUR","commission":{"type":"percentage","percent_bps":2000},"hold_days":30}`,
 		http.StatusCreated, &campaign)
@@ -61,7 +62,11 @@ func SetUpReferral(t testing.TB, org Tenant) Referral {
 	org.API.Do(t, http.MethodPost, "/v1/links", `{"affiliate_id":"`+affiliate.ID+`","campaign_id":"`+campaign.ID+
 		`","destination_url":"https://`+org.Name+`.example/pricing?plan=pro"}`, http.StatusCreated, &link)
 	require.Equal(t, org.AppURL+"/r/"+link.Code, link.URL)
-	return Referral{CampaignID: campaign.ID, AffiliateID: affiliate.ID, LinkID: link.ID, Code: link.Code, LinkURL: link.URL}
+	org.API.Do(t, http.MethodPost, "/v1/promo-codes", `{"code":"SPRING","affiliate_id":"`+affiliate.ID+`","campaign_id":"`+campaign.ID+`"}`,
+		http.StatusCreated, &promo)
+	require.Equal(t, "SPRING", promo.Code)
+	return Referral{CampaignID: campaign.ID, AffiliateID: affiliate.ID, LinkID: link.ID, PromoCodeID: promo.ID, Code: link.Code,
+		LinkURL: link.URL}
 }
 
 // ClickLink follows the link as a browser, expects a redirect to the
