@@ -377,3 +377,43 @@ func TestProviderWebhookRefusals(t *testing.T) {
 		require.NotContains(t, b.logs.String(), p.secrets[0], "no secret is logged")
 	}
 }
+
+// TestStripePromoCodeThroughTheWebhook: a Stripe checkout that carries a
+// promo code and no referral attributes its customer to the code's
+// affiliate, through signed deliveries to the webhook route, and the paid
+// invoice earns in the code's campaign; another organization's SPRING is
+// not this one's.
+func TestStripePromoCodeThroughTheWebhook(t *testing.T) {
+	t.Parallel()
+	srv := dbtest.Start(t)
+	b := setupWebhooks(t, srv)
+	org, _ := b.seedOrg(t, "acme", server.ScopeRead)
+	other, _ := b.seedOrg(t, "globex", server.ScopeRead)
+	theirs := b.org(other).Partner(t, "")
+	b.org(other).PromoCode(t, theirs.Affiliate, theirs.Campaign, "SPRING")
+	ep := b.seedEndpoint(t, org, endpointSeed{provider: "stripe", secrets: []string{stripeSecret}})
+	deliver := func(body string) {
+		t.Helper()
+		d := b.deliver(t, webhookPath("stripe", ep), stripeSigned(time.Now().Unix(), body, stripeSecret), body)
+		require.Equal(t, http.StatusOK, d.status)
+	}
+	checkout := `{"id":"evt_checkout_promo","object":"event","api_version":"2025-03-31.basil","type":"checkout.session.completed",
+		"data":{"object":{"id":"cs_1","object":"checkout.session","customer":"cus_promo","metadata":{"promo_code":"spring"}}}}`
+	invoice := fmt.Sprintf(`{"id":"evt_invoice_promo","object":"event","api_version":"2025-03-31.basil","type":"invoice.paid","created":%d,
+		"data":{"object":{"id":"in_promo","object":"invoice","customer":"cus_promo","amount_paid":4900,"currency":"eur"}}}`, time.Now().Unix())
+
+	deliver(checkout)
+	deliver(invoice)
+	require.Zero(t, b.org(org).Count(t, `SELECT count(*) FROM commissions`), "no code of this organization is SPRING yet")
+
+	mine := b.org(org).Partner(t, "")
+	code := b.org(org).PromoCode(t, mine.Affiliate, mine.Campaign, "SPRING")
+	deliver(strings.ReplaceAll(strings.ReplaceAll(checkout, "cus_promo", "cus_promo2"), "evt_checkout_promo", "evt_checkout_promo2"))
+	deliver(strings.ReplaceAll(strings.ReplaceAll(strings.ReplaceAll(invoice, "cus_promo", "cus_promo2"), "evt_invoice_promo", "evt_invoice_promo2"),
+		"in_promo", "in_promo2"))
+	require.Equal(t, 1, b.org(org).Count(t, `SELECT count(*) FROM commissions cm JOIN conversions cv ON cv.org_id = cm.org_id
+		AND cv.id = cm.conversion_id JOIN customers cu ON cu.org_id = cv.org_id AND cu.id = cv.customer_id
+		WHERE cv.external_id = 'in_promo2' AND cm.amount = 490 AND cm.affiliate_id = $1 AND cm.campaign_id = $2 AND cu.promo_code_id = $3`,
+		mine.Affiliate, mine.Campaign, code))
+	require.Zero(t, b.org(other).Count(t, `SELECT count(*) FROM customers`), "nothing reached the other organization")
+}
