@@ -521,6 +521,19 @@ func TestStripeRefundsAndDisputes(t *testing.T) {
 		require.Equal(t, []commissionRow{{392, "EUR", "pending", nil}}, tn.commissions(t, "in_1"), "490 less a fifth")
 	})
 
+	t.Run("ARefundBeforeTheInvoicePaymentThatNamesItsChargeIsAppliedWhenThatComes", func(t *testing.T) {
+		t.Parallel()
+		tn := sold(t)
+		tn.mustDeliver(t, "stripe", "charge.refunded", "evt_refund", set{"api_version": "2025-03-31.basil", "data.object.id": "ch_current",
+			"data.object.invoice": nil, "data.object.payment_intent": "pi_current", "data.object.amount_refunded": 980})
+		require.Equal(t, []commissionRow{{490, "EUR", "pending", nil}}, tn.commissions(t, "in_1"), "no stored event links the charge to a sale yet")
+		payment := set{"data.object.invoice": "in_1", "data.object.payment": map[string]any{"type": "payment_intent", "payment_intent": "pi_current"}}
+		tn.mustDeliver(t, "stripe", "invoice_payment.paid", "evt_payment", payment)
+		tn.mustDeliver(t, "stripe", "invoice_payment.paid", "evt_payment_again", payment)
+		require.Equal(t, []commissionRow{{392, "EUR", "pending", nil}}, tn.commissions(t, "in_1"), "490 less a fifth, once")
+		require.Equal(t, 1, tn.audits(t, "commission.reduced"))
+	})
+
 	t.Run("ADisputeOnACurrentAPIVersionFindsTheInvoiceThroughItsPayment", func(t *testing.T) {
 		t.Parallel()
 		tn := sold(t)

@@ -54,7 +54,7 @@ import (
 // Every payment effect, of any provider, first takes a per-organization
 // transaction lock, so an organization's payment events apply one at a time and each sees the
 // events committed before it: that is what lets a refund delivered before
-// its invoice.paid still reverse the commission (see stripe_clawback.go).
+// its invoice.paid still reverse the commission (see stripe_refunds.go).
 
 // lateSaleWindow is how long before a customer's attribution its
 // unattributed sales may be paid and still be credited to the referral.
@@ -69,6 +69,8 @@ func (fx *Effects) stripeEffect(eventType string) effect {
 		return fx.stripeCustomerChanged
 	case "invoice.paid":
 		return fx.stripeInvoicePaid
+	case "invoice_payment.paid":
+		return fx.stripeInvoicePaymentPaid
 	case "charge.refunded":
 		return fx.stripeChargeRefunded
 	}
@@ -245,6 +247,27 @@ func (fx *Effects) stripeInvoicePaid(ctx context.Context, tx pgx.Tx, org uuid.UU
 		return err
 	}
 	return fx.applyStoredReversals(ctx, tx, org, ev, inv.ID)
+}
+
+// stripeInvoicePaymentPaid applies the refunds and disputes of an
+// invoice's payment stored before it: on API versions from 2025-03-31 a
+// charge names no invoice, and only this event links the two, so a refund
+// delivered before it found no sale.
+func (fx *Effects) stripeInvoicePaymentPaid(ctx context.Context, tx pgx.Tx, org uuid.UUID, ev Event) error {
+	var ip stripe.InvoicePayment
+	if _, err := parseStripe(ev.Payload, &ip); err != nil {
+		return err
+	}
+	if ip.Invoice == nil {
+		return unusable("invoice payment %s names no invoice", ip.ID)
+	}
+	if err := validStripeID("invoice", ip.Invoice.ID); err != nil {
+		return err
+	}
+	if err := lockPaymentEffects(ctx, tx, org); err != nil {
+		return err
+	}
+	return fx.applyStoredReversals(ctx, tx, org, ev, ip.Invoice.ID)
 }
 
 // invoiceSale is the sale a paid invoice records: its amount paid, in its

@@ -51,9 +51,10 @@ import (
 // A dispute names only its charge and payment intent.
 //
 // Order: a refund or dispute that finds no sale changes nothing, but it
-// stays stored; when the sale is later recorded (invoice.paid) or credited
-// (a late attribution), applyStoredReversals finds the refunds and
-// disputes stored before and records them. ReduceSale keeps running
+// stays stored; when the sale is later recorded (invoice.paid), credited
+// (a late attribution) or linked to the charge (invoice_payment.paid),
+// applyStoredReversals finds the refunds and disputes stored before and
+// records them. ReduceSale keeps running
 // totals and a dispute's final state whatever order reports arrive in, and
 // the per-organization lock (lockPaymentEffects) makes the later of two
 // events see the earlier.
