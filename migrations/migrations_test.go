@@ -297,6 +297,17 @@ func TestMigrations(t *testing.T) {
 		require.NoError(t, err)
 		require.Equal(t, []string{"in_1 refund 4900 refunded", "in_2 dispute 4900 open"}, got,
 			"the sales taken back, whole; the untouched one has none")
+		var by []*string
+		rows, err = conn.Query(ctx, `SELECT reversed_by FROM commissions ORDER BY id`)
+		require.NoError(t, err)
+		by, err = pgx.CollectRows(rows, pgx.RowTo[*string])
+		require.NoError(t, err)
+		require.Len(t, by, 3)
+		require.Equal(t, "provider", *by[0], "reversed for a refund its sale records")
+		require.Nil(t, by[1])
+		require.Nil(t, by[2])
+		_, err = conn.Exec(ctx, `UPDATE commissions SET reversed_by = NULL WHERE status = 'reversed'`)
+		requireSQLState(t, err, "23514")
 	})
 
 	t.Run("DownPastTheFirstMigrationFails", func(t *testing.T) {

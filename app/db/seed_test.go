@@ -67,9 +67,9 @@ func seedOrg(t *testing.T, admin *pgx.Conn, name string) uuid.UUID {
 			[]any{org, ids["affiliate"], ids["campaign"]}},
 		{`INSERT INTO clicks (org_id, link_id, visitor_id, occurred_at, ip) VALUES ($1, $2, $3, now(), '192.0.2.0')`,
 			[]any{org, ids["link"], ids["visitor"]}},
-		{`INSERT INTO customers (org_id, id, external_id, email, affiliate_id, link_id, click_id, attributed_at)
-		  VALUES ($1, $2, 'cus_' || $4, 'buyer@' || $4 || '.example', $3, $5, (SELECT max(id) FROM clicks WHERE org_id = $1), now())`,
-			[]any{org, ids["customer"], ids["affiliate"], name, ids["link"]}},
+		{`INSERT INTO customers (org_id, id, external_id, email, affiliate_id, link_id, click_id, attributed_at, campaign_id)
+		  VALUES ($1, $2, 'cus_' || $4, 'buyer@' || $4 || '.example', $3, $5, (SELECT max(id) FROM clicks WHERE org_id = $1), now(), $6)`,
+			[]any{org, ids["customer"], ids["affiliate"], name, ids["link"], ids["campaign"]}},
 		{`INSERT INTO conversions (org_id, id, customer_id, kind, external_id, amount, currency, affiliate_id, campaign_id, occurred_at)
 		  VALUES ($1, $2, $3, 'sale', 'in_' || $6, 4900, 'EUR', $4, $5, now())`,
 			[]any{org, ids["conversion"], ids["customer"], ids["affiliate"], ids["campaign"], name}},

@@ -17,10 +17,12 @@ limitations under the License.
 package ledger_test
 
 import (
+	"context"
 	"testing"
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
 	"github.com/stretchr/testify/require"
 
 	"github.com/rekomi/rekomi/app/dbtest"
@@ -92,6 +94,34 @@ func TestPromoCodeAttribution(t *testing.T) {
 		tracked, _ := track(t, o, again)
 		require.Equal(t, first.Affiliate, *tracked.Customer.AffiliateID, "the first attribution wins")
 		require.Equal(t, first.Campaign, tracked.Commission.CampaignID)
+	})
+
+	// A code moved to another affiliate and campaign brings its new
+	// customers there; those it brought before keep their affiliate and
+	// the campaign they came in by, whose recurrence they have used up.
+	t.Run("MovingACodeLeavesItsCustomersWhereTheyCameIn", func(t *testing.T) {
+		t.Parallel()
+		o := region.Org(t, "")
+		before, after := o.Partner(t, "commission_bps = 2000"), o.Partner(t, "commission_bps = 3000")
+		code := o.PromoCode(t, before.Affiliate, before.Campaign, "SPRING")
+		first := bySale(10000, "SPRING")
+		first.OccurredAt = time.Now().Add(-time.Hour)
+		tracked, _ := track(t, o, first)
+		require.Equal(t, int64(2000), tracked.Commission.Amount)
+		o.Tx(t, func(ctx context.Context, tx pgx.Tx) error {
+			_, err := ledger.UpdatePromoCode(ctx, tx, o.ID, system, code,
+				ledger.PromoCodeChanges{AffiliateID: &after.Affiliate, CampaignID: &after.Campaign})
+			return err
+		})
+		again := bySale(10000, "SPRING")
+		again.CustomerExternalID = first.CustomerExternalID
+		tracked, _ = track(t, o, again)
+		require.Equal(t, before.Affiliate, *tracked.Customer.AffiliateID)
+		require.Nil(t, tracked.Commission, "the one-time campaign it came in by paid once; the code's new campaign does not pay again")
+		tracked, _ = track(t, o, bySale(10000, "SPRING"))
+		require.Equal(t, after.Affiliate, *tracked.Customer.AffiliateID, "a new customer comes in by the code as it is now")
+		require.Equal(t, after.Campaign, tracked.Commission.CampaignID)
+		require.Equal(t, int64(3000), tracked.Commission.Amount)
 	})
 
 	t.Run("ADisabledCodeOrAnotherOrganizationsCodeAttributesNothing", func(t *testing.T) {

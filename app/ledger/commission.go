@@ -69,9 +69,13 @@ type Commission struct {
 	PaidAt         *time.Time `json:"paid_at"`
 	ReversedAt     *time.Time `json:"reversed_at"`
 	ReversedReason *string    `json:"reversed_reason"`
-	PayoutID       *uuid.UUID `json:"payout_id"`
-	CreatedAt      time.Time  `json:"created_at"`
-	UpdatedAt      time.Time  `json:"updated_at"`
+	// ReversedBy is who reversed it: ReversedByAPI, which nothing undoes,
+	// or ReversedByProvider, a refund or dispute its provider reported,
+	// which a dispute won or a smaller refund total gives back.
+	ReversedBy *string    `json:"reversed_by"`
+	PayoutID   *uuid.UUID `json:"payout_id"`
+	CreatedAt  time.Time  `json:"created_at"`
+	UpdatedAt  time.Time  `json:"updated_at"`
 }
 
 // commissionDueSQL holds for a pending commission whose hold period is
@@ -83,12 +87,12 @@ const commissionDueSQL = `(status = 'pending' AND approve_after <= now())`
 const commissionStatusSQL = `(CASE WHEN ` + commissionDueSQL + ` THEN 'approved' ELSE status END)`
 
 const commissionColumns = `id, conversion_id, affiliate_id, campaign_id, amount, coalesce(earned_amount, amount), currency, ` + commissionStatusSQL + `,
-	approve_after, approved_at, paid_at, reversed_at, reversed_reason, payout_id, created_at, updated_at`
+	approve_after, approved_at, paid_at, reversed_at, reversed_reason, reversed_by, payout_id, created_at, updated_at`
 
 func scanCommission(row pgx.Row) (Commission, error) {
 	c := Commission{Object: "commission"}
 	err := row.Scan(&c.ID, &c.ConversionID, &c.AffiliateID, &c.CampaignID, &c.Amount, &c.EarnedAmount, &c.Currency, &c.Status,
-		&c.ApproveAfter, &c.ApprovedAt, &c.PaidAt, &c.ReversedAt, &c.ReversedReason, &c.PayoutID, &c.CreatedAt, &c.UpdatedAt)
+		&c.ApproveAfter, &c.ApprovedAt, &c.PaidAt, &c.ReversedAt, &c.ReversedReason, &c.ReversedBy, &c.PayoutID, &c.CreatedAt, &c.UpdatedAt)
 	return c, db.MapError(err)
 }
 
@@ -140,22 +144,33 @@ type Reversal struct {
 var ErrPaid = conflict("A commission that is paid or in a payout cannot be reversed",
 	"a paid commission is clawed back by an adjustment on the affiliate's next payout, which a refund or dispute of its sale makes")
 
+// Who reversed a commission (Commission.ReversedBy).
+const (
+	ReversedByAPI      = "api"
+	ReversedByProvider = "provider"
+)
+
 // ReverseCommission reverses commission id of org for rv's reason and
 // audits it (commission.reversed), returning the commission as it is now.
-// A commission reversed before is returned unchanged: the same reversal
-// twice changes and audits nothing. One that is paid or in a payout is
-// refused. The API reverses with it; a refund or dispute of the sale
-// reduces its commissions through ReduceSale instead.
+// A commission the API reversed before is returned unchanged: the same
+// reversal twice changes and audits nothing. One a refund or dispute
+// reversed becomes the API's, with rv's reason, so that a dispute won no
+// longer gives it back. One that is paid or in a payout is refused. The
+// API reverses with it; a refund or dispute of the sale reduces its
+// commissions through ReduceSale instead.
 func ReverseCommission(ctx context.Context, tx pgx.Tx, org uuid.UUID, rec Recorder, id uuid.UUID, rv Reversal) (Commission, error) {
 	c, inPayout, err := lockCommission(ctx, tx, org, id)
-	if err != nil || c.Status == Reversed {
+	if err != nil || (c.Status == Reversed && *c.ReversedBy == ReversedByAPI) {
 		return c, db.Wrap("locking commission "+id.String(), err)
 	}
-	if c.Status == Paid || inPayout {
+	if c.Status != Reversed && (c.Status == Paid || inPayout) {
 		return c, ErrPaid
 	}
 	meta := map[string]any{"reason": rv.Reason, "status_was": c.Status, "amount": c.Amount, "currency": c.Currency,
 		"affiliate_id": c.AffiliateID, "conversion_id": c.ConversionID}
+	if c.Status == Reversed {
+		meta["reversed_by_was"], meta["reason_was"] = *c.ReversedBy, *c.ReversedReason
+	}
 	for k, v := range rv.Metadata {
 		meta[k] = v
 	}
@@ -165,11 +180,13 @@ func ReverseCommission(ctx context.Context, tx pgx.Tx, org uuid.UUID, rec Record
 	return c, rec.Record(ctx, tx, org, "commission.reversed", "commission", id.String(), meta, nil)
 }
 
-// markReversed reverses a commission that is neither paid nor in a payout
-// (the caller locked it and checked).
+// markReversed reverses, by the API, a commission that is neither paid nor
+// in a payout, or takes over its provider's reversal (the caller locked it
+// and checked).
 func markReversed(ctx context.Context, tx pgx.Tx, org, id uuid.UUID, reason string) (Commission, error) {
-	c, err := scanCommission(tx.QueryRow(ctx, `UPDATE commissions SET status = 'reversed', reversed_reason = $3,
-		reversed_at = now(), updated_at = now() WHERE org_id = $1 AND id = $2 RETURNING `+commissionColumns, org, id, reason))
+	c, err := scanCommission(tx.QueryRow(ctx, `UPDATE commissions SET reversed_reason = $3, reversed_by = 'api',
+		reversed_at = CASE WHEN status = 'reversed' THEN reversed_at ELSE now() END, status = 'reversed', updated_at = now()
+		WHERE org_id = $1 AND id = $2 RETURNING `+commissionColumns, org, id, reason))
 	if err != nil {
 		return c, fmt.Errorf("reversing commission %s: %w", id, err)
 	}

@@ -105,7 +105,10 @@ func Attribute(ctx context.Context, tx pgx.Tx, org uuid.UUID, c Customer, t Trac
 		}
 		if found {
 			c, err = scanCustomer(tx.QueryRow(ctx, `UPDATE customers SET affiliate_id = $3, link_id = $4, click_id = $5,
-				promo_code_id = $6, attributed_at = $7, updated_at = now() WHERE org_id = $1 AND id = $2 RETURNING `+customerColumns,
+				promo_code_id = $6, attributed_at = $7, updated_at = now(), campaign_id = coalesce(
+					(SELECT l.campaign_id FROM referral_links l WHERE l.org_id = $1 AND l.id = $4),
+					(SELECT p.campaign_id FROM promo_codes p WHERE p.org_id = $1 AND p.id = $6))
+				WHERE org_id = $1 AND id = $2 RETURNING `+customerColumns,
 				org, c.ID, ref.affiliateID, ref.linkID, ref.clickID, ref.promoCodeID, t.OccurredAt))
 			if err != nil {
 				return Customer{}, fmt.Errorf("attributing the customer: %w", err)

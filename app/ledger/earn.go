@@ -48,20 +48,19 @@ type EarningFacts struct {
 }
 
 // ReadEarningFacts gathers the facts for customer c, attributed to a link
-// or a promo code, whose campaign is the one it earns in.
+// or a promo code: it earns in the campaign it was attributed into, which
+// moving its promo code to another campaign later does not change.
 func ReadEarningFacts(ctx context.Context, tx pgx.Tx, org uuid.UUID, c Customer) (*EarningFacts, error) {
 	var f EarningFacts
 	err := tx.QueryRow(ctx, `SELECT a.status, cp.id, cp.archived_at IS NOT NULL, cp.commission_type, cp.commission_bps,
 			cp.commission_amount, cp.currency, cp.recurrence, cp.recurring_months, cp.hold_days,
 			(SELECT min(cv.occurred_at) FROM commissions cm
 				JOIN conversions cv ON cv.org_id = cm.org_id AND cv.id = cm.conversion_id
-				WHERE cm.org_id = $1 AND cm.campaign_id = cp.id AND cv.customer_id = $4)
+				WHERE cm.org_id = $1 AND cm.campaign_id = cp.id AND cv.customer_id = $2)
 		FROM campaigns cp
 		JOIN affiliates a ON a.org_id = cp.org_id AND a.id = $3
-		WHERE cp.org_id = $1 AND cp.id = coalesce(
-			(SELECT l.campaign_id FROM referral_links l WHERE l.org_id = $1 AND l.id = $2),
-			(SELECT p.campaign_id FROM promo_codes p WHERE p.org_id = $1 AND p.id = $5))`,
-		org, c.LinkID, *c.AffiliateID, c.ID, c.PromoCodeID).Scan(
+		WHERE cp.org_id = $1 AND cp.id = (SELECT cu.campaign_id FROM customers cu WHERE cu.org_id = $1 AND cu.id = $2)`,
+		org, c.ID, *c.AffiliateID).Scan(
 		&f.AffiliateStatus, &f.CampaignID, &f.Archived, &f.CommissionType, &f.PercentBps, &f.FlatAmount,
 		&f.CampaignCurrency, &f.Recurrence, &f.RecurringMonths, &f.HoldDays, &f.FirstEarned)
 	if err != nil {

@@ -46,8 +46,8 @@ import (
 // in place (reversed when it pays nothing, given back when a dispute is
 // won), one that is paid or in a payout gets an adjustment, negative to
 // claw back and positive to restore, settled on the affiliate's next
-// payout. A commission reversed for another reason (by the API) is left
-// alone. Every change is audited.
+// payout. A commission reversed through the API is left alone, whatever
+// its reason. Every change is audited.
 
 // ReductionKind is a refund or a dispute.
 type ReductionKind string
@@ -227,7 +227,7 @@ func shareOf(earned, lost, total int64) int64 {
 type reductionTarget struct {
 	c        Commission
 	adjusted int64 // the sum of its adjustments
-	held     bool  // paid, or in a payout
+	held     bool  // paid, or in a payout now or before
 }
 
 // pays is what the commission pays now: its amount unless reversed, and
@@ -255,8 +255,8 @@ func reconcileCommissions(ctx context.Context, tx pgx.Tx, org uuid.UUID, rec Rec
 		if err != nil {
 			return err
 		}
-		if t.c.Status == Reversed && !reversedByReduction(t.c.ReversedReason) {
-			continue // reversed by hand, for a reason of its own
+		if t.c.Status == Reversed && *t.c.ReversedBy == ReversedByAPI {
+			continue // reversed through the API, for a reason of its own
 		}
 		want := t.c.EarnedAmount - shareOf(t.c.EarnedAmount, lost, sale.amount)
 		if t.pays() == want {
@@ -268,12 +268,6 @@ func reconcileCommissions(ctx context.Context, tx pgx.Tx, org uuid.UUID, rec Rec
 		}
 	}
 	return nil
-}
-
-// reversedByReduction says whether a commission reversed for reason was
-// reversed by a refund or a dispute, so that one may give it back.
-func reversedByReduction(reason *string) bool {
-	return reason != nil && (*reason == "refunded" || *reason == "disputed")
 }
 
 func lockReductionTarget(ctx context.Context, tx pgx.Tx, org, id uuid.UUID) (reductionTarget, error) {
@@ -309,10 +303,10 @@ func (ch commissionChange) reasons() (reversal, adjustment string) {
 	return "disputed", "disputed"
 }
 
-// apply changes a commission neither paid nor in a payout in place, and
-// adjusts one that is; what the change cannot hold in place (a commission
-// released by a failed payout with adjustments of its own) becomes an
-// adjustment too.
+// apply changes a commission never paid nor in a payout in place, and
+// adjusts one that is or was (a failed payout's items stay as its record,
+// so a commission it released is adjusted too); what the change cannot
+// hold in place, past what the commission earned, becomes an adjustment.
 func (ch commissionChange) apply(ctx context.Context, tx pgx.Tx, org uuid.UUID, rec Recorder) error {
 	t := ch.target
 	meta := ch.metadata()
@@ -345,7 +339,7 @@ func (ch commissionChange) inPlace(ctx context.Context, tx pgx.Tx, org uuid.UUID
 	reversal, _ := ch.reasons()
 	if amount <= 0 {
 		if c.Status != Reversed {
-			if _, err := tx.Exec(ctx, `UPDATE commissions SET status = 'reversed', reversed_reason = $3, reversed_at = now(),
+			if _, err := tx.Exec(ctx, `UPDATE commissions SET status = 'reversed', reversed_reason = $3, reversed_by = 'provider', reversed_at = now(),
 				earned_amount = $4, updated_at = now() WHERE org_id = $1 AND id = $2`, org, c.ID, reversal, c.EarnedAmount); err != nil {
 				return "", 0, fmt.Errorf("reversing commission %s: %w", c.ID, db.MapError(err))
 			}
@@ -357,7 +351,7 @@ func (ch commissionChange) inPlace(ctx context.Context, tx pgx.Tx, org uuid.UUID
 	amount -= residue
 	_, err := tx.Exec(ctx, `UPDATE commissions SET amount = $3, earned_amount = $4, updated_at = now(),
 		status = CASE WHEN status <> 'reversed' THEN status WHEN approved_at IS NULL THEN 'pending' ELSE 'approved' END,
-		reversed_reason = NULL, reversed_at = NULL
+		reversed_reason = NULL, reversed_by = NULL, reversed_at = NULL
 		WHERE org_id = $1 AND id = $2`, org, c.ID, amount, c.EarnedAmount)
 	if err != nil {
 		return "", 0, fmt.Errorf("changing the amount of commission %s: %w", c.ID, db.MapError(err))

@@ -86,6 +86,25 @@ func stateOf(t *testing.T, o ledgertest.Org, id uuid.UUID) commissionNow {
 	return c
 }
 
+// reversal is who reversed a commission and why.
+type reversal struct{ reason, by string }
+
+func reversalOf(t *testing.T, o ledgertest.Org, id uuid.UUID) reversal {
+	t.Helper()
+	var r reversal
+	o.Exec(t, []any{&r.reason, &r.by}, `SELECT reversed_reason, reversed_by FROM commissions WHERE id = $1`, id)
+	return r
+}
+
+// reverse reverses commission id through the API's verb.
+func reverse(t *testing.T, o ledgertest.Org, id uuid.UUID, reason string) {
+	t.Helper()
+	o.Tx(t, func(ctx context.Context, tx pgx.Tx) error {
+		_, err := ledger.ReverseCommission(ctx, tx, o.ID, system, id, ledger.Reversal{Reason: reason})
+		return err
+	})
+}
+
 func TestReduceSale(t *testing.T) {
 	t.Parallel()
 	region := ledgertest.NewRegion(t, dbtest.Start(t))
@@ -208,18 +227,38 @@ func TestReduceSale(t *testing.T) {
 		require.Equal(t, int64(500), stateOf(t, o, id).pays())
 	})
 
-	t.Run("ACommissionReversedByHandIsLeftAlone", func(t *testing.T) {
+	// The API's reversal is the merchant's decision, whatever its free-text
+	// reason says ("refunded" and "disputed" are the reasons a provider's
+	// reversal records too): no later refund total or dispute won undoes it.
+	for _, reason := range []string{"fraud", "refunded", "disputed"} {
+		t.Run("ACommissionReversedThroughTheAPIIsLeftAlone/"+reason, func(t *testing.T) {
+			t.Parallel()
+			o := region.Org(t, "")
+			order, id := soldFor(t, o, 10000)
+			reverse(t, o, id, reason)
+			must(t, o, order, refundOf("refund-1", 100))
+			must(t, o, order, disputeOf("dp_1", 9900, ledger.DisputeOpen))
+			must(t, o, order, disputeOf("dp_1", 9900, ledger.DisputeWon))
+			require.Equal(t, commissionNow{1000, "reversed", 0}, stateOf(t, o, id), "a smaller refund or a dispute won does not undo it")
+			require.Equal(t, reversal{reason, ledger.ReversedByAPI}, reversalOf(t, o, id))
+			require.Zero(t, o.Audits(t, "commission.restored"))
+			require.Zero(t, o.Audits(t, "commission.reduced"))
+		})
+	}
+
+	t.Run("TheAPIReversingWhatADisputeReversedKeepsItReversed", func(t *testing.T) {
 		t.Parallel()
 		o := region.Org(t, "")
 		order, id := soldFor(t, o, 10000)
-		o.Tx(t, func(ctx context.Context, tx pgx.Tx) error {
-			_, err := ledger.ReverseCommission(ctx, tx, o.ID, system, id, ledger.Reversal{Reason: "fraud"})
-			return err
-		})
 		must(t, o, order, disputeOf("dp_1", 10000, ledger.DisputeOpen))
+		require.Equal(t, reversal{"disputed", ledger.ReversedByProvider}, reversalOf(t, o, id))
+		reverse(t, o, id, "fraud")
+		require.Equal(t, reversal{"fraud", ledger.ReversedByAPI}, reversalOf(t, o, id))
+		reverse(t, o, id, "fraud again")
+		require.Equal(t, reversal{"fraud", ledger.ReversedByAPI}, reversalOf(t, o, id), "the API's reversal twice is one")
+		require.Equal(t, 2, o.Audits(t, "commission.reversed", id), "the dispute's, then the API's")
 		must(t, o, order, disputeOf("dp_1", 10000, ledger.DisputeWon))
-		require.Equal(t, commissionNow{1000, "reversed", 0}, stateOf(t, o, id), "a dispute won does not undo a reversal for fraud")
-		require.Zero(t, o.Audits(t, "commission.restored"))
+		require.Equal(t, commissionNow{1000, "reversed", 0}, stateOf(t, o, id), "a dispute won does not undo the API's reversal")
 	})
 
 	t.Run("RefusesWhatCannotBeOfTheSale", func(t *testing.T) {

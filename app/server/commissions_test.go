@@ -340,6 +340,6 @@ func TestRevenueAnswersFitTheOpenAPIDocument(t *testing.T) {
 	reversePath := "/v1/commissions/" + commission["id"].(string) + "/reverse"
 	check("post", "/v1/commissions/{id}/reverse", "422", "application/problem+json", b.send(t, reversePath, s.key, `{}`))
 	check("post", "/v1/commissions/{id}/reverse", "200", js, b.send(t, reversePath, s.key, `{"reason":"refund"}`))
-	s.Exec(t, nil, `UPDATE commissions SET status = 'paid', reversed_reason = NULL, paid_at = now()`)
+	s.Exec(t, nil, `UPDATE commissions SET status = 'paid', reversed_reason = NULL, reversed_by = NULL, paid_at = now()`)
 	check("post", "/v1/commissions/{id}/reverse", "409", "application/problem+json", b.send(t, reversePath, s.key, `{"reason":"refund"}`))
 }

@@ -214,7 +214,7 @@ func (o Org) Click(t testing.TB, link, visitor uuid.UUID, at time.Time, bot bool
 func (o Org) Commission(t testing.TB, affiliate, campaign uuid.UUID, amount int64, currency, status string, approveAfter time.Time) uuid.UUID {
 	t.Helper()
 	customer, conversion, id := uuid.New(), uuid.New(), uuid.New()
-	o.Exec(t, nil, `INSERT INTO customers (org_id, id, affiliate_id) VALUES ($1, $2, $3)`, o.ID, customer, affiliate)
+	o.Exec(t, nil, `INSERT INTO customers (org_id, id, affiliate_id, campaign_id) VALUES ($1, $2, $3, $4)`, o.ID, customer, affiliate, campaign)
 	o.Exec(t, nil, `INSERT INTO conversions (org_id, id, customer_id, kind, amount, currency, affiliate_id, campaign_id, occurred_at)
 		VALUES ($1, $2, $3, 'sale', $4, $5, $6, $7, now())`, o.ID, conversion, customer, amount*5, currency, affiliate, campaign)
 	o.Exec(t, nil, `INSERT INTO commissions (org_id, id, conversion_id, affiliate_id, campaign_id, amount, currency, status, approve_after, approved_at)
