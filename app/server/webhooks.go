@@ -33,6 +33,7 @@ import (
 	"github.com/rekomi/rekomi/app/audit"
 	"github.com/rekomi/rekomi/app/billing"
 	"github.com/rekomi/rekomi/app/db"
+	"github.com/rekomi/rekomi/app/storable"
 	"github.com/rekomi/rekomi/app/webhook"
 )
 
@@ -221,8 +222,14 @@ func verifyDelivery(provider string, endpointID uuid.UUID, ep storedEndpoint, he
 
 // recordEvent stores a verified event and, when it is new, records its
 // audit entry and then makes its effects, whose entries follow it in the
-// chain; it reports a replay.
+// chain; it reports a replay. The payload is stored, and read by the
+// effects, as jsonb takes it (storable.JSON): text a provider's customer
+// typed (a NUL in an order note) changes what is stored, but never makes
+// a signed delivery fail on every retry.
 func (s *Server) recordEvent(ctx context.Context, tx pgx.Tx, r *http.Request, org uuid.UUID, ev billing.Event) (replay bool, err error) {
+	if ev.Payload, err = storable.JSON(ev.Payload); err != nil {
+		return false, webhook.Refuse(webhook.ReasonMalformedEvent, "the signed body is not one JSON document: %s", err.Error())
+	}
 	var rowID uuid.UUID
 	err = tx.QueryRow(ctx, insertBillingEventSQL, org, ev.EndpointID, ev.Provider, ev.EventID, ev.Type, ev.Payload).Scan(&rowID)
 	switch {

@@ -102,12 +102,17 @@ func paddleSigned(name string, at time.Time, secret string) signedDelivery {
 		`"data":{"id":"txn_%s","status":"completed","customer_id":"ctm_%s","currency_code":"EUR","billed_at":%q,`+
 		`"custom_data":{"promo_code":"SPRING"},"details":{"totals":{"total":"4900","grand_total":"4900","currency_code":"EUR"}}}}`,
 		id, at.UTC().Format(time.RFC3339), name, name, at.UTC().Format(time.RFC3339))
+	return signedDelivery{header: paddleSignature(body, at, secret), body: body, eventID: id, sale: "paddle:txn_" + name}
+}
+
+// paddleSignature is the header Paddle signs body with at at.
+func paddleSignature(body string, at time.Time, secret string) http.Header {
 	ts := strconv.FormatInt(at.Unix(), 10)
 	m := hmac.New(sha256.New, []byte(secret))
 	m.Write([]byte(ts + ":" + body))
 	h := http.Header{}
 	h.Set("Paddle-Signature", "ts="+ts+";h1="+hex.EncodeToString(m.Sum(nil)))
-	return signedDelivery{header: h, body: body, eventID: id, sale: "paddle:txn_" + name}
+	return h
 }
 
 // shopifySigned signs as Shopify does: base64 HMAC-SHA256 of the body; the
@@ -117,15 +122,21 @@ func shopifySigned(name string, at time.Time, secret string) signedDelivery {
 	body := fmt.Sprintf(`{"id":%d,"name":%q,"email":"buyer@example.com","financial_status":"paid","total_price":"49.00","currency":"EUR","processed_at":%q,`+
 		`"customer":{"id":%d,"email":"buyer@example.com"},"discount_codes":[{"code":"spring","amount":"5.00","type":"fixed_amount"}]}`,
 		order, name, at.UTC().Format(time.RFC3339), order)
+	id := uuid.NewSHA1(uuid.NameSpaceURL, []byte(name)).String()
+	return signedDelivery{header: shopifyHeaders(body, id, at, secret), body: body, eventID: id,
+		sale: "shopify:order:" + strconv.FormatInt(order, 10)}
+}
+
+// shopifyHeaders are the headers Shopify sends body of webhook id with.
+func shopifyHeaders(body, id string, at time.Time, secret string) http.Header {
 	m := hmac.New(sha256.New, []byte(secret))
 	m.Write([]byte(body))
-	id := uuid.NewSHA1(uuid.NameSpaceURL, []byte(name)).String()
 	h := http.Header{}
 	h.Set("X-Shopify-Hmac-Sha256", base64.StdEncoding.EncodeToString(m.Sum(nil)))
 	h.Set("X-Shopify-Webhook-Id", id)
 	h.Set("X-Shopify-Topic", "orders/paid")
 	h.Set("X-Shopify-Triggered-At", at.UTC().Format(time.RFC3339Nano))
-	return signedDelivery{header: h, body: body, eventID: id, sale: "shopify:order:" + strconv.FormatInt(order, 10)}
+	return h
 }
 
 // braintreeSigned signs as Braintree does: a form of bt_signature
@@ -287,6 +298,50 @@ func TestProviderWebhooks(t *testing.T) {
 					require.Zero(t, events, name)
 				}
 			})
+		})
+	}
+}
+
+// TestSignedBodiesJSONBRefusesAsTheyCome: a signed delivery whose body
+// jsonb would refuse (text a provider's customer typed: a NUL, invalid
+// UTF-8; a number past numeric's range) is stored as jsonb takes it and
+// takes effect, instead of failing, and being retried, for ever.
+func TestSignedBodiesJSONBRefusesAsTheyCome(t *testing.T) {
+	t.Parallel()
+	srv := dbtest.Start(t)
+	b := setupWebhooks(t, srv)
+	org, _ := b.seedOrg(t, "acme", server.ScopeRead)
+	p := b.org(org).Partner(t, "")
+	shopSecret, paddleSecret := providerSigners()[1].secrets[0], providerSigners()[0].secrets[0]
+	shop := webhookPath("shopify", b.seedEndpoint(t, org, endpointSeed{provider: "shopify", secrets: []string{shopSecret}}))
+	paddle := webhookPath("paddle", b.seedEndpoint(t, org, endpointSeed{provider: "paddle", secrets: []string{paddleSecret}}))
+	for i, poison := range []string{`"gift for \u0000you"`, "\"caf\xe9\"", `"\ud800"`, `1e999999`} {
+		t.Run(fmt.Sprintf("%d", i), func(t *testing.T) {
+			now := time.Now()
+			order := 4242000 + i
+			body := fmt.Sprintf(`{"id":%d,"financial_status":"paid","total_price":"49.00","currency":"EUR","processed_at":%q,`+
+				`"note":%s,"note_attributes":[{"name":"rekomi_ref","value":%q}],"customer":{"id":%d}}`,
+				order, now.UTC().Format(time.RFC3339), poison, p.Code, order)
+			id := uuid.NewString()
+			d := signedDelivery{header: shopifyHeaders(body, id, now, shopSecret), body: body, eventID: id}
+			require.Equal(t, http.StatusOK, b.deliverSigned(t, shop, d).status)
+			require.Equal(t, http.StatusOK, b.deliverSigned(t, shop, d).status, "a replay is acknowledged")
+			events, entries := b.countEvents(t, org, id)
+			require.Equal(t, []int{1, 1}, []int{events, entries}, "stored and audited once")
+			require.Equal(t, 1, b.org(org).Count(t, `SELECT count(*) FROM commissions cm JOIN conversions cv ON cv.org_id = cm.org_id
+				AND cv.id = cm.conversion_id WHERE cv.external_id = $1 AND cm.amount = 490`, fmt.Sprintf("shopify:order:%d", order)),
+				"the sale took effect")
+
+			event := fmt.Sprintf("evt_poison_%d", i)
+			body = fmt.Sprintf(`{"event_id":%q,"event_type":"transaction.completed","occurred_at":%q,"notification_id":"ntf_1",`+
+				`"data":{"id":"txn_poison_%d","status":"completed","customer_id":"ctm_poison_%d","currency_code":"EUR","billed_at":%q,`+
+				`"custom_data":{"rekomi_ref":%q,"note":%s},"details":{"totals":{"grand_total":"4900","currency_code":"EUR"}}}}`,
+				event, now.UTC().Format(time.RFC3339), i, i, now.UTC().Format(time.RFC3339), p.Code, poison)
+			require.Equal(t, http.StatusOK, b.deliverSigned(t, paddle, signedDelivery{header: paddleSignature(body, now, paddleSecret), body: body}).status)
+			events, _ = b.countEvents(t, org, event)
+			require.Equal(t, 1, events)
+			require.Equal(t, 1, b.org(org).Count(t, `SELECT count(*) FROM commissions cm JOIN conversions cv ON cv.org_id = cm.org_id
+				AND cv.id = cm.conversion_id WHERE cv.external_id = $1`, fmt.Sprintf("paddle:txn_poison_%d", i)), "the sale took effect")
 		})
 	}
 }

@@ -20,5 +20,6 @@ limitations under the License.
 // through Text, so the bytes a client sends can change what is stored but
 // never make a write fail. It does not validate identifiers: a value whose
 // bytes must be kept exactly (an idempotency key, a provider's event id) is
-// refused by its own parser instead.
+// refused by its own parser instead. JSON does the same for a document a
+// jsonb column is to hold, such as a provider's signed event.
 package storable
