@@ -21,6 +21,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/json"
+	"fmt"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -510,6 +511,35 @@ func TestStripeRefundsAndDisputes(t *testing.T) {
 		lost.mustDeliver(t, "stripe", "charge.dispute.created", "evt_dispute", set{"data.object.charge": "ch_in_1"})
 		require.Equal(t, []commissionRow{{490, "EUR", "reversed", reason("disputed")}}, lost.commissions(t, "in_1"), "lost, whatever the order")
 	})
+
+	t.Run("AnInquiryTakesNothingUntilItBecomesAChargeback", func(t *testing.T) {
+		t.Parallel()
+		tn := sold(t)
+		for i, status := range []string{"warning_needs_response", "warning_under_review"} {
+			tn.mustDeliver(t, "stripe", "charge.dispute.created", fmt.Sprintf("evt_inquiry_%d", i), set{"data.object.charge": "ch_in_1",
+				"data.object.status": status})
+			require.Equal(t, []commissionRow{{490, "EUR", "pending", nil}}, tn.commissions(t, "in_1"), status)
+		}
+		require.Zero(t, tn.Count(t, `SELECT count(*) FROM sale_reductions`))
+		tn.mustDeliver(t, "stripe", "charge.dispute.created", "evt_chargeback", set{"type": "charge.dispute.updated",
+			"data.object.charge": "ch_in_1", "data.object.status": "needs_response"})
+		require.Equal(t, []commissionRow{{490, "EUR", "reversed", reason("disputed")}}, tn.commissions(t, "in_1"))
+	})
+
+	// A dispute prevented (a refund made instead) or settled by refunding
+	// the charge is taken back by that refund alone, not twice.
+	for _, status := range []string{"prevented", "charge_refunded"} {
+		t.Run("ADisputeSettledByARefundTakesTheRefundOnly/"+status, func(t *testing.T) {
+			t.Parallel()
+			tn := sold(t)
+			tn.mustDeliver(t, "stripe", "charge.dispute.created", "evt_dispute", set{"data.object.charge": "ch_in_1",
+				"data.object.amount": 980})
+			tn.mustDeliver(t, "stripe", "charge.refunded", "evt_refund", refundSoFar("in_1", 980))
+			tn.mustDeliver(t, "stripe", "charge.dispute.created", "evt_dispute_closed", set{"type": "charge.dispute.closed",
+				"data.object.charge": "ch_in_1", "data.object.amount": 980, "data.object.status": status})
+			require.Equal(t, []commissionRow{{392, "EUR", "pending", nil}}, tn.commissions(t, "in_1"), "a fifth refunded, once")
+		})
+	}
 
 	t.Run("ARefundOnACurrentAPIVersionFindsTheInvoiceThroughItsPayment", func(t *testing.T) {
 		t.Parallel()

@@ -217,8 +217,23 @@ func shopifyRefundOf(payload []byte) (sale string, r ledger.Reduction, ok bool, 
 	return "shopify:order:" + order, r, true, nil
 }
 
-// shopifyDisputeOf reads a dispute: a chargeback is open until Shopify
-// says it was won, or lost (accepted, or the charge refunded).
+// shopifyDisputeStates are the states of a chargeback by its status: open
+// while the bank decides; won when it did for the merchant, or when the
+// chargeback was prevented (Visa's Rapid Dispute Resolution: a refund is
+// made instead) or settled by refunding the charge (charge_refunded): those
+// refunds come as refunds/create and take their own share, so the dispute
+// takes nothing; lost when the customer keeps the funds.
+var shopifyDisputeStates = map[string]string{
+	"needs_response": ledger.DisputeOpen, "under_review": ledger.DisputeOpen,
+	"won": ledger.DisputeWon, "prevented": ledger.DisputeWon, "charge_refunded": ledger.DisputeWon,
+	"lost": ledger.DisputeLost, "accepted": ledger.DisputeLost,
+}
+
+// shopifyDisputeOf reads a dispute (shopifyDisputeStates). X-Shopify-Topic
+// is not signed, so the body must be a dispute's by its own fields: a type
+// of chargeback or inquiry and a dispute's status; another resource's body
+// (a transaction's also has an order_id, an amount and a status) resent
+// under a dispute topic is unusable.
 func shopifyDisputeOf(payload []byte) (sale string, r ledger.Reduction, ok bool, err error) {
 	var d shopifyDispute
 	if err := json.Unmarshal(payload, &d); err != nil {
@@ -229,19 +244,16 @@ func shopifyDisputeOf(payload []byte) (sale string, r ledger.Reduction, ok bool,
 	if !okID || !okOrder {
 		return "", r, false, unusable("the dispute has no id or no order")
 	}
-	if d.Type == "inquiry" {
+	state, known := shopifyDisputeStates[d.Status]
+	switch {
+	case d.Type != "chargeback" && d.Type != "inquiry", !known:
+		return "", r, false, unusable("the body is not a Shopify dispute (type %q, status %q)", d.Type, d.Status)
+	case d.Type == "inquiry":
 		return "", r, false, nil // the bank asks questions; no funds are withdrawn yet
 	}
 	amount, currency, err := shopifyMinorUnits(d.Amount, d.Currency)
 	if err != nil {
 		return "", r, false, unusable("dispute %s has no amount: %w", id, err)
-	}
-	state := ledger.DisputeOpen // needs_response, under_review
-	switch d.Status {
-	case "won":
-		state = ledger.DisputeWon
-	case "lost", "accepted", "charge_refunded":
-		state = ledger.DisputeLost
 	}
 	r = ledger.Reduction{Kind: ledger.Dispute, Source: "shopify:dispute:" + id, Amount: amount, Currency: currency, State: state,
 		Metadata: map[string]any{"shopify_dispute": id, "shopify_order": order, "shopify_dispute_status": d.Status}}

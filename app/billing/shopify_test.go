@@ -224,7 +224,7 @@ func TestShopifyEffects(t *testing.T) {
 
 	t.Run("ADisputeLostKeepsTheCommission", func(t *testing.T) {
 		t.Parallel()
-		for _, status := range []string{"lost", "accepted", "charge_refunded"} {
+		for _, status := range []string{"lost", "accepted"} {
 			t.Run(status, func(t *testing.T) {
 				t.Parallel()
 				tn := b.tenant(t)
@@ -235,6 +235,25 @@ func TestShopifyEffects(t *testing.T) {
 				tn.mustDeliverShopify(t, "disputes/update", "wh-dispute-"+status, set{"amount": "24.50", "status": status})
 				require.Equal(t, []commissionRow{{245, "EUR", "pending", nil}}, tn.commissions(t, shopifySale))
 				require.Equal(t, 1, tn.Count(t, `SELECT count(*) FROM sale_reductions WHERE status = 'lost'`))
+			})
+		}
+	})
+
+	// A chargeback settled by refunding the charge, or prevented (a refund
+	// made instead), is taken back by that refund alone, not twice.
+	t.Run("ADisputeSettledByARefundTakesTheRefundOnly", func(t *testing.T) {
+		t.Parallel()
+		for _, status := range []string{"charge_refunded", "prevented"} {
+			t.Run(status, func(t *testing.T) {
+				t.Parallel()
+				tn := b.tenant(t)
+				p := tn.Partner(t, "")
+				tn.mustDeliverShopify(t, "orders/paid", "wh-order", referredBy(p.Code))
+				tn.mustDeliverShopify(t, "disputes/create", "wh-dispute", set{"amount": "9.80"})
+				require.Equal(t, []commissionRow{{392, "EUR", "pending", nil}}, tn.commissions(t, shopifySale), "a fifth disputed")
+				tn.mustDeliverShopify(t, "refunds/create", "wh-refund", shopifyRefunded(968542027041, "9.80"))
+				tn.mustDeliverShopify(t, "disputes/update", "wh-dispute-"+status, set{"amount": "9.80", "status": status})
+				require.Equal(t, []commissionRow{{392, "EUR", "pending", nil}}, tn.commissions(t, shopifySale), "a fifth refunded, once")
 			})
 		}
 	})
@@ -316,6 +335,13 @@ func TestShopifyEffects(t *testing.T) {
 			"a dispute in an unknown currency":      {"disputes/update", body("dispute", set{"currency": "XYZ", "status": "lost"})},
 			"an order's body under a refund topic":  {"refunds/create", body("order", nil)},
 			"a refund's body under a dispute topic": {"disputes/create", body("refund", nil)},
+			// A transaction has an id, an order_id, an amount, a currency and
+			// a status, as a dispute has.
+			"a transaction's body under a dispute topic": {"disputes/create", []byte(`{"id":7734910386999,"order_id":6179281059937,` +
+				`"kind":"capture","gateway":"shopify_payments","status":"success","amount":"49.00","currency":"EUR",` +
+				`"created_at":"2026-01-01T12:00:00+01:00","processed_at":"2026-01-01T12:00:00+01:00","parent_id":null}`)},
+			"a dispute of an unknown type":   {"disputes/create", body("dispute", set{"type": "retrieval"})},
+			"a dispute of an unknown status": {"disputes/update", body("dispute", set{"status": "success"})},
 		}
 		for name, tc := range cases {
 			require.NoError(t, tn.deliverTyped(t, "shopify", "wh-"+name, tc.topic, tc.body), name)

@@ -38,9 +38,10 @@ import (
 // amount and its status. Each is recorded against the sale the charge paid
 // with ledger.ReduceSale, which reduces the sale's commissions by the
 // share of the sale refunded or disputed, to the cent, claws back that
-// share of a paid one, and gives it back when the dispute is won (status
-// won, or warning_closed for an inquiry; funds_reinstated says so too).
-// A dispute lost keeps what it took.
+// share of a paid one, and gives it back when the dispute is won
+// (stripeDisputeStates; funds_reinstated says so too). A dispute lost
+// keeps what it took; an inquiry takes nothing until it becomes a
+// chargeback.
 //
 // Finding the sale: a charge rendered by an API version before 2025-03-31
 // names its invoice (charge.invoice). Otherwise the invoice is found among
@@ -86,6 +87,9 @@ func (fx *Effects) stripeChargeRefunded(ctx context.Context, tx pgx.Tx, org uuid
 
 func (fx *Effects) stripeDisputed(ctx context.Context, tx pgx.Tx, org uuid.UUID, ev Event) error {
 	p, r, err := stripeDisputeOf(ev.Type, ev.Payload)
+	if errors.Is(err, errInquiry) {
+		return nil
+	}
 	if err != nil {
 		return err
 	}
@@ -122,6 +126,26 @@ func stripeRefundOf(payload []byte) (stripePayment, ledger.Reduction, error) {
 	return p, r, nil
 }
 
+// stripeDisputeStates are the states of a dispute by its status: open
+// while the bank decides; won when it did for the merchant, when an
+// inquiry closed without becoming a chargeback (warning_closed), or when
+// the dispute was prevented (Visa's Rapid Dispute Resolution) or settled
+// by refunding the charge (charge_refunded, no longer sent): those
+// refunds come as charge.refunded and take their own share, so the
+// dispute takes nothing; lost when the customer keeps the funds.
+var stripeDisputeStates = map[stripe.DisputeStatus]string{
+	stripe.DisputeStatusNeedsResponse: ledger.DisputeOpen, stripe.DisputeStatusUnderReview: ledger.DisputeOpen,
+	stripe.DisputeStatusWon: ledger.DisputeWon, stripe.DisputeStatusWarningClosed: ledger.DisputeWon,
+	stripe.DisputeStatusPrevented: ledger.DisputeWon, "charge_refunded": ledger.DisputeWon,
+	stripe.DisputeStatusLost: ledger.DisputeLost,
+}
+
+// errInquiry is a dispute that takes nothing yet: an inquiry
+// (warning_needs_response, warning_under_review), in which the bank asks
+// questions and withdraws no funds. If it becomes a chargeback, its status
+// then (needs_response) opens it.
+var errInquiry = errors.New("an inquiry takes nothing")
+
 // stripeDisputeOf reads a dispute event: the charge, and the dispute's
 // amount and state.
 func stripeDisputeOf(eventType string, payload []byte) (stripePayment, ledger.Reduction, error) {
@@ -140,12 +164,14 @@ func stripeDisputeOf(eventType string, payload []byte) (stripePayment, ledger.Re
 	if d.Amount <= 0 {
 		return p, ledger.Reduction{}, unusable("dispute %s disputes no amount", d.ID)
 	}
-	state := ledger.DisputeOpen
+	state, known := stripeDisputeStates[d.Status]
 	switch {
-	case eventType == "charge.dispute.funds_reinstated", d.Status == stripe.DisputeStatusWon, d.Status == stripe.DisputeStatusWarningClosed:
+	case eventType == "charge.dispute.funds_reinstated":
 		state = ledger.DisputeWon
-	case d.Status == stripe.DisputeStatusLost:
-		state = ledger.DisputeLost
+	case d.Status == stripe.DisputeStatusWarningNeedsResponse, d.Status == stripe.DisputeStatusWarningUnderReview:
+		return p, ledger.Reduction{}, errInquiry
+	case !known:
+		return p, ledger.Reduction{}, unusable("dispute %s has the unknown status %q", d.ID, d.Status)
 	}
 	r := ledger.Reduction{Kind: ledger.Dispute, Source: "stripe:dispute:" + d.ID, Amount: d.Amount,
 		Currency: strings.ToUpper(string(d.Currency)), State: state,
@@ -297,8 +323,8 @@ func (fx *Effects) applyStoredReversals(ctx context.Context, tx pgx.Tx, org uuid
 			_, r, err = stripeDisputeOf(f[0], []byte(f[1]))
 		}
 		var u unusableEvent
-		if errors.As(err, &u) {
-			continue // it was logged when it arrived
+		if errors.As(err, &u) || errors.Is(err, errInquiry) {
+			continue // it was logged when it arrived, or takes nothing
 		}
 		if err == nil {
 			err = reduceSale(ctx, tx, org, fx.recorder(ev), invoice, r)
