@@ -19,6 +19,7 @@ package billing
 import (
 	"context"
 	"encoding/json"
+	"maps"
 	"net/url"
 	"slices"
 	"strconv"
@@ -41,7 +42,8 @@ import (
 //     once per order ("shopify:order:<id>").
 //   - refunds/create takes back what the refund's successful refund
 //     transactions returned ("shopify:refund:<id>"); a refund that only
-//     restocks takes nothing.
+//     restocks takes nothing. A refund in the order's presentment currency
+//     takes its share in the shop's (shopifyInShopMoney).
 //   - disputes/create and disputes/update open, win or lose a Shopify
 //     Payments chargeback of the order ("shopify:dispute:<id>"); an
 //     inquiry withdraws no funds, so it takes nothing.
@@ -63,7 +65,7 @@ import (
 // shopifyEffect is the effect of a Shopify topic, or nil.
 func (fx *Effects) shopifyEffect(topic string) effect {
 	switch topic {
-	case "orders/paid":
+	case shopifyOrderTopic:
 		return fx.shopifyOrderPaid
 	case shopifyRefundTopic, "disputes/create", "disputes/update":
 		return fx.shopifyReduced
@@ -73,8 +75,11 @@ func (fx *Effects) shopifyEffect(topic string) effect {
 
 // shopifyRefundTopic and shopifyDisputeTopics are the topics whose bodies
 // name a sale's reductions by its order_id, for finding them when the sale
-// comes later.
-const shopifyRefundTopic = "refunds/create"
+// comes later; shopifyOrderTopic's body is the sale, found by its id.
+const (
+	shopifyOrderTopic  = "orders/paid"
+	shopifyRefundTopic = "refunds/create"
+)
 
 var shopifyDisputeTopics = []string{"disputes/create", "disputes/update"}
 
@@ -103,6 +108,19 @@ type shopifyOrder struct {
 		ID    json.Number `json:"id"`
 		Email string      `json:"email"`
 	} `json:"customer"`
+}
+
+// shopifyOrderTotals is what an order says it cost, in the shop's currency
+// and in its presentment currency (the one its customer paid in).
+type shopifyOrderTotals struct {
+	TotalPrice    string `json:"total_price"`
+	Currency      string `json:"currency"`
+	TotalPriceSet struct {
+		PresentmentMoney struct {
+			Amount       string `json:"amount"`
+			CurrencyCode string `json:"currency_code"`
+		} `json:"presentment_money"`
+	} `json:"total_price_set"`
 }
 
 // shopifyRefund is what refunds/create reads of a refund.
@@ -172,7 +190,53 @@ func (fx *Effects) shopifyReduced(ctx context.Context, tx pgx.Tx, org uuid.UUID,
 	if err != nil || !ok {
 		return err
 	}
+	if r, err = shopifyInShopMoney(ctx, tx, org, sale, r); err != nil {
+		return err
+	}
 	return fx.reduceProviderSale(ctx, tx, org, ev, sale, r)
+}
+
+// shopifyInShopMoney gives r in the shop's currency, which the sale is
+// recorded in. A multi-currency shop refunds in the order's presentment
+// currency, the one its customer paid in: such a reduction takes the same
+// share of the order's shop total as it is of its presentment total,
+// rounded half up, as the order's own two totals say. A reduction in the
+// shop's currency, or of an order not stored yet (the order converts it
+// when it comes), is returned as it is.
+func shopifyInShopMoney(ctx context.Context, tx pgx.Tx, org uuid.UUID, sale string, r ledger.Reduction) (ledger.Reduction, error) {
+	order := strings.TrimPrefix(sale, "shopify:order:")
+	doc, err := json.Marshal(map[string]any{"id": json.Number(order)})
+	if err != nil {
+		return r, unusable("encoding a containment document: %w", err)
+	}
+	found, err := storedEventsOf(ctx, tx, org, "shopify", []string{shopifyOrderTopic}, doc)
+	if err != nil || len(found) == 0 {
+		return r, err
+	}
+	var o shopifyOrderTotals
+	if json.Unmarshal(found[0], &o) != nil || strings.EqualFold(o.Currency, r.Currency) {
+		return r, nil
+	}
+	presented := o.TotalPriceSet.PresentmentMoney
+	if !strings.EqualFold(presented.CurrencyCode, r.Currency) {
+		return r, nil // the ledger refuses a reduction in a third currency
+	}
+	shopTotal, shopCurrency, err := shopifyMinorUnits(o.TotalPrice, o.Currency)
+	if err != nil {
+		return r, unusable("order %s has no total in the shop's currency: %w", order, err)
+	}
+	presentedTotal, _, err := shopifyMinorUnits(presented.Amount, presented.CurrencyCode)
+	if err != nil || presentedTotal <= 0 {
+		return r, unusable("order %s has no total in its presentment currency %s", order, presented.CurrencyCode)
+	}
+	amount := ledger.ShareOf(shopTotal, r.Amount, presentedTotal)
+	if amount == 0 {
+		return r, unusable("the %s %s of %d %s is less than a cent of %s", r.Kind, r.Source, r.Amount, r.Currency, shopCurrency)
+	}
+	r.Metadata = maps.Clone(r.Metadata)
+	r.Metadata["presentment_amount"], r.Metadata["presentment_currency"] = r.Amount, r.Currency
+	r.Amount, r.Currency = amount, shopCurrency
+	return r, nil
 }
 
 // shopifyReductionOf reads the refund or dispute a body of topic is: the
@@ -278,9 +342,16 @@ func storedShopifyReductions(ctx context.Context, tx pgx.Tx, org uuid.UUID, sale
 			return nil, err
 		}
 		for _, payload := range found {
-			if s, r, ok, err := shopifyReductionOf(topics[0], payload); err == nil && ok && s == sale {
-				out = append(out, r)
+			s, r, ok, err := shopifyReductionOf(topics[0], payload)
+			if err != nil || !ok || s != sale {
+				continue
 			}
+			if r, err = shopifyInShopMoney(ctx, tx, org, sale, r); isUnusable(err) {
+				continue
+			} else if err != nil {
+				return nil, err
+			}
+			out = append(out, r)
 		}
 	}
 	return out, nil

@@ -195,6 +195,36 @@ func TestShopifyEffects(t *testing.T) {
 			AND metadata->>'source' = 'shopify:refund:968542027041' AND metadata->>'shopify_order' = $1`, shopifyOrderID))
 	})
 
+	// A multi-currency shop records the sale in its own currency and
+	// refunds in the currency the customer paid in: the refund takes the
+	// same share of the sale, as the order's two totals say.
+	t.Run("ARefundInThePresentmentCurrencyTakesItsShareInTheShops", func(t *testing.T) {
+		t.Parallel()
+		inDollars := set{"presentment_currency": "USD", "total_price_set": map[string]any{
+			"shop_money":        map[string]any{"amount": "49.00", "currency_code": "EUR"},
+			"presentment_money": map[string]any{"amount": "53.00", "currency_code": "USD"}}}
+		refundedIn := func(id int64, amount, currency string) set {
+			return set{"id": id, "transactions": []any{shopifyTransaction("refund", "success", amount, currency)}}
+		}
+		tn := b.tenant(t)
+		p := tn.Partner(t, "")
+		tn.mustDeliverShopify(t, "orders/paid", "wh-order", merge(referredBy(p.Code), inDollars))
+		tn.mustDeliverShopify(t, "refunds/create", "wh-refund-1", refundedIn(968542027041, "10.60", "USD"))
+		require.Equal(t, []commissionRow{{392, "EUR", "pending", nil}}, tn.commissions(t, shopifySale), "a fifth of 53.00 is a fifth of 49.00")
+		require.Equal(t, 1, tn.Count(t, `SELECT count(*) FROM sale_reductions WHERE amount = 980 AND currency = 'EUR'`))
+		require.Equal(t, 1, tn.Count(t, `SELECT count(*) FROM audit_log WHERE action = 'conversion.reduced'
+			AND metadata->>'presentment_amount' = '1060' AND metadata->>'presentment_currency' = 'USD'`))
+		tn.mustDeliverShopify(t, "refunds/create", "wh-refund-2", refundedIn(968542027042, "42.40", "USD"))
+		require.Equal(t, []commissionRow{{392, "EUR", "reversed", reason("refunded")}}, tn.commissions(t, shopifySale), "all of it")
+
+		early := b.tenant(t)
+		q := early.Partner(t, "")
+		early.mustDeliverShopify(t, "refunds/create", "wh-refund-1", refundedIn(968542027041, "26.50", "USD"))
+		early.mustDeliverShopify(t, "orders/paid", "wh-order", merge(referredBy(q.Code), inDollars))
+		require.Equal(t, []commissionRow{{245, "EUR", "pending", nil}}, early.commissions(t, shopifySale),
+			"a refund stored before its order is converted when the order comes")
+	})
+
 	t.Run("APaidCommissionIsClawedBack", func(t *testing.T) {
 		t.Parallel()
 		tn := b.tenant(t)

@@ -212,8 +212,9 @@ func saleLost(ctx context.Context, tx pgx.Tx, org uuid.UUID, sale saleRow) (int6
 	return lost, db.Wrap("adding up the sale's refunds and disputes", db.MapError(err))
 }
 
-// shareOf is earned × lost / total, rounded half up, without overflow.
-func shareOf(earned, lost, total int64) int64 {
+// ShareOf is earned × lost / total, rounded half up, without overflow,
+// and never more than earned: the share of earned that lost is of total.
+func ShareOf(earned, lost, total int64) int64 {
 	if total <= 0 || lost <= 0 {
 		return 0
 	}
@@ -258,7 +259,7 @@ func reconcileCommissions(ctx context.Context, tx pgx.Tx, org uuid.UUID, rec Rec
 		if t.c.Status == Reversed && *t.c.ReversedBy == ReversedByAPI {
 			continue // reversed through the API, for a reason of its own
 		}
-		want := t.c.EarnedAmount - shareOf(t.c.EarnedAmount, lost, sale.amount)
+		want := t.c.EarnedAmount - ShareOf(t.c.EarnedAmount, lost, sale.amount)
 		if t.pays() == want {
 			continue
 		}
