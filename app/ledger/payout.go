@@ -243,7 +243,7 @@ type payable struct {
 	ids        []uuid.UUID
 	total      int64 // the commissions' sum
 	deductions []uuid.UUID
-	deducted   int64 // the clawbacks' sum, 0 or less
+	deducted   int64 // the adjustments' sum: clawbacks less, what disputes won gave back more
 	minimum    int64 // the highest min_payout_amount among their campaigns
 }
 
@@ -282,11 +282,16 @@ func collectPayable(ctx context.Context, tx pgx.Tx, orgID, affiliateID uuid.UUID
 	return due, collectDeductions(ctx, tx, orgID, affiliateID, currency, &due)
 }
 
-// collectDeductions adds to due the affiliate's clawbacks in currency that
-// no payout, other than a failed one, has deducted. The caller holds the
-// affiliate's row lock, so no other payout can take them meanwhile.
+// collectDeductions adds to due the affiliate's adjustments in currency
+// that no payout, other than a failed one, has settled: clawbacks, and
+// what a dispute won gives back, which a payout pays even with no
+// commission beside it (under the minimum of the adjusted commissions'
+// campaigns). The caller holds the affiliate's row lock, so no other
+// payout can take them meanwhile.
 func collectDeductions(ctx context.Context, tx pgx.Tx, orgID, affiliateID uuid.UUID, currency string, due *payable) error {
-	rows, err := tx.Query(ctx, `SELECT a.id, a.amount FROM commission_adjustments a
+	rows, err := tx.Query(ctx, `SELECT a.id, a.amount, k.min_payout_amount FROM commission_adjustments a
+		JOIN commissions c ON c.org_id = a.org_id AND c.id = a.commission_id
+		JOIN campaigns k ON k.org_id = c.org_id AND k.id = c.campaign_id
 		WHERE a.org_id = $1 AND a.affiliate_id = $2 AND a.currency = $3
 		AND NOT EXISTS (SELECT 1 FROM payout_deductions d JOIN payouts p ON p.org_id = d.org_id AND p.id = d.payout_id
 			WHERE d.org_id = a.org_id AND d.adjustment_id = a.id AND p.status <> 'failed')
@@ -295,10 +300,13 @@ func collectDeductions(ctx context.Context, tx pgx.Tx, orgID, affiliateID uuid.U
 		return fmt.Errorf("selecting outstanding clawbacks: %w", db.MapError(err))
 	}
 	var id uuid.UUID
-	var amount int64
-	_, err = pgx.ForEachRow(rows, []any{&id, &amount}, func() error {
+	var amount, minimum int64
+	_, err = pgx.ForEachRow(rows, []any{&id, &amount, &minimum}, func() error {
 		due.deductions = append(due.deductions, id)
 		due.deducted += amount
+		if amount > 0 {
+			due.minimum = max(due.minimum, minimum)
+		}
 		return nil
 	})
 	if err != nil {
@@ -313,7 +321,7 @@ func (due payable) check(currency string) error {
 		return &Refusal{Kind: Unprocessable, Code: "below_minimum_payout",
 			Title: "The affiliate's payable commissions are below the minimum payout", Detail: detail}
 	}
-	if due.total == 0 {
+	if due.total == 0 && due.deducted <= 0 {
 		return refuse(fmt.Sprintf("the affiliate has no approved %s commissions that are not already in a payout", currency))
 	}
 	if due.net() > 0 && due.net() >= due.minimum {

@@ -475,6 +475,30 @@ func TestPayouts(t *testing.T) {
 		require.Empty(t, later.Deductions)
 	})
 
+	// A paid commission's dispute, won after its clawback was settled,
+	// gives the clawback back: a payout pays it though no commission is
+	// due beside it.
+	t.Run("PaysWhatADisputeWonGaveBackWithNoCommissionBeside", func(t *testing.T) {
+		t.Parallel()
+		fake := &fakeProvider{name: payout.NameStripeConnect}
+		b, tn, aff, campaign := connectedAffiliate(t, srv, fake, wide)
+		disputed := b.org(tn.ID).Commission(t, aff, campaign, 300, "EUR", "paid", anHourAgo)
+		var p server.Problem
+		resp := b.createPayout(t, tn, payoutBody(aff, "EUR", "stripe_connect"), &p)
+		require.Equal(t, http.StatusUnprocessableEntity, resp.StatusCode, "nothing is due")
+		b.org(tn.ID).Exec(t, nil, `INSERT INTO commission_adjustments (org_id, commission_id, affiliate_id, amount, currency, reason)
+			VALUES ($1, $2, $3, 300, 'EUR', 'dispute_won')`, tn.ID, disputed, aff)
+		var given payoutObject
+		require.Equal(t, http.StatusCreated, b.createPayout(t, tn, payoutBody(aff, "EUR", "stripe_connect"), &given).StatusCode)
+		require.EqualValues(t, 300, given.Amount)
+		require.Empty(t, itemIDs(given))
+		require.Equal(t, []payoutItem{{CommissionID: disputed, Amount: 300}}, given.Deductions)
+		require.Equal(t, http.StatusOK, b.dispatch(t, tn, given.ID, &given).StatusCode)
+		require.Equal(t, "paid", given.Status)
+		resp = b.createPayout(t, tn, payoutBody(aff, "EUR", "stripe_connect"), &p)
+		require.Equal(t, http.StatusUnprocessableEntity, resp.StatusCode, "given back once")
+	})
+
 	t.Run("ATransientFailureKeepsThePayoutDispatchedUntilARetry", func(t *testing.T) {
 		t.Parallel()
 		fake := &fakeProvider{name: payout.NameStripeConnect, outcomes: []error{
