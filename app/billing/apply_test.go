@@ -424,13 +424,34 @@ func TestStripeInvoicePaid(t *testing.T) {
 		require.Equal(t, 1, tn.Count(t, `SELECT count(*) FROM conversions WHERE external_id = 'in_first' AND affiliate_id = $1
 			AND campaign_id = $2`, r.Affiliate, r.Campaign))
 		require.Equal(t, 1, tn.Count(t, `SELECT count(*) FROM audit_log WHERE action = 'customer.attributed'
-			AND jsonb_array_length(metadata->'credited_sales') = 1 AND metadata->'credited_sales'->0 ? 'commission_id'`))
+			AND metadata->'credited_sales' = '1'`))
+		require.Equal(t, 1, tn.Count(t, `SELECT count(*) FROM audit_log a JOIN conversions cv ON cv.id::text = a.target_id
+			WHERE a.action = 'conversion.credited' AND cv.external_id = 'in_first' AND a.metadata ? 'commission_id'`))
 
 		tn.mustDeliver(t, "stripe", "checkout.session.completed", "evt_checkout_again", set{"data.object.client_reference_id": r.Code})
 		tn.mustDeliver(t, "stripe", "customer.created", "evt_customer", set{"data.object.metadata": map[string]any{"rekomi_ref": r.Code}})
 		require.Len(t, tn.commissions(t, "in_first"), 1, "a sale is credited once")
 		tn.mustDeliver(t, "stripe", "invoice.paid", "evt_second", invoice("in_second", 4900, "eur", paidAt.AddDate(0, 1, 0)))
 		require.Len(t, tn.commissions(t, "in_second"), 1, "later invoices earn as usual")
+	})
+
+	// Each credited sale has an audit entry of its own: the customer's
+	// entry stays small however many sales its attribution credits.
+	t.Run("ManySalesBeforeTheCheckoutAreAllCredited", func(t *testing.T) {
+		t.Parallel()
+		tn := b.tenant(t)
+		r := tn.Partner(t, "recurrence = 'lifetime'")
+		const sales = 80
+		for i := range sales {
+			id := fmt.Sprintf("in_early_%d", i)
+			tn.mustDeliver(t, "stripe", "invoice.paid", "evt_"+id, invoice(id, 4900, "eur", paidAt.Add(time.Duration(i)*time.Second)))
+		}
+		tn.mustDeliver(t, "stripe", "checkout.session.completed", "evt_checkout", set{"data.object.client_reference_id": r.Code,
+			"created": paidAt.Add(time.Hour).Unix()})
+		require.Equal(t, sales, tn.Count(t, `SELECT count(*) FROM commissions`))
+		require.Equal(t, sales, tn.audits(t, "conversion.credited"))
+		require.Equal(t, 1, tn.Count(t, `SELECT count(*) FROM audit_log WHERE action = 'customer.attributed'
+			AND metadata->'credited_sales' = $1::text::jsonb`, fmt.Sprint(sales)))
 	})
 
 	t.Run("AnInvoiceThatTookNoPaymentIsNoSale", func(t *testing.T) {

@@ -30,8 +30,9 @@ limitations under the License.
 // the event's id, type and endpoint in the metadata:
 //
 //   - customer.attributed: a provider's customer was attributed to a
-//     referral or a promo code (with the earlier sales credited to it, if
-//     any); customer.synced: one was created or its email changed,
+//     referral or a promo code (with how many earlier sales were credited
+//     to it); conversion.credited: one such sale, with the commission it
+//     earned; customer.synced: one was created or its email changed,
 //     unattributed.
 //   - conversion.sale_tracked: a payment (a paid invoice, a completed
 //     transaction, a paid order, a charged subscription) was recorded as a

@@ -20,6 +20,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"time"
@@ -199,25 +200,29 @@ func (fx *Effects) syncStripeCustomer(ctx context.Context, tx pgx.Tx, org uuid.U
 }
 
 // creditEarlierSales credits cust's unattributed sales paid since since to
-// the referral cust was just attributed to, and replays the refunds and
-// disputes stored before against each. It returns what each sale earned, for the
-// audit entry.
+// the referral cust was just attributed to, audits each (conversion.credited,
+// one entry per sale, so that no number of them outgrows an entry), and
+// replays the refunds and disputes stored before against each. It returns
+// how many it credited.
 func (fx *Effects) creditEarlierSales(ctx context.Context, tx pgx.Tx, org uuid.UUID, ev Event, cust ledger.Customer,
-	since time.Time, replay reductionReplayer) ([]map[string]any, error) {
+	since time.Time, replay reductionReplayer) (int, error) {
 	credited, err := ledger.CreditEarlierSales(ctx, tx, org, cust, since)
 	if err != nil {
-		return nil, err
+		return 0, err
 	}
-	audits := make([]map[string]any, 0, len(credited))
 	for _, c := range credited {
+		meta := maps.Clone(c.Audit)
+		meta["customer_id"], meta["affiliate_id"] = cust.ID, cust.AffiliateID
+		if err := fx.recorder(ev).Record(ctx, tx, org, "conversion.credited", "conversion", c.Sale.ID.String(), meta, nil); err != nil {
+			return 0, err
+		}
 		if c.Commission != nil && c.Sale.ExternalID != nil {
 			if err := replay(ctx, tx, org, ev, *c.Sale.ExternalID); err != nil {
-				return nil, err
+				return 0, err
 			}
 		}
-		audits = append(audits, c.Audit)
 	}
-	return audits, nil
+	return len(credited), nil
 }
 
 func (fx *Effects) stripeInvoicePaid(ctx context.Context, tx pgx.Tx, org uuid.UUID, ev Event) error {
