@@ -161,7 +161,9 @@ type saleRow struct {
 
 // recordReduction inserts r or merges it into the record of its source,
 // auditing a change (conversion.reduced). A running total only grows; a
-// dispute won or lost stays so when a report of it open arrives late.
+// dispute won or lost stays so when a report of it open arrives late. The
+// first report of a kind takes the place of the sale's backfilled
+// reduction of that kind (adoptBackfilled).
 func recordReduction(ctx context.Context, tx pgx.Tx, org uuid.UUID, rec Recorder, sale saleRow, r Reduction) error {
 	var amountWas int64
 	var stateWas string
@@ -171,6 +173,12 @@ func recordReduction(ctx context.Context, tx pgx.Tx, org uuid.UUID, rec Recorder
 	known := err == nil
 	if err != nil && !errors.Is(err, pgx.ErrNoRows) {
 		return fmt.Errorf("reading the %s %s: %w", r.Kind, r.Source, db.MapError(err))
+	}
+	adopted := false
+	if !known {
+		if adopted, amountWas, stateWas, err = adoptBackfilled(ctx, tx, org, sale, r); err != nil {
+			return err
+		}
 	}
 	amount, state := r.Amount, r.State
 	if known {
@@ -194,13 +202,41 @@ func recordReduction(ctx context.Context, tx pgx.Tx, org uuid.UUID, rec Recorder
 	}
 	meta := map[string]any{"kind": r.Kind, "source": r.Source, "amount": amount, "currency": sale.currency, "state": state,
 		"sale_amount": sale.amount}
-	if known {
+	if known || adopted {
 		meta["amount_was"], meta["state_was"] = amountWas, stateWas
+	}
+	if adopted {
+		meta["replaces"] = backfilledSource
 	}
 	for k, v := range r.Metadata {
 		meta[k] = v
 	}
 	return rec.Record(ctx, tx, org, "conversion.reduced", "conversion", sale.id.String(), meta, nil)
+}
+
+// backfilledSource is the source migration 0020 recorded, for a sale whose
+// commissions a refund or dispute had taken back whole before reductions
+// were proportional, a reduction of the whole sale under.
+const backfilledSource = "before-proportional-reductions"
+
+// adoptBackfilled makes the sale's backfilled reduction of r's kind, if
+// there is one, r's own: the first report of that kind after the upgrade
+// is what the backfill stood for, and it says what the sale really lost
+// (a partial refund, a dispute won), so it replaces the stand-in whole
+// amount. It returns whether it did, and the stand-in's amount and state.
+func adoptBackfilled(ctx context.Context, tx pgx.Tx, org uuid.UUID, sale saleRow, r Reduction) (bool, int64, string, error) {
+	var amount int64
+	var state string
+	err := tx.QueryRow(ctx, `UPDATE sale_reductions SET source = $4, updated_at = now()
+		WHERE org_id = $1 AND conversion_id = $2 AND kind = $3 AND source = $5 RETURNING amount, status`,
+		org, sale.id, r.Kind, r.Source, backfilledSource).Scan(&amount, &state)
+	switch {
+	case errors.Is(err, pgx.ErrNoRows):
+		return false, 0, "", nil
+	case err != nil:
+		return false, 0, "", fmt.Errorf("adopting the sale's backfilled %s: %w", r.Kind, db.MapError(err))
+	}
+	return true, amount, state, nil
 }
 
 // saleLost is what sale has lost: its refunds and its disputes not won,

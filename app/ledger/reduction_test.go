@@ -261,6 +261,43 @@ func TestReduceSale(t *testing.T) {
 		require.Equal(t, commissionNow{1000, "reversed", 0}, stateOf(t, o, id), "a dispute won does not undo the API's reversal")
 	})
 
+	// Migration 0020 recorded a sale taken back whole before reductions
+	// were proportional as a reduction of the whole sale; the first report
+	// after it of the same kind says what the sale really lost.
+	t.Run("TheFirstReportAfterTheUpgradeReplacesTheBackfill", func(t *testing.T) {
+		t.Parallel()
+		for _, tc := range []struct {
+			kind, status, reason string
+			report               ledger.Reduction
+			want                 commissionNow
+		}{
+			{"dispute", "open", "disputed", disputeOf("dp_1", 10000, ledger.DisputeWon), commissionNow{1000, "pending", 0}},
+			{"refund", "refunded", "refunded", refundOf("refund-1", 2500), commissionNow{750, "pending", 0}},
+		} {
+			t.Run(tc.kind, func(t *testing.T) {
+				t.Parallel()
+				o := region.Org(t, "")
+				order, id := soldFor(t, o, 10000)
+				o.Exec(t, nil, `INSERT INTO sale_reductions (org_id, conversion_id, kind, source, amount, currency, status)
+					SELECT org_id, conversion_id, $2, 'before-proportional-reductions', 10000, currency, $3 FROM commissions WHERE id = $1`,
+					id, tc.kind, tc.status)
+				o.Exec(t, nil, `UPDATE commissions SET status = 'reversed', reversed_reason = $2, reversed_by = 'provider', reversed_at = now()
+					WHERE id = $1`, id, tc.reason)
+				must(t, o, order, tc.report)
+				require.Equal(t, tc.want, stateOf(t, o, id))
+				require.Equal(t, 1, o.Count(t, `SELECT count(*) FROM sale_reductions`), "the report took the backfill's place")
+				require.Equal(t, 1, o.Count(t, `SELECT count(*) FROM audit_log WHERE action = 'conversion.reduced'
+					AND metadata->>'replaces' = 'before-proportional-reductions'`))
+				other := disputeOf("dp_other", 1000, ledger.DisputeOpen)
+				if tc.kind == "dispute" {
+					other = refundOf("refund-other", 1000)
+				}
+				must(t, o, order, other)
+				require.Equal(t, 2, o.Count(t, `SELECT count(*) FROM sale_reductions`), "a report of another kind is its own")
+			})
+		}
+	})
+
 	t.Run("RefusesWhatCannotBeOfTheSale", func(t *testing.T) {
 		t.Parallel()
 		o := region.Org(t, "")
