@@ -310,6 +310,42 @@ func TestMigrations(t *testing.T) {
 		requireSQLState(t, err, "23514")
 	})
 
+	// A down migration that would drop what the older schema cannot hold
+	// refuses, though every tenant table's row-level security is forced
+	// on the owner running it, which sees no row through it.
+	t.Run("DownRefusesToDropAPromoCodesAttribution", func(t *testing.T) {
+		t.Parallel()
+		url := ownerDatabase(t, srv)
+		m := openMigrator(t, url)
+		_, err := m.Up(ctx)
+		require.NoError(t, err)
+		conn, err := pgx.Connect(ctx, url)
+		require.NoError(t, err)
+		defer conn.Close(ctx)
+		org := "5d1e0c2a-7f4b-4c3e-9a8d-2b6f1e0c9d47"
+		_, err = conn.Exec(ctx, `SELECT set_config('rekomi.org_id', $1, false)`, org)
+		require.NoError(t, err)
+		for _, stmt := range []string{
+			`INSERT INTO organizations (id, name, display_name, plan) VALUES ($1, 'acme', 'Acme', 'pro')`,
+			`INSERT INTO campaigns (org_id, id, name, currency, commission_type, commission_bps)
+			 VALUES ($1, '00000000-0000-4000-8000-000000000001', 'Launch', 'EUR', 'percentage', 1000)`,
+			`INSERT INTO affiliates (org_id, id, email, status) VALUES ($1, '00000000-0000-4000-8000-000000000002', 'p@acme.example', 'active')`,
+			`INSERT INTO promo_codes (org_id, id, code, affiliate_id, campaign_id) VALUES ($1, '00000000-0000-4000-8000-000000000004', 'SPRING',
+			 '00000000-0000-4000-8000-000000000002', '00000000-0000-4000-8000-000000000001')`,
+			`INSERT INTO customers (org_id, id, external_id, affiliate_id, promo_code_id, campaign_id, attributed_at) VALUES ($1,
+			 '00000000-0000-4000-8000-000000000003', 'cus_1', '00000000-0000-4000-8000-000000000002', '00000000-0000-4000-8000-000000000004',
+			 '00000000-0000-4000-8000-000000000001', now())`,
+		} {
+			_, err := conn.Exec(ctx, stmt, org)
+			require.NoError(t, err, stmt)
+		}
+		_, err = m.Down(ctx, int(latest)-21)
+		require.ErrorContains(t, err, "customers are attributed by promo codes", "0022's own transaction refuses, changing nothing")
+		var attributed int
+		require.NoError(t, conn.QueryRow(ctx, `SELECT count(*) FROM customers WHERE promo_code_id IS NOT NULL`).Scan(&attributed))
+		require.Equal(t, 1, attributed)
+	})
+
 	t.Run("DownPastTheFirstMigrationFails", func(t *testing.T) {
 		t.Parallel()
 		m := openMigrator(t, ownerDatabase(t, srv))
