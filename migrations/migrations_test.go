@@ -267,7 +267,8 @@ func TestMigrations(t *testing.T) {
 			`INSERT INTO campaigns (org_id, id, name, currency, commission_type, commission_bps)
 			 VALUES ($1, '00000000-0000-4000-8000-000000000001', 'Launch', 'EUR', 'percentage', 1000)`,
 			`INSERT INTO affiliates (org_id, id, email, status) VALUES ($1, '00000000-0000-4000-8000-000000000002', 'p@acme.example', 'active')`,
-			`INSERT INTO customers (org_id, id, external_id) VALUES ($1, '00000000-0000-4000-8000-000000000003', 'cus_1')`,
+			`INSERT INTO customers (org_id, id, external_id, affiliate_id) VALUES ($1, '00000000-0000-4000-8000-000000000003', 'cus_1',
+			 '00000000-0000-4000-8000-000000000002')`,
 			`INSERT INTO conversions (org_id, id, customer_id, kind, external_id, amount, currency, occurred_at)
 			 SELECT $1, ('00000000-0000-4000-8000-00000000001' || n)::uuid, '00000000-0000-4000-8000-000000000003', 'sale', 'in_' || n, 4900, 'EUR', now()
 			   FROM generate_series(1, 3) n`,
@@ -279,6 +280,8 @@ func TestMigrations(t *testing.T) {
 			   FROM generate_series(1, 3) n`,
 			`INSERT INTO commission_adjustments (org_id, commission_id, affiliate_id, amount, currency, reason)
 			 VALUES ($1, '00000000-0000-4000-8000-000000000022', '00000000-0000-4000-8000-000000000002', -490, 'EUR', 'disputed')`,
+			`INSERT INTO audit_log (org_id, actor_type, actor_id, action, target_type, target_id)
+			 VALUES ($1, 'provider', 'stripe', 'commission.reversed', 'commission', '00000000-0000-4000-8000-000000000021')`,
 		} {
 			_, err := conn.Exec(ctx, stmt, org)
 			require.NoError(t, err, stmt)
@@ -303,11 +306,12 @@ func TestMigrations(t *testing.T) {
 		by, err = pgx.CollectRows(rows, pgx.RowTo[*string])
 		require.NoError(t, err)
 		require.Len(t, by, 3)
-		require.Equal(t, "provider", *by[0], "reversed for a refund its sale records")
+		require.Equal(t, "provider", *by[0], "reversed, as the audit log says, by its provider")
 		require.Nil(t, by[1])
 		require.Nil(t, by[2])
-		_, err = conn.Exec(ctx, `UPDATE commissions SET reversed_by = NULL WHERE status = 'reversed'`)
-		requireSQLState(t, err, "23514")
+		var campaign string
+		require.NoError(t, conn.QueryRow(ctx, `SELECT campaign_id::text FROM customers`).Scan(&campaign))
+		require.Equal(t, "00000000-0000-4000-8000-000000000001", campaign, "the campaign of its earliest commission")
 	})
 
 	// A down migration that would drop what the older schema cannot hold

@@ -190,6 +190,11 @@ func (fx *Effects) shopifyReduced(ctx context.Context, tx pgx.Tx, org uuid.UUID,
 	if err != nil || !ok {
 		return err
 	}
+	// The lock first: an order committing meanwhile is then seen, in the
+	// currency conversion and in the ledger alike.
+	if err := lockPaymentEffects(ctx, tx, org); err != nil {
+		return err
+	}
 	if r, err = shopifyInShopMoney(ctx, tx, org, sale, r); err != nil {
 		return err
 	}

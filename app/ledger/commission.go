@@ -87,7 +87,13 @@ const commissionDueSQL = `(status = 'pending' AND approve_after <= now())`
 const commissionStatusSQL = `(CASE WHEN ` + commissionDueSQL + ` THEN 'approved' ELSE status END)`
 
 const commissionColumns = `id, conversion_id, affiliate_id, campaign_id, amount, coalesce(earned_amount, amount), currency, ` + commissionStatusSQL + `,
-	approve_after, approved_at, paid_at, reversed_at, reversed_reason, reversed_by, payout_id, created_at, updated_at`
+	approve_after, approved_at, paid_at, reversed_at, reversed_reason, ` + reversedBySQL + `, payout_id, created_at, updated_at`
+
+// reversedBySQL is who reversed a commission; one reversed by the previous
+// release, during a rollout, is read as that release read it: its
+// provider's when its reason is refunded or disputed.
+const reversedBySQL = `coalesce(reversed_by, CASE WHEN status = 'reversed' THEN
+	CASE WHEN reversed_reason IN ('refunded', 'disputed') THEN 'provider' ELSE 'api' END END)`
 
 func scanCommission(row pgx.Row) (Commission, error) {
 	c := Commission{Object: "commission"}

@@ -49,7 +49,9 @@ type EarningFacts struct {
 
 // ReadEarningFacts gathers the facts for customer c, attributed to a link
 // or a promo code: it earns in the campaign it was attributed into, which
-// moving its promo code to another campaign later does not change.
+// moving its promo code to another campaign later does not change (a
+// customer the previous release attributed during a rollout has none
+// recorded, and earns in its link's or promo code's).
 func ReadEarningFacts(ctx context.Context, tx pgx.Tx, org uuid.UUID, c Customer) (*EarningFacts, error) {
 	var f EarningFacts
 	err := tx.QueryRow(ctx, `SELECT a.status, cp.id, cp.archived_at IS NOT NULL, cp.commission_type, cp.commission_bps,
@@ -59,8 +61,11 @@ func ReadEarningFacts(ctx context.Context, tx pgx.Tx, org uuid.UUID, c Customer)
 				WHERE cm.org_id = $1 AND cm.campaign_id = cp.id AND cv.customer_id = $2)
 		FROM campaigns cp
 		JOIN affiliates a ON a.org_id = cp.org_id AND a.id = $3
-		WHERE cp.org_id = $1 AND cp.id = (SELECT cu.campaign_id FROM customers cu WHERE cu.org_id = $1 AND cu.id = $2)`,
-		org, c.ID, *c.AffiliateID).Scan(
+		WHERE cp.org_id = $1 AND cp.id = coalesce(
+			(SELECT cu.campaign_id FROM customers cu WHERE cu.org_id = $1 AND cu.id = $2),
+			(SELECT l.campaign_id FROM referral_links l WHERE l.org_id = $1 AND l.id = $4),
+			(SELECT p.campaign_id FROM promo_codes p WHERE p.org_id = $1 AND p.id = $5))`,
+		org, c.ID, *c.AffiliateID, c.LinkID, c.PromoCodeID).Scan(
 		&f.AffiliateStatus, &f.CampaignID, &f.Archived, &f.CommissionType, &f.PercentBps, &f.FlatAmount,
 		&f.CampaignCurrency, &f.Recurrence, &f.RecurringMonths, &f.HoldDays, &f.FirstEarned)
 	if err != nil {

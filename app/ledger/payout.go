@@ -238,7 +238,8 @@ func hasStripeKey(ctx context.Context, tx pgx.Tx, org uuid.UUID) (bool, error) {
 
 // payable is what a new payout would pay: the approved commissions of one
 // affiliate in one currency that no payout holds, less the clawbacks of
-// that affiliate in that currency that no payout has settled yet.
+// that affiliate in that currency that no payout has settled yet, plus
+// what disputes won gave back.
 type payable struct {
 	ids        []uuid.UUID
 	total      int64 // the commissions' sum
@@ -285,8 +286,8 @@ func collectPayable(ctx context.Context, tx pgx.Tx, orgID, affiliateID uuid.UUID
 // collectDeductions adds to due the affiliate's adjustments in currency
 // that no payout, other than a failed one, has settled: clawbacks, and
 // what a dispute won gives back, which a payout pays even with no
-// commission beside it (under the minimum of the adjusted commissions'
-// campaigns). The caller holds the affiliate's row lock, so no other
+// commission beside it (then under the minimum of the adjusted
+// commissions' campaigns). The caller holds the affiliate's row lock, so no other
 // payout can take them meanwhile.
 func collectDeductions(ctx context.Context, tx pgx.Tx, orgID, affiliateID uuid.UUID, currency string, due *payable) error {
 	rows, err := tx.Query(ctx, `SELECT a.id, a.amount, k.min_payout_amount FROM commission_adjustments a
@@ -304,7 +305,7 @@ func collectDeductions(ctx context.Context, tx pgx.Tx, orgID, affiliateID uuid.U
 	_, err = pgx.ForEachRow(rows, []any{&id, &amount, &minimum}, func() error {
 		due.deductions = append(due.deductions, id)
 		due.deducted += amount
-		if amount > 0 {
+		if amount > 0 && due.total == 0 {
 			due.minimum = max(due.minimum, minimum)
 		}
 		return nil

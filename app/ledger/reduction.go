@@ -175,7 +175,7 @@ func recordReduction(ctx context.Context, tx pgx.Tx, org uuid.UUID, rec Recorder
 		return fmt.Errorf("reading the %s %s: %w", r.Kind, r.Source, db.MapError(err))
 	}
 	adopted := false
-	if !known {
+	if !known && (r.SoFar || r.Kind == Dispute) {
 		if adopted, amountWas, stateWas, err = adoptBackfilled(ctx, tx, org, sale, r); err != nil {
 			return err
 		}
@@ -224,6 +224,10 @@ const backfilledSource = "before-proportional-reductions"
 // is what the backfill stood for, and it says what the sale really lost
 // (a partial refund, a dispute won), so it replaces the stand-in whole
 // amount. It returns whether it did, and the stand-in's amount and state.
+// Only a running total (Stripe's amount_refunded, which counts every
+// refund of the charge) or a dispute (one per charge) may stand for it:
+// the only reductions made before the backfill were Stripe's, and a refund
+// reported by its own id may be a new one beside those the backfill holds.
 func adoptBackfilled(ctx context.Context, tx pgx.Tx, org uuid.UUID, sale saleRow, r Reduction) (bool, int64, string, error) {
 	var amount int64
 	var state string

@@ -105,6 +105,14 @@ func reverse(t *testing.T, o ledgertest.Org, id uuid.UUID, reason string) {
 	})
 }
 
+// refundSoFar is a running total of refunds under source, as Stripe's
+// amount_refunded is.
+func refundSoFar(source string, amount int64) ledger.Reduction {
+	r := refundOf(source, amount)
+	r.SoFar = true
+	return r
+}
+
 func TestReduceSale(t *testing.T) {
 	t.Parallel()
 	region := ledgertest.NewRegion(t, dbtest.Start(t))
@@ -246,6 +254,19 @@ func TestReduceSale(t *testing.T) {
 		})
 	}
 
+	// The previous release, serving during a rollout, writes no
+	// reversed_by: its reversal is read by its reason, as it read it.
+	t.Run("AReversalThePreviousReleaseWroteIsReadByItsReason", func(t *testing.T) {
+		t.Parallel()
+		for reason, want := range map[string]commissionNow{"fraud": {1000, "reversed", 0}, "disputed": {1000, "pending", 0}} {
+			o := region.Org(t, "")
+			order, id := soldFor(t, o, 10000)
+			o.Exec(t, nil, `UPDATE commissions SET status = 'reversed', reversed_reason = $2, reversed_at = now() WHERE id = $1`, id, reason)
+			must(t, o, order, disputeOf("dp_1", 10000, ledger.DisputeWon))
+			require.Equal(t, want, stateOf(t, o, id), reason)
+		}
+	})
+
 	t.Run("TheAPIReversingWhatADisputeReversedKeepsItReversed", func(t *testing.T) {
 		t.Parallel()
 		o := region.Org(t, "")
@@ -272,7 +293,7 @@ func TestReduceSale(t *testing.T) {
 			want                 commissionNow
 		}{
 			{"dispute", "open", "disputed", disputeOf("dp_1", 10000, ledger.DisputeWon), commissionNow{1000, "pending", 0}},
-			{"refund", "refunded", "refunded", refundOf("refund-1", 2500), commissionNow{750, "pending", 0}},
+			{"refund", "refunded", "refunded", refundSoFar("stripe:charge:ch_1", 2500), commissionNow{750, "pending", 0}},
 		} {
 			t.Run(tc.kind, func(t *testing.T) {
 				t.Parallel()
@@ -296,6 +317,17 @@ func TestReduceSale(t *testing.T) {
 				require.Equal(t, 2, o.Count(t, `SELECT count(*) FROM sale_reductions`), "a report of another kind is its own")
 			})
 		}
+		// A refund reported by its own id may be one beside those the
+		// backfill holds: it adds to them and gives nothing back.
+		o := region.Org(t, "")
+		order, id := soldFor(t, o, 10000)
+		o.Exec(t, nil, `INSERT INTO sale_reductions (org_id, conversion_id, kind, source, amount, currency, status)
+			SELECT org_id, conversion_id, 'refund', 'before-proportional-reductions', 10000, currency, 'refunded' FROM commissions WHERE id = $1`, id)
+		o.Exec(t, nil, `UPDATE commissions SET status = 'reversed', reversed_reason = 'refunded', reversed_by = 'provider', reversed_at = now()
+			WHERE id = $1`, id)
+		must(t, o, order, refundOf("shopify:refund:2", 2500))
+		require.Equal(t, commissionNow{1000, "reversed", 0}, stateOf(t, o, id))
+		require.Equal(t, 2, o.Count(t, `SELECT count(*) FROM sale_reductions`))
 	})
 
 	t.Run("RefusesWhatCannotBeOfTheSale", func(t *testing.T) {

@@ -19,7 +19,9 @@ package storable
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
 	"maps"
 	"slices"
 	"strconv"
@@ -48,7 +50,7 @@ func JSON(doc []byte) ([]byte, error) {
 	if err := dec.Decode(&v); err != nil {
 		return nil, fmt.Errorf("decoding the document: %w", err)
 	}
-	if _, err := dec.Token(); err == nil {
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
 		return nil, fmt.Errorf("decoding the document: more than one value")
 	}
 	// The decoder has already replaced invalid UTF-8 and unpaired
@@ -86,9 +88,14 @@ func storableValue(v any, changed bool) (any, bool) {
 		return v, changed
 	case map[string]any:
 		out := make(map[string]any, len(v))
-		for _, k := range slices.Sorted(maps.Keys(v)) { // keys NUL made equal: the last in order wins
+		for _, k := range slices.Sorted(maps.Keys(v)) {
 			sk := strings.ReplaceAll(k, "\x00", "")
-			out[sk], changed = storableValue(v[k], changed || sk != k)
+			e, eChanged := storableValue(v[k], false)
+			changed = changed || eChanged || sk != k
+			if _, clean := v[sk]; sk != k && clean {
+				continue // a key NUL made equal to one without: the one without wins
+			}
+			out[sk] = e
 		}
 		return out, changed
 	}
@@ -107,8 +114,7 @@ func numberFits(n json.Number) bool {
 		mantissa = mantissa[:i]
 	}
 	whole, frac, _ := strings.Cut(strings.TrimPrefix(mantissa, "-"), ".")
-	whole = strings.TrimLeft(whole, "0")
-	frac = strings.TrimRight(frac, "0")
+	whole = strings.TrimLeft(whole, "0") // numeric's scale counts a fraction's trailing zeros
 	before := int64(len(whole)) + exp
 	after := int64(len(frac)) - exp
 	return before <= maxNumberDigits && after <= maxNumberDigits

@@ -20,6 +20,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"unicode/utf8"
@@ -58,6 +59,8 @@ func TestJSON(t *testing.T) {
 		{"a number past numeric's range is kept as its text", `{"w":1e999999,"v":[2E-5000]}`, `{"v":["2E-5000"],"w":"1e999999"}`, true},
 		{"an exponent past int32 is kept as its text", `[1e99999999999]`, `["1e99999999999"]`, true},
 		{"zero's exponent counts too", `[0e-99999999,0.0e3]`, `["0e-99999999",0.0e3]`, true},
+		{"a fraction's trailing zeros count", `[1.` + strings.Repeat("0", 1001) + `]`, `["1.` + strings.Repeat("0", 1001) + `"]`, false},
+		{"a key without NUL wins over one NUL made equal to it", `{"a":1,"a\u0000":2}`, `{"a":1}`, true},
 		{"a thousand digits each side still fit", `[1e999,1e-999,123.456e3]`, `[1e999,1e-999,123.456e3]`, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -75,7 +78,7 @@ func TestJSON(t *testing.T) {
 			}
 		})
 	}
-	for _, bad := range []string{``, `{"a":`, `{} {}`, `nul`} {
+	for _, bad := range []string{``, `{"a":`, `{} {}`, `nul`, `{} x`} {
 		_, err := storable.JSON([]byte(bad))
 		require.Error(t, err, "%q is not one JSON document", bad)
 	}
