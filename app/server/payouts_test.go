@@ -497,6 +497,22 @@ func TestPayouts(t *testing.T) {
 		require.Equal(t, "paid", given.Status)
 		resp = b.createPayout(t, tn, payoutBody(aff, "EUR", "stripe_connect"), &p)
 		require.Equal(t, http.StatusUnprocessableEntity, resp.StatusCode, "given back once")
+
+		// Alone, what a dispute won gave back is held to its commission's
+		// campaign's minimum; beside a commission due, to that
+		// commission's campaign's only.
+		strict := b.seedPayoutCampaign(t, tn.ID, "EUR", 10000)
+		won := b.org(tn.ID).Commission(t, aff, strict, 300, "EUR", "paid", anHourAgo)
+		b.org(tn.ID).Exec(t, nil, `INSERT INTO commission_adjustments (org_id, commission_id, affiliate_id, amount, currency, reason)
+			VALUES ($1, $2, $3, 300, 'EUR', 'dispute_won')`, tn.ID, won, aff)
+		resp = b.createPayout(t, tn, payoutBody(aff, "EUR", "stripe_connect"), &p)
+		require.Equal(t, http.StatusUnprocessableEntity, resp.StatusCode, "300 alone is below its campaign's minimum of 10000")
+		require.Equal(t, "urn:rekomi:problem:below_minimum_payout", p.Type)
+		due := b.org(tn.ID).Commission(t, aff, b.seedPayoutCampaign(t, tn.ID, "EUR", 1000), 5000, "EUR", "approved", anHourAgo)
+		var both payoutObject
+		require.Equal(t, http.StatusCreated, b.createPayout(t, tn, payoutBody(aff, "EUR", "stripe_connect"), &both).StatusCode)
+		require.EqualValues(t, 5300, both.Amount)
+		require.Equal(t, []uuid.UUID{due}, itemIDs(both))
 	})
 
 	t.Run("ATransientFailureKeepsThePayoutDispatchedUntilARetry", func(t *testing.T) {
