@@ -43,7 +43,7 @@ import (
 //   - refunds/create takes back what the refund's successful refund
 //     transactions returned ("shopify:refund:<id>"); a refund that only
 //     restocks takes nothing. A refund in the order's presentment currency
-//     takes its share in the shop's (shopifyInShopMoney).
+//     takes its share in the shop's (inShopMoney).
 //   - disputes/create and disputes/update open, win or lose a Shopify
 //     Payments chargeback of the order ("shopify:dispute:<id>"); an
 //     inquiry withdraws no funds, so it takes nothing.
@@ -195,31 +195,43 @@ func (fx *Effects) shopifyReduced(ctx context.Context, tx pgx.Tx, org uuid.UUID,
 	if err := lockPaymentEffects(ctx, tx, org); err != nil {
 		return err
 	}
-	if r, err = shopifyInShopMoney(ctx, tx, org, sale, r); err != nil {
+	o, err := storedShopifyOrder(ctx, tx, org, sale)
+	if err != nil {
+		return err
+	}
+	if r, err = inShopMoney(o, sale, r); err != nil {
 		return err
 	}
 	return fx.reduceProviderSale(ctx, tx, org, ev, sale, r)
 }
 
-// shopifyInShopMoney gives r in the shop's currency, which the sale is
-// recorded in. A multi-currency shop refunds in the order's presentment
-// currency, the one its customer paid in: such a reduction takes the same
-// share of the order's shop total as it is of its presentment total,
-// rounded half up, as the order's own two totals say. A reduction in the
-// shop's currency, or of an order not stored yet (the order converts it
-// when it comes), is returned as it is.
-func shopifyInShopMoney(ctx context.Context, tx pgx.Tx, org uuid.UUID, sale string, r ledger.Reduction) (ledger.Reduction, error) {
-	order := strings.TrimPrefix(sale, "shopify:order:")
-	doc, err := json.Marshal(map[string]any{"id": json.Number(order)})
+// storedShopifyOrder reads the stored order of sale's totals, or nil when
+// the order is not stored yet.
+func storedShopifyOrder(ctx context.Context, tx pgx.Tx, org uuid.UUID, sale string) (*shopifyOrderTotals, error) {
+	doc, err := json.Marshal(map[string]any{"id": json.Number(strings.TrimPrefix(sale, "shopify:order:"))})
 	if err != nil {
-		return r, unusable("encoding a containment document: %w", err)
+		return nil, unusable("encoding a containment document: %w", err)
 	}
 	found, err := storedEventsOf(ctx, tx, org, "shopify", []string{shopifyOrderTopic}, doc)
 	if err != nil || len(found) == 0 {
-		return r, err
+		return nil, err
 	}
 	var o shopifyOrderTotals
-	if json.Unmarshal(found[0], &o) != nil || strings.EqualFold(o.Currency, r.Currency) {
+	if json.Unmarshal(found[0], &o) != nil {
+		return nil, nil
+	}
+	return &o, nil
+}
+
+// inShopMoney gives r, a reduction of order o of sale, in the shop's
+// currency, which the sale is recorded in. A multi-currency shop refunds
+// in the order's presentment currency, the one its customer paid in: such
+// a reduction takes the same share of the order's shop total as it is of
+// its presentment total, rounded half up, as the order's own two totals
+// say. A reduction in the shop's currency, or of an order not stored yet
+// (o nil: the order converts it when it comes), is returned as it is.
+func inShopMoney(o *shopifyOrderTotals, sale string, r ledger.Reduction) (ledger.Reduction, error) {
+	if o == nil || strings.EqualFold(o.Currency, r.Currency) {
 		return r, nil
 	}
 	presented := o.TotalPriceSet.PresentmentMoney
@@ -228,11 +240,11 @@ func shopifyInShopMoney(ctx context.Context, tx pgx.Tx, org uuid.UUID, sale stri
 	}
 	shopTotal, shopCurrency, err := shopifyMinorUnits(o.TotalPrice, o.Currency)
 	if err != nil {
-		return r, unusable("order %s has no total in the shop's currency: %w", order, err)
+		return r, unusable("%s has no total in the shop's currency: %w", sale, err)
 	}
 	presentedTotal, _, err := shopifyMinorUnits(presented.Amount, presented.CurrencyCode)
 	if err != nil || presentedTotal <= 0 {
-		return r, unusable("order %s has no total in its presentment currency %s", order, presented.CurrencyCode)
+		return r, unusable("%s has no total in its presentment currency %s", sale, presented.CurrencyCode)
 	}
 	amount := ledger.ShareOf(shopTotal, r.Amount, presentedTotal)
 	if amount == 0 {
@@ -340,6 +352,10 @@ func storedShopifyReductions(ctx context.Context, tx pgx.Tx, org uuid.UUID, sale
 	if err != nil {
 		return nil, unusable("encoding a containment document: %w", err)
 	}
+	o, err := storedShopifyOrder(ctx, tx, org, sale)
+	if err != nil {
+		return nil, err
+	}
 	var out []ledger.Reduction
 	for _, topics := range [][]string{{shopifyRefundTopic}, shopifyDisputeTopics} {
 		found, err := storedEventsOf(ctx, tx, org, "shopify", topics, doc)
@@ -351,12 +367,9 @@ func storedShopifyReductions(ctx context.Context, tx pgx.Tx, org uuid.UUID, sale
 			if err != nil || !ok || s != sale {
 				continue
 			}
-			if r, err = shopifyInShopMoney(ctx, tx, org, sale, r); isUnusable(err) {
-				continue
-			} else if err != nil {
-				return nil, err
+			if r, err = inShopMoney(o, sale, r); err == nil {
+				out = append(out, r)
 			}
-			out = append(out, r)
 		}
 	}
 	return out, nil
